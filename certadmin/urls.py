@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("certadmin.accounts.urls")),
+    path("", include("certadmin.devices.urls")),
+    path("audit/", include("certadmin.audit.urls")),
+    path("admin/", admin.site.urls),
+]
