@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "certadmin.accounts",
+    "certadmin.emulator",
     "certadmin.devices",
     "certadmin.audit",
 ]

@@ -1,0 +1,74 @@
+# certadmin — `make run` starts the demo, `make test` runs everything CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.12 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+EMULATOR_PORT ?= 8001
+# Debian packages the tests need: a browser, the production database and cache, openssl for
+# checking downloads, gettext for the translation catalogs.
+TEST_APT_PACKAGES := chromium redis-server postgresql openssl gettext
+
+.PHONY: help install run test lint format lock messages system-deps services bench clean
+
+help:
+	@echo "make run    - set up and start the demo dashboard on http://$(HOST):$(PORT)"
+	@echo "make test   - set up and run ruff and the whole test suite"
+	@echo "make lint / format / messages / lock / bench / clean"
+
+$(VENV)/.installed: requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), "certadmin needs Python 3.12, found " + sys.version' \
+		|| { echo "Install Python 3.12 (see .python-version)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+messages: install
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+
+run: install messages
+	mkdir -p var
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py seed_demo
+	@trap 'kill 0 2>/dev/null' EXIT; \
+	$(PY) manage.py iot_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --write-ca var/emulator-ca.pem & \
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
+	sleep 2; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard and the emulator)"; \
+	echo "  log in as viewer / custodian / auditor / admin; passwords are in README.md"; echo; \
+	wait
+
+system-deps:
+	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	fi
+
+services: system-deps
+	bash .ci/services
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: install messages services lint
+	source var/test-services.env && $(VENV)/bin/pytest
+
+bench: install
+	$(PY) bench/run.py
+
+lock:
+	$(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip compile pyproject.toml --extra dev \
+		--generate-hashes --python-version 3.12 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) var test-artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,69 @@
+// certadmin page behaviour. Loaded as a static file: the Content-Security-Policy forbids inline script.
+(function () {
+  "use strict";
+
+  // Selects marked data-autosubmit submit their form when changed (language switch).
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("[data-autosubmit]")) {
+      target.form.requestSubmit ? target.form.requestSubmit() : target.form.submit();
+    }
+  });
+
+  // Buttons marked data-copy-target copy the text of the element with that id.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var done = button.getAttribute("data-copied-label");
+      if (done) {
+        var original = button.textContent;
+        button.textContent = done;
+        setTimeout(function () { button.textContent = original; }, 2000);
+      }
+    });
+  });
+
+  // Elements marked data-hide-after="N" (a revealed key) are wiped from the page after N seconds.
+  function scheduleHiding(root) {
+    var nodes = root.querySelectorAll ? root.querySelectorAll("[data-hide-after]") : [];
+    nodes.forEach(function (node) {
+      if (node.dataset.hideScheduled) return;
+      node.dataset.hideScheduled = "1";
+      var seconds = parseInt(node.getAttribute("data-hide-after"), 10) || 60;
+      var counter = node.querySelector("[data-countdown]");
+      var started = Date.now();
+      var timer = setInterval(function () {
+        var left = Math.max(0, seconds - Math.floor((Date.now() - started) / 1000));
+        if (counter) counter.textContent = String(left);
+        if (left <= 0) {
+          clearInterval(timer);
+          var notice = document.createElement("p");
+          notice.className = "alert alert-info";
+          notice.setAttribute("role", "status");
+          notice.textContent = node.getAttribute("data-hidden-label") || "Hidden.";
+          node.replaceWith(notice);
+        }
+      }, 250);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { scheduleHiding(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { scheduleHiding(event.target); });
+
+  // An htmx request that fails outright (network down, 5xx) says so instead of doing nothing.
+  document.addEventListener("htmx:sendError", function () { showProblem("network"); });
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    // 4xx answers carry their own message in the swapped partial.
+    if (status >= 500) showProblem("server");
+  });
+  function showProblem(kind) {
+    var box = document.getElementById("global-problem");
+    if (!box) return;
+    box.textContent = box.getAttribute(kind === "network" ? "data-network" : "data-server");
+    box.hidden = false;
+  }
+})();
