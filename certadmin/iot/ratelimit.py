@@ -1,0 +1,160 @@
+"""Client-side rate limiting, so the dashboard stays under QueryDeviceCert's 10 QPS per account.
+
+A limiter grants calls per key (the client uses the AccessKeyId, since RAM users share their
+account's quota) so that no window of ``window`` seconds holds more than ``limit`` grants.
+``acquire`` blocks until a call is allowed; with ``max_wait`` it gives up with
+``RateLimitTimeout`` (an ``IotThrottledError``, code ``Throttling.Local``).
+
+- ``SlidingWindowRateLimiter``: in-process and thread-safe; ``process_rate_limiter`` is the one
+  instance every client in the process shares by default.
+- ``RedisRateLimiter``: the same window kept in Redis, shared by every worker process.
+"""
+
+import threading
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Protocol
+
+from certadmin.iot.errors import RateLimitTimeout
+
+if TYPE_CHECKING:
+    import redis
+
+QUERY_DEVICE_CERT_QPS = 10
+
+
+class RateLimiter(Protocol):
+    """Anything that can block until one more call under ``key`` is allowed."""
+
+    def acquire(self, key: str) -> None:
+        """Block until a call under ``key`` is allowed (or raise ``RateLimitTimeout``)."""
+        ...
+
+
+class SlidingWindowRateLimiter:
+    """In-process sliding-window limiter: at most ``limit`` grants per key in any ``window``.
+
+    Thread-safe; waiting threads sleep on a condition variable rather than spin.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = QUERY_DEVICE_CERT_QPS,
+        window: float = 1.0,
+        max_wait: float | None = None,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("limit must be >= 1 and window > 0")
+        self.limit = limit
+        self.window = window
+        self.max_wait = max_wait
+        self._grants: dict[str, deque[float]] = {}
+        self._condition = threading.Condition()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(limit={self.limit}, window={self.window}, "
+            f"max_wait={self.max_wait})"
+        )
+
+    def acquire(self, key: str) -> None:
+        """Block until fewer than ``limit`` grants under ``key`` lie in the last ``window``."""
+        deadline = None if self.max_wait is None else time.monotonic() + self.max_wait
+        with self._condition:
+            grants = self._grants.setdefault(key, deque())
+            while True:
+                now = time.monotonic()
+                while grants and grants[0] <= now - self.window:
+                    grants.popleft()
+                if len(grants) < self.limit:
+                    grants.append(now)
+                    return
+                wait = grants[0] + self.window - now
+                if deadline is not None and now + wait > deadline:
+                    raise RateLimitTimeout()
+                self._condition.wait(timeout=wait)
+
+    def reset(self) -> None:
+        """Forget every grant (for tests)."""
+        with self._condition:
+            self._grants.clear()
+            self._condition.notify_all()
+
+
+# Lua keeps the check-and-add atomic across processes. Redis's own clock (TIME) is the one
+# clock every worker agrees on. Returns 0 when granted, else microseconds until a slot frees.
+_REDIS_SCRIPT = """
+local key = KEYS[1]
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local member = ARGV[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, math.ceil(window / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+"""
+
+
+class RedisRateLimiter:
+    """Sliding-window limiter in a Redis sorted set, shared by every process using the server.
+
+    Each grant is a member scored by Redis's clock in microseconds; an atomic Lua script drops
+    grants older than the window and adds one if fewer than ``limit`` remain.
+    """
+
+    def __init__(
+        self,
+        client: "redis.Redis",
+        *,
+        limit: int = QUERY_DEVICE_CERT_QPS,
+        window: float = 1.0,
+        max_wait: float | None = None,
+        prefix: str = "certadmin:iot:ratelimit:",
+    ) -> None:
+        import redis  # noqa: F401  (fail early, here, when the package is missing)
+
+        if limit < 1 or window <= 0:
+            raise ValueError("limit must be >= 1 and window > 0")
+        self.limit = limit
+        self.window = window
+        self.max_wait = max_wait
+        self.prefix = prefix
+        self._script = client.register_script(_REDIS_SCRIPT)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(limit={self.limit}, window={self.window}, "
+            f"max_wait={self.max_wait}, prefix={self.prefix!r})"
+        )
+
+    def acquire(self, key: str) -> None:
+        """Block until Redis grants a call under ``key`` (or raise ``RateLimitTimeout``)."""
+        deadline = None if self.max_wait is None else time.monotonic() + self.max_wait
+        window_us = int(self.window * 1_000_000)
+        while True:
+            wait_us = int(
+                self._script(
+                    keys=[self.prefix + key], args=[window_us, self.limit, uuid.uuid4().hex]
+                )
+            )
+            if wait_us <= 0:
+                return
+            wait = wait_us / 1_000_000
+            if deadline is not None and time.monotonic() + wait > deadline:
+                raise RateLimitTimeout()
+            time.sleep(wait)
+
+
+# A little over a second: the emulator and the platform count arrivals, and thread scheduling
+# plus network jitter between acquiring and arriving must not put 11 calls in one server second.
+process_rate_limiter = SlidingWindowRateLimiter(
+    limit=QUERY_DEVICE_CERT_QPS, window=1.05, max_wait=10.0
+)

@@ -1,0 +1,128 @@
+"""Rate limiters: no window of `window` seconds ever holds more than `limit` grants."""
+
+import os
+import threading
+import time
+import uuid
+
+import pytest
+
+from certadmin.iot.errors import IotThrottledError, RateLimitTimeout
+from certadmin.iot.ratelimit import (
+    RateLimiter,
+    RedisRateLimiter,
+    SlidingWindowRateLimiter,
+    process_rate_limiter,
+)
+
+# Grant times are read just after acquire() returns, so a thread descheduled in between
+# can make two grants look a little closer than they were.
+SCHEDULING_SLACK = 0.05
+
+
+def _acquire_concurrently(
+    limiter: RateLimiter, key: str, *, threads: int, each: int
+) -> list[float]:
+    stamps: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def worker():
+        start.wait()
+        for _ in range(each):
+            limiter.acquire(key)
+            now = time.monotonic()
+            with lock:
+                stamps.append(now)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=20)
+    return sorted(stamps)
+
+
+def _assert_no_window_exceeds(stamps: list[float], *, limit: int, window: float) -> None:
+    for first, later in zip(stamps, stamps[limit:], strict=False):
+        assert later - first >= window - SCHEDULING_SLACK, (
+            f"{limit + 1} grants within {later - first:.3f}s"
+        )
+
+
+def test_thirty_acquires_from_six_threads_never_exceed_ten_per_second():
+    limiter = SlidingWindowRateLimiter(limit=10, window=1.0)
+    began = time.monotonic()
+    stamps = _acquire_concurrently(limiter, "LTAIkey", threads=6, each=5)
+    assert len(stamps) == 30
+    _assert_no_window_exceeds(stamps, limit=10, window=1.0)
+    # 30 grants at 10 per second: the first ten at once, the last ten two seconds later.
+    assert 1.9 <= stamps[-1] - began < 3.0
+
+
+def test_keys_are_limited_independently():
+    limiter = SlidingWindowRateLimiter(limit=2, window=5.0, max_wait=0.0)
+    for key in ("a", "a", "b", "b"):
+        limiter.acquire(key)
+    with pytest.raises(RateLimitTimeout):
+        limiter.acquire("a")
+
+
+def test_max_wait_raises_a_local_throttling_error():
+    limiter = SlidingWindowRateLimiter(limit=1, window=1.0, max_wait=0.1)
+    limiter.acquire("k")
+    began = time.monotonic()
+    with pytest.raises(IotThrottledError) as caught:
+        limiter.acquire("k")
+    assert caught.value.code == "Throttling.Local"
+    assert time.monotonic() - began < 0.5
+
+
+def test_waiter_within_max_wait_is_granted():
+    limiter = SlidingWindowRateLimiter(limit=1, window=0.2, max_wait=1.0)
+    limiter.acquire("k")
+    began = time.monotonic()
+    limiter.acquire("k")
+    assert 0.15 <= time.monotonic() - began < 0.6
+
+
+def test_process_limiter_is_shared_and_holds_to_ten_per_second():
+    assert isinstance(process_rate_limiter, SlidingWindowRateLimiter)
+    assert process_rate_limiter.limit == 10
+    assert process_rate_limiter.window >= 1.0
+
+
+def test_invalid_settings_are_refused():
+    with pytest.raises(ValueError, match="limit"):
+        SlidingWindowRateLimiter(limit=0)
+
+
+@pytest.fixture
+def redis_client():
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    yield client
+    client.close()
+
+
+def test_redis_limiter_never_exceeds_ten_per_second_across_threads(redis_client):
+    limiter = RedisRateLimiter(redis_client, prefix=f"test:{uuid.uuid4().hex}:")
+    stamps = _acquire_concurrently(limiter, "LTAIkey", threads=5, each=5)
+    assert len(stamps) == 25
+    _assert_no_window_exceeds(stamps, limit=10, window=1.0)
+    assert stamps[-1] - stamps[0] >= 1.0 - SCHEDULING_SLACK
+
+
+def test_redis_limiter_shares_its_window_between_instances_and_times_out(redis_client):
+    prefix = f"test:{uuid.uuid4().hex}:"
+    first = RedisRateLimiter(redis_client, limit=2, window=5.0, prefix=prefix)
+    second = RedisRateLimiter(redis_client, limit=2, window=5.0, max_wait=0.1, prefix=prefix)
+    first.acquire("k")
+    first.acquire("k")
+    second.acquire("other")
+    with pytest.raises(RateLimitTimeout):
+        second.acquire("k")
