@@ -1,0 +1,544 @@
+import base64
+import ipaddress
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    CertificatePoliciesOID,
+    ExtendedKeyUsageOID,
+    NameOID,
+)
+
+from certadmin.certs.decode import (
+    UNKNOWN_EXTENSION,
+    CertificateDecodeError,
+    NameAttribute,
+    PrivateKeyDecodeError,
+    certificate_details,
+    load_certificate,
+    load_private_key,
+    private_key_matches,
+    public_key_sha256,
+)
+
+from .factories import make_key, make_leaf, name
+
+
+def _der_base64(cert: x509.Certificate) -> str:
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def _pem_body_lines(pem: str) -> list[str]:
+    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
+
+
+def _ext(details, name_: str):
+    return next(ext for ext in details.extensions if ext.name == name_)
+
+
+# --------------------------------------------------------------------- load_certificate
+
+
+def test_full_pem_loads(rsa_leaf):
+    assert load_certificate(rsa_leaf.cert_pem) == rsa_leaf.cert
+
+
+def test_pem_with_crlf_and_surrounding_whitespace_loads(rsa_leaf):
+    text = "\r\n  " + rsa_leaf.cert_pem.replace("\n", "\r\n") + "  \r\n\t"
+    assert load_certificate(text) == rsa_leaf.cert
+
+
+@pytest.mark.parametrize("separator", ["\n", "\r\n"])
+def test_pem_body_without_headers_loads(rsa_leaf, separator):
+    body = separator.join(_pem_body_lines(rsa_leaf.cert_pem))
+    assert load_certificate(body) == rsa_leaf.cert
+
+
+def test_base64_der_on_one_line_loads(ec_leaf):
+    assert load_certificate(_der_base64(ec_leaf.cert)) == ec_leaf.cert
+
+
+def test_base64_der_without_padding_loads(rsa_leaf):
+    text = _der_base64(rsa_leaf.cert).rstrip("=")
+    assert load_certificate(text) == rsa_leaf.cert
+
+
+def test_pem_with_escaped_newlines_loads(rsa_leaf):
+    assert load_certificate(rsa_leaf.cert_pem.replace("\n", "\\n")) == rsa_leaf.cert
+
+
+def test_first_certificate_of_several_blocks_wins(ca, rsa_leaf):
+    text = rsa_leaf.key_pem() + rsa_leaf.cert_pem + ca.cert_pem
+    assert load_certificate(text) == rsa_leaf.cert
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty"),
+        ("   \r\n\t ", "empty"),
+        (None, "empty"),
+        ("this is not a certificate!", "not base64"),
+        (base64.b64encode(b"\x30\x03\x02\x01\x01" * 20).decode(), "DER is not an X.509"),
+        ("-----BEGIN CERTIFICATE-----\nAAAA$$$$\n-----END CERTIFICATE-----", "not base64"),
+        ("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----", "empty"),
+    ],
+)
+def test_garbage_is_refused_with_a_reason(text, reason):
+    with pytest.raises(CertificateDecodeError, match=reason):
+        load_certificate(text)
+
+
+def test_pem_without_a_certificate_block_is_refused(rsa_leaf):
+    with pytest.raises(CertificateDecodeError, match="no CERTIFICATE block"):
+        load_certificate(rsa_leaf.key_pem())
+
+
+def test_over_large_input_is_refused(rsa_leaf):
+    with pytest.raises(CertificateDecodeError, match="larger than 64 KiB"):
+        load_certificate(rsa_leaf.cert_pem + " " * 64 * 1024)
+
+
+def test_certificate_error_message_does_not_echo_input():
+    text = "SECRETSECRET" + "A" * 27
+    with pytest.raises(CertificateDecodeError) as excinfo:
+        load_certificate(text)
+    assert "SECRET" not in str(excinfo.value)
+
+
+# --------------------------------------------------------------------- load_private_key
+
+
+@pytest.mark.parametrize("key_type", ["rsa", "ec", "ed25519"])
+def test_pkcs8_pem_key_loads(key_type):
+    issued = make_leaf(key_type=key_type)
+    key = load_private_key(issued.key_pem(pkcs="pkcs8"))
+    assert private_key_matches(issued.cert, key)
+
+
+@pytest.mark.parametrize("key_type", ["rsa", "ec"])
+def test_pkcs1_and_sec1_pem_keys_load(key_type):
+    issued = make_leaf(key_type=key_type)
+    pem = issued.key_pem(pkcs="traditional")
+    assert pem.startswith(
+        "-----BEGIN RSA PRIVATE KEY-----" if key_type == "rsa" else "-----BEGIN EC PRIVATE KEY-----"
+    )
+    assert private_key_matches(issued.cert, load_private_key(pem.replace("\n", "\r\n")))
+
+
+@pytest.mark.parametrize("key_format", ["pkcs8", "traditional"])
+@pytest.mark.parametrize("separator", ["", "\n", "\r\n"])
+def test_headerless_der_keys_load(rsa_leaf, key_format, separator):
+    body = separator.join(_pem_body_lines(rsa_leaf.key_pem(pkcs=key_format)))
+    assert private_key_matches(rsa_leaf.cert, load_private_key(body))
+
+
+def test_sec1_key_after_ec_parameters_block_loads(ec_leaf):
+    params = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+    key = load_private_key(params + ec_leaf.key_pem(pkcs="traditional"))
+    assert private_key_matches(ec_leaf.cert, key)
+
+
+def test_encrypted_pkcs8_key_is_refused(rsa_leaf):
+    pem = rsa_leaf.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"correct horse battery"),
+    ).decode()
+    with pytest.raises(PrivateKeyDecodeError, match="encrypted"):
+        load_private_key(pem)
+
+
+def test_encrypted_key_without_headers_is_refused(rsa_leaf):
+    pem = rsa_leaf.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"correct horse battery"),
+    ).decode()
+    with pytest.raises(PrivateKeyDecodeError, match="encrypted"):
+        load_private_key("".join(_pem_body_lines(pem)))
+
+
+def test_certificate_given_as_key_is_refused(rsa_leaf):
+    with pytest.raises(PrivateKeyDecodeError, match="no PRIVATE KEY block"):
+        load_private_key(rsa_leaf.cert_pem)
+
+
+@pytest.mark.parametrize("text", ["", None, "not a key at all", "QUJDRA=="])
+def test_garbage_key_is_refused(text):
+    with pytest.raises(PrivateKeyDecodeError):
+        load_private_key(text)
+
+
+def test_key_error_message_never_contains_the_key_text(rsa_leaf):
+    lines = _pem_body_lines(rsa_leaf.key_pem())
+    damaged = "\n".join(lines[: len(lines) // 2])  # truncated DER: valid base64, bad key
+    with pytest.raises(PrivateKeyDecodeError) as excinfo:
+        load_private_key(damaged)
+    message = str(excinfo.value)
+    assert all(line[:16] not in message for line in lines)
+    assert excinfo.value.__cause__ is None
+    assert excinfo.value.__suppress_context__
+
+
+# --------------------------------------------------------------------- details
+
+
+def test_rsa_leaf_details(ca, rsa_leaf):
+    details = certificate_details(rsa_leaf.cert)
+    assert details.subject == [
+        NameAttribute("C", NameOID.COUNTRY_NAME.dotted_string, "CN"),
+        NameAttribute("O", NameOID.ORGANIZATION_NAME.dotted_string, "Alibaba Cloud IoT"),
+        NameAttribute("CN", NameOID.COMMON_NAME.dotted_string, "Alibaba Cloud IoT Certificate"),
+    ]
+    assert details.subject_text == "CN=Alibaba Cloud IoT Certificate,O=Alibaba Cloud IoT,C=CN"
+    assert details.issuer_text == ca.cert.subject.rfc4514_string()
+    assert details.public_key_algorithm == "RSA"
+    assert details.public_key_size == 2048
+    assert details.public_key_curve is None
+    assert details.signature_algorithm == "sha256WithRSAEncryption"
+    assert details.sha256_fingerprint == rsa_leaf.cert.fingerprint(hashes.SHA256()).hex(":").upper()
+    assert len(details.sha1_fingerprint) == 20 * 3 - 1
+    assert details.public_key_sha256 == public_key_sha256(rsa_leaf.key)
+    assert details.serial_decimal == str(rsa_leaf.cert.serial_number)
+    assert int(details.serial_hex.replace(":", ""), 16) == rsa_leaf.cert.serial_number
+    assert details.not_before.tzinfo is not None
+    assert details.not_after == rsa_leaf.cert.not_valid_after_utc
+    assert details.version == "v3"
+    assert details.is_ca is False
+    assert details.summary_type == "X.509 leaf certificate"
+    assert load_certificate(details.pem) == rsa_leaf.cert
+
+
+def test_ec_leaf_details(ec_leaf):
+    details = certificate_details(ec_leaf.cert)
+    assert (details.public_key_algorithm, details.public_key_size) == ("EC", 256)
+    assert details.public_key_curve == "secp256r1"
+    assert details.signature_algorithm == "sha256WithRSAEncryption"  # signed by the RSA CA
+
+
+def test_self_signed_ec_and_ed25519_signature_algorithms():
+    ec_cert = make_leaf(key_type="ec").cert
+    ed_cert = make_leaf(key_type="ed25519").cert
+    assert certificate_details(ec_cert).signature_algorithm == "ecdsa-with-SHA256"
+    ed = certificate_details(ed_cert)
+    assert ed.signature_algorithm == "ed25519"
+    assert (ed.public_key_algorithm, ed.public_key_size, ed.public_key_curve) == (
+        "Ed25519",
+        256,
+        None,
+    )
+
+
+def test_ca_details(ca):
+    details = certificate_details(ca.cert)
+    assert details.is_ca is True
+    assert details.summary_type == "X.509 CA certificate"
+    assert _ext(details, "Basic constraints").values == [("CA", "TRUE"), ("Path length", "0")]
+    assert _ext(details, "Key usage").values == [("Usages", "Certificate sign, CRL sign")]
+
+
+def test_serial_hex_is_colon_separated_uppercase_pairs():
+    cert = make_leaf(serial_number=0x102AB).cert
+    details = certificate_details(cert)
+    assert details.serial_hex == "01:02:AB"
+    assert details.serial_decimal == "66219"
+
+
+def test_html_in_subject_is_decoded_verbatim():
+    hostile = "<script>alert(1)</script>"
+    cert = make_leaf(subject=name(hostile, organization='"&<b>')).cert
+    details = certificate_details(cert)
+    assert details.subject[-1].value == hostile
+    assert details.subject[0].value == '"&<b>'
+    # RFC 4514 escaping (backslashes), not HTML escaping: that stays the template's job
+    assert details.subject_text == 'CN=\\<script\\>alert(1)\\</script\\>,O=\\"&\\<b\\>'
+
+
+def test_unusual_name_attributes_get_readable_labels():
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.EMAIL_ADDRESS, "ops@example.com"),
+            x509.NameAttribute(x509.ObjectIdentifier("1.2.3.4.5"), "custom"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "device"),
+        ]
+    )
+    details = certificate_details(make_leaf(subject=subject).cert)
+    assert [(a.label, a.value) for a in details.subject] == [
+        ("emailAddress", "ops@example.com"),
+        ("1.2.3.4.5", "custom"),
+        ("CN", "device"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def many_extensions(ca):
+    key = make_key("rsa", 0)
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca.key.public_key())
+    other_name = x509.OtherName(x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3"), b"\x0c\x03a@b")
+    extensions = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            True,
+        ),
+        (
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH, x509.ObjectIdentifier("1.2.3.4.99")]
+            ),
+            False,
+        ),
+        (
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("device.example.com"),
+                    x509.IPAddress(ipaddress.ip_address("192.0.2.7")),
+                    x509.IPAddress(ipaddress.ip_address("2001:db8::1")),
+                    x509.UniformResourceIdentifier("urn:device:42"),
+                    x509.RFC822Name("ops@example.com"),
+                    x509.DirectoryName(name("dir", organization="Org")),
+                    x509.RegisteredID(x509.ObjectIdentifier("1.2.3.4")),
+                    other_name,
+                ]
+            ),
+            False,
+        ),
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), False),
+        (
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        full_name=[x509.UniformResourceIdentifier("http://crl.example.com/ca.crl")],
+                        relative_name=None,
+                        reasons=None,
+                        crl_issuer=None,
+                    )
+                ]
+            ),
+            False,
+        ),
+        (
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.OCSP,
+                        x509.UniformResourceIdentifier("http://ocsp.example.com"),
+                    ),
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS,
+                        x509.UniformResourceIdentifier("http://ca.example.com/ca.crt"),
+                    ),
+                ]
+            ),
+            False,
+        ),
+        (
+            x509.CertificatePolicies(
+                [
+                    x509.PolicyInformation(
+                        x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"),
+                        [
+                            "https://example.com/cps",
+                            x509.UserNotice(None, "Test policy"),
+                        ],
+                    ),
+                    x509.PolicyInformation(CertificatePoliciesOID.ANY_POLICY, None),
+                ]
+            ),
+            False,
+        ),
+        (
+            x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.7"), b"\x05\x00"),
+            False,
+        ),
+        (
+            x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.8"), b"\xab" * 200),
+            True,
+        ),
+    ]
+    return certificate_details(make_leaf(ca, extensions=extensions).cert)
+
+
+def test_extension_names_and_criticality(many_extensions):
+    assert [(e.name, e.critical) for e in many_extensions.extensions] == [
+        ("Basic constraints", True),
+        ("Key usage", True),
+        ("Extended key usage", False),
+        ("Subject alternative name", False),
+        ("Subject key identifier", False),
+        ("Authority key identifier", False),
+        ("CRL distribution points", False),
+        ("Authority information access", False),
+        ("Certificate policies", False),
+        (UNKNOWN_EXTENSION, False),
+        (UNKNOWN_EXTENSION, True),
+    ]
+
+
+def test_basic_and_key_usage_rows(many_extensions):
+    assert _ext(many_extensions, "Basic constraints").values == [
+        ("CA", "FALSE"),
+        ("Path length", "none"),
+    ]
+    assert _ext(many_extensions, "Key usage").values == [
+        ("Usages", "Digital signature, Key encipherment")
+    ]
+
+
+def test_extended_key_usage_rows(many_extensions):
+    assert _ext(many_extensions, "Extended key usage").values == [
+        ("Purpose", "TLS client authentication (1.3.6.1.5.5.7.3.2)"),
+        ("Purpose", "1.2.3.4.99"),
+    ]
+
+
+def test_subject_alternative_name_rows_have_types(many_extensions):
+    assert _ext(many_extensions, "Subject alternative name").values == [
+        ("DNS", "device.example.com"),
+        ("IP", "192.0.2.7"),
+        ("IP", "2001:db8::1"),
+        ("URI", "urn:device:42"),
+        ("Email", "ops@example.com"),
+        ("Directory name", "CN=dir,O=Org"),
+        ("Registered ID", "1.2.3.4"),
+        ("Other name (1.3.6.1.4.1.311.20.2.3)", "a@b"),
+    ]
+
+
+def test_key_identifier_rows(ca, many_extensions):
+    ski = _ext(many_extensions, "Subject key identifier").values
+    assert ski[0][0] == "Key ID"
+    assert len(ski[0][1].split(":")) == 20
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca.key.public_key())
+    assert _ext(many_extensions, "Authority key identifier").values == [
+        ("Key ID", ca_ski.digest.hex(":").upper())
+    ]
+
+
+def test_access_and_distribution_rows(many_extensions):
+    assert _ext(many_extensions, "CRL distribution points").values == [
+        ("URI", "http://crl.example.com/ca.crl")
+    ]
+    assert _ext(many_extensions, "Authority information access").values == [
+        ("OCSP", "http://ocsp.example.com"),
+        ("CA issuers", "http://ca.example.com/ca.crt"),
+    ]
+
+
+def test_certificate_policy_rows(many_extensions):
+    assert _ext(many_extensions, "Certificate policies").values == [
+        ("Policy", "1.3.6.1.4.1.99999.1"),
+        ("CPS", "https://example.com/cps"),
+        ("User notice", "Test policy"),
+        ("Policy", "Any policy (2.5.29.32.0)"),
+    ]
+
+
+def test_unknown_extensions_show_truncated_hex(many_extensions):
+    short, long = [e for e in many_extensions.extensions if e.name == UNKNOWN_EXTENSION]
+    assert short.oid == "1.3.6.1.4.1.99999.7"
+    assert short.values == [("Value (DER, hex)", "05:00")]
+    label, value = long.values[0]
+    assert label == "Value (DER, hex)"
+    assert value.startswith("AB:AB:")
+    assert value.endswith("(200 bytes)")
+    assert value.count("AB") == 64
+
+
+def _patched_certificate(ca, replacements: list[tuple[bytes, bytes]]) -> x509.Certificate:
+    """A certificate whose DER was edited after signing, to produce what builders refuse."""
+    placeholder = x509.ObjectIdentifier("2.5.29.99")  # same encoded length as 2.5.29.x
+    extensions = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.UnrecognizedExtension(placeholder, b"\x30\x03\x01\x01\xff"), False),
+    ]
+    der = make_leaf(ca, extensions=extensions).cert.public_bytes(serialization.Encoding.DER)
+    for old, new in replacements:
+        assert der.count(old) == 1
+        der = der.replace(old, new)
+    return x509.load_der_x509_certificate(der)
+
+
+def test_duplicate_extensions_are_reported_not_raised(ca):
+    # 2.5.29.99 -> 2.5.29.19: a second Basic constraints extension
+    cert = _patched_certificate(ca, [(b"\x06\x03\x55\x1d\x63", b"\x06\x03\x55\x1d\x13")])
+    details = certificate_details(cert)
+    error, first, second = details.extensions
+    assert error.name == "Extensions could not be decoded"
+    assert error.values[0][0] == "Error"
+    assert (first.name, first.oid, first.critical) == ("Basic constraints", "2.5.29.19", True)
+    assert (second.name, second.critical) == ("Basic constraints", False)
+    assert second.values == [("Value (DER, hex)", "30:03:01:01:FF")]
+    assert details.is_ca is False
+
+
+def test_malformed_known_extension_is_reported_not_raised(ca):
+    # 2.5.29.99 -> 2.5.29.15 (Key usage) carrying a SEQUENCE instead of a BIT STRING
+    cert = _patched_certificate(ca, [(b"\x06\x03\x55\x1d\x63", b"\x06\x03\x55\x1d\x0f")])
+    details = certificate_details(cert)
+    assert details.extensions[0].name == "Extensions could not be decoded"
+    assert [e.name for e in details.extensions[1:]] == ["Basic constraints", "Key usage"]
+    assert details.subject_text  # the rest of the page still decodes
+
+
+# --------------------------------------------------------------------- validity
+
+
+@pytest.mark.parametrize(
+    ("not_before", "not_after", "state", "days"),
+    [
+        (timedelta(days=-10), timedelta(days=100, hours=1), "valid", 100),
+        (timedelta(days=-10), timedelta(days=30), "expiring", 30),
+        (timedelta(days=-10), timedelta(days=5, hours=1), "expiring", 5),
+        (timedelta(days=-10), timedelta(days=-3, hours=1), "expired", -3),
+        (timedelta(days=-10), timedelta(hours=-1), "expired", -1),
+        (timedelta(days=7, hours=1), timedelta(days=100), "not_yet_valid", 7),
+    ],
+)
+def test_validity_states(not_before, not_after, state, days):
+    now = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+    cert = make_leaf(not_before=now + not_before, not_after=now + not_after).cert
+    validity = certificate_details(cert).validity(now)
+    assert (validity.state, validity.days) == (state, days)
+
+
+def test_validity_requires_an_aware_datetime(rsa_leaf):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        certificate_details(rsa_leaf.cert).validity(datetime(2030, 1, 1))
+
+
+# --------------------------------------------------------------------- key identity
+
+
+def test_public_key_sha256_is_the_same_for_cert_public_and_private_key(ec_leaf):
+    value = public_key_sha256(ec_leaf.cert)
+    assert value == public_key_sha256(ec_leaf.key) == public_key_sha256(ec_leaf.key.public_key())
+    assert len(value) == 64
+    assert value == value.lower()
+
+
+def test_public_key_sha256_rejects_other_objects():
+    with pytest.raises(TypeError):
+        public_key_sha256("not a key")
+
+
+def test_private_key_matches_only_its_certificate(rsa_leaf, ec_leaf, ed25519_leaf):
+    assert private_key_matches(rsa_leaf.cert, rsa_leaf.key)
+    assert private_key_matches(ed25519_leaf.cert, ed25519_leaf.key)
+    assert not private_key_matches(rsa_leaf.cert, ec_leaf.key)
+    assert not private_key_matches(rsa_leaf.cert, make_key("rsa", 2))
+    assert not private_key_matches(rsa_leaf.cert, "garbage")
