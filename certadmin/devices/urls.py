@@ -1,1 +1,12 @@
-urlpatterns = []
+from django.urls import path
+
+from certadmin.devices import views
+
+app_name = "devices"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("devices/", views.devices, name="list"),
+    path("devices/lookup/", views.lookup, name="lookup"),
+    path("devices/<str:product_key>/<str:device_name>/", views.device, name="device"),
+]

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,45 +14,102 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='CertificateRecord',
+            name="CertificateRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('product_key', models.CharField(max_length=64, verbose_name='ProductKey')),
-                ('device_name', models.CharField(max_length=64, verbose_name='DeviceName')),
-                ('iot_instance_id', models.CharField(blank=True, default='', max_length=128, verbose_name='IotInstanceId')),
-                ('status', models.PositiveSmallIntegerField(verbose_name='status')),
-                ('cert_sn', models.CharField(blank=True, default='', max_length=128, verbose_name='CertSN')),
-                ('certificate', models.TextField(blank=True, default='', verbose_name='certificate')),
-                ('sha256_fingerprint', models.CharField(blank=True, max_length=95, verbose_name='SHA-256 fingerprint')),
-                ('subject', models.TextField(blank=True, default='', verbose_name='subject')),
-                ('issuer', models.TextField(blank=True, default='', verbose_name='issuer')),
-                ('not_after', models.DateTimeField(blank=True, null=True, verbose_name='not after')),
-                ('key_matches', models.BooleanField(blank=True, null=True, verbose_name='key matches certificate')),
-                ('request_id', models.CharField(blank=True, default='', max_length=128, verbose_name='RequestId')),
-                ('last_checked', models.DateTimeField(verbose_name='last checked')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("product_key", models.CharField(max_length=64, verbose_name="ProductKey")),
+                ("device_name", models.CharField(max_length=64, verbose_name="DeviceName")),
+                (
+                    "iot_instance_id",
+                    models.CharField(
+                        blank=True, default="", max_length=128, verbose_name="IotInstanceId"
+                    ),
+                ),
+                ("status", models.PositiveSmallIntegerField(verbose_name="status")),
+                (
+                    "cert_sn",
+                    models.CharField(blank=True, default="", max_length=128, verbose_name="CertSN"),
+                ),
+                (
+                    "certificate",
+                    models.TextField(blank=True, default="", verbose_name="certificate"),
+                ),
+                (
+                    "sha256_fingerprint",
+                    models.CharField(blank=True, max_length=95, verbose_name="SHA-256 fingerprint"),
+                ),
+                ("subject", models.TextField(blank=True, default="", verbose_name="subject")),
+                ("issuer", models.TextField(blank=True, default="", verbose_name="issuer")),
+                (
+                    "not_after",
+                    models.DateTimeField(blank=True, null=True, verbose_name="not after"),
+                ),
+                (
+                    "key_matches",
+                    models.BooleanField(
+                        blank=True, null=True, verbose_name="key matches certificate"
+                    ),
+                ),
+                (
+                    "request_id",
+                    models.CharField(
+                        blank=True, default="", max_length=128, verbose_name="RequestId"
+                    ),
+                ),
+                ("last_checked", models.DateTimeField(verbose_name="last checked")),
             ],
             options={
-                'verbose_name': 'certificate record',
-                'verbose_name_plural': 'certificate records',
-                'permissions': [('view_certificates', 'Can search devices and view certificates'), ('reveal_private_key', 'Can reveal private keys and download key bundles')],
-                'default_permissions': ('view',),
-                'indexes': [models.Index(fields=['not_after'], name='certrecord_not_after')],
-                'constraints': [models.UniqueConstraint(fields=('product_key', 'device_name', 'iot_instance_id'), name='unique_certificate_record_per_device')],
+                "verbose_name": "certificate record",
+                "verbose_name_plural": "certificate records",
+                "permissions": [
+                    ("view_certificates", "Can search devices and view certificates"),
+                    ("reveal_private_key", "Can reveal private keys and download key bundles"),
+                ],
+                "default_permissions": ("view",),
+                "indexes": [models.Index(fields=["not_after"], name="certrecord_not_after")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("product_key", "device_name", "iot_instance_id"),
+                        name="unique_certificate_record_per_device",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RecentDevice',
+            name="RecentDevice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('product_key', models.CharField(max_length=64)),
-                ('device_name', models.CharField(max_length=64)),
-                ('iot_instance_id', models.CharField(blank=True, default='', max_length=128)),
-                ('viewed_at', models.DateTimeField()),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("product_key", models.CharField(max_length=64)),
+                ("device_name", models.CharField(max_length=64)),
+                ("iot_instance_id", models.CharField(blank=True, default="", max_length=128)),
+                ("viewed_at", models.DateTimeField()),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['user', '-viewed_at'], name='recentdevice_user_time')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'product_key', 'device_name', 'iot_instance_id'), name='unique_recent_device_per_user')],
+                "indexes": [
+                    models.Index(fields=["user", "-viewed_at"], name="recentdevice_user_time")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "product_key", "device_name", "iot_instance_id"),
+                        name="unique_recent_device_per_user",
+                    )
+                ],
             },
         ),
     ]

@@ -1,0 +1,102 @@
+"""Input validation for device lookups. Refused input never reaches the IoT API."""
+
+import re
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+# DeviceName: 4–32 letters, digits and - _ . @ : (IoT Platform naming rules).
+DEVICE_NAME_RE = re.compile(r"^[A-Za-z0-9_.@:-]{4,32}$")
+# ProductKey: an opaque alphanumeric id (11 characters in every example seen): validated loosely.
+PRODUCT_KEY_RE = re.compile(r"^[A-Za-z0-9]{4,32}$")
+# IotInstanceId: iot-cn-0pp1n8t****, iot-06z00ep2pjifrby, iot_instc_pu****_c*-v64********.
+INSTANCE_ID_RE = re.compile(r"^[A-Za-z0-9_*-]{4,64}$")
+CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_control_characters(value: str) -> None:
+    if CONTROL_CHARS_RE.search(value):
+        raise forms.ValidationError(_("Remove the control characters (tabs, line breaks…)."))
+
+
+def clean_product_key(value: str) -> str:
+    """Validate a ProductKey; raises ValidationError with a message for the user."""
+    _no_control_characters(value)
+    if not PRODUCT_KEY_RE.fullmatch(value):
+        raise forms.ValidationError(
+            _("A ProductKey is 4–32 letters and digits, for example a1BwAGV1234.")
+        )
+    return value
+
+
+def clean_device_name(value: str) -> str:
+    """Validate a DeviceName against the platform's naming rules."""
+    _no_control_characters(value)
+    if not DEVICE_NAME_RE.fullmatch(value):
+        raise forms.ValidationError(
+            _("A DeviceName is 4–32 characters: letters, digits and - _ . @ : only.")
+        )
+    return value
+
+
+def clean_instance_id(value: str) -> str:
+    """Validate an IotInstanceId loosely (its formats vary); empty means the public instance."""
+    _no_control_characters(value)
+    if value and not INSTANCE_ID_RE.fullmatch(value):
+        raise forms.ValidationError(
+            _("An IotInstanceId looks like iot-06z00ep2pjifrby: letters, digits, - and _.")
+        )
+    return value
+
+
+class InstanceField(forms.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            label=_("IotInstanceId"),
+            required=False,
+            max_length=64,
+            help_text=_("Only for enterprise instances."),
+            **kwargs,
+        )
+
+
+class DeviceLookupForm(forms.Form):
+    """ProductKey + DeviceName (+ instance): opens one device's certificate."""
+
+    product_key = forms.CharField(label=_("ProductKey"), max_length=32, strip=True)
+    device_name = forms.CharField(label=_("DeviceName"), max_length=32, strip=True)
+    instance = InstanceField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["instance"].initial = settings.IOT_INSTANCE_ID
+
+    def clean_product_key(self) -> str:
+        return clean_product_key(self.cleaned_data["product_key"])
+
+    def clean_device_name(self) -> str:
+        return clean_device_name(self.cleaned_data["device_name"])
+
+    def clean_instance(self) -> str:
+        return clean_instance_id(self.cleaned_data["instance"])
+
+
+class DeviceListForm(forms.Form):
+    """ProductKey (+ name filter, page): lists a product's devices."""
+
+    product_key = forms.CharField(label=_("ProductKey"), max_length=32, strip=True)
+    instance = InstanceField()
+    name = forms.CharField(label=_("Name contains"), max_length=32, required=False, strip=True)
+    page = forms.IntegerField(min_value=1, max_value=10_000, required=False)
+
+    def clean_product_key(self) -> str:
+        return clean_product_key(self.cleaned_data["product_key"])
+
+    def clean_instance(self) -> str:
+        return clean_instance_id(self.cleaned_data["instance"])
+
+    def clean_name(self) -> str:
+        value = self.cleaned_data["name"]
+        _no_control_characters(value)
+        return value

@@ -1,0 +1,323 @@
+"""Device lookups: the certificate page's data, the inventory, and product device lists.
+
+The private key the API returns with every certificate is used here for exactly one thing,
+checking that it matches the certificate, and is dropped before anything is stored.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from certadmin.certs.decode import (
+    CertificateDecodeError,
+    CertificateDetails,
+    ChainCheck,
+    PrivateKeyDecodeError,
+    Validity,
+    certificate_details,
+    check_chain,
+    load_certificate,
+    load_private_key,
+    private_key_matches,
+)
+from certadmin.devices.models import CertificateRecord, RecentDevice
+from certadmin.devices.platform import ca_certificates, iot_client
+from certadmin.iot.client import IotClient
+from certadmin.iot.results import CertStatus, DeviceCert, DeviceListing
+
+logger = logging.getLogger(__name__)
+
+DEVICE_LIST_PAGE_SIZE = 50
+# A name filter scans at most this many QueryDevice pages (50 devices each).
+DEVICE_LIST_SCAN_PAGES = 20
+DEVICE_LIST_CACHE_SECONDS = 60
+RECENT_DEVICES_KEPT = 10
+
+
+@dataclass(frozen=True)
+class DeviceRef:
+    """Which device: ProductKey, DeviceName and IotInstanceId ("" for the public instance)."""
+
+    product_key: str
+    device_name: str
+    iot_instance_id: str = ""
+
+
+@dataclass(frozen=True)
+class DecodedCertificate:
+    """A certificate string from the API, decoded; or why it could not be."""
+
+    text: str
+    certificate: x509.Certificate | None
+    details: CertificateDetails | None
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.details is not None
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """Everything the certificate page shows about one device. Holds no key material."""
+
+    device: DeviceRef
+    status: CertStatus
+    cert_sn: str
+    decoded: DecodedCertificate | None
+    validity: Validity | None
+    key_matches: bool | None
+    chain: ChainCheck | None
+    checked_at: datetime
+    from_inventory: bool
+    request_id: str
+
+    @property
+    def days_since_expiry(self) -> int:
+        return -self.validity.days if self.validity else 0
+
+    @property
+    def age_minutes(self) -> int:
+        return max(0, int((timezone.now() - self.checked_at).total_seconds() // 60))
+
+
+def certificate_decode(text: str) -> DecodedCertificate:
+    """Decode a certificate string as the API returned it, never raising."""
+    try:
+        cert = load_certificate(text)
+        return DecodedCertificate(text, cert, certificate_details(cert), "")
+    except CertificateDecodeError as error:
+        return DecodedCertificate(text, None, None, str(error))
+
+
+@sensitive_variables("private_key_text", "key")
+def key_matches_certificate(
+    certificate: x509.Certificate | None, private_key_text: str
+) -> bool | None:
+    """Whether the key matches the certificate; None when either is missing or unreadable."""
+    if certificate is None or not private_key_text:
+        return None
+    try:
+        key = load_private_key(private_key_text)
+    except PrivateKeyDecodeError:
+        return None
+    return private_key_matches(certificate, key)
+
+
+def _view(
+    *,
+    device: DeviceRef,
+    status: CertStatus,
+    cert_sn: str,
+    certificate_text: str,
+    key_matches: bool | None,
+    checked_at: datetime,
+    from_inventory: bool,
+    request_id: str,
+) -> CertificateView:
+    now = timezone.now()
+    decoded = certificate_decode(certificate_text) if certificate_text else None
+    cert = decoded.certificate if decoded else None
+    return CertificateView(
+        device=device,
+        status=status,
+        cert_sn=cert_sn,
+        decoded=decoded,
+        validity=decoded.details.validity(now) if decoded and decoded.details else None,
+        key_matches=key_matches,
+        chain=check_chain(cert, list(ca_certificates()), now) if cert is not None else None,
+        checked_at=checked_at,
+        from_inventory=from_inventory,
+        request_id=request_id,
+    )
+
+
+def inventory_store(*, result: DeviceCert, key_matches: bool | None) -> CertificateRecord:
+    """Remember the public part of a lookup (never the key)."""
+    decoded = certificate_decode(result.certificate) if result.certificate else None
+    details = decoded.details if decoded else None
+    record, _ = CertificateRecord.objects.update_or_create(
+        product_key=result.product_key,
+        device_name=result.device_name,
+        iot_instance_id=result.iot_instance_id or "",
+        defaults={
+            "status": int(result.status),
+            "cert_sn": result.cert_sn[:128],
+            "certificate": result.certificate[:65536],
+            "sha256_fingerprint": details.sha256_fingerprint if details else "",
+            "subject": details.subject_text if details else "",
+            "issuer": details.issuer_text if details else "",
+            "not_after": details.not_after if details else None,
+            "key_matches": key_matches,
+            "request_id": result.request_id[:128],
+            "last_checked": timezone.now(),
+        },
+    )
+    return record
+
+
+def recent_device_touch(*, user, device: DeviceRef) -> None:
+    """Put a device at the top of the user's recently viewed list (keeping the last few)."""
+    RecentDevice.objects.update_or_create(
+        user=user,
+        product_key=device.product_key,
+        device_name=device.device_name,
+        iot_instance_id=device.iot_instance_id,
+        defaults={"viewed_at": timezone.now()},
+    )
+    stale = RecentDevice.objects.filter(user=user).order_by("-viewed_at")[RECENT_DEVICES_KEPT:]
+    RecentDevice.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+
+
+@sensitive_variables("result")
+def certificate_lookup(
+    *, device: DeviceRef, user, refresh: bool = False, client: IotClient | None = None
+) -> CertificateView:
+    """The certificate page's data for ``device``.
+
+    Served from the inventory when it was checked within ``INVENTORY_FRESH_SECONDS`` (saving
+    the account's 10 QPS quota) unless ``refresh``; otherwise asks ``QueryDeviceCert``.
+    Raises ``IotError`` when the platform cannot answer.
+    """
+    if user is not None and user.is_authenticated:
+        recent_device_touch(user=user, device=device)
+    if not refresh:
+        record = (
+            CertificateRecord.objects.filter(
+                product_key=device.product_key,
+                device_name=device.device_name,
+                iot_instance_id=device.iot_instance_id,
+                last_checked__gte=timezone.now()
+                - timedelta(seconds=settings.INVENTORY_FRESH_SECONDS),
+            )
+            .order_by()
+            .first()
+        )
+        if record is not None:
+            return _view(
+                device=device,
+                status=CertStatus(record.status),
+                cert_sn=record.cert_sn,
+                certificate_text=record.certificate,
+                key_matches=record.key_matches,
+                checked_at=record.last_checked,
+                from_inventory=True,
+                request_id=record.request_id,
+            )
+
+    result = (client or iot_client()).query_device_cert(
+        product_key=device.product_key,
+        device_name=device.device_name,
+        iot_instance_id=device.iot_instance_id or None,
+    )
+    decoded = certificate_decode(result.certificate) if result.certificate else None
+    matches = key_matches_certificate(decoded.certificate if decoded else None, result.private_key)
+    record = inventory_store(result=result, key_matches=matches)
+    return _view(
+        device=device,
+        status=result.status,
+        cert_sn=result.cert_sn,
+        certificate_text=result.certificate,
+        key_matches=matches,
+        checked_at=record.last_checked,
+        from_inventory=False,
+        request_id=result.request_id,
+    )
+
+
+@dataclass(frozen=True)
+class DeviceList:
+    """One screen of a product's devices."""
+
+    product_key: str
+    iot_instance_id: str
+    name_filter: str
+    devices: list[DeviceListing]
+    page: int
+    page_count: int
+    total: int
+    # A name filter only scans the first DEVICE_LIST_SCAN_PAGES pages of a very large product.
+    truncated: bool
+
+
+def _product_devices_scan(
+    *, client: IotClient, product_key: str, iot_instance_id: str
+) -> tuple[list[DeviceListing], int, bool]:
+    cache_key = f"devices:list:{product_key}:{iot_instance_id}"
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return cached
+    devices: list[DeviceListing] = []
+    page, page_count, total = 1, 1, 0
+    while page <= min(page_count, DEVICE_LIST_SCAN_PAGES):
+        result = client.query_device(
+            product_key=product_key,
+            page=page,
+            page_size=DEVICE_LIST_PAGE_SIZE,
+            iot_instance_id=iot_instance_id or None,
+        )
+        devices.extend(result.devices)
+        page_count, total = result.page_count, result.total
+        page += 1
+    scanned = (devices, total, page_count > DEVICE_LIST_SCAN_PAGES)
+    # Public data only: DeviceSecret never reaches a DeviceListing.
+    cache.set(cache_key, scanned, DEVICE_LIST_CACHE_SECONDS)
+    return scanned
+
+
+def device_list(
+    *,
+    product_key: str,
+    iot_instance_id: str = "",
+    name_filter: str = "",
+    page: int = 1,
+    client: IotClient | None = None,
+) -> DeviceList:
+    """A product's devices (``QueryDevice``), optionally those whose name contains a filter.
+
+    Without a filter it is one API page; with one, the product's devices are scanned (up to
+    ``DEVICE_LIST_SCAN_PAGES`` pages, cached briefly) and matched case-insensitively.
+    Raises ``IotError``.
+    """
+    client = client or iot_client()
+    if not name_filter:
+        result = client.query_device(
+            product_key=product_key,
+            page=page,
+            page_size=DEVICE_LIST_PAGE_SIZE,
+            iot_instance_id=iot_instance_id or None,
+        )
+        return DeviceList(
+            product_key=product_key,
+            iot_instance_id=iot_instance_id,
+            name_filter="",
+            devices=list(result.devices),
+            page=result.page,
+            page_count=max(result.page_count, 1),
+            total=result.total,
+            truncated=False,
+        )
+    every, _, truncated = _product_devices_scan(
+        client=client, product_key=product_key, iot_instance_id=iot_instance_id
+    )
+    needle = name_filter.casefold()
+    matches = [d for d in every if needle in d.device_name.casefold()]
+    page_count = max(1, -(-len(matches) // DEVICE_LIST_PAGE_SIZE))
+    page = min(page, page_count)
+    start = (page - 1) * DEVICE_LIST_PAGE_SIZE
+    return DeviceList(
+        product_key=product_key,
+        iot_instance_id=iot_instance_id,
+        name_filter=name_filter,
+        devices=matches[start : start + DEVICE_LIST_PAGE_SIZE],
+        page=page,
+        page_count=page_count,
+        total=len(matches),
+        truncated=truncated,
+    )
