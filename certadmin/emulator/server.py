@@ -1,0 +1,212 @@
+"""The emulator over real HTTP, and the Python API tests use to run one.
+
+    with start_emulator(access_key_id="LTAI...", access_key_secret="...") as emulator:
+        requests.get(emulator.url + "/?Action=QueryDeviceCert&...")
+
+``start_emulator`` runs a ThreadingHTTPServer in a daemon thread and returns once the socket
+accepts connections; port 0 picks a free port (see ``RunningEmulator.url``).
+"""
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from certadmin.emulator.ca import EmulatorCA
+from certadmin.emulator.faults import GlobalFaults
+from certadmin.emulator.gateway import Gateway, RequestLogEntry, Response, receive
+from certadmin.emulator.seed import seeded_devices
+from certadmin.emulator.store import DeviceStore, device_from_entry, load_devices_file
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class _EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], gateway: Gateway, log_requests: bool) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.gateway = gateway
+        self.log_requests = log_requests
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "IoTEmulator/1"
+    sys_version = ""
+    timeout = 60
+    server: _EmulatorHTTPServer
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def _read_body(self) -> bytes | None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+                if sum(map(len, chunks)) > MAX_BODY_BYTES:
+                    return None
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 <= length <= MAX_BODY_BYTES:
+            return None
+        return self.rfile.read(length)
+
+    def _serve(self) -> None:
+        try:
+            body = self._read_body()
+        except ValueError:
+            body = None
+        if body is None:
+            self.close_connection = True
+            self._send(Response(413, b'{"Code":"RequestTooLarge"}'))
+            return
+        request = receive(
+            method=self.command, target=self.path, headers=self.headers.items(), body=body
+        )
+        response = self.server.gateway.handle(request)
+        if response.delay:
+            time.sleep(response.delay)
+        if response.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._send(response)
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.log_requests:
+            super().log_message(format, *args)
+
+
+class RunningEmulator:
+    """An emulator serving in a background thread; a context manager that stops it."""
+
+    def __init__(
+        self,
+        *,
+        server: _EmulatorHTTPServer,
+        thread: threading.Thread,
+        gateway: Gateway,
+        ca: EmulatorCA,
+    ) -> None:
+        self._server = server
+        self._thread = thread
+        self._gateway = gateway
+        self.ca_certificate_pem: str = ca.certificate_pem
+        host, port = server.server_address[:2]
+        self.host: str = host
+        self.port: int = port
+        self.url: str = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def request_log(self) -> list[RequestLogEntry]:
+        """Every request received, as ``(action, access_key_id, signature_version)`` tuples.
+
+        ``signature_version`` is ``"v3"``, ``"v1"`` or None; refused and faulted requests are
+        included. The list is live: ``request_log.clear()`` empties it.
+        """
+        return self._gateway.request_log
+
+    @property
+    def security_tokens(self) -> list[str]:
+        """The STS tokens of authenticated calls, in order."""
+        return self._gateway.security_tokens
+
+    def set_fault(self, fault: str | None, rate: float = 1.0, latency: float = 0.0) -> None:
+        """Fault every request from now on: ``"5xx"``, ``"malformed"``, ``"drop"`` or None.
+
+        ``rate`` is the probability a request is faulted; ``latency`` (seconds) delays every
+        request, faulted or not.
+        """
+        self._gateway.faults.set(fault, rate=rate, latency=latency)
+
+    def add_device(self, entry: Mapping[str, Any]) -> None:
+        """Add or replace a device; ``entry`` has the shape of a devices-file entry."""
+        self._gateway.store.add(device_from_entry(entry))
+
+    def add_access_key(self, access_key_id: str, access_key_secret: str) -> None:
+        """Accept another AccessKey pair (each has its own flow-control quota)."""
+        self._gateway.credentials[access_key_id] = access_key_secret
+
+    def reset_rate_limits(self) -> None:
+        """Forget past calls, so the next test starts with a full quota."""
+        self._gateway.limiter.reset()
+
+    def write_ca(self, path: str | Path) -> Path:
+        """Write the CA certificate PEM (public data only) to ``path``, creating folders."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(self.ca_certificate_pem, encoding="ascii")
+        return target
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "RunningEmulator":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_emulator(
+    *,
+    access_key_id: str,
+    access_key_secret: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    devices_file: str | Path | None = None,
+    extra_devices: Iterable[Mapping[str, Any]] | None = None,
+    latency: float = 0.0,
+    fault: str | None = None,
+    fault_rate: float = 1.0,
+    log_requests: bool = False,
+) -> RunningEmulator:
+    """Start an emulator with the seeded devices plus ``devices_file`` and ``extra_devices``.
+
+    Raises DevicesFileError (a ValueError) for an unusable devices file or entry, ValueError
+    for a bad fault setting and OSError if the address cannot be bound.
+    """
+    faults = GlobalFaults(fault, rate=fault_rate, latency=latency)
+    devices = seeded_devices()
+    if devices_file is not None:
+        devices += load_devices_file(devices_file)
+    devices += [device_from_entry(entry) for entry in extra_devices or ()]
+    ca = EmulatorCA()
+    gateway = Gateway(
+        credentials={access_key_id: access_key_secret},
+        store=DeviceStore(ca, devices),
+        faults=faults,
+    )
+    server = _EmulatorHTTPServer((host, port), gateway, log_requests)
+    thread = threading.Thread(target=server.serve_forever, name="iot-emulator", daemon=True)
+    thread.start()
+    return RunningEmulator(server=server, thread=thread, gateway=gateway, ca=ca)
