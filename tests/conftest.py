@@ -49,3 +49,78 @@ def fresh_emulator() -> Iterator[RunningEmulator]:
     """A new emulator for one test, stopped afterwards."""
     with _start() as running:
         yield running
+
+
+# --- People and the dashboard wired to the emulator ---------------------------------------------
+
+ROLE_PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture
+def make_user(db):
+    """Create an active user in a role ("Viewer", "Key custodian", "Auditor", None for no role,
+    "superuser" for a superuser). Every user's password is ``ROLE_PASSWORD``."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    created = iter(range(1, 10_000))
+
+    def make(role: str | None, username: str | None = None):
+        user_model = get_user_model()
+        name = username or f"{(role or 'norole').lower().replace(' ', '-')}-{next(created)}"
+        user = user_model.objects.create_user(username=name, password=ROLE_PASSWORD)
+        if role == "superuser":
+            user.is_staff = user.is_superuser = True
+            user.save()
+        elif role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def viewer(make_user):
+    return make_user("Viewer")
+
+
+@pytest.fixture
+def custodian(make_user):
+    return make_user("Key custodian")
+
+
+@pytest.fixture
+def auditor(make_user):
+    return make_user("Auditor")
+
+
+@pytest.fixture
+def superuser(make_user):
+    return make_user("superuser")
+
+
+@pytest.fixture
+def client_for(client):
+    """``client_for(user)``: Django's test client, logged in as ``user``."""
+
+    def log_in(user):
+        client.force_login(user)
+        return client
+
+    return log_in
+
+
+@pytest.fixture
+def dashboard_iot(emulator, settings, tmp_path):
+    """Point the dashboard at the test emulator: its endpoint, demo pair and CA bundle."""
+    from django.core.cache import cache
+
+    ca_file = tmp_path / "emulator-ca.pem"
+    ca_file.write_text(emulator.ca_certificate_pem, encoding="utf-8")
+    settings.IOT_ENDPOINT = emulator.url
+    settings.IOT_ACCESS_KEY_ID = settings.DEMO_ACCESS_KEY_ID
+    settings.IOT_ACCESS_KEY_SECRET = settings.DEMO_ACCESS_KEY_SECRET
+    settings.IOT_CA_BUNDLE = str(ca_file)
+    cache.clear()
+    yield emulator
+    cache.clear()
