@@ -190,7 +190,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# The demo serves static files straight from static/ and the apps (WhiteNoise finders);
+# production serves the hashed, compressed copies `collectstatic` puts here.
+STATIC_ROOT = None if DEMO_MODE else BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,7 +1,35 @@
-"""The audit trail: one append-only, hash-chained table of security events."""
+"""The audit trail: one append-only, hash-chained table of security events.
+
+Rows are appended only by ``certadmin.audit.services.audit_record``, which links each row to the
+one before it. Nothing here can change or remove a row: the model, its queryset and (see
+``append_only``) a database trigger all refuse.
+"""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+class AuditImmutableError(Exception):
+    """Raised on any attempt to change or remove audit events through the ORM."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Read-only in bulk: bulk writes would bypass the hash chain or rewrite history."""
+
+    def update(self, **kwargs):
+        raise AuditImmutableError("audit events cannot be updated")
+
+    def delete(self):
+        raise AuditImmutableError("audit events cannot be deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditImmutableError("audit events cannot be updated")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        raise AuditImmutableError("audit events are appended one at a time by audit_record")
+
+    def update_or_create(self, defaults=None, create_defaults=None, **kwargs):
+        raise AuditImmutableError("audit events cannot be updated")
 
 
 class AuditAction(models.TextChoices):
@@ -53,6 +81,97 @@ class AuditEvent(models.Model):
         permissions = [
             ("view_audit_trail", _("Can browse, export and verify the audit trail")),
         ]
+        constraints = [
+            # A chain cannot fork: no two rows may follow the same row.
+            models.UniqueConstraint(fields=["prev_hash"], name="audit_prev_hash_unique"),
+        ]
+
+    objects = AuditEventQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.outcome} {self.actor_username}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AuditImmutableError("audit events cannot be changed once written")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutableError("audit events cannot be deleted")
+
+
+class ChainProblem(models.TextChoices):
+    """Why a verification run found the chain broken."""
+
+    EDITED = "edited", _("A row was edited")
+    UNLINKED = "unlinked", _("A row does not follow the row before it")
+    FIRST_UNLINKED = "first_unlinked", _("The first row does not start the chain")
+    ANCHOR_MISSING = "anchor_missing", _("The anchored hash is not in the chain")
+
+
+class ChainVerification(models.Model):
+    """One run of the chain verifier: when, by whom, and what it found."""
+
+    checked_at = models.DateTimeField(_("checked at"), db_index=True)
+    # Empty for the management command.
+    run_by = models.CharField(_("run by"), max_length=150, blank=True)
+    ok = models.BooleanField(_("chain intact"))
+    checked = models.PositiveBigIntegerField(_("rows checked"))
+    head_id = models.BigIntegerField(_("head row"), null=True, blank=True)
+    head_hash = models.CharField(_("head hash"), max_length=64, blank=True)
+    expected_head = models.CharField(_("expected head (anchor)"), max_length=64, blank=True)
+    problem = models.CharField(
+        _("problem"), max_length=32, choices=ChainProblem.choices, blank=True
+    )
+    first_broken_id = models.BigIntegerField(_("first broken row"), null=True, blank=True)
+    previous_id = models.BigIntegerField(_("row before it"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("chain verification")
+        verbose_name_plural = _("chain verifications")
+        ordering = ["-id"]
+        default_permissions = ("view",)
+
+    @property
+    def problem_message(self) -> str:
+        return chain_problem_message(
+            problem=self.problem,
+            first_broken_id=self.first_broken_id,
+            previous_id=self.previous_id,
+        )
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {'ok' if self.ok else 'broken'} {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+def chain_problem_message(
+    *, problem: str, first_broken_id: int | None, previous_id: int | None
+) -> str:
+    """A sentence, in the active language, saying what a verifier found and what it means."""
+    params = {"id": first_broken_id, "previous": previous_id}
+    if problem == ChainProblem.EDITED:
+        return _("Row %(id)s was edited: its stored hash does not match its content.") % params
+    if problem == ChainProblem.UNLINKED:
+        return (
+            _(
+                "Row %(id)s does not follow row %(previous)s: "
+                "a row was deleted, inserted or reordered."
+            )
+            % params
+        )
+    if problem == ChainProblem.FIRST_UNLINKED:
+        return (
+            _(
+                "Row %(id)s is the first row but does not start the chain: "
+                "earlier rows were deleted."
+            )
+            % params
+        )
+    if problem == ChainProblem.ANCHOR_MISSING:
+        return str(
+            _(
+                "The anchored head hash is not in the chain: newer rows were removed "
+                "or the chain was rewritten."
+            )
+        )
+    return ""
