@@ -1,0 +1,430 @@
+"""HTTP client for Alibaba Cloud IoT Platform's ``QueryDeviceCert`` and ``QueryDevice``.
+
+Each attempt is signed afresh (new nonce and timestamp) with V3 (ACS3-HMAC-SHA256, the default)
+or V1 (HMAC-SHA1), sent as ``POST /`` with the parameters in the query string and an empty body,
+and read as a stream capped at ``max_response_bytes``.
+
+Retries: only failures that a repeat can cure are retried, with exponential backoff and full
+jitter (``uniform(0, min(backoff_max, backoff_base * 2**n))``), up to ``max_attempts`` attempts:
+``Throttling*`` codes, HTTP 5xx, ``ServiceUnavailable``, and transport failures (refused or
+dropped connections, timeouts). Signature, AccessKey, permission, parameter and every business
+error (HTTP 200 with ``Success: false``) are raised at once, as are malformed responses.
+
+Rate limiting: before every ``QueryDeviceCert`` attempt the client calls
+``rate_limiter.acquire(access_key_id)`` (the quota is 10 QPS per account, shared by its RAM users).
+``QueryDevice`` (50 QPS, and a listing is a handful of pages) is not limited locally; a
+``Throttling`` answer to it is retried like any other.
+
+Nothing secret is logged or put into an exception: not the AccessKey secret, the STS token, a
+signature, or any response body.
+"""
+
+import json
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+
+from certadmin.iot import signing
+from certadmin.iot.errors import (
+    IotBusinessError,
+    IotError,
+    IotGatewayError,
+    IotResponseError,
+    IotThrottledError,
+    IotTransportError,
+)
+from certadmin.iot.ratelimit import RateLimiter, process_rate_limiter
+from certadmin.iot.results import (
+    DeviceCert,
+    DeviceListPage,
+    parse_device_cert,
+    parse_device_list_page,
+)
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "2018-01-20"
+SIGNATURE_VERSIONS = ("v3", "v1")
+MAX_PAGE_SIZE = 50
+_RETRYABLE_GATEWAY_CODES = frozenset({"ServiceUnavailable", "InternalError", "ServiceTimeout"})
+_MAX_MESSAGE_CHARS = 2000
+_REDACTED = "[redacted]"
+_PEM_PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL
+)
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Scrubber:
+    """Removes known sensitive strings, raw or percent-encoded, from server-provided text."""
+
+    def __init__(self, sensitive: Iterable[str | None]) -> None:
+        forms: set[str] = set()
+        for value in sensitive:
+            if value and len(value) >= 4:
+                once = signing.percent_encode(value)
+                forms.update({value, once, signing.percent_encode(once)})
+        # Longest first, so an encoded form is not half-replaced by a shorter one.
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: Any) -> str:
+        text = "" if text is None else str(text)
+        for form in self._forms:
+            text = text.replace(form, _REDACTED)
+        text = _PEM_PRIVATE_KEY.sub(_REDACTED, text)
+        if len(text) > _MAX_MESSAGE_CHARS:
+            text = text[:_MAX_MESSAGE_CHARS] + "..."
+        return text
+
+
+class IotClient:
+    """Signed, rate-limited, retrying client for the IoT Platform API (version 2018-01-20).
+
+    ``endpoint`` is a base URL such as ``https://iot.cn-shanghai.aliyuncs.com`` or the local
+    emulator's ``http://127.0.0.1:8001``. Pass ``rate_limiter=None`` to disable local limiting.
+    One client may be shared by threads.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        access_key_id: str,
+        access_key_secret: str,
+        security_token: str | None = None,
+        region_id: str = "cn-shanghai",
+        signature_version: str = "v3",
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        max_response_bytes: int = 1_048_576,
+        max_attempts: int = 4,
+        backoff_base: float = 0.2,
+        backoff_max: float = 2.0,
+        rate_limiter: RateLimiter | None = process_rate_limiter,
+        session: requests.Session | None = None,
+    ) -> None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("endpoint must be an http(s) URL such as https://host")
+        if signature_version not in SIGNATURE_VERSIONS:
+            raise ValueError(f"signature_version must be one of {SIGNATURE_VERSIONS}")
+        if not access_key_id or not access_key_secret:
+            raise ValueError("access_key_id and access_key_secret are required")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        self.endpoint = f"{parts.scheme}://{parts.netloc}"
+        self.host = parts.netloc
+        self.access_key_id = access_key_id
+        self._access_key_secret = access_key_secret
+        self._security_token = security_token or None
+        self.region_id = region_id
+        self.signature_version = signature_version
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_response_bytes = max_response_bytes
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.rate_limiter = rate_limiter
+        self.session = session if session is not None else self._new_session()
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        session = requests.Session()
+        # Room for the dashboard's worker threads to keep their connections alive.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def __repr__(self) -> str:
+        return (
+            f"IotClient(endpoint={self.endpoint!r}, access_key_id={self.access_key_id!r}, "
+            f"region_id={self.region_id!r}, signature_version={self.signature_version!r}, "
+            f"sts={self._security_token is not None})"
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    # ---- public API -------------------------------------------------------------------------
+
+    def query_device_cert(
+        self, *, product_key: str, device_name: str, iot_instance_id: str | None = None
+    ) -> DeviceCert:
+        """Fetch a device's X.509 certificate, private key and status (``QueryDeviceCert``).
+
+        Raises ``IotBusinessError`` for platform refusals (``is_not_found``,
+        ``is_instance_error``), ``IotGatewayError``/``IotThrottledError`` for gateway refusals,
+        ``IotTransportError`` and ``IotResponseError`` otherwise.
+        """
+        params = {"ProductKey": product_key, "DeviceName": device_name}
+        if iot_instance_id:
+            params["IotInstanceId"] = iot_instance_id
+        data, request_id = self._call("QueryDeviceCert", params, rate_limit_key=self.access_key_id)
+        return parse_device_cert(
+            data,
+            product_key=product_key,
+            device_name=device_name,
+            iot_instance_id=iot_instance_id or None,
+            request_id=request_id,
+        )
+
+    def query_device(
+        self,
+        *,
+        product_key: str,
+        page: int = 1,
+        page_size: int = MAX_PAGE_SIZE,
+        iot_instance_id: str | None = None,
+    ) -> DeviceListPage:
+        """List one page of a product's devices (``QueryDevice``), without their secrets."""
+        if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
+        params = {"ProductKey": product_key, "CurrentPage": str(page), "PageSize": str(page_size)}
+        if iot_instance_id:
+            params["IotInstanceId"] = iot_instance_id
+        data, request_id = self._call("QueryDevice", params, rate_limit_key=None)
+        return parse_device_list_page(
+            data,
+            product_key=product_key,
+            iot_instance_id=iot_instance_id or None,
+            page=page,
+            page_size=page_size,
+            request_id=request_id,
+        )
+
+    # ---- one call, with retries --------------------------------------------------------------
+
+    def _call(
+        self, action: str, params: Mapping[str, str], *, rate_limit_key: str | None
+    ) -> tuple[dict[str, Any], str]:
+        subject = " ".join(
+            f"{name}={params[name]}" for name in ("ProductKey", "DeviceName") if name in params
+        )
+        for attempt in range(1, self.max_attempts + 1):
+            if rate_limit_key is not None and self.rate_limiter is not None:
+                self.rate_limiter.acquire(rate_limit_key)
+            logger.debug("iot %s attempt %d/%d %s", action, attempt, self.max_attempts, subject)
+            try:
+                data, request_id = self._attempt(action, params)
+            except IotError as error:
+                if not error.retryable or attempt == self.max_attempts:
+                    logger.info(
+                        "iot %s failed after %d attempt(s) %s code=%s RequestId=%s",
+                        action,
+                        attempt,
+                        subject,
+                        error.code,
+                        error.request_id or "-",
+                    )
+                    raise
+                delay = random.uniform(  # full jitter
+                    0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+                )
+                logger.info(
+                    "iot %s attempt %d/%d %s code=%s RequestId=%s: retrying in %.2fs",
+                    action,
+                    attempt,
+                    self.max_attempts,
+                    subject,
+                    error.code,
+                    error.request_id or "-",
+                    delay,
+                )
+                time.sleep(delay)
+                continue
+            logger.info(
+                "iot %s ok on attempt %d %s RequestId=%s", action, attempt, subject, request_id
+            )
+            return data, request_id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ---- one attempt -------------------------------------------------------------------------
+
+    def _signed_request(
+        self, action: str, params: Mapping[str, str]
+    ) -> tuple[str, dict[str, str], str]:
+        """Sign one attempt: returns (url, headers, signature). Fresh nonce and timestamp."""
+        if self.signature_version == "v3":
+            hashed_payload = signing.sha256_hex(b"")
+            headers = {
+                "host": self.host,
+                "x-acs-action": action,
+                "x-acs-version": API_VERSION,
+                "x-acs-date": _timestamp(),
+                "x-acs-signature-nonce": uuid.uuid4().hex,
+                "x-acs-content-sha256": hashed_payload,
+            }
+            if self._security_token:
+                headers["x-acs-security-token"] = self._security_token
+            canonical, signed_headers = signing.v3_canonical_request(
+                method="POST",
+                query=params,
+                headers=headers,
+                signed_headers=signing.v3_headers_to_sign(headers),
+                hashed_payload=hashed_payload,
+            )
+            signature = signing.v3_signature(
+                self._access_key_secret, signing.v3_string_to_sign(canonical)
+            )
+            headers["Authorization"] = signing.v3_authorization(
+                self.access_key_id, signed_headers, signature
+            )
+            query = dict(params)
+        else:
+            query = {
+                "Action": action,
+                "Format": "JSON",
+                "Version": API_VERSION,
+                "AccessKeyId": self.access_key_id,
+                "SignatureMethod": signing.V1_SIGNATURE_METHOD,
+                "SignatureVersion": signing.V1_SIGNATURE_VERSION,
+                "SignatureNonce": str(uuid.uuid4()),
+                "Timestamp": _timestamp(),
+                "RegionId": self.region_id,
+                **params,
+            }
+            if self._security_token:
+                query["SecurityToken"] = self._security_token
+            signature = signing.v1_signature(
+                self._access_key_secret, signing.v1_string_to_sign("POST", query)
+            )
+            query["Signature"] = signature
+            headers = {"host": self.host}
+        # Encode the query ourselves so the server sees exactly the encoding that was signed.
+        url = f"{self.endpoint}/?{signing.canonical_query_string(query)}"
+        headers["Accept"] = "application/json"
+        return url, headers, signature
+
+    def _attempt(self, action: str, params: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+        url, headers, signature = self._signed_request(action, params)
+        scrub = _Scrubber([self._access_key_secret, self._security_token, signature])
+        status, response_headers, body = self._send(url, headers)
+        request_id = scrub(response_headers.get("x-acs-request-id", ""))
+        try:
+            data = json.loads(body)
+        except ValueError:  # includes UnicodeDecodeError
+            data = None
+        if not isinstance(data, dict):
+            data = None
+        else:
+            request_id = scrub(data.get("RequestId") or request_id)
+            # A hostile or broken server must not get a key into an error message.
+            info = data.get("DeviceCertInfo")
+            if isinstance(info, dict) and isinstance(info.get("PrivateKey"), str):
+                scrub = _Scrubber(
+                    [self._access_key_secret, self._security_token, signature, info["PrivateKey"]]
+                )
+
+        if status >= 300 or status < 200:
+            raise self._gateway_error(status, data, request_id, scrub)
+        if data is None:
+            raise IotResponseError(
+                "Response.Malformed",
+                f"{action} answered HTTP {status} with a body that is not a JSON object",
+                request_id=request_id,
+                http_status=status,
+            )
+        if data.get("Success") is not True:
+            raise IotBusinessError(
+                scrub(data.get("Code") or "Unknown"),
+                scrub(data.get("ErrorMessage") or data.get("Message") or "Success is not true"),
+                request_id=request_id,
+                http_status=status,
+            )
+        return data, request_id
+
+    @staticmethod
+    def _gateway_error(
+        status: int, data: dict[str, Any] | None, request_id: str, scrub: _Scrubber
+    ) -> IotError:
+        if data is None or not data.get("Code"):
+            if status >= 500:
+                return IotGatewayError(
+                    f"HTTP.{status}",
+                    f"the API answered HTTP {status}",
+                    request_id=request_id,
+                    http_status=status,
+                    retryable=True,
+                )
+            return IotResponseError(
+                "Response.Malformed",
+                f"the API answered HTTP {status} without an error code",
+                request_id=request_id,
+                http_status=status,
+            )
+        code = scrub(data["Code"])
+        fields = {
+            "request_id": request_id,
+            "http_status": status,
+            "host_id": scrub(data.get("HostId", "")),
+            "recommend": scrub(data.get("Recommend", "")),
+        }
+        message = scrub(data.get("Message") or data.get("ErrorMessage") or "")
+        if code.startswith("Throttling"):
+            return IotThrottledError(code, message, **fields)
+        retryable = status >= 500 or code in _RETRYABLE_GATEWAY_CODES
+        return IotGatewayError(code, message, retryable=retryable, **fields)
+
+    def _send(self, url: str, headers: Mapping[str, str]) -> tuple[int, Mapping[str, str], bytes]:
+        """POST and read at most ``max_response_bytes``. Transport failures become errors
+        whose text names neither the URL (it carries a V1 signature) nor the cause's text."""
+        try:
+            response = self.session.post(
+                url, headers=dict(headers), data=b"", timeout=self.timeout, stream=True
+            )
+            with response:
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > self.max_response_bytes:
+                    raise self._too_large(response)
+                chunks = []
+                size = 0
+                for chunk in response.iter_content(chunk_size=65536):
+                    size += len(chunk)
+                    if size > self.max_response_bytes:
+                        raise self._too_large(response)
+                    chunks.append(chunk)
+                return response.status_code, response.headers, b"".join(chunks)
+        except requests.Timeout:
+            raise self._transport_error("Transport.Timeout", "timed out") from None
+        except requests.ConnectionError as exc:
+            if exc.args and isinstance(exc.args[0], ReadTimeoutError):
+                raise self._transport_error("Transport.Timeout", "timed out") from None
+            raise self._transport_error("Transport.Unreachable", "connection failed") from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise self._transport_error(
+                "Transport.Unreachable", "connection dropped mid-response"
+            ) from None
+        except requests.exceptions.ContentDecodingError:
+            raise IotResponseError(
+                "Response.Malformed", "the response body could not be decoded"
+            ) from None
+        except requests.RequestException as exc:
+            raise self._transport_error(
+                "Transport.Unreachable", f"request failed ({type(exc).__name__})"
+            ) from None
+
+    def _transport_error(self, code: str, what: str) -> IotTransportError:
+        return IotTransportError(code, f"{self.host}: {what}")
+
+    def _too_large(self, response: requests.Response) -> IotResponseError:
+        return IotResponseError(
+            "Response.TooLarge",
+            f"response exceeds {self.max_response_bytes} bytes",
+            request_id=response.headers.get("x-acs-request-id", "")[:100],
+            http_status=response.status_code,
+        )
