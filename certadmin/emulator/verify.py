@@ -90,8 +90,13 @@ def identify(request: ReceivedRequest) -> CallIdentity:
             "v3", authorization["Credential"], request.headers.get("x-acs-action"), _fmt(fmt)
         )
     version = "v1" if "Signature" in params else None
+    # V1's documented default is XML; a call with some other Authorization is answered in JSON.
+    default_format = "JSON" if "authorization" in request.headers else "XML"
     return CallIdentity(
-        version, params.get("AccessKeyId"), params.get("Action"), _fmt(params.get("Format", "XML"))
+        version,
+        params.get("AccessKeyId"),
+        params.get("Action"),
+        _fmt(params.get("Format", default_format)),
     )
 
 
