@@ -13,6 +13,8 @@ PRODUCT_KEY_RE = re.compile(r"^[A-Za-z0-9]{4,32}$")
 # IotInstanceId: iot-cn-0pp1n8t****, iot-06z00ep2pjifrby, iot_instc_pu****_c*-v64********.
 INSTANCE_ID_RE = re.compile(r"^[A-Za-z0-9_*-]{4,64}$")
 CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A reason may span lines; other control characters are refused.
+REASON_FORBIDDEN_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _no_control_characters(value: str) -> None:
@@ -99,4 +101,34 @@ class DeviceListForm(forms.Form):
     def clean_name(self) -> str:
         value = self.cleaned_data["name"]
         _no_control_characters(value)
+        return value
+
+
+class KeyAccessForm(forms.Form):
+    """What every key-bearing action asks for: a reason, and the password when it is stale."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        min_length=10,
+        max_length=500,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Why you need this key (ticket number, incident…). It is recorded."),
+        error_messages={
+            "required": _("Give a reason: it is recorded in the audit trail."),
+            "min_length": _("Give a reason of at least %(limit_value)d characters."),
+        },
+    )
+    password = forms.CharField(
+        label=_("Your password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=_("Confirm it is you: needed when you have not entered it in the last minutes."),
+    )
+
+    def clean_reason(self) -> str:
+        value = self.cleaned_data["reason"]
+        if REASON_FORBIDDEN_RE.search(value):
+            raise forms.ValidationError(_("Remove the control characters from the reason."))
         return value

@@ -9,4 +9,5 @@ urlpatterns = [
     path("devices/", views.devices, name="list"),
     path("devices/lookup/", views.lookup, name="lookup"),
     path("devices/<str:product_key>/<str:device_name>/", views.device, name="device"),
+    path("devices/<str:product_key>/<str:device_name>/reveal/", views.reveal, name="reveal"),
 ]

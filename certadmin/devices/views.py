@@ -2,16 +2,26 @@
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from certadmin.accounts.roles import VIEW_CERTIFICATES
+from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
+from certadmin.accounts.roles import REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
+from certadmin.audit.models import AuditAction
+from certadmin.audit.selectors import device_recent_reveals
+from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import forms
+from certadmin.devices.keys import KeyReleaseError, key_access_denied, key_reveal
 from certadmin.devices.platform import describe_iot_error
 from certadmin.devices.selectors import recent_devices
 from certadmin.devices.services import DeviceRef, certificate_lookup, device_list
@@ -137,7 +147,24 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
             status=400,
         )
     ref = DeviceRef(product_key, device_name, form.cleaned_data["instance"])
-    context = {"device": ref, "view": None, "error": "", "error_code": "", "request_id": ""}
+    can_reveal = request.user.has_perm(REVEAL_PRIVATE_KEY)
+    context = {
+        "device": ref,
+        "view": None,
+        "error": "",
+        "error_code": "",
+        "request_id": "",
+        "can_reveal": can_reveal,
+        "form": forms.KeyAccessForm() if can_reveal else None,
+        "reauth_fresh": reauth_is_fresh(request),
+        "recent_reveals": device_recent_reveals(
+            product_key=ref.product_key,
+            device_name=ref.device_name,
+            iot_instance_id=ref.iot_instance_id,
+        )
+        if can_reveal or request.user.has_perm(VIEW_AUDIT_TRAIL)
+        else None,
+    }
     status = 200
     try:
         context["view"] = certificate_lookup(
@@ -152,3 +179,121 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         status = _iot_error_status(error)
     template = "devices/device.html#certificate" if request.htmx else "devices/device.html"
     return render(request, template, context, status=_status(request, status))
+
+
+def _device_from_path(request: HtmxHttpRequest, product_key: str, device_name: str):
+    form = forms.DeviceLookupForm(
+        {
+            "product_key": product_key,
+            "device_name": device_name,
+            "instance": request.POST.get("instance", request.GET.get("instance", "")),
+        }
+    )
+    if not form.is_valid():
+        return None
+    return DeviceRef(product_key, device_name, form.cleaned_data["instance"])
+
+
+def key_access_check(
+    request: HtmxHttpRequest, *, device: DeviceRef, action: AuditAction, form: forms.KeyAccessForm
+) -> tuple[int, str]:
+    """Permission, reason and fresh re-authentication for a key-bearing action.
+
+    Returns ``(0, "")`` when the action may go ahead; otherwise an HTTP status and a message,
+    after recording the refused attempt in the audit trail.
+    """
+    context = request_context(request)
+    if not request.user.has_perm(REVEAL_PRIVATE_KEY):
+        key_access_denied(
+            actor=request.user,
+            device=device,
+            context=context,
+            action=action,
+            why="no permission to access private keys",
+        )
+        return 403, gettext("You are not allowed to access private keys.")
+    if not form.is_valid() and "reason" in form.errors:
+        key_access_denied(
+            actor=request.user,
+            device=device,
+            context=context,
+            action=action,
+            why="no valid reason given",
+        )
+        return 400, ""
+    if not reauth_is_fresh(request):
+        password = form.cleaned_data.get("password", "") if form.is_bound else ""
+        if not password:
+            key_access_denied(
+                actor=request.user,
+                device=device,
+                context=context,
+                action=action,
+                why="re-authentication required",
+            )
+            form.add_error("password", gettext("Enter your password to confirm it is you."))
+            return 400, ""
+        if not reauth_confirm(request=request, password=password):
+            key_access_denied(
+                actor=request.user,
+                device=device,
+                context=context,
+                action=action,
+                why="re-authentication failed",
+            )
+            form.add_error("password", gettext("That password is not correct."))
+            return 400, ""
+    return 0, ""
+
+
+def _reveal_response(request: HtmxHttpRequest, context: dict, status: int) -> HttpResponse:
+    template = "devices/reveal.html#reveal-panel" if request.htmx else "devices/reveal.html"
+    response = render(request, template, context, status=_status(request, status))
+    add_never_cache_headers(response)
+    return response
+
+
+@require_POST
+@sensitive_post_parameters("password")
+@sensitive_variables("revealed")
+def reveal(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
+    """Reveal a device's private key: permission, reason, fresh password; audited first."""
+    device = _device_from_path(request, product_key, device_name)
+    if device is None:
+        raise Http404
+    form = forms.KeyAccessForm(request.POST)
+    context = {
+        "device": device,
+        "form": form,
+        "revealed": None,
+        "error": "",
+        "error_code": "",
+        "request_id": "",
+        "visible_seconds": settings.KEY_REVEAL_VISIBLE_SECONDS,
+    }
+    status, message = key_access_check(
+        request, device=device, action=AuditAction.KEY_REVEAL, form=form
+    )
+    if status == 403:
+        raise PermissionDenied(message)
+    context["reauth_fresh"] = reauth_is_fresh(request)
+    if status:
+        return _reveal_response(request, context, status)
+    try:
+        context["revealed"] = key_reveal(
+            actor=request.user,
+            device=device,
+            reason=form.cleaned_data["reason"],
+            context=request_context(request),
+        )
+        context["form"] = forms.KeyAccessForm()
+    except KeyReleaseError as error:
+        context.update(error=error.message, error_code=error.code, request_id=error.request_id)
+        status = error.status
+    except AuditWriteError:
+        context["error"] = gettext(
+            "The audit trail could not record this reveal, so the key is not shown. "
+            "Try again in a moment; if it persists, tell an administrator."
+        )
+        status = 503
+    return _reveal_response(request, context, status or 200)

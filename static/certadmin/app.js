@@ -67,3 +67,19 @@
     box.hidden = false;
   }
 })();
+
+// Buttons marked data-download-target save the text of that element as a file, in the browser:
+// the key was already fetched (and audited) once; downloading it must not fetch it again.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-download-target]");
+  if (!button) return;
+  var source = document.getElementById(button.getAttribute("data-download-target"));
+  if (!source) return;
+  var blob = new Blob([source.textContent.trim() + "\n"], { type: "application/x-pem-file" });
+  var link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = button.getAttribute("data-download-name") || "private-key.pem";
+  document.body.appendChild(link);
+  link.click();
+  setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+});

@@ -1,0 +1,260 @@
+"""Releasing a device's private key: reveal it, or hand it out inside a download.
+
+Every release goes the same way: fetch the key fresh from the API (never from a cache), build
+what the user asked for in memory, write and commit the audit record, and only then return.
+If the record cannot be written the caller gets ``AuditWriteError`` and no key (fail closed).
+Refusals and failures are recorded too.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from django.views.decorators.debug import sensitive_variables
+
+from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.services import AuditWriteError, RequestContext, audit_record
+from certadmin.certs.decode import (
+    CertificateDecodeError,
+    PrivateKeyDecodeError,
+    certificate_details,
+    load_certificate,
+    load_private_key,
+    public_key_sha256,
+)
+from certadmin.devices.platform import describe_iot_error, iot_client
+from certadmin.devices.services import DeviceRef
+from certadmin.iot.client import IotClient
+from certadmin.iot.errors import IotError
+from certadmin.iot.results import CertStatus, DeviceCert
+
+logger = logging.getLogger(__name__)
+
+
+REASON_MIN_LENGTH = 10
+REASON_MAX_LENGTH = 500
+
+
+class KeyReleaseError(Exception):
+    """The key was not released; ``message`` says why, for the user. Already audited."""
+
+    def __init__(self, message: str, *, code: str = "", request_id: str = "", status: int = 502):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.request_id = request_id
+        self.status = status
+
+
+class ReleaseInputError(ValueError):
+    """Raised by a ``build`` step when what the API returned cannot make the artifact."""
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    """What ``build`` steps receive: the API's answer and what could be parsed from it."""
+
+    result: DeviceCert
+    certificate: x509.Certificate | None
+    private_key: Any  # a cryptography private key object, or None if unreadable
+
+    def __repr__(self) -> str:
+        return f"KeyMaterial(device={self.result.product_key}/{self.result.device_name})"
+
+
+def _certificate_sha256(certificate: x509.Certificate | None) -> str:
+    # The same colon-separated form the certificate page shows, so auditors can match them.
+    return certificate_details(certificate).sha256_fingerprint if certificate is not None else ""
+
+
+def key_access_denied(
+    *, actor, device: DeviceRef, context: RequestContext, action: AuditAction, why: str
+) -> None:
+    """Record a refused attempt (no permission, no reason, stale re-authentication, …).
+
+    Best effort: the attempt is refused whether or not the record could be written.
+    """
+    try:
+        audit_record(
+            action=action,
+            outcome=AuditOutcome.DENIED,
+            actor=actor,
+            context=context,
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id,
+            detail=why,
+        )
+    except AuditWriteError:
+        logger.error("a denied %s attempt could not be recorded", action)
+
+
+def _record_failure(
+    *,
+    actor,
+    device: DeviceRef,
+    context: RequestContext,
+    action: AuditAction,
+    reason: str,
+    detail: str,
+    code: str = "",
+    request_id: str = "",
+    cert_sn: str = "",
+) -> None:
+    try:
+        audit_record(
+            action=action,
+            outcome=AuditOutcome.FAILED,
+            actor=actor,
+            context=context,
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id,
+            cert_sn=cert_sn,
+            reason=reason,
+            detail=detail,
+            platform_code=code,
+            platform_request_id=request_id,
+        )
+    except AuditWriteError:
+        logger.error("a failed %s could not be recorded", action)
+
+
+@sensitive_variables("result", "private_key", "material", "artifact")
+def key_release[T](
+    *,
+    actor,
+    device: DeviceRef,
+    reason: str,
+    context: RequestContext,
+    action: AuditAction,
+    detail: str,
+    build: Callable[[KeyMaterial], T],
+    client: IotClient | None = None,
+) -> T:
+    """Fetch the device's key, build ``build(material)``, audit, and return what was built.
+
+    The caller has already checked permission, reason and re-authentication. Raises
+    ``KeyReleaseError`` (audited as failed) when the platform or the data make it impossible,
+    and ``AuditWriteError`` when the success record cannot be committed: then nothing is
+    returned and the key never leaves the server.
+    """
+    try:
+        result = (client or iot_client()).query_device_cert(
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id or None,
+        )
+    except IotError as error:
+        _record_failure(
+            actor=actor,
+            device=device,
+            context=context,
+            action=action,
+            reason=reason,
+            detail=detail,
+            code=error.code,
+            request_id=error.request_id,
+        )
+        raise KeyReleaseError(
+            describe_iot_error(
+                error, product_key=device.product_key, device_name=device.device_name
+            ),
+            code=error.code,
+            request_id=error.request_id,
+        ) from None
+
+    def fail(message: str) -> KeyReleaseError:
+        _record_failure(
+            actor=actor,
+            device=device,
+            context=context,
+            action=action,
+            reason=reason,
+            detail=f"{detail}: {message}" if detail else message,
+            request_id=result.request_id,
+            cert_sn=result.cert_sn,
+        )
+        return KeyReleaseError(message, request_id=result.request_id, status=409)
+
+    if result.status != CertStatus.READY or not result.private_key:
+        raise fail("the certificate is not ready, so there is no key to release")
+
+    try:
+        certificate = load_certificate(result.certificate)
+    except CertificateDecodeError:
+        certificate = None
+    try:
+        private_key = load_private_key(result.private_key)
+    except PrivateKeyDecodeError:
+        private_key = None
+
+    try:
+        artifact = build(KeyMaterial(result, certificate, private_key))
+    except (ReleaseInputError, ValueError) as error:
+        raise fail(str(error)) from None
+
+    audit_record(
+        action=action,
+        outcome=AuditOutcome.SUCCESS,
+        actor=actor,
+        context=context,
+        product_key=device.product_key,
+        device_name=device.device_name,
+        iot_instance_id=device.iot_instance_id,
+        cert_sn=result.cert_sn,
+        certificate_sha256=_certificate_sha256(certificate),
+        key_fingerprint=public_key_sha256(private_key) if private_key is not None else "",
+        reason=reason,
+        detail=detail,
+        platform_request_id=result.request_id,
+    )
+    return artifact
+
+
+@dataclass(frozen=True)
+class RevealedKey:
+    """A revealed private key, exactly as the platform returned it."""
+
+    text: str = ""
+    readable: bool = False
+    matches_certificate: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"RevealedKey(readable={self.readable}, matches={self.matches_certificate})"
+
+
+def key_reveal(
+    *,
+    actor,
+    device: DeviceRef,
+    reason: str,
+    context: RequestContext,
+    client: IotClient | None = None,
+) -> RevealedKey:
+    """Reveal a device's private key to ``actor`` (audited before it is returned)."""
+
+    def build(material: KeyMaterial) -> RevealedKey:
+        matches = None
+        if material.private_key is not None and material.certificate is not None:
+            matches = public_key_sha256(material.private_key) == public_key_sha256(
+                material.certificate
+            )
+        return RevealedKey(
+            text=material.result.private_key.strip(),
+            readable=material.private_key is not None,
+            matches_certificate=matches,
+        )
+
+    return key_release(
+        actor=actor,
+        device=device,
+        reason=reason,
+        context=context,
+        action=AuditAction.KEY_REVEAL,
+        detail="",
+        build=build,
+        client=client,
+    )
