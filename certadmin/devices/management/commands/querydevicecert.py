@@ -4,7 +4,10 @@ The private key that ``QueryDeviceCert`` returns is used only to check that it m
 certificate; it is never printed, in either output mode.
 """
 
+import contextlib
 import json
+import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +56,19 @@ def _validated(option: str, value: str, clean) -> str:
             _one_line(f"invalid {option}: {' '.join(error.messages)}"),
             returncode=EXIT_INVALID_INPUT,
         ) from None
+
+
+@contextlib.contextmanager
+def _quiet_client_log(verbosity: int) -> Iterator[None]:
+    # The client logs each call at INFO; on a terminal that would break the one-line error.
+    logger = logging.getLogger("certadmin.iot")
+    previous = logger.level
+    if verbosity < 2:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def _client(signature_version: str) -> IotClient:
@@ -175,8 +191,9 @@ class Command(BaseCommand):
         "print its status and decoded summary. The private key is never printed: it is only "
         "checked against the certificate. Exit status: 0 when the platform answered (also for "
         "status 0/1, and for a certificate that cannot be decoded, which is reported as "
-        '"certificate could not be decoded: <reason>"); 1 when the platform or the network '
-        "refused (the message names the Code and RequestId); 2 for invalid input."
+        '"Certificate: could not be decoded: <reason>"); 1 when the platform or the network '
+        "refused (the message names the Code and RequestId); 2 for invalid input. "
+        "--verbosity 2 also shows the API client's log lines."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -206,11 +223,12 @@ class Command(BaseCommand):
         instance = _validated("--instance-id", instance, clean_instance_id)
         try:
             client = _client(options["signature_version"])
-            result = client.query_device_cert(
-                product_key=product_key,
-                device_name=device_name,
-                iot_instance_id=instance or None,
-            )
+            with _quiet_client_log(options["verbosity"]):
+                result = client.query_device_cert(
+                    product_key=product_key,
+                    device_name=device_name,
+                    iot_instance_id=instance or None,
+                )
         except IotError as error:
             explanation = describe_iot_error(
                 error, product_key=product_key, device_name=device_name
