@@ -133,11 +133,10 @@ def zip_bundle(
             ),
         },
         "hints": [
-            "Connect with TLS to mqtt_endpoint (port 8883) presenting certificate.pem and "
-            "private-key.pem as the client certificate and key.",
-            "For X.509 devices the MQTT clientId is usually "
-            "'<DeviceName>|securemode=2,signmethod=hmacsha256|' with the username "
-            "'<DeviceName>&<ProductKey>' and an empty password; check your SDK's documentation.",
+            "Connect with MQTT over TLS to mqtt_endpoint (host:port) presenting certificate.pem "
+            "and private-key.pem as the client certificate and key.",
+            "With X.509 authentication the certificate identifies the device: Alibaba's Link SDK "
+            "is configured with empty ProductKey, DeviceName and DeviceSecret.",
             "Delete these files once the device is provisioned.",
         ],
     }
@@ -204,6 +203,9 @@ def _readme(product_key: str, device_name: str, has_ca: bool, mqtt_endpoint: str
         if has_ca
         else ""
     )
+    mqtt_host, _, mqtt_port = mqtt_endpoint.rpartition(":")
+    if not mqtt_port.isdigit():
+        mqtt_host, mqtt_port = mqtt_endpoint, "1883"
     text = f"""Device credentials for {product_key} / {device_name}
 ==========================================================
 
@@ -221,19 +223,15 @@ README.txt       This file.
 
 Using them with an MQTT client
 ------------------------------
-Connect with MQTT over TLS to:
+Connect with MQTT over TLS (mutual TLS: the server checks this certificate) to:
 
-    {mqtt_endpoint}  (port 8883)
+    host {mqtt_host}
+    port {mqtt_port}
 
 and configure the client with certificate.pem as its certificate and private-key.pem as its
-key. For example, with mosquitto:
-
-    mosquitto_sub -h {mqtt_endpoint} -p 8883 \\
-        --capath /etc/ssl/certs --cert certificate.pem --key private-key.pem \\
-        -i '{device_name}|securemode=2,signmethod=hmacsha256|' \\
-        -u '{device_name}&{product_key}' -t '/{product_key}/{device_name}/user/get'
-
-The exact clientId and username format depends on your device SDK; see the Alibaba Cloud
-IoT Platform documentation for X.509 authentication.
+key. With X.509 authentication the certificate identifies the device: Alibaba's Link SDK for C
+is configured with empty ProductKey, DeviceName and DeviceSecret and this host and port.
+See the Alibaba Cloud IoT Platform documentation, "Use X.509 certificates to authenticate
+devices", for the SDK settings.
 """
     return text.encode("utf-8")

@@ -37,7 +37,7 @@ def _zip(leaf, issuer, **overrides):
         "device_name": "sensor-01",
         "iot_instance_id": "iot-06z00ep2pjifrby",
         "cert_sn": "8f2c1e",
-        "mqtt_endpoint": "iot-06z00ep2pjifrby.mqtt.iothub.aliyuncs.com",
+        "mqtt_endpoint": "x509.itls.cn-shanghai.aliyuncs.com:1883",
     }
     return zip_bundle(**(arguments | overrides))
 
@@ -212,7 +212,8 @@ def test_zip_device_json_describes_the_device(ca, rsa_leaf):
 def test_zip_readme_explains_the_files(ca, rsa_leaf):
     archive = zipfile.ZipFile(io.BytesIO(_zip(rsa_leaf, ca.cert)))
     readme = archive.read("README.txt").decode()
-    for word in ("certificate.pem", "private-key.pem", "ca.pem", "device.json", "MQTT", "8883"):
+    expected = ("certificate.pem", "private-key.pem", "ca.pem", "device.json", "MQTT")
+    for word in (*expected, "host x509.itls.cn-shanghai.aliyuncs.com", "port 1883"):
         assert word in readme
 
 
