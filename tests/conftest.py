@@ -2,7 +2,8 @@
 
 - ``emulator``: the session's emulator (one per test run, demo AccessKey pair), with faults,
   flow-control quotas, the request log and recorded STS tokens reset before and after each
-  test. Devices added with ``add_device`` stay for the session: give them unique names.
+  test. Devices added with ``add_device`` stay for the session: put them on a product of
+  your own (the demo product's device list is checked by the emulator's tests).
 - ``emulator_session``: the same emulator without the per-test reset.
 - ``fresh_emulator``: a new emulator (own CA, own state) for one test.
 """

@@ -69,6 +69,8 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(_("previous hash"), max_length=64)
     entry_hash = models.CharField(_("hash"), max_length=64, unique=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
@@ -85,8 +87,6 @@ class AuditEvent(models.Model):
             # A chain cannot fork: no two rows may follow the same row.
             models.UniqueConstraint(fields=["prev_hash"], name="audit_prev_hash_unique"),
         ]
-
-    objects = AuditEventQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.outcome} {self.actor_username}"
@@ -132,6 +132,9 @@ class ChainVerification(models.Model):
         ordering = ["-id"]
         default_permissions = ("view",)
 
+    def __str__(self) -> str:
+        return f"#{self.pk} {'ok' if self.ok else 'broken'} {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
     @property
     def problem_message(self) -> str:
         return chain_problem_message(
@@ -139,9 +142,6 @@ class ChainVerification(models.Model):
             first_broken_id=self.first_broken_id,
             previous_id=self.previous_id,
         )
-
-    def __str__(self) -> str:
-        return f"#{self.pk} {'ok' if self.ok else 'broken'} {self.checked_at:%Y-%m-%d %H:%M:%S}"
 
 
 def chain_problem_message(

@@ -204,7 +204,7 @@ def test_zip_device_json_describes_the_device(ca, rsa_leaf):
     assert device["public_key_sha256"] == public_key_sha256(rsa_leaf.key)
     assert device["not_before"] == details.not_before.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert device["not_after"].endswith("Z")
-    assert device["mqtt_endpoint"] == "iot-06z00ep2pjifrby.mqtt.iothub.aliyuncs.com"
+    assert device["mqtt_endpoint"] == "x509.itls.cn-shanghai.aliyuncs.com:1883"
     assert device["hints"]
     assert "BEGIN" not in archive.read("device.json").decode()
 
