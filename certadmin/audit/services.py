@@ -1,0 +1,225 @@
+"""Writing to the audit trail: one hash-chained row per security event.
+
+Each row's ``entry_hash`` is the SHA-256 of its canonical serialization, which includes the
+``prev_hash`` of the row before it; changing, removing or reordering any row therefore breaks
+every link after it, and ``certadmin.audit.verification.chain_verify`` notices.
+"""
+
+import hashlib
+import ipaddress
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import DatabaseError, connection, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
+
+from certadmin.audit.models import (
+    AuditAction,
+    AuditEvent,
+    AuditOutcome,
+    ChainVerification,
+)
+
+if TYPE_CHECKING:
+    from certadmin.audit.verification import ChainReport
+
+logger = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+USER_AGENT_MAX = 512
+# Arbitrary constant naming "the audit chain head" among PostgreSQL advisory locks.
+CHAIN_LOCK_ID = 0x6175_6469_7463_6861  # "auditcha"
+LOCK_TIMEOUT = "5s"
+
+# Every stored field except the id (assigned by the database; prev_hash orders the chain) and
+# entry_hash itself. Adding a field to AuditEvent means adding it here, in a new hash version.
+HASHED_FIELDS = (
+    "created_at",
+    "actor_id",
+    "actor_username",
+    "action",
+    "outcome",
+    "product_key",
+    "device_name",
+    "iot_instance_id",
+    "cert_sn",
+    "certificate_sha256",
+    "key_fingerprint",
+    "reason",
+    "detail",
+    "ip_address",
+    "user_agent",
+    "platform_code",
+    "platform_request_id",
+    "prev_hash",
+)
+
+
+class AuditWriteError(Exception):
+    """The audit record could not be written and committed; the audited action must not proceed."""
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Where a request came from, as recorded with each event."""
+
+    ip_address: str | None
+    user_agent: str
+
+
+def request_context(request: HttpRequest) -> RequestContext:
+    """The client address (REMOTE_ADDR, normalised) and user agent (truncated) of a request."""
+    return RequestContext(
+        ip_address=_normalised_ip(request.META.get("REMOTE_ADDR", "")),
+        user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX],
+    )
+
+
+def _normalised_ip(value: str) -> str | None:
+    """The address in the text form the database gives back (so hashes survive a reload)."""
+    value = value.strip().split("%", 1)[0]  # an IPv6 zone is meaningless off this host
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return str(address) if address.version == 4 else clean_ipv6_address(value)
+
+
+def canonical_event_bytes(event: AuditEvent) -> bytes:
+    """The bytes an event's hash covers: sorted-key compact JSON of ``HASHED_FIELDS``."""
+    values = {}
+    for name in HASHED_FIELDS:
+        value = getattr(event, name)
+        if name == "created_at":
+            value = value.astimezone(UTC).isoformat(timespec="microseconds")
+        values[name] = value
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(event: AuditEvent) -> str:
+    """Lowercase hex SHA-256 of ``canonical_event_bytes(event)``."""
+    return hashlib.sha256(canonical_event_bytes(event)).hexdigest()
+
+
+def _clean_text(name: str, value: str) -> str:
+    # PostgreSQL refuses NUL in text and over-long values: either would make the write fail and
+    # the audited action fail closed over a cosmetic problem.
+    value = str(value).replace("\x00", "\ufffd")
+    max_length = AuditEvent._meta.get_field(name).max_length
+    return value[:max_length] if max_length else value
+
+
+def audit_record(
+    *,
+    action: AuditAction,
+    outcome: AuditOutcome,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    context: RequestContext,
+    product_key: str = "",
+    device_name: str = "",
+    iot_instance_id: str = "",
+    cert_sn: str = "",
+    certificate_sha256: str = "",
+    key_fingerprint: str = "",
+    reason: str = "",
+    detail: str = "",
+    platform_code: str = "",
+    platform_request_id: str = "",
+) -> AuditEvent:
+    """Append one event to the chain and commit it before returning.
+
+    Runs in its own transaction: callers must not be inside ``transaction.atomic`` (the record
+    has to be durable before, say, a private key leaves the server). Appends are serialized so
+    the chain never forks: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by the
+    write lock that ``BEGIN IMMEDIATE`` takes (see settings). Raises ``AuditWriteError`` when the
+    row cannot be written or committed; its message carries no event data.
+    """
+    authenticated = actor is not None and actor.is_authenticated
+    text = {
+        "actor_username": actor.get_username() if authenticated else "",
+        "product_key": product_key,
+        "device_name": device_name,
+        "iot_instance_id": iot_instance_id,
+        "cert_sn": cert_sn,
+        "certificate_sha256": certificate_sha256,
+        "key_fingerprint": key_fingerprint,
+        "reason": reason,
+        "detail": detail,
+        "user_agent": context.user_agent,
+        "platform_code": platform_code,
+        "platform_request_id": platform_request_id,
+    }
+    event = AuditEvent(
+        actor_id=actor.pk if authenticated else None,
+        action=AuditAction(action).value,
+        outcome=AuditOutcome(outcome).value,
+        ip_address=_normalised_ip(context.ip_address or ""),
+        **{name: _clean_text(name, value) for name, value in text.items()},
+    )
+    try:
+        with transaction.atomic(durable=True):
+            head_id, head_hash = _chain_head_locked()
+            event.prev_hash = head_hash
+            # Stamped under the lock, so times never go backwards along the chain.
+            event.created_at = timezone.now()
+            event.entry_hash = event_hash(event)
+            event.save(force_insert=True)
+            _check_linked(event=event, head_id=head_id)
+    except RuntimeError as exc:
+        # transaction.atomic(durable=True) inside a caller's transaction: the record would only
+        # be committed with the caller's work, perhaps never.
+        logger.warning("audit record refused: audit_record was called inside a transaction")
+        raise AuditWriteError("audit_record must not be called inside a transaction") from exc
+    except DatabaseError as exc:
+        logger.warning(
+            "audit record could not be written (%s; action=%s outcome=%s)",
+            type(exc).__name__,
+            event.action,
+            event.outcome,
+        )
+        raise AuditWriteError("the audit record could not be written") from exc
+    return event
+
+
+def _chain_head_locked() -> tuple[int | None, str]:
+    """Serialize appenders, then read the current head: (id, entry_hash), or the genesis."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_ID])
+    head = AuditEvent.objects.order_by("-id").values_list("id", "entry_hash").first()
+    return head if head is not None else (None, GENESIS_HASH)
+
+
+def _check_linked(*, event: AuditEvent, head_id: int | None) -> None:
+    """Refuse (and roll back) if a row slipped in between the head we read and our row."""
+    between = AuditEvent.objects.filter(id__lt=event.id)
+    if head_id is not None:
+        between = between.filter(id__gt=head_id)
+    if between.exists():
+        logger.warning("audit record refused: the chain head moved during the append")
+        raise AuditWriteError("the audit chain head moved during the append")
+
+
+def chain_verification_record(
+    *, report: "ChainReport", actor: AbstractBaseUser | None = None
+) -> ChainVerification:
+    """Keep the result of one verification run."""
+    return ChainVerification.objects.create(
+        checked_at=timezone.now(),
+        run_by=actor.get_username() if actor is not None and actor.is_authenticated else "",
+        ok=report.ok,
+        checked=report.checked,
+        head_id=report.head_id,
+        head_hash=report.head_hash,
+        expected_head=report.expected_head,
+        problem=report.problem,
+        first_broken_id=report.first_broken_id,
+        previous_id=report.previous_id,
+    )

@@ -1,0 +1,37 @@
+"""Audit events for tests, written through the real service (so the chain is real)."""
+
+from django.db import connection
+
+from certadmin.audit.append_only import triggers_lifted
+from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
+from certadmin.audit.services import RequestContext, audit_record
+
+CONTEXT = RequestContext(ip_address="192.0.2.10", user_agent="pytest-audit")
+
+
+def make_event(**overrides) -> AuditEvent:
+    """Append one event with plausible defaults; any ``audit_record`` argument can be overridden."""
+    values = {
+        "action": AuditAction.KEY_REVEAL,
+        "outcome": AuditOutcome.SUCCESS,
+        "actor": None,
+        "context": CONTEXT,
+        "product_key": "a1B2c3D4e5F",
+        "device_name": "sensor-01",
+        "cert_sn": "1234567890",
+        "certificate_sha256": "ab" * 32,
+        "key_fingerprint": "cd" * 32,
+        "reason": "ticket OPS-1: rotate the gateway",
+    }
+    values.update(overrides)
+    return audit_record(**values)
+
+
+def make_events(count: int, **overrides) -> list[AuditEvent]:
+    return [make_event(detail=f"event {n}", **overrides) for n in range(count)]
+
+
+def tamper(sql: str, params: list | tuple = ()) -> None:
+    """Run raw SQL against the audit table with its append-only triggers lifted (tests only)."""
+    with triggers_lifted(connection=connection), connection.cursor() as cursor:
+        cursor.execute(sql, params)
