@@ -46,6 +46,8 @@ IOT_ENDPOINT = _env("CERTADMIN_IOT_ENDPOINT") or (
 )
 IOT_REGION = _env("CERTADMIN_IOT_REGION", "cn-shanghai")
 IOT_INSTANCE_ID = _env("CERTADMIN_IOT_INSTANCE_ID")
+# Where X.509 devices connect (mutual TLS); written into downloaded bundles as a hint.
+IOT_MQTT_ENDPOINT = _env("CERTADMIN_MQTT_ENDPOINT", "x509.itls.cn-shanghai.aliyuncs.com:1883")
 # PEM file of CA certificates that issue device certificates; used to verify chains.
 # In demo mode the emulator's CA (written by `manage.py iot_emulator --write-ca`) is used.
 IOT_CA_BUNDLE = _env("CERTADMIN_CA_BUNDLE") or (

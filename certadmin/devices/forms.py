@@ -4,7 +4,10 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
 
 # DeviceName: 4–32 letters, digits and - _ . @ : (IoT Platform naming rules).
 DEVICE_NAME_RE = re.compile(r"^[A-Za-z0-9_.@:-]{4,32}$")
@@ -132,3 +135,41 @@ class KeyAccessForm(forms.Form):
         if REASON_FORBIDDEN_RE.search(value):
             raise forms.ValidationError(_("Remove the control characters from the reason."))
         return value
+
+
+class KeyBundleForm(KeyAccessForm):
+    """A download that contains the private key: its format, and a passphrase for PKCS#12."""
+
+    FORMATS = (
+        ("key", _("Private key alone (PEM, PKCS#8)")),
+        ("p12", _("PKCS#12 (.p12), protected by a passphrase")),
+        ("zip", _("ZIP bundle: certificate, key, CA, device.json, README")),
+    )
+    format = forms.ChoiceField(label=_("Format"), choices=FORMATS)
+    passphrase = forms.CharField(
+        label=_("Passphrase for the .p12 file"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least %(min)d characters. It is never stored: keep it safe.")
+        % {"min": PASSPHRASE_MIN_LENGTH},
+    )
+    passphrase_confirm = forms.CharField(
+        label=_("Passphrase again"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def passphrase_problem(self) -> str:
+        """Why the PKCS#12 passphrase is unusable ("" when it is fine or not needed)."""
+        if self.cleaned_data.get("format") != "p12":
+            return ""
+        passphrase = self.cleaned_data.get("passphrase", "")
+        if len(passphrase) < PASSPHRASE_MIN_LENGTH:
+            return gettext("Choose a passphrase of at least %(min)d characters.") % {
+                "min": PASSPHRASE_MIN_LENGTH
+            }
+        if passphrase != self.cleaned_data.get("passphrase_confirm", ""):
+            return gettext("The two passphrases differ.")
+        return ""

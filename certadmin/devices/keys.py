@@ -91,7 +91,7 @@ def key_access_denied(
         logger.error("a denied %s attempt could not be recorded", action)
 
 
-def _record_failure(
+def key_access_failed(
     *,
     actor,
     device: DeviceRef,
@@ -103,6 +103,7 @@ def _record_failure(
     request_id: str = "",
     cert_sn: str = "",
 ) -> None:
+    """Record an attempt that was allowed but failed (platform error, unusable data, …)."""
     try:
         audit_record(
             action=action,
@@ -148,7 +149,7 @@ def key_release[T](
             iot_instance_id=device.iot_instance_id or None,
         )
     except IotError as error:
-        _record_failure(
+        key_access_failed(
             actor=actor,
             device=device,
             context=context,
@@ -167,7 +168,7 @@ def key_release[T](
         ) from None
 
     def fail(message: str) -> KeyReleaseError:
-        _record_failure(
+        key_access_failed(
             actor=actor,
             device=device,
             context=context,

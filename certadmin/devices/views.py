@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
@@ -20,8 +21,14 @@ from certadmin.accounts.roles import REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL, VIEW_
 from certadmin.audit.models import AuditAction
 from certadmin.audit.selectors import device_recent_reveals
 from certadmin.audit.services import AuditWriteError, request_context
-from certadmin.devices import forms
-from certadmin.devices.keys import KeyReleaseError, key_access_denied, key_reveal
+from certadmin.devices import downloads, forms
+from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadFile, DownloadUnavailable
+from certadmin.devices.keys import (
+    KeyReleaseError,
+    key_access_denied,
+    key_access_failed,
+    key_reveal,
+)
 from certadmin.devices.platform import describe_iot_error
 from certadmin.devices.selectors import recent_devices
 from certadmin.devices.services import DeviceRef, certificate_lookup, device_list
@@ -156,6 +163,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         "request_id": "",
         "can_reveal": can_reveal,
         "form": forms.KeyAccessForm() if can_reveal else None,
+        "bundle_form": forms.KeyBundleForm() if can_reveal else None,
         "reauth_fresh": reauth_is_fresh(request),
         "recent_reveals": device_recent_reveals(
             product_key=ref.product_key,
@@ -291,9 +299,136 @@ def reveal(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         context.update(error=error.message, error_code=error.code, request_id=error.request_id)
         status = error.status
     except AuditWriteError:
-        context["error"] = gettext(
-            "The audit trail could not record this reveal, so the key is not shown. "
-            "Try again in a moment; if it persists, tell an administrator."
-        )
+        context["error"] = _audit_unavailable_message()
         status = 503
     return _reveal_response(request, context, status or 200)
+
+
+def _attachment(file: DownloadFile) -> HttpResponse:
+    response = HttpResponse(file.data, content_type=file.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, file.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    add_never_cache_headers(response)
+    return response
+
+
+@require_GET
+@permission_required(VIEW_CERTIFICATES, raise_exception=True)
+def certificate_download(
+    request: HtmxHttpRequest, product_key: str, device_name: str, kind: str
+) -> HttpResponse:
+    """The certificate alone, as PEM, DER or PEM chain (recorded as a certificate download)."""
+    device = _device_from_path(request, product_key, device_name)
+    if device is None or kind not in CERTIFICATE_FORMATS:
+        raise Http404
+    try:
+        file = downloads.certificate_download(
+            actor=request.user, device=device, kind=kind, context=request_context(request)
+        )
+    except DownloadUnavailable as error:
+        return _download_problem(request, device, error.message, status=409)
+    except IotError as error:
+        return _download_problem(
+            request,
+            device,
+            describe_iot_error(error, product_key=product_key, device_name=device_name),
+            code=error.code,
+            request_id=error.request_id,
+            status=_iot_error_status(error),
+        )
+    except AuditWriteError:
+        return _download_problem(request, device, _audit_unavailable_message(), status=503)
+    return _attachment(file)
+
+
+def _audit_unavailable_message() -> str:
+    return gettext(
+        "The audit trail could not record this, so nothing was handed out. "
+        "Try again in a moment; if it persists, tell an administrator."
+    )
+
+
+def _download_problem(
+    request: HtmxHttpRequest,
+    device: DeviceRef,
+    message: str,
+    *,
+    status: int,
+    code: str = "",
+    request_id: str = "",
+    form: forms.KeyBundleForm | None = None,
+) -> HttpResponse:
+    response = render(
+        request,
+        "devices/bundle.html",
+        {
+            "device": device,
+            "error": message,
+            "error_code": code,
+            "request_id": request_id,
+            "bundle_form": form,
+            "reauth_fresh": reauth_is_fresh(request),
+            "can_reveal": request.user.has_perm(REVEAL_PRIVATE_KEY),
+        },
+        status=status,
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+@require_POST
+@sensitive_post_parameters("password", "passphrase", "passphrase_confirm")
+@sensitive_variables("file", "passphrase")
+def key_bundle_download(request: HtmxHttpRequest, product_key: str, device_name: str):
+    """A download with the private key: PKCS#8 PEM, PKCS#12 or ZIP; audited like a reveal."""
+    device = _device_from_path(request, product_key, device_name)
+    if device is None:
+        raise Http404
+    form = forms.KeyBundleForm(request.POST)
+    status, message = key_access_check(
+        request, device=device, action=AuditAction.KEY_DOWNLOAD, form=form
+    )
+    if status == 403:
+        raise PermissionDenied(message)
+    if status:
+        return _download_problem(
+            request, device, gettext("Correct the form below."), status=status, form=form
+        )
+    if "format" in form.errors:
+        return _download_problem(
+            request, device, gettext("Choose a format."), status=400, form=form
+        )
+    problem = form.passphrase_problem()
+    if problem:
+        key_access_failed(
+            actor=request.user,
+            device=device,
+            context=request_context(request),
+            action=AuditAction.KEY_DOWNLOAD,
+            reason=form.cleaned_data["reason"],
+            detail="p12: unusable passphrase",
+        )
+        form.add_error("passphrase", problem)
+        return _download_problem(request, device, problem, status=400, form=form)
+    try:
+        file = downloads.key_bundle_download(
+            actor=request.user,
+            device=device,
+            kind=form.cleaned_data["format"],
+            reason=form.cleaned_data["reason"],
+            passphrase=form.cleaned_data.get("passphrase", ""),
+            context=request_context(request),
+        )
+    except KeyReleaseError as error:
+        return _download_problem(
+            request,
+            device,
+            error.message,
+            code=error.code,
+            request_id=error.request_id,
+            status=error.status,
+            form=forms.KeyBundleForm(initial={"format": form.cleaned_data["format"]}),
+        )
+    except AuditWriteError:
+        return _download_problem(request, device, _audit_unavailable_message(), status=503)
+    return _attachment(file)

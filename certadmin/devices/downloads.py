@@ -1,0 +1,178 @@
+"""Files users download: the certificate alone (PEM, DER, chain) or with its private key
+(PKCS#8 PEM, PKCS#12, ZIP bundle). Everything is built in memory; nothing touches the disk."""
+
+from dataclasses import dataclass
+
+from cryptography import x509
+from django.conf import settings
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.services import RequestContext, audit_record
+from certadmin.certs import bundles
+from certadmin.certs.decode import check_chain, private_key_matches
+from certadmin.devices.keys import KeyMaterial, ReleaseInputError, key_release
+from certadmin.devices.platform import ca_certificates
+from certadmin.devices.services import DeviceRef, certificate_lookup
+from certadmin.iot.client import IotClient
+from certadmin.iot.results import CertStatus
+
+CERTIFICATE_FORMATS = ("pem", "der", "chain")
+KEY_FORMATS = ("key", "p12", "zip")
+
+
+@dataclass(frozen=True)
+class DownloadFile:
+    filename: str
+    content_type: str
+    data: bytes = b""
+
+    def __repr__(self) -> str:
+        return f"DownloadFile({self.filename!r}, {len(self.data)} bytes)"
+
+
+class DownloadUnavailable(Exception):
+    """The certificate cannot be downloaded (not ready, undecodable); ``message`` says why."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def issuer_of(certificate: x509.Certificate) -> x509.Certificate | None:
+    """The issuing CA from the configured bundle, when the chain verifies."""
+    chain = check_chain(certificate, list(ca_certificates()), timezone.now())
+    return chain.issuer if chain.status == "verified" else None
+
+
+def certificate_file(device: DeviceRef, certificate: x509.Certificate, kind: str) -> DownloadFile:
+    """The certificate as PEM, DER, or PEM followed by its issuing CA."""
+    name = bundles.bundle_filename
+    if kind == "der":
+        return DownloadFile(
+            name(device.product_key, device.device_name, "certificate", "der"),
+            "application/pkix-cert",
+            bundles.certificate_der(certificate),
+        )
+    if kind == "chain":
+        return DownloadFile(
+            name(device.product_key, device.device_name, "chain", "pem"),
+            "application/x-pem-file",
+            bundles.certificate_chain_pem(certificate, issuer_of(certificate)),
+        )
+    return DownloadFile(
+        name(device.product_key, device.device_name, "certificate", "pem"),
+        "application/x-pem-file",
+        bundles.certificate_pem(certificate),
+    )
+
+
+def certificate_download(
+    *, actor, device: DeviceRef, kind: str, context: RequestContext, client: IotClient | None = None
+) -> DownloadFile:
+    """The device's certificate in ``kind`` format, recorded as a certificate download.
+
+    Uses the inventory when it is fresh (a certificate is public). Raises
+    ``DownloadUnavailable``, ``IotError``, or ``AuditWriteError`` (then no file).
+    """
+    if kind not in CERTIFICATE_FORMATS:
+        raise ValueError(f"unknown certificate format {kind!r}")
+    view = certificate_lookup(device=device, user=actor, client=client)
+    if view.status != CertStatus.READY or view.decoded is None:
+        raise DownloadUnavailable("the certificate is not ready yet")
+    if view.decoded.certificate is None:
+        raise DownloadUnavailable(f"the certificate could not be decoded: {view.decoded.error}")
+    file = certificate_file(device, view.decoded.certificate, kind)
+    audit_record(
+        action=AuditAction.CERT_DOWNLOAD,
+        outcome=AuditOutcome.SUCCESS,
+        actor=actor,
+        context=context,
+        product_key=device.product_key,
+        device_name=device.device_name,
+        iot_instance_id=device.iot_instance_id,
+        cert_sn=view.cert_sn,
+        certificate_sha256=view.decoded.details.sha256_fingerprint,
+        detail=file.filename,
+        platform_request_id=view.request_id,
+    )
+    return file
+
+
+@sensitive_variables("passphrase", "material")
+def key_bundle_download(
+    *,
+    actor,
+    device: DeviceRef,
+    kind: str,
+    reason: str,
+    passphrase: str,
+    context: RequestContext,
+    client: IotClient | None = None,
+) -> DownloadFile:
+    """A download containing the private key, audited exactly like a reveal.
+
+    The caller has checked permission, reason, re-authentication and the passphrase.
+    Raises ``KeyReleaseError`` (audited as failed) or ``AuditWriteError`` (no file).
+    """
+    if kind not in KEY_FORMATS:
+        raise ValueError(f"unknown key bundle format {kind!r}")
+
+    def build(material: KeyMaterial) -> DownloadFile:
+        cert, key = material.certificate, material.private_key
+        if cert is None:
+            raise ReleaseInputError("the certificate could not be decoded")
+        if key is None:
+            raise ReleaseInputError("the private key could not be decoded")
+        name = bundles.bundle_filename
+        pk, dn = device.product_key, device.device_name
+        try:
+            if kind == "key":
+                if not private_key_matches(cert, key):
+                    raise ReleaseInputError("the private key does not belong to the certificate")
+                return DownloadFile(
+                    name(pk, dn, "private-key", "pem"),
+                    "application/x-pem-file",
+                    bundles.private_key_pem(key),
+                )
+            issuer = issuer_of(cert)
+            if kind == "p12":
+                return DownloadFile(
+                    name(pk, dn, "bundle", "p12"),
+                    "application/x-pkcs12",
+                    bundles.pkcs12_bundle(
+                        cert=cert,
+                        key=key,
+                        issuer=issuer,
+                        passphrase=passphrase,
+                        friendly_name=dn,
+                    ),
+                )
+            return DownloadFile(
+                name(pk, dn, "bundle", "zip"),
+                "application/zip",
+                bundles.zip_bundle(
+                    cert=cert,
+                    key=key,
+                    issuer=issuer,
+                    product_key=pk,
+                    device_name=dn,
+                    iot_instance_id=device.iot_instance_id or None,
+                    cert_sn=material.result.cert_sn,
+                    mqtt_endpoint=settings.IOT_MQTT_ENDPOINT,
+                ),
+            )
+        except bundles.BundleError as error:
+            raise ReleaseInputError(str(error)) from None
+
+    return key_release(
+        actor=actor,
+        device=device,
+        reason=reason,
+        context=context,
+        action=AuditAction.KEY_DOWNLOAD,
+        detail=kind,
+        build=build,
+        client=client,
+    )
