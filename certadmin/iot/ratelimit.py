@@ -10,6 +10,7 @@ account's quota) so that no window of ``window`` seconds holds more than ``limit
 - ``RedisRateLimiter``: the same window kept in Redis, shared by every worker process.
 """
 
+import logging
 import threading
 import time
 import uuid
@@ -21,7 +22,12 @@ from certadmin.iot.errors import RateLimitTimeout
 if TYPE_CHECKING:
     import redis
 
+logger = logging.getLogger(__name__)
+
 QUERY_DEVICE_CERT_QPS = 10
+# A little over a second: the emulator and the platform count arrivals, and thread scheduling
+# plus network jitter between acquiring and arriving must not put 11 calls in one server second.
+SAFE_WINDOW = 1.05
 
 
 class RateLimiter(Protocol):
@@ -83,6 +89,12 @@ class SlidingWindowRateLimiter:
             self._condition.notify_all()
 
 
+# The one in-process limiter every client shares unless given another.
+process_rate_limiter = SlidingWindowRateLimiter(
+    limit=QUERY_DEVICE_CERT_QPS, window=SAFE_WINDOW, max_wait=10.0
+)
+
+
 # Lua keeps the check-and-add atomic across processes. Redis's own clock (TIME) is the one
 # clock every worker agrees on. Returns 0 when granted, else microseconds until a slot frees.
 _REDIS_SCRIPT = """
@@ -107,7 +119,10 @@ class RedisRateLimiter:
     """Sliding-window limiter in a Redis sorted set, shared by every process using the server.
 
     Each grant is a member scored by Redis's clock in microseconds; an atomic Lua script drops
-    grants older than the window and adds one if fewer than ``limit`` remain.
+    grants older than the window and adds one if fewer than ``limit`` remain. The default window
+    has the same safety margin as ``process_rate_limiter``. While Redis cannot be reached, calls
+    are limited by ``fallback`` (this process's limiter) instead of failing, and Redis is not
+    asked again for ``retry_redis_after`` seconds, so an outage does not slow every call.
     """
 
     def __init__(
@@ -115,18 +130,24 @@ class RedisRateLimiter:
         client: "redis.Redis",
         *,
         limit: int = QUERY_DEVICE_CERT_QPS,
-        window: float = 1.0,
+        window: float = SAFE_WINDOW,
         max_wait: float | None = None,
         prefix: str = "certadmin:iot:ratelimit:",
+        fallback: RateLimiter | None = process_rate_limiter,
+        retry_redis_after: float = 30.0,
     ) -> None:
-        import redis  # noqa: F401  (fail early, here, when the package is missing)
+        import redis
 
+        self._redis_error = redis.RedisError
         if limit < 1 or window <= 0:
             raise ValueError("limit must be >= 1 and window > 0")
         self.limit = limit
         self.window = window
         self.max_wait = max_wait
         self.prefix = prefix
+        self.fallback = fallback
+        self.retry_redis_after = retry_redis_after
+        self._redis_down_until = 0.0
         self._script = client.register_script(_REDIS_SCRIPT)
 
     def __repr__(self) -> str:
@@ -140,21 +161,30 @@ class RedisRateLimiter:
         deadline = None if self.max_wait is None else time.monotonic() + self.max_wait
         window_us = int(self.window * 1_000_000)
         while True:
-            wait_us = int(
-                self._script(
-                    keys=[self.prefix + key], args=[window_us, self.limit, uuid.uuid4().hex]
+            if self.fallback is not None and time.monotonic() < self._redis_down_until:
+                self.fallback.acquire(key)
+                return
+            try:
+                wait_us = int(
+                    self._script(
+                        keys=[self.prefix + key], args=[window_us, self.limit, uuid.uuid4().hex]
+                    )
                 )
-            )
+            except self._redis_error as exc:
+                if self.fallback is None:
+                    raise
+                # Only the class name: a Redis error's text can name the server's address.
+                logger.warning(
+                    "rate limiter: Redis unavailable (%s); limiting in-process for %.0fs",
+                    type(exc).__name__,
+                    self.retry_redis_after,
+                )
+                self._redis_down_until = time.monotonic() + self.retry_redis_after
+                self.fallback.acquire(key)
+                return
             if wait_us <= 0:
                 return
             wait = wait_us / 1_000_000
             if deadline is not None and time.monotonic() + wait > deadline:
                 raise RateLimitTimeout()
             time.sleep(wait)
-
-
-# A little over a second: the emulator and the platform count arrivals, and thread scheduling
-# plus network jitter between acquiring and arriving must not put 11 calls in one server second.
-process_rate_limiter = SlidingWindowRateLimiter(
-    limit=QUERY_DEVICE_CERT_QPS, window=1.05, max_wait=10.0
-)

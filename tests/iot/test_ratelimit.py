@@ -1,6 +1,7 @@
 """Rate limiters: no window of `window` seconds ever holds more than `limit` grants."""
 
 import os
+import socket
 import threading
 import time
 import uuid
@@ -126,3 +127,47 @@ def test_redis_limiter_shares_its_window_between_instances_and_times_out(redis_c
     second.acquire("other")
     with pytest.raises(RateLimitTimeout):
         second.acquire("k")
+
+
+class CountingLimiter:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def acquire(self, key: str) -> None:
+        self.keys.append(key)
+
+
+@pytest.fixture
+def unreachable_redis():
+    import redis
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis(
+        host="127.0.0.1", port=port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+    yield client
+    client.close()
+
+
+def test_redis_limiter_falls_back_to_the_process_limiter_when_redis_is_down(unreachable_redis):
+    fallback = CountingLimiter()
+    limiter = RedisRateLimiter(unreachable_redis, fallback=fallback)
+    calls = []
+    limiter._script = lambda **kwargs: calls.append(kwargs) or unreachable_redis.ping()
+    limiter.acquire("LTAIkey")
+    limiter.acquire("LTAIkey")
+    assert fallback.keys == ["LTAIkey", "LTAIkey"]
+    assert len(calls) == 1  # Redis is not asked again while it is known to be down
+    assert RedisRateLimiter(unreachable_redis).fallback is process_rate_limiter
+
+
+def test_redis_limiter_without_fallback_lets_the_redis_error_through(unreachable_redis):
+    import redis
+
+    with pytest.raises(redis.ConnectionError):
+        RedisRateLimiter(unreachable_redis, fallback=None).acquire("LTAIkey")
