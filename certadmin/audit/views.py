@@ -1,0 +1,168 @@
+"""Auditor pages: browse, filter, export and verify the audit trail."""
+
+import csv
+from collections.abc import Iterator
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
+from certadmin.audit.forms import EventFilterForm, PageForm
+from certadmin.audit.models import AuditEvent
+from certadmin.audit.selectors import (
+    device_recent_reveals,
+    events_filtered,
+    events_page,
+    latest_verification,
+    user_history,
+    verifications_recent,
+)
+from certadmin.audit.services import chain_verification_record
+from certadmin.audit.verification import chain_verify
+
+PAGE_SIZE = 50
+EXPORT_CHUNK = 2000
+# Spreadsheets run cells that start with these as formulas.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request that django-htmx's middleware has annotated with ``request.htmx``."""
+
+    htmx: HtmxDetails
+
+
+def _page_or_partial(request, template: str, partial: str) -> str:
+    return f"{template}#{partial}" if request.htmx else template
+
+
+@require_GET
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+@vary_on_headers("HX-Request")
+def event_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = EventFilterForm(request.GET)
+    rows: list[AuditEvent] = []
+    next_before_id = None
+    if form.is_valid():
+        rows, next_before_id = events_page(
+            events_filtered(**form.filters()),
+            before_id=form.cleaned_data["before"],
+            page_size=PAGE_SIZE,
+        )
+    return render(
+        request,
+        _page_or_partial(request, "audit/events.html", "results"),
+        {"form": form, "events": rows, "next_before_id": next_before_id},
+    )
+
+
+@require_GET
+@never_cache
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+def event_export(request: HtmxHttpRequest) -> HttpResponse:
+    form = EventFilterForm(request.GET)
+    if not form.is_valid():
+        return render(
+            request,
+            "audit/events.html",
+            {"form": form, "events": [], "next_before_id": None},
+            status=400,
+        )
+    events = events_filtered(**form.filters()).order_by("id")
+    response = StreamingHttpResponse(_csv_lines(events), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.csv"'
+    return response
+
+
+class _Echo:
+    """A file-like object whose write() returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _csv_lines(events) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_FIELDS)
+    for event in events.iterator(chunk_size=EXPORT_CHUNK):
+        yield writer.writerow([_csv_cell(getattr(event, name)) for name in EXPORT_FIELDS])
+
+
+@require_GET
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+@vary_on_headers("HX-Request")
+def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
+    form = PageForm(request.GET)
+    before_id = form.cleaned_data["before"] if form.is_valid() else None
+    rows, next_before_id = events_page(
+        events_filtered(product_key=product_key, device_name=device_name),
+        before_id=before_id,
+        page_size=PAGE_SIZE,
+    )
+    context = {
+        "product_key": product_key,
+        "device_name": device_name,
+        "events": rows,
+        "next_before_id": next_before_id,
+    }
+    if not request.htmx:
+        context["reveals"] = device_recent_reveals(
+            product_key=product_key, device_name=device_name, iot_instance_id=None
+        )
+    return render(request, _page_or_partial(request, "audit/device.html", "results"), context)
+
+
+@require_GET
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+@vary_on_headers("HX-Request")
+def user_events(request: HtmxHttpRequest, username: str) -> HttpResponse:
+    form = PageForm(request.GET)
+    before_id = form.cleaned_data["before"] if form.is_valid() else None
+    rows, next_before_id = events_page(
+        user_history(username=username), before_id=before_id, page_size=PAGE_SIZE
+    )
+    return render(
+        request,
+        _page_or_partial(request, "audit/user.html", "results"),
+        {"username": username, "events": rows, "next_before_id": next_before_id},
+    )
+
+
+@require_GET
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+def chain_status(request: HtmxHttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "audit/chain.html",
+        {"verification": latest_verification(), "history": verifications_recent()},
+    )
+
+
+@require_POST
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+def chain_verify_now(request: HtmxHttpRequest) -> HttpResponse:
+    verification = chain_verification_record(report=chain_verify(), actor=request.user)
+    if request.htmx:
+        return render(request, "audit/chain.html#status", {"verification": verification})
+    if verification.ok:
+        messages.success(request, _("The audit chain is intact."))
+    else:
+        messages.error(request, _("The audit chain is broken."))
+    return redirect("audit:chain")
