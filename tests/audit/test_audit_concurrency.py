@@ -104,9 +104,16 @@ for n in range(int(os.environ["AUDIT_TEST_EVENTS"])):
                  product_key="a1B2c3D4e5F", device_name=f"dev-{worker}", detail=str(n))
 """
 
+TAMPER_SCRIPT = """
+from django.db import connection
+from certadmin.audit.append_only import triggers_lifted
+with triggers_lifted(connection=connection), connection.cursor() as cursor:
+    cursor.execute("UPDATE audit_auditevent SET reason = 'x' WHERE id = 2")
+"""
+
 
 def test_concurrent_processes_never_fork_the_chain_on_a_sqlite_file(tmp_path):
-    processes, events_each = 8, 15
+    processes, events_each = 6, 10
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite3'}"}
 
     def manage(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -152,36 +159,9 @@ def test_concurrent_processes_never_fork_the_chain_on_a_sqlite_file(tmp_path):
     assert f"rows checked: {processes * events_each}" in verified.stdout
     assert "audit chain OK" in verified.stdout
 
-
-def test_the_command_exits_non_zero_on_a_broken_chain(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'broken.sqlite3'}"}
-    script = (
-        "from django.db import connection\n"
-        "from certadmin.audit.append_only import triggers_lifted\n"
-        "from certadmin.audit.services import RequestContext, audit_record\n"
-        "ctx = RequestContext(ip_address=None, user_agent='')\n"
-        "for n in range(3):\n"
-        "    audit_record(action='key_reveal', outcome='success', actor=None, context=ctx)\n"
-        "with triggers_lifted(connection=connection), connection.cursor() as cursor:\n"
-        "    cursor.execute(\"UPDATE audit_auditevent SET reason = 'x' WHERE id = 2\")\n"
-    )
-    for args in (["migrate", "--verbosity", "0"], ["shell", "--no-imports", "-c", script]):
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert done.returncode == 0, done.stderr
-    verified = subprocess.run(
-        [sys.executable, "manage.py", "audit_verify"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert verified.returncode == 1
-    assert "Row 2 was edited" in verified.stderr
+    # The same database, tampered with: the command now exits non-zero.
+    tampered = manage("shell", "--no-imports", "-c", TAMPER_SCRIPT, env=env)
+    assert tampered.returncode == 0, tampered.stderr
+    broken = manage("audit_verify", env=env)
+    assert broken.returncode == 1
+    assert "Row 2 was edited" in broken.stderr
