@@ -3,10 +3,28 @@
 import xml.etree.ElementTree as ET
 
 import pytest
+from django.conf import settings
 
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
+from certadmin.emulator.server import start_emulator
 
 DEMO_DEVICE_COUNT = 12 + 55
+
+
+@pytest.fixture(scope="module")
+def seeded_only_emulator():
+    """An emulator of its own: other tests add devices to the shared one."""
+    with start_emulator(
+        access_key_id=settings.DEMO_ACCESS_KEY_ID,
+        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def emulator(seeded_only_emulator):
+    seeded_only_emulator.reset_rate_limits()
+    return seeded_only_emulator
 
 
 def query_device(call, **params: str) -> dict:
