@@ -69,6 +69,15 @@ def _certificate_sha256(certificate: x509.Certificate | None) -> str:
     return certificate_details(certificate).sha256_fingerprint if certificate is not None else ""
 
 
+def _iot_error_status(error: IotError) -> int:
+    # As on the certificate page: an unknown device is the user's 404, not a bad gateway.
+    if error.is_not_found or error.is_instance_error:
+        return 404
+    if error.is_throttled:
+        return 429
+    return 502
+
+
 def key_access_denied(
     *, actor, device: DeviceRef, context: RequestContext, action: AuditAction, why: str
 ) -> None:
@@ -165,6 +174,7 @@ def key_release[T](
             ),
             code=error.code,
             request_id=error.request_id,
+            status=_iot_error_status(error),
         ) from None
 
     def fail(message: str) -> KeyReleaseError:
