@@ -61,7 +61,8 @@ class Response:
     drop: bool = False
 
 
-def _request_id() -> str:
+def new_request_id() -> str:
+    """A RequestId in the platform's form (an uppercase UUID)."""
     return str(uuid.uuid4()).upper()
 
 
@@ -110,7 +111,7 @@ class Gateway:
 
     def handle(self, request: ReceivedRequest) -> Response:
         """Answer one request as the real endpoint would."""
-        request_id = _request_id()
+        request_id = new_request_id()
         identity = identify(request)
         with self._lock:
             self.request_log.append(
@@ -123,7 +124,7 @@ class Gateway:
         try:
             payload, device = self._process(request, identity)
         except GatewayError as exc:
-            response = _gateway_error(exc, request_id, fmt)
+            response = gateway_error_response(exc, request_id, fmt)
         except BusinessError as exc:
             data = {
                 "RequestId": request_id,
@@ -180,7 +181,8 @@ def _ok(data: dict, fmt: str, action: str | None, request_id: str) -> Response:
     return Response(200, body, content_type, {"x-acs-request-id": request_id})
 
 
-def _gateway_error(exc: GatewayError, request_id: str, fmt: str) -> Response:
+def gateway_error_response(exc: GatewayError, request_id: str, fmt: str = "JSON") -> Response:
+    """A gateway refusal: ``{"RequestId","HostId","Code","Message","Recommend"}``."""
     data = {
         "RequestId": request_id,
         "HostId": HOST_ID,
@@ -197,7 +199,7 @@ def _gateway_error(exc: GatewayError, request_id: str, fmt: str) -> Response:
 def _status_error(status: int, request_id: str) -> Response:
     default = _STATUS_CODES[400] if status < 500 else _STATUS_CODES[503]
     code, message = _STATUS_CODES.get(status, default)
-    return _gateway_error(GatewayError(status, code, message), request_id, "JSON")
+    return gateway_error_response(GatewayError(status, code, message), request_id, "JSON")
 
 
 def _malformed(request_id: str) -> Response:

@@ -17,8 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from certadmin.emulator.ca import EmulatorCA
+from certadmin.emulator.errors import GatewayError
 from certadmin.emulator.faults import GlobalFaults
-from certadmin.emulator.gateway import Gateway, RequestLogEntry, Response, receive
+from certadmin.emulator.gateway import (
+    Gateway,
+    RequestLogEntry,
+    Response,
+    gateway_error_response,
+    new_request_id,
+    receive,
+)
 from certadmin.emulator.seed import seeded_devices
 from certadmin.emulator.store import DeviceStore, device_from_entry, load_devices_file
 
@@ -73,7 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         if body is None:
             self.close_connection = True
-            self._send(Response(413, b'{"Code":"RequestTooLarge"}'))
+            refusal = GatewayError(413, "RequestEntityTooLarge", "The request body is too large.")
+            self._send(gateway_error_response(refusal, new_request_id()))
             return
         request = receive(
             method=self.command, target=self.path, headers=self.headers.items(), body=body

@@ -110,13 +110,15 @@ class NonceCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._seen: dict[tuple[str, str], float] = {}
+        self._pruned_at = clock()
         self._lock = threading.Lock()
 
     def use(self, access_key_id: str, nonce: str) -> bool:
         """Record a nonce; False if it was already used within the memory window."""
         now = self._clock()
         with self._lock:
-            if len(self._seen) > 10_000:
+            if now - self._pruned_at > 60:
+                self._pruned_at = now
                 self._seen = {k: t for k, t in self._seen.items() if now - t < NONCE_MEMORY_SECONDS}
             seen_at = self._seen.get((access_key_id, nonce))
             if seen_at is not None and now - seen_at < NONCE_MEMORY_SECONDS:
