@@ -9,12 +9,11 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
-from certadmin.iot.client import IotClient
+from tests.devices.key_material import key_fragments
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -29,24 +28,6 @@ def run_failing(*args: str) -> CommandError:
     with pytest.raises(CommandError) as caught:
         run(*args)
     return caught.value
-
-
-def emulator_private_key(emulator, product_key: str, device_name: str) -> str:
-    client = IotClient(
-        endpoint=emulator.url,
-        access_key_id=settings.DEMO_ACCESS_KEY_ID,
-        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
-        rate_limiter=None,
-    )
-    key = client.query_device_cert(product_key=product_key, device_name=device_name).private_key
-    assert key
-    return key
-
-
-def key_fragments(key_text: str) -> list[str]:
-    """The key text and each base64 line of it, as they could leak."""
-    lines = [line.strip() for line in key_text.splitlines()]
-    return [key_text, *(line for line in lines if len(line) >= 16 and "-----" not in line)]
 
 
 def test_text_output_shows_status_and_decoded_summary(dashboard_iot):
@@ -203,8 +184,8 @@ def test_undecodable_certificate_is_reported_and_exits_0(dashboard_iot):
 
 @pytest.mark.parametrize("device_name", ["thermo-001", "thermo-002", "legacy-b64"])
 @pytest.mark.parametrize("as_json", [False, True])
-def test_private_key_is_never_printed(dashboard_iot, device_name, as_json):
-    key_text = emulator_private_key(dashboard_iot, DEMO_PRODUCT_KEY, device_name)
+def test_private_key_is_never_printed(dashboard_iot, device_cert, device_name, as_json):
+    key_text = device_cert(DEMO_PRODUCT_KEY, device_name).private_key
 
     out, err = run(
         "--product-key", DEMO_PRODUCT_KEY, "--device-name", device_name,
@@ -217,9 +198,9 @@ def test_private_key_is_never_printed(dashboard_iot, device_name, as_json):
         assert fragment not in err
 
 
-def test_key_of_another_certificate_is_reported_as_not_matching(dashboard_iot):
-    other_key = emulator_private_key(dashboard_iot, DEMO_PRODUCT_KEY, "thermo-002")
-    certificate = dashboard_iot_certificate(dashboard_iot, "thermo-001")
+def test_key_of_another_certificate_is_reported_as_not_matching(dashboard_iot, device_cert):
+    other_key = device_cert(DEMO_PRODUCT_KEY, "thermo-002").private_key
+    certificate = device_cert(DEMO_PRODUCT_KEY, "thermo-001").certificate
     dashboard_iot.add_device(
         {
             "product_key": DEMO_PRODUCT_KEY,
@@ -234,21 +215,9 @@ def test_key_of_another_certificate_is_reported_as_not_matching(dashboard_iot):
     assert "Key matches certificate: no" in out
 
 
-def dashboard_iot_certificate(emulator, device_name: str) -> str:
-    client = IotClient(
-        endpoint=emulator.url,
-        access_key_id=settings.DEMO_ACCESS_KEY_ID,
-        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
-        rate_limiter=None,
-    )
-    return client.query_device_cert(
-        product_key=DEMO_PRODUCT_KEY, device_name=device_name
-    ).certificate
-
-
-def test_real_command_line_against_the_emulator(emulator, tmp_path):
+def test_real_command_line_against_the_emulator(emulator, device_cert, tmp_path):
     ca_file = emulator.write_ca(tmp_path / "ca.pem")
-    key_text = emulator_private_key(emulator, DEMO_PRODUCT_KEY, "cam-lobby:01")
+    key_text = device_cert(DEMO_PRODUCT_KEY, "cam-lobby:01").private_key
     env = {
         name: value
         for name, value in os.environ.items()
