@@ -5,6 +5,7 @@ checking that it matches the certificate, and is dropped before anything is stor
 """
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +39,10 @@ DEVICE_LIST_PAGE_SIZE = 50
 DEVICE_LIST_SCAN_PAGES = 20
 DEVICE_LIST_CACHE_SECONDS = 60
 RECENT_DEVICES_KEPT = 10
+KEY_REMOVED = "[private key removed]"
+_PRIVATE_KEY_PEM = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -80,20 +85,49 @@ class CertificateView:
 
     @property
     def days_since_expiry(self) -> int:
-        return -self.validity.days if self.validity else 0
+        # Whole days since notAfter. Not -validity.days: timedelta.days floors a negative span,
+        # so a certificate that expired 30 days and a minute ago would read "31 days ago".
+        if not (self.decoded and self.decoded.details):
+            return 0
+        return max(0, (timezone.now() - self.decoded.details.not_after).days)
 
     @property
     def age_minutes(self) -> int:
         return max(0, int((timezone.now() - self.checked_at).total_seconds() // 60))
 
 
+def _storable(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; the platform's strings are not guaranteed free of it.
+    return text.replace("\x00", "\ufffd")
+
+
+@sensitive_variables("text")
+def _without_key_material(text: str) -> str:
+    """The received certificate text, safe to show and to store: any private key in it (a PEM
+    block, or the whole text being a bare base64 key) replaced, NUL characters (which
+    PostgreSQL text cannot hold) too."""
+    shown = _PRIVATE_KEY_PEM.sub(KEY_REMOVED, text)
+    try:
+        load_private_key(shown)
+    except PrivateKeyDecodeError:
+        pass
+    else:
+        shown = KEY_REMOVED
+    return _storable(shown)
+
+
+@sensitive_variables("text")
 def certificate_decode(text: str) -> DecodedCertificate:
-    """Decode a certificate string as the API returned it, never raising."""
+    """Decode a certificate string as the API returned it, never raising.
+
+    ``DecodedCertificate.text`` is the received text without any private key it carried.
+    """
+    safe_text = _without_key_material(text)
     try:
         cert = load_certificate(text)
-        return DecodedCertificate(text, cert, certificate_details(cert), "")
+        return DecodedCertificate(safe_text, cert, certificate_details(cert), "")
     except CertificateDecodeError as error:
-        return DecodedCertificate(text, None, None, str(error))
+        return DecodedCertificate(safe_text, None, None, str(error))
 
 
 @sensitive_variables("private_key_text", "key")
@@ -148,14 +182,15 @@ def inventory_store(*, result: DeviceCert, key_matches: bool | None) -> Certific
         iot_instance_id=result.iot_instance_id or "",
         defaults={
             "status": int(result.status),
-            "cert_sn": result.cert_sn[:128],
-            "certificate": result.certificate[:65536],
+            "cert_sn": _storable(result.cert_sn)[:128],
+            # The decoded text, not the raw one: it never carries a private key.
+            "certificate": decoded.text[:65536] if decoded else "",
             "sha256_fingerprint": details.sha256_fingerprint if details else "",
             "subject": details.subject_text if details else "",
             "issuer": details.issuer_text if details else "",
             "not_after": details.not_after if details else None,
             "key_matches": key_matches,
-            "request_id": result.request_id[:128],
+            "request_id": _storable(result.request_id)[:128],
             "last_checked": timezone.now(),
         },
     )
@@ -185,8 +220,17 @@ def certificate_lookup(
     the account's 10 QPS quota) unless ``refresh``; otherwise asks ``QueryDeviceCert``.
     Raises ``IotError`` when the platform cannot answer.
     """
+    view = _certificate_view(device=device, refresh=refresh, client=client)
+    # Only devices that could be shown: a mistyped name must not fill the list.
     if user is not None and user.is_authenticated:
         recent_device_touch(user=user, device=device)
+    return view
+
+
+@sensitive_variables("result")
+def _certificate_view(
+    *, device: DeviceRef, refresh: bool, client: IotClient | None
+) -> CertificateView:
     if not refresh:
         record = (
             CertificateRecord.objects.filter(

@@ -128,8 +128,12 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
         return render(
             request, "devices/home.html#device-list", context, status=_status(request, status)
         )
+    # Unbound, only pre-filled: a bound form would flag the DeviceName nobody typed yet.
+    typed = {
+        k: request.GET[k] for k in ("product_key", "device_name", "instance") if k in request.GET
+    }
     context.update(
-        form=forms.DeviceLookupForm(request.GET), recent=recent_devices(user=request.user)
+        form=forms.DeviceLookupForm(initial=typed), recent=recent_devices(user=request.user)
     )
     return render(request, "devices/home.html", context, status=status)
 
