@@ -1,0 +1,47 @@
+"""The HTTP layer: methods, body size, chunked bodies, keep-alive."""
+
+import requests
+from django.conf import settings
+
+from certadmin.emulator import DEMO_PRODUCT_KEY
+from certadmin.iot import signing
+
+from .signer import encode_query, v1_params
+
+
+def test_oversized_body_is_refused_with_a_gateway_error(emulator):
+    response = requests.post(f"{emulator.url}/", data=b"x" * (1024 * 1024 + 1), timeout=10)
+    assert response.status_code == 413
+    assert response.json()["Code"] == "RequestEntityTooLarge"
+
+
+def test_other_methods_are_refused(emulator):
+    response = requests.put(f"{emulator.url}/?Format=JSON", timeout=10)
+    assert response.status_code == 405
+    assert response.json()["Code"] == "UnsupportedHTTPMethod"
+
+
+def test_chunked_form_body_is_read_and_verified(emulator):
+    body = {"ProductKey": DEMO_PRODUCT_KEY, "DeviceName": "thermo-001"}
+    query = v1_params(
+        access_key_id=settings.DEMO_ACCESS_KEY_ID, action="QueryDeviceCert", params={}
+    )
+    string_to_sign = signing.v1_string_to_sign("POST", [*query.items(), *body.items()])
+    query["Signature"] = signing.v1_signature(settings.DEMO_ACCESS_KEY_SECRET, string_to_sign)
+    encoded = encode_query(body.items()).encode()
+    response = requests.post(
+        f"{emulator.url}/?{encode_query(query.items())}",
+        data=iter([encoded[:10], encoded[10:]]),  # a generator body is sent chunked
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["DeviceCertInfo"]["Status"] == 2
+
+
+def test_keep_alive_connection_serves_several_calls(emulator):
+    with requests.Session() as session:
+        for _ in range(3):
+            response = session.get(f"{emulator.url}/?Format=JSON", timeout=10)
+            assert response.status_code == 400
+    assert len(emulator.request_log) == 3
