@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from certadmin.audit.models import AuditAction, AuditOutcome
@@ -41,8 +42,15 @@ class DownloadUnavailable(Exception):
 
 
 def issuer_of(certificate: x509.Certificate) -> x509.Certificate | None:
-    """The issuing CA from the configured bundle, when the chain verifies."""
-    chain = check_chain(certificate, list(ca_certificates()), timezone.now())
+    """The issuing CA from the configured bundle, when the chain verifies.
+
+    An expired certificate is checked as of its last valid moment: its chain still names the
+    CA that signed it.
+    """
+    cas = list(ca_certificates())
+    chain = check_chain(certificate, cas, timezone.now())
+    if chain.status != "verified" and timezone.now() > certificate.not_valid_after_utc:
+        chain = check_chain(certificate, cas, certificate.not_valid_after_utc)
     return chain.issuer if chain.status == "verified" else None
 
 
@@ -80,9 +88,12 @@ def certificate_download(
         raise ValueError(f"unknown certificate format {kind!r}")
     view = certificate_lookup(device=device, user=actor, client=client)
     if view.status != CertStatus.READY or view.decoded is None:
-        raise DownloadUnavailable("the certificate is not ready yet")
+        raise DownloadUnavailable(gettext("the certificate is not ready yet"))
     if view.decoded.certificate is None:
-        raise DownloadUnavailable(f"the certificate could not be decoded: {view.decoded.error}")
+        raise DownloadUnavailable(
+            gettext("the certificate could not be decoded: %(error)s")
+            % {"error": view.decoded.error}
+        )
     file = certificate_file(device, view.decoded.certificate, kind)
     audit_record(
         action=AuditAction.CERT_DOWNLOAD,
@@ -121,16 +132,19 @@ def key_bundle_download(
 
     def build(material: KeyMaterial) -> DownloadFile:
         cert, key = material.certificate, material.private_key
+        # English for the audit trail; key_release shows the user the translation.
         if cert is None:
-            raise ReleaseInputError("the certificate could not be decoded")
+            raise ReleaseInputError(gettext_noop("the certificate could not be decoded"))
         if key is None:
-            raise ReleaseInputError("the private key could not be decoded")
+            raise ReleaseInputError(gettext_noop("the private key could not be decoded"))
         name = bundles.bundle_filename
         pk, dn = device.product_key, device.device_name
         try:
             if kind == "key":
                 if not private_key_matches(cert, key):
-                    raise ReleaseInputError("the private key does not belong to the certificate")
+                    raise ReleaseInputError(
+                        gettext_noop("the private key does not belong to the certificate")
+                    )
                 return DownloadFile(
                     name(pk, dn, "private-key", "pem"),
                     "application/x-pem-file",
