@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from certadmin.audit.models import AuditAction, AuditOutcome
@@ -38,7 +39,8 @@ REASON_MAX_LENGTH = 500
 
 
 class KeyReleaseError(Exception):
-    """The key was not released; ``message`` says why, for the user. Already audited."""
+    """The key was not released; ``message`` says why, for the user (in the user's language;
+    the audit record keeps the English text). Already audited."""
 
     def __init__(self, message: str, *, code: str = "", request_id: str = "", status: int = 502):
         super().__init__(message)
@@ -178,6 +180,8 @@ def key_release[T](
         ) from None
 
     def fail(message: str) -> KeyReleaseError:
+        # ``message`` is English (marked with gettext_noop): the audit detail keeps it as it is,
+        # the user reads its translation (texts with no translation are shown unchanged).
         key_access_failed(
             actor=actor,
             device=device,
@@ -188,10 +192,11 @@ def key_release[T](
             request_id=result.request_id,
             cert_sn=result.cert_sn,
         )
-        return KeyReleaseError(message, request_id=result.request_id, status=409)
+        shown = gettext(message) if message else message  # gettext("") is the catalog header
+        return KeyReleaseError(shown, request_id=result.request_id, status=409)
 
     if result.status != CertStatus.READY or not result.private_key:
-        raise fail("the certificate is not ready, so there is no key to release")
+        raise fail(gettext_noop("the certificate is not ready, so there is no key to release"))
 
     try:
         certificate = load_certificate(result.certificate)
