@@ -599,23 +599,26 @@ def test_throttled_platform_is_429_and_says_to_wait(
         "certadmin.devices.services.iot_client", lambda: single_attempt_client(settings)
     )
     client = client_for(viewer)
-    for _ in range(10):  # the account's whole QueryDeviceCert quota for this second
-        device_cert(DEMO_PRODUCT_KEY, "thermo-003")
-
-    response = device_page(client, "thermo-001")
+    for _ in range(3):  # a slow machine may let the one-second window pass: try again
+        for _ in range(10):  # the account's whole QueryDeviceCert quota for this second
+            device_cert(DEMO_PRODUCT_KEY, "thermo-003")
+        response = device_page(client, "thermo-001", "?refresh=1")
+        if response.status_code != 200:
+            break
 
     assert response.status_code == 429
     assert "Throttling.User" in page(response)
     assert "10 queries per second" in page(response)
 
 
-def test_platform_5xx_is_502_after_retries(dashboard_iot, viewer, client_for):
+def test_platform_5xx_is_502_after_the_client_retries(dashboard_iot, viewer, client_for):
     dashboard_iot.set_fault("5xx")
 
     response = device_page(client_for(viewer), "thermo-001")
 
     assert response.status_code == 502
-    assert "Code: <code>ServiceUnavailable</code>" in page(response) or "HTTP.5" in page(response)
+    assert "<code>ServiceUnavailable</code>" in page(response)
+    assert "could not answer" in page(response)
     assert api_calls(dashboard_iot) == 4
 
 
