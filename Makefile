@@ -63,8 +63,8 @@ format: install
 test: install messages services lint
 	source var/test-services.env && $(VENV)/bin/pytest
 
-bench: install
-	$(PY) bench/run.py
+bench: install services
+	source var/test-services.env && $(PY) bench/audit_trail.py --rows 2000000
 
 lock:
 	$(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip compile pyproject.toml --extra dev \

@@ -77,6 +77,8 @@ class AuditEvent(models.Model):
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["product_key", "device_name", "-id"], name="audit_device_idx"),
+            # The auditor's filter form may name a DeviceName without its ProductKey.
+            models.Index(fields=["device_name", "-id"], name="audit_device_name_idx"),
             models.Index(fields=["action", "outcome", "-id"], name="audit_action_idx"),
         ]
         default_permissions = ("view",)
