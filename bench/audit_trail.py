@@ -53,7 +53,8 @@ def _fill(rows: int) -> None:
                    i %% %(users)s, 'user' || (i %% %(users)s),
                    (ARRAY['key_reveal','key_download','cert_download'])[1 + i %% 3],
                    (ARRAY['success','success','success','denied','failed'])[1 + i %% 5],
-                   'a1Demo7Sh2x', 'device-' || (i %% %(devices)s), '', (i::bigint * 7919)::text, '', '',
+                   'a1Demo7Sh2x', 'device-' || (i %% %(devices)s), '',
+                   (i::bigint * 7919)::text, '', '',
                    'INC-' || i || ' routine maintenance', '', '10.0.0.1', 'bench', '', '',
                    md5(i::text) || md5((i + 1)::text), md5((i + 2)::text) || md5(i::text)
             FROM generate_series(1, %(rows)s) AS i
@@ -153,7 +154,8 @@ def main() -> None:
         lines += 1
     elapsed = time.perf_counter() - start
     print(
-        f"\nCSV export of every event: {lines - 1:,} rows, {size / 2**20:,.0f} MiB in {elapsed:.1f} s;"
+        f"\nCSV export of every event: {lines - 1:,} rows, {size / 2**20:,.0f} MiB"
+        f" in {elapsed:.1f} s;"
         f" peak RSS {before:.0f} MiB before, {_peak_rss_mib():.0f} MiB after"
     )
 
