@@ -128,7 +128,9 @@ def shot(request) -> Callable[[Page, str], Path]:
 
     def take(page: Page, step: str) -> Path:
         path = ARTIFACTS / f"{test_name}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # caret="initial": hiding the caret leaves style="" on every input, which htmx then
+        # copies onto swapped-in elements, and the CSP (rightly) refuses that inline style.
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return take
