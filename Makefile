@@ -29,7 +29,8 @@ $(VENV)/.installed: requirements.lock
 install: $(VENV)/.installed
 
 messages: install
-	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --ignore=.venv -v 0; \
+	else echo "gettext's msgfmt is missing: using the committed .mo catalogs"; fi
 
 run: install messages
 	mkdir -p var
