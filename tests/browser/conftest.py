@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -68,15 +69,22 @@ class PageProblems:
 
     messages: list[str] = field(default_factory=list)
     http_errors_allowed: bool = False
+    http_errors_allowed_on: set[str] = field(default_factory=set)
 
-    def allow_http_errors(self) -> None:
-        """This test expects 4xx answers (a refused form): their console reports are not bugs."""
-        self.http_errors_allowed = True
+    def allow_http_errors(self, *, on_path: str | None = None) -> None:
+        """This test expects 4xx answers (a refused form): their console reports are not bugs.
+        With ``on_path``, only on the page at that path."""
+        if on_path is None:
+            self.http_errors_allowed = True
+        else:
+            self.http_errors_allowed_on.add(on_path)
 
     def record_console(self, page_url: str, message: ConsoleMessage) -> None:
         if message.type != "error":
             return
-        if self.http_errors_allowed and HTTP_ERROR_RE.search(message.text):
+        if HTTP_ERROR_RE.search(message.text) and (
+            self.http_errors_allowed or urlsplit(page_url).path in self.http_errors_allowed_on
+        ):
             return
         self.messages.append(f"{page_url}: console error: {message.text}")
 
