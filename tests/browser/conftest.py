@@ -132,7 +132,7 @@ def page(new_page) -> Page:
 @pytest.fixture
 def shot(request) -> Callable[[Page, str], Path]:
     ARTIFACTS.mkdir(exist_ok=True)
-    test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
 
     def take(page: Page, step: str) -> Path:
         path = ARTIFACTS / f"{test_name}-{step}.png"
