@@ -4,6 +4,7 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -137,6 +138,16 @@ class KeyAccessForm(forms.Form):
         return value
 
 
+def _passphrase_help_text() -> str:
+    # Formatted when shown, in the language of the request (a class attribute is made once).
+    return gettext("At least %(min)d characters. It is never stored: keep it safe.") % {
+        "min": PASSPHRASE_MIN_LENGTH
+    }
+
+
+_passphrase_help = lazy(_passphrase_help_text, str)
+
+
 class KeyBundleForm(KeyAccessForm):
     """A download that contains the private key: its format, and a passphrase for PKCS#12."""
 
@@ -151,8 +162,7 @@ class KeyBundleForm(KeyAccessForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("At least %(min)d characters. It is never stored: keep it safe.")
-        % {"min": PASSPHRASE_MIN_LENGTH},
+        help_text=_passphrase_help(),
     )
     passphrase_confirm = forms.CharField(
         label=_("Passphrase again"),

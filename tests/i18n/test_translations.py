@@ -20,6 +20,7 @@ from django.utils import translation
 
 from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.certs import decode
+from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
 from certadmin.devices import display_names
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from tests.conftest import ROLE_PASSWORD
@@ -356,6 +357,23 @@ def test_a_refused_key_release_is_chinese_for_the_user_and_english_in_the_audit_
     assert "证书尚未就绪，没有可提供的私钥" in page(response)
     [event] = AuditEvent.objects.filter(outcome=AuditOutcome.FAILED)
     assert event.detail == "the certificate is not ready, so there is no key to release"
+
+
+@pytest.mark.django_db
+def test_the_key_bundle_form_is_chinese_including_its_formatted_help(
+    dashboard_iot, client_for, make_user
+):
+    client = client_for(make_user("Key custodian"))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    body = page(client.get(DEVICE_URL))
+
+    assert f"至少 {PASSPHRASE_MIN_LENGTH} 个字符。系统不会保存该密码，请妥善保管。" in body
+    assert ".p12 文件的保护密码" in body
+    assert "It is never stored" not in body
+    del client.cookies[settings.LANGUAGE_COOKIE_NAME]
+    english = page(client.get(DEVICE_URL))
+    assert f"At least {PASSPHRASE_MIN_LENGTH} characters. It is never stored" in english
 
 
 # --- templates ----------------------------------------------------------------------------------
