@@ -177,7 +177,9 @@ def log_in(page: Page, user, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Log in").click()
-    assert "/login/" not in page.url, f"login as {user.get_username()} failed"
+    if "/login/" in page.url:
+        alerts = page.get_by_role("alert").all_inner_texts()
+        pytest.fail(f"login as {user.get_username()} failed: {alerts or page.title()}")
 
 
 @pytest.fixture

