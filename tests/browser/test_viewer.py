@@ -153,3 +153,33 @@ def test_search_works_without_javascript(new_page, person, dashboard, shot):
     expect(page.locator(".badge-ok", has_text="Certificate ready")).to_be_visible()
     expect(kv_value(page, "Chain").locator(".badge")).to_have_text("Verified")
     shot(page, "certificate-no-js")
+
+
+DEVICE_PAGES = [
+    # (path after /devices/, what the page must show)
+    (f"{PRODUCT_KEY}/sensor-gen/", "Being generated"),
+    (f"{PRODUCT_KEY}/sensor-fail/", "Generation failed"),
+    (f"{PRODUCT_KEY}/meter-expiring/", "Expiring soon"),
+    (f"{PRODUCT_KEY}/meter-expired/", "Expired"),
+    (f"{PRODUCT_KEY}/legacy-b64/", "Valid"),
+    (f"{PRODUCT_KEY}/cam-lobby:01/", "Valid"),
+    (f"{PRODUCT_KEY}/lab.probe@b2/", "Valid"),
+    ("a1Ent0Prd9k/ent-gw-01/?instance=iot-06z00demo0ent", "Valid"),
+]
+
+
+def test_every_kind_of_device_page_renders_cleanly(page, page_problems, person, dashboard, shot):
+    """Each status, validity and odd name renders with no script error or CSP violation."""
+    log_in(page, person("Viewer"))
+    for path, shown in DEVICE_PAGES:
+        page.goto(f"/devices/{path}")
+        expect(page.locator(".badge", has_text=re.compile(rf"^{shown}$")).first).to_be_visible()
+        shot(page, re.sub(r"[^A-Za-z0-9-]+", "_", path.split("?")[0]).strip("_"))
+
+    # An enterprise device asked for without its IotInstanceId: the platform's refusal, named.
+    page_problems.allow_http_errors(on_path="/devices/a1Ent0Prd9k/ent-gw-01/")
+    page.goto("/devices/a1Ent0Prd9k/ent-gw-01/")
+    alert = page.locator("#certificate").get_by_role("alert")
+    expect(alert).to_contain_text("IotInstanceId")
+    expect(alert.locator("code").first).to_have_text("iot.system.InstanceNotFound")
+    shot(page, "enterprise-without-instance")
