@@ -8,9 +8,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 EMULATOR_PORT ?= 8001
-# Debian packages the tests need: a browser, the production database and cache, openssl for
-# checking downloads, gettext for the translation catalogs.
-TEST_APT_PACKAGES := chromium redis-server postgresql openssl gettext
+# Debian packages the tests need: a browser (and a CJK font for its screenshots), the
+# production database and cache, openssl for checking downloads, gettext for the catalogs.
+TEST_APT_PACKAGES := chromium fonts-wqy-microhei redis-server postgresql openssl gettext
 
 .PHONY: help install run test lint format lock messages system-deps services bench clean
 

@@ -60,9 +60,17 @@ ROLE_PASSWORD = "correct-horse-battery-staple-42"
 @pytest.fixture
 def make_user(db):
     """Create an active user in a role ("Viewer", "Key custodian", "Auditor", None for no role,
-    "superuser" for a superuser). Every user's password is ``ROLE_PASSWORD``."""
+    "superuser" for a superuser). Every user's password is ``ROLE_PASSWORD``.
+
+    The role groups are installed again first: a transactional test's flush removes the rows
+    the data migration created."""
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from certadmin.accounts.roles import roles_install
+
+    roles_install(group_model=Group, permission_model=Permission, content_type_model=ContentType)
 
     created = iter(range(1, 10_000))
 

@@ -1,7 +1,7 @@
 """The roles of DESIGN.md, as Django groups and the permissions each one holds.
 
-The data migration that creates the groups and the demo-user seeding both read this table,
-so there is one definition of who may do what.
+The data migration that creates the groups, the demo-user seeding and the tests all read this
+table, so there is one definition of who may do what.
 """
 
 VIEWER = "Viewer"
@@ -17,3 +17,35 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     KEY_CUSTODIAN: (VIEW_CERTIFICATES, REVEAL_PRIVATE_KEY),
     AUDITOR: (VIEW_AUDIT_TRAIL,),
 }
+
+# Each custom permission: the model it is declared on, and its name.
+PERMISSIONS: dict[str, tuple[str, str, str]] = {
+    VIEW_CERTIFICATES: ("devices", "certificaterecord", "Can search devices and view certificates"),
+    REVEAL_PRIVATE_KEY: (
+        "devices",
+        "certificaterecord",
+        "Can reveal private keys and download key bundles",
+    ),
+    VIEW_AUDIT_TRAIL: ("audit", "auditevent", "Can browse, export and verify the audit trail"),
+}
+
+
+def roles_install(*, group_model, permission_model, content_type_model) -> None:
+    """Create the role groups with their permissions (idempotent).
+
+    Takes the models as arguments so a migration can pass its historical ones. The permissions
+    are created too: on a fresh database Django adds them only after every migration has run.
+    """
+    for role, dotted_names in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        for dotted in dotted_names:
+            app_label, model, name = PERMISSIONS[dotted]
+            content_type, _ = content_type_model.objects.get_or_create(
+                app_label=app_label, model=model
+            )
+            permission, _ = permission_model.objects.get_or_create(
+                content_type=content_type,
+                codename=dotted.split(".", 1)[1],
+                defaults={"name": name},
+            )
+            group.permissions.add(permission)

@@ -25,7 +25,7 @@ from certadmin.certs.decode import (
     load_private_key,
     public_key_sha256,
 )
-from certadmin.devices.platform import describe_iot_error, iot_client
+from certadmin.devices.platform import describe_iot_error, iot_client, iot_error_status
 from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError
@@ -71,35 +71,44 @@ def _certificate_sha256(certificate: x509.Certificate | None) -> str:
     return certificate_details(certificate).sha256_fingerprint if certificate is not None else ""
 
 
-def _iot_error_status(error: IotError) -> int:
-    # As on the certificate page: an unknown device is the user's 404, not a bad gateway.
-    if error.is_not_found or error.is_instance_error:
-        return 404
-    if error.is_throttled:
-        return 429
-    return 502
-
-
-def key_access_denied(
-    *, actor, device: DeviceRef, context: RequestContext, action: AuditAction, why: str
+def _record_unsuccessful(
+    *,
+    outcome: AuditOutcome,
+    actor,
+    device: DeviceRef,
+    context: RequestContext,
+    action: AuditAction,
+    **fields: str,
 ) -> None:
-    """Record a refused attempt (no permission, no reason, stale re-authentication, …).
-
-    Best effort: the attempt is refused whether or not the record could be written.
-    """
+    # Best effort: the attempt has already been refused or has failed, and stays so whether or
+    # not its record could be written.
     try:
         audit_record(
             action=action,
-            outcome=AuditOutcome.DENIED,
+            outcome=outcome,
             actor=actor,
             context=context,
             product_key=device.product_key,
             device_name=device.device_name,
             iot_instance_id=device.iot_instance_id,
-            detail=why,
+            **fields,
         )
     except AuditWriteError:
-        logger.error("a denied %s attempt could not be recorded", action)
+        logger.error("an unsuccessful %s (%s) could not be recorded", action, outcome)
+
+
+def key_access_denied(
+    *, actor, device: DeviceRef, context: RequestContext, action: AuditAction, why: str
+) -> None:
+    """Record a refused attempt (no permission, no reason, stale re-authentication, …)."""
+    _record_unsuccessful(
+        outcome=AuditOutcome.DENIED,
+        actor=actor,
+        device=device,
+        context=context,
+        action=action,
+        detail=why,
+    )
 
 
 def key_access_failed(
@@ -115,23 +124,18 @@ def key_access_failed(
     cert_sn: str = "",
 ) -> None:
     """Record an attempt that was allowed but failed (platform error, unusable data, …)."""
-    try:
-        audit_record(
-            action=action,
-            outcome=AuditOutcome.FAILED,
-            actor=actor,
-            context=context,
-            product_key=device.product_key,
-            device_name=device.device_name,
-            iot_instance_id=device.iot_instance_id,
-            cert_sn=cert_sn,
-            reason=reason,
-            detail=detail,
-            platform_code=code,
-            platform_request_id=request_id,
-        )
-    except AuditWriteError:
-        logger.error("a failed %s could not be recorded", action)
+    _record_unsuccessful(
+        outcome=AuditOutcome.FAILED,
+        actor=actor,
+        device=device,
+        context=context,
+        action=action,
+        cert_sn=cert_sn,
+        reason=reason,
+        detail=detail,
+        platform_code=code,
+        platform_request_id=request_id,
+    )
 
 
 @sensitive_variables("result", "private_key", "material", "artifact")
@@ -176,7 +180,7 @@ def key_release[T](
             ),
             code=error.code,
             request_id=error.request_id,
-            status=_iot_error_status(error),
+            status=iot_error_status(error),
         ) from None
 
     def fail(message: str) -> KeyReleaseError:

@@ -105,3 +105,15 @@ def describe_iot_error(error: IotError, *, product_key: str = "", device_name: s
     ):
         return _("The IoT Platform rejected the device reference as malformed.")
     return _("The IoT Platform could not answer this request.")
+
+
+def iot_error_status(error: IotError) -> int:
+    """The HTTP status a page answers with for a platform failure.
+
+    An unknown device or instance is the user's 404, throttling a 429, anything else a 502.
+    """
+    if error.is_not_found or error.is_instance_error:
+        return 404
+    if error.is_throttled:
+        return 429
+    return 502

@@ -29,7 +29,7 @@ from certadmin.devices.keys import (
     key_access_failed,
     key_reveal,
 )
-from certadmin.devices.platform import describe_iot_error
+from certadmin.devices.platform import describe_iot_error, iot_error_status
 from certadmin.devices.selectors import recent_devices
 from certadmin.devices.services import DeviceRef, certificate_lookup, device_list
 from certadmin.iot.errors import IotError
@@ -45,14 +45,6 @@ def _status(request: HtmxHttpRequest, status: int) -> int:
     return 200 if request.htmx else status
 
 
-def _iot_error_status(error: IotError) -> int:
-    if error.is_not_found or error.is_instance_error:
-        return 404
-    if error.is_throttled:
-        return 429
-    return 502
-
-
 def device_url(device: DeviceRef) -> str:
     """The bookmarkable URL of a device's certificate page."""
     url = reverse("devices:device", args=[device.product_key, device.device_name])
@@ -62,8 +54,13 @@ def device_url(device: DeviceRef) -> str:
 
 
 @require_GET
-@permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def home(request: HtmxHttpRequest) -> HttpResponse:
+    """The device search; where everyone lands after logging in."""
+    if not request.user.has_perm(VIEW_CERTIFICATES):
+        # An Auditor's work is the audit trail: send them there rather than to a 403.
+        if request.user.has_perm(VIEW_AUDIT_TRAIL):
+            return redirect("audit:events")
+        raise PermissionDenied
     form = forms.DeviceLookupForm()
     return render(
         request,
@@ -121,7 +118,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                 error_code=error.code,
                 request_id=error.request_id,
             )
-            status = _iot_error_status(error)
+            status = iot_error_status(error)
     else:
         status = 400
     if request.htmx:
@@ -188,7 +185,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
             error_code=error.code,
             request_id=error.request_id,
         )
-        status = _iot_error_status(error)
+        status = iot_error_status(error)
     template = "devices/device.html#certificate" if request.htmx else "devices/device.html"
     return render(request, template, context, status=_status(request, status))
 
@@ -214,45 +211,33 @@ def key_access_check(
     Returns ``(0, "")`` when the action may go ahead; otherwise an HTTP status and a message,
     after recording the refused attempt in the audit trail.
     """
-    context = request_context(request)
-    if not request.user.has_perm(REVEAL_PRIVATE_KEY):
+
+    def deny(why: str) -> None:
         key_access_denied(
             actor=request.user,
             device=device,
-            context=context,
+            context=request_context(request),
             action=action,
-            why="no permission to access private keys",
+            why=why,
         )
+
+    if not request.user.has_perm(REVEAL_PRIVATE_KEY):
+        deny("no permission to access private keys")
         return 403, gettext("You are not allowed to access private keys.")
     if not form.is_valid() and "reason" in form.errors:
-        key_access_denied(
-            actor=request.user,
-            device=device,
-            context=context,
-            action=action,
-            why="no valid reason given",
-        )
+        deny("no valid reason given")
+        if not reauth_is_fresh(request) and not form.cleaned_data.get("password"):
+            # Say everything that is missing at once, not one field per attempt.
+            form.add_error("password", gettext("Enter your password to confirm it is you."))
         return 400, ""
     if not reauth_is_fresh(request):
         password = form.cleaned_data.get("password", "") if form.is_bound else ""
         if not password:
-            key_access_denied(
-                actor=request.user,
-                device=device,
-                context=context,
-                action=action,
-                why="re-authentication required",
-            )
+            deny("re-authentication required")
             form.add_error("password", gettext("Enter your password to confirm it is you."))
             return 400, ""
         if not reauth_confirm(request=request, password=password):
-            key_access_denied(
-                actor=request.user,
-                device=device,
-                context=context,
-                action=action,
-                why="re-authentication failed",
-            )
+            deny("re-authentication failed")
             form.add_error("password", gettext("That password is not correct."))
             return 400, ""
     return 0, ""
@@ -266,6 +251,7 @@ def _reveal_response(request: HtmxHttpRequest, context: dict, status: int) -> Ht
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 @sensitive_post_parameters("password")
 @sensitive_variables("revealed")
 def reveal(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
@@ -338,7 +324,7 @@ def certificate_download(
             describe_iot_error(error, product_key=product_key, device_name=device_name),
             code=error.code,
             request_id=error.request_id,
-            status=_iot_error_status(error),
+            status=iot_error_status(error),
         )
     except AuditWriteError:
         return _download_problem(request, device, _audit_unavailable_message(), status=503)

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 QUERY_DEVICE_CERT_QPS = 10
 # A little over a second: the emulator and the platform count arrivals, and thread scheduling
 # plus network jitter between acquiring and arriving must not put 11 calls in one server second.
-SAFE_WINDOW = 1.05
+SAFE_WINDOW = 1.1
 
 
 class RateLimiter(Protocol):

@@ -10,7 +10,6 @@
 - ``dashboard``: the live server wired to the test emulator (endpoint, demo pair, CA bundle).
 """
 
-import importlib
 import os
 import re
 import shutil
@@ -154,13 +153,8 @@ def fast_password_hashing(settings):
 @pytest.fixture
 def person(make_user, transactional_db):
     """``person(role)``: an active user in ``role`` whose password is ``PASSWORD``."""
-    # Transactional tests empty every table afterwards, the role groups of the data migration
-    # included: put them back the way the migration makes them.
-    from django.apps import apps
 
-    roles_migration = importlib.import_module("certadmin.accounts.migrations.0001_roles")
-    roles_migration.create_roles(apps, None)
-
+    # make_user puts back the role groups that transactional tests' flushes remove.
     def make(role: str, username: str | None = None):
         user = make_user(role, username)
         user.set_password(PASSWORD)

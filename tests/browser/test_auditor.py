@@ -97,10 +97,6 @@ def test_auditor_finds_filters_exports_and_verifies_a_custodians_reveal(
     shot(page, "chain-verified")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: LOGIN_REDIRECT_URL is the device search, which is 403 for an Auditor",
-)
 def test_an_auditor_lands_on_a_page_they_may_see_after_logging_in(
     page, page_problems, person, dashboard
 ):

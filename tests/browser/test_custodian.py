@@ -34,13 +34,15 @@ def test_custodian_reveals_a_key_copies_and_downloads_it_and_it_hides_itself(
     page.goto(f"/devices/{PRODUCT_KEY}/edge-ec01/")
     panel = reveal_panel(page)
 
-    # The reason is checked first, then the password: each refusal is shown beside its field.
+    # An empty form is refused with every missing field marked at once.
     panel.get_by_role("button", name="Reveal private key").click()
     expect(panel.locator("#id_reason-error")).to_contain_text("Give a reason")
     expect(panel.get_by_label("Reason")).to_have_attribute("aria-invalid", "true")
+    expect(panel.locator("#id_password-error")).to_contain_text("Enter your password")
     expect(panel.locator("#private-key")).to_have_count(0)
-    shot(page, "reveal-no-reason")
+    shot(page, "reveal-empty-form")
 
+    # A reason alone is not enough while the password is stale.
     panel.get_by_label("Reason").fill("INC-4711: re-provision the edge gateway")
     panel.get_by_role("button", name="Reveal private key").click()
     expect(panel.locator("#id_password-error")).to_contain_text("Enter your password")

@@ -1,7 +1,6 @@
 """Downloads (issue 5): the certificate alone (PEM, DER, chain) for viewers, and bundles with the
 private key (PKCS#8 PEM, PKCS#12, ZIP) for key custodians, each audited."""
 
-import importlib
 import io
 import json
 import os
@@ -18,7 +17,6 @@ from certs.factories import make_ca, make_leaf, name
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from django.apps import apps
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
@@ -41,7 +39,6 @@ OWN_PRODUCT = "a1DownL0ad9x"  # devices this module adds to the shared emulator
 REASON = "Ticket OPS-5150: provisioning a replacement board"
 PASSPHRASE = "a long p12 passphrase 42"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-create_roles = importlib.import_module("certadmin.accounts.migrations.0001_roles").create_roles
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -101,14 +98,6 @@ def key_fragments(key_text: str) -> list[str]:
     """The key text and each base64 line of it: any of them in an output is a leak."""
     lines = [line.strip() for line in key_text.splitlines()]
     return [key_text.strip(), *(line for line in lines if len(line) >= 16 and "-----" not in line)]
-
-
-@pytest.fixture
-def make_user(make_user):
-    """The shared user factory, with the role groups made again first: a transactional test's
-    flush removes the rows the data migration created."""
-    create_roles(apps, None)
-    return make_user
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ The audit write really fails here (the table is renamed away, or the chain lock 
 another connection); nothing is mocked.
 """
 
-import importlib
 import io
 import logging
 import threading
@@ -14,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
@@ -32,7 +30,6 @@ PK = DEMO_PRODUCT_KEY
 REASON = "Ticket OPS-9000: audit outage drill, nothing may leave"
 PASSPHRASE = "a long p12 passphrase 42"
 AUDIT_TABLE = "audit_auditevent"
-create_roles = importlib.import_module("certadmin.accounts.migrations.0001_roles").create_roles
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,14 +97,6 @@ def chain_lock_held_elsewhere() -> Iterator[None]:
     finally:
         release.set()
         holder.join(timeout=30)
-
-
-@pytest.fixture
-def make_user(make_user):
-    """The shared user factory, with the role groups made again first: a transactional test's
-    flush removes the rows the data migration created."""
-    create_roles(apps, None)
-    return make_user
 
 
 @pytest.fixture

@@ -1,13 +1,11 @@
 """Revealing a device's private key (issue 4): who may, what it takes, what is recorded, and
 where the key must never end up."""
 
-import importlib
 import logging
 import threading
 import time
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
@@ -33,7 +31,6 @@ from tests.conftest import ROLE_PASSWORD
 
 PK = DEMO_PRODUCT_KEY
 REASON = "Ticket OPS-4711: reprovision the device after a board swap"
-create_roles = importlib.import_module("certadmin.accounts.migrations.0001_roles").create_roles
 USER_AGENT = "certadmin-tests/1.0 (reveal)"
 
 
@@ -89,14 +86,6 @@ def post_reveal(client: Client, device_name: str, product_key: str = PK, **data)
     return client.post(
         reveal_url(device_name, product_key), payload, headers={"user-agent": USER_AGENT}
     )
-
-
-@pytest.fixture
-def make_user(make_user):
-    """The shared user factory, with the role groups made again first: a transactional test's
-    flush removes the rows the data migration created."""
-    create_roles(apps, None)
-    return make_user
 
 
 @pytest.fixture

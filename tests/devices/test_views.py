@@ -57,7 +57,7 @@ def test_anonymous_is_sent_to_the_login_page(dashboard_iot, client, url):
 
 
 @pytest.mark.parametrize("role", [None, "Auditor"])
-@pytest.mark.parametrize("url", EVERY_URL)
+@pytest.mark.parametrize("url", EVERY_URL[1:])
 def test_users_without_the_viewer_permission_are_refused(
     dashboard_iot, make_user, client_for, role, url
 ):
@@ -65,6 +65,17 @@ def test_users_without_the_viewer_permission_are_refused(
 
     assert response.status_code == 403
     assert dashboard_iot.request_log == []
+
+
+def test_an_auditor_landing_on_the_home_page_is_sent_to_the_audit_trail(make_user, client_for):
+    response = client_for(make_user("Auditor")).get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/audit/"
+
+
+def test_a_user_without_any_role_is_refused_the_home_page(make_user, client_for):
+    assert client_for(make_user(None)).get("/").status_code == 403
 
 
 @pytest.mark.parametrize("role", ["Viewer", "Key custodian", "superuser"])
