@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from certadmin.accounts.reauth import SESSION_KEY as REAUTH_SESSION_KEY
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.certs.decode import (
     certificate_details,
@@ -31,8 +29,8 @@ from certadmin.certs.decode import (
     public_key_sha256,
 )
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from certadmin.iot.client import IotClient
 from tests.conftest import ROLE_PASSWORD
+from tests.devices.key_material import api_answer, events, key_fragments, reauth_now
 
 PK = DEMO_PRODUCT_KEY
 OWN_PRODUCT = "a1DownL0ad9x"  # devices this module adds to the shared emulator
@@ -42,20 +40,6 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def api_answer(emulator, device_name: str, product_key: str = PK):
-    """What the emulator returns for the device, fetched directly (not through the dashboard)."""
-    client = IotClient(
-        endpoint=emulator.url,
-        access_key_id=settings.DEMO_ACCESS_KEY_ID,
-        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
-        rate_limiter=None,
-    )
-    try:
-        return client.query_device_cert(product_key=product_key, device_name=device_name)
-    finally:
-        client.close()
 
 
 def certificate_url(device_name: str, kind: str, product_key: str = PK) -> str:
@@ -74,16 +58,6 @@ def post_bundle(client: Client, device_name: str, kind: str, product_key: str = 
     return client.post(bundle_url(device_name, product_key), payload)
 
 
-def reauth_now(client: Client) -> None:
-    session = client.session
-    session[REAUTH_SESSION_KEY] = time.time()
-    session.save()
-
-
-def events(**filters) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(**filters).order_by("id"))
-
-
 def pem_certificates(data: bytes) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(data)
 
@@ -92,12 +66,6 @@ def attachment_name(response) -> str:
     disposition = response["Content-Disposition"]
     assert disposition.startswith("attachment; filename=")
     return disposition.removeprefix("attachment; filename=").strip('"')
-
-
-def key_fragments(key_text: str) -> list[str]:
-    """The key text and each base64 line of it: any of them in an output is a leak."""
-    lines = [line.strip() for line in key_text.splitlines()]
-    return [key_text.strip(), *(line for line in lines if len(line) >= 16 and "-----" not in line)]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
@@ -24,7 +23,7 @@ from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.services import CHAIN_LOCK_ID
 from certadmin.audit.verification import chain_verify
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from certadmin.iot.client import IotClient
+from tests.devices.key_material import api_answer, key_fragments
 
 PK = DEMO_PRODUCT_KEY
 REASON = "Ticket OPS-9000: audit outage drill, nothing may leave"
@@ -35,22 +34,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def api_key_text(emulator, device_name: str) -> str:
-    client = IotClient(
-        endpoint=emulator.url,
-        access_key_id=settings.DEMO_ACCESS_KEY_ID,
-        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
-        rate_limiter=None,
-    )
-    try:
-        return client.query_device_cert(product_key=PK, device_name=device_name).private_key
-    finally:
-        client.close()
-
-
-def key_fragments(key_text: str) -> list[str]:
-    """The key text and each base64 line of it: any of them in an output is a leak."""
-    lines = [line.strip() for line in key_text.splitlines()]
-    return [key_text.strip(), *(line for line in lines if len(line) >= 16 and "-----" not in line)]
+    return api_answer(emulator, device_name, PK).private_key
 
 
 def assert_no_key(text: str, key_text: str) -> None:

@@ -26,8 +26,13 @@ from certadmin.certs.decode import (
 from certadmin.devices import keys
 from certadmin.devices.models import CertificateRecord
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
-from certadmin.iot.client import IotClient
 from tests.conftest import ROLE_PASSWORD
+from tests.devices.key_material import (
+    api_answer,
+    assert_no_key_in,
+    events,
+    reauth_now,
+)
 
 PK = DEMO_PRODUCT_KEY
 REASON = "Ticket OPS-4711: reprovision the device after a board swap"
@@ -41,44 +46,8 @@ def reveal_url(device_name: str, product_key: str = PK) -> str:
     return reverse("devices:reveal", args=[product_key, device_name])
 
 
-def api_answer(emulator, device_name: str, product_key: str = PK):
-    """What the emulator returns for the device, fetched directly (not through the dashboard)."""
-    client = IotClient(
-        endpoint=emulator.url,
-        access_key_id=settings.DEMO_ACCESS_KEY_ID,
-        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
-        rate_limiter=None,
-    )
-    try:
-        return client.query_device_cert(product_key=product_key, device_name=device_name)
-    finally:
-        client.close()
-
-
-def key_fragments(key_text: str) -> list[str]:
-    """The key text and each base64 line of it: any of them in an output is a leak."""
-    lines = [line.strip() for line in key_text.splitlines()]
-    return [key_text.strip(), *(line for line in lines if len(line) >= 16 and "-----" not in line)]
-
-
-def assert_no_key_in(text: str, key_text: str, where: str) -> None:
-    for fragment in key_fragments(key_text):
-        assert fragment not in text, f"private key material found in {where}"
-
-
-def reauth_now(client: Client) -> None:
-    """Mark the client's session as freshly re-authenticated."""
-    session = client.session
-    session[REAUTH_SESSION_KEY] = time.time()
-    session.save()
-
-
 def query_count(emulator) -> int:
     return sum(1 for entry in emulator.request_log if entry.action == "QueryDeviceCert")
-
-
-def events(**filters) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(**filters).order_by("id"))
 
 
 def post_reveal(client: Client, device_name: str, product_key: str = PK, **data):
