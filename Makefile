@@ -36,12 +36,12 @@ messages: install
 run: install messages
 	mkdir -p var
 	$(PY) manage.py migrate --noinput -v 0
-	$(PY) manage.py seed_demo
 	@trap 'kill 0 2>/dev/null' EXIT; \
 	$(PY) manage.py iot_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --write-ca var/emulator-ca.pem & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
-	sleep 2; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard and the emulator)"; \
-	echo "  log in as viewer / custodian / auditor / admin; passwords are in README.md"; echo; \
+	sleep 3; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard and the emulator)"; \
+	echo "  log in as one of these demo users (username, password, role):"; \
+	$(PY) manage.py seed_demo; echo; \
 	wait
 
 system-deps:

@@ -332,6 +332,40 @@ def test_pkcs12_bundle_opens_with_the_openssl_command_without_legacy(
     assert b"BEGIN CERTIFICATE" not in refused.stdout
 
 
+def _openssl(*args: str, stdin: bytes) -> str:
+    result = subprocess.run(
+        ["openssl", *args], input=stdin, capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout.decode()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
+def test_pem_downloads_open_with_the_openssl_command_and_the_key_fits_the_certificate(
+    dashboard_iot, viewer_client, custodian_client, tmp_path
+):
+    certificate_pem = viewer_client.get(certificate_url("thermo-002", "pem")).content
+    chain_pem = viewer_client.get(certificate_url("thermo-002", "chain")).content
+    key_pem = post_bundle(custodian_client, "thermo-002", "key").content
+
+    fingerprint = _openssl("x509", "-noout", "-fingerprint", "-sha256", stdin=certificate_pem)
+    api = api_answer(dashboard_iot, "thermo-002")
+    expected = certificate_details(load_certificate(api.certificate)).sha256_fingerprint
+    assert fingerprint.strip().split("=", 1)[1] == expected
+    # openssl verifies the certificate against the CA that the chain file carries.
+    ca_pem = chain_pem[len(certificate_pem) :]
+    (tmp_path / "ca.pem").write_bytes(ca_pem)
+    (tmp_path / "certificate.pem").write_bytes(certificate_pem)
+    verified = _openssl(
+        "verify", "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "certificate.pem"), stdin=b""
+    )
+    assert verified.strip().endswith(": OK")
+    # The downloaded key's public half is the certificate's public key.
+    assert _openssl("pkey", "-pubout", stdin=key_pem) == _openssl(
+        "x509", "-noout", "-pubkey", stdin=certificate_pem
+    )
+
+
 def test_zip_bundle_holds_certificate_key_ca_device_json_and_readme(
     dashboard_iot, custodian_client, emulator_ca
 ):

@@ -132,6 +132,18 @@ def test_the_reveal_record_is_committed_before_the_key_is_returned(
 # --- who may ----------------------------------------------------------------------------------
 
 
+def test_reveal_without_the_csrf_token_is_refused_and_shows_no_key(dashboard_iot, custodian):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(custodian)
+    reauth_now(client)
+
+    response = post_reveal(client, "thermo-001")
+
+    assert response.status_code == 403
+    assert_no_key_in(response.content.decode(), api_answer(dashboard_iot, "thermo-001").private_key)
+    assert not events(action=AuditAction.KEY_REVEAL, outcome=AuditOutcome.SUCCESS)
+
+
 def test_reveal_by_get_is_not_allowed(custodian_client):
     reauth_now(custodian_client)
     response = custodian_client.get(reveal_url("thermo-001"))
