@@ -10,7 +10,6 @@
 - ``dashboard``: the live server wired to the test emulator (endpoint, demo pair, CA bundle).
 """
 
-import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -19,11 +18,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run in a
-# thread with a running loop unless told it is safe. It is here: the loop only drives the browser.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -46,8 +40,18 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="package", autouse=True)
+def _orm_beside_playwright() -> Iterator[None]:
+    """Playwright's sync API runs an event loop in the test thread, and Django's ORM refuses to
+    run in a thread with a running loop unless told it is safe. It is, here: the loop only drives
+    the browser. Set while the browser tests run, and undone after the last of them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="package")
+def browser(_orm_beside_playwright) -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail(
