@@ -9,6 +9,7 @@ accepts connections; port 0 picks a free port (see ``RunningEmulator.url``).
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -42,6 +43,13 @@ class _EmulatorHTTPServer(ThreadingHTTPServer):
         self.gateway = gateway
         self.log_requests = log_requests
         super().__init__(address, _Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up mid-answer (a timeout, a closed keep-alive connection) is
+        # ordinary traffic, not a server fault: no traceback for it.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

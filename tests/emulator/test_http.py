@@ -1,5 +1,9 @@
 """The HTTP layer: methods, body size, chunked bodies, keep-alive."""
 
+import socket
+import struct
+import time
+
 import requests
 from django.conf import settings
 
@@ -45,3 +49,15 @@ def test_keep_alive_connection_serves_several_calls(emulator):
             response = session.get(f"{emulator.url}/?Format=JSON", timeout=10)
             assert response.status_code == 400
     assert len(emulator.request_log) == 3
+
+
+def test_a_client_resetting_the_connection_leaves_no_traceback(emulator, capfd):
+    host, port = emulator.url.removeprefix("http://").split(":")
+    for _ in range(3):
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npartial")
+            # SO_LINGER 0: close with a reset, as a client that gives up mid-request does.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.3)  # let the server thread meet the reset
+
+    assert "Traceback" not in capfd.readouterr().err
