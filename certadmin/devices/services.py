@@ -149,14 +149,13 @@ def _view(
     device: DeviceRef,
     status: CertStatus,
     cert_sn: str,
-    certificate_text: str,
+    decoded: DecodedCertificate | None,
     key_matches: bool | None,
     checked_at: datetime,
     from_inventory: bool,
     request_id: str,
 ) -> CertificateView:
     now = timezone.now()
-    decoded = certificate_decode(certificate_text) if certificate_text else None
     cert = decoded.certificate if decoded else None
     return CertificateView(
         device=device,
@@ -172,9 +171,19 @@ def _view(
     )
 
 
-def inventory_store(*, result: DeviceCert, key_matches: bool | None) -> CertificateRecord:
-    """Remember the public part of a lookup (never the key)."""
-    decoded = certificate_decode(result.certificate) if result.certificate else None
+def _decode_if_any(text: str) -> DecodedCertificate | None:
+    return certificate_decode(text) if text else None
+
+
+def inventory_store(
+    *, result: DeviceCert, key_matches: bool | None, decoded: DecodedCertificate | None = None
+) -> CertificateRecord:
+    """Remember the public part of a lookup (never the key).
+
+    ``decoded`` is ``result.certificate`` already decoded, when the caller has it.
+    """
+    if decoded is None:
+        decoded = _decode_if_any(result.certificate)
     details = decoded.details if decoded else None
     record, _ = CertificateRecord.objects.update_or_create(
         product_key=result.product_key,
@@ -248,7 +257,7 @@ def _certificate_view(
                 device=device,
                 status=CertStatus(record.status),
                 cert_sn=record.cert_sn,
-                certificate_text=record.certificate,
+                decoded=_decode_if_any(record.certificate),
                 key_matches=record.key_matches,
                 checked_at=record.last_checked,
                 from_inventory=True,
@@ -260,14 +269,14 @@ def _certificate_view(
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id or None,
     )
-    decoded = certificate_decode(result.certificate) if result.certificate else None
+    decoded = _decode_if_any(result.certificate)
     matches = key_matches_certificate(decoded.certificate if decoded else None, result.private_key)
-    record = inventory_store(result=result, key_matches=matches)
+    record = inventory_store(result=result, key_matches=matches, decoded=decoded)
     return _view(
         device=device,
         status=result.status,
         cert_sn=result.cert_sn,
-        certificate_text=result.certificate,
+        decoded=decoded,
         key_matches=matches,
         checked_at=record.last_checked,
         from_inventory=False,
