@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from certadmin.certs.decode import certificate_details, private_key_matches
+from certadmin.certs.details import certificate_details
+from certadmin.certs.fingerprints import private_key_matches
 
 PASSPHRASE_MIN_LENGTH = 12
 # PBKDF2-SHA256 rounds for the PKCS#12 key and certificate bags (and its MAC). OpenSSL 3 uses

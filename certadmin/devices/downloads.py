@@ -12,7 +12,8 @@ from django.views.decorators.debug import sensitive_variables
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from certadmin.certs import bundles
-from certadmin.certs.decode import check_chain, private_key_matches
+from certadmin.certs.chain import check_chain
+from certadmin.certs.fingerprints import private_key_matches
 from certadmin.devices.keys import KeyMaterial, ReleaseInputError, key_release
 from certadmin.devices.platform import ca_certificates
 from certadmin.devices.services import DeviceRef, certificate_lookup

@@ -17,13 +17,13 @@ from django.views.decorators.debug import sensitive_variables
 
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import AuditWriteError, RequestContext, audit_record
-from certadmin.certs.decode import (
+from certadmin.certs.details import certificate_details
+from certadmin.certs.fingerprints import public_key_sha256
+from certadmin.certs.loading import (
     CertificateDecodeError,
     PrivateKeyDecodeError,
-    certificate_details,
     load_certificate,
     load_private_key,
-    public_key_sha256,
 )
 from certadmin.devices.platform import describe_iot_error, iot_client, iot_error_status
 from certadmin.devices.services import DeviceRef

@@ -7,7 +7,7 @@ from cryptography import x509
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from certadmin.certs.decode import load_ca_bundle
+from certadmin.certs.loading import load_ca_bundle
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
 from certadmin.iot.ratelimit import RateLimiter, RedisRateLimiter, process_rate_limiter

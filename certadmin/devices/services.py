@@ -15,17 +15,14 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from certadmin.certs.decode import (
+from certadmin.certs.chain import ChainCheck, check_chain
+from certadmin.certs.details import CertificateDetails, Validity, certificate_details
+from certadmin.certs.fingerprints import private_key_matches
+from certadmin.certs.loading import (
     CertificateDecodeError,
-    CertificateDetails,
-    ChainCheck,
     PrivateKeyDecodeError,
-    Validity,
-    certificate_details,
-    check_chain,
     load_certificate,
     load_private_key,
-    private_key_matches,
 )
 from certadmin.devices.models import CertificateRecord, RecentDevice
 from certadmin.devices.platform import ca_certificates, iot_client

@@ -20,7 +20,8 @@ from certadmin.certs.bundles import (
     private_key_pem,
     zip_bundle,
 )
-from certadmin.certs.decode import certificate_details, private_key_matches, public_key_sha256
+from certadmin.certs.details import certificate_details
+from certadmin.certs.fingerprints import private_key_matches, public_key_sha256
 
 from .factories import make_key
 

@@ -2,7 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from certadmin.certs.decode import CertificateDecodeError, check_chain, load_ca_bundle
+from certadmin.certs.chain import check_chain
+from certadmin.certs.loading import CertificateDecodeError, load_ca_bundle
 
 from .factories import make_ca, make_leaf, name
 

@@ -21,13 +21,9 @@ from django.test import Client
 from django.urls import reverse
 
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
-from certadmin.certs.decode import (
-    certificate_details,
-    load_certificate,
-    load_private_key,
-    private_key_matches,
-    public_key_sha256,
-)
+from certadmin.certs.details import certificate_details
+from certadmin.certs.fingerprints import private_key_matches, public_key_sha256
+from certadmin.certs.loading import load_certificate, load_private_key
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from tests.conftest import ROLE_PASSWORD
 from tests.devices.key_material import api_answer, events, key_fragments, reauth_now

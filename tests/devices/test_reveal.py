@@ -17,12 +17,9 @@ from django.urls import reverse
 from certadmin.accounts.reauth import SESSION_KEY as REAUTH_SESSION_KEY
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.verification import chain_verify
-from certadmin.certs.decode import (
-    certificate_details,
-    load_certificate,
-    load_private_key,
-    public_key_sha256,
-)
+from certadmin.certs.details import certificate_details
+from certadmin.certs.fingerprints import public_key_sha256
+from certadmin.certs.loading import load_certificate, load_private_key
 from certadmin.devices import keys
 from certadmin.devices.models import CertificateRecord
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY

@@ -17,7 +17,7 @@ from django.forms import ValidationError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from certadmin.certs.decode import check_chain
+from certadmin.certs.chain import check_chain
 from certadmin.devices.forms import clean_device_name, clean_instance_id, clean_product_key
 from certadmin.devices.platform import ca_certificates, describe_iot_error, iot_client
 from certadmin.devices.services import (
@@ -119,7 +119,9 @@ def certificate_report(result: DeviceCert, now: datetime) -> dict[str, Any]:
         "not_before": _iso(details.not_before),
         "not_after": _iso(details.not_after),
         "validity": validity.state,
-        "days_until_expiry": validity.days,
+        "days_until_valid": validity.days_until_valid,
+        "days_until_expiry": validity.days_until_expiry,
+        "days_since_expiry": validity.days_since_expiry,
         "public_key_algorithm": details.public_key_algorithm,
         "public_key_size": details.public_key_size,
         "public_key_curve": details.public_key_curve,
@@ -136,11 +138,11 @@ def certificate_report(result: DeviceCert, now: datetime) -> dict[str, Any]:
 
 
 def _validity_text(cert: dict[str, Any]) -> str:
-    days = cert["days_until_expiry"]
     if cert["validity"] == "expired":
-        return f"expired {-days} day(s) ago"
+        return f"expired {cert['days_since_expiry']} day(s) ago"
     if cert["validity"] == "not_yet_valid":
-        return f"not yet valid, starts in {days} day(s)"
+        return f"not yet valid, starts in {cert['days_until_valid']} day(s)"
+    days = cert["days_until_expiry"]
     if cert["validity"] == "expiring":
         return f"expiring soon, expires in {days} day(s)"
     return f"valid, expires in {days} day(s)"

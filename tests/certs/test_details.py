@@ -1,6 +1,7 @@
-import base64
+"""Describing a certificate for display: names, key, extensions, validity."""
+
 import ipaddress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from cryptography import x509
@@ -12,176 +13,17 @@ from cryptography.x509.oid import (
     NameOID,
 )
 
-from certadmin.certs.decode import (
-    UNKNOWN_EXTENSION,
-    CertificateDecodeError,
-    NameAttribute,
-    PrivateKeyDecodeError,
-    certificate_details,
+from certadmin.certs.details import UNKNOWN_EXTENSION, NameAttribute, certificate_details
+from certadmin.certs.fingerprints import public_key_sha256
+from certadmin.certs.loading import (
     load_certificate,
-    load_private_key,
-    private_key_matches,
-    public_key_sha256,
 )
 
 from .factories import make_key, make_leaf, name
 
 
-def _der_base64(cert: x509.Certificate) -> str:
-    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
-
-
-def _pem_body_lines(pem: str) -> list[str]:
-    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
-
-
 def _ext(details, name_: str):
     return next(ext for ext in details.extensions if ext.name == name_)
-
-
-# --------------------------------------------------------------------- load_certificate
-
-
-def test_full_pem_loads(rsa_leaf):
-    assert load_certificate(rsa_leaf.cert_pem) == rsa_leaf.cert
-
-
-def test_pem_with_crlf_and_surrounding_whitespace_loads(rsa_leaf):
-    text = "\r\n  " + rsa_leaf.cert_pem.replace("\n", "\r\n") + "  \r\n\t"
-    assert load_certificate(text) == rsa_leaf.cert
-
-
-@pytest.mark.parametrize("separator", ["\n", "\r\n"])
-def test_pem_body_without_headers_loads(rsa_leaf, separator):
-    body = separator.join(_pem_body_lines(rsa_leaf.cert_pem))
-    assert load_certificate(body) == rsa_leaf.cert
-
-
-def test_base64_der_on_one_line_loads(ec_leaf):
-    assert load_certificate(_der_base64(ec_leaf.cert)) == ec_leaf.cert
-
-
-def test_base64_der_without_padding_loads(rsa_leaf):
-    text = _der_base64(rsa_leaf.cert).rstrip("=")
-    assert load_certificate(text) == rsa_leaf.cert
-
-
-def test_pem_with_escaped_newlines_loads(rsa_leaf):
-    assert load_certificate(rsa_leaf.cert_pem.replace("\n", "\\n")) == rsa_leaf.cert
-
-
-def test_first_certificate_of_several_blocks_wins(ca, rsa_leaf):
-    text = rsa_leaf.key_pem() + rsa_leaf.cert_pem + ca.cert_pem
-    assert load_certificate(text) == rsa_leaf.cert
-
-
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("", "empty"),
-        ("   \r\n\t ", "empty"),
-        (None, "empty"),
-        ("this is not a certificate!", "not base64"),
-        (base64.b64encode(b"\x30\x03\x02\x01\x01" * 20).decode(), "DER is not an X.509"),
-        ("-----BEGIN CERTIFICATE-----\nAAAA$$$$\n-----END CERTIFICATE-----", "not base64"),
-        ("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----", "empty"),
-    ],
-)
-def test_garbage_is_refused_with_a_reason(text, reason):
-    with pytest.raises(CertificateDecodeError, match=reason):
-        load_certificate(text)
-
-
-def test_pem_without_a_certificate_block_is_refused(rsa_leaf):
-    with pytest.raises(CertificateDecodeError, match="no CERTIFICATE block"):
-        load_certificate(rsa_leaf.key_pem())
-
-
-def test_over_large_input_is_refused(rsa_leaf):
-    with pytest.raises(CertificateDecodeError, match="larger than 64 KiB"):
-        load_certificate(rsa_leaf.cert_pem + " " * 64 * 1024)
-
-
-def test_certificate_error_message_does_not_echo_input():
-    text = "SECRETSECRET" + "A" * 27
-    with pytest.raises(CertificateDecodeError) as excinfo:
-        load_certificate(text)
-    assert "SECRET" not in str(excinfo.value)
-
-
-# --------------------------------------------------------------------- load_private_key
-
-
-@pytest.mark.parametrize("key_type", ["rsa", "ec", "ed25519"])
-def test_pkcs8_pem_key_loads(key_type):
-    issued = make_leaf(key_type=key_type)
-    key = load_private_key(issued.key_pem(pkcs="pkcs8"))
-    assert private_key_matches(issued.cert, key)
-
-
-@pytest.mark.parametrize("key_type", ["rsa", "ec"])
-def test_pkcs1_and_sec1_pem_keys_load(key_type):
-    issued = make_leaf(key_type=key_type)
-    pem = issued.key_pem(pkcs="traditional")
-    assert pem.startswith(
-        "-----BEGIN RSA PRIVATE KEY-----" if key_type == "rsa" else "-----BEGIN EC PRIVATE KEY-----"
-    )
-    assert private_key_matches(issued.cert, load_private_key(pem.replace("\n", "\r\n")))
-
-
-@pytest.mark.parametrize("key_format", ["pkcs8", "traditional"])
-@pytest.mark.parametrize("separator", ["", "\n", "\r\n"])
-def test_headerless_der_keys_load(rsa_leaf, key_format, separator):
-    body = separator.join(_pem_body_lines(rsa_leaf.key_pem(pkcs=key_format)))
-    assert private_key_matches(rsa_leaf.cert, load_private_key(body))
-
-
-def test_sec1_key_after_ec_parameters_block_loads(ec_leaf):
-    params = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
-    key = load_private_key(params + ec_leaf.key_pem(pkcs="traditional"))
-    assert private_key_matches(ec_leaf.cert, key)
-
-
-def test_encrypted_pkcs8_key_is_refused(rsa_leaf):
-    pem = rsa_leaf.key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"correct horse battery"),
-    ).decode()
-    with pytest.raises(PrivateKeyDecodeError, match="encrypted"):
-        load_private_key(pem)
-
-
-def test_encrypted_key_without_headers_is_refused(rsa_leaf):
-    pem = rsa_leaf.key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"correct horse battery"),
-    ).decode()
-    with pytest.raises(PrivateKeyDecodeError, match="encrypted"):
-        load_private_key("".join(_pem_body_lines(pem)))
-
-
-def test_certificate_given_as_key_is_refused(rsa_leaf):
-    with pytest.raises(PrivateKeyDecodeError, match="no PRIVATE KEY block"):
-        load_private_key(rsa_leaf.cert_pem)
-
-
-@pytest.mark.parametrize("text", ["", None, "not a key at all", "QUJDRA=="])
-def test_garbage_key_is_refused(text):
-    with pytest.raises(PrivateKeyDecodeError):
-        load_private_key(text)
-
-
-def test_key_error_message_never_contains_the_key_text(rsa_leaf):
-    lines = _pem_body_lines(rsa_leaf.key_pem())
-    damaged = "\n".join(lines[: len(lines) // 2])  # truncated DER: valid base64, bad key
-    with pytest.raises(PrivateKeyDecodeError) as excinfo:
-        load_private_key(damaged)
-    message = str(excinfo.value)
-    assert all(line[:16] not in message for line in lines)
-    assert excinfo.value.__cause__ is None
-    assert excinfo.value.__suppress_context__
 
 
 # --------------------------------------------------------------------- details
@@ -499,46 +341,48 @@ def test_malformed_known_extension_is_reported_not_raised(ca):
 
 
 @pytest.mark.parametrize(
-    ("not_before", "not_after", "state", "days"),
+    ("not_before", "not_after", "state", "days", "until", "since"),
     [
-        (timedelta(days=-10), timedelta(days=100, hours=1), "valid", 100),
-        (timedelta(days=-10), timedelta(days=30), "expiring", 30),
-        (timedelta(days=-10), timedelta(days=5, hours=1), "expiring", 5),
-        (timedelta(days=-10), timedelta(days=-3, hours=1), "expired", -3),
-        (timedelta(days=-10), timedelta(hours=-1), "expired", -1),
-        (timedelta(days=7, hours=1), timedelta(days=100), "not_yet_valid", 7),
+        (timedelta(days=-10), timedelta(days=100, hours=1), "valid", 100, 100, 0),
+        (timedelta(days=-10), timedelta(days=30), "expiring", 30, 30, 0),
+        (timedelta(days=-10), timedelta(days=5, hours=1), "expiring", 5, 5, 0),
+        (timedelta(days=-10), timedelta(0), "expiring", 0, 0, 0),  # notAfter is inclusive
+        (timedelta(days=-10), timedelta(days=-3, hours=1), "expired", 0, 0, 2),
+        (timedelta(days=-10), timedelta(hours=-1), "expired", 0, 0, 0),
+        (timedelta(days=-40), timedelta(days=-30, minutes=-5), "expired", 0, 0, 30),
+        (timedelta(days=7, hours=1), timedelta(days=100), "not_yet_valid", 7, 100, 0),
     ],
 )
-def test_validity_states(not_before, not_after, state, days):
+def test_validity_states_and_whole_days(not_before, not_after, state, days, until, since):
     now = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
     cert = make_leaf(not_before=now + not_before, not_after=now + not_after).cert
     validity = certificate_details(cert).validity(now)
-    assert (validity.state, validity.days) == (state, days)
+    assert validity.state == state
+    assert (validity.days, validity.days_until_expiry, validity.days_since_expiry) == (
+        days,
+        until,
+        since,
+    )
+
+
+def test_expired_days_count_whole_days_since_not_after_not_one_more():
+    # 30 days and a few minutes ago is "30 days ago": the count must not round away from zero.
+    now = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+    not_after = now - timedelta(days=30, minutes=3)
+    cert = make_leaf(not_before=now - timedelta(days=400), not_after=not_after).cert
+
+    validity = certificate_details(cert).validity(now)
+
+    assert validity.days_since_expiry == 30 == (now - not_after).days
+
+
+def test_validity_counts_from_utc_whatever_the_zone_of_now(rsa_leaf):
+    details = certificate_details(rsa_leaf.cert)
+    moment = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    elsewhere = moment.astimezone(timezone(timedelta(hours=8)))
+    assert details.validity(elsewhere) == details.validity(moment)
 
 
 def test_validity_requires_an_aware_datetime(rsa_leaf):
     with pytest.raises(ValueError, match="timezone-aware"):
         certificate_details(rsa_leaf.cert).validity(datetime(2030, 1, 1))
-
-
-# --------------------------------------------------------------------- key identity
-
-
-def test_public_key_sha256_is_the_same_for_cert_public_and_private_key(ec_leaf):
-    value = public_key_sha256(ec_leaf.cert)
-    assert value == public_key_sha256(ec_leaf.key) == public_key_sha256(ec_leaf.key.public_key())
-    assert len(value) == 64
-    assert value == value.lower()
-
-
-def test_public_key_sha256_rejects_other_objects():
-    with pytest.raises(TypeError):
-        public_key_sha256("not a key")
-
-
-def test_private_key_matches_only_its_certificate(rsa_leaf, ec_leaf, ed25519_leaf):
-    assert private_key_matches(rsa_leaf.cert, rsa_leaf.key)
-    assert private_key_matches(ed25519_leaf.cert, ed25519_leaf.key)
-    assert not private_key_matches(rsa_leaf.cert, ec_leaf.key)
-    assert not private_key_matches(rsa_leaf.cert, make_key("rsa", 2))
-    assert not private_key_matches(rsa_leaf.cert, "garbage")

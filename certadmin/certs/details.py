@@ -1,0 +1,529 @@
+"""Describe a certificate for display: names, key, fingerprints, validity and extensions.
+
+Every value is plain text or a number, ready for a template or the CLI. Extension names are
+English, marked for the translation catalog with ``gettext_noop`` below; the pages translate
+them when they show them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    CertificatePoliciesOID,
+    ExtendedKeyUsageOID,
+    ExtensionOID,
+    NameOID,
+)
+
+from certadmin.certs.der import RawExtension, raw_extensions, tbs_public_key_info
+from certadmin.certs.fingerprints import colon_hex, public_key_sha256
+
+
+def gettext_noop(message: str) -> str:
+    """Mark ``message`` for the translation catalog and return it untranslated.
+
+    certs stays free of Django; ``makemessages`` finds these texts by this name, the same as
+    Django's own marker, and the templates translate them when they show them.
+    """
+    return message
+
+
+EXPIRING_WITHIN = timedelta(days=30)
+UNKNOWN_EXTENSION = gettext_noop("Unknown extension")
+UNDECODABLE_EXTENSIONS = gettext_noop("Extensions could not be decoded")
+EXTENSION_HEX_LIMIT = 64  # bytes of an undecoded extension value shown before truncating
+
+EXTENSION_NAMES = {
+    ExtensionOID.BASIC_CONSTRAINTS: gettext_noop("Basic constraints"),
+    ExtensionOID.KEY_USAGE: gettext_noop("Key usage"),
+    ExtensionOID.EXTENDED_KEY_USAGE: gettext_noop("Extended key usage"),
+    ExtensionOID.SUBJECT_ALTERNATIVE_NAME: gettext_noop("Subject alternative name"),
+    ExtensionOID.ISSUER_ALTERNATIVE_NAME: gettext_noop("Issuer alternative name"),
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER: gettext_noop("Subject key identifier"),
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER: gettext_noop("Authority key identifier"),
+    ExtensionOID.CRL_DISTRIBUTION_POINTS: gettext_noop("CRL distribution points"),
+    ExtensionOID.FRESHEST_CRL: gettext_noop("Freshest CRL"),
+    ExtensionOID.AUTHORITY_INFORMATION_ACCESS: gettext_noop("Authority information access"),
+    ExtensionOID.SUBJECT_INFORMATION_ACCESS: gettext_noop("Subject information access"),
+    ExtensionOID.CERTIFICATE_POLICIES: gettext_noop("Certificate policies"),
+    ExtensionOID.POLICY_CONSTRAINTS: gettext_noop("Policy constraints"),
+    ExtensionOID.POLICY_MAPPINGS: gettext_noop("Policy mappings"),
+    ExtensionOID.INHIBIT_ANY_POLICY: gettext_noop("Inhibit any-policy"),
+    ExtensionOID.NAME_CONSTRAINTS: gettext_noop("Name constraints"),
+    ExtensionOID.OCSP_NO_CHECK: gettext_noop("OCSP no check"),
+    ExtensionOID.TLS_FEATURE: gettext_noop("TLS feature"),
+    ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS: gettext_noop(
+        "Signed certificate timestamps"
+    ),
+    ExtensionOID.PRECERT_POISON: gettext_noop("Precertificate poison"),
+    ExtensionOID.SUBJECT_DIRECTORY_ATTRIBUTES: gettext_noop("Subject directory attributes"),
+    ExtensionOID.PRIVATE_KEY_USAGE_PERIOD: gettext_noop("Private key usage period"),
+    ExtensionOID.MS_CERTIFICATE_TEMPLATE: gettext_noop("Microsoft certificate template"),
+    ExtensionOID.ADMISSIONS: gettext_noop("Admissions"),
+}
+
+
+@dataclass(frozen=True)
+class NameAttribute:
+    """One attribute of a distinguished name, e.g. ``CN=Alibaba Cloud IoT Certificate``."""
+
+    label: str
+    oid: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Extension:
+    """One certificate extension decoded into label/value rows for display."""
+
+    name: str
+    oid: str
+    critical: bool
+    values: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Validity:
+    """Where the moment ``at`` falls in a certificate's validity period.
+
+    Day counts are computed here only, so the certificate page and the ``querydevicecert`` CLI
+    say the same number for the same moment. Each is a count of whole days of a non-negative span
+    (``timedelta.days``), never negative: a certificate that expired 30 days and a minute ago
+    expired 30 days ago, not 31.
+    """
+
+    state: str  # "valid" | "expiring" | "expired" | "not_yet_valid"
+    at: datetime
+    not_before: datetime
+    not_after: datetime
+
+    @property
+    def days(self) -> int:
+        """Whole days until the period's next bound: notBefore while not yet valid, else notAfter.
+
+        0 once expired, when no bound is ahead.
+        """
+        if self.state == "not_yet_valid":
+            return self.days_until_valid
+        return self.days_until_expiry
+
+    @property
+    def days_until_valid(self) -> int:
+        """Whole days until notBefore; 0 once the period has started."""
+        return (self.not_before - self.at).days if self.state == "not_yet_valid" else 0
+
+    @property
+    def days_until_expiry(self) -> int:
+        """Whole days until notAfter; 0 once expired."""
+        return 0 if self.state == "expired" else (self.not_after - self.at).days
+
+    @property
+    def days_since_expiry(self) -> int:
+        """Whole days since notAfter; 0 while not expired."""
+        return (self.at - self.not_after).days if self.state == "expired" else 0
+
+
+@dataclass(frozen=True)
+class CertificateDetails:
+    """Everything the certificate page shows, as plain values."""
+
+    subject: list[NameAttribute]
+    issuer: list[NameAttribute]
+    subject_text: str
+    issuer_text: str
+    serial_hex: str
+    serial_decimal: str
+    not_before: datetime
+    not_after: datetime
+    public_key_algorithm: str
+    public_key_size: int | None
+    public_key_curve: str | None
+    signature_algorithm: str
+    sha256_fingerprint: str
+    sha1_fingerprint: str
+    public_key_sha256: str
+    extensions: list[Extension]
+    is_ca: bool
+    version: str
+    pem: str
+
+    @property
+    def summary_type(self) -> str:
+        """A short description such as "X.509 leaf certificate"."""
+        return "X.509 CA certificate" if self.is_ca else "X.509 leaf certificate"
+
+    def validity(self, now: datetime) -> Validity:
+        """Classify ``now`` (timezone-aware) against the validity period.
+
+        Both bounds are inclusive, as in RFC 5280.
+        """
+        now = aware_utc(now)
+        if now < self.not_before:
+            state = "not_yet_valid"
+        elif now > self.not_after:
+            state = "expired"
+        elif self.not_after - now <= EXPIRING_WITHIN:
+            state = "expiring"
+        else:
+            state = "valid"
+        return Validity(state, now, self.not_before, self.not_after)
+
+
+def aware_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; ValueError when it is naive, since it cannot be placed on a period."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    return moment.astimezone(UTC)
+
+
+def certificate_details(cert: x509.Certificate) -> CertificateDetails:
+    """Describe a certificate in display-ready values; never raises on odd extensions."""
+    algorithm, size, curve = _public_key_description(cert)
+    try:
+        spki_sha256 = public_key_sha256(cert)
+    except (TypeError, ValueError, UnsupportedAlgorithm):
+        spki = tbs_public_key_info(cert)
+        spki_sha256 = hashlib.sha256(spki).hexdigest() if spki else ""
+    extensions, is_ca = _extensions(cert)
+    return CertificateDetails(
+        subject=_name_attributes(cert.subject),
+        issuer=_name_attributes(cert.issuer),
+        subject_text=cert.subject.rfc4514_string(),
+        issuer_text=cert.issuer.rfc4514_string(),
+        serial_hex=_serial_hex(cert.serial_number),
+        serial_decimal=str(cert.serial_number),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        public_key_algorithm=algorithm,
+        public_key_size=size,
+        public_key_curve=curve,
+        signature_algorithm=_oid_name(cert.signature_algorithm_oid),
+        sha256_fingerprint=colon_hex(cert.fingerprint(hashes.SHA256())),
+        sha1_fingerprint=colon_hex(cert.fingerprint(hashes.SHA1())),  # noqa: S303 - display only
+        public_key_sha256=spki_sha256,
+        extensions=extensions,
+        is_ca=is_ca,
+        version=cert.version.name,
+        pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+    )
+
+
+_NAME_LABELS = {
+    NameOID.EMAIL_ADDRESS.dotted_string: "emailAddress",
+    NameOID.SERIAL_NUMBER.dotted_string: "serialNumber",
+    NameOID.SURNAME.dotted_string: "SN",
+    NameOID.GIVEN_NAME.dotted_string: "GN",
+    NameOID.TITLE.dotted_string: "title",
+    NameOID.PSEUDONYM.dotted_string: "pseudonym",
+    NameOID.ORGANIZATION_IDENTIFIER.dotted_string: "organizationIdentifier",
+    NameOID.BUSINESS_CATEGORY.dotted_string: "businessCategory",
+    NameOID.POSTAL_CODE.dotted_string: "postalCode",
+}
+
+
+def _name_attributes(name: x509.Name) -> list[NameAttribute]:
+    attributes = []
+    for attribute in name:
+        oid = attribute.oid.dotted_string
+        label = attribute.rfc4514_attribute_name
+        if label == oid:
+            label = _NAME_LABELS.get(oid, oid)
+        value = attribute.value
+        text = value.hex(":").upper() if isinstance(value, bytes) else str(value)
+        attributes.append(NameAttribute(label=label, oid=oid, value=text))
+    return attributes
+
+
+def _public_key_description(cert: x509.Certificate) -> tuple[str, int | None, str | None]:
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        return _oid_name(cert.public_key_algorithm_oid), None, None
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size, None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC", key.curve.key_size, key.curve.name
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size, None
+    simple = {
+        ed25519.Ed25519PublicKey: ("Ed25519", 256),
+        ed448.Ed448PublicKey: ("Ed448", 456),
+        x25519.X25519PublicKey: ("X25519", 256),
+        x448.X448PublicKey: ("X448", 448),
+    }
+    for key_type, (name, bits) in simple.items():
+        if isinstance(key, key_type):
+            return name, bits, None
+    return _oid_name(cert.public_key_algorithm_oid), None, None
+
+
+def _serial_hex(serial: int) -> str:
+    digits = format(abs(serial), "X")
+    digits = digits.zfill(len(digits) + len(digits) % 2)
+    pairs = ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+    return f"-{pairs}" if serial < 0 else pairs
+
+
+def _truncated_hex(data: bytes) -> str:
+    if len(data) <= EXTENSION_HEX_LIMIT:
+        return colon_hex(data)
+    return f"{colon_hex(data[:EXTENSION_HEX_LIMIT])} … ({len(data)} bytes)"
+
+
+def _oid_name(oid: x509.ObjectIdentifier) -> str:
+    name = getattr(oid, "_name", None)
+    if not name or name == "Unknown OID":
+        return oid.dotted_string
+    return name
+
+
+# --------------------------------------------------------------------------- extensions
+
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "TLS server authentication",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "TLS client authentication",
+    ExtendedKeyUsageOID.CODE_SIGNING: "Code signing",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "Email protection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "Time stamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSP signing",
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "Any extended key usage",
+    ExtendedKeyUsageOID.SMARTCARD_LOGON: "Smart card logon",
+    ExtendedKeyUsageOID.KERBEROS_PKINIT_KDC: "Kerberos PKINIT KDC",
+    ExtendedKeyUsageOID.IPSEC_IKE: "IPsec IKE",
+    ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY: "Certificate Transparency",
+}
+
+_KEY_USAGE_FLAGS = (
+    ("digital_signature", "Digital signature"),
+    ("content_commitment", "Content commitment"),
+    ("key_encipherment", "Key encipherment"),
+    ("data_encipherment", "Data encipherment"),
+    ("key_agreement", "Key agreement"),
+    ("key_cert_sign", "Certificate sign"),
+    ("crl_sign", "CRL sign"),
+)
+
+Rows = list[tuple[str, str]]
+
+
+def _extensions(cert: x509.Certificate) -> tuple[list[Extension], bool]:
+    try:
+        parsed = list(cert.extensions)
+    except (ValueError, x509.DuplicateExtension) as exc:
+        # cryptography parses all extensions at once, so one bad extension hides the rest;
+        # list the raw ones so the page still shows what is there.
+        error = Extension(
+            name=UNDECODABLE_EXTENSIONS,
+            oid="",
+            critical=False,
+            values=[("Error", str(exc) or type(exc).__name__)],
+        )
+        return [error, *map(_raw_extension, raw_extensions(cert))], False
+    extensions = [_extension(ext) for ext in parsed]
+    is_ca = any(isinstance(ext.value, x509.BasicConstraints) and ext.value.ca for ext in parsed)
+    return extensions, is_ca
+
+
+def _extension(ext: x509.Extension) -> Extension:
+    oid = ext.oid.dotted_string
+    value = ext.value
+    if isinstance(value, x509.UnrecognizedExtension):
+        return Extension(UNKNOWN_EXTENSION, oid, ext.critical, _hex_rows(value.value))
+    name = EXTENSION_NAMES.get(ext.oid, _oid_name(ext.oid))
+    decoder = _DECODERS.get(type(value))
+    try:
+        rows = decoder(value) if decoder else _hex_rows(value.public_bytes())
+    except Exception as exc:  # a decoder bug must not take the whole page down
+        rows = [("Error", f"could not decode: {type(exc).__name__}")]
+    return Extension(name, oid, ext.critical, rows)
+
+
+def _raw_extension(raw: RawExtension) -> Extension:
+    name = EXTENSION_NAMES.get(x509.ObjectIdentifier(raw.oid), UNKNOWN_EXTENSION)
+    return Extension(name, raw.oid, raw.critical, _hex_rows(raw.value))
+
+
+def _hex_rows(data: bytes) -> Rows:
+    return [("Value (DER, hex)", _truncated_hex(data))]
+
+
+def _basic_constraints(value: x509.BasicConstraints) -> Rows:
+    path = "none" if value.path_length is None else str(value.path_length)
+    return [("CA", "TRUE" if value.ca else "FALSE"), ("Path length", path)]
+
+
+def _key_usage(value: x509.KeyUsage) -> Rows:
+    usages = [label for attr, label in _KEY_USAGE_FLAGS if getattr(value, attr)]
+    if value.key_agreement:  # encipher_only/decipher_only raise unless key_agreement is set
+        if value.encipher_only:
+            usages.append("Encipher only")
+        if value.decipher_only:
+            usages.append("Decipher only")
+    return [("Usages", ", ".join(usages) or "none")]
+
+
+def _extended_key_usage(value: x509.ExtendedKeyUsage) -> Rows:
+    rows = []
+    for oid in value:
+        name = _EKU_NAMES.get(oid)
+        rows.append(("Purpose", f"{name} ({oid.dotted_string})" if name else _oid_name(oid)))
+    return rows
+
+
+def _general_name(name: x509.GeneralName) -> tuple[str, str]:
+    if isinstance(name, x509.DNSName):
+        return "DNS", name.value
+    if isinstance(name, x509.IPAddress):
+        return "IP", str(name.value)
+    if isinstance(name, x509.UniformResourceIdentifier):
+        return "URI", name.value
+    if isinstance(name, x509.RFC822Name):
+        return "Email", name.value
+    if isinstance(name, x509.DirectoryName):
+        return "Directory name", name.value.rfc4514_string()
+    if isinstance(name, x509.RegisteredID):
+        return "Registered ID", name.value.dotted_string
+    if isinstance(name, x509.OtherName):
+        return f"Other name ({name.type_id.dotted_string})", _other_name_value(name.value)
+    return type(name).__name__, str(getattr(name, "value", ""))
+
+
+_DER_STRING_TAGS = {0x0C, 0x13, 0x16, 0x1A}  # UTF8String, PrintableString, IA5String, VisibleString
+
+
+def _other_name_value(der: bytes) -> str:
+    # An otherName value is usually a short string; show it as text, anything else as hex.
+    if len(der) >= 2 and der[0] in _DER_STRING_TAGS and der[1] < 0x80 and len(der) == der[1] + 2:
+        try:
+            return der[2:].decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return _truncated_hex(der)
+
+
+def _general_names(names: Iterable[x509.GeneralName]) -> Rows:
+    return [_general_name(name) for name in names]
+
+
+def _subject_key_identifier(value: x509.SubjectKeyIdentifier) -> Rows:
+    return [("Key ID", colon_hex(value.digest))]
+
+
+def _authority_key_identifier(value: x509.AuthorityKeyIdentifier) -> Rows:
+    rows = []
+    if value.key_identifier is not None:
+        rows.append(("Key ID", colon_hex(value.key_identifier)))
+    for label, text in _general_names(value.authority_cert_issuer or []):
+        rows.append((f"Issuer ({label})", text))
+    if value.authority_cert_serial_number is not None:
+        rows.append(("Issuer serial", _serial_hex(value.authority_cert_serial_number)))
+    return rows
+
+
+def _distribution_points(value: x509.CRLDistributionPoints | x509.FreshestCRL) -> Rows:
+    rows: Rows = []
+    for point in value:
+        rows.extend(_general_names(point.full_name or []))
+        if point.relative_name is not None:
+            rows.append(("Relative name", point.relative_name.rfc4514_string()))
+        if point.reasons:
+            reasons = sorted(reason.value for reason in point.reasons)
+            rows.append(("Reasons", ", ".join(reasons)))
+        for label, text in _general_names(point.crl_issuer or []):
+            rows.append((f"CRL issuer ({label})", text))
+    return rows
+
+
+_ACCESS_METHODS = {
+    AuthorityInformationAccessOID.OCSP: "OCSP",
+    AuthorityInformationAccessOID.CA_ISSUERS: "CA issuers",
+}
+
+
+def _access_descriptions(
+    value: x509.AuthorityInformationAccess | x509.SubjectInformationAccess,
+) -> Rows:
+    rows = []
+    for description in value:
+        method = _ACCESS_METHODS.get(description.access_method)
+        label = method or _oid_name(description.access_method)
+        rows.append((label, _general_name(description.access_location)[1]))
+    return rows
+
+
+_POLICY_NAMES = {
+    CertificatePoliciesOID.ANY_POLICY.dotted_string: "Any policy",
+    "2.23.140.1.2.1": "CA/Browser Forum domain validated",
+    "2.23.140.1.2.2": "CA/Browser Forum organization validated",
+    "2.23.140.1.2.3": "CA/Browser Forum individual validated",
+}
+
+
+def _certificate_policies(value: x509.CertificatePolicies) -> Rows:
+    rows: Rows = []
+    for policy in value:
+        oid = policy.policy_identifier.dotted_string
+        name = _POLICY_NAMES.get(oid)
+        rows.append(("Policy", f"{name} ({oid})" if name else oid))
+        for qualifier in policy.policy_qualifiers or []:
+            if isinstance(qualifier, str):
+                rows.append(("CPS", qualifier))
+                continue
+            parts = []
+            if qualifier.notice_reference is not None:
+                reference = qualifier.notice_reference
+                numbers = ", ".join(str(n) for n in reference.notice_numbers)
+                parts.append(f"{reference.organization or ''} #{numbers}".strip())
+            if qualifier.explicit_text:
+                parts.append(qualifier.explicit_text)
+            rows.append(("User notice", " — ".join(parts)))
+    return rows
+
+
+def _name_constraints(value: x509.NameConstraints) -> Rows:
+    rows = [
+        (f"Permitted {label}", text)
+        for label, text in _general_names(value.permitted_subtrees or [])
+    ]
+    rows += [
+        (f"Excluded {label}", text) for label, text in _general_names(value.excluded_subtrees or [])
+    ]
+    return rows
+
+
+def _policy_constraints(value: x509.PolicyConstraints) -> Rows:
+    rows = []
+    if value.require_explicit_policy is not None:
+        rows.append(("Require explicit policy", str(value.require_explicit_policy)))
+    if value.inhibit_policy_mapping is not None:
+        rows.append(("Inhibit policy mapping", str(value.inhibit_policy_mapping)))
+    return rows
+
+
+_DECODERS: dict[type, Callable[[object], Rows]] = {
+    x509.BasicConstraints: _basic_constraints,
+    x509.KeyUsage: _key_usage,
+    x509.ExtendedKeyUsage: _extended_key_usage,
+    x509.SubjectAlternativeName: _general_names,
+    x509.IssuerAlternativeName: _general_names,
+    x509.SubjectKeyIdentifier: _subject_key_identifier,
+    x509.AuthorityKeyIdentifier: _authority_key_identifier,
+    x509.CRLDistributionPoints: _distribution_points,
+    x509.FreshestCRL: _distribution_points,
+    x509.AuthorityInformationAccess: _access_descriptions,
+    x509.SubjectInformationAccess: _access_descriptions,
+    x509.CertificatePolicies: _certificate_policies,
+    x509.NameConstraints: _name_constraints,
+    x509.PolicyConstraints: _policy_constraints,
+    x509.InhibitAnyPolicy: lambda value: [("Skip certificates", str(value.skip_certs))],
+    x509.OCSPNoCheck: lambda value: [("Present", "yes")],
+}
