@@ -5,14 +5,18 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
+from certadmin.certs.details import certificate_details
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
+from tests.certs.factories import make_leaf
 from tests.devices.key_material import key_fragments
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -180,6 +184,30 @@ def test_undecodable_certificate_is_reported_and_exits_0(dashboard_iot):
     assert "Certificate:   could not be decoded: no CERTIFICATE block" in out
     assert report["decode_error"]
     assert report["certificate"] is None
+
+
+def test_expired_days_agree_with_the_certificate_page(dashboard_iot):
+    # Expired 30 days and a few minutes ago: the page says "30 days ago"; so must the CLI.
+    not_after = timezone.now() - timedelta(days=30, minutes=5)
+    leaf = make_leaf(not_before=not_after - timedelta(days=365), not_after=not_after)
+    dashboard_iot.add_device(
+        {
+            "product_key": DEMO_PRODUCT_KEY,
+            "device_name": "cli-expired-30d",
+            "certificate": leaf.cert_pem,
+            "private_key": leaf.key_pem(),
+        }
+    )
+    device = ("--product-key", DEMO_PRODUCT_KEY, "--device-name", "cli-expired-30d")
+
+    out, _ = run(*device)
+    cert = json.loads(run(*device, "--json")[0])["certificate"]
+    validity = certificate_details(leaf.cert).validity(timezone.now())
+
+    assert validity.days_since_expiry == 30
+    assert re.search(r"^Validity:\s+expired 30 day\(s\) ago$", out, re.MULTILINE)
+    assert cert["validity"] == "expired"
+    assert (cert["days_since_expiry"], cert["days_until_expiry"]) == (30, 0)
 
 
 @pytest.mark.parametrize("device_name", ["thermo-001", "thermo-002", "legacy-b64"])
