@@ -156,11 +156,6 @@ class CertificateDetails:
     version: str
     pem: str
 
-    @property
-    def summary_type(self) -> str:
-        """A short description such as "X.509 leaf certificate"."""
-        return "X.509 CA certificate" if self.is_ca else "X.509 leaf certificate"
-
     def validity(self, now: datetime) -> Validity:
         """Classify ``now`` (timezone-aware) against the validity period.
 
