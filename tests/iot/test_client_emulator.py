@@ -206,8 +206,13 @@ def test_without_a_local_limiter_the_emulator_throttles(emulator, make_client):
 
 def test_throttling_is_retried_until_every_call_succeeds(emulator, make_client):
     client = make_client(max_attempts=10, backoff_base=0.2, backoff_max=1.0)
-    results = _query_many(client, 15)
-    assert all(r.status is CertStatus.READY for r in results), results
+    for _ in range(3):  # a loaded machine may spread 15 arrivals over more than a second
+        emulator.request_log.clear()
+        emulator.reset_rate_limits()
+        results = _query_many(client, 15)
+        assert all(r.status is CertStatus.READY for r in results), results
+        if len(emulator.request_log) > 15:
+            break
     assert len(emulator.request_log) > 15  # some calls were throttled and retried
 
 
