@@ -1,35 +1,7 @@
 """Checking the audit chain: every row's hash, and every row's link to the one before it."""
 
-from dataclasses import dataclass
-
-from certadmin.audit.models import AuditEvent, ChainProblem, chain_problem_message
-from certadmin.audit.services import GENESIS_HASH, event_hash
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """What one walk over the chain found.
-
-    ``head_id``/``head_hash`` name the last row that verified: the chain head when ``ok``.
-    ``problem`` (a ``ChainProblem``) is empty when ``ok``.
-    """
-
-    ok: bool
-    checked: int
-    head_id: int | None
-    head_hash: str
-    expected_head: str = ""
-    problem: str = ""
-    first_broken_id: int | None = None
-    previous_id: int | None = None
-
-    @property
-    def message(self) -> str:
-        return chain_problem_message(
-            problem=self.problem,
-            first_broken_id=self.first_broken_id,
-            previous_id=self.previous_id,
-        )
+from certadmin.audit.chain import GENESIS_HASH, ChainReport, event_hash
+from certadmin.audit.models import AuditEvent, ChainProblem
 
 
 def chain_verify(*, batch_size: int = 2000, expect_head: str = "") -> ChainReport:
