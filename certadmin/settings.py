@@ -143,6 +143,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# `manage.py flush` refuses to erase audit events unless given --erase-audit-trail. Only the test
+# configuration turns this on: test runners flush between tests and cannot pass the option.
+AUDIT_FLUSH_ALLOWED = False
+
 REDIS_URL = _env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
