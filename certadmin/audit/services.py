@@ -4,7 +4,7 @@ record of each verification run.
 
 import ipaddress
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import DatabaseError, connection, transaction
@@ -164,12 +164,6 @@ def chain_verification_record(
     return ChainVerification.objects.create(
         checked_at=timezone.now(),
         run_by=actor.get_username() if actor is not None and actor.is_authenticated else "",
-        ok=report.ok,
-        checked=report.checked,
-        head_id=report.head_id,
-        head_hash=report.head_hash,
-        expected_head=report.expected_head,
-        problem=report.problem,
-        first_broken_id=report.first_broken_id,
-        previous_id=report.previous_id,
+        # The report's fields are the model's, by name.
+        **asdict(report),
     )
