@@ -59,6 +59,10 @@ INVENTORY_FRESH_SECONDS = int(_env("CERTADMIN_INVENTORY_FRESH_SECONDS", "300"))
 KEY_REVEAL_VISIBLE_SECONDS = int(_env("CERTADMIN_KEY_VISIBLE_SECONDS", "60"))
 REAUTH_MAX_AGE_SECONDS = int(_env("CERTADMIN_REAUTH_SECONDS", "300"))
 
+# The local IoT API emulator is a development and test tool: its app (for `manage.py
+# iot_emulator`) is installed in demo mode, or anywhere CERTADMIN_EMULATOR=1 asks for it.
+EMULATOR_ENABLED = _env_flag("CERTADMIN_EMULATOR", default=DEMO_MODE)
+
 if not DEMO_MODE and not IOT_ACCESS_KEY_SECRET:
     raise ImproperlyConfigured("ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set with the AccessKey ID.")
 
@@ -89,10 +93,11 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "certadmin.accounts",
-    "certadmin.emulator",
     "certadmin.devices",
     "certadmin.audit",
 ]
+if EMULATOR_ENABLED:
+    INSTALLED_APPS.append("certadmin.emulator")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -142,6 +147,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# `manage.py flush` refuses to erase audit events unless given --erase-audit-trail. Only the test
+# configuration turns this on: test runners flush between tests and cannot pass the option.
+AUDIT_FLUSH_ALLOWED = False
 
 REDIS_URL = _env("REDIS_URL")
 if REDIS_URL:

@@ -1,4 +1,7 @@
-"""Shared fixtures: the local IoT API emulator over real HTTP.
+"""Shared configuration and fixtures: the local IoT API emulator over real HTTP.
+
+- The test session lets ``manage.py flush`` erase the audit trail (``AUDIT_FLUSH_ALLOWED``):
+  pytest-django flushes the database after every transactional test.
 
 - ``emulator``: the session's emulator (one per test run, demo AccessKey pair), with faults,
   flow-control quotas, the request log and recorded STS tokens reset before and after each
@@ -14,6 +17,11 @@ import pytest
 from django.conf import settings
 
 from certadmin.emulator.server import RunningEmulator, start_emulator
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-django has configured Django before conftests are configured.
+    settings.AUDIT_FLUSH_ALLOWED = True
 
 
 def _start() -> RunningEmulator:

@@ -1,17 +1,10 @@
-"""Writing to the audit trail: one hash-chained row per security event.
-
-Each row's ``entry_hash`` is the SHA-256 of its canonical serialization, which includes the
-``prev_hash`` of the row before it; changing, removing or reordering any row therefore breaks
-every link after it, and ``certadmin.audit.verification.chain_verify`` notices.
+"""Writing to the audit trail: one hash-chained row per security event (see ``chain``), and the
+record of each verification run.
 """
 
-import hashlib
 import ipaddress
-import json
 import logging
-from dataclasses import dataclass
-from datetime import UTC
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import DatabaseError, connection, transaction
@@ -19,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
+from certadmin.audit.chain import GENESIS_HASH, ChainReport, event_hash
 from certadmin.audit.models import (
     AuditAction,
     AuditEvent,
@@ -26,39 +20,11 @@ from certadmin.audit.models import (
     ChainVerification,
 )
 
-if TYPE_CHECKING:
-    from certadmin.audit.verification import ChainReport
-
 logger = logging.getLogger(__name__)
 
-GENESIS_HASH = "0" * 64
-USER_AGENT_MAX = 512
 # Arbitrary constant naming "the audit chain head" among PostgreSQL advisory locks.
 CHAIN_LOCK_ID = 0x6175_6469_7463_6861  # "auditcha"
 LOCK_TIMEOUT = "5s"
-
-# Every stored field except the id (assigned by the database; prev_hash orders the chain) and
-# entry_hash itself. Adding a field to AuditEvent means adding it here, in a new hash version.
-HASHED_FIELDS = (
-    "created_at",
-    "actor_id",
-    "actor_username",
-    "action",
-    "outcome",
-    "product_key",
-    "device_name",
-    "iot_instance_id",
-    "cert_sn",
-    "certificate_sha256",
-    "key_fingerprint",
-    "reason",
-    "detail",
-    "ip_address",
-    "user_agent",
-    "platform_code",
-    "platform_request_id",
-    "prev_hash",
-)
 
 
 class AuditWriteError(Exception):
@@ -74,10 +40,10 @@ class RequestContext:
 
 
 def request_context(request: HttpRequest) -> RequestContext:
-    """The client address (REMOTE_ADDR, normalised) and user agent (truncated) of a request."""
+    """The client address (REMOTE_ADDR, normalised) and user agent (made storable) of a request."""
     return RequestContext(
         ip_address=_normalised_ip(request.META.get("REMOTE_ADDR", "")),
-        user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX],
+        user_agent=_clean_text("user_agent", request.META.get("HTTP_USER_AGENT", "")),
     )
 
 
@@ -89,22 +55,6 @@ def _normalised_ip(value: str) -> str | None:
     except ValueError:
         return None
     return str(address) if address.version == 4 else clean_ipv6_address(value)
-
-
-def canonical_event_bytes(event: AuditEvent) -> bytes:
-    """The bytes an event's hash covers: sorted-key compact JSON of ``HASHED_FIELDS``."""
-    values = {}
-    for name in HASHED_FIELDS:
-        value = getattr(event, name)
-        if name == "created_at":
-            value = value.astimezone(UTC).isoformat(timespec="microseconds")
-        values[name] = value
-    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def event_hash(event: AuditEvent) -> str:
-    """Lowercase hex SHA-256 of ``canonical_event_bytes(event)``."""
-    return hashlib.sha256(canonical_event_bytes(event)).hexdigest()
 
 
 def _clean_text(name: str, value: str) -> str:
@@ -208,18 +158,12 @@ def _check_linked(*, event: AuditEvent, head_id: int | None) -> None:
 
 
 def chain_verification_record(
-    *, report: "ChainReport", actor: AbstractBaseUser | None = None
+    *, report: ChainReport, actor: AbstractBaseUser | None = None
 ) -> ChainVerification:
     """Keep the result of one verification run."""
     return ChainVerification.objects.create(
         checked_at=timezone.now(),
         run_by=actor.get_username() if actor is not None and actor.is_authenticated else "",
-        ok=report.ok,
-        checked=report.checked,
-        head_id=report.head_id,
-        head_hash=report.head_hash,
-        expected_head=report.expected_head,
-        problem=report.problem,
-        first_broken_id=report.first_broken_id,
-        previous_id=report.previous_id,
+        # The report's fields are the model's, by name.
+        **asdict(report),
     )

@@ -1,35 +1,9 @@
 """Checking the audit chain: every row's hash, and every row's link to the one before it."""
 
-from dataclasses import dataclass
+from collections.abc import Iterator
 
-from certadmin.audit.models import AuditEvent, ChainProblem, chain_problem_message
-from certadmin.audit.services import GENESIS_HASH, event_hash
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """What one walk over the chain found.
-
-    ``head_id``/``head_hash`` name the last row that verified: the chain head when ``ok``.
-    ``problem`` (a ``ChainProblem``) is empty when ``ok``.
-    """
-
-    ok: bool
-    checked: int
-    head_id: int | None
-    head_hash: str
-    expected_head: str = ""
-    problem: str = ""
-    first_broken_id: int | None = None
-    previous_id: int | None = None
-
-    @property
-    def message(self) -> str:
-        return chain_problem_message(
-            problem=self.problem,
-            first_broken_id=self.first_broken_id,
-            previous_id=self.previous_id,
-        )
+from certadmin.audit.chain import GENESIS_HASH, ChainReport, event_hash
+from certadmin.audit.models import AuditEvent, ChainProblem
 
 
 def chain_verify(*, batch_size: int = 2000, expect_head: str = "") -> ChainReport:
@@ -43,48 +17,36 @@ def chain_verify(*, batch_size: int = 2000, expect_head: str = "") -> ChainRepor
     previous_id: int | None = None
     previous_hash = GENESIS_HASH
     anchor_seen = not expect_head
-    last_id = 0
-    while True:
-        batch = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
-        if not batch:
+    problem, first_broken_id = "", None
+    for event in _events_in_chain_order(batch_size=batch_size):
+        checked += 1
+        if event_hash(event) != event.entry_hash:
+            problem = ChainProblem.EDITED
+        elif event.prev_hash != previous_hash:
+            problem = ChainProblem.FIRST_UNLINKED if previous_id is None else ChainProblem.UNLINKED
+        if problem:
+            first_broken_id = event.id
             break
-        for event in batch:
-            checked += 1
-            problem = ""
-            if event_hash(event) != event.entry_hash:
-                problem = ChainProblem.EDITED
-            elif event.prev_hash != previous_hash:
-                problem = (
-                    ChainProblem.FIRST_UNLINKED if previous_id is None else ChainProblem.UNLINKED
-                )
-            if problem:
-                return ChainReport(
-                    ok=False,
-                    checked=checked,
-                    head_id=previous_id,
-                    head_hash=previous_hash if previous_id is not None else "",
-                    expected_head=expect_head,
-                    problem=problem,
-                    first_broken_id=event.id,
-                    previous_id=previous_id,
-                )
-            anchor_seen = anchor_seen or event.entry_hash == expect_head
-            previous_id, previous_hash = event.id, event.entry_hash
-        last_id = batch[-1].id
-    head_hash = previous_hash if previous_id is not None else ""
-    if not anchor_seen:
-        return ChainReport(
-            ok=False,
-            checked=checked,
-            head_id=previous_id,
-            head_hash=head_hash,
-            expected_head=expect_head,
-            problem=ChainProblem.ANCHOR_MISSING,
-        )
+        anchor_seen = anchor_seen or event.entry_hash == expect_head
+        previous_id, previous_hash = event.id, event.entry_hash
+    if not problem and not anchor_seen:
+        problem = ChainProblem.ANCHOR_MISSING
     return ChainReport(
-        ok=True,
+        ok=not problem,
         checked=checked,
         head_id=previous_id,
-        head_hash=head_hash,
+        head_hash=previous_hash if previous_id is not None else "",
         expected_head=expect_head,
+        problem=problem,
+        first_broken_id=first_broken_id,
+        # The row before the broken one; a missing anchor names no row.
+        previous_id=previous_id if first_broken_id is not None else None,
     )
+
+
+def _events_in_chain_order(*, batch_size: int) -> Iterator[AuditEvent]:
+    """Every event by ascending id, fetched in keyset batches."""
+    last_id = 0
+    while batch := list(AuditEvent.objects.filter(id__gt=last_id).order_by("id")[:batch_size]):
+        yield from batch
+        last_id = batch[-1].id

@@ -1,7 +1,6 @@
 """Audit events cannot be changed or removed: not by the model, the queryset, the admin or SQL."""
 
 import pytest
-from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
@@ -77,12 +76,22 @@ def test_postgresql_refuses_truncate():
     assert AuditEvent.objects.count() == 1
 
 
-def test_flush_refuses_to_erase_audit_events_outside_tests(monkeypatch):
+def test_flush_refuses_to_erase_audit_events_unless_allowed(settings):
     make_event()
-    monkeypatch.delattr(mail, "outbox")
+    settings.AUDIT_FLUSH_ALLOWED = False
     with pytest.raises(CommandError, match="append-only"):
         call_command("flush", interactive=False, verbosity=0)
     assert AuditEvent.objects.count() == 1
+
+
+def test_flush_erases_audit_events_when_the_operator_says_so(settings):
+    make_event()
+    settings.AUDIT_FLUSH_ALLOWED = False
+    call_command("flush", interactive=False, verbosity=0, erase_audit_trail=True)
+    assert AuditEvent.objects.count() == 0
+    make_event()  # the triggers are back: the table is append-only again
+    with pytest.raises(DatabaseError, match="append-only"):
+        _raw("DELETE FROM audit_auditevent")
 
 
 # --- Admin ---------------------------------------------------------------------------------------

@@ -5,15 +5,12 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import RequestFactory
 
+from certadmin.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_event_bytes, event_hash
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.services import (
-    GENESIS_HASH,
-    HASHED_FIELDS,
     AuditWriteError,
     RequestContext,
     audit_record,
-    canonical_event_bytes,
-    event_hash,
     request_context,
 )
 

@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from certadmin.audit.chain import event_hash
 from certadmin.audit.models import AuditEvent, ChainProblem, ChainVerification
-from certadmin.audit.services import event_hash
 from certadmin.audit.verification import chain_verify
 
 from .factories import make_event, make_events, tamper

@@ -74,3 +74,24 @@ def test_production_mode_defaults_to_the_real_shanghai_endpoint():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "https://iot.cn-shanghai.aliyuncs.com"
+
+
+@pytest.mark.parametrize(
+    ("override", "installed"),
+    [({}, False), ({"CERTADMIN_EMULATOR": "1"}, True)],
+)
+def test_production_settings_install_the_emulator_only_when_asked(override, installed):
+    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), **override}
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.apps import apps; print(apps.is_installed('certadmin.emulator'))",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(installed)
+
+
+def test_demo_mode_installs_the_emulator_for_make_run(settings):
+    assert settings.EMULATOR_ENABLED
+    assert "certadmin.emulator" in settings.INSTALLED_APPS
