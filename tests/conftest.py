@@ -4,9 +4,10 @@
   pytest-django flushes the database after every transactional test.
 
 - ``emulator``: the session's emulator (one per test run, demo AccessKey pair), with faults,
-  flow-control quotas, the request log and recorded STS tokens reset before and after each
-  test. Devices added with ``add_device`` stay for the session: put them on a product of
-  your own (the demo product's device list is checked by the emulator's tests).
+  flow-control quotas, the request log, the throttling counts and recorded STS tokens reset
+  before and after each test. Devices added with ``add_device`` stay for the session: put
+  them on a product of your own (the demo product's device list is checked by the
+  emulator's tests).
 - ``emulator_session``: the same emulator without the per-test reset.
 - ``fresh_emulator``: a new emulator (own CA, own state) for one test.
 """
@@ -35,6 +36,7 @@ def _reset(emulator: RunningEmulator) -> None:
     emulator.set_fault(None)
     emulator.reset_rate_limits()
     emulator.request_log.clear()
+    emulator.throttled.clear()
     emulator.security_tokens.clear()
 
 

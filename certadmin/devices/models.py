@@ -8,25 +8,52 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class ChainStatus(models.TextChoices):
+    """The outcome of checking a certificate against the configured CA bundle."""
+
+    VERIFIED = "verified", _("verified")
+    UNVERIFIED = "unverified", _("unverified")
+    INVALID = "invalid", _("invalid")
+
+
 class CertificateRecord(models.Model):
-    """The last known public state of one device's certificate, from its last lookup."""
+    """The last known public state of one device's certificate, from its last lookup.
+
+    Written by a certificate page's lookup and by product syncs and batch lookups; a failed
+    lookup records its error Code and keeps the certificate fields of the last good one.
+    """
 
     product_key = models.CharField(_("ProductKey"), max_length=64)
     device_name = models.CharField(_("DeviceName"), max_length=64)
     # Empty string for the public instance, so the uniqueness constraint holds.
     iot_instance_id = models.CharField(_("IotInstanceId"), max_length=128, blank=True, default="")
-    status = models.PositiveSmallIntegerField(_("status"))
+    # From QueryDevice, when a product sync listed the device.
+    nickname = models.CharField(_("nickname"), max_length=128, blank=True, default="")
+    device_status = models.CharField(_("device status"), max_length=32, blank=True, default="")
+    # The certificate's status (0 being generated, 1 failed, 2 ready); None until a lookup
+    # of this device succeeded.
+    status = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)
     cert_sn = models.CharField(_("CertSN"), max_length=128, blank=True, default="")
-    # The certificate exactly as the API returned it (public data), so a repeat view can be
-    # decoded again without spending API quota.
+    # The certificate text the API returned with any key material stripped (public data), so
+    # a repeat view can be decoded again without spending API quota.
     certificate = models.TextField(_("certificate"), blank=True, default="")
     sha256_fingerprint = models.CharField(_("SHA-256 fingerprint"), max_length=95, blank=True)
+    # Colon-separated upper-case hex, as the certificate page shows it.
+    serial = models.CharField(_("serial"), max_length=128, blank=True, default="")
     subject = models.TextField(_("subject"), blank=True, default="")
     issuer = models.TextField(_("issuer"), blank=True, default="")
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     not_after = models.DateTimeField(_("not after"), null=True, blank=True)
     # Whether the key the API returned matches the certificate, worked out on the server at
     # lookup time (the key itself is never kept). None when there was no key to check.
     key_matches = models.BooleanField(_("key matches certificate"), null=True, blank=True)
+    # Against the CA bundle at lookup time; "" when there was no certificate to check.
+    chain_status = models.CharField(
+        _("chain status"), max_length=16, choices=ChainStatus.choices, blank=True, default=""
+    )
+    # The platform's error Code when the last lookup failed (e.g. iot.device.NotExistedDevice);
+    # "" when it succeeded.
+    last_error_code = models.CharField(_("last error code"), max_length=128, blank=True, default="")
     request_id = models.CharField(_("RequestId"), max_length=128, blank=True, default="")
     last_checked = models.DateTimeField(_("last checked"))
 
@@ -39,7 +66,25 @@ class CertificateRecord(models.Model):
                 name="unique_certificate_record_per_device",
             )
         ]
-        indexes = [models.Index(fields=["not_after"], name="certrecord_not_after")]
+        # A product's device list, expiry overview and lookups by a certificate's identifiers.
+        indexes = [
+            models.Index(fields=["not_after"], name="certrecord_not_after"),
+            models.Index(
+                fields=["product_key", "iot_instance_id", "device_name"],
+                name="certrecord_product_name",
+            ),
+            models.Index(
+                fields=["product_key", "iot_instance_id", "not_after"],
+                name="certrecord_product_expiry",
+            ),
+            models.Index(
+                fields=["product_key", "iot_instance_id", "last_checked"],
+                name="certrecord_product_checked",
+            ),
+            models.Index(fields=["cert_sn"], name="certrecord_cert_sn"),
+            models.Index(fields=["sha256_fingerprint"], name="certrecord_fingerprint"),
+            models.Index(fields=["serial"], name="certrecord_serial"),
+        ]
         default_permissions = ("view",)
         permissions = [
             ("view_certificates", _("Can search devices and view certificates")),

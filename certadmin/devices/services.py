@@ -5,29 +5,28 @@ checking that it matches the certificate, and is dropped before anything is stor
 """
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cryptography import x509
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from certadmin.certs.chain import ChainCheck, check_chain
-from certadmin.certs.details import CertificateDetails, Validity, certificate_details
-from certadmin.certs.fingerprints import private_key_matches
-from certadmin.certs.loading import (
-    CertificateDecodeError,
-    PrivateKeyDecodeError,
-    load_certificate,
-    load_private_key,
+from certadmin.certs.details import Validity
+from certadmin.devices.inventory import (
+    KEY_REMOVED,  # noqa: F401 (moved to the inventory, still importable from here)
+    DecodedCertificate,
+    certificate_decode,  # noqa: F401 (moved to the inventory, still importable from here)
+    decode_if_any,
+    inventory_store,
+    key_matches_certificate,
 )
 from certadmin.devices.models import CertificateRecord, RecentDevice
 from certadmin.devices.platform import ca_certificates, iot_client
 from certadmin.iot.client import IotClient
-from certadmin.iot.results import CertStatus, DeviceCert, DeviceListing
+from certadmin.iot.results import CertStatus, DeviceListing
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +35,6 @@ DEVICE_LIST_PAGE_SIZE = 50
 DEVICE_LIST_SCAN_PAGES = 20
 DEVICE_LIST_CACHE_SECONDS = 60
 RECENT_DEVICES_KEPT = 10
-KEY_REMOVED = "[private key removed]"
-_PRIVATE_KEY_PEM = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL
-)
 
 
 @dataclass(frozen=True)
@@ -49,20 +44,6 @@ class DeviceRef:
     product_key: str
     device_name: str
     iot_instance_id: str = ""
-
-
-@dataclass(frozen=True)
-class DecodedCertificate:
-    """A certificate string from the API, decoded; or why it could not be."""
-
-    text: str
-    certificate: x509.Certificate | None
-    details: CertificateDetails | None
-    error: str
-
-    @property
-    def ok(self) -> bool:
-        return self.details is not None
 
 
 @dataclass(frozen=True)
@@ -93,54 +74,6 @@ class CertificateView:
         return max(0, int((timezone.now() - self.checked_at).total_seconds() // 60))
 
 
-def _storable(text: str) -> str:
-    # PostgreSQL text cannot hold NUL; the platform's strings are not guaranteed free of it.
-    return text.replace("\x00", "\ufffd")
-
-
-@sensitive_variables("text")
-def _without_key_material(text: str) -> str:
-    """The received certificate text, safe to show and to store: any private key in it (a PEM
-    block, or the whole text being a bare base64 key) replaced, NUL characters (which
-    PostgreSQL text cannot hold) too."""
-    shown = _PRIVATE_KEY_PEM.sub(KEY_REMOVED, text)
-    try:
-        load_private_key(shown)
-    except PrivateKeyDecodeError:
-        pass
-    else:
-        shown = KEY_REMOVED
-    return _storable(shown)
-
-
-@sensitive_variables("text")
-def certificate_decode(text: str) -> DecodedCertificate:
-    """Decode a certificate string as the API returned it, never raising.
-
-    ``DecodedCertificate.text`` is the received text without any private key it carried.
-    """
-    safe_text = _without_key_material(text)
-    try:
-        cert = load_certificate(text)
-        return DecodedCertificate(safe_text, cert, certificate_details(cert), "")
-    except CertificateDecodeError as error:
-        return DecodedCertificate(safe_text, None, None, str(error))
-
-
-@sensitive_variables("private_key_text", "key")
-def key_matches_certificate(
-    certificate: x509.Certificate | None, private_key_text: str
-) -> bool | None:
-    """Whether the key matches the certificate; None when either is missing or unreadable."""
-    if certificate is None or not private_key_text:
-        return None
-    try:
-        key = load_private_key(private_key_text)
-    except PrivateKeyDecodeError:
-        return None
-    return private_key_matches(certificate, key)
-
-
 def _view(
     *,
     device: DeviceRef,
@@ -166,41 +99,6 @@ def _view(
         from_inventory=from_inventory,
         request_id=request_id,
     )
-
-
-def _decode_if_any(text: str) -> DecodedCertificate | None:
-    return certificate_decode(text) if text else None
-
-
-def inventory_store(
-    *, result: DeviceCert, key_matches: bool | None, decoded: DecodedCertificate | None = None
-) -> CertificateRecord:
-    """Remember the public part of a lookup (never the key).
-
-    ``decoded`` is ``result.certificate`` already decoded, when the caller has it.
-    """
-    if decoded is None:
-        decoded = _decode_if_any(result.certificate)
-    details = decoded.details if decoded else None
-    record, _ = CertificateRecord.objects.update_or_create(
-        product_key=result.product_key,
-        device_name=result.device_name,
-        iot_instance_id=result.iot_instance_id or "",
-        defaults={
-            "status": int(result.status),
-            "cert_sn": _storable(result.cert_sn)[:128],
-            # The decoded text, not the raw one: it never carries a private key.
-            "certificate": decoded.text[:65536] if decoded else "",
-            "sha256_fingerprint": details.sha256_fingerprint if details else "",
-            "subject": details.subject_text if details else "",
-            "issuer": details.issuer_text if details else "",
-            "not_after": details.not_after if details else None,
-            "key_matches": key_matches,
-            "request_id": _storable(result.request_id)[:128],
-            "last_checked": timezone.now(),
-        },
-    )
-    return record
 
 
 def recent_device_touch(*, user, device: DeviceRef) -> None:
@@ -243,6 +141,8 @@ def _certificate_view(
                 product_key=device.product_key,
                 device_name=device.device_name,
                 iot_instance_id=device.iot_instance_id,
+                # A failed lookup keeps the last good certificate: not one to show as current.
+                last_error_code="",
                 last_checked__gte=timezone.now()
                 - timedelta(seconds=settings.INVENTORY_FRESH_SECONDS),
             )
@@ -254,7 +154,7 @@ def _certificate_view(
                 device=device,
                 status=CertStatus(record.status),
                 cert_sn=record.cert_sn,
-                decoded=_decode_if_any(record.certificate),
+                decoded=decode_if_any(record.certificate),
                 key_matches=record.key_matches,
                 checked_at=record.last_checked,
                 from_inventory=True,
@@ -266,7 +166,7 @@ def _certificate_view(
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id or None,
     )
-    decoded = _decode_if_any(result.certificate)
+    decoded = decode_if_any(result.certificate)
     matches = key_matches_certificate(decoded.certificate if decoded else None, result.private_key)
     record = inventory_store(result=result, key_matches=matches, decoded=decoded)
     return _view(

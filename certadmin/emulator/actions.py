@@ -91,7 +91,7 @@ def _device_row(device: Device) -> dict[str, Any]:
         "IotId": device.iot_id,
         "ProductKey": device.product_key,
         "DeviceStatus": device.device_status,
-        "Nickname": "",
+        "Nickname": device.nickname,
         "GmtCreate": local.strftime("%Y-%m-%d %H:%M:%S"),
         "UtcCreate": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "DeviceType": "X509",

@@ -1,13 +1,14 @@
 """The emulated endpoint, independent of sockets: a received request in, a response out.
 
-Order of work for each request: parse; log ``(action, access_key_id, signature_version)``;
-global faults; common parameters and version; action; timestamp, AccessKeyId, signature,
-nonce; flow control; the action itself; the device's own faults.
+Order of work for each request: parse; log ``(action, access_key_id, signature_version,
+device_name)``; global faults; common parameters and version; action; timestamp, AccessKeyId,
+signature, nonce; flow control; the action itself; the device's own faults.
 """
 
 import datetime as dt
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -47,6 +48,8 @@ class RequestLogEntry(NamedTuple):
     action: str | None
     access_key_id: str | None
     signature_version: str | None
+    # The DeviceName parameter as sent (None when the call has none, e.g. QueryDevice).
+    device_name: str | None = None
 
 
 @dataclass
@@ -107,6 +110,11 @@ class Gateway:
         self.nonces = NonceCache()
         self.request_log: list[RequestLogEntry] = []
         self.security_tokens: list[str] = []
+        # Throttling.User refusals issued, per action.
+        self.throttled: Counter[str] = Counter()
+        # AccessKeyId -> account; keys of one account share its quota. A key not listed is
+        # an account of its own.
+        self.accounts: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def handle(self, request: ReceivedRequest) -> Response:
@@ -115,7 +123,12 @@ class Gateway:
         identity = identify(request)
         with self._lock:
             self.request_log.append(
-                RequestLogEntry(identity.action, identity.access_key_id, identity.signature_version)
+                RequestLogEntry(
+                    identity.action,
+                    identity.access_key_id,
+                    identity.signature_version,
+                    request.params.get("DeviceName"),
+                )
             )
         fault, delay = self.faults.draw()
         if fault is not None:
@@ -169,7 +182,10 @@ class Gateway:
         if caller.security_token:
             with self._lock:
                 self.security_tokens.append(caller.security_token)
-        if not self.limiter.allow(caller.access_key_id, caller.action):
+        account = self.accounts.get(caller.access_key_id, caller.access_key_id)
+        if not self.limiter.allow(account, caller.action):
+            with self._lock:
+                self.throttled[caller.action] += 1
             raise GatewayError(
                 400, "Throttling.User", "Request was denied due to user flow control."
             )

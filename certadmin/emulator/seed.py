@@ -25,18 +25,33 @@ Product ``a1Ent0Prd9k`` on the enterprise instance ``iot-06z00demo0ent`` (querie
 ``IotInstanceId=iot-06z00demo0ent``, else ``iot.system.InstanceNotFound``):
 ``ent-gw-01`` and ``ent-meter-02``, both ready.
 
+Product ``a1Fleet5kXz`` on the public instance: the fleet, 5,000 devices ``line1-unit-00001``
+to ``line3-unit-05000`` (units 1-2000 on line 1, 2001-4000 on line 2, the rest on line 3).
+Everything about a fleet device follows from its name (see :func:`fleet_profile`): nickname
+(some empty), device status (ONLINE, OFFLINE, UNACTIVE, DISABLE), certificate status (about 1 %
+each 0 and 1) and validity counted from its first query: about 4 % expired, 2 % expiring within
+7 days, 4 % within 30, 6 % within 90, 37 % between 90 days and 24 months, 35 % in 2 to 10
+years, the rest the platform's usual 100 years. Their RSA keys come from the CA's key pool.
+
 Certificates come from the emulator's own CA (``CN=Alibaba Cloud IoT Operation CA1,
 O=Alibaba Cloud IoT, C=CN``, a new key at every start) and are issued on a device's first
 query. CertSN is the certificate's serial number in decimal.
 """
 
+import hashlib
+import itertools
+from dataclasses import dataclass
+
 from certadmin.emulator.ca import CertificateSpec
-from certadmin.emulator.store import STATUS_FAILED, STATUS_GENERATING, Device
+from certadmin.emulator.store import STATUS_FAILED, STATUS_GENERATING, STATUS_READY, Device
 
 DEMO_PRODUCT_KEY = "a1Demo7Sh2x"
 ENTERPRISE_PRODUCT_KEY = "a1Ent0Prd9k"
 ENTERPRISE_INSTANCE_ID = "iot-06z00demo0ent"
 SENSOR_COUNT = 55
+FLEET_PRODUCT_KEY = "a1Fleet5kXz"
+FLEET_SIZE = 5000
+FLEET_UNITS_PER_LINE = 2000
 
 SEEDED_DEVICES = """\
 | ProductKey | DeviceName | Status | what it is for |
@@ -55,7 +70,88 @@ SEEDED_DEVICES = """\
 | a1Demo7Sh2x | legacy-b64 | 2 | certificate and PKCS#1 key as headerless base64, CRLF line breaks |
 | a1Demo7Sh2x | sensor-0001 … sensor-0055 | 2 | plain devices for QueryDevice paging |
 | a1Ent0Prd9k | ent-gw-01, ent-meter-02 | 2 | instance iot-06z00demo0ent: IotInstanceId required |
+| a1Fleet5kXz | line1-unit-00001 … line3-unit-05000 | mixed | 5,000 devices, spread expiry |
 """
+
+# (share of the fleet, certificate status, (least, most) days of validity; None: 100 years)
+_VALIDITY_BANDS: tuple[tuple[float, int, tuple[float, float] | None], ...] = (
+    (0.01, STATUS_GENERATING, None),
+    (0.01, STATUS_FAILED, None),
+    (0.04, STATUS_READY, (-400.0, -1.0)),
+    (0.02, STATUS_READY, (0.5, 6.5)),
+    (0.04, STATUS_READY, (7.5, 29.5)),
+    (0.06, STATUS_READY, (30.5, 89.5)),
+    (0.37, STATUS_READY, (90.5, 729.5)),
+    (0.35, STATUS_READY, (730.0, 3650.0)),
+    (0.10, STATUS_READY, None),
+)
+_DEVICE_STATUSES = ((0.62, "ONLINE"), (0.87, "OFFLINE"), (0.95, "UNACTIVE"), (1.0, "DISABLE"))
+_AREAS = (
+    "BoilerRoom",
+    "Packing",
+    "ColdStore",
+    "Assembly",
+    "PaintShop",
+    "LoadingBay",
+    "冷库",
+    "装配线",
+)
+
+
+@dataclass(frozen=True)
+class FleetProfile:
+    """What the emulator says about one fleet device, derived from its name alone."""
+
+    nickname: str
+    device_status: str
+    status: int
+    # Days from the first query to notAfter (negative: expired); None: the usual 100 years.
+    valid_days: float | None
+
+
+def fleet_device_name(unit: int) -> str:
+    """The DeviceName of fleet unit ``unit`` (1-based): ``line3-unit-04321``."""
+    return f"line{(unit - 1) // FLEET_UNITS_PER_LINE + 1}-unit-{unit:05d}"
+
+
+def _fractions(device_name: str) -> list[float]:
+    digest = hashlib.sha256(f"fleet/{device_name}".encode()).digest()
+    return [int.from_bytes(digest[i : i + 4]) / 2**32 for i in range(0, 16, 4)]
+
+
+def fleet_profile(device_name: str) -> FleetProfile:
+    """The fleet device's nickname, statuses and validity, the same at every start."""
+    band_draw, days_draw, status_draw, nick_draw = _fractions(device_name)
+    unit = int(device_name.rsplit("-", 1)[-1])
+    cumulative = itertools.accumulate(share for share, _, _ in _VALIDITY_BANDS)
+    last = len(_VALIDITY_BANDS) - 1
+    band = next((i for i, edge in enumerate(cumulative) if band_draw < edge), last)
+    _, status, days = _VALIDITY_BANDS[band]
+    valid_days = None if days is None else round(days[0] + days_draw * (days[1] - days[0]), 3)
+    device_status = next(name for edge, name in _DEVICE_STATUSES if status_draw < edge)
+    if status != STATUS_READY:
+        device_status = "UNACTIVE"
+    nickname = "" if nick_draw < 0.12 else f"{_AREAS[int(nick_draw * 1000) % len(_AREAS)]}_{unit}"
+    return FleetProfile(nickname, device_status, status, valid_days)
+
+
+def fleet_devices() -> list[Device]:
+    """The fleet product's devices (certificates not issued yet)."""
+    devices = []
+    for unit in range(1, FLEET_SIZE + 1):
+        name = fleet_device_name(unit)
+        profile = fleet_profile(name)
+        devices.append(
+            Device(
+                FLEET_PRODUCT_KEY,
+                name,
+                status=profile.status,
+                spec=CertificateSpec(valid_days=profile.valid_days, pooled_key=True),
+                device_status=profile.device_status,
+                nickname=profile.nickname,
+            )
+        )
+    return devices
 
 
 def seeded_devices() -> list[Device]:
@@ -88,4 +184,4 @@ def seeded_devices() -> list[Device]:
         Device(ENTERPRISE_PRODUCT_KEY, name, iot_instance_id=ENTERPRISE_INSTANCE_ID)
         for name in ("ent-gw-01", "ent-meter-02")
     ]
-    return named + sensors + enterprise
+    return named + sensors + enterprise + fleet_devices()

@@ -9,7 +9,9 @@ A devices file is JSON::
                   "fault": {"latency": 1.5, "http_status": 503, "malformed": true,
                             "drop": true},                    # optional
                   "key_type": "rsa", "key_format": "pkcs8",   # optional, for issued certs
-                  "text_form": "pem", "valid_days": 20}]}     # optional, for issued certs
+                  "text_form": "pem", "valid_days": 20,       # optional, for issued certs
+                  "nickname": "Boiler_2",                     # optional, QueryDevice's Nickname
+                  "device_status": "OFFLINE"}]}               # optional, default ONLINE
 
 An entry replaces a seeded device with the same ProductKey and DeviceName. Certificate, key
 and CertSN strings given in the file are returned verbatim; if neither certificate nor key is
@@ -53,7 +55,10 @@ _ENTRY_KEYS = {
     "key_format",
     "text_form",
     "valid_days",
+    "nickname",
+    "device_status",
 }
+DEVICE_STATUSES = ("ONLINE", "OFFLINE", "UNACTIVE", "DISABLE")
 _EPOCH = dt.datetime(2025, 1, 6, 8, 0, tzinfo=dt.UTC)
 
 
@@ -75,6 +80,7 @@ class Device:
     spec: CertificateSpec = field(default_factory=CertificateSpec)
     fault: DeviceFault | None = None
     device_status: str = "ONLINE"
+    nickname: str = ""
     created: dt.datetime = _EPOCH
     _issued: IssuedCertificate | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -154,6 +160,8 @@ def device_from_entry(entry: Mapping[str, Any]) -> Device:
         private_key=_optional_string(entry, "private_key"),
         spec=spec,
         fault=fault,
+        device_status=_choice(entry, "device_status", DEVICE_STATUSES, "ONLINE"),
+        nickname=_optional_string(entry, "nickname") or "",
     )
 
 
@@ -186,7 +194,10 @@ class DeviceStore:
         self._ca = ca
         self._lock = threading.Lock()
         self._products: dict[str, str | None] = {}
-        self._devices: dict[tuple[str, str], Device] = {}
+        # ProductKey -> DeviceName -> Device, in creation order (a replaced device keeps its
+        # place), so QueryDevice pages a 5,000-device product without sorting it each call.
+        self._devices: dict[str, dict[str, Device]] = {}
+        self._count = 0
         for device in devices:
             self.add(device)
 
@@ -200,12 +211,14 @@ class DeviceStore:
                     f"not {device.iot_instance_id or '(public)'}"
                 )
             self._products[device.product_key] = device.iot_instance_id
-            key = (device.product_key, device.device_name)
-            replaced = self._devices.get(key)
-            device.created = (
-                replaced.created if replaced else _EPOCH + dt.timedelta(minutes=len(self._devices))
-            )
-            self._devices[key] = device
+            product = self._devices.setdefault(device.product_key, {})
+            replaced = product.get(device.device_name)
+            if replaced is None:
+                device.created = _EPOCH + dt.timedelta(minutes=self._count)
+                self._count += 1
+            else:
+                device.created = replaced.created
+            product[device.device_name] = device
 
     def product_instance(self, product_key: str) -> tuple[bool, str | None]:
         """``(exists, iot_instance_id)`` for a ProductKey (instance None: public instance)."""
@@ -220,13 +233,12 @@ class DeviceStore:
     def get(self, product_key: str, device_name: str) -> Device | None:
         """The device, or None."""
         with self._lock:
-            return self._devices.get((product_key, device_name))
+            return self._devices.get(product_key, {}).get(device_name)
 
     def devices_of(self, product_key: str) -> list[Device]:
         """A product's devices in creation order."""
         with self._lock:
-            found = [d for d in self._devices.values() if d.product_key == product_key]
-        return sorted(found, key=lambda d: d.created)
+            return list(self._devices.get(product_key, {}).values())
 
     def certificate_info(self, device: Device) -> dict[str, Any]:
         """The ``DeviceCertInfo`` of a device, issuing its certificate on first use."""

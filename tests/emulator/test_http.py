@@ -1,6 +1,7 @@
 """The HTTP layer: methods, body size, chunked bodies, keep-alive."""
 
 import socket
+import statistics
 import struct
 import time
 
@@ -9,6 +10,7 @@ from django.conf import settings
 
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.iot import signing
+from certadmin.iot.client import IotClient
 
 from .signer import encode_query, v1_params
 
@@ -49,6 +51,29 @@ def test_keep_alive_connection_serves_several_calls(emulator):
             response = session.get(f"{emulator.url}/?Format=JSON", timeout=10)
             assert response.status_code == 400
     assert len(emulator.request_log) == 3
+
+
+def test_keep_alive_calls_are_not_held_back_by_delayed_acks(emulator):
+    # Headers and body written in two sends without TCP_NODELAY made each keep-alive call
+    # wait for the client's delayed ACK: ~40 ms a call, ~20 calls/s at most.
+    client = IotClient(
+        endpoint=emulator.url,
+        access_key_id=settings.DEMO_ACCESS_KEY_ID,
+        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
+        rate_limiter=None,
+        max_attempts=1,
+    )
+    durations = []
+    try:
+        for _ in range(50):
+            emulator.reset_rate_limits()  # QueryDeviceCert allows only 10 calls a second
+            started = time.perf_counter()
+            client.query_device_cert(product_key=DEMO_PRODUCT_KEY, device_name="thermo-001")
+            durations.append(time.perf_counter() - started)
+    finally:
+        client.close()
+    assert statistics.median(durations) < 0.020
+    assert sum(durations) < 1.0
 
 
 def test_a_client_resetting_the_connection_leaves_no_traceback(emulator, capfd):

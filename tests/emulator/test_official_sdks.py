@@ -62,7 +62,9 @@ def test_old_sdk_queries_a_certificate(emulator):
     body = json.loads(old_client(emulator).do_action_with_exception(request))
     assert body["Success"] is True
     assert body["DeviceCertInfo"]["Certificate"].startswith("-----BEGIN CERTIFICATE-----")
-    assert emulator.request_log == [("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, "v1")]
+    assert emulator.request_log == [
+        ("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, "v1", "cam-lobby:01")
+    ]
 
 
 def test_old_sdk_with_wrong_secret_gets_a_server_exception_not_an_index_error(emulator):
@@ -131,7 +133,9 @@ def test_new_sdk_queries_a_certificate(emulator):
     info = response.body.device_cert_info
     assert info.status == 2
     assert info.private_key.startswith("-----BEGIN RSA PRIVATE KEY-----")
-    assert emulator.request_log == [("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, "v3")]
+    assert emulator.request_log == [
+        ("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, "v3", "lab.probe@b2")
+    ]
 
 
 def test_new_sdk_with_wrong_secret_is_refused(emulator):

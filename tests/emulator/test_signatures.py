@@ -38,7 +38,7 @@ def assert_certificate(response: requests.Response) -> dict:
 def test_v1_get_with_query_parameters_succeeds(v1, emulator):
     assert_certificate(v1(params=DEVICE))
     assert emulator.request_log == [
-        ("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, "v1"),
+        ("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, "v1", DEVICE["DeviceName"]),
     ]
 
 
@@ -120,7 +120,7 @@ def test_v1_sts_token_is_accepted_and_recorded(v1, emulator):
 def test_v3_post_with_query_parameters_succeeds(v3, emulator):
     assert_certificate(v3(params=DEVICE))
     assert emulator.request_log == [
-        ("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, "v3"),
+        ("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, "v3", DEVICE["DeviceName"]),
     ]
 
 

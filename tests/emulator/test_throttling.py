@@ -1,4 +1,4 @@
-"""Flow control: 10 QueryDeviceCert calls per AccessKeyId in any one-second window."""
+"""Flow control: 10 QueryDeviceCert calls per account in any one-second window."""
 
 import time
 
@@ -62,3 +62,28 @@ def test_sliding_window_frees_quota_after_a_second():
     assert not limiter.allow(key, "QueryDeviceCert")
     now[0] = 1.6
     assert limiter.allow(key, "QueryDeviceCert")
+
+
+def test_refusals_are_counted_per_action(v1, emulator):
+    for _ in range(12):
+        v1(params=DEVICE)
+    assert emulator.throttled == {"QueryDeviceCert": 2}
+    emulator.throttled.clear()
+    assert emulator.throttled["QueryDeviceCert"] == 0
+
+
+def test_keys_of_one_account_share_its_quota(v1, emulator):
+    emulator.add_access_key(
+        "LTAIsameAccount001", "same-account-secret", account=settings.DEMO_ACCESS_KEY_ID
+    )
+    for _ in range(10):
+        v1(params=DEVICE)
+    other = v1(params=DEVICE, access_key_id="LTAIsameAccount001", secret="same-account-secret")
+    assert codes([other]) == ["Throttling.User"]
+    assert emulator.throttled["QueryDeviceCert"] == 1
+
+
+def test_request_log_names_the_device_of_each_call(v1, emulator):
+    v1(params=DEVICE)
+    v1(action="QueryDevice", params={"ProductKey": DEMO_PRODUCT_KEY})
+    assert [entry.device_name for entry in emulator.request_log] == ["thermo-001", None]

@@ -80,7 +80,9 @@ def test_ready_certificate_is_returned_with_its_key(emulator, make_client, versi
     assert "Alibaba Cloud IoT Operation CA1" in parsed.issuer.rfc4514_string()
     assert cert.cert_sn == str(parsed.serial_number)
     assert "PRIVATE KEY" not in repr(cert)
-    assert emulator.request_log == [("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, version)]
+    assert emulator.request_log == [
+        ("QueryDeviceCert", settings.DEMO_ACCESS_KEY_ID, version, "thermo-001")
+    ]
 
 
 @pytest.mark.parametrize("version", ["v3", "v1"])

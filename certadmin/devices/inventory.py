@@ -1,0 +1,205 @@
+"""The inventory: the last known public state of each device's certificate.
+
+Certificate pages, product syncs and batch lookups write it; device lists, searches and the
+expiry overview read it. Everything stored is public: the private key the API returns with
+every certificate is used for one thing, checking that it matches the certificate, and is
+dropped; a DeviceSecret never reaches this module (``DeviceListing`` has none).
+"""
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from certadmin.certs.chain import check_chain
+from certadmin.certs.details import CertificateDetails, certificate_details
+from certadmin.certs.fingerprints import private_key_matches
+from certadmin.certs.loading import (
+    CertificateDecodeError,
+    PrivateKeyDecodeError,
+    load_certificate,
+    load_private_key,
+)
+from certadmin.devices.models import CertificateRecord
+from certadmin.devices.platform import ca_certificates
+from certadmin.iot.client import IotClient
+from certadmin.iot.errors import IotBusinessError
+from certadmin.iot.results import DeviceCert, DeviceListing
+
+if TYPE_CHECKING:
+    from certadmin.devices.services import DeviceRef
+
+KEY_REMOVED = "[private key removed]"
+_PRIVATE_KEY_PEM = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL
+)
+_CODE_LENGTH = CertificateRecord._meta.get_field("last_error_code").max_length
+
+
+@dataclass(frozen=True)
+class DecodedCertificate:
+    """A certificate string from the API, decoded; or why it could not be."""
+
+    text: str
+    certificate: x509.Certificate | None
+    details: CertificateDetails | None
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.details is not None
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; the platform's strings are not guaranteed free of it.
+    return text.replace("\x00", "\ufffd")
+
+
+@sensitive_variables("text")
+def _without_key_material(text: str) -> str:
+    """The received certificate text, safe to show and to store: any private key in it (a PEM
+    block, or the whole text being a bare base64 key) replaced, NUL characters (which
+    PostgreSQL text cannot hold) too."""
+    shown = _PRIVATE_KEY_PEM.sub(KEY_REMOVED, text)
+    try:
+        load_private_key(shown)
+    except PrivateKeyDecodeError:
+        pass
+    else:
+        shown = KEY_REMOVED
+    return _storable(shown)
+
+
+@sensitive_variables("text")
+def certificate_decode(text: str) -> DecodedCertificate:
+    """Decode a certificate string as the API returned it, never raising.
+
+    ``DecodedCertificate.text`` is the received text without any private key it carried.
+    """
+    safe_text = _without_key_material(text)
+    try:
+        cert = load_certificate(text)
+        return DecodedCertificate(safe_text, cert, certificate_details(cert), "")
+    except CertificateDecodeError as error:
+        return DecodedCertificate(safe_text, None, None, str(error))
+
+
+@sensitive_variables("private_key_text", "key")
+def key_matches_certificate(
+    certificate: x509.Certificate | None, private_key_text: str
+) -> bool | None:
+    """Whether the key matches the certificate; None when either is missing or unreadable."""
+    if certificate is None or not private_key_text:
+        return None
+    try:
+        key = load_private_key(private_key_text)
+    except PrivateKeyDecodeError:
+        return None
+    return private_key_matches(certificate, key)
+
+
+def decode_if_any(text: str) -> DecodedCertificate | None:
+    """``certificate_decode(text)``, or None for an empty text (no certificate issued)."""
+    return certificate_decode(text) if text else None
+
+
+def _listing_fields(listing: DeviceListing | None) -> dict[str, str]:
+    if listing is None:
+        return {}
+    return {
+        "nickname": _storable(listing.nickname)[:128],
+        "device_status": _storable(listing.device_status)[:32],
+    }
+
+
+def inventory_store(
+    *,
+    result: DeviceCert,
+    key_matches: bool | None,
+    decoded: DecodedCertificate | None = None,
+    listing: DeviceListing | None = None,
+) -> CertificateRecord:
+    """Remember the public part of a lookup (never the key), clearing any earlier error.
+
+    ``decoded`` is ``result.certificate`` already decoded, when the caller has it;
+    ``listing`` (the device's QueryDevice row) supplies nickname and device status.
+    """
+    if decoded is None:
+        decoded = decode_if_any(result.certificate)
+    details = decoded.details if decoded else None
+    now = timezone.now()
+    chain = (
+        check_chain(decoded.certificate, list(ca_certificates()), now).status
+        if decoded and decoded.certificate is not None
+        else ""
+    )
+    record, _ = CertificateRecord.objects.update_or_create(
+        product_key=result.product_key,
+        device_name=result.device_name,
+        iot_instance_id=result.iot_instance_id or "",
+        defaults={
+            **_listing_fields(listing),
+            "status": int(result.status),
+            "cert_sn": _storable(result.cert_sn)[:128],
+            # The decoded text, not the raw one: it never carries a private key.
+            "certificate": decoded.text[:65536] if decoded else "",
+            "sha256_fingerprint": details.sha256_fingerprint if details else "",
+            "serial": details.serial_hex[:128] if details else "",
+            "subject": details.subject_text if details else "",
+            "issuer": details.issuer_text if details else "",
+            "not_before": details.not_before if details else None,
+            "not_after": details.not_after if details else None,
+            "key_matches": key_matches,
+            "chain_status": chain,
+            "last_error_code": "",
+            "request_id": _storable(result.request_id)[:128],
+            "last_checked": now,
+        },
+    )
+    return record
+
+
+def inventory_store_failure(
+    *, device: "DeviceRef", code: str, listing: DeviceListing | None = None
+) -> CertificateRecord:
+    """Record that a lookup of ``device`` failed with the platform's error ``code``.
+
+    The certificate fields of the last good lookup, if any, are kept; ``last_checked`` is now.
+    """
+    record, _ = CertificateRecord.objects.update_or_create(
+        product_key=device.product_key,
+        device_name=device.device_name,
+        iot_instance_id=device.iot_instance_id,
+        defaults={
+            **_listing_fields(listing),
+            "last_error_code": _storable(code)[:_CODE_LENGTH] or "UnknownError",
+            "last_checked": timezone.now(),
+        },
+    )
+    return record
+
+
+@sensitive_variables("result")
+def device_certificate_check(
+    *, device: "DeviceRef", client: IotClient, listing: DeviceListing | None = None
+) -> CertificateRecord:
+    """One QueryDeviceCert; stores every public field (never the key), or, for a per-device
+    business error (IotBusinessError such as iot.device.NotExistedDevice), the error Code
+    with last_checked (keeping the last good certificate fields). Raises IotThrottledError,
+    IotTransportError and retryable IotGatewayError for the caller to retry."""
+    try:
+        result = client.query_device_cert(
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id or None,
+        )
+    except IotBusinessError as error:
+        return inventory_store_failure(device=device, code=error.code, listing=listing)
+    decoded = decode_if_any(result.certificate)
+    key_matches = key_matches_certificate(
+        decoded.certificate if decoded else None, result.private_key
+    )
+    return inventory_store(result=result, key_matches=key_matches, decoded=decoded, listing=listing)
