@@ -75,6 +75,21 @@ class Validity:
 
     state: str  # "valid" | "expiring" | "expired" | "not_yet_valid"
     days: int
+    # TEMP (merger drops): the other helper adds these properties for real.
+    not_after: datetime | None = None
+    at: datetime | None = None
+
+    @property
+    def days_since_expiry(self) -> int:
+        if self.state != "expired" or self.not_after is None or self.at is None:
+            return 0
+        return (self.at - self.not_after).days
+
+    @property
+    def days_until_expiry(self) -> int:
+        if self.state == "expired" or self.not_after is None or self.at is None:
+            return 0
+        return max(0, (self.not_after - self.at).days)
 
 
 @dataclass(frozen=True)
@@ -114,12 +129,12 @@ class CertificateDetails:
         """
         now = _require_aware(now)
         if now < self.not_before:
-            return Validity("not_yet_valid", (self.not_before - now).days)
+            return Validity("not_yet_valid", (self.not_before - now).days, self.not_after, now)
         remaining = self.not_after - now  # timedelta.days floors, so an hour ago is -1
         if now > self.not_after:
-            return Validity("expired", remaining.days)
+            return Validity("expired", remaining.days, self.not_after, now)
         state = "expiring" if remaining <= EXPIRING_WITHIN else "valid"
-        return Validity(state, remaining.days)
+        return Validity(state, remaining.days, self.not_after, now)
 
 
 @dataclass(frozen=True)
