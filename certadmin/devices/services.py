@@ -84,14 +84,6 @@ class CertificateView:
     request_id: str
 
     @property
-    def days_since_expiry(self) -> int:
-        # Whole days since notAfter. Not -validity.days: timedelta.days floors a negative span,
-        # so a certificate that expired 30 days and a minute ago would read "31 days ago".
-        if not (self.decoded and self.decoded.details):
-            return 0
-        return max(0, (timezone.now() - self.decoded.details.not_after).days)
-
-    @property
     def age_minutes(self) -> int:
         return max(0, int((timezone.now() - self.checked_at).total_seconds() // 60))
 
