@@ -172,7 +172,8 @@ def test_expired_days_count_whole_days_since_not_after(dashboard_iot, viewer):
 
     elapsed = datetime.now(UTC) - view.decoded.details.not_after
     assert view.validity.state == "expired"
-    assert view.days_since_expiry == elapsed.days
+    assert view.validity.days_since_expiry == elapsed.days
+    assert view.validity.days_until_expiry == 0
 
 
 @pytest.mark.django_db
