@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from certadmin.accounts.roles import model_permissions
+
 
 class CertificateRecord(models.Model):
     """The last known public state of one device's certificate, from its last lookup."""
@@ -41,10 +43,7 @@ class CertificateRecord(models.Model):
         ]
         indexes = [models.Index(fields=["not_after"], name="certrecord_not_after")]
         default_permissions = ("view",)
-        permissions = [
-            ("view_certificates", _("Can search devices and view certificates")),
-            ("reveal_private_key", _("Can reveal private keys and download key bundles")),
-        ]
+        permissions = model_permissions("devices", "certificaterecord")
 
     def __str__(self) -> str:
         return f"{self.product_key}/{self.device_name}"
