@@ -1,8 +1,11 @@
 """The roles of DESIGN.md, as Django groups and the permissions each one holds.
 
-The data migration that creates the groups, the demo-user seeding and the tests all read this
-table, so there is one definition of who may do what.
+The models' ``Meta.permissions``, the data migration that creates the groups, the demo-user
+seeding, the views and the tests all read these tables, so there is one definition of who may
+do what.
 """
+
+from django.utils.translation import gettext_lazy as _
 
 VIEWER = "Viewer"
 KEY_CUSTODIAN = "Key custodian"
@@ -20,14 +23,31 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 
 # Each custom permission: the model it is declared on, and its name.
 PERMISSIONS: dict[str, tuple[str, str, str]] = {
-    VIEW_CERTIFICATES: ("devices", "certificaterecord", "Can search devices and view certificates"),
+    VIEW_CERTIFICATES: (
+        "devices",
+        "certificaterecord",
+        _("Can search devices and view certificates"),
+    ),
     REVEAL_PRIVATE_KEY: (
         "devices",
         "certificaterecord",
-        "Can reveal private keys and download key bundles",
+        _("Can reveal private keys and download key bundles"),
     ),
-    VIEW_AUDIT_TRAIL: ("audit", "auditevent", "Can browse, export and verify the audit trail"),
+    VIEW_AUDIT_TRAIL: (
+        "audit",
+        "auditevent",
+        _("Can browse, export and verify the audit trail"),
+    ),
 }
+
+
+def model_permissions(app_label: str, model: str) -> list[tuple[str, str]]:
+    """The ``Meta.permissions`` of one model: ``(codename, name)`` of each permission above."""
+    return [
+        (dotted.split(".", 1)[1], name)
+        for dotted, (app, model_name, name) in PERMISSIONS.items()
+        if (app, model_name) == (app_label, model)
+    ]
 
 
 def roles_install(*, group_model, permission_model, content_type_model) -> None:
@@ -46,6 +66,6 @@ def roles_install(*, group_model, permission_model, content_type_model) -> None:
             permission, _ = permission_model.objects.get_or_create(
                 content_type=content_type,
                 codename=dotted.split(".", 1)[1],
-                defaults={"name": name},
+                defaults={"name": str(name)},
             )
             group.permissions.add(permission)

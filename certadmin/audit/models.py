@@ -8,6 +8,8 @@ one before it. Nothing here can change or remove a row: the model, its queryset 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from certadmin.accounts.roles import model_permissions
+
 
 class AuditImmutableError(Exception):
     """Raised on any attempt to change or remove audit events through the ORM."""
@@ -82,9 +84,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "outcome", "-id"], name="audit_action_idx"),
         ]
         default_permissions = ("view",)
-        permissions = [
-            ("view_audit_trail", _("Can browse, export and verify the audit trail")),
-        ]
+        permissions = model_permissions("audit", "auditevent")
         constraints = [
             # A chain cannot fork: no two rows may follow the same row.
             models.UniqueConstraint(fields=["prev_hash"], name="audit_prev_hash_unique"),

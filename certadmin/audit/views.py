@@ -5,14 +5,13 @@ from collections.abc import Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
 from certadmin.audit.forms import EventFilterForm, PageForm
@@ -27,22 +26,13 @@ from certadmin.audit.selectors import (
 )
 from certadmin.audit.services import chain_verification_record
 from certadmin.audit.verification import chain_verify
+from certadmin.htmx import HtmxHttpRequest, page_or_partial
 
 PAGE_SIZE = 50
 EXPORT_CHUNK = 2000
 # Spreadsheets run cells that start with these as formulas.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
-
-
-class HtmxHttpRequest(HttpRequest):
-    """A request that django-htmx's middleware has annotated with ``request.htmx``."""
-
-    htmx: HtmxDetails
-
-
-def _page_or_partial(request, template: str, partial: str) -> str:
-    return f"{template}#{partial}" if request.htmx else template
 
 
 @require_GET
@@ -60,7 +50,7 @@ def event_list(request: HtmxHttpRequest) -> HttpResponse:
         )
     return render(
         request,
-        _page_or_partial(request, "audit/events.html", "results"),
+        page_or_partial(request, "audit/events.html", "results"),
         {"form": form, "events": rows, "next_before_id": next_before_id},
     )
 
@@ -126,7 +116,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
         context["reveals"] = device_recent_reveals(
             product_key=product_key, device_name=device_name, iot_instance_id=None
         )
-    return render(request, _page_or_partial(request, "audit/device.html", "results"), context)
+    return render(request, page_or_partial(request, "audit/device.html", "results"), context)
 
 
 @require_GET
@@ -140,7 +130,7 @@ def user_events(request: HtmxHttpRequest, username: str) -> HttpResponse:
     )
     return render(
         request,
-        _page_or_partial(request, "audit/user.html", "results"),
+        page_or_partial(request, "audit/user.html", "results"),
         {"username": username, "events": rows, "next_before_id": next_before_id},
     )
 

@@ -55,6 +55,11 @@ def issuer_of(certificate: x509.Certificate) -> x509.Certificate | None:
     return chain.issuer if chain.status == "verified" else None
 
 
+def private_key_filename(device: DeviceRef) -> str:
+    """The file name of the device's private key alone, wherever it is saved from."""
+    return bundles.bundle_filename(device.product_key, device.device_name, "private-key", "pem")
+
+
 def certificate_file(device: DeviceRef, certificate: x509.Certificate, kind: str) -> DownloadFile:
     """The certificate as PEM, DER, or PEM followed by its issuing CA."""
     name = bundles.bundle_filename
@@ -147,7 +152,7 @@ def key_bundle_download(
                         gettext_noop("the private key does not belong to the certificate")
                     )
                 return DownloadFile(
-                    name(pk, dn, "private-key", "pem"),
+                    private_key_filename(device),
                     "application/x-pem-file",
                     bundles.private_key_pem(key),
                 )

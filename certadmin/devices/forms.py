@@ -1,4 +1,8 @@
-"""Input validation for device lookups. Refused input never reaches the IoT API."""
+"""Input validation for device lookups and key access. Refused input never reaches the IoT API.
+
+Every field is rendered by Django (``as_field_group``): its label, help, errors, ``maxlength``
+and ``rows`` come from here only.
+"""
 
 import re
 
@@ -9,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
+from certadmin.devices.services import DeviceRef
 
 # DeviceName: 4–32 letters, digits and - _ . @ : (IoT Platform naming rules).
 DEVICE_NAME_RE = re.compile(r"^[A-Za-z0-9_.@:-]{4,32}$")
@@ -56,6 +61,11 @@ def clean_instance_id(value: str) -> str:
     return value
 
 
+def _identifier_input() -> forms.TextInput:
+    # Ids, not words: no autocompletion from other sites' fields, no spelling marks.
+    return forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"})
+
+
 class InstanceField(forms.CharField):
     def __init__(self, **kwargs):
         super().__init__(
@@ -63,20 +73,43 @@ class InstanceField(forms.CharField):
             required=False,
             max_length=64,
             help_text=_("Only for enterprise instances."),
+            widget=_identifier_input(),
             **kwargs,
         )
 
 
-class DeviceLookupForm(forms.Form):
+class PlainLabelForm(forms.Form):
+    """A form whose labels read as the pages show them: without a trailing colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class DeviceLookupForm(PlainLabelForm):
     """ProductKey + DeviceName (+ instance): opens one device's certificate."""
 
-    product_key = forms.CharField(label=_("ProductKey"), max_length=32, strip=True)
-    device_name = forms.CharField(label=_("DeviceName"), max_length=32, strip=True)
+    product_key = forms.CharField(
+        label=_("ProductKey"), max_length=32, strip=True, widget=_identifier_input()
+    )
+    device_name = forms.CharField(
+        label=_("DeviceName"), max_length=32, strip=True, widget=_identifier_input()
+    )
     instance = InstanceField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["instance"].initial = settings.IOT_INSTANCE_ID
+
+    @classmethod
+    def from_path(cls, product_key: str, device_name: str, instance: str) -> "DeviceLookupForm":
+        """The form bound to a device URL's parts (and its ``?instance=``)."""
+        return cls({"product_key": product_key, "device_name": device_name, "instance": instance})
+
+    def device(self) -> DeviceRef:
+        """The device the valid form names."""
+        data = self.cleaned_data
+        return DeviceRef(data["product_key"], data["device_name"], data["instance"])
 
     def clean_product_key(self) -> str:
         return clean_product_key(self.cleaned_data["product_key"])
@@ -88,7 +121,7 @@ class DeviceLookupForm(forms.Form):
         return clean_instance_id(self.cleaned_data["instance"])
 
 
-class DeviceListForm(forms.Form):
+class DeviceListForm(PlainLabelForm):
     """ProductKey (+ name filter, page): lists a product's devices."""
 
     product_key = forms.CharField(label=_("ProductKey"), max_length=32, strip=True)
@@ -108,7 +141,7 @@ class DeviceListForm(forms.Form):
         return value
 
 
-class KeyAccessForm(forms.Form):
+class KeyAccessForm(PlainLabelForm):
     """What every key-bearing action asks for: a reason, and the password when it is stale."""
 
     reason = forms.CharField(
@@ -156,7 +189,9 @@ class KeyBundleForm(KeyAccessForm):
         ("p12", _("PKCS#12 (.p12), protected by a passphrase")),
         ("zip", _("ZIP bundle: certificate, key, CA, device.json, README")),
     )
-    format = forms.ChoiceField(label=_("Format"), choices=FORMATS)
+    format = forms.ChoiceField(
+        label=_("Format"), choices=FORMATS, initial="key", widget=forms.RadioSelect
+    )
     passphrase = forms.CharField(
         label=_("Passphrase for the .p12 file"),
         required=False,
@@ -171,15 +206,32 @@ class KeyBundleForm(KeyAccessForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def passphrase_problem(self) -> str:
-        """Why the PKCS#12 passphrase is unusable ("" when it is fine or not needed)."""
-        if self.cleaned_data.get("format") != "p12":
-            return ""
-        passphrase = self.cleaned_data.get("passphrase", "")
+    def __init__(self, *args, **kwargs):
+        # Its own ids: the certificate page shows this form beside the reveal form.
+        kwargs.setdefault("auto_id", "id_bundle_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("format") != "p12":
+            return cleaned
+        passphrase = cleaned.get("passphrase", "")
         if len(passphrase) < PASSPHRASE_MIN_LENGTH:
-            return gettext("Choose a passphrase of at least %(min)d characters.") % {
-                "min": PASSPHRASE_MIN_LENGTH
-            }
-        if passphrase != self.cleaned_data.get("passphrase_confirm", ""):
-            return gettext("The two passphrases differ.")
-        return ""
+            self.add_error(
+                "passphrase",
+                gettext("Choose a passphrase of at least %(min)d characters.")
+                % {"min": PASSPHRASE_MIN_LENGTH},
+            )
+        elif passphrase != cleaned.get("passphrase_confirm", ""):
+            self.add_error("passphrase", gettext("The two passphrases differ."))
+        return cleaned
+
+    def problem_summary(self) -> str:
+        """The one line shown above the refused form; the fields say the rest."""
+        if self.has_error("reason") or self.has_error("password"):
+            return gettext("Correct the form below.")
+        if self.has_error("format"):
+            return gettext("Choose a format.")
+        if self.has_error("passphrase"):
+            return " ".join(self.errors["passphrase"])
+        return gettext("Correct the form below.")

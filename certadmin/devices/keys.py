@@ -1,9 +1,10 @@
-"""Releasing a device's private key: reveal it, or hand it out inside a download.
+"""Releasing a device's private key: who may, and how it is revealed or handed out.
 
-Every release goes the same way: fetch the key fresh from the API (never from a cache), build
-what the user asked for in memory, write and commit the audit record, and only then return.
-If the record cannot be written the caller gets ``AuditWriteError`` and no key (fail closed).
-Refusals and failures are recorded too.
+``key_access_authorize`` is the policy every key-bearing request passes first. Every release
+goes the same way: fetch the key fresh from the API (never from a cache), build what the user
+asked for in memory, write and commit the audit record, and only then return. If the record
+cannot be written the caller gets ``AuditWriteError`` and no key (fail closed). Refusals and
+failures are recorded too.
 """
 
 import logging
@@ -12,19 +13,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from django.http import HttpRequest
 from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
+from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
+from certadmin.accounts.roles import REVEAL_PRIVATE_KEY
 from certadmin.audit.models import AuditAction, AuditOutcome
-from certadmin.audit.services import AuditWriteError, RequestContext, audit_record
+from certadmin.audit.services import (
+    AuditWriteError,
+    RequestContext,
+    audit_record,
+    request_context,
+)
 from certadmin.certs.details import certificate_details
-from certadmin.certs.fingerprints import public_key_sha256
+from certadmin.certs.fingerprints import private_key_matches, public_key_sha256
 from certadmin.certs.loading import (
     CertificateDecodeError,
     PrivateKeyDecodeError,
     load_certificate,
     load_private_key,
 )
+from certadmin.devices.forms import KeyAccessForm
 from certadmin.devices.platform import describe_iot_error, iot_client, iot_error_status
 from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import IotClient
@@ -34,8 +44,21 @@ from certadmin.iot.results import CertStatus, DeviceCert
 logger = logging.getLogger(__name__)
 
 
-REASON_MIN_LENGTH = 10
-REASON_MAX_LENGTH = 500
+class KeyAccessDenied(Exception):
+    """The user may not access private keys at all (a 403). Already audited."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class KeyAccessInvalid(Exception):
+    """The request is refused until the user corrects ``form`` (a 400): its errors say why.
+    Already audited."""
+
+    def __init__(self, form: KeyAccessForm):
+        super().__init__("the key access form has errors")
+        self.form = form
 
 
 class KeyReleaseError(Exception):
@@ -136,6 +159,70 @@ def key_access_failed(
         platform_code=code,
         platform_request_id=request_id,
     )
+
+
+@sensitive_variables("password")
+def key_access_authorize(
+    *, request: HttpRequest, device: DeviceRef, action: AuditAction, form: KeyAccessForm
+) -> None:
+    """Let a key-bearing request go ahead, or raise why not (the refusal audited first).
+
+    The policy: the key permission, a valid reason, a password entered within the last minutes
+    (confirmed now when it is given), and a valid ``form`` otherwise. Takes the request because
+    re-authentication belongs to its session. Raises ``KeyAccessDenied`` without the permission
+    and ``KeyAccessInvalid`` (the errors added to ``form``) for anything the user can correct.
+    """
+    actor = request.user
+
+    def refuse(why: str, *, field: str = "", error: str = "") -> KeyAccessInvalid:
+        key_access_denied(
+            actor=actor, device=device, context=request_context(request), action=action, why=why
+        )
+        if field:
+            form.add_error(field, error)
+        return KeyAccessInvalid(form)
+
+    if not actor.has_perm(REVEAL_PRIVATE_KEY):
+        refuse("no permission to access private keys")
+        raise KeyAccessDenied(gettext("You are not allowed to access private keys."))
+    if not form.is_bound:
+        raise ValueError("key_access_authorize needs the submitted form")
+    form.is_valid()  # clean once: each rule below reads the errors it is about
+    fresh = reauth_is_fresh(request)
+    password = form.cleaned_data.get("password", "")
+    if form.has_error("reason"):
+        # Say everything that is missing at once, not one field per attempt.
+        missing_password = not fresh and not password
+        raise refuse(
+            "no valid reason given",
+            field="password" if missing_password else "",
+            error=gettext("Enter your password to confirm it is you."),
+        )
+    if not fresh:
+        if not password:
+            raise refuse(
+                "re-authentication required",
+                field="password",
+                error=gettext("Enter your password to confirm it is you."),
+            )
+        if not reauth_confirm(request=request, password=password):
+            raise refuse(
+                "re-authentication failed",
+                field="password",
+                error=gettext("That password is not correct."),
+            )
+    if not form.is_valid():
+        if form.has_error("passphrase"):
+            # The user is allowed, but chose an unusable PKCS#12 passphrase: a failed download.
+            key_access_failed(
+                actor=actor,
+                device=device,
+                context=request_context(request),
+                action=action,
+                reason=form.cleaned_data["reason"],
+                detail="p12: unusable passphrase",
+            )
+        raise KeyAccessInvalid(form)
 
 
 @sensitive_variables("result", "private_key", "material", "artifact")
@@ -259,9 +346,7 @@ def key_reveal(
     def build(material: KeyMaterial) -> RevealedKey:
         matches = None
         if material.private_key is not None and material.certificate is not None:
-            matches = public_key_sha256(material.private_key) == public_key_sha256(
-                material.certificate
-            )
+            matches = private_key_matches(material.certificate, material.private_key)
         return RevealedKey(
             text=material.result.private_key.strip(),
             readable=material.private_key is not None,

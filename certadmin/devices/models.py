@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from certadmin.accounts.roles import model_permissions
+
 
 class ChainStatus(models.TextChoices):
     """The outcome of checking a certificate against the configured CA bundle."""
@@ -86,10 +88,7 @@ class CertificateRecord(models.Model):
             models.Index(fields=["serial"], name="certrecord_serial"),
         ]
         default_permissions = ("view",)
-        permissions = [
-            ("view_certificates", _("Can search devices and view certificates")),
-            ("reveal_private_key", _("Can reveal private keys and download key bundles")),
-        ]
+        permissions = model_permissions("devices", "certificaterecord")
 
     def __str__(self) -> str:
         return f"{self.product_key}/{self.device_name}"

@@ -16,9 +16,7 @@ from django.views.decorators.debug import sensitive_variables
 from certadmin.certs.chain import ChainCheck, check_chain
 from certadmin.certs.details import Validity
 from certadmin.devices.inventory import (
-    KEY_REMOVED,  # noqa: F401 (moved to the inventory, still importable from here)
     DecodedCertificate,
-    certificate_decode,  # noqa: F401 (moved to the inventory, still importable from here)
     decode_if_any,
     inventory_store,
     key_matches_certificate,
@@ -60,14 +58,6 @@ class CertificateView:
     checked_at: datetime
     from_inventory: bool
     request_id: str
-
-    @property
-    def days_since_expiry(self) -> int:
-        # Whole days since notAfter. Not -validity.days: timedelta.days floors a negative span,
-        # so a certificate that expired 30 days and a minute ago would read "31 days ago".
-        if not (self.decoded and self.decoded.details):
-            return 0
-        return max(0, (timezone.now() - self.decoded.details.not_after).days)
 
     @property
     def age_minutes(self) -> int:

@@ -78,7 +78,8 @@ document.addEventListener("click", function (event) {
   var blob = new Blob([source.textContent.trim() + "\n"], { type: "application/x-pem-file" });
   var link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = button.getAttribute("data-download-name") || "private-key.pem";
+  // The server names the file, exactly as its own download of the key would.
+  link.download = button.getAttribute("data-download-name");
   document.body.appendChild(link);
   link.click();
   setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);

@@ -36,18 +36,18 @@ def test_custodian_reveals_a_key_copies_and_downloads_it_and_it_hides_itself(
 
     # An empty form is refused with every missing field marked at once.
     panel.get_by_role("button", name="Reveal private key").click()
-    expect(panel.locator("#id_reason-error")).to_contain_text("Give a reason")
+    expect(panel.locator("#id_reason_error")).to_contain_text("Give a reason")
     expect(panel.get_by_label("Reason")).to_have_attribute("aria-invalid", "true")
-    expect(panel.locator("#id_password-error")).to_contain_text("Enter your password")
+    expect(panel.locator("#id_password_error")).to_contain_text("Enter your password")
     expect(panel.locator("#private-key")).to_have_count(0)
     shot(page, "reveal-empty-form")
 
     # A reason alone is not enough while the password is stale.
     panel.get_by_label("Reason").fill("INC-4711: re-provision the edge gateway")
     panel.get_by_role("button", name="Reveal private key").click()
-    expect(panel.locator("#id_password-error")).to_contain_text("Enter your password")
+    expect(panel.locator("#id_password_error")).to_contain_text("Enter your password")
     expect(panel.get_by_label("Your password")).to_have_attribute("aria-invalid", "true")
-    expect(panel.locator("#id_reason-error")).to_have_count(0)
+    expect(panel.locator("#id_reason_error")).to_have_count(0)
     expect(panel.get_by_label("Reason")).to_have_value("INC-4711: re-provision the edge gateway")
     expect(panel.locator("#private-key")).to_have_count(0)
     shot(page, "reveal-no-password")
@@ -71,7 +71,8 @@ def test_custodian_reveals_a_key_copies_and_downloads_it_and_it_hides_itself(
     with page.expect_download() as download_info:
         panel.get_by_role("button", name="Download key").click()
     download = download_info.value
-    assert download.suggested_filename == f"{PRODUCT_KEY}_edge-ec01.key.pem"
+    # Named as the server's own download of the key alone names it.
+    assert download.suggested_filename == f"{PRODUCT_KEY}_edge-ec01.private-key.pem"
     assert Path(download.path()).read_text(encoding="ascii").strip() == key_text
 
     # A second reveal within the re-authentication window needs no password; this one is

@@ -132,9 +132,9 @@ def test_invalid_device_name_is_refused_beside_the_field(
 
     device_name = page.get_by_label("DeviceName")
     expect(device_name).to_have_attribute("aria-invalid", "true")
-    error = page.locator("#id_device_name-error")
+    error = page.locator("#id_device_name_error")
     expect(error).to_contain_text("A DeviceName is 4–32 characters")
-    expect(device_name).to_have_attribute("aria-describedby", "id_device_name-error")
+    expect(device_name).to_have_attribute("aria-describedby", "id_device_name_error")
     expect(device_name).to_have_value("ab")
     assert not [
         entry for entry in dashboard.request_log[calls_before:] if entry.action == "QueryDeviceCert"

@@ -7,17 +7,19 @@ import pytest
 from certs.factories import make_leaf
 from cryptography.hazmat.primitives import serialization
 
+from certadmin.devices.inventory import (
+    KEY_REMOVED,
+    certificate_decode,
+    inventory_store,
+    key_matches_certificate,
+)
 from certadmin.devices.models import CertificateRecord, RecentDevice
 from certadmin.devices.services import (
     DEVICE_LIST_PAGE_SIZE,
-    KEY_REMOVED,
     RECENT_DEVICES_KEPT,
     DeviceRef,
-    certificate_decode,
     certificate_lookup,
     device_list,
-    inventory_store,
-    key_matches_certificate,
     recent_device_touch,
 )
 from certadmin.emulator import DEMO_PRODUCT_KEY
@@ -172,7 +174,8 @@ def test_expired_days_count_whole_days_since_not_after(dashboard_iot, viewer):
 
     elapsed = datetime.now(UTC) - view.decoded.details.not_after
     assert view.validity.state == "expired"
-    assert view.days_since_expiry == elapsed.days
+    assert view.validity.days_since_expiry == elapsed.days
+    assert view.validity.days_until_expiry == 0
 
 
 @pytest.mark.django_db

@@ -19,12 +19,12 @@ from django.views.decorators.debug import sensitive_variables
 
 from certadmin.certs.chain import check_chain
 from certadmin.devices.forms import clean_device_name, clean_instance_id, clean_product_key
-from certadmin.devices.platform import ca_certificates, describe_iot_error, iot_client
-from certadmin.devices.services import (
+from certadmin.devices.inventory import (
     DecodedCertificate,
     certificate_decode,
     key_matches_certificate,
 )
+from certadmin.devices.platform import ca_certificates, describe_iot_error, iot_client
 from certadmin.iot.client import SIGNATURE_VERSIONS, IotClient
 from certadmin.iot.errors import IotError
 from certadmin.iot.results import CertStatus, DeviceCert

@@ -1,0 +1,100 @@
+"""A device's certificate: the page that shows it, and downloading it (PEM, DER, chain)."""
+
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from certadmin.accounts.reauth import reauth_is_fresh
+from certadmin.accounts.roles import REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
+from certadmin.audit.selectors import device_recent_reveals
+from certadmin.audit.services import AuditWriteError, request_context
+from certadmin.devices import downloads, forms
+from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
+from certadmin.devices.platform import describe_iot_error, iot_error_status
+from certadmin.devices.services import certificate_lookup
+from certadmin.devices.views.common import (
+    attachment,
+    audit_unavailable_message,
+    device_or_404,
+    download_problem,
+)
+from certadmin.devices.views.search import search_page
+from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.iot.errors import IotError
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(VIEW_CERTIFICATES, raise_exception=True)
+def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
+    """A device's certificate: status, every decoded detail, chain, key check."""
+    form = forms.DeviceLookupForm.from_path(
+        product_key, device_name, request.GET.get("instance", "")
+    )
+    if not form.is_valid():
+        return search_page(request, form, status=400)
+    ref = form.device()
+    can_reveal = request.user.has_perm(REVEAL_PRIVATE_KEY)
+    context = {
+        "device": ref,
+        "view": None,
+        "error": "",
+        "error_code": "",
+        "request_id": "",
+        "can_reveal": can_reveal,
+        "form": forms.KeyAccessForm() if can_reveal else None,
+        "bundle_form": forms.KeyBundleForm() if can_reveal else None,
+        "reauth_fresh": reauth_is_fresh(request),
+        "recent_reveals": device_recent_reveals(
+            product_key=ref.product_key,
+            device_name=ref.device_name,
+            iot_instance_id=ref.iot_instance_id,
+        )
+        if can_reveal or request.user.has_perm(VIEW_AUDIT_TRAIL)
+        else None,
+    }
+    status = 200
+    try:
+        context["view"] = certificate_lookup(
+            device=ref, user=request.user, refresh=request.GET.get("refresh") == "1"
+        )
+    except IotError as error:
+        context.update(
+            error=describe_iot_error(error, product_key=product_key, device_name=device_name),
+            error_code=error.code,
+            request_id=error.request_id,
+        )
+        status = iot_error_status(error)
+    template = page_or_partial(request, "devices/device.html", "certificate")
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@permission_required(VIEW_CERTIFICATES, raise_exception=True)
+def certificate_download(
+    request: HtmxHttpRequest, product_key: str, device_name: str, kind: str
+) -> HttpResponse:
+    """The certificate alone, as PEM, DER or PEM chain (recorded as a certificate download)."""
+    if kind not in CERTIFICATE_FORMATS:
+        raise Http404
+    device = device_or_404(request, product_key, device_name)
+    try:
+        file = downloads.certificate_download(
+            actor=request.user, device=device, kind=kind, context=request_context(request)
+        )
+    except DownloadUnavailable as error:
+        return download_problem(request, device, error.message, status=409)
+    except IotError as error:
+        return download_problem(
+            request,
+            device,
+            describe_iot_error(error, product_key=product_key, device_name=device_name),
+            code=error.code,
+            request_id=error.request_id,
+            status=iot_error_status(error),
+        )
+    except AuditWriteError:
+        return download_problem(request, device, audit_unavailable_message(), status=503)
+    return attachment(file)

@@ -1,0 +1,103 @@
+"""Finding a device: the search page, opening a device by name, and a product's device list."""
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
+from certadmin.devices import forms
+from certadmin.devices.platform import describe_iot_error, iot_error_status
+from certadmin.devices.selectors import recent_devices
+from certadmin.devices.services import DeviceRef, device_list
+from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.iot.errors import IotError
+
+
+def device_url(device: DeviceRef) -> str:
+    """The bookmarkable URL of a device's certificate page."""
+    url = reverse("devices:device", args=[device.product_key, device.device_name])
+    if device.iot_instance_id:
+        url += "?" + urlencode({"instance": device.iot_instance_id})
+    return url
+
+
+def search_page(
+    request: HtmxHttpRequest, form: forms.DeviceLookupForm, *, status: int = 200
+) -> HttpResponse:
+    """The search page with ``form`` (its errors beside the fields when it is bound)."""
+    return render(
+        request,
+        "devices/home.html",
+        {"form": form, "recent": recent_devices(user=request.user)},
+        status=status,
+    )
+
+
+@require_GET
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    """The device search; where everyone lands after logging in."""
+    if not request.user.has_perm(VIEW_CERTIFICATES):
+        # An Auditor's work is the audit trail: send them there rather than to a 403.
+        if request.user.has_perm(VIEW_AUDIT_TRAIL):
+            return redirect("audit:events")
+        raise PermissionDenied
+    return search_page(request, forms.DeviceLookupForm())
+
+
+@require_GET
+@permission_required(VIEW_CERTIFICATES, raise_exception=True)
+def lookup(request: HtmxHttpRequest) -> HttpResponse:
+    form = forms.DeviceLookupForm(request.GET)
+    if not form.is_valid():
+        return search_page(request, form, status=400)
+    return redirect(device_url(form.device()))
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(VIEW_CERTIFICATES, raise_exception=True)
+def devices(request: HtmxHttpRequest) -> HttpResponse:
+    """A product's devices, filtered by the DeviceName typed so far (htmx partial or page)."""
+    form = forms.DeviceListForm(
+        {
+            "product_key": request.GET.get("product_key", ""),
+            "instance": request.GET.get("instance", ""),
+            "name": request.GET.get("name", request.GET.get("device_name", "")),
+            "page": request.GET.get("page") or None,
+        }
+    )
+    context = {"list_form": form, "listing": None, "error": "", "error_code": "", "request_id": ""}
+    status = 200
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            context["listing"] = device_list(
+                product_key=data["product_key"],
+                iot_instance_id=data["instance"],
+                name_filter=data["name"],
+                page=data["page"] or 1,
+            )
+        except IotError as error:
+            context.update(
+                error=describe_iot_error(error, product_key=data["product_key"]),
+                error_code=error.code,
+                request_id=error.request_id,
+            )
+            status = iot_error_status(error)
+    else:
+        status = 400
+    if not request.htmx:
+        # Unbound, only pre-filled: a bound form would flag the DeviceName nobody typed yet.
+        fields = ("product_key", "device_name", "instance")
+        typed = {k: request.GET[k] for k in fields if k in request.GET}
+        context.update(
+            form=forms.DeviceLookupForm(initial=typed), recent=recent_devices(user=request.user)
+        )
+    template = page_or_partial(request, "devices/home.html", "device-list")
+    return render(request, template, context, status=status)
