@@ -67,3 +67,69 @@ def own_product(dashboard_iot):
         return product_key
 
     return make
+
+
+@pytest.fixture
+def db_worker(dashboard_iot, settings):
+    """``db_worker(**env)``: start a real ``manage.py db_worker`` process on the test database,
+    talking to the test emulator; every one started is killed at the end of the test.
+
+    The test database must be one another process can open: PostgreSQL (DATABASE_URL) or a
+    SQLite file; the in-memory SQLite test database cannot be shared, so such tests skip."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection
+
+    database = connection.settings_dict
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        if connection.is_in_memory_db():
+            pytest.skip("a worker process needs a shared database: set DATABASE_URL (PostgreSQL)")
+        url = f"sqlite:///{database['NAME']}"
+    else:
+        host = database["HOST"] or "localhost"
+        url = (
+            f"postgres://{database['USER']}:{database['PASSWORD']}@{host}"
+            f":{database['PORT'] or 5432}/{database['NAME']}"
+        )
+    root = Path(__file__).resolve().parents[2]
+    started: list[subprocess.Popen] = []
+
+    def start(**extra_env: str) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "CERTADMIN_IOT_ENDPOINT": dashboard_iot.url,
+            "CERTADMIN_JOB_LEASE_SECONDS": str(settings.JOB_LEASE_SECONDS),
+            "CERTADMIN_JOB_QPS": str(settings.JOB_QPS),
+            "CERTADMIN_LOG_LEVEL": "WARNING",
+            **extra_env,
+        }
+        env.pop("ALIBABA_CLOUD_ACCESS_KEY_ID", None)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--no-reload",
+                "--no-startup-delay",
+                "--interval",
+                "0.2",
+                "--queue-name",
+                "*",
+                "-v",
+                "0",
+            ],
+            cwd=root,
+            env=env,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
