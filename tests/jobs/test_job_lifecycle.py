@@ -36,9 +36,7 @@ def test_a_person_runs_at_most_the_limit_and_the_rest_wait_their_turn(
 ):
     settings.JOBS_PER_PERSON = 2
     products = [own_product(2) for _ in range(3)]
-    first, second, third = (
-        product_sync_start(owner=viewer, product_key=key) for key in products
-    )
+    first, second, third = (product_sync_start(owner=viewer, product_key=key) for key in products)
     assert first.admitted_at is not None
     assert second.admitted_at is not None
     assert third.admitted_at is None
