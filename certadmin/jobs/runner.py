@@ -140,18 +140,21 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
     while True:
         if Job.objects.filter(pk=job.pk, state=JobState.CANCELLING).exists():
             return
-        result = _with_retries(
-            lambda page=page: (
-                limiter.acquire(client.access_key_id),
-                client.query_device(
-                    product_key=job.product_key,
-                    page=page,
-                    page_size=MAX_PAGE_SIZE,
-                    iot_instance_id=job.iot_instance_id or None,
-                ),
-            )[1],
-            renew=lambda: _listing_renew(job, token),
-        )
+
+        def fetch(page: int = page):
+            limiter.acquire(client.access_key_id)
+            return client.query_device(
+                product_key=job.product_key,
+                page=page,
+                page_size=MAX_PAGE_SIZE,
+                iot_instance_id=job.iot_instance_id or None,
+            )
+
+        try:
+            result = _with_retries(fetch, renew=lambda: _listing_renew(job, token))
+        except IotError as error:
+            # The product vanished, or the platform stayed unreachable: the sync cannot go on.
+            raise JobFailed(describe_iot_error(error, product_key=job.product_key)) from None
         JobItem.objects.bulk_create(
             [
                 JobItem(

@@ -11,33 +11,33 @@ from certadmin.jobs.services import JobStartError, product_sync_start
 pytestmark = pytest.mark.django_db
 
 
-def test_sync_records_every_device_without_a_single_throttling_refusal(
+def test_sync_of_241_devices_records_every_one_without_a_single_throttling_refusal(
     viewer, own_product, emulator_counts, dashboard_iot
 ):
-    product_key = own_product(40)
+    product_key = own_product(240)
     dashboard_iot.add_device({"product_key": product_key, "device_name": "being-made", "status": 0})
 
     job = product_sync_start(owner=viewer, product_key=product_key)
     assert job.state == JobState.QUEUED
     assert job.admitted_at is not None
-    assert job.total == 41
+    assert job.total == 241
     assert runner.job_work(job_id=job.pk) == "finished"
 
     job.refresh_from_db()
     assert job.state == JobState.FINISHED
-    assert (job.total, job.done, job.failed) == (41, 41, 0)
+    assert (job.total, job.done, job.failed) == (241, 241, 0)
     assert emulator_counts.throttled == {}
     assert set(emulator_counts.lookups.values()) == {1}
-    assert len(emulator_counts.lookups) == 41
+    assert len(emulator_counts.lookups) == 241
     records = CertificateRecord.objects.filter(product_key=product_key)
-    assert records.count() == 41
+    assert records.count() == 241
     assert records.get(device_name="being-made").status == 0
     ready = records.exclude(device_name="being-made")
     assert all(r.status == 2 and r.sha256_fingerprint and r.cert_sn for r in ready)
     assert all(r.not_after is not None and r.key_matches for r in ready)
     assert set(JobItem.objects.filter(job=job).values_list("state", flat=True)) == {ItemState.DONE}
     synced = ProductSync.objects.get(product_key=product_key)
-    assert synced.device_count == 41
+    assert synced.device_count == 241
     assert synced.job_id == job.pk
 
 
@@ -74,3 +74,13 @@ def test_cert_sync_of_an_unknown_product_exits_non_zero(dashboard_iot):
     with pytest.raises(CommandError, match=r"iot\.prod\.NotExistedProduct"):
         call_command("cert_sync", "--product-key", "nosuchproduct1")
     assert not Job.objects.exists()
+
+
+def test_a_product_that_vanishes_mid_sync_fails_the_job_with_a_reason(viewer, own_product):
+    product_key = own_product(2)
+    job = product_sync_start(owner=viewer, product_key=product_key)
+    Job.objects.filter(pk=job.pk).update(product_key="nosuchproduct1")
+    assert runner.job_work(job_id=job.pk) == "failed"
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED
+    assert "nosuchproduct1" in job.error
