@@ -39,7 +39,8 @@ run: install messages
 	@trap 'kill 0 2>/dev/null' EXIT; \
 	$(PY) manage.py iot_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --write-ca var/emulator-ca.pem & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
-	sleep 3; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard and the emulator)"; \
+	$(PY) manage.py db_worker --no-reload --queue-name '*' & \
+	sleep 3; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard, the job worker and the emulator)"; \
 	echo "  log in as one of these demo users (username, password, role):"; \
 	$(PY) manage.py seed_demo; echo; \
 	wait

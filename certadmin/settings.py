@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "certadmin.accounts",
     "certadmin.devices",
     "certadmin.audit",
+    "django_tasks_db",
+    "certadmin.jobs",
 ]
 if EMULATOR_ENABLED:
     INSTALLED_APPS.append("certadmin.emulator")
@@ -214,6 +216,20 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEMO_MODE
+
+# --- Background jobs (django.tasks on the django-tasks-db queue; see certadmin/jobs) --------
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Of QueryDeviceCert's 10 QPS per account, what all jobs together may use: the rest stays free
+# for people opening certificate pages.
+JOB_QPS = int(_env("CERTADMIN_JOB_QPS", "8"))
+# How many jobs one person may have running; the rest wait queued.
+JOBS_PER_PERSON = int(_env("CERTADMIN_JOBS_PER_PERSON", "2"))
+# How many task runs a job is enqueued as: that many workers can work on it at once.
+JOB_RUNS = int(_env("CERTADMIN_JOB_RUNS", "2"))
+# How long a worker's claim on an item lasts without renewal: after it, a killed worker's
+# items are claimed again, and the job's watchdog enqueues a fresh run.
+JOB_LEASE_SECONDS = float(_env("CERTADMIN_JOB_LEASE_SECONDS", "60"))
+# --- end of background jobs -----------------------------------------------------------------
 
 # --- Security headers -----------------------------------------------------------------------
 SECURE_CSP = {

@@ -5,5 +5,6 @@ urlpatterns = [
     path("", include("certadmin.accounts.urls")),
     path("", include("certadmin.devices.urls")),
     path("audit/", include("certadmin.audit.urls")),
+    path("jobs/", include("certadmin.jobs.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -2,6 +2,7 @@
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 from cryptography import x509
 from django.conf import settings
@@ -10,39 +11,90 @@ from django.utils.translation import gettext as _
 from certadmin.certs.loading import load_ca_bundle
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
-from certadmin.iot.ratelimit import RateLimiter, RedisRateLimiter, process_rate_limiter
+from certadmin.iot.ratelimit import (
+    SAFE_WINDOW,
+    JobShareRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    SlidingWindowRateLimiter,
+    process_rate_limiter,
+)
+
+# QueryDevice's quota is 50 QPS per account; a sync's paging keeps to half of it, leaving the
+# rest to the dashboard's device lists.
+LISTING_QPS = 25
+
+
+@functools.cache
+def _limiters(redis_url: str, job_qps: int) -> dict[str, RateLimiter]:
+    if not redis_url:
+        return {
+            "interactive": process_rate_limiter,
+            "job": JobShareRateLimiter(
+                batch=SlidingWindowRateLimiter(limit=job_qps, window=SAFE_WINDOW),
+                account=process_rate_limiter,
+            ),
+            "listing": SlidingWindowRateLimiter(limit=LISTING_QPS, window=SAFE_WINDOW),
+        }
+    import redis
+
+    # Several gunicorn workers and job workers share one account quota: count calls in Redis.
+    connection = redis.Redis.from_url(redis_url)
+    return {
+        "interactive": RedisRateLimiter(connection, max_wait=5.0),
+        "job": JobShareRateLimiter(
+            batch=RedisRateLimiter(connection, limit=job_qps),
+            # The same keys as the interactive limiter: one account budget. A job may wait
+            # longer for its turn than a person.
+            account=RedisRateLimiter(connection, max_wait=30.0),
+        ),
+        "listing": RedisRateLimiter(connection, limit=LISTING_QPS, prefix="certadmin:iot:listing:"),
+    }
 
 
 @functools.cache
 def _client(
-    endpoint: str, key_id: str, secret: str, token: str | None, region: str, redis_url: str
+    purpose: str,
+    endpoint: str,
+    key_id: str,
+    secret: str,
+    token: str | None,
+    region: str,
+    redis_url: str,
+    job_qps: int,
 ) -> IotClient:
-    limiter: RateLimiter = process_rate_limiter
-    if redis_url:
-        import redis
-
-        # Several gunicorn workers share one account quota: count calls in Redis.
-        limiter = RedisRateLimiter(redis.Redis.from_url(redis_url), max_wait=5.0)
     return IotClient(
         endpoint=endpoint,
         access_key_id=key_id,
         access_key_secret=secret,
         security_token=token,
         region_id=region,
-        rate_limiter=limiter,
+        rate_limiter=_limiters(redis_url, job_qps)[purpose],
     )
 
 
-def iot_client() -> IotClient:
-    """The process's IoT client for the configured endpoint and AccessKey (kept alive)."""
+def iot_client(*, purpose: Literal["interactive", "job"] = "interactive") -> IotClient:
+    """The process's IoT client for the configured endpoint and AccessKey (kept alive).
+
+    ``purpose="job"`` is the client every background job uses: each QueryDeviceCert takes a
+    grant from the jobs' batch budget (``JOB_QPS``) and then from the account budget that
+    interactive calls share, so jobs never take the whole quota.
+    """
     return _client(
+        purpose,
         settings.IOT_ENDPOINT,
         settings.IOT_ACCESS_KEY_ID,
         settings.IOT_ACCESS_KEY_SECRET,
         settings.IOT_SECURITY_TOKEN,
         settings.IOT_REGION,
         settings.REDIS_URL,
+        settings.JOB_QPS,
     )
+
+
+def listing_rate_limiter() -> RateLimiter:
+    """The limiter a sync's QueryDevice paging acquires per page (key: the AccessKeyId)."""
+    return _limiters(settings.REDIS_URL, settings.JOB_QPS)["listing"]
 
 
 @functools.cache

@@ -188,3 +188,28 @@ class RedisRateLimiter:
             if deadline is not None and time.monotonic() + wait > deadline:
                 raise RateLimitTimeout()
             time.sleep(wait)
+
+
+# The batch budget's keys sit beside the account's: "batch:<AccessKeyId>".
+BATCH_KEY_PREFIX = "batch:"
+
+
+class JobShareRateLimiter:
+    """A job's limiter: a grant from the shared batch budget, then one from the account's.
+
+    ``batch`` grants at most the jobs' share of the quota (e.g. 8 of 10 per window) across all
+    jobs; ``account`` is the very limiter the dashboard's interactive calls use, so a job never
+    pushes the account over its quota and always leaves the rest of it to people.
+    """
+
+    def __init__(self, *, batch: RateLimiter, account: RateLimiter) -> None:
+        self.batch = batch
+        self.account = account
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(batch={self.batch!r}, account={self.account!r})"
+
+    def acquire(self, key: str) -> None:
+        """Block until both the batch budget and the account budget allow a call."""
+        self.batch.acquire(BATCH_KEY_PREFIX + key)
+        self.account.acquire(key)

@@ -10,6 +10,7 @@ import pytest
 
 from certadmin.iot.errors import IotThrottledError, RateLimitTimeout
 from certadmin.iot.ratelimit import (
+    JobShareRateLimiter,
     RateLimiter,
     RedisRateLimiter,
     SlidingWindowRateLimiter,
@@ -171,3 +172,48 @@ def test_redis_limiter_without_fallback_lets_the_redis_error_through(unreachable
 
     with pytest.raises(redis.ConnectionError):
         RedisRateLimiter(unreachable_redis, fallback=None).acquire("LTAIkey")
+
+
+def test_jobs_take_at_most_their_share_and_people_still_get_the_rest():
+    account = SlidingWindowRateLimiter(limit=10, window=1.0)
+    jobs = JobShareRateLimiter(batch=SlidingWindowRateLimiter(limit=8, window=1.0), account=account)
+    stop = threading.Event()
+    job_grants: list[float] = []
+
+    def job_worker():
+        while not stop.is_set():
+            jobs.acquire("LTAIkey")
+            job_grants.append(time.monotonic())
+
+    pool = [threading.Thread(target=job_worker, daemon=True) for _ in range(4)]
+    for thread in pool:
+        thread.start()
+    time.sleep(0.3)
+    waits = []
+    for _ in range(4):
+        began = time.monotonic()
+        account.acquire("LTAIkey")
+        waits.append(time.monotonic() - began)
+        time.sleep(0.5)
+    stop.set()
+    for thread in pool:
+        thread.join(timeout=5)
+    _assert_no_window_exceeds(sorted(job_grants), limit=8, window=1.0)
+    # Two of every ten grants are never taken by jobs: a person waits a second at most.
+    assert max(waits) < 1.0 + SCHEDULING_SLACK
+    assert len(job_grants) >= 16
+
+
+def test_the_job_share_and_the_account_count_under_their_own_keys():
+    batch = SlidingWindowRateLimiter(limit=8, window=1.0, max_wait=0)
+    account = SlidingWindowRateLimiter(limit=10, window=1.0, max_wait=0)
+    jobs = JobShareRateLimiter(batch=batch, account=account)
+    for _ in range(8):
+        jobs.acquire("LTAIkey")
+    with pytest.raises(RateLimitTimeout):
+        jobs.acquire("LTAIkey")
+    # The people's two remaining grants of the window.
+    account.acquire("LTAIkey")
+    account.acquire("LTAIkey")
+    with pytest.raises(RateLimitTimeout):
+        account.acquire("LTAIkey")

@@ -1,0 +1,147 @@
+"""Background jobs: what a job is asked to do, how far it got, and one row per device.
+
+A job's progress lives here, not in the task queue: the page polls these rows, and a worker
+that is killed loses nothing, since each item's result is written as the item finishes. Only
+ids and public device data are kept: never a key, a DeviceSecret or an AccessKey secret.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class JobKind(models.TextChoices):
+    PRODUCT_SYNC = "product_sync", _("Product sync")
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    CANCELLING = "cancelling", _("cancelling")
+    CANCELLED = "cancelled", _("cancelled")
+    FINISHED = "finished", _("finished")
+    FAILED = "failed", _("failed")
+
+
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLING)
+ENDED_STATES = (JobState.CANCELLED, JobState.FINISHED, JobState.FAILED)
+
+
+class Job(models.Model):
+    """One background job and its progress counters."""
+
+    kind = models.CharField(_("kind"), max_length=32, choices=JobKind.choices)
+    # Null for jobs started by a management command (cron).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="jobs",
+    )
+    state = models.CharField(
+        _("state"), max_length=16, choices=JobState.choices, default=JobState.QUEUED
+    )
+    # Items to do (for a sync: the product's device count, known once the listing is done),
+    # items done (successes and failures) and, of those, failures.
+    total = models.PositiveIntegerField(_("total"), default=0)
+    done = models.PositiveIntegerField(_("done"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # When the per-person limit let the job run (its task runs were enqueued).
+    admitted_at = models.DateTimeField(_("admitted"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    last_progress_at = models.DateTimeField(null=True, blank=True)
+    # A product sync's product; empty for jobs whose items are given up front.
+    product_key = models.CharField(_("ProductKey"), max_length=64, blank=True, default="")
+    iot_instance_id = models.CharField(_("IotInstanceId"), max_length=128, blank=True, default="")
+    # Why the job failed, in words for its reader (never a secret, never a traceback).
+    error = models.CharField(_("error"), max_length=500, blank=True, default="")
+    # A sync first walks QueryDevice page by page; one worker at a time holds the listing.
+    listing_complete = models.BooleanField(default=False)
+    listing_next_page = models.PositiveIntegerField(default=1)
+    listing_lease_until = models.DateTimeField(null=True, blank=True)
+    listing_token = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["owner", "state"], name="job_owner_state"),
+            models.Index(fields=["state"], name="job_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+class ItemState(models.TextChoices):
+    PENDING = "pending", _("pending")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class JobItem(models.Model):
+    """One device of a job: claimed by one worker at a time, written once when it finishes."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items")
+    product_key = models.CharField(_("ProductKey"), max_length=64)
+    device_name = models.CharField(_("DeviceName"), max_length=64)
+    iot_instance_id = models.CharField(_("IotInstanceId"), max_length=128, blank=True, default="")
+    # From the QueryDevice listing (public data; never the DeviceSecret).
+    nickname = models.CharField(_("nickname"), max_length=128, blank=True, default="")
+    device_status = models.CharField(_("device status"), max_length=32, blank=True, default="")
+    state = models.CharField(
+        _("state"), max_length=16, choices=ItemState.choices, default=ItemState.PENDING
+    )
+    # The platform's error Code when the lookup failed.
+    error_code = models.CharField(_("error Code"), max_length=128, blank=True, default="")
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # A worker's claim: its token, until when it holds unless renewed, and how many claims.
+    lease_token = models.CharField(max_length=32, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claims = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("job item")
+        verbose_name_plural = _("job items")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "product_key", "device_name", "iot_instance_id"],
+                name="unique_job_item_per_device",
+            )
+        ]
+        indexes = [models.Index(fields=["job", "state"], name="jobitem_job_state")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.product_key}/{self.device_name}"
+
+
+class ProductSync(models.Model):
+    """When a product was last synced in full, and how many devices it had then."""
+
+    product_key = models.CharField(_("ProductKey"), max_length=64)
+    iot_instance_id = models.CharField(_("IotInstanceId"), max_length=128, blank=True, default="")
+    device_count = models.PositiveIntegerField(_("devices"))
+    failed_count = models.PositiveIntegerField(_("failed lookups"), default=0)
+    synced_at = models.DateTimeField(_("last synced"))
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("product sync")
+        verbose_name_plural = _("product syncs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product_key", "iot_instance_id"], name="unique_product_sync"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.product_key

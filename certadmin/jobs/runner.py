@@ -1,0 +1,341 @@
+"""The work of a job, done by any number of task runs at once, on SQLite or PostgreSQL.
+
+Each run claims one item at a time with a compare-and-set ``UPDATE`` that takes a lease
+(``JOB_LEASE_SECONDS``); it looks the device up, then writes the item's result and the job's
+counters in one transaction, only if it still holds the lease. So:
+
+- a finished item is never looked up again (it is no longer ``pending``);
+- an item held by a worker that was killed is claimed again once its lease runs out;
+- two runs never work the same item while a lease holds.
+
+django-tasks-db leaves the task of a SIGKILLed worker ``RUNNING`` for ever and never runs it
+again. A job therefore does not rely on its own task runs surviving: the deferred ``job_watch``
+task looks every lease period, and when the job has made no progress for a lease period and
+nobody holds a lease, it enqueues a fresh ``job_work`` run, which carries on where the dead one
+stopped.
+
+A product sync first walks ``QueryDevice`` page by page (one run at a time holds the listing's
+lease; the next page to fetch is saved after each page) and creates the items as it goes; runs
+without a listing to do look up the items already listed.
+"""
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from certadmin.devices.inventory import device_certificate_check
+from certadmin.devices.platform import describe_iot_error, iot_client, listing_rate_limiter
+from certadmin.devices.services import DeviceRef
+from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
+from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
+from certadmin.iot.results import DeviceListing
+from certadmin.jobs.models import ENDED_STATES, ItemState, Job, JobItem, JobState
+from certadmin.jobs.services import (
+    job_end,
+    job_item_lease_q,
+    job_runs_enqueue,
+    job_watch_enqueue,
+)
+
+logger = logging.getLogger(__name__)
+
+# A lookup that fails for a reason a repeat may cure (network, 5xx) is tried this many times
+# before the item is recorded as failed with the error's Code. Throttling is never counted.
+ITEM_ATTEMPTS = 5
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 8.0
+# How long a run waits for another run's listing to produce items.
+LISTING_WAIT = 0.5
+
+
+class JobFailed(Exception):
+    """The job cannot go on (e.g. the platform refuses the credentials)."""
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.JOB_LEASE_SECONDS)
+
+
+def _backoff(attempt: int) -> float:
+    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))  # full jitter
+
+
+def _job_start(job_id: int) -> None:
+    now = timezone.now()
+    Job.objects.filter(
+        pk=job_id, state=JobState.QUEUED, admitted_at__isnull=False, started_at__isnull=True
+    ).update(state=JobState.RUNNING, started_at=now, last_progress_at=now)
+
+
+def job_work(
+    *,
+    job_id: int,
+    client: IotClient | None = None,
+    on_progress: Callable[[Job], None] | None = None,
+) -> str:
+    """Work on the job until nothing is left to claim; end it when every item is done.
+
+    ``on_progress`` is called with the job as read before each step (for a progress bar).
+    Returns a word for the task's result: why this run stopped.
+    """
+    token = uuid.uuid4().hex
+    client = client or iot_client(purpose="job")
+    _job_start(job_id)
+    try:
+        while True:
+            job = Job.objects.filter(pk=job_id).first()
+            if job is None or job.state in ENDED_STATES:
+                return "ended"
+            if on_progress is not None:
+                on_progress(job)
+            if job.state == JobState.CANCELLING:
+                job_end(job_id=job_id, state=JobState.CANCELLED)
+                return "cancelled"
+            if job.admitted_at is None:
+                return "not admitted"
+            if not job.listing_complete and _listing_claim(job, token):
+                _listing_walk(job, token, client)
+                continue
+            item = _item_claim(job, token)
+            if item is not None:
+                _item_process(item, token, client)
+                continue
+            if not job.listing_complete:
+                time.sleep(LISTING_WAIT)
+                continue
+            if JobItem.objects.filter(job_id=job_id, state=ItemState.PENDING).exists():
+                return "others hold the rest"
+            job_end(job_id=job_id, state=JobState.FINISHED)
+            return "finished"
+    except JobFailed as failure:
+        job_end(job_id=job_id, state=JobState.FAILED, error=str(failure))
+        return "failed"
+
+
+# ---- the listing (product sync) -----------------------------------------------------------
+
+
+def _listing_claim(job: Job, token: str) -> bool:
+    now = timezone.now()
+    free = Q(listing_lease_until__isnull=True) | Q(listing_lease_until__lt=now)
+    return bool(
+        Job.objects.filter(free, pk=job.pk, listing_complete=False).update(
+            listing_lease_until=now + _lease(), listing_token=token
+        )
+    )
+
+
+def _listing_walk(job: Job, token: str, client: IotClient) -> None:
+    """Fetch the product's devices page by page from where the listing stopped."""
+    page = job.listing_next_page
+    limiter = listing_rate_limiter()
+    while True:
+        if Job.objects.filter(pk=job.pk, state=JobState.CANCELLING).exists():
+            return
+
+        def fetch(page: int = page):
+            limiter.acquire(client.access_key_id)
+            return client.query_device(
+                product_key=job.product_key,
+                page=page,
+                page_size=MAX_PAGE_SIZE,
+                iot_instance_id=job.iot_instance_id or None,
+            )
+
+        try:
+            result = _with_retries(fetch, renew=lambda: _listing_renew(job, token))
+        except IotError as error:
+            # The product vanished, or the platform stayed unreachable: the sync cannot go on.
+            raise JobFailed(describe_iot_error(error, product_key=job.product_key)) from None
+        JobItem.objects.bulk_create(
+            [
+                JobItem(
+                    job=job,
+                    product_key=job.product_key,
+                    device_name=device.device_name,
+                    iot_instance_id=job.iot_instance_id,
+                    nickname=(device.nickname or "")[:128],
+                    device_status=(device.device_status or "")[:32],
+                )
+                for device in result.devices
+            ],
+            ignore_conflicts=True,
+        )
+        last = page >= result.page_count or not result.devices
+        now = timezone.now()
+        with transaction.atomic():
+            held = Job.objects.filter(pk=job.pk, listing_token=token).update(
+                listing_next_page=page + 1,
+                listing_lease_until=now + _lease(),
+                total=max(result.total, JobItem.objects.filter(job_id=job.pk).count()),
+                last_progress_at=now,
+            )
+            if held and last:
+                Job.objects.filter(pk=job.pk).update(
+                    listing_complete=True,
+                    listing_lease_until=None,
+                    total=JobItem.objects.filter(job_id=job.pk).count(),
+                )
+        if not held or last:
+            return
+        page += 1
+
+
+def _listing_renew(job: Job, token: str) -> None:
+    Job.objects.filter(pk=job.pk, listing_token=token).update(
+        listing_lease_until=timezone.now() + _lease()
+    )
+
+
+# ---- items -------------------------------------------------------------------------------
+
+
+def _item_claim(job: Job, token: str) -> JobItem | None:
+    """Claim one pending item nobody holds; None when there is none."""
+    for _round in range(5):
+        now = timezone.now()
+        free = JobItem.objects.filter(job_id=job.pk, state=ItemState.PENDING).filter(
+            job_item_lease_q(now)
+        )
+        candidates = list(free.order_by("pk").values_list("pk", flat=True)[:16])
+        if not candidates:
+            return None
+        # Runs racing for the same first rows would mostly lose: spread them out.
+        random.shuffle(candidates)
+        for pk in candidates:
+            claimed = free.filter(pk=pk).update(
+                lease_token=token, lease_until=now + _lease(), claims=F("claims") + 1
+            )
+            if claimed:
+                return JobItem.objects.get(pk=pk)
+    return None
+
+
+def _item_renew(item: JobItem, token: str) -> None:
+    JobItem.objects.filter(pk=item.pk, lease_token=token, state=ItemState.PENDING).update(
+        lease_until=timezone.now() + _lease()
+    )
+
+
+def _with_retries(call, *, renew):
+    """Run ``call``; throttling is retried with back-off for as long as it lasts, other
+    repeatable failures ``ITEM_ATTEMPTS`` times. A refusal no repeat can cure that is not about
+    one device (credentials, permissions) fails the job."""
+    failures = 0
+    throttled = 0
+    while True:
+        try:
+            return call()
+        except IotBusinessError:
+            raise
+        except IotThrottledError:
+            throttled += 1
+            time.sleep(_backoff(min(throttled, 4)))
+        except IotError as error:
+            if error.is_credentials_error or not (
+                error.retryable or error.code == "Response.Malformed"
+            ):
+                raise JobFailed(describe_iot_error(error)) from None
+            failures += 1
+            if failures >= ITEM_ATTEMPTS:
+                raise
+            time.sleep(_backoff(failures))
+        renew()
+
+
+def _record_error_code(record) -> str:
+    # The inventory's field for a lookup's error Code (H5's CertificateRecord.last_error_code).
+    return getattr(record, "last_error_code", "") or ""
+
+
+def _item_process(item: JobItem, token: str, client: IotClient) -> None:
+    device = DeviceRef(item.product_key, item.device_name, item.iot_instance_id)
+    listing = None
+    if item.nickname or item.device_status:
+        listing = DeviceListing(
+            device_name=item.device_name,
+            nickname=item.nickname,
+            device_status=item.device_status,
+            iot_id="",
+            created="",
+        )
+    try:
+        record = _with_retries(
+            lambda: device_certificate_check(device=device, client=client, listing=listing),
+            renew=lambda: _item_renew(item, token),
+        )
+    except IotError as error:
+        code = error.code
+    else:
+        code = _record_error_code(record)
+    _item_finish(item, token, code)
+
+
+def _item_finish(item: JobItem, token: str, error_code: str) -> None:
+    now = timezone.now()
+    failed = bool(error_code)
+    with transaction.atomic():
+        written = JobItem.objects.filter(
+            pk=item.pk, lease_token=token, state=ItemState.PENDING
+        ).update(
+            state=ItemState.FAILED if failed else ItemState.DONE,
+            error_code=error_code[:128],
+            finished_at=now,
+            lease_until=None,
+        )
+        if written:
+            Job.objects.filter(pk=item.job_id).update(
+                done=F("done") + 1, failed=F("failed") + int(failed), last_progress_at=now
+            )
+    if not written:
+        # Our lease ran out and another run took the item over: its result counts.
+        logger.warning("job %s: lost the claim on item %s", item.job_id, item.pk)
+
+
+# ---- the watchdog -----------------------------------------------------------------------
+
+
+def job_watch(*, job_id: int) -> str:
+    """Revive a job whose runs died: no progress and no live lease for a lease period."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.state in ENDED_STATES:
+        return "ended"
+    now = timezone.now()
+    quiet_since = job.last_progress_at or job.admitted_at or job.created_at
+    held = JobItem.objects.filter(
+        job_id=job_id, state=ItemState.PENDING, lease_until__gte=now
+    ).order_by().exists() or (
+        job.listing_lease_until is not None and job.listing_lease_until >= now
+    )
+    revived = "watching"
+    if job.admitted_at is not None and not held and quiet_since < now - _lease():
+        if job.state == JobState.CANCELLING:
+            job_end(job_id=job_id, state=JobState.CANCELLED)
+            return "cancelled"
+        if not _run_waiting(job_id):
+            logger.warning("job %s: no progress for a lease period; enqueuing a new run", job_id)
+            job_runs_enqueue(job_id=job_id, runs=1)
+            return "revived"
+    job_watch_enqueue(job_id=job_id)
+    return revived
+
+
+def _run_waiting(job_id: int) -> bool:
+    """Whether a run of this job sits in the queue, not yet started."""
+    from django_tasks_db.models import DBTaskResult
+
+    from certadmin.jobs.tasks import job_work as job_work_task
+
+    return (
+        DBTaskResult.objects.ready()
+        .filter(task_path=job_work_task.module_path, args_kwargs__args__0=job_id)
+        .exists()
+    )

@@ -1,0 +1,83 @@
+"""Reading jobs: who may see which, and a job's progress in words and numbers."""
+
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from certadmin.jobs.models import Job, JobItem, JobState
+
+
+def jobs_visible(*, user) -> QuerySet[Job]:
+    """The jobs ``user`` may see: their own; a superuser sees everyone's."""
+    jobs = Job.objects.select_related("owner")
+    return jobs if user.is_superuser else jobs.filter(owner=user)
+
+
+def job_items(*, job: Job) -> QuerySet[JobItem]:
+    return job.items.order_by("product_key", "device_name", "iot_instance_id")
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What the progress bar and its text show."""
+
+    done: int
+    total: int
+    failed: int
+    fraction: float
+    percent: int
+    # Seconds left at the job's share of the quota; None when unknown or ended.
+    seconds_left: int | None
+    state_text: str
+
+
+def _running_jobs() -> int:
+    return Job.objects.filter(state=JobState.RUNNING).order_by().count()
+
+
+def job_progress(*, job: Job) -> JobProgress:
+    """Progress of ``job``. The time left assumes the jobs' share of the quota (``JOB_QPS``)
+    is split evenly among the running jobs."""
+    total = max(job.total, job.done)
+    fraction = job.done / total if total else (1.0 if not job.is_active else 0.0)
+    seconds_left = None
+    if job.state == JobState.RUNNING and total:
+        share = settings.JOB_QPS / max(1, _running_jobs())
+        seconds_left = math.ceil((total - job.done) / share)
+    return JobProgress(
+        done=job.done,
+        total=total,
+        failed=job.failed,
+        fraction=fraction,
+        percent=int(fraction * 100),
+        seconds_left=seconds_left,
+        state_text=_state_text(job, seconds_left),
+    )
+
+
+def _state_text(job: Job, seconds_left: int | None) -> str:
+    if job.state == JobState.QUEUED and job.admitted_at is None:
+        return ngettext(
+            "Waiting: this person already has %(count)d job running (at most %(count)d at once).",
+            "Waiting: this person already has %(count)d jobs running (at most %(count)d at once).",
+            settings.JOBS_PER_PERSON,
+        ) % {"count": settings.JOBS_PER_PERSON}
+    if job.state == JobState.QUEUED:
+        return _("Waiting for a worker to pick the job up.")
+    if job.state == JobState.RUNNING:
+        if seconds_left is None:
+            return _("Running.")
+        if seconds_left < 90:
+            return _("Running: about %(seconds)d s left.") % {"seconds": seconds_left}
+        return _("Running: about %(minutes)d min left.") % {"minutes": math.ceil(seconds_left / 60)}
+    if job.state == JobState.CANCELLING:
+        return _("Cancelling: the workers stop after the device they are on.")
+    if job.state == JobState.CANCELLED:
+        return _("Cancelled.")
+    if job.state == JobState.FAILED:
+        return _("Failed: %(error)s") % {"error": job.error or _("see the worker's log.")}
+    return _("Finished.")

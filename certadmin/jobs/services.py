@@ -1,0 +1,203 @@
+"""Starting, admitting, cancelling and ending jobs.
+
+A job is created ``queued``. The per-person limit (``JOBS_PER_PERSON``) admits it at once or
+when one of the person's running jobs ends; admitting enqueues ``JOB_RUNS`` task runs of
+``job_work`` (so that many workers can share the job) and a deferred ``job_watch``. The work
+itself is in ``runner``.
+"""
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from certadmin.devices.platform import describe_iot_error, iot_client
+from certadmin.devices.services import DeviceRef
+from certadmin.iot.client import IotClient
+from certadmin.iot.errors import IotBusinessError, IotError
+from certadmin.jobs.models import ACTIVE_STATES, Job, JobItem, JobKind, JobState, ProductSync
+
+
+class JobStartError(Exception):
+    """The job was not started: ``message`` says why, for the person who asked."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class JobPermissionError(Exception):
+    """Only the job's owner or a superuser may do that."""
+
+
+def _admitted_count(owner) -> int:
+    return (
+        Job.objects.filter(owner=owner, state__in=ACTIVE_STATES, admitted_at__isnull=False)
+        .order_by()
+        .count()
+    )
+
+
+def jobs_admit(*, owner) -> list[Job]:
+    """Admit the owner's oldest waiting jobs while they have fewer than ``JOBS_PER_PERSON``
+    running, and enqueue their task runs. Returns the jobs admitted."""
+    admitted: list[Job] = []
+    with transaction.atomic():
+        if owner is not None:
+            # One admission per person at a time (on SQLite the write lock already serialises).
+            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+        room = settings.JOBS_PER_PERSON - _admitted_count(owner)
+        if room <= 0:
+            return []
+        waiting = Job.objects.filter(
+            owner=owner, state=JobState.QUEUED, admitted_at__isnull=True
+        ).order_by("created_at", "pk")[:room]
+        now = timezone.now()
+        for job in waiting:
+            if Job.objects.filter(pk=job.pk, admitted_at__isnull=True).update(admitted_at=now):
+                job.admitted_at = now
+                admitted.append(job)
+                transaction.on_commit(lambda job_id=job.pk: job_runs_enqueue(job_id=job_id))
+    return admitted
+
+
+def job_runs_enqueue(*, job_id: int, runs: int | None = None) -> None:
+    """Put the job's task runs and its watchdog on the queue."""
+    # Imported here: the tasks module imports the runner, which imports this module.
+    from certadmin.jobs.tasks import job_work
+
+    for _run in range(settings.JOB_RUNS if runs is None else runs):
+        job_work.enqueue(job_id)
+    job_watch_enqueue(job_id=job_id)
+
+
+def job_watch_enqueue(*, job_id: int) -> None:
+    """Schedule the job's watchdog one lease period from now."""
+    from certadmin.jobs.tasks import job_watch
+
+    job_watch.using(
+        run_after=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    ).enqueue(job_id)
+
+
+def _product_check(*, client: IotClient, product_key: str, iot_instance_id: str) -> int:
+    """Ask for the first page of the product's devices: a product that does not exist, a wrong
+    instance or a product the account may not read is refused here, before any job exists.
+    Returns the product's device count."""
+    try:
+        page = client.query_device(
+            product_key=product_key, page=1, page_size=1, iot_instance_id=iot_instance_id or None
+        )
+    except IotBusinessError as error:
+        raise JobStartError(
+            describe_iot_error(error, product_key=product_key), code=error.code
+        ) from None
+    except IotError as error:
+        raise JobStartError(describe_iot_error(error), code=error.code) from None
+    return page.total
+
+
+def product_sync_start(
+    *, owner, product_key: str, iot_instance_id: str = "", client: IotClient | None = None
+) -> Job:
+    """Create a product sync (admitted now, or queued behind the owner's running jobs).
+
+    Raises ``JobStartError`` for an unknown product or instance, a product the account may
+    not read, or a platform that cannot be reached: nothing is created then.
+    """
+    total = _product_check(
+        client=client or iot_client(), product_key=product_key, iot_instance_id=iot_instance_id
+    )
+    job = Job.objects.create(
+        kind=JobKind.PRODUCT_SYNC,
+        owner=owner,
+        product_key=product_key,
+        iot_instance_id=iot_instance_id,
+        total=total,
+    )
+    jobs_admit(owner=owner)
+    job.refresh_from_db()
+    return job
+
+
+def device_lookup_job_create(*, owner, kind: str, devices: Iterable[DeviceRef]) -> Job:
+    """Create a job whose items are given up front (e.g. a batch lookup from a CSV); repeated
+    devices become one item. The caller has validated every device reference."""
+    with transaction.atomic():
+        job = Job.objects.create(kind=kind, owner=owner, listing_complete=True)
+        JobItem.objects.bulk_create(
+            (
+                JobItem(
+                    job=job,
+                    product_key=device.product_key,
+                    device_name=device.device_name,
+                    iot_instance_id=device.iot_instance_id,
+                )
+                for device in dict.fromkeys(devices)
+            ),
+            batch_size=500,
+            ignore_conflicts=True,
+        )
+        job.total = job.items.count()
+        job.save(update_fields=["total"])
+    jobs_admit(owner=owner)
+    job.refresh_from_db()
+    return job
+
+
+def job_may_cancel(*, job: Job, user) -> bool:
+    return user.is_superuser or (job.owner_id is not None and job.owner_id == user.pk)
+
+
+def job_cancel(*, job: Job, actor) -> Job:
+    """Cancel a job: at once if no worker has it yet, else ``cancelling`` until the workers
+    notice (between two items). Raises ``JobPermissionError`` unless owner or superuser."""
+    if not job_may_cancel(job=job, user=actor):
+        raise JobPermissionError(
+            _("Only the person who started a job, or a superuser, can cancel it.")
+        )
+    if Job.objects.filter(pk=job.pk, state=JobState.QUEUED, started_at__isnull=True).exists():
+        job_end(job_id=job.pk, state=JobState.CANCELLED)
+    else:
+        Job.objects.filter(pk=job.pk, state__in=(JobState.QUEUED, JobState.RUNNING)).update(
+            state=JobState.CANCELLING
+        )
+    job.refresh_from_db()
+    return job
+
+
+def job_end(*, job_id: int, state: JobState, error: str = "") -> bool:
+    """Move an active job to an ended state (once); record a finished sync; admit the owner's
+    next waiting job. Returns False when the job had already ended."""
+    now = timezone.now()
+    with transaction.atomic():
+        ended = Job.objects.filter(pk=job_id, state__in=ACTIVE_STATES).update(
+            state=state, finished_at=now, error=error[:500]
+        )
+        if not ended:
+            return False
+        job = Job.objects.get(pk=job_id)
+        if state == JobState.FINISHED and job.kind == JobKind.PRODUCT_SYNC:
+            ProductSync.objects.update_or_create(
+                product_key=job.product_key,
+                iot_instance_id=job.iot_instance_id,
+                defaults={
+                    "device_count": job.total,
+                    "failed_count": job.failed,
+                    "synced_at": now,
+                    "job": job,
+                },
+            )
+    jobs_admit(owner=job.owner)
+    return True
+
+
+def job_item_lease_q(now) -> Q:
+    """Items nobody holds: never claimed, or their claim ran out."""
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)

@@ -1,0 +1,100 @@
+"""Cancelling, the per-person limit, and people's lookups while a job uses its share."""
+
+import threading
+import time
+
+import pytest
+
+from certadmin.devices.platform import iot_client
+from certadmin.devices.services import DeviceRef, certificate_lookup
+from certadmin.jobs import runner
+from certadmin.jobs.models import ItemState, Job, JobItem, JobState
+from certadmin.jobs.services import job_cancel, product_sync_start
+
+pytestmark = pytest.mark.django_db
+
+
+def test_cancel_stops_the_workers_between_two_devices(viewer, own_product, emulator_counts):
+    product_key = own_product(30)
+    job = product_sync_start(owner=viewer, product_key=product_key)
+
+    def cancel_after_five(seen: Job) -> None:
+        if seen.done >= 5 and seen.state == JobState.RUNNING:
+            job_cancel(job=seen, actor=viewer)
+
+    assert runner.job_work(job_id=job.pk, on_progress=cancel_after_five) == "cancelled"
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLED
+    assert job.finished_at is not None
+    assert job.done == 5
+    assert sum(emulator_counts.lookups.values()) == 5
+    assert JobItem.objects.filter(job=job, state=ItemState.PENDING).count() == 25
+
+
+def test_a_person_runs_at_most_the_limit_and_the_rest_wait_their_turn(
+    viewer, own_product, settings
+):
+    settings.JOBS_PER_PERSON = 2
+    products = [own_product(2) for _ in range(3)]
+    first, second, third = (product_sync_start(owner=viewer, product_key=key) for key in products)
+    assert first.admitted_at is not None
+    assert second.admitted_at is not None
+    assert third.admitted_at is None
+    assert third.state == JobState.QUEUED
+    assert runner.job_work(job_id=third.pk) == "not admitted"
+
+    assert runner.job_work(job_id=first.pk) == "finished"
+    third.refresh_from_db()
+    assert third.admitted_at is not None
+    assert runner.job_work(job_id=third.pk) == "finished"
+
+
+def test_another_persons_jobs_do_not_count_against_the_limit(make_user, own_product, settings):
+    settings.JOBS_PER_PERSON = 1
+    alice, bob = make_user("Viewer"), make_user("Viewer")
+    product_sync_start(owner=alice, product_key=own_product(1))
+    bobs = product_sync_start(owner=bob, product_key=own_product(1))
+    assert bobs.admitted_at is not None
+
+
+def test_a_person_gets_a_certificate_within_two_seconds_while_jobs_use_their_share(
+    viewer, own_product, emulator_counts, dashboard_iot
+):
+    """Four threads call through the job client as fast as the batch budget lets them (the
+    whole jobs' share); a person's lookups, which take only the account budget, still pass."""
+    product_key = own_product(60)
+    job_client = iot_client(purpose="job")
+    stop = threading.Event()
+    job_calls = []
+
+    def saturate(offset: int) -> None:
+        number = offset
+        while not stop.is_set():
+            job_client.query_device_cert(
+                product_key=product_key, device_name=f"dev-{number % 60 + 1:05d}"
+            )
+            job_calls.append(time.monotonic())
+            number += 4
+
+    threads = [threading.Thread(target=saturate, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        timings = []
+        for number in (7, 21, 33, 48, 59):
+            began = time.monotonic()
+            view = certificate_lookup(
+                device=DeviceRef(product_key, f"dev-{number:05d}"), user=viewer, refresh=True
+            )
+            timings.append(time.monotonic() - began)
+            assert not view.from_inventory
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+    assert max(timings) < 2.0, timings
+    assert emulator_counts.throttled == {}
+    # The jobs really were using their share meanwhile.
+    assert len(job_calls) >= 8 * 2
