@@ -250,3 +250,39 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": _env("CERTADMIN_LOG_LEVEL", "INFO")},
     "loggers": {"urllib3": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# --- Request hardening (issue 11) -----------------------------------------------------------
+# One time budget, in seconds, for each IoT Platform call a page makes, retries included; a read
+# timeout is not retried on a page (the call may have run and spent quota).
+IOT_DEADLINE_SECONDS = float(_env("CERTADMIN_IOT_DEADLINE_SECONDS", "8"))
+if not IOT_DEADLINE_SECONDS > 0:
+    raise ImproperlyConfigured("CERTADMIN_IOT_DEADLINE_SECONDS must be a number of seconds > 0.")
+
+# Reverse proxies in front of the dashboard that append the client to X-Forwarded-For. With 0
+# the header is ignored (anyone can send it). The login lockout and the audit trail's address
+# both come from certadmin.http.client_address.
+TRUSTED_PROXIES = int(_env("CERTADMIN_TRUSTED_PROXIES", "0"))
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("CERTADMIN_TRUSTED_PROXIES must be 0 or more.")
+AXES_CLIENT_IP_CALLABLE = "certadmin.http.client_address.client_address"
+
+# The CSRF secret lives in the session, so a token is only good for the session it was made for.
+CSRF_USE_SESSIONS = True
+
+# A body in a charset other than UTF-8 is refused (400) before anything decodes it (the CSRF
+# check is the first to read the body; the 400 page needs the session for its CSRF token).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"),
+    "certadmin.http.request_encoding.RequestEncodingMiddleware",
+)
+
+# runserver's access log (gunicorn's: gunicorn.conf.py) never carries a query string.
+LOGGING["filters"] = {
+    "no_query_strings": {"()": "certadmin.http.access_log.QueryStringRedactingFilter"}
+}
+LOGGING["loggers"]["django.server"] = {
+    "handlers": ["console"],
+    "filters": ["no_query_strings"],
+    "level": "INFO",
+    "propagate": False,
+}

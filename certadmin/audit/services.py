@@ -19,6 +19,7 @@ from certadmin.audit.models import (
     AuditOutcome,
     ChainVerification,
 )
+from certadmin.http.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,10 @@ class RequestContext:
 
 
 def request_context(request: HttpRequest) -> RequestContext:
-    """The client address (REMOTE_ADDR, normalised) and user agent (made storable) of a request."""
+    """The client address (behind the trusted proxies, normalised) and user agent (made
+    storable) of a request."""
     return RequestContext(
-        ip_address=_normalised_ip(request.META.get("REMOTE_ADDR", "")),
+        ip_address=client_address(request),
         user_agent=_clean_text("user_agent", request.META.get("HTTP_USER_AGENT", "")),
     )
 

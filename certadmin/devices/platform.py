@@ -15,7 +15,13 @@ from certadmin.iot.ratelimit import RateLimiter, RedisRateLimiter, process_rate_
 
 @functools.cache
 def _client(
-    endpoint: str, key_id: str, secret: str, token: str | None, region: str, redis_url: str
+    endpoint: str,
+    key_id: str,
+    secret: str,
+    token: str | None,
+    region: str,
+    redis_url: str,
+    deadline: float | None = None,
 ) -> IotClient:
     limiter: RateLimiter = process_rate_limiter
     if redis_url:
@@ -30,11 +36,15 @@ def _client(
         security_token=token,
         region_id=region,
         rate_limiter=limiter,
+        # A person waits for a page: one budget for all attempts, and a read timeout (the call
+        # may have run and spent quota) is not repeated. Without a deadline, retry as before.
+        deadline=deadline,
+        retry_read_timeouts=deadline is None,
     )
 
 
 def iot_client() -> IotClient:
-    """The process's IoT client for the configured endpoint and AccessKey (kept alive)."""
+    """The process's IoT client for pages: calls end within ``IOT_DEADLINE_SECONDS``."""
     return _client(
         settings.IOT_ENDPOINT,
         settings.IOT_ACCESS_KEY_ID,
@@ -42,6 +52,7 @@ def iot_client() -> IotClient:
         settings.IOT_SECURITY_TOKEN,
         settings.IOT_REGION,
         settings.REDIS_URL,
+        settings.IOT_DEADLINE_SECONDS,
     )
 
 
@@ -80,6 +91,11 @@ def describe_iot_error(error: IotError, *, product_key: str = "", device_name: s
     if error.is_throttled:
         return _(
             "The IoT Platform is busy (10 queries per second per account): try again in a moment."
+        )
+    if error.code == "Transport.Timeout":
+        return _(
+            "The IoT Platform did not answer in time. Try again in a moment; if it persists, "
+            "the platform may be slow or unreachable."
         )
     if isinstance(error, IotTransportError):
         return _(
