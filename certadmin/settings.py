@@ -107,6 +107,9 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A body in a charset other than UTF-8 is refused (400) before anything decodes it: the CSRF
+    # check is the first to read the body, and the 400 page needs the session for its token.
+    "certadmin.http.request_encoding.RequestEncodingMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -193,7 +196,6 @@ AXES_SENSITIVE_PARAMETERS = ["password", "passphrase"]
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
@@ -264,5 +266,34 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": _env("CERTADMIN_LOG_LEVEL", "INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # runserver's access log (gunicorn's: gunicorn.conf.py) never carries a query string.
+    "filters": {"no_query_strings": {"()": "certadmin.http.access_log.QueryStringRedactingFilter"}},
+    "loggers": {
+        "urllib3": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["no_query_strings"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }
+
+# --- Request hardening --------------------------------------------------------------------------
+# One time budget, in seconds, for each IoT Platform call a page makes, retries included; a read
+# timeout is not retried on a page (the call may have run and spent quota).
+IOT_DEADLINE_SECONDS = float(_env("CERTADMIN_IOT_DEADLINE_SECONDS", "8"))
+if not IOT_DEADLINE_SECONDS > 0:
+    raise ImproperlyConfigured("CERTADMIN_IOT_DEADLINE_SECONDS must be a number of seconds > 0.")
+
+# Reverse proxies in front of the dashboard that append the client to X-Forwarded-For. With 0
+# the header is ignored (anyone can send it). The login lockout and the audit trail's address
+# both come from certadmin.http.client_address.
+TRUSTED_PROXIES = int(_env("CERTADMIN_TRUSTED_PROXIES", "0"))
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("CERTADMIN_TRUSTED_PROXIES must be 0 or more.")
+AXES_CLIENT_IP_CALLABLE = "certadmin.http.client_address.client_address"
+
+# The CSRF secret lives in the session, so a token is only good for the session it was made for.
+CSRF_USE_SESSIONS = True

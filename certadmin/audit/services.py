@@ -2,7 +2,6 @@
 record of each verification run.
 """
 
-import ipaddress
 import logging
 from dataclasses import asdict, dataclass
 
@@ -10,7 +9,6 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.ipv6 import clean_ipv6_address
 
 from certadmin.audit.chain import GENESIS_HASH, ChainReport, event_hash
 from certadmin.audit.models import (
@@ -19,6 +17,7 @@ from certadmin.audit.models import (
     AuditOutcome,
     ChainVerification,
 )
+from certadmin.http.client_address import client_address, ip_address_normalised
 
 logger = logging.getLogger(__name__)
 
@@ -40,21 +39,12 @@ class RequestContext:
 
 
 def request_context(request: HttpRequest) -> RequestContext:
-    """The client address (REMOTE_ADDR, normalised) and user agent (made storable) of a request."""
+    """The client address (behind the trusted proxies, normalised) and user agent (made
+    storable) of a request."""
     return RequestContext(
-        ip_address=_normalised_ip(request.META.get("REMOTE_ADDR", "")),
+        ip_address=client_address(request),
         user_agent=_clean_text("user_agent", request.META.get("HTTP_USER_AGENT", "")),
     )
-
-
-def _normalised_ip(value: str) -> str | None:
-    """The address in the text form the database gives back (so hashes survive a reload)."""
-    value = value.strip().split("%", 1)[0]  # an IPv6 zone is meaningless off this host
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    return str(address) if address.version == 4 else clean_ipv6_address(value)
 
 
 def _clean_text(name: str, value: str) -> str:
@@ -109,7 +99,7 @@ def audit_record(
         actor_id=actor.pk if authenticated else None,
         action=AuditAction(action).value,
         outcome=AuditOutcome(outcome).value,
-        ip_address=_normalised_ip(context.ip_address or ""),
+        ip_address=ip_address_normalised(context.ip_address or ""),
         **{name: _clean_text(name, value) for name, value in text.items()},
     )
     try:

@@ -62,7 +62,10 @@ def _client(
     region: str,
     redis_url: str,
     job_qps: int,
+    deadline: float | None,
 ) -> IotClient:
+    # A person waits for a page: one budget for all attempts, and a read timeout (the call may
+    # have run and spent quota) is not repeated. A job has no deadline and retries as before.
     return IotClient(
         endpoint=endpoint,
         access_key_id=key_id,
@@ -70,13 +73,16 @@ def _client(
         security_token=token,
         region_id=region,
         rate_limiter=_limiters(redis_url, job_qps)[purpose],
+        deadline=deadline,
+        retry_read_timeouts=deadline is None,
     )
 
 
 def iot_client(*, purpose: Literal["interactive", "job"] = "interactive") -> IotClient:
     """The process's IoT client for the configured endpoint and AccessKey (kept alive).
 
-    ``purpose="job"`` is the client every background job uses: each QueryDeviceCert takes a
+    Interactive calls (pages, the CLI) end within ``IOT_DEADLINE_SECONDS``. ``purpose="job"``
+    is the client every background job uses: no deadline, and each QueryDeviceCert takes a
     grant from the jobs' batch budget (``JOB_QPS``) and then from the account budget that
     interactive calls share, so jobs never take the whole quota.
     """
@@ -89,6 +95,7 @@ def iot_client(*, purpose: Literal["interactive", "job"] = "interactive") -> Iot
         settings.IOT_REGION,
         settings.REDIS_URL,
         settings.JOB_QPS,
+        settings.IOT_DEADLINE_SECONDS if purpose == "interactive" else None,
     )
 
 
@@ -132,6 +139,11 @@ def describe_iot_error(error: IotError, *, product_key: str = "", device_name: s
     if error.is_throttled:
         return _(
             "The IoT Platform is busy (10 queries per second per account): try again in a moment."
+        )
+    if error.code == "Transport.Timeout":
+        return _(
+            "The IoT Platform did not answer in time. Try again in a moment; if it persists, "
+            "the platform may be slow or unreachable."
         )
     if isinstance(error, IotTransportError):
         return _(

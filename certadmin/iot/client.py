@@ -10,6 +10,14 @@ jitter (``uniform(0, min(backoff_max, backoff_base * 2**n))``), up to ``max_atte
 dropped connections, timeouts). Signature, AccessKey, permission, parameter and every business
 error (HTTP 200 with ``Success: false``) are raised at once, as are malformed responses.
 
+Deadlines: the caller chooses how long one call may take. With ``deadline`` (seconds) every
+attempt, backoff wait and body read of a call shares that budget: each attempt's connect and
+read timeouts are cut to the time left, no retry starts that could not finish in time, and a
+body still arriving at the deadline is abandoned. With ``retry_read_timeouts=False`` a read
+timeout (``Transport.Timeout``: the request was sent, so it may have run and spent quota) is
+raised at once; a connection that could not be made (``Transport.Unreachable``) is still retried
+within the deadline. A page uses both; a background job may keep ``deadline=None`` and retries.
+
 Rate limiting: before every ``QueryDeviceCert`` attempt the client calls
 ``rate_limiter.acquire(access_key_id)`` (the quota is 10 QPS per account, shared by its RAM users).
 ``QueryDevice`` (50 QPS, and a listing is a handful of pages) is not limited locally; a
@@ -57,6 +65,7 @@ API_VERSION = "2018-01-20"
 SIGNATURE_VERSIONS = ("v3", "v1")
 MAX_PAGE_SIZE = 50
 _RETRYABLE_GATEWAY_CODES = frozenset({"ServiceUnavailable", "InternalError", "ServiceTimeout"})
+_READ_TIMEOUT_CODE = "Transport.Timeout"
 _MAX_MESSAGE_CHARS = 2000
 _REDACTED = "[redacted]"
 _PEM_PRIVATE_KEY = re.compile(
@@ -115,6 +124,8 @@ class IotClient:
         backoff_max: float = 2.0,
         rate_limiter: RateLimiter | None = process_rate_limiter,
         session: requests.Session | None = None,
+        deadline: float | None = None,
+        retry_read_timeouts: bool = True,
     ) -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -125,6 +136,8 @@ class IotClient:
             raise ValueError("access_key_id and access_key_secret are required")
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
+        if deadline is not None and not deadline > 0:
+            raise ValueError("deadline must be a number of seconds > 0, or None")
         self.endpoint = f"{parts.scheme}://{parts.netloc}"
         self.host = parts.netloc
         self.access_key_id = access_key_id
@@ -138,6 +151,8 @@ class IotClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.rate_limiter = rate_limiter
+        self.deadline = deadline
+        self.retry_read_timeouts = retry_read_timeouts
         self.session = session if session is not None else self._new_session()
 
     @staticmethod
@@ -215,14 +230,23 @@ class IotClient:
         subject = " ".join(
             f"{name}={params[name]}" for name in ("ProductKey", "DeviceName") if name in params
         )
+        deadline_at = None if self.deadline is None else time.monotonic() + self.deadline
+        last_error: IotError | None = None
         for attempt in range(1, self.max_attempts + 1):
             if rate_limit_key is not None and self.rate_limiter is not None:
                 self.rate_limiter.acquire(rate_limit_key)
+            if deadline_at is not None and time.monotonic() >= deadline_at:
+                # The limiter's wait used up the budget: do not start a call that cannot finish.
+                raise last_error or self._deadline_error()
             logger.debug("iot %s attempt %d/%d %s", action, attempt, self.max_attempts, subject)
             try:
-                data, request_id = self._attempt(action, params)
+                data, request_id = self._attempt(action, params, deadline_at)
             except IotError as error:
-                if not error.retryable or attempt == self.max_attempts:
+                last_error = error
+                delay = random.uniform(  # full jitter
+                    0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+                )
+                if not self._may_retry(error, attempt, delay, deadline_at):
                     logger.info(
                         "iot %s failed after %d attempt(s) %s code=%s RequestId=%s",
                         action,
@@ -232,9 +256,6 @@ class IotClient:
                         error.request_id or "-",
                     )
                     raise
-                delay = random.uniform(  # full jitter
-                    0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-                )
                 logger.info(
                     "iot %s attempt %d/%d %s code=%s RequestId=%s: retrying in %.2fs",
                     action,
@@ -252,6 +273,21 @@ class IotClient:
             )
             return data, request_id
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _may_retry(
+        self, error: IotError, attempt: int, delay: float, deadline_at: float | None
+    ) -> bool:
+        if not error.retryable or attempt >= self.max_attempts:
+            return False
+        if error.code == _READ_TIMEOUT_CODE and not self.retry_read_timeouts:
+            return False
+        # A retry that would start after the deadline could only fail (and spend quota).
+        return deadline_at is None or time.monotonic() + delay < deadline_at
+
+    def _deadline_error(self) -> IotTransportError:
+        return self._transport_error(
+            _READ_TIMEOUT_CODE, f"no answer within the {self.deadline:g} s deadline"
+        )
 
     # ---- one attempt -------------------------------------------------------------------------
 
@@ -310,10 +346,12 @@ class IotClient:
         headers["Accept"] = "application/json"
         return url, headers, signature
 
-    def _attempt(self, action: str, params: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+    def _attempt(
+        self, action: str, params: Mapping[str, str], deadline_at: float | None = None
+    ) -> tuple[dict[str, Any], str]:
         url, headers, signature = self._signed_request(action, params)
         scrub = _Scrubber([self._access_key_secret, self._security_token, signature])
-        status, response_headers, body = self._send(url, headers)
+        status, response_headers, body = self._send(url, headers, deadline_at)
         request_id = scrub(response_headers.get("x-acs-request-id", ""))
         try:
             data = json.loads(body)
@@ -380,12 +418,19 @@ class IotClient:
         retryable = status >= 500 or code in _RETRYABLE_GATEWAY_CODES
         return IotGatewayError(code, message, retryable=retryable, **fields)
 
-    def _send(self, url: str, headers: Mapping[str, str]) -> tuple[int, Mapping[str, str], bytes]:
-        """POST and read at most ``max_response_bytes``. Transport failures become errors
-        whose text names neither the URL (it carries a V1 signature) nor the cause's text."""
+    def _send(
+        self, url: str, headers: Mapping[str, str], deadline_at: float | None = None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """POST and read at most ``max_response_bytes``, by ``deadline_at`` (monotonic) if given.
+        Transport failures become errors whose text names neither the URL (it carries a V1
+        signature) nor the cause's text."""
+        timeout = self.timeout
+        if deadline_at is not None:
+            left = max(deadline_at - time.monotonic(), 0.001)
+            timeout = (min(timeout[0], left), min(timeout[1], left))
         try:
             response = self.session.post(
-                url, headers=dict(headers), data=b"", timeout=self.timeout, stream=True
+                url, headers=dict(headers), data=b"", timeout=timeout, stream=True
             )
             with response:
                 declared = response.headers.get("Content-Length", "")
@@ -394,16 +439,22 @@ class IotClient:
                 chunks = []
                 size = 0
                 for chunk in response.iter_content(chunk_size=65536):
+                    if deadline_at is not None and time.monotonic() > deadline_at:
+                        # A body trickling in keeps each read under its timeout: stop anyway.
+                        raise self._deadline_error()
                     size += len(chunk)
                     if size > self.max_response_bytes:
                         raise self._too_large(response)
                     chunks.append(chunk)
                 return response.status_code, response.headers, b"".join(chunks)
+        except requests.ConnectTimeout:
+            # Nothing was sent, so nothing ran upstream: a retry is as safe as after a refusal.
+            raise self._transport_error("Transport.Unreachable", "connection timed out") from None
         except requests.Timeout:
-            raise self._transport_error("Transport.Timeout", "timed out") from None
+            raise self._transport_error(_READ_TIMEOUT_CODE, "timed out") from None
         except requests.ConnectionError as exc:
             if exc.args and isinstance(exc.args[0], ReadTimeoutError):
-                raise self._transport_error("Transport.Timeout", "timed out") from None
+                raise self._transport_error(_READ_TIMEOUT_CODE, "timed out") from None
             raise self._transport_error("Transport.Unreachable", "connection failed") from None
         except requests.exceptions.ChunkedEncodingError:
             raise self._transport_error(
