@@ -1,8 +1,9 @@
-"""The audit trail: one append-only, hash-chained table of security events.
+"""The audit trail: one append-only, hash-chained table of security events, and the equally
+append-only history of its verification.
 
 Rows are appended only by ``certadmin.audit.services.audit_record``, which links each row to the
-one before it. Nothing here can change or remove a row: the model, its queryset and (see
-``append_only``) a database trigger all refuse.
+one before it. Nothing here can change or remove a row of either table: the model, its queryset
+and (see ``append_only``) database triggers all refuse.
 """
 
 from django.db import models
@@ -13,23 +14,38 @@ class AuditImmutableError(Exception):
     """Raised on any attempt to change or remove audit events through the ORM."""
 
 
-class AuditEventQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
     """Read-only in bulk: bulk writes would bypass the hash chain or rewrite history."""
 
     def update(self, **kwargs):
-        raise AuditImmutableError("audit events cannot be updated")
+        raise AuditImmutableError("audit records cannot be updated")
 
     def delete(self):
-        raise AuditImmutableError("audit events cannot be deleted")
+        raise AuditImmutableError("audit records cannot be deleted")
 
     def bulk_update(self, objs, fields, batch_size=None):
-        raise AuditImmutableError("audit events cannot be updated")
+        raise AuditImmutableError("audit records cannot be updated")
 
     def bulk_create(self, objs, *args, **kwargs):
-        raise AuditImmutableError("audit events are appended one at a time by audit_record")
+        raise AuditImmutableError("audit records are appended one at a time")
 
     def update_or_create(self, defaults=None, create_defaults=None, **kwargs):
-        raise AuditImmutableError("audit events cannot be updated")
+        raise AuditImmutableError("audit records cannot be updated")
+
+
+class AppendOnlyModel(models.Model):
+    """A row is written once (``save`` of a new row) and never changed or removed."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AuditImmutableError("audit records cannot be changed once written")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutableError("audit records cannot be deleted")
 
 
 class AuditAction(models.TextChoices):
@@ -44,7 +60,7 @@ class AuditOutcome(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """One security event. Rows are written once and never changed or removed."""
 
     created_at = models.DateTimeField(_("time"), db_index=True)
@@ -69,7 +85,7 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(_("previous hash"), max_length=64)
     entry_hash = models.CharField(_("hash"), max_length=64, unique=True)
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit event")
@@ -93,14 +109,6 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.outcome} {self.actor_username}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise AuditImmutableError("audit events cannot be changed once written")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AuditImmutableError("audit events cannot be deleted")
-
 
 class ChainProblem(models.TextChoices):
     """Why a verification run found the chain broken."""
@@ -111,8 +119,9 @@ class ChainProblem(models.TextChoices):
     ANCHOR_MISSING = "anchor_missing", _("The anchored hash is not in the chain")
 
 
-class ChainVerification(models.Model):
-    """One run of the chain verifier: when, by whom, and what it found."""
+class ChainVerification(AppendOnlyModel):
+    """One run of the chain verifier: when, by whom, and what it found. Append-only too: a failed
+    run must not be turned into a passed one, nor removed."""
 
     checked_at = models.DateTimeField(_("checked at"), db_index=True)
     # Empty for the management command.
@@ -127,6 +136,8 @@ class ChainVerification(models.Model):
     )
     first_broken_id = models.BigIntegerField(_("first broken row"), null=True, blank=True)
     previous_id = models.BigIntegerField(_("row before it"), null=True, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("chain verification")
