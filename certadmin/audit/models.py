@@ -83,6 +83,9 @@ class AuditEvent(AppendOnlyModel):
     platform_code = models.CharField(_("platform Code"), max_length=128, blank=True)
     platform_request_id = models.CharField(_("platform RequestId"), max_length=128, blank=True)
     prev_hash = models.CharField(_("previous hash"), max_length=64)
+    # Which audit key sealed the row (HMAC-SHA-256); empty for rows written before the chain was
+    # keyed (plain SHA-256). The key itself is never stored: see ``certadmin.audit.keys``.
+    key_id = models.CharField(_("key id"), max_length=32, blank=True, default="")
     entry_hash = models.CharField(_("hash"), max_length=64, unique=True)
 
     objects = AppendOnlyQuerySet.as_manager()
@@ -117,6 +120,11 @@ class ChainProblem(models.TextChoices):
     UNLINKED = "unlinked", _("A row does not follow the row before it")
     FIRST_UNLINKED = "first_unlinked", _("The first row does not start the chain")
     ANCHOR_MISSING = "anchor_missing", _("The anchored hash is not in the chain")
+    KEY_UNKNOWN = "key_unknown", _("A row is sealed with a key not configured here")
+    UNKEYED = "unkeyed", _("An unkeyed row follows keyed rows")
+    CHECKPOINT_INVALID = "checkpoint_invalid", _("A checkpoint is malformed or forged")
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch", _("The chain differs from a signed checkpoint")
+    CHECKPOINT_MISSING_ROW = "checkpoint_missing_row", _("A checkpointed row is gone")
 
 
 class ChainVerification(AppendOnlyModel):
@@ -136,6 +144,7 @@ class ChainVerification(AppendOnlyModel):
     )
     first_broken_id = models.BigIntegerField(_("first broken row"), null=True, blank=True)
     previous_id = models.BigIntegerField(_("row before it"), null=True, blank=True)
+    checkpoints = models.PositiveIntegerField(_("checkpoints checked"), default=0)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -177,6 +186,45 @@ def chain_problem_message(
             _(
                 "Row %(id)s is the first row but does not start the chain: "
                 "earlier rows were deleted."
+            )
+            % params
+        )
+    if problem == ChainProblem.KEY_UNKNOWN:
+        return (
+            _(
+                "Row %(id)s is sealed with an audit key that is not configured here, "
+                "so it cannot be verified."
+            )
+            % params
+        )
+    if problem == ChainProblem.UNKEYED:
+        return (
+            _(
+                "Row %(id)s is not sealed with an audit key although earlier rows are: "
+                "it was not written by certadmin."
+            )
+            % params
+        )
+    if problem == ChainProblem.CHECKPOINT_INVALID:
+        return str(
+            _(
+                "A checkpoint file is malformed or its signature does not verify with the "
+                "configured keys: it was not written by certadmin."
+            )
+        )
+    if problem == ChainProblem.CHECKPOINT_MISMATCH:
+        return (
+            _(
+                "Row %(id)s does not match the signed checkpoint taken of it: rows up to it "
+                "were rewritten, inserted or removed."
+            )
+            % params
+        )
+    if problem == ChainProblem.CHECKPOINT_MISSING_ROW:
+        return (
+            _(
+                "Row %(id)s, the head of a signed checkpoint, is no longer in the chain: "
+                "the newest rows were removed."
             )
             % params
         )
