@@ -157,6 +157,35 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # configuration turns this on: test runners flush between tests and cannot pass the option.
 AUDIT_FLUSH_ALLOWED = False
 
+# --- Audit trail keys -------------------------------------------------------------------------
+# The audit chain is sealed with HMAC-SHA-256 under a key that lives here, outside the database
+# (see certadmin/audit/keys.py for the format). Rows carry the id of the key that sealed them, so
+# rotation is: add a kid to CERTADMIN_AUDIT_KEYS, point CERTADMIN_AUDIT_KEY_ID at it, keep the
+# old kid as long as its rows are in the trail. The demo key is public and refused in production.
+from certadmin.audit.keys import audit_keys_parse  # noqa: E402
+
+_DEV_AUDIT_KEYS = "demo:" + b"certadmin demo audit key, public, demo only!".hex()
+try:
+    AUDIT_KEYS = audit_keys_parse(
+        _env("CERTADMIN_AUDIT_KEYS") or (_DEV_AUDIT_KEYS if DEMO_MODE else "")
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CERTADMIN_AUDIT_KEYS: {exc}") from None
+AUDIT_KEY_ID = _env("CERTADMIN_AUDIT_KEY_ID") or (
+    next(iter(AUDIT_KEYS)) if len(AUDIT_KEYS) == 1 else ""
+)
+if not DEMO_MODE and (not AUDIT_KEYS or "demo" in AUDIT_KEYS):
+    raise ImproperlyConfigured("CERTADMIN_AUDIT_KEYS must be set (not the demo key) in production.")
+if AUDIT_KEY_ID not in AUDIT_KEYS:
+    raise ImproperlyConfigured("CERTADMIN_AUDIT_KEY_ID must name one of CERTADMIN_AUDIT_KEYS.")
+# Signed checkpoints of the chain head: `manage.py audit_checkpoint` (run it from cron) writes
+# one file per checkpoint here; `audit_verify` checks every one. Put it where the database's
+# writers cannot change it. Empty: no checkpoints.
+AUDIT_CHECKPOINT_DIR = _env("CERTADMIN_AUDIT_CHECKPOINT_DIR") or (
+    str(BASE_DIR / "var" / "audit-checkpoints") if DEMO_MODE else ""
+)
+# --- end of audit trail keys ------------------------------------------------------------------
+
 REDIS_URL = _env("REDIS_URL")
 if REDIS_URL:
     CACHES = {

@@ -1,18 +1,25 @@
 """The audit chain itself: what a row's hash covers, how it is computed, and what a walk finds.
 
-Each row's ``entry_hash`` is the SHA-256 of its canonical serialization, which includes the
-``prev_hash`` of the row before it; changing, removing or reordering any row therefore breaks
-every link after it. The writer (``certadmin.audit.services``) and the verifier
+Each row's ``entry_hash`` is the HMAC-SHA-256, under the audit key named by the row's ``key_id``,
+of its canonical serialization, which includes the ``prev_hash`` of the row before it; changing,
+removing or reordering any row therefore breaks every link after it, and without the key nobody
+can compute a valid hash for a forged row. Rows written before the chain was keyed have an empty
+``key_id`` and a plain SHA-256 (hash version 1); they still verify, but only before the first
+keyed row. The writer (``certadmin.audit.services``) and the verifier
 (``certadmin.audit.verification``) both import this module and nothing else of each other.
 
-How a digest is taken is decided in ``_digest`` alone, so that keying the chain (HMAC with a key
-id stored per row) changes that function and what feeds it, not its callers' logic.
+``canonical_bytes`` is the one serialization: the writer feeds it a model's attributes, the
+verifier the tuples of ``values_list(*CHAIN_FIELDS)``, in the same order.
 """
 
 import hashlib
+import hmac
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+
+from django.conf import settings
 
 from certadmin.audit.models import AuditEvent, chain_problem_message
 
@@ -40,26 +47,53 @@ HASHED_FIELDS = (
     "platform_request_id",
     "prev_hash",
 )
+# Hash version 2 adds the key id (so a row cannot be re-attributed to another key); version 1
+# rows have none, and their bytes are exactly what they were.
+CHAIN_FIELDS = (*HASHED_FIELDS, "key_id")
+_KEY_ID = len(HASHED_FIELDS)
+
+
+class AuditKeyUnknownError(Exception):
+    """A row names an audit key that is not configured (its kid only, never key material)."""
+
+
+def canonical_bytes(values: Sequence) -> bytes:
+    """The bytes a row's hash covers, from its values in ``CHAIN_FIELDS`` order: sorted-key
+    compact JSON, ``key_id`` left out of unkeyed (version 1) rows."""
+    record = dict(zip(CHAIN_FIELDS, values, strict=True))
+    record["created_at"] = record["created_at"].astimezone(UTC).isoformat(timespec="microseconds")
+    if not record["key_id"]:
+        del record["key_id"]
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def canonical_event_bytes(event: AuditEvent) -> bytes:
-    """The bytes an event's hash covers: sorted-key compact JSON of ``HASHED_FIELDS``."""
-    values = {}
-    for name in HASHED_FIELDS:
-        value = getattr(event, name)
-        if name == "created_at":
-            value = value.astimezone(UTC).isoformat(timespec="microseconds")
-        values[name] = value
-    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """``canonical_bytes`` of a model instance."""
+    return canonical_bytes([getattr(event, name) for name in CHAIN_FIELDS])
 
 
-def event_hash(event: AuditEvent) -> str:
-    """Lowercase hex digest of ``canonical_event_bytes(event)``: the value ``entry_hash`` holds."""
-    return _digest(canonical_event_bytes(event))
+def row_hash(values: Sequence, *, keys: Mapping[str, bytes]) -> str:
+    """The ``entry_hash`` a row with these ``CHAIN_FIELDS`` values must have."""
+    return _digest(canonical_bytes(values), key_id=values[_KEY_ID], keys=keys)
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def event_hash(event: AuditEvent, *, keys: Mapping[str, bytes] | None = None) -> str:
+    """The ``entry_hash`` of ``event``, under the configured keys unless others are given."""
+    return _digest(
+        canonical_event_bytes(event),
+        key_id=event.key_id,
+        keys=settings.AUDIT_KEYS if keys is None else keys,
+    )
+
+
+def _digest(data: bytes, *, key_id: str, keys: Mapping[str, bytes]) -> str:
+    if not key_id:
+        return hashlib.sha256(data).hexdigest()
+    try:
+        key = keys[key_id]
+    except KeyError:
+        raise AuditKeyUnknownError(f"audit key {key_id!r} is not configured") from None
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,7 +101,8 @@ class ChainReport:
     """What one walk over the chain found.
 
     ``head_id``/``head_hash`` name the last row that verified: the chain head when ``ok``.
-    ``problem`` (a ``ChainProblem``) is empty when ``ok``.
+    ``problem`` (a ``ChainProblem``) is empty when ``ok``. ``checkpoints`` counts the signed
+    checkpoints the walk was checked against.
     """
 
     ok: bool
@@ -78,6 +113,7 @@ class ChainReport:
     problem: str = ""
     first_broken_id: int | None = None
     previous_id: int | None = None
+    checkpoints: int = 0
 
     @property
     def message(self) -> str:

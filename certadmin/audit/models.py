@@ -1,8 +1,9 @@
-"""The audit trail: one append-only, hash-chained table of security events.
+"""The audit trail: one append-only, hash-chained table of security events, and the equally
+append-only history of its verification.
 
 Rows are appended only by ``certadmin.audit.services.audit_record``, which links each row to the
-one before it. Nothing here can change or remove a row: the model, its queryset and (see
-``append_only``) a database trigger all refuse.
+one before it. Nothing here can change or remove a row of either table: the model, its queryset
+and (see ``append_only``) database triggers all refuse.
 """
 
 from django.db import models
@@ -15,23 +16,38 @@ class AuditImmutableError(Exception):
     """Raised on any attempt to change or remove audit events through the ORM."""
 
 
-class AuditEventQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
     """Read-only in bulk: bulk writes would bypass the hash chain or rewrite history."""
 
     def update(self, **kwargs):
-        raise AuditImmutableError("audit events cannot be updated")
+        raise AuditImmutableError("audit records cannot be updated")
 
     def delete(self):
-        raise AuditImmutableError("audit events cannot be deleted")
+        raise AuditImmutableError("audit records cannot be deleted")
 
     def bulk_update(self, objs, fields, batch_size=None):
-        raise AuditImmutableError("audit events cannot be updated")
+        raise AuditImmutableError("audit records cannot be updated")
 
     def bulk_create(self, objs, *args, **kwargs):
-        raise AuditImmutableError("audit events are appended one at a time by audit_record")
+        raise AuditImmutableError("audit records are appended one at a time")
 
     def update_or_create(self, defaults=None, create_defaults=None, **kwargs):
-        raise AuditImmutableError("audit events cannot be updated")
+        raise AuditImmutableError("audit records cannot be updated")
+
+
+class AppendOnlyModel(models.Model):
+    """A row is written once (``save`` of a new row) and never changed or removed."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AuditImmutableError("audit records cannot be changed once written")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutableError("audit records cannot be deleted")
 
 
 class AuditAction(models.TextChoices):
@@ -46,7 +62,7 @@ class AuditOutcome(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """One security event. Rows are written once and never changed or removed."""
 
     created_at = models.DateTimeField(_("time"), db_index=True)
@@ -69,9 +85,12 @@ class AuditEvent(models.Model):
     platform_code = models.CharField(_("platform Code"), max_length=128, blank=True)
     platform_request_id = models.CharField(_("platform RequestId"), max_length=128, blank=True)
     prev_hash = models.CharField(_("previous hash"), max_length=64)
+    # Which audit key sealed the row (HMAC-SHA-256); empty for rows written before the chain was
+    # keyed (plain SHA-256). The key itself is never stored: see ``certadmin.audit.keys``.
+    key_id = models.CharField(_("key id"), max_length=32, blank=True, default="")
     entry_hash = models.CharField(_("hash"), max_length=64, unique=True)
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit event")
@@ -93,14 +112,6 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.outcome} {self.actor_username}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise AuditImmutableError("audit events cannot be changed once written")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AuditImmutableError("audit events cannot be deleted")
-
 
 class ChainProblem(models.TextChoices):
     """Why a verification run found the chain broken."""
@@ -109,10 +120,16 @@ class ChainProblem(models.TextChoices):
     UNLINKED = "unlinked", _("A row does not follow the row before it")
     FIRST_UNLINKED = "first_unlinked", _("The first row does not start the chain")
     ANCHOR_MISSING = "anchor_missing", _("The anchored hash is not in the chain")
+    KEY_UNKNOWN = "key_unknown", _("A row is sealed with a key not configured here")
+    UNKEYED = "unkeyed", _("An unkeyed row follows keyed rows")
+    CHECKPOINT_INVALID = "checkpoint_invalid", _("A checkpoint is malformed or forged")
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch", _("The chain differs from a signed checkpoint")
+    CHECKPOINT_MISSING_ROW = "checkpoint_missing_row", _("A checkpointed row is gone")
 
 
-class ChainVerification(models.Model):
-    """One run of the chain verifier: when, by whom, and what it found."""
+class ChainVerification(AppendOnlyModel):
+    """One run of the chain verifier: when, by whom, and what it found. Append-only too: a failed
+    run must not be turned into a passed one, nor removed."""
 
     checked_at = models.DateTimeField(_("checked at"), db_index=True)
     # Empty for the management command.
@@ -127,6 +144,9 @@ class ChainVerification(models.Model):
     )
     first_broken_id = models.BigIntegerField(_("first broken row"), null=True, blank=True)
     previous_id = models.BigIntegerField(_("row before it"), null=True, blank=True)
+    checkpoints = models.PositiveIntegerField(_("checkpoints checked"), default=0)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("chain verification")
@@ -166,6 +186,45 @@ def chain_problem_message(
             _(
                 "Row %(id)s is the first row but does not start the chain: "
                 "earlier rows were deleted."
+            )
+            % params
+        )
+    if problem == ChainProblem.KEY_UNKNOWN:
+        return (
+            _(
+                "Row %(id)s is sealed with an audit key that is not configured here, "
+                "so it cannot be verified."
+            )
+            % params
+        )
+    if problem == ChainProblem.UNKEYED:
+        return (
+            _(
+                "Row %(id)s is not sealed with an audit key although earlier rows are: "
+                "it was not written by certadmin."
+            )
+            % params
+        )
+    if problem == ChainProblem.CHECKPOINT_INVALID:
+        return str(
+            _(
+                "A checkpoint file is malformed or its signature does not verify with the "
+                "configured keys: it was not written by certadmin."
+            )
+        )
+    if problem == ChainProblem.CHECKPOINT_MISMATCH:
+        return (
+            _(
+                "Row %(id)s does not match the signed checkpoint taken of it: rows up to it "
+                "were rewritten, inserted or removed."
+            )
+            % params
+        )
+    if problem == ChainProblem.CHECKPOINT_MISSING_ROW:
+        return (
+            _(
+                "Row %(id)s, the head of a signed checkpoint, is no longer in the chain: "
+                "the newest rows were removed."
             )
             % params
         )

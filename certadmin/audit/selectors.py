@@ -1,6 +1,6 @@
 """Reading the audit trail: filters, keyset pages and per-device / per-user views."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -10,9 +10,22 @@ from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainV
 KEY_ACTIONS = (AuditAction.KEY_REVEAL, AuditAction.KEY_DOWNLOAD)
 
 
-def _day_start(day: date) -> datetime:
-    """Midnight at the start of ``day`` in the current time zone."""
-    return timezone.make_aware(datetime.combine(day, time.min))
+def _day_start(day: date) -> datetime | None:
+    """Midnight at the start of ``day`` in the current time zone, or None when that instant lies
+    outside what a datetime can hold in UTC (the first and last days of the calendar)."""
+    try:
+        start = timezone.make_aware(datetime.combine(day, time.min))
+        start.astimezone(UTC)  # the database is given UTC: this must fit too
+    except OverflowError:
+        return None
+    return start
+
+
+def _after_day(day: date) -> datetime | None:
+    """The start of the day after ``day``, or None when no such instant exists (no upper bound)."""
+    if day == date.max:
+        return None
+    return _day_start(day + timedelta(days=1))
 
 
 def events_filtered(
@@ -37,10 +50,11 @@ def events_filtered(
         events = events.filter(action=action)
     if outcome:
         events = events.filter(outcome=outcome)
-    if date_from is not None:
-        events = events.filter(created_at__gte=_day_start(date_from))
-    if date_to is not None:
-        events = events.filter(created_at__lt=_day_start(date_to + timedelta(days=1)))
+    # A bound that cannot be represented lies at the edge of time: nothing is outside it.
+    if date_from is not None and (start := _day_start(date_from)) is not None:
+        events = events.filter(created_at__gte=start)
+    if date_to is not None and (end := _after_day(date_to)) is not None:
+        events = events.filter(created_at__lt=end)
     return events.order_by("-id")
 
 

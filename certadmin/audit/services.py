@@ -5,6 +5,7 @@ record of each verification run.
 import logging
 from dataclasses import asdict, dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
@@ -108,6 +109,7 @@ def audit_record(
             event.prev_hash = head_hash
             # Stamped under the lock, so times never go backwards along the chain.
             event.created_at = timezone.now()
+            event.key_id = settings.AUDIT_KEY_ID
             event.entry_hash = event_hash(event)
             event.save(force_insert=True)
             _check_linked(event=event, head_id=head_id)

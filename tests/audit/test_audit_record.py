@@ -5,7 +5,12 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import RequestFactory
 
-from certadmin.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_event_bytes, event_hash
+from certadmin.audit.chain import (
+    CHAIN_FIELDS,
+    GENESIS_HASH,
+    canonical_event_bytes,
+    event_hash,
+)
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.services import (
     AuditWriteError,
@@ -48,7 +53,7 @@ def test_canonical_form_is_sorted_compact_json_with_utc_microseconds():
     event = make_event(reason="naïve", detail="d")
     data = canonical_event_bytes(event)
     decoded = json.loads(data)
-    assert list(decoded) == sorted(HASHED_FIELDS)
+    assert list(decoded) == sorted(CHAIN_FIELDS)  # keyed rows: hash version 2
     assert b", " not in data
     assert b'"reason":"na\xc3\xafve"' in data  # UTF-8, not \\u escapes
     stamp = datetime.fromisoformat(decoded["created_at"])
@@ -59,7 +64,7 @@ def test_canonical_form_is_sorted_compact_json_with_utc_microseconds():
     assert "entry_hash" not in decoded
 
 
-@pytest.mark.parametrize("field", [f for f in HASHED_FIELDS if f != "created_at"])
+@pytest.mark.parametrize("field", [f for f in CHAIN_FIELDS if f != "created_at"])
 def test_every_field_is_covered_by_the_hash(field):
     event = make_event()
     original = event.entry_hash
@@ -67,6 +72,8 @@ def test_every_field_is_covered_by_the_hash(field):
         event.actor_id = 999
     elif field == "ip_address":
         event.ip_address = "198.51.100.7"
+    elif field == "key_id":
+        event.key_id = ""  # the same bytes claimed as an unkeyed row
     else:
         setattr(event, field, getattr(event, field) + "x")
     assert event_hash(event) != original

@@ -99,8 +99,9 @@ def test_a_row_inserted_without_the_service_is_found():
         action=events[-1].action,
         outcome=events[-1].outcome,
         prev_hash="f" * 64,
+        key_id=events[-1].key_id,
     )
-    intruder.entry_hash = event_hash(intruder)  # internally consistent, but not linked
+    intruder.entry_hash = event_hash(intruder)  # sealed with the key, but not linked
     intruder.save(force_insert=True)
     make_event()  # later honest appends follow the intruder
     report = chain_verify()

@@ -1,7 +1,9 @@
-"""``manage.py audit_verify``: check the whole audit chain and print its head hash."""
+"""``manage.py audit_verify``: check the whole audit chain (keyed hashes, links, and every signed
+checkpoint in CERTADMIN_AUDIT_CHECKPOINT_DIR) and print its head hash."""
 
 import re
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from certadmin.audit.services import chain_verification_record
@@ -12,8 +14,8 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 
 class Command(BaseCommand):
     help = (
-        "Verify every audit event's hash and its link to the one before; record the run and "
-        "print the head hash to anchor elsewhere."
+        "Verify every audit event's keyed hash and its link to the one before, and the chain "
+        "against every signed checkpoint; record the run and print the head hash."
     )
 
     def add_arguments(self, parser):
@@ -24,14 +26,28 @@ class Command(BaseCommand):
             help="A head hash printed by an earlier run: fail unless it is still in the chain.",
         )
         parser.add_argument("--batch-size", type=int, default=2000, help="Rows per query.")
+        parser.add_argument(
+            "--checkpoint-dir", default="", help="Overrides CERTADMIN_AUDIT_CHECKPOINT_DIR."
+        )
 
     def handle(self, **options):
         expect_head = options["expect_head"].strip().lower()
         if expect_head and not HEX64.fullmatch(expect_head):
             raise CommandError("--expect-head takes a 64-character hex SHA-256 head hash.")
-        report = chain_verify(batch_size=options["batch_size"], expect_head=expect_head)
+        directory = options["checkpoint_dir"] or settings.AUDIT_CHECKPOINT_DIR
+        report = chain_verify(
+            batch_size=options["batch_size"], expect_head=expect_head, checkpoint_dir=directory
+        )
         chain_verification_record(report=report)
         self.stdout.write(f"rows checked: {report.checked}")
+        self.stdout.write(f"checkpoints checked: {report.checkpoints}")
+        if report.ok and report.checked and not report.checkpoints:
+            self.stdout.write(
+                self.style.WARNING(
+                    "No signed checkpoint found: removing the newest rows cannot be detected. "
+                    "Run `manage.py audit_checkpoint` on a schedule."
+                )
+            )
         if report.ok:
             self.stdout.write(f"head row: {report.head_id if report.head_id else '-'}")
             self.stdout.write(f"head hash: {report.head_hash or '-'}")

@@ -2,10 +2,10 @@
 
 The append-only triggers (see ``certadmin.audit.append_only``) make a plain flush fail; on
 PostgreSQL even an empty audit table refuses ``TRUNCATE``, so the triggers are lifted for the
-flush's own transaction. A flush that would erase audit events is refused unless the operator
-says so with ``--erase-audit-trail`` or the ``AUDIT_FLUSH_ALLOWED`` setting is on: the test
-configuration turns it on, because test runners flush between transactional tests and cannot
-pass an option.
+flush's own transaction. A flush that would erase audit events or verification runs is refused
+unless the operator says so with ``--erase-audit-trail`` or the ``AUDIT_FLUSH_ALLOWED`` setting
+is on: the test configuration turns it on, because test runners flush between transactional
+tests and cannot pass an option.
 """
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from django.core.management.commands import flush
 from django.db import connections
 
 from certadmin.audit.append_only import TABLE, triggers_lifted
-from certadmin.audit.models import AuditEvent
+from certadmin.audit.models import AuditEvent, ChainVerification
 
 
 class Command(flush.Command):
@@ -35,10 +35,13 @@ class Command(flush.Command):
         if (
             not settings.AUDIT_FLUSH_ALLOWED
             and not options["erase_audit_trail"]
-            and AuditEvent.objects.using(connection.alias).exists()
+            and (
+                AuditEvent.objects.using(connection.alias).exists()
+                or ChainVerification.objects.using(connection.alias).exists()
+            )
         ):
             raise CommandError(
-                "The audit trail is append-only and this database holds audit events; "
+                "The audit trail is append-only and this database holds audit records; "
                 "flush refuses to erase them. Pass --erase-audit-trail if you really mean to."
             )
         with triggers_lifted(connection=connection):
