@@ -12,6 +12,7 @@
 - ``fresh_emulator``: a new emulator (own CA, own state) for one test.
 """
 
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +24,9 @@ from certadmin.emulator.server import RunningEmulator, start_emulator
 def pytest_configure(config: pytest.Config) -> None:
     # pytest-django has configured Django before conftests are configured.
     settings.AUDIT_FLUSH_ALLOWED = True
+    # Never the demo's var/audit-checkpoints: a checkpoint a demo run wrote names rows that the
+    # test database does not have.
+    settings.AUDIT_CHECKPOINT_DIR = tempfile.mkdtemp(prefix="certadmin-test-checkpoints-")
 
 
 def _start() -> RunningEmulator:
