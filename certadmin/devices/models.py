@@ -57,7 +57,8 @@ class CertificateRecord(models.Model):
     # "" when it succeeded.
     last_error_code = models.CharField(_("last error code"), max_length=128, blank=True, default="")
     request_id = models.CharField(_("RequestId"), max_length=128, blank=True, default="")
-    last_checked = models.DateTimeField(_("last checked"))
+    # Empty for a device a product sync listed but has not looked up yet.
+    last_checked = models.DateTimeField(_("last checked"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("certificate record")
