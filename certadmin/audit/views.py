@@ -27,14 +27,13 @@ from certadmin.audit.selectors import (
 )
 from certadmin.audit.services import chain_verification_record
 from certadmin.audit.verification import chain_verify
+from certadmin.csv_safety import LineBuffer, csv_cell
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 EXPORT_CHUNK = 2000
-# Spreadsheets run cells that start with these as formulas.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
 
 
@@ -81,20 +80,6 @@ def event_export(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
-class _Echo:
-    """A file-like object whose write() returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value) -> str:
-    if value is None:
-        return ""
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 def _in_batches(events, first_batch: list[AuditEvent]) -> Iterator[AuditEvent]:
     """``events`` (ordered by id) in keyset batches: no cursor is held between batches."""
     batch = first_batch
@@ -109,11 +94,11 @@ def _csv_lines(*, events, first_batch: list[AuditEvent]) -> Iterator[str]:
     """The CSV rows. A failure after the first bytes re-raises: the server then cuts the
     connection without ending the chunked body, so the client sees a broken download instead of
     a clean but short file (a silently incomplete export is the worst outcome for an auditor)."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(LineBuffer())
     yield writer.writerow(EXPORT_FIELDS)
     try:
         for event in _in_batches(events, first_batch):
-            yield writer.writerow([_csv_cell(getattr(event, name)) for name in EXPORT_FIELDS])
+            yield writer.writerow([csv_cell(getattr(event, name)) for name in EXPORT_FIELDS])
     except Exception as exc:
         # The type only: a database error's text may quote row values.
         logger.error("audit export failed part-way (%s); the download is cut", type(exc).__name__)

@@ -1,17 +1,26 @@
 """Where each inventory record stands on the way to expiry: one classification for the device
-list, the expiry overview, its CSV and the ``cert_expiry_report`` command.
+list, the expiry overview, its chart and CSV, and the ``cert_expiry_report`` command.
 
 Every record falls in exactly one state, decided in this order:
 
 - ``never``: listed by a product sync but never looked up (``last_checked`` is empty);
 - ``failed``: the last lookup failed (its error Code is kept; a device whose lookups only ever
-  failed has no status), or the certificate could not be read (ready, but no expiry date);
+  failed has no status), the platform answered a status this code does not know, or the
+  certificate could not be read (ready, but no expiry date);
 - ``not_issued``: the platform has no certificate yet (status 0) or failed to make one (1);
 - ``expired``, ``within_7``, ``within_30``, ``within_90``, ``valid``: a ready certificate, by
-  how far away its notAfter is (the windows do not overlap: ``within_30`` is 7 to 30 days).
+  how far away its notAfter is.
+
+The windows follow the certificate page (``certs.details.Validity``): a certificate is expired
+once ``now`` is past its notAfter (notAfter itself is still valid, as in RFC 5280), and each
+window includes its upper edge: notAfter exactly 30 days from now is ``within_30``, as the
+certificate page calls it "expiring". The windows do not overlap: ``within_30`` is more than 7
+and at most 30 days.
 """
 
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
@@ -30,39 +39,66 @@ EXPIRY_STATES: tuple[tuple[str, str], ...] = (
     ("never", _("Never checked")),
 )
 STATE_LABELS = dict(EXPIRY_STATES)
-# The windows, as (state, days): a ready certificate expiring before now + days and after the
-# previous window is in that state.
+# The windows, as (state, days): a ready certificate whose notAfter is at most ``days`` ahead,
+# and more than the previous window's days, is in that state.
 WINDOWS = (("within_7", 7), ("within_30", 30), ("within_90", 90))
+# A ready certificate that has not expired yet: what the chart of expiries per month counts.
+UNEXPIRED_STATES = ("within_7", "within_30", "within_90", "valid")
+KNOWN_STATUSES = (CertStatus.GENERATING, CertStatus.FAILED, CertStatus.READY)
+
+
+def _ready_q() -> Q:
+    """Checked, last lookup succeeded, certificate issued and read: it has a notAfter."""
+    return Q(
+        last_checked__isnull=False,
+        last_error_code="",
+        status=CertStatus.READY,
+        not_after__isnull=False,
+    )
 
 
 def expiry_state_q(state: str, *, now: datetime) -> Q:
     """The records in ``state`` (one of ``EXPIRY_STATES``) at ``now``."""
     never = Q(last_checked__isnull=True)
+    # ~Q(status__in=...) also holds for a NULL status (Django adds the IS NULL test).
     failed = ~never & (
         ~Q(last_error_code="")
-        | Q(status__isnull=True)
+        | ~Q(status__in=KNOWN_STATUSES)
         | Q(status=CertStatus.READY, not_after__isnull=True)
     )
-    not_issued = ~never & ~failed & Q(status__in=[CertStatus.GENERATING, CertStatus.FAILED])
-    ready = ~never & Q(last_error_code="", status=CertStatus.READY, not_after__isnull=False)
     if state == "never":
         return never
     if state == "failed":
         return failed
     if state == "not_issued":
-        return not_issued
+        return ~never & ~failed & Q(status__in=[CertStatus.GENERATING, CertStatus.FAILED])
     if state == "expired":
-        return ready & Q(not_after__lt=now)
-    lower = 0
-    for window, days in WINDOWS:
+        return _ready_q() & Q(not_after__lt=now)
+    # Each window is (previous window's days, its own days]; the first starts at now itself
+    # (not expired yet) and ``valid`` has no upper bound.
+    lower: int | None = None
+    for window, days in (*WINDOWS, ("valid", None)):
         if state == window:
-            return ready & Q(
-                not_after__gte=now + timedelta(days=lower), not_after__lt=now + timedelta(days=days)
-            )
+            if lower is None:
+                in_window = Q(not_after__gte=now)
+            else:
+                in_window = Q(not_after__gt=now + timedelta(days=lower))
+            if days is not None:
+                in_window &= Q(not_after__lte=now + timedelta(days=days))
+            return _ready_q() & in_window
         lower = days
-    if state == "valid":
-        return ready & Q(not_after__gte=now + timedelta(days=lower))
     raise ValueError(f"unknown expiry state {state!r}")
+
+
+def expiry_states_q(states: tuple[str, ...] | list[str], *, now: datetime) -> Q:
+    """The records in any of ``states`` at ``now``."""
+    return reduce(or_, (expiry_state_q(state, now=now) for state in states))
+
+
+def expiry_within_q(days: int, *, now: datetime) -> Q:
+    """Ready certificates expired, or expiring at most ``days`` days from ``now``: the devices
+    ``cert_expiry_report --within DAYS`` lists."""
+    return _ready_q() & Q(not_after__lte=now + timedelta(days=days))
 
 
 def expiry_state_annotated(
@@ -71,10 +107,7 @@ def expiry_state_annotated(
     """``records`` with an ``expiry_state`` column, computed by the database."""
     return records.annotate(
         expiry_state=Case(
-            *(
-                When(expiry_state_q(state, now=now), then=Value(state))
-                for state, _ in EXPIRY_STATES
-            ),
+            *(When(expiry_state_q(state, now=now), then=Value(state)) for state in STATE_LABELS),
             default=Value("failed"),
             output_field=CharField(),
         )
@@ -85,9 +118,9 @@ def expiry_counts(records: QuerySet[CertificateRecord], *, now: datetime) -> dic
     """How many of ``records`` are in each state (every state present, zeros included), in one
     query."""
     counts = records.order_by().aggregate(
-        **{state: Count("pk", filter=expiry_state_q(state, now=now)) for state, _ in EXPIRY_STATES}
+        **{state: Count("pk", filter=expiry_state_q(state, now=now)) for state in STATE_LABELS}
     )
-    return {state: counts[state] or 0 for state, _ in EXPIRY_STATES}
+    return {state: counts[state] or 0 for state in STATE_LABELS}
 
 
 def expiry_state_of(record: CertificateRecord, *, now: datetime) -> str:
@@ -96,7 +129,7 @@ def expiry_state_of(record: CertificateRecord, *, now: datetime) -> str:
         return "never"
     if (
         record.last_error_code
-        or record.status is None
+        or record.status not in KNOWN_STATUSES
         or (record.status == CertStatus.READY and record.not_after is None)
     ):
         return "failed"
@@ -105,6 +138,21 @@ def expiry_state_of(record: CertificateRecord, *, now: datetime) -> str:
     if record.not_after < now:
         return "expired"
     for window, days in WINDOWS:
-        if record.not_after < now + timedelta(days=days):
+        if record.not_after <= now + timedelta(days=days):
             return window
     return "valid"
+
+
+def expiry_days_left(not_after: datetime | None, *, now: datetime) -> int | None:
+    """Whole days from ``now`` until ``not_after``, negative once it has passed; None without a
+    date.
+
+    The same count as the certificate page (``certs.details.Validity``): whole days of the span,
+    truncated, so a certificate that expired 30 days and a minute ago says -30, and one that
+    expired an hour ago (or expires in an hour) says 0 — its state tells which.
+    """
+    if not_after is None:
+        return None
+    if not_after >= now:
+        return (not_after - now).days
+    return -(now - not_after).days

@@ -1,0 +1,93 @@
+"""The inventory as CSV: one set of columns for the expiry overview's export, a batch lookup's
+results and ``cert_expiry_report --format csv``.
+
+Public certificate data only: the certificate text itself is not a column, and no record ever
+holds key material. Times are ISO 8601 in UTC (``2026-03-01T08:00:00Z``). ``days_left`` counts
+whole days until notAfter, negative once expired (``expiry.expiry_days_left``, the same number as
+the report's JSON); ``state`` is the record's expiry state (``expiry.EXPIRY_STATES`` keys);
+``cert_status`` is the platform's Status (0 being generated, 1 generation failed, 2 issued);
+``key_matches`` is ``true``/``false``, empty when there was no key to check. Every cell goes
+through ``csv_safety.csv_cell``: text a spreadsheet would run as a formula is neutralised.
+"""
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from certadmin.csv_safety import LineBuffer, csv_cell
+from certadmin.devices.expiry import expiry_days_left, expiry_state_of
+from certadmin.devices.models import CertificateRecord
+
+INVENTORY_CSV_HEADER: list[str] = [
+    "product_key",
+    "device_name",
+    "iot_instance_id",
+    "nickname",
+    "device_status",
+    "cert_status",
+    "cert_sn",
+    "serial",
+    "sha256_fingerprint",
+    "subject",
+    "issuer",
+    "not_before",
+    "not_after",
+    "days_left",
+    "state",
+    "key_matches",
+    "chain_status",
+    "last_checked",
+    "error_code",
+]
+
+
+def iso_utc(moment: datetime | None) -> str:
+    """``moment`` as ISO 8601 in UTC with a ``Z``, to the second; "" for None."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key_matches(value: bool | None) -> str:
+    if value is None:
+        return ""
+    return "true" if value else "false"
+
+
+def inventory_csv_rows(
+    records: Iterable[CertificateRecord], *, now: datetime
+) -> Iterator[list[str]]:
+    """One row of cells (``INVENTORY_CSV_HEADER`` order) per record, states and days left at
+    ``now``. The header is not included."""
+    for record in records:
+        row = [
+            record.product_key,
+            record.device_name,
+            record.iot_instance_id,
+            record.nickname,
+            record.device_status,
+            record.status,
+            record.cert_sn,
+            record.serial,
+            record.sha256_fingerprint,
+            record.subject,
+            record.issuer,
+            iso_utc(record.not_before),
+            iso_utc(record.not_after),
+            expiry_days_left(record.not_after, now=now),
+            expiry_state_of(record, now=now),
+            _key_matches(record.key_matches),
+            record.chain_status,
+            iso_utc(record.last_checked),
+            record.last_error_code,
+        ]
+        yield [csv_cell(value) for value in row]
+
+
+def inventory_csv_lines(records: Iterable[CertificateRecord], *, now: datetime) -> Iterator[str]:
+    """The whole CSV, header first, one text line at a time (for ``StreamingHttpResponse`` or a
+    command's stdout). Pass ``records.iterator()`` for a large queryset."""
+    writer = csv.writer(LineBuffer())
+    yield writer.writerow(INVENTORY_CSV_HEADER)
+    for row in inventory_csv_rows(records, now=now):
+        yield writer.writerow(row)

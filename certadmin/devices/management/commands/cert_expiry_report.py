@@ -1,0 +1,197 @@
+"""``manage.py cert_expiry_report``: the inventory's expiries for scripts and monitoring.
+
+    manage.py cert_expiry_report [--within DAYS] [--product-key PK] [--instance ID]
+                                 [--format text|csv|json]
+
+Reads the inventory only (no API call): run ``cert_sync`` first for fresh data. Lists the
+certificates that have expired or expire within DAYS days (default 30), soonest first, with the
+counts of every expiry state. Exit status, for monitoring (Nagios-like):
+
+- 0: nothing expired, nothing expires within DAYS;
+- 1: something expires within DAYS;
+- 2: something has expired;
+- 3: the report could not be made (bad arguments, database unreachable…), reason on stderr.
+
+Failed lookups, devices never checked and certificates not issued are in ``counts`` but do not
+change the exit status.
+"""
+
+import csv
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+from django.forms import ValidationError
+from django.utils import timezone
+
+from certadmin.csv_safety import LineBuffer
+from certadmin.devices.expiry import (
+    STATE_LABELS,
+    expiry_counts,
+    expiry_days_left,
+    expiry_state_of,
+    expiry_within_q,
+)
+from certadmin.devices.forms import clean_instance_id, clean_product_key
+from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER, inventory_csv_rows, iso_utc
+from certadmin.devices.models import CertificateRecord
+
+EXIT_OK = 0
+EXIT_EXPIRING = 1
+EXIT_EXPIRED = 2
+EXIT_NO_REPORT = 3
+FORMATS = ("text", "csv", "json")
+MAX_WITHIN_DAYS = 36_500
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+class Command(BaseCommand):
+    help = (
+        "Report certificates expired or expiring within DAYS from the inventory. Exit status: "
+        "0 none, 1 something expires within DAYS, 2 something has expired, 3 no report."
+    )
+    # Set by handle(): the exit status of the last report (for callers of call_command).
+    exit_code: int = EXIT_NO_REPORT
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+
+        # argparse exits 2 on bad arguments, which here means "something has expired".
+        def error(message: str) -> None:
+            if parser.called_from_command_line:
+                parser.print_usage(sys.stderr)
+                parser.exit(EXIT_NO_REPORT, f"{parser.prog}: error: {message}\n")
+            raise CommandError(f"Error: {message}", returncode=EXIT_NO_REPORT)
+
+        parser.error = error  # type: ignore[method-assign]
+        return parser
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--within",
+            type=int,
+            default=30,
+            metavar="DAYS",
+            help="List certificates expiring within this many days (default 30).",
+        )
+        parser.add_argument("--product-key", default="", help="Only this product.")
+        parser.add_argument(
+            "--instance",
+            default=None,
+            help='Only this IotInstanceId ("" for the public instance); default: every instance.',
+        )
+        parser.add_argument("--format", default="text", choices=FORMATS)
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        super().run_from_argv(argv)
+        sys.exit(self.exit_code)
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        # Any failure, from the system checks' first connection to the last query, is exit 3:
+        # a traceback's exit 1 would read as "something expires".
+        try:
+            return super().execute(*args, **options)
+        except CommandError:
+            raise
+        except DatabaseError as error:
+            raise CommandError(
+                _one_line(f"the inventory could not be read: {type(error).__name__}: {error}"),
+                returncode=EXIT_NO_REPORT,
+            ) from None
+        except Exception as error:
+            raise CommandError(
+                _one_line(f"the report could not be made: {type(error).__name__}: {error}"),
+                returncode=EXIT_NO_REPORT,
+            ) from error
+
+    def handle(self, *args, within: int, product_key: str, instance: str | None, **options):
+        self.exit_code = EXIT_NO_REPORT
+        if not 0 <= within <= MAX_WITHIN_DAYS:
+            raise CommandError(
+                f"--within must be between 0 and {MAX_WITHIN_DAYS} days.",
+                returncode=EXIT_NO_REPORT,
+            )
+        records = CertificateRecord.objects.all()
+        try:
+            if product_key:
+                records = records.filter(product_key=clean_product_key(product_key.strip()))
+            if instance is not None:
+                records = records.filter(iot_instance_id=clean_instance_id(instance.strip()))
+        except ValidationError as error:
+            raise CommandError(
+                _one_line(" ".join(error.messages)), returncode=EXIT_NO_REPORT
+            ) from None
+        now = timezone.now()
+        counts = expiry_counts(records, now=now)
+        devices = list(
+            records.filter(expiry_within_q(within, now=now)).order_by(
+                "not_after", "product_key", "device_name", "iot_instance_id"
+            )
+        )
+        output = {"text": self._text, "csv": self._csv, "json": self._json}[options["format"]]
+        output(now=now, within=within, counts=counts, devices=devices)
+        if counts["expired"]:
+            self.exit_code = EXIT_EXPIRED
+        elif devices:
+            self.exit_code = EXIT_EXPIRING
+        else:
+            self.exit_code = EXIT_OK
+
+    def _json(self, *, now, within, counts, devices) -> None:
+        report = {
+            "generated_at": iso_utc(now),
+            "within_days": within,
+            "counts": counts,
+            "devices": [
+                {
+                    "product_key": record.product_key,
+                    "device_name": record.device_name,
+                    "iot_instance_id": record.iot_instance_id,
+                    "not_after": iso_utc(record.not_after),
+                    "days_left": expiry_days_left(record.not_after, now=now),
+                    "state": expiry_state_of(record, now=now),
+                }
+                for record in devices
+            ],
+        }
+        self.stdout.write(json.dumps(report, indent=2))
+
+    def _csv(self, *, now, within, counts, devices) -> None:
+        writer = csv.writer(LineBuffer())
+        self.stdout.write(writer.writerow(INVENTORY_CSV_HEADER), ending="")
+        for row in inventory_csv_rows(devices, now=now):
+            self.stdout.write(writer.writerow(row), ending="")
+
+    def _text(self, *, now: datetime, within: int, counts, devices) -> None:
+        write = self.stdout.write
+        write(f"Certificate expiry report, {iso_utc(now)}")
+        width = max(len(str(label)) for label in STATE_LABELS.values())
+        for state, label in STATE_LABELS.items():
+            write(f"  {label!s:<{width}}  {counts[state]:>7}  ({state})")
+        if not devices:
+            write(f"Nothing expired or expiring within {within} days.")
+            return
+        write(f"\nExpired or expiring within {within} days ({len(devices)}):")
+        rows = [("not after (UTC)", "days left", "state", "product", "device", "instance")]
+        rows += [
+            (
+                iso_utc(record.not_after),
+                str(expiry_days_left(record.not_after, now=now)),
+                expiry_state_of(record, now=now),
+                record.product_key,
+                record.device_name,
+                record.iot_instance_id or "-",
+            )
+            for record in devices
+        ]
+        widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+        for row in rows:
+            write(
+                "  ".join(cell.ljust(size) for cell, size in zip(row, widths, strict=True)).rstrip()
+            )

@@ -1,0 +1,251 @@
+"""The expiry states of the inventory (``devices/expiry.py``) and the chart of expiries per
+month (``devices/expiry_chart.py``), against known records in the database."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from certadmin.certs.details import Validity
+from certadmin.devices.expiry import (
+    EXPIRY_STATES,
+    expiry_counts,
+    expiry_days_left,
+    expiry_state_annotated,
+    expiry_state_of,
+    expiry_state_q,
+)
+from certadmin.devices.expiry_chart import BASELINE, PLOT_TOP, expiry_months
+from certadmin.devices.models import CertificateRecord
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai, the configured zone
+MICRO = timedelta(microseconds=1)
+names = iter(range(1, 100_000))
+
+
+def make(**fields) -> CertificateRecord:
+    values = {
+        "product_key": "a1ExpiryTst",
+        "device_name": f"dev-{next(names):05d}",
+        "status": 2,
+        "not_after": NOW + timedelta(days=400),
+        "last_checked": NOW - timedelta(hours=1),
+    }
+    values.update(fields)
+    return CertificateRecord.objects.create(**values)
+
+
+def states_by_query(*, now=NOW) -> dict[str, str]:
+    """device_name -> state, as the database classifies it through each state's Q."""
+    found: dict[str, str] = {}
+    for state, _label in EXPIRY_STATES:
+        for name in CertificateRecord.objects.filter(expiry_state_q(state, now=now)).values_list(
+            "device_name", flat=True
+        ):
+            assert name not in found, f"{name} is both {found[name]} and {state}"
+            found[name] = state
+    return found
+
+
+def assert_every_way_says(record: CertificateRecord, state: str, *, now=NOW) -> None:
+    assert expiry_state_of(record, now=now) == state
+    assert states_by_query(now=now)[record.device_name] == state
+    annotated = expiry_state_annotated(CertificateRecord.objects.filter(pk=record.pk), now=now)
+    assert annotated.get().expiry_state == state
+
+
+EDGES = [
+    (timedelta(0) - MICRO, "expired"),
+    (timedelta(0), "within_7"),  # notAfter itself is still valid (RFC 5280)
+    (timedelta(days=7), "within_7"),
+    (timedelta(days=7) + MICRO, "within_30"),
+    (timedelta(days=30), "within_30"),  # the certificate page calls this "expiring" too
+    (timedelta(days=30) + MICRO, "within_90"),
+    (timedelta(days=90), "within_90"),
+    (timedelta(days=90) + MICRO, "valid"),
+    (timedelta(days=36_500), "valid"),
+    (-timedelta(days=3650), "expired"),
+]
+
+
+@pytest.mark.parametrize(("ahead", "state"), EDGES)
+def test_window_edges_are_exact(ahead, state):
+    assert_every_way_says(make(not_after=NOW + ahead), state)
+
+
+@pytest.mark.parametrize(
+    ("fields", "state"),
+    [
+        # Never checked wins over everything a listing may have left behind.
+        ({"last_checked": None, "last_error_code": "iot.system.SystemException"}, "never"),
+        ({"last_checked": None, "status": None, "not_after": None}, "never"),
+        # A failed last lookup wins over the certificate fields kept from an earlier one.
+        ({"last_error_code": "iot.device.NotExistedDevice"}, "failed"),
+        ({"last_error_code": "Throttling.User", "status": 0, "not_after": None}, "failed"),
+        ({"last_error_code": "x", "not_after": NOW - timedelta(days=1)}, "failed"),
+        ({"status": None, "not_after": None}, "failed"),
+        ({"status": 2, "not_after": None}, "failed"),  # ready but unreadable
+        ({"status": 7}, "failed"),  # a Status this code does not know
+        ({"status": 0, "not_after": None}, "not_issued"),
+        ({"status": 1, "not_after": None}, "not_issued"),
+        ({"status": 1, "not_after": NOW - timedelta(days=1)}, "not_issued"),
+    ],
+)
+def test_precedence_of_never_failed_and_not_issued(fields, state):
+    assert_every_way_says(make(**fields), state)
+
+
+def test_every_record_is_in_exactly_one_state_and_counts_match_the_records():
+    for ahead, _state in EDGES:
+        make(not_after=NOW + ahead)
+    make(last_checked=None)
+    make(last_error_code="iot.device.NotExistedDevice")
+    make(status=0, not_after=None)
+    make(status=9)
+    make(status=None, not_after=None)
+    records = CertificateRecord.objects.all()
+    counts = expiry_counts(records, now=NOW)
+    expected = dict.fromkeys(dict(EXPIRY_STATES), 0)
+    for record in records:
+        expected[expiry_state_of(record, now=NOW)] += 1
+    assert counts == expected
+    assert sum(counts.values()) == records.count()
+    assert len(states_by_query()) == records.count()
+    assert counts["failed"] == 3
+
+
+def test_counts_list_every_state_even_when_empty():
+    assert expiry_counts(CertificateRecord.objects.all(), now=NOW) == dict.fromkeys(
+        dict(EXPIRY_STATES), 0
+    )
+
+
+def test_counts_follow_the_queryset_filter():
+    make(product_key="a1Other1234", not_after=NOW - timedelta(days=1))
+    make(not_after=NOW + timedelta(days=3))
+    counts = expiry_counts(CertificateRecord.objects.filter(product_key="a1ExpiryTst"), now=NOW)
+    assert counts["expired"] == 0
+    assert counts["within_7"] == 1
+
+
+@pytest.mark.parametrize(
+    ("ahead", "days"),
+    [
+        (timedelta(days=30, minutes=1), 30),
+        (timedelta(hours=1), 0),
+        (-timedelta(hours=1), 0),
+        (-timedelta(days=30, minutes=1), -30),
+    ],
+)
+def test_days_left_counts_like_the_certificate_page(ahead, days):
+    not_after = NOW + ahead
+    validity = Validity(
+        "expired" if not_after < NOW else "valid", NOW, NOW - timedelta(days=1), not_after
+    )
+    assert expiry_days_left(not_after, now=NOW) == days
+    assert abs(days) == validity.days_until_expiry + validity.days_since_expiry
+    assert expiry_days_left(None, now=NOW) is None
+
+
+# --- the chart ---------------------------------------------------------------------------------
+
+
+def local(*args) -> datetime:
+    return datetime(*args, tzinfo=timezone.get_current_timezone())
+
+
+def bar_counts(chart) -> dict[str, int]:
+    return {bar.month.strftime("%Y-%m"): bar.count for bar in chart.bars if bar.count}
+
+
+def test_chart_counts_by_local_calendar_month_over_24_months():
+    # 2026-03-31 23:59:59 in Shanghai is March; one second later is April.
+    make(not_after=local(2026, 3, 31, 23, 59, 59))
+    make(not_after=local(2026, 4, 1, 0, 0, 0))
+    make(not_after=local(2026, 4, 20))
+    # The 24th month is February 2028; March 2028 is outside.
+    make(not_after=local(2028, 2, 29, 23, 59, 59))
+    make(not_after=local(2028, 3, 1))
+    chart = expiry_months(CertificateRecord.objects.all(), now=NOW)
+    assert len(chart.bars) == chart.months == 24
+    assert chart.bars[0].month.isoformat() == "2026-03-01"
+    assert chart.bars[-1].month.isoformat() == "2028-02-01"
+    assert bar_counts(chart) == {"2026-03": 1, "2026-04": 2, "2028-02": 1}
+    assert chart.total == 4
+    assert chart.max_count == 2
+
+
+def test_chart_month_follows_the_time_zone():
+    make(not_after=datetime(2026, 3, 31, 16, 30, tzinfo=UTC))  # April 1st in Shanghai
+    assert bar_counts(expiry_months(CertificateRecord.objects.all(), now=NOW)) == {"2026-04": 1}
+    with timezone.override("UTC"):
+        assert bar_counts(expiry_months(CertificateRecord.objects.all(), now=NOW)) == {"2026-03": 1}
+
+
+def test_chart_leaves_out_expired_failed_and_unissued_certificates():
+    make(not_after=NOW - MICRO)  # expired earlier this month
+    make(not_after=NOW + timedelta(days=2), last_error_code="Throttling.User")
+    make(not_after=NOW + timedelta(days=2), status=1)
+    make(not_after=NOW + timedelta(days=2), last_checked=None)
+    make(not_after=NOW)  # expires this very moment: not expired yet
+    chart = expiry_months(CertificateRecord.objects.all(), now=NOW)
+    assert bar_counts(chart) == {"2026-03": 1}
+
+
+def test_chart_geometry_scales_bars_to_a_round_axis():
+    for _ in range(7):
+        make(not_after=local(2026, 5, 10))
+    for _ in range(2):
+        make(not_after=local(2026, 6, 10))
+    chart = expiry_months(CertificateRecord.objects.all(), now=NOW, months=12)
+    assert chart.axis_max == 8
+    assert [tick.value for tick in chart.ticks] == [0, 2, 4, 6, 8]
+    assert chart.ticks[0].y == BASELINE
+    assert chart.ticks[-1].y == PLOT_TOP
+    may, june = chart.bars[2], chart.bars[3]
+    assert may.height == pytest.approx((BASELINE - PLOT_TOP) * 7 / 8, abs=0.1)
+    assert june.height == pytest.approx((BASELINE - PLOT_TOP) * 2 / 8, abs=0.1)
+    assert may.y + may.height == pytest.approx(BASELINE, abs=0.1)
+    assert chart.bars[0].height == 0
+    xs = [bar.x for bar in chart.bars]
+    assert xs == sorted(xs)
+    assert all(bar.x + bar.width <= chart.plot_right for bar in chart.bars)
+    assert [bar.shows_year for bar in chart.bars].count(True) == 2  # March 2026, January 2027
+
+
+def test_chart_renders_accessible_svg_with_a_table_and_no_inline_style():
+    make(not_after=local(2026, 4, 20))
+    make(not_after=local(2026, 4, 21))
+    chart = expiry_months(CertificateRecord.objects.all(), now=NOW)
+    html = render_to_string("devices/expiry_chart.html", {"chart": chart})
+    assert 'role="img"' in html
+    assert 'aria-labelledby="expiry-chart-title expiry-chart-desc"' in html
+    assert '<title id="expiry-chart-title">' in html
+    assert "<details" in html
+    assert "<table" in html
+    assert re.search(r"<th scope=\"row\">April 2026</th><td>2</td>", html)
+    assert html.count('class="expiry-chart-bar"') == 1
+    assert "style=" not in html
+    assert "<script" not in html
+    assert not re.search(r"\son[a-z]+=", html)
+
+
+def test_chart_months_are_labelled_in_the_users_language():
+    make(not_after=local(2026, 4, 20))
+    chart = expiry_months(CertificateRecord.objects.all(), now=NOW)
+    with translation.override("zh-hans"):
+        html = render_to_string("devices/expiry_chart.html", {"chart": chart})
+    assert "2026年4月" in html
+
+
+def test_empty_chart_says_so_instead_of_drawing():
+    make(not_after=NOW - timedelta(days=1))
+    chart = expiry_months(CertificateRecord.objects.all(), now=NOW)
+    html = render_to_string("devices/expiry_chart.html", {"chart": chart})
+    assert chart.total == 0
+    assert "<svg" not in html
+    assert "No issued certificate expires in the next 24 months." in html
