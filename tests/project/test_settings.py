@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIproductionExample",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "not-a-real-secret",
     "DJANGO_ALLOWED_HOSTS": "certadmin.example.com",
+    "CERTADMIN_AUDIT_KEYS": "prod1:" + secrets.token_hex(32),
 }
 
 
