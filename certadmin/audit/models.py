@@ -54,6 +54,7 @@ class AuditAction(models.TextChoices):
     KEY_REVEAL = "key_reveal", _("Private key reveal")
     KEY_DOWNLOAD = "key_download", _("Key bundle download")
     CERT_DOWNLOAD = "cert_download", _("Certificate download")
+    CERT_EXPORT = "cert_export", _("Bulk certificate export")
 
 
 class AuditOutcome(models.TextChoices):

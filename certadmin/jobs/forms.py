@@ -2,9 +2,22 @@
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from certadmin.devices.forms import InstanceField, clean_instance_id, clean_product_key
+from certadmin.devices.batch_csv import (
+    BATCH_MAX_BYTES,
+    BATCH_MAX_ROWS,
+    BatchCsvError,
+    BatchDevices,
+    batch_csv_parse,
+)
+from certadmin.devices.forms import (
+    InstanceField,
+    PlainLabelForm,
+    clean_instance_id,
+    clean_product_key,
+)
 
 
 class ProductSyncForm(forms.Form):
@@ -22,3 +35,72 @@ class ProductSyncForm(forms.Form):
 
     def clean_instance(self) -> str:
         return clean_instance_id(self.cleaned_data["instance"])
+
+
+class BatchLookupForm(PlainLabelForm):
+    """A list of devices to look up, pasted or uploaded as CSV. ``batch`` holds what was read
+    (its row problems and duplicates) once the form has been cleaned."""
+
+    text = forms.CharField(
+        label=_("Paste the list"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(
+            attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off", "class": "mono"}
+        ),
+        help_text=_(
+            "One device a line: ProductKey,DeviceName[,IotInstanceId]. A header is optional."
+        ),
+    )
+    file = forms.FileField(
+        label=_("or upload a CSV file"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
+    )
+
+    batch: BatchDevices | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Formatted per request, in its language (a class attribute is made once).
+        self.fields["file"].help_text = gettext(
+            "UTF-8, with or without BOM; up to %(rows)s rows and %(size)s MB."
+        ) % {"rows": f"{BATCH_MAX_ROWS:,}", "size": BATCH_MAX_BYTES // 1024 // 1024}
+
+    def clean(self):
+        cleaned = super().clean()
+        text, upload = cleaned.get("text") or "", cleaned.get("file")
+        if self.errors:
+            return cleaned
+        if upload and text.strip():
+            raise forms.ValidationError(_("Paste a list or upload a file, not both."))
+        if not upload and not text.strip():
+            raise forms.ValidationError(_("Paste a list of devices or upload a CSV file."))
+        try:
+            if upload:
+                # The size first: a file over the limit is not read at all.
+                if upload.size > BATCH_MAX_BYTES:
+                    raise BatchCsvError(
+                        gettext("The file is %(size)s MB; at most %(limit)s MB can be sent.")
+                        % {
+                            "size": f"{upload.size / 1024 / 1024:.1f}",
+                            "limit": f"{BATCH_MAX_BYTES // 1024 // 1024}",
+                        }
+                    )
+                self.batch = batch_csv_parse(upload.read())
+            else:
+                self.batch = batch_csv_parse(text)
+        except BatchCsvError as refused:
+            raise forms.ValidationError(refused.message) from None
+        if self.batch.problems:
+            raise forms.ValidationError(
+                ngettext(
+                    "%(count)d row cannot be looked up (below). Fix it and send the list "
+                    "again: nothing was started.",
+                    "%(count)d rows cannot be looked up (below). Fix them and send the list "
+                    "again: nothing was started.",
+                    len(self.batch.problems),
+                )
+                % {"count": len(self.batch.problems)}
+            )
+        return cleaned

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 class JobKind(models.TextChoices):
     PRODUCT_SYNC = "product_sync", _("Product sync")
+    BATCH_LOOKUP = "batch_lookup", _("Batch lookup")
 
 
 class JobState(models.TextChoices):

@@ -4,10 +4,11 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from certadmin.devices.models import CertificateRecord
 from certadmin.jobs.models import Job, JobItem, JobState
 
 
@@ -81,3 +82,16 @@ def _state_text(job: Job, seconds_left: int | None) -> str:
     if job.state == JobState.FAILED:
         return _("Failed: %(error)s") % {"error": job.error or _("see the worker's log.")}
     return _("Finished.")
+
+
+def job_records(*, job: Job) -> QuerySet[CertificateRecord]:
+    """The inventory records of a job's devices (what its lookups recorded), by name."""
+    items = JobItem.objects.filter(
+        job=job,
+        product_key=OuterRef("product_key"),
+        device_name=OuterRef("device_name"),
+        iot_instance_id=OuterRef("iot_instance_id"),
+    )
+    return CertificateRecord.objects.filter(Exists(items)).order_by(
+        "product_key", "iot_instance_id", "device_name"
+    )

@@ -151,6 +151,30 @@ def device_lookup_job_create(*, owner, kind: str, devices: Iterable[DeviceRef]) 
     return job
 
 
+# A batch names few products in practice; each distinct one is checked once before the job is
+# created (QueryDevice, one page of one device). Beyond this many, the devices' own lookups
+# report an unknown product as their error Code.
+BATCH_PRODUCTS_CHECKED = 20
+
+
+def batch_lookup_start(
+    *, owner, devices: Iterable[DeviceRef], client: IotClient | None = None
+) -> Job:
+    """Create a batch lookup of ``devices`` (validated, e.g. by ``batch_csv_parse``).
+
+    Raises ``JobStartError`` when a product it names does not exist, is on an unknown
+    instance, or the account may not read it (checked for up to ``BATCH_PRODUCTS_CHECKED``
+    products): nothing is created then.
+    """
+    devices = list(dict.fromkeys(devices))
+    products = list(dict.fromkeys((d.product_key, d.iot_instance_id) for d in devices))
+    if len(products) <= BATCH_PRODUCTS_CHECKED:
+        client = client or iot_client()
+        for product_key, iot_instance_id in products:
+            _product_check(client=client, product_key=product_key, iot_instance_id=iot_instance_id)
+    return device_lookup_job_create(owner=owner, kind=JobKind.BATCH_LOOKUP, devices=devices)
+
+
 def job_may_cancel(*, job: Job, user) -> bool:
     return user.is_superuser or (job.owner_id is not None and job.owner_id == user.pk)
 

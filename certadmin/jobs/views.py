@@ -1,22 +1,31 @@
-"""Job pages: the list (with "Sync a product"), a job's live progress, and cancelling."""
+"""Job pages: the list (with "Sync a product"), batch lookups from a CSV, a job's live
+progress (and a batch's results and their CSV), and cancelling."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import content_disposition_header
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from certadmin.accounts.roles import VIEW_CERTIFICATES
+from certadmin.devices.expiry import STATE_LABELS, expiry_days_left, expiry_state_annotated
+from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
-from certadmin.jobs.forms import ProductSyncForm
-from certadmin.jobs.models import ItemState, Job
-from certadmin.jobs.selectors import job_items, job_progress, jobs_visible
+from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
+from certadmin.jobs.models import ItemState, Job, JobKind
+from certadmin.jobs.selectors import job_items, job_progress, job_records, jobs_visible
 from certadmin.jobs.services import (
     JobPermissionError,
     JobStartError,
+    batch_lookup_start,
     job_cancel,
     job_may_cancel,
     product_sync_start,
@@ -24,6 +33,11 @@ from certadmin.jobs.services import (
 
 JOBS_LISTED = 100
 FAILED_ITEMS_SHOWN = 100
+# A batch's results table shows this many devices; its CSV has them all.
+RESULTS_SHOWN = 500
+# Of a refused list, this many bad rows are listed (the count says how many there are).
+PROBLEMS_SHOWN = 200
+DUPLICATES_NAMED = 10
 
 
 def _visible_job(request: HtmxHttpRequest, job_id: int) -> Job:
@@ -67,19 +81,100 @@ def product_sync(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, _list_context(request, form), status=status)
 
 
+@require_http_methods(["GET", "POST"])
+@permission_required(VIEW_CERTIFICATES, raise_exception=True)
+def batch_lookup(request: HtmxHttpRequest) -> HttpResponse:
+    """Look up a pasted or uploaded list of devices as a job. A list with bad rows starts
+    nothing: the rows are listed with their line numbers and reasons."""
+    form = BatchLookupForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = batch_lookup_start(owner=request.user, devices=form.batch.devices)
+        except JobStartError as refused:
+            form.add_error(None, f"{refused.message} ({refused.code})")
+        else:
+            _duplicates_note(request, form)
+            return redirect(reverse("jobs:detail", args=[job.pk]))
+    problems = form.batch.problems if form.batch else []
+    context = {"form": form, "problems": problems[:PROBLEMS_SHOWN], "problem_count": len(problems)}
+    return render(
+        request, "jobs/batch.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+def _duplicates_note(request: HtmxHttpRequest, form: BatchLookupForm) -> None:
+    duplicates = form.batch.duplicates
+    if not duplicates:
+        return
+    lines = ", ".join(
+        f"{duplicate.line} (= {duplicate.first_line})"
+        for duplicate in duplicates[:DUPLICATES_NAMED]
+    )
+    if len(duplicates) > DUPLICATES_NAMED:
+        lines += ", …"
+    messages.info(
+        request,
+        ngettext(
+            "%(count)d row repeats a device listed before; it is looked up once. Line: %(lines)s.",
+            "%(count)d rows repeat devices listed before; each is looked up once. "
+            "Lines: %(lines)s.",
+            len(duplicates),
+        )
+        % {"count": len(duplicates), "lines": lines},
+    )
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    """A job's progress; htmx polls the progress partial until the job ends."""
+    """A job's progress; htmx polls the progress partial until the job ends. A batch lookup
+    that has ended also shows its results."""
     job = _visible_job(request, job_id)
     context = {
         "job": job,
         "progress": job_progress(job=job),
         "may_cancel": job.is_active and job_may_cancel(job=job, user=request.user),
         "failed_items": job_items(job=job).filter(state=ItemState.FAILED)[:FAILED_ITEMS_SHOWN],
+        "is_batch": job.kind == JobKind.BATCH_LOOKUP,
     }
+    if context["is_batch"] and not job.is_active:
+        context.update(_batch_results(job))
     return render(request, page_or_partial(request, "jobs/detail.html", "progress"), context)
+
+
+def _batch_results(job: Job) -> dict:
+    now = timezone.now()
+    records = expiry_state_annotated(job_records(job=job), now=now)
+    rows = [
+        {
+            "record": record,
+            "state": record.expiry_state,
+            "state_label": STATE_LABELS[record.expiry_state],
+            "days_left": expiry_days_left(record.not_after, now=now),
+        }
+        for record in records[:RESULTS_SHOWN]
+    ]
+    return {"results": rows, "results_total": records.count(), "results_shown": RESULTS_SHOWN}
+
+
+@require_GET
+@permission_required(VIEW_CERTIFICATES, raise_exception=True)
+def job_results_csv(request: HtmxHttpRequest, job_id: int) -> StreamingHttpResponse:
+    """A batch's results as CSV: the expiry overview's columns, one row per device."""
+    job = _visible_job(request, job_id)
+    if job.kind != JobKind.BATCH_LOOKUP:
+        raise Http404
+    records = job_records(job=job).iterator(chunk_size=1000)
+    response = StreamingHttpResponse(
+        inventory_csv_lines(records, now=timezone.now()), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"batch-{job.pk}-results.csv"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    add_never_cache_headers(response)
+    return response
 
 
 @require_POST

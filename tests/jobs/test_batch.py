@@ -1,0 +1,158 @@
+"""Batch lookups: the form, the job, its results page and CSV, the per-person limit."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER
+from certadmin.devices.models import CertificateRecord
+from certadmin.jobs import runner
+from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
+
+pytestmark = pytest.mark.django_db
+
+
+def _results_csv(client, job: Job) -> list[list[str]]:
+    response = client.get(reverse("jobs:results-csv", args=[job.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode("utf-8")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_uploaded_csv_becomes_a_job_whose_results_page_and_csv_list_every_device(
+    client_for, viewer, own_product, dashboard_iot, emulator_counts
+):
+    product_key = own_product(3)
+    upload = io.BytesIO(
+        (
+            "\ufeffProductKey,DeviceName\r\n"
+            f"{product_key},dev-00001\r\n"
+            f"{product_key},dev-00002\r\n"
+            "\r\n"
+            f"{product_key},dev-00001\r\n"
+            f"{product_key},dev-99999\r\n"
+        ).encode()
+    )
+    upload.name = "devices.csv"
+    client = client_for(viewer)
+    response = client.post(reverse("jobs:batch"), {"file": upload}, follow=True)
+    job = Job.objects.get()
+    assert response.redirect_chain == [(reverse("jobs:detail", args=[job.pk]), 302)]
+    assert job.kind == JobKind.BATCH_LOOKUP
+    assert job.owner == viewer
+    assert job.total == 3
+    page = response.content.decode()
+    assert "1 row repeats a device listed before" in page
+    assert "The results are listed here when the job ends." in page
+
+    assert runner.job_work(job_id=job.pk) == "finished"
+    job.refresh_from_db()
+    assert (job.state, job.done, job.failed) == (JobState.FINISHED, 3, 1)
+    assert set(emulator_counts.lookups.values()) == {1}
+
+    page = client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every' not in page
+    assert '<progress max="3" value="3"' in page
+    assert "dev-00001" in page
+    assert "dev-00002" in page
+    assert "iot.device.NotExistedDevice" in page
+    assert reverse("jobs:results-csv", args=[job.pk]) in page
+    assert f"{reverse('devices:certificate-export')}?job={job.pk}" in page
+
+    rows = _results_csv(client, job)
+    assert rows[0] == INVENTORY_CSV_HEADER
+    by_name = {row[1]: dict(zip(INVENTORY_CSV_HEADER, row, strict=True)) for row in rows[1:]}
+    assert sorted(by_name) == ["dev-00001", "dev-00002", "dev-99999"]
+    assert by_name["dev-00001"]["state"] == "valid"
+    assert by_name["dev-00001"]["not_after"]
+    assert by_name["dev-99999"]["error_code"] == "iot.device.NotExistedDevice"
+    assert by_name["dev-99999"]["state"] == "failed"
+
+
+def test_pasted_list_with_bad_rows_starts_nothing_and_lists_them_with_line_numbers(
+    client_for, viewer
+):
+    text = "ProductKey,DeviceName\na1Fleet5kXz,line1-unit-00001\na1Fleet5kXz,x\nbad key!,dev-0001\n"
+    response = client_for(viewer).post(reverse("jobs:batch"), {"text": text})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "2 rows cannot be looked up" in page
+    assert "nothing was started" in page
+    assert "<td>3</td>" in page
+    assert "<td>4</td>" in page
+    assert "A DeviceName is 4–32 characters" in page
+    assert not Job.objects.exists()
+
+
+def test_a_non_utf8_file_is_refused_with_a_clear_message(client_for, viewer):
+    upload = io.BytesIO("a1Fleet5kXz,caf\u00e9-unit\n".encode("latin-1"))
+    upload.name = "devices.csv"
+    response = client_for(viewer).post(reverse("jobs:batch"), {"file": upload})
+    assert response.status_code == 400
+    assert "not UTF-8" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_empty_form_and_both_inputs_are_refused(client_for, viewer):
+    client = client_for(viewer)
+    assert client.post(reverse("jobs:batch"), {"text": "  "}).status_code == 400
+    upload = io.BytesIO(b"a1Fleet5kXz,line1-unit-00001\n")
+    upload.name = "devices.csv"
+    response = client.post(
+        reverse("jobs:batch"), {"text": "a1Fleet5kXz,line1-unit-00001", "file": upload}
+    )
+    assert response.status_code == 400
+    assert "not both" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_unknown_product_starts_nothing(client_for, viewer, dashboard_iot):
+    response = client_for(viewer).post(
+        reverse("jobs:batch"), {"text": "nosuchproduct1,dev-00001\n"}
+    )
+    assert response.status_code == 400
+    assert "nosuchproduct1" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_a_third_job_waits_and_its_page_says_why(client_for, viewer, own_product, settings):
+    settings.JOBS_PER_PERSON = 2
+    product_key = own_product(1)
+    client = client_for(viewer)
+    for _ in range(3):
+        response = client.post(reverse("jobs:batch"), {"text": f"{product_key},dev-00001"})
+        assert response.status_code == 302
+    waiting = Job.objects.order_by("pk").last()
+    assert waiting.admitted_at is None
+    page = client.get(reverse("jobs:detail", args=[waiting.pk])).content.decode()
+    assert "Waiting: this person already has 2 jobs running (at most 2 at once)." in page
+
+
+def test_batch_page_needs_the_viewer_permission(client, client_for, auditor):
+    assert client.get(reverse("jobs:batch")).status_code == 302
+    assert client_for(auditor).get(reverse("jobs:batch")).status_code == 403
+    assert client_for(auditor).post(reverse("jobs:batch"), {"text": "x"}).status_code == 403
+
+
+def test_results_csv_is_the_owners_only_and_batches_only(client_for, make_user, superuser):
+    alice, bob = make_user("Viewer"), make_user("Viewer")
+    job = Job.objects.create(kind=JobKind.BATCH_LOOKUP, owner=alice, state=JobState.FINISHED)
+    sync = Job.objects.create(kind=JobKind.PRODUCT_SYNC, owner=alice, product_key="a1BwAGV1234")
+    url = reverse("jobs:results-csv", args=[job.pk])
+    assert client_for(bob).get(url).status_code == 404
+    assert client_for(alice).get(reverse("jobs:results-csv", args=[sync.pk])).status_code == 404
+    assert client_for(superuser).get(url).status_code == 200
+
+
+def test_results_csv_neutralises_formulas_and_only_lists_the_jobs_devices(client_for, viewer):
+    job = Job.objects.create(kind=JobKind.BATCH_LOOKUP, owner=viewer, state=JobState.FINISHED)
+    JobItem.objects.create(
+        job=job, product_key="a1BwAGV1234", device_name="=cmd|x", state=ItemState.DONE
+    )
+    CertificateRecord.objects.create(product_key="a1BwAGV1234", device_name="=cmd|x")
+    CertificateRecord.objects.create(product_key="a1BwAGV1234", device_name="not-in-job")
+    rows = _results_csv(client_for(viewer), job)
+    assert [row[1] for row in rows[1:]] == ["'=cmd|x"]
