@@ -385,6 +385,7 @@ def test_the_key_bundle_form_is_chinese_including_its_formatted_help(
 ALLOWED_WORDS = {"certadmin", "RequestId", "CertSN", "UTC"}
 NOT_TEXT = re.compile(
     r"{%\s*blocktranslate.*?{%\s*endblocktranslate\s*%}"  # translated blocks
+    r"|{%\s*comment\s*%}.*?{%\s*endcomment\s*%}"  # comments are never shown
     r"|{%\s*partialdef.*?%}|{%.*?%}|{{.*?}}|{#.*?#}"  # template syntax
     r"|<(script|style|pre|code)\b.*?</\1>"  # code shown as it is
     r"|<[^>]*>"  # tags (attributes are checked below)
