@@ -37,6 +37,7 @@ run: install messages
 	mkdir -p var
 	$(PY) manage.py migrate --noinput -v 0
 	@trap 'kill 0 2>/dev/null' EXIT; \
+	export CERTADMIN_IOT_ENDPOINT=http://127.0.0.1:$(EMULATOR_PORT); \
 	$(PY) manage.py iot_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --write-ca var/emulator-ca.pem & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
 	$(PY) manage.py db_worker --no-reload --queue-name '*' & \
