@@ -2,6 +2,7 @@
 inventory that the product device list and the expiry overview share."""
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,6 +76,30 @@ def _ordering(sort: str, now: datetime) -> list:
     return by_name
 
 
+def inventory_scope(
+    *, product_key: str | None, iot_instance_id: str = ""
+) -> QuerySet[CertificateRecord]:
+    """Every inventory record of one product (``product_key`` None: of every product)."""
+    records = CertificateRecord.objects.all()
+    if product_key is not None:
+        records = records.filter(product_key=product_key, iot_instance_id=iot_instance_id)
+    return records
+
+
+def inventory_batches(
+    records: QuerySet[CertificateRecord], *, batch_size: int = 2000
+) -> Iterator[CertificateRecord]:
+    """Every record of an ordered queryset, fetched ``batch_size`` at a time, so an export of
+    a whole fleet never holds it all in memory nor a cursor open across the response."""
+    start = 0
+    while True:
+        batch = list(records[start : start + batch_size])
+        yield from batch
+        if len(batch) < batch_size:
+            return
+        start += batch_size
+
+
 def inventory_devices(
     *,
     product_key: str | None,
@@ -92,15 +117,11 @@ def inventory_devices(
     ``EXPIRY_STATES`` or empty; ``sort`` one of ``INVENTORY_SORTS`` (ties by name).
     """
     now = now or timezone.now()
-    records = CertificateRecord.objects.all()
-    if product_key is not None:
-        records = records.filter(product_key=product_key, iot_instance_id=iot_instance_id)
+    records = inventory_scope(product_key=product_key, iot_instance_id=iot_instance_id)
     if q.strip():
         records = records.filter(_search_q(q.strip()))
     if state:
         records = records.filter(expiry_state_q(state, now=now))
-    # The certificate text is not shown in a table: do not fetch it for every row.
-    records = records.defer("certificate", "subject", "issuer")
     return expiry_state_annotated(records, now=now).order_by(*_ordering(sort, now))
 
 

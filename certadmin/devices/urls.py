@@ -1,6 +1,6 @@
 from django.urls import path
 
-from certadmin.devices.views import certificate, keys, search
+from certadmin.devices.views import certificate, expiry, keys, search
 
 app_name = "devices"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", search.home, name="home"),
     path("devices/", search.devices, name="list"),
     path("devices/lookup/", search.lookup, name="lookup"),
+    path("expiry/", expiry.expiry, name="expiry"),
+    path("expiry/csv/", expiry.expiry_csv, name="expiry-csv"),
     path("devices/<str:product_key>/<str:device_name>/", certificate.device, name="device"),
     path("devices/<str:product_key>/<str:device_name>/reveal/", keys.reveal, name="reveal"),
     path(

@@ -87,7 +87,8 @@ def inventory_table(
         sort=data["sort"],
         now=now,
     )
-    paginator = Paginator(records, INVENTORY_PAGE_SIZE)
+    # The certificate text is not shown in a table: do not fetch it for every row.
+    paginator = Paginator(records.defer("certificate", "subject", "issuer"), INVENTORY_PAGE_SIZE)
     page = paginator.get_page(data["page"] or 1)
     return {
         "filter_form": form,
