@@ -29,7 +29,7 @@ def _filter_form(request: HtmxHttpRequest) -> forms.InventoryFilterForm:
 
 
 @require_GET
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def expiry(request: HtmxHttpRequest) -> HttpResponse:
     """Counts per expiry state, expiries per month and the devices by days left, for the
@@ -61,7 +61,7 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
             table_target="#expiry-results",
         ),
     }
-    if not request.htmx:
+    if not request.htmx or request.htmx.history_restore_request:
         context["chart"] = expiry_months(scope, now=now)
     return render(request, page_or_partial(request, "devices/expiry.html", "results"), context)
 

@@ -117,7 +117,7 @@ def _inventory_filter_data(request: HtmxHttpRequest) -> dict:
 
 
 @require_GET
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def devices(request: HtmxHttpRequest) -> HttpResponse:
     """A product's devices, filtered by the text typed so far (htmx partial or page): from the
@@ -173,7 +173,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                 status = iot_error_status(error)
     else:
         status = 400
-    if not request.htmx:
+    if not request.htmx or request.htmx.history_restore_request:
         # Unbound, only pre-filled: a bound form would flag the DeviceName nobody typed yet.
         fields = ("product_key", "device_name", "instance")
         typed = {k: request.GET[k] for k in fields if k in request.GET}
