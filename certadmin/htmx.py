@@ -15,5 +15,8 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def page_or_partial(request: HtmxHttpRequest, template: str, partial: str) -> str:
-    """The whole page, or only its named ``{% partialdef %}`` when htmx asks for it."""
-    return f"{template}#{partial}" if request.htmx else template
+    """The whole page, or only its named ``{% partialdef %}`` when htmx asks for it.
+
+    htmx restoring a pushed URL from history (Back) asks for the whole page."""
+    wants_partial = request.htmx and not request.htmx.history_restore_request
+    return f"{template}#{partial}" if wants_partial else template

@@ -55,6 +55,8 @@ IOT_CA_BUNDLE = _env("CERTADMIN_CA_BUNDLE") or (
 )
 # How long a looked-up certificate is served from the inventory before the API is asked again.
 INVENTORY_FRESH_SECONDS = int(_env("CERTADMIN_INVENTORY_FRESH_SECONDS", "300"))
+# Inventory records last checked longer ago than this are marked stale in device tables.
+INVENTORY_STALE_HOURS = int(_env("CERTADMIN_INVENTORY_STALE_HOURS", "24"))
 # How long a revealed key stays visible in the page, and how recent a password entry must be.
 KEY_REVEAL_VISIBLE_SECONDS = int(_env("CERTADMIN_KEY_VISIBLE_SECONDS", "60"))
 REAUTH_MAX_AGE_SECONDS = int(_env("CERTADMIN_REAUTH_SECONDS", "300"))

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
+from certadmin.devices.expiry import EXPIRY_STATES
 from certadmin.devices.services import DeviceRef
 
 # DeviceName: 4–32 letters, digits and - _ . @ : (IoT Platform naming rules).
@@ -235,3 +236,60 @@ class KeyBundleForm(KeyAccessForm):
         if self.has_error("passphrase"):
             return " ".join(self.errors["passphrase"])
         return gettext("Correct the form below.")
+
+
+class InventoryFilterForm(PlainLabelForm):
+    """What a device table of the inventory shows: one product (or every product), a search,
+    an expiry state, an order and a page. The product device list and the expiry overview
+    both read it."""
+
+    SORTS = (
+        ("name", _("DeviceName A–Z")),
+        ("-name", _("DeviceName Z–A")),
+        ("days", _("Days left, fewest first")),
+        ("-days", _("Days left, most first")),
+        ("status", _("Status, most urgent first")),
+        ("-status", _("Status, least urgent first")),
+        ("checked", _("Last checked, oldest first")),
+        ("-checked", _("Last checked, newest first")),
+    )
+
+    product_key = forms.CharField(
+        label=_("ProductKey"), max_length=32, required=False, strip=True, widget=forms.HiddenInput
+    )
+    instance = forms.CharField(required=False, max_length=64, strip=True, widget=forms.HiddenInput)
+    q = forms.CharField(
+        label=_("Search"),
+        max_length=128,
+        required=False,
+        strip=True,
+        help_text=_("Part of a DeviceName or nickname, or a whole CertSN, serial or fingerprint."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "type": "search"}
+        ),
+    )
+    state = forms.ChoiceField(
+        label=_("Expiry"), required=False, choices=(("", _("Any")), *EXPIRY_STATES)
+    )
+    sort = forms.ChoiceField(label=_("Order"), required=False, choices=SORTS)
+    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+
+    def __init__(self, *args, default_sort: str = "name", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_sort = default_sort
+        self.fields["sort"].initial = default_sort
+
+    def clean_product_key(self) -> str:
+        value = self.cleaned_data["product_key"]
+        return clean_product_key(value) if value else ""
+
+    def clean_instance(self) -> str:
+        return clean_instance_id(self.cleaned_data["instance"])
+
+    def clean_q(self) -> str:
+        value = self.cleaned_data["q"]
+        _no_control_characters(value)
+        return value
+
+    def clean_sort(self) -> str:
+        return self.cleaned_data["sort"] or self.default_sort

@@ -7,6 +7,7 @@ dropped; a DeviceSecret never reaches this module (``DeviceListing`` has none).
 """
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -160,6 +161,31 @@ def inventory_store(
         },
     )
     return record
+
+
+def inventory_listing_store(
+    *, product_key: str, iot_instance_id: str, listings: Iterable[DeviceListing]
+) -> int:
+    """Record the devices a product sync listed (one QueryDevice page): nickname and device
+    status, in bulk. A device new to the inventory is "never checked" (``last_checked`` empty);
+    one already there keeps its certificate fields. Returns how many devices were listed."""
+    records = {
+        listing.device_name: CertificateRecord(
+            product_key=product_key,
+            device_name=listing.device_name,
+            iot_instance_id=iot_instance_id,
+            **_listing_fields(listing),
+        )
+        for listing in listings
+    }
+    CertificateRecord.objects.bulk_create(
+        records.values(),
+        update_conflicts=True,
+        unique_fields=["product_key", "device_name", "iot_instance_id"],
+        update_fields=["nickname", "device_status"],
+        batch_size=500,
+    )
+    return len(records)
 
 
 def inventory_store_failure(

@@ -1,11 +1,188 @@
-"""Reads for the device pages."""
+"""Reads for the device pages: recently viewed devices, and the one query path over the
+inventory that the product device list and the expiry overview share."""
 
-from django.db.models import QuerySet
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from certadmin.devices.models import RecentDevice
+from django.conf import settings
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from certadmin.devices.expiry import EXPIRY_STATES, expiry_state_annotated, expiry_state_q
+from certadmin.devices.models import CertificateRecord, RecentDevice
 from certadmin.devices.services import RECENT_DEVICES_KEPT
+from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync
+
+INVENTORY_PAGE_SIZE = 50
+# Colon hex as the inventory stores serials and fingerprints, typed with or without colons.
+_HEX_RE = re.compile(r"[0-9A-F]+")
 
 
 def recent_devices(*, user) -> QuerySet[RecentDevice]:
     """The devices this user looked at most recently, newest first."""
     return RecentDevice.objects.filter(user=user).order_by("-viewed_at")[:RECENT_DEVICES_KEPT]
+
+
+def _colon_hex(text: str) -> str | None:
+    """``text`` as the inventory spells serials and fingerprints (``0A:1B:…``), or None when
+    it is not hex."""
+    digits = re.sub(r"[\s:]", "", text).upper()
+    if not _HEX_RE.fullmatch(digits):
+        return None
+    digits = digits.zfill(len(digits) + len(digits) % 2)
+    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+
+
+def _search_q(text: str) -> Q:
+    match = Q(device_name__icontains=text) | Q(nickname__icontains=text) | Q(cert_sn=text)
+    hexed = _colon_hex(text)
+    if hexed:
+        match |= Q(serial=hexed) | Q(sha256_fingerprint=hexed)
+    return match
+
+
+def _state_rank(now: datetime) -> Case:
+    # The states in the order EXPIRY_STATES lists them: most urgent first.
+    return Case(
+        *(
+            When(expiry_state_q(state, now=now), then=Value(rank))
+            for rank, (state, _label) in enumerate(EXPIRY_STATES)
+        ),
+        default=Value(len(EXPIRY_STATES)),
+        output_field=IntegerField(),
+    )
+
+
+INVENTORY_SORTS = ("name", "-name", "days", "-days", "status", "-status", "checked", "-checked")
+
+
+def _ordering(sort: str, now: datetime) -> list:
+    by_name = ["device_name", "product_key", "iot_instance_id"]
+    if sort == "-name":
+        return ["-device_name", "-product_key", "-iot_instance_id"]
+    if sort == "days":
+        return [F("not_after").asc(nulls_last=True), *by_name]
+    if sort == "-days":
+        return [F("not_after").desc(nulls_last=True), *by_name]
+    if sort in ("status", "-status"):
+        rank = _state_rank(now)
+        return [rank.asc() if sort == "status" else rank.desc(), *by_name]
+    if sort == "checked":
+        return [F("last_checked").asc(nulls_first=True), *by_name]
+    if sort == "-checked":
+        return [F("last_checked").desc(nulls_last=True), *by_name]
+    return by_name
+
+
+def inventory_scope(
+    *, product_key: str | None, iot_instance_id: str = ""
+) -> QuerySet[CertificateRecord]:
+    """Every inventory record of one product (``product_key`` None: of every product)."""
+    records = CertificateRecord.objects.all()
+    if product_key is not None:
+        records = records.filter(product_key=product_key, iot_instance_id=iot_instance_id)
+    return records
+
+
+def inventory_batches(
+    records: QuerySet[CertificateRecord], *, batch_size: int = 2000
+) -> Iterator[CertificateRecord]:
+    """Every record of an ordered queryset, fetched ``batch_size`` at a time, so an export of
+    a whole fleet never holds it all in memory nor a cursor open across the response."""
+    start = 0
+    while True:
+        batch = list(records[start : start + batch_size])
+        yield from batch
+        if len(batch) < batch_size:
+            return
+        start += batch_size
+
+
+def inventory_devices(
+    *,
+    product_key: str | None,
+    iot_instance_id: str = "",
+    q: str = "",
+    state: str = "",
+    sort: str = "name",
+    now: datetime | None = None,
+) -> QuerySet[CertificateRecord]:
+    """Inventory records of one product (``product_key`` None: every product), each with its
+    ``expiry_state``.
+
+    ``q`` matches a case-insensitive part of the DeviceName or nickname, or exactly a CertSN,
+    a serial or a SHA-256 fingerprint (colons and case optional); ``state`` is one of
+    ``EXPIRY_STATES`` or empty; ``sort`` one of ``INVENTORY_SORTS`` (ties by name).
+    """
+    now = now or timezone.now()
+    records = inventory_scope(product_key=product_key, iot_instance_id=iot_instance_id)
+    if q.strip():
+        records = records.filter(_search_q(q.strip()))
+    if state:
+        records = records.filter(expiry_state_q(state, now=now))
+    return expiry_state_annotated(records, now=now).order_by(*_ordering(sort, now))
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    """One row of a device table."""
+
+    record: CertificateRecord
+    state: str
+    state_label: str
+    # Whole days until notAfter (negative once expired); None without a certificate date.
+    days_left: int | None
+    stale: bool
+
+    @property
+    def days_ago(self) -> int:
+        """Whole days since an expired certificate's notAfter."""
+        return -self.days_left if self.days_left is not None and self.days_left < 0 else 0
+
+
+def inventory_rows(records, *, now: datetime | None = None) -> list[InventoryRow]:
+    """The table rows of already fetched ``records`` (annotated by ``inventory_devices``)."""
+    now = now or timezone.now()
+    stale_before = now - timedelta(hours=settings.INVENTORY_STALE_HOURS)
+    labels = dict(EXPIRY_STATES)
+    rows = []
+    for record in records:
+        days_left = None
+        if record.not_after is not None:
+            days_left = (record.not_after - now) // timedelta(days=1)
+        rows.append(
+            InventoryRow(
+                record=record,
+                state=record.expiry_state,
+                state_label=labels.get(record.expiry_state, record.expiry_state),
+                days_left=days_left,
+                stale=record.last_checked is not None and record.last_checked < stale_before,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ProductInventory:
+    """Whether a product's device list can come from the inventory: its last complete sync,
+    and a sync of it under way."""
+
+    sync: ProductSync | None
+    running: Job | None
+
+    @property
+    def synced(self) -> bool:
+        return self.sync is not None
+
+
+def product_inventory(*, product_key: str, iot_instance_id: str = "") -> ProductInventory:
+    """The product's last complete sync (None if never synced) and its running sync, if any."""
+    scope = {"product_key": product_key, "iot_instance_id": iot_instance_id}
+    return ProductInventory(
+        sync=ProductSync.objects.filter(**scope).first(),
+        running=Job.objects.filter(kind=JobKind.PRODUCT_SYNC, state__in=ACTIVE_STATES, **scope)
+        .order_by("-created_at")
+        .first(),
+    )

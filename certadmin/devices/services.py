@@ -182,8 +182,11 @@ class DeviceList:
     page: int
     page_count: int
     total: int
-    # A name filter only scans the first DEVICE_LIST_SCAN_PAGES pages of a very large product.
+    # A name filter only scans the first DEVICE_LIST_SCAN_PAGES pages of a very large product:
+    # then ``total`` counts the matches among the ``scanned`` first of ``product_total`` devices.
     truncated: bool
+    scanned: int = 0
+    product_total: int = 0
 
 
 def _product_devices_scan(
@@ -221,8 +224,10 @@ def device_list(
 ) -> DeviceList:
     """A product's devices (``QueryDevice``), optionally those whose name contains a filter.
 
-    Without a filter it is one API page; with one, the product's devices are scanned (up to
-    ``DEVICE_LIST_SCAN_PAGES`` pages, cached briefly) and matched case-insensitively.
+    The live list, for a product never synced into the inventory. Without a filter it is one
+    API page; with one, the product's devices are scanned (up to ``DEVICE_LIST_SCAN_PAGES``
+    pages, cached briefly) and matched case-insensitively: ``scanned`` and ``product_total``
+    say how much of the product the matches cover.
     Raises ``IotError``.
     """
     client = client or iot_client()
@@ -242,8 +247,10 @@ def device_list(
             page_count=max(result.page_count, 1),
             total=result.total,
             truncated=False,
+            scanned=result.total,
+            product_total=result.total,
         )
-    every, _, truncated = _product_devices_scan(
+    every, product_total, truncated = _product_devices_scan(
         client=client, product_key=product_key, iot_instance_id=iot_instance_id
     )
     needle = name_filter.casefold()
@@ -260,4 +267,6 @@ def device_list(
         page_count=page_count,
         total=len(matches),
         truncated=truncated,
+        scanned=len(every),
+        product_total=max(product_total, len(every)),
     )

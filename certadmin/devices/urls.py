@@ -1,6 +1,6 @@
 from django.urls import path
 
-from certadmin.devices.views import certificate, exports, keys, search
+from certadmin.devices.views import certificate, expiry, exports, keys, search
 
 app_name = "devices"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("devices/", search.devices, name="list"),
     path("devices/lookup/", search.lookup, name="lookup"),
     path("devices/export/", exports.certificate_export_view, name="certificate-export"),
+    path("expiry/", expiry.expiry, name="expiry"),
+    path("expiry/csv/", expiry.expiry_csv, name="expiry-csv"),
     path("devices/<str:product_key>/<str:device_name>/", certificate.device, name="device"),
     path("devices/<str:product_key>/<str:device_name>/reveal/", keys.reveal, name="reveal"),
     path(

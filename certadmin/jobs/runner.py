@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from certadmin.devices.inventory import device_certificate_check
+from certadmin.devices.inventory import device_certificate_check, inventory_listing_store
 from certadmin.devices.platform import describe_iot_error, iot_client, listing_rate_limiter
 from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
@@ -168,6 +168,12 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
                 for device in result.devices
             ],
             ignore_conflicts=True,
+        )
+        # Every listed device is searchable at once, "never checked" until its lookup.
+        inventory_listing_store(
+            product_key=job.product_key,
+            iot_instance_id=job.iot_instance_id,
+            listings=result.devices,
         )
         last = page >= result.page_count or not result.devices
         now = timezone.now()

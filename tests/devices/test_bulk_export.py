@@ -2,8 +2,10 @@
 event naming the product and the count, written before the file leaves; permissions."""
 
 import csv
+import html
 import io
 import itertools
+import re
 import zipfile
 
 import pytest
@@ -215,3 +217,19 @@ def test_audit_trail_unavailable_means_no_file(client_for, viewer, synced_produc
     assert "Content-Disposition" not in response
     assert b"BEGIN CERTIFICATE" not in response.content
     assert "audit trail could not record this" in response.content.decode()
+
+
+def test_the_expiry_tables_export_link_exports_exactly_the_filtered_devices(
+    client_for, viewer, synced_product
+):
+    product_key, _keys = synced_product
+    client = client_for(viewer)
+    page = client.get(
+        reverse("devices:expiry"), {"product_key": product_key, "q": "dev-0002"}
+    ).content.decode()
+    link = re.search(r'href="(/devices/export/[^"]*)"', page)
+    assert link, "the filtered table offers its certificates as a ZIP"
+
+    archive = _zip(client.get(html.unescape(link.group(1))))
+
+    assert [row["DeviceName"] for row in _manifest(archive)] == ["dev-0002"]

@@ -3,62 +3,39 @@ batch's certificates (never a key)."""
 
 from django import forms
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.audit.services import AuditWriteError, request_context
-from certadmin.devices.expiry import EXPIRY_STATES, expiry_state_q
 from certadmin.devices.exports import ExportRefused, ExportSource, certificate_export
-from certadmin.devices.forms import PlainLabelForm, clean_instance_id, clean_product_key
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.forms import InventoryFilterForm
+from certadmin.devices.selectors import inventory_devices
 from certadmin.devices.views.common import attachment, audit_unavailable_message
 from certadmin.htmx import HtmxHttpRequest
 from certadmin.jobs.models import JobKind, JobState
 from certadmin.jobs.selectors import job_records, jobs_visible
 
 
-class ExportFilterForm(PlainLabelForm):
-    """TEMPORARY, until H8's ``InventoryFilterForm`` and ``inventory_devices`` are merged: the
-    same query parameters (product_key, instance, q, state) with a simple queryset."""
+class ExportFilterForm(InventoryFilterForm):
+    """The device table's filters (``product_key``, ``instance``, ``q``, ``state``, ``sort``),
+    or ``job``: a finished batch."""
 
-    product_key = forms.CharField(required=False, max_length=32)
-    instance = forms.CharField(required=False, max_length=64)
-    q = forms.CharField(required=False, max_length=128)
-    state = forms.ChoiceField(required=False, choices=[("", ""), *EXPIRY_STATES])
     job = forms.IntegerField(required=False, min_value=1)
-
-    def clean_product_key(self) -> str:
-        value = self.cleaned_data["product_key"]
-        return clean_product_key(value) if value else ""
-
-    def clean_instance(self) -> str:
-        return clean_instance_id(self.cleaned_data["instance"])
 
     def records(self):
         data = self.cleaned_data
-        records = CertificateRecord.objects.all()
-        if data["product_key"]:
-            records = records.filter(
-                product_key=data["product_key"], iot_instance_id=data["instance"]
-            )
-        if data["q"]:
-            q = data["q"]
-            records = records.filter(
-                Q(device_name__icontains=q)
-                | Q(nickname__icontains=q)
-                | Q(cert_sn=q)
-                | Q(serial__iexact=q)
-                | Q(sha256_fingerprint__iexact=q)
-            )
-        if data["state"]:
-            records = records.filter(expiry_state_q(data["state"], now=timezone.now()))
-        return records.order_by("product_key", "iot_instance_id", "device_name")
+        product_key = data["product_key"] or None
+        return inventory_devices(
+            product_key=product_key,
+            iot_instance_id=data["instance"] if product_key else "",
+            q=data["q"],
+            state=data["state"],
+            sort=data["sort"],
+        )
 
 
 def _source(request: HtmxHttpRequest, form: ExportFilterForm) -> ExportSource:

@@ -4,16 +4,24 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
 from certadmin.devices.platform import describe_iot_error, iot_error_status
-from certadmin.devices.selectors import recent_devices
+from certadmin.devices.selectors import (
+    INVENTORY_PAGE_SIZE,
+    inventory_devices,
+    inventory_rows,
+    product_inventory,
+    recent_devices,
+)
 from certadmin.devices.services import DeviceRef, device_list
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.iot.errors import IotError
@@ -59,11 +67,61 @@ def lookup(request: HtmxHttpRequest) -> HttpResponse:
     return redirect(device_url(form.device()))
 
 
+def inventory_table(
+    form: forms.InventoryFilterForm,
+    *,
+    product_key: str | None,
+    iot_instance_id: str,
+    table_url: str,
+    table_target: str,
+) -> dict:
+    """The context of ``devices/inventory_table.html`` for a valid ``form``: one page of the
+    records it selects, with real totals."""
+    data = form.cleaned_data
+    now = timezone.now()
+    records = inventory_devices(
+        product_key=product_key,
+        iot_instance_id=iot_instance_id,
+        q=data["q"],
+        state=data["state"],
+        sort=data["sort"],
+        now=now,
+    )
+    # The certificate text is not shown in a table: do not fetch it for every row.
+    paginator = Paginator(records.defer("certificate", "subject", "issuer"), INVENTORY_PAGE_SIZE)
+    page = paginator.get_page(data["page"] or 1)
+    return {
+        "filter_form": form,
+        "page_obj": page,
+        "rows": inventory_rows(page.object_list, now=now),
+        "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+        "sort": data["sort"],
+        "table_url": table_url,
+        "table_target": table_target,
+    }
+
+
+def _inventory_filter_data(request: HtmxHttpRequest) -> dict:
+    # The search page's DeviceName box narrows the list too: it is the search text until the
+    # table's own search box is used.
+    query = request.GET
+    q = query.get("q", query.get("name", query.get("device_name", "")))
+    return {
+        "product_key": query.get("product_key", ""),
+        "instance": query.get("instance", ""),
+        "q": q,
+        "state": query.get("state", ""),
+        "sort": query.get("sort", ""),
+        "page": query.get("page") or None,
+    }
+
+
 @require_GET
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def devices(request: HtmxHttpRequest) -> HttpResponse:
-    """A product's devices, filtered by the DeviceName typed so far (htmx partial or page)."""
+    """A product's devices, filtered by the text typed so far (htmx partial or page): from the
+    inventory once the product was synced, else from the live QueryDevice scan."""
     form = forms.DeviceListForm(
         {
             "product_key": request.GET.get("product_key", ""),
@@ -76,23 +134,46 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         data = form.cleaned_data
-        try:
-            context["listing"] = device_list(
-                product_key=data["product_key"],
-                iot_instance_id=data["instance"],
-                name_filter=data["name"],
-                page=data["page"] or 1,
-            )
-        except IotError as error:
+        product = product_inventory(
+            product_key=data["product_key"], iot_instance_id=data["instance"]
+        )
+        context.update(
+            product=product,
+            sync_product_key=data["product_key"],
+            sync_instance=data["instance"],
+        )
+        filter_form = forms.InventoryFilterForm(_inventory_filter_data(request))
+        if product.synced and filter_form.is_valid():
             context.update(
-                error=describe_iot_error(error, product_key=data["product_key"]),
-                error_code=error.code,
-                request_id=error.request_id,
+                inventory_table(
+                    filter_form,
+                    product_key=data["product_key"],
+                    iot_instance_id=data["instance"],
+                    table_url=reverse("devices:list"),
+                    table_target="#device-list",
+                )
             )
-            status = iot_error_status(error)
+        elif product.synced:
+            context["list_form"] = filter_form
+            status = 400
+        else:
+            try:
+                context["listing"] = device_list(
+                    product_key=data["product_key"],
+                    iot_instance_id=data["instance"],
+                    name_filter=data["name"],
+                    page=data["page"] or 1,
+                )
+            except IotError as error:
+                context.update(
+                    error=describe_iot_error(error, product_key=data["product_key"]),
+                    error_code=error.code,
+                    request_id=error.request_id,
+                )
+                status = iot_error_status(error)
     else:
         status = 400
-    if not request.htmx:
+    if not request.htmx or request.htmx.history_restore_request:
         # Unbound, only pre-filled: a bound form would flag the DeviceName nobody typed yet.
         fields = ("product_key", "device_name", "instance")
         typed = {k: request.GET[k] for k in fields if k in request.GET}

@@ -1,0 +1,93 @@
+"""The expiry overview: where the inventory's certificates stand, for one product or all."""
+
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from certadmin.accounts.roles import VIEW_CERTIFICATES
+from certadmin.devices import forms
+from certadmin.devices.expiry import EXPIRY_STATES, expiry_counts
+from certadmin.devices.expiry_chart import expiry_months
+from certadmin.devices.inventory_csv import inventory_csv_lines
+from certadmin.devices.selectors import inventory_batches, inventory_devices, inventory_scope
+from certadmin.devices.views.search import inventory_table
+from certadmin.htmx import HtmxHttpRequest, page_or_partial
+
+EXPIRY_DEFAULT_SORT = "days"
+
+
+def _filter_form(request: HtmxHttpRequest) -> forms.InventoryFilterForm:
+    return forms.InventoryFilterForm(request.GET, default_sort=EXPIRY_DEFAULT_SORT)
+
+
+@require_GET
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
+@permission_required(VIEW_CERTIFICATES, raise_exception=True)
+def expiry(request: HtmxHttpRequest) -> HttpResponse:
+    """Counts per expiry state, expiries per month and the devices by days left, for the
+    product in ``?product_key=&instance=`` or for every product."""
+    form = _filter_form(request)
+    if not form.is_valid():
+        context = {"filter_form": form, "invalid": True}
+        return render(
+            request, page_or_partial(request, "devices/expiry.html", "results"), context, status=400
+        )
+    data = form.cleaned_data
+    product_key = data["product_key"] or None
+    instance = data["instance"] if product_key else ""
+    now = timezone.now()
+    scope = inventory_scope(product_key=product_key, iot_instance_id=instance)
+    counts = expiry_counts(scope, now=now)
+    context = {
+        "product_key": product_key,
+        "instance": instance,
+        "counts": [(state, label, counts[state]) for state, label in EXPIRY_STATES],
+        "total": sum(counts.values()),
+        "state": data["state"],
+        "all_products": product_key is None,
+        **inventory_table(
+            form,
+            product_key=product_key,
+            iot_instance_id=instance,
+            table_url=reverse("devices:expiry"),
+            table_target="#expiry-results",
+        ),
+    }
+    if not request.htmx or request.htmx.history_restore_request:
+        context["chart"] = expiry_months(scope, now=now)
+    return render(request, page_or_partial(request, "devices/expiry.html", "results"), context)
+
+
+@require_GET
+@permission_required(VIEW_CERTIFICATES, raise_exception=True)
+def expiry_csv(request: HtmxHttpRequest) -> HttpResponse:
+    """Exactly the devices the overview's filters show (every page), as CSV, streamed."""
+    form = _filter_form(request)
+    if not form.is_valid():
+        return HttpResponse(
+            " ".join(str(e) for errors in form.errors.values() for e in errors),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    data = form.cleaned_data
+    product_key = data["product_key"] or None
+    now = timezone.now()
+    records = inventory_devices(
+        product_key=product_key,
+        iot_instance_id=data["instance"] if product_key else "",
+        q=data["q"],
+        state=data["state"],
+        sort=data["sort"],
+        now=now,
+    )
+    lines = inventory_csv_lines(inventory_batches(records), now=now)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    filename = f"certificate-expiry-{product_key or 'all-products'}.csv"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,183 @@
+"""The expiry overview: counts per state, the table, the CSV of what the filters show, and who
+may see it."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER
+from certadmin.devices.models import CertificateRecord
+
+pytestmark = pytest.mark.django_db
+
+PRODUCT_KEY = "a1Expiry001"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def page(response) -> str:
+    return response.content.decode()
+
+
+def record(device_name: str, *, product_key: str = PRODUCT_KEY, **fields) -> CertificateRecord:
+    now = timezone.now()
+    defaults = {"status": 2, "not_after": now + timedelta(days=400), "last_checked": now}
+    return CertificateRecord.objects.create(
+        product_key=product_key, device_name=device_name, **{**defaults, **fields}
+    )
+
+
+@pytest.fixture
+def known():
+    """Per state, a known number of records."""
+    now = timezone.now()
+    for n in range(3):
+        record(f"expired-{n}", not_after=now - timedelta(days=n + 1))
+    for n in range(2):
+        record(f"soon-{n}", not_after=now + timedelta(days=3))
+    record("month-0", not_after=now + timedelta(days=20))
+    record("quarter-0", not_after=now + timedelta(days=60))
+    for n in range(4):
+        record(f"valid-{n}")
+    record("making-0", status=0, not_after=None)
+    record("failed-0", last_error_code="iot.device.NotExistedDevice", status=None, not_after=None)
+    record("never-0", last_checked=None, status=None, not_after=None)
+    record("elsewhere-0", product_key="a1Other0001", not_after=now - timedelta(days=9))
+    return now
+
+
+def counts_of(html: str) -> dict[str, int]:
+    found = re.findall(
+        r'class="expiry-count expiry-(\w+)"[^>]*><span class="count-number">(\d+)</span>', html
+    )
+    return {state: int(number) for state, number in found}
+
+
+def csv_rows(response) -> list[list[str]]:
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_counts_per_state_for_one_product(known, viewer, client_for):
+    response = client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}")
+
+    assert response.status_code == 200
+    assert counts_of(page(response)) == {
+        "expired": 3,
+        "within_7": 2,
+        "within_30": 1,
+        "within_90": 1,
+        "valid": 4,
+        "not_issued": 1,
+        "failed": 1,
+        "never": 1,
+    }
+
+
+def test_all_products_counts_every_product(known, viewer, client_for):
+    html = page(client_for(viewer).get("/expiry/"))
+
+    assert counts_of(html)["expired"] == 4
+    assert "elsewhere-0" in html
+    assert "a1Other0001" in html
+
+
+def test_a_count_link_filters_the_table_to_its_state(known, viewer, client_for):
+    html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}"))
+    link = re.search(r'href="(/expiry/\?[^"]*state=expired[^"]*)"', html).group(1)
+
+    filtered = page(client_for(viewer).get(link.replace("&amp;", "&"), **HTMX))
+
+    assert "<html" not in filtered
+    assert "3 devices" in filtered
+    shown = re.findall(r'class="mono" href="[^"]+">([\w-]+)<', filtered)
+    # Days left, fewest first: the longest expired first.
+    assert shown == ["expired-2", "expired-1", "expired-0"]
+
+
+def test_failed_lookups_show_their_error_code(known, viewer, client_for):
+    html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=failed"))
+
+    assert "failed-0" in html
+    assert "iot.device.NotExistedDevice" in html
+
+
+def test_page_has_the_chart_and_a_csv_link_with_the_same_filters(known, viewer, client_for):
+    html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&q=soon"))
+
+    assert "expiry-chart" in html
+    assert re.search(
+        r'href="/expiry/csv/\?product_key=a1Expiry001&amp;state=within_7&amp;q=soon"', html
+    )
+
+
+def test_csv_export_is_exactly_what_the_filters_show_on_every_page(viewer, client_for):
+    now = timezone.now()
+    CertificateRecord.objects.bulk_create(
+        CertificateRecord(
+            product_key=PRODUCT_KEY,
+            device_name=f"unit-{n:04d}",
+            status=2,
+            # Half a day off every window's edge: the page's clock runs a little later.
+            not_after=now + timedelta(days=n % 120, hours=12),
+            last_checked=now,
+        )
+        for n in range(1, 2601)
+    )
+    client = client_for(viewer)
+    query = f"?product_key={PRODUCT_KEY}&state=within_30&q=unit-1"
+
+    html = page(client.get(f"/expiry/{query}"))
+    total = int(re.search(r"(\d+) devices", html).group(1))
+    response = client.get(f"/expiry/csv/{query}")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = csv_rows(response)
+    assert rows[0] == INVENTORY_CSV_HEADER
+    name_column = INVENTORY_CSV_HEADER.index("device_name")
+    exported = [row[name_column] for row in rows[1:]]
+    expected = [
+        r.device_name
+        for r in CertificateRecord.objects.filter(
+            product_key=PRODUCT_KEY,
+            device_name__startswith="unit-1",
+            not_after__gte=now + timedelta(days=7),
+            not_after__lt=now + timedelta(days=30),
+        )
+    ]
+    assert total == len(expected) > 50
+    assert sorted(exported) == sorted(expected)
+    assert len(exported) == len(set(exported))
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("Viewer", True), ("Key custodian", True), ("Auditor", False), (None, False)],
+)
+def test_permissions_per_role(known, make_user, client_for, role, allowed):
+    client = client_for(make_user(role))
+
+    overview = client.get("/expiry/")
+    export = client.get("/expiry/csv/")
+
+    assert overview.status_code == (200 if allowed else 403)
+    assert export.status_code == (200 if allowed else 403)
+    if allowed:
+        assert 'href="/expiry/"' in page(client.get("/")), "the main navigation links it"
+
+
+def test_anonymous_is_sent_to_log_in(client):
+    assert client.get("/expiry/").status_code == 302
+    assert client.get("/expiry/csv/").status_code == 302
+
+
+def test_invalid_filters_are_refused_plainly(viewer, client_for):
+    response = client_for(viewer).get("/expiry/?state=soonish&product_key=<b>")
+
+    assert response.status_code == 400
+    assert "<b>" not in page(response)

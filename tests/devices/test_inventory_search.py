@@ -1,0 +1,297 @@
+"""The product device list and search: from the inventory once a product is synced, from a
+live scan (that says how much it covered) before."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from certadmin.devices.inventory import inventory_listing_store
+from certadmin.devices.models import CertificateRecord
+from certadmin.devices.selectors import inventory_devices
+from certadmin.emulator.seed import FLEET_PRODUCT_KEY
+from certadmin.iot.results import DeviceListing
+from certadmin.jobs import runner
+from certadmin.jobs.models import ProductSync
+from certadmin.jobs.services import product_sync_start
+
+pytestmark = pytest.mark.django_db
+
+PRODUCT_KEY = "a1Search001"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+FINGERPRINT = ":".join(["AB"] * 31 + ["0F"])
+
+
+def page(response) -> str:
+    return response.content.decode()
+
+
+def make_record(device_name: str, *, product_key: str = PRODUCT_KEY, **fields):
+    now = timezone.now()
+    defaults = {
+        "status": 2,
+        "not_after": now + timedelta(days=365),
+        "last_checked": now,
+        "device_status": "ONLINE",
+    }
+    return CertificateRecord.objects.create(
+        product_key=product_key, device_name=device_name, **{**defaults, **fields}
+    )
+
+
+def synced(product_key: str = PRODUCT_KEY, count: int = 0) -> ProductSync:
+    return ProductSync.objects.create(
+        product_key=product_key, device_count=count, synced_at=timezone.now()
+    )
+
+
+def names(records) -> list[str]:
+    return [r.device_name for r in records]
+
+
+@pytest.fixture
+def fleet():
+    now = timezone.now()
+    make_record("pump-0001", nickname="Boiler room", not_after=now + timedelta(days=3))
+    make_record(
+        "pump-0002",
+        cert_sn="9911223344",
+        serial="0A:1B:2C",
+        not_after=now + timedelta(days=200),
+    )
+    make_record("valve-0001", sha256_fingerprint=FINGERPRINT, not_after=now - timedelta(days=2))
+    make_record("valve-0002", last_checked=None, status=None, not_after=None)
+    make_record("gauge-0001", last_checked=now - timedelta(hours=48))
+    make_record("pump-0003", product_key="a1Other0001")
+    return now
+
+
+# --- the selector ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("PUMP", ["pump-0001", "pump-0002"]),
+        ("boiler", ["pump-0001"]),
+        ("9911223344", ["pump-0002"]),
+        ("0a:1b:2c", ["pump-0002"]),
+        ("A1B2C", ["pump-0002"]),
+        (FINGERPRINT.replace(":", "").lower(), ["valve-0001"]),
+        (FINGERPRINT, ["valve-0001"]),
+        ("991122", []),  # a CertSN matches whole, not in part
+        ("nothing-like-it", []),
+    ],
+)
+def test_search_by_name_nickname_certsn_serial_and_fingerprint(fleet, q, expected):
+    found = inventory_devices(product_key=PRODUCT_KEY, q=q)
+
+    assert names(found) == expected
+
+
+def test_search_stays_inside_the_product_unless_asked_for_every_product(fleet):
+    assert names(inventory_devices(product_key=PRODUCT_KEY, q="pump-0003")) == []
+    assert names(inventory_devices(product_key=None, q="pump-0003")) == ["pump-0003"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["gauge-0001", "pump-0001", "pump-0002", "valve-0001", "valve-0002"]),
+        ("-name", ["valve-0002", "valve-0001", "pump-0002", "pump-0001", "gauge-0001"]),
+        # Days left, fewest first, devices without a date last.
+        ("days", ["valve-0001", "pump-0001", "pump-0002", "gauge-0001", "valve-0002"]),
+        ("-days", ["gauge-0001", "pump-0002", "pump-0001", "valve-0001", "valve-0002"]),
+        # The most urgent state first: expired, within 7, valid…, never checked.
+        ("status", ["valve-0001", "pump-0001", "gauge-0001", "pump-0002", "valve-0002"]),
+        ("checked", ["valve-0002", "gauge-0001"]),
+    ],
+)
+def test_sorting(fleet, sort, expected):
+    found = names(inventory_devices(product_key=PRODUCT_KEY, sort=sort))
+
+    assert found[: len(expected)] == expected
+
+
+def test_state_filter_uses_the_expiry_classification(fleet):
+    assert names(inventory_devices(product_key=PRODUCT_KEY, state="expired")) == ["valve-0001"]
+    assert names(inventory_devices(product_key=PRODUCT_KEY, state="within_7")) == ["pump-0001"]
+    assert names(inventory_devices(product_key=PRODUCT_KEY, state="never")) == ["valve-0002"]
+
+
+def test_listing_store_upserts_in_bulk_and_keeps_what_lookups_found(
+    fleet, django_assert_max_num_queries
+):
+    listings = [
+        DeviceListing(
+            device_name=f"new-{n:04d}",
+            nickname=f"n{n}",
+            device_status="OFFLINE",
+            iot_id="",
+            created="",
+        )
+        for n in range(1200)
+    ] + [
+        DeviceListing(
+            device_name="pump-0002",
+            nickname="renamed",
+            device_status="DISABLE",
+            iot_id="",
+            created="",
+        )
+    ]
+
+    with django_assert_max_num_queries(6):
+        listed = inventory_listing_store(
+            product_key=PRODUCT_KEY, iot_instance_id="", listings=listings
+        )
+
+    assert listed == 1201
+    new = CertificateRecord.objects.get(product_key=PRODUCT_KEY, device_name="new-0007")
+    assert (new.nickname, new.device_status, new.last_checked, new.status) == (
+        "n7",
+        "OFFLINE",
+        None,
+        None,
+    )
+    kept = CertificateRecord.objects.get(product_key=PRODUCT_KEY, device_name="pump-0002")
+    assert (kept.nickname, kept.device_status, kept.cert_sn) == ("renamed", "DISABLE", "9911223344")
+    assert kept.last_checked is not None
+
+
+# --- the device list page ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def large_synced_product():
+    now = timezone.now()
+    CertificateRecord.objects.bulk_create(
+        CertificateRecord(
+            product_key=PRODUCT_KEY,
+            device_name=f"unit-{n:04d}",
+            status=2,
+            not_after=now + timedelta(days=n),
+            last_checked=now,
+        )
+        for n in range(1, 131)
+    )
+    return synced(count=130)
+
+
+def test_synced_product_is_listed_from_the_inventory_with_real_totals_and_numbered_pages(
+    large_synced_product, viewer, client_for, dashboard_iot
+):
+    response = client_for(viewer).get(f"/devices/?product_key={PRODUCT_KEY}&page=3", **HTMX)
+
+    html = page(response)
+    assert response.status_code == 200
+    assert "130 devices" in html
+    assert "Page 3 of 3" in html
+    assert "unit-0101" in html
+    assert "unit-0130" in html
+    assert "unit-0100" not in html
+    assert 'aria-current="page"' in html
+    assert "Served from the inventory" in html
+    assert 'hx-push-url="true"' in html
+    assert dashboard_iot.request_log == [], "a synced product's list costs no API call"
+
+
+def test_name_filter_of_a_synced_product_searches_every_device(
+    large_synced_product, viewer, client_for
+):
+    response = client_for(viewer).get(
+        f"/devices/?product_key={PRODUCT_KEY}&device_name=0127", **HTMX
+    )
+
+    html = page(response)
+    assert "1 device" in html
+    assert f'href="/devices/{PRODUCT_KEY}/unit-0127/"' in html
+
+
+def test_sort_by_days_left_and_the_sort_links_keep_the_search(
+    large_synced_product, viewer, client_for
+):
+    response = client_for(viewer).get(
+        f"/devices/?product_key={PRODUCT_KEY}&q=unit-01&sort=-days", **HTMX
+    )
+
+    html = page(response)
+    shown = re.findall(r'class="mono" href="[^"]+">(unit-\d+)<', html)
+    assert shown[:3] == ["unit-0130", "unit-0129", "unit-0128"]
+    assert 'aria-sort="descending"' in html
+    assert re.search(r'href="/devices/\?product_key=a1Search001&amp;q=unit-01&amp;sort=days"', html)
+
+
+def test_full_page_of_a_synced_product_works_without_javascript(
+    large_synced_product, viewer, client_for
+):
+    response = client_for(viewer).get(f"/devices/?product_key={PRODUCT_KEY}&q=unit-0042")
+
+    html = page(response)
+    assert "<html" in html
+    assert "unit-0042" in html
+    assert 'action="/jobs/sync/"' in html
+
+
+def test_stale_records_are_marked(fleet, viewer, client_for, settings):
+    synced()
+    settings.INVENTORY_STALE_HOURS = 24
+
+    html = page(client_for(viewer).get(f"/devices/?product_key={PRODUCT_KEY}&q=gauge", **HTMX))
+    fresh = page(client_for(viewer).get(f"/devices/?product_key={PRODUCT_KEY}&q=pump-0001", **HTMX))
+
+    assert "stale-marker" in html
+    assert "stale-marker" not in fresh
+
+
+def test_never_synced_large_product_says_how_much_the_scan_covered_when_nothing_matched(
+    dashboard_iot, viewer, client_for
+):
+    response = client_for(viewer).get(
+        f"/devices/?product_key={FLEET_PRODUCT_KEY}&device_name=04321", **HTMX
+    )
+
+    html = page(response)
+    assert "No device matches." not in html
+    assert "Searched the first 1,000 of 5,000 devices" in html
+    assert "No device among the first 1,000 matches." in html
+    assert "Sync product" in html
+
+
+def test_never_synced_large_product_broad_filter_does_not_claim_a_total(
+    dashboard_iot, viewer, client_for
+):
+    response = client_for(viewer).get(
+        f"/devices/?product_key={FLEET_PRODUCT_KEY}&device_name=unit", **HTMX
+    )
+
+    html = page(response)
+    assert "1000 devices" not in html
+    assert "1000 matches" in html
+    assert "Searched the first 1,000 of 5,000 devices" in html
+
+
+def test_a_real_small_sync_makes_the_product_searchable_from_the_inventory(
+    dashboard_iot, viewer, client_for
+):
+    product_key = "a1SyncSrch01"
+    for number in range(1, 8):
+        dashboard_iot.add_device(
+            {"product_key": product_key, "device_name": f"small-{number:03d}", "key_type": "ec"}
+        )
+    job = product_sync_start(owner=viewer, product_key=product_key)
+    assert runner.job_work(job_id=job.pk) == "finished"
+
+    response = client_for(viewer).get(f"/devices/?product_key={product_key}&q=SMALL-00", **HTMX)
+
+    html = page(response)
+    assert "7 devices" in html
+    assert "Served from the inventory" in html
+    assert "small-007" in html
+    fingerprint = CertificateRecord.objects.get(device_name="small-003").sha256_fingerprint
+    by_fingerprint = client_for(viewer).get(
+        f"/devices/?product_key={product_key}&q={fingerprint.replace(':', '')}", **HTMX
+    )
+    assert "1 device" in page(by_fingerprint)
+    assert "small-003" in page(by_fingerprint)
