@@ -1,0 +1,29 @@
+"""The main menu shows each role exactly the sections it may open."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+SECTIONS = {"Devices": "devices:home", "Expiry": "devices:expiry", "Jobs": "jobs:list"}
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("Viewer", {"Devices", "Expiry", "Jobs"}),
+        ("Key custodian", {"Devices", "Expiry", "Jobs"}),
+        ("Auditor", {"Audit trail"}),
+        (None, set()),
+    ],
+)
+def test_the_menu_shows_what_the_role_may_open(client_for, make_user, role, expected):
+    client = client_for(make_user(role))
+    page = client.get(reverse("audit:events" if role == "Auditor" else "devices:home"))
+    nav = re.search(r'<nav class="mainnav".*?</nav>', page.content.decode(), re.DOTALL)
+    shown = set(re.findall(r">([^<>]+)</a>", nav.group(0))) if nav else set()
+    assert shown == expected
+    for label in shown & SECTIONS.keys():
+        assert client.get(reverse(SECTIONS[label])).status_code == 200
