@@ -101,10 +101,26 @@ class DeviceLookupForm(PlainLabelForm):
         super().__init__(*args, **kwargs)
         self.fields["instance"].initial = settings.IOT_INSTANCE_ID
 
+    # Set by from_path: a URL names a device exactly, so a value that cleaning would change is
+    # refused instead of being used as (or beside) its cleaned form.
+    canonical_only = False
+
     @classmethod
     def from_path(cls, product_key: str, device_name: str, instance: str) -> "DeviceLookupForm":
-        """The form bound to a device URL's parts (and its ``?instance=``)."""
-        return cls({"product_key": product_key, "device_name": device_name, "instance": instance})
+        """The form bound to a device URL's parts (and its ``?instance=``). Only canonical
+        values are valid: one with leading or trailing spaces (of any script), tabs or line
+        breaks is refused, not stripped."""
+        form = cls({"product_key": product_key, "device_name": device_name, "instance": instance})
+        form.canonical_only = True
+        return form
+
+    def _canonical(self, name: str, value: str) -> str:
+        if self.canonical_only and self.data.get(name, "") != value:
+            raise forms.ValidationError(
+                _("Remove the spaces or invisible characters around the value."),
+                code="not_canonical",
+            )
+        return value
 
     def device(self) -> DeviceRef:
         """The device the valid form names."""
@@ -112,13 +128,13 @@ class DeviceLookupForm(PlainLabelForm):
         return DeviceRef(data["product_key"], data["device_name"], data["instance"])
 
     def clean_product_key(self) -> str:
-        return clean_product_key(self.cleaned_data["product_key"])
+        return self._canonical("product_key", clean_product_key(self.cleaned_data["product_key"]))
 
     def clean_device_name(self) -> str:
-        return clean_device_name(self.cleaned_data["device_name"])
+        return self._canonical("device_name", clean_device_name(self.cleaned_data["device_name"]))
 
     def clean_instance(self) -> str:
-        return clean_instance_id(self.cleaned_data["instance"])
+        return self._canonical("instance", clean_instance_id(self.cleaned_data["instance"]))
 
 
 class DeviceListForm(PlainLabelForm):
