@@ -112,6 +112,7 @@ MIDDLEWARE = [
     # A body in a charset other than UTF-8 is refused (400) before anything decodes it: the CSRF
     # check is the first to read the body, and the 400 page needs the session for its token.
     "certadmin.http.request_encoding.RequestEncodingMiddleware",
+    "certadmin.http.oversize.OversizeRequestMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",

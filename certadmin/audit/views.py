@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +28,7 @@ from certadmin.audit.selectors import (
 from certadmin.audit.services import chain_verification_record
 from certadmin.audit.verification import chain_verify
 from certadmin.csv_safety import LineBuffer, csv_cell
+from certadmin.devices.forms import DeviceLookupForm
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,9 @@ def _csv_lines(*, events, first_batch: list[AuditEvent]) -> Iterator[str]:
 @permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
 @vary_on_headers("HX-Request")
 def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
+    # Only a canonical device name: "\tthermo-001" would show thermo-001 with none of its events.
+    if not DeviceLookupForm.from_path(product_key, device_name, "").is_valid():
+        raise Http404
     form = PageForm(request.GET)
     before_id = form.cleaned_data["before"] if form.is_valid() else None
     rows, next_before_id = events_page(

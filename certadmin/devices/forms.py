@@ -5,9 +5,11 @@ and ``rows`` come from here only.
 """
 
 import re
+import unicodedata
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -102,10 +104,26 @@ class DeviceLookupForm(PlainLabelForm):
         super().__init__(*args, **kwargs)
         self.fields["instance"].initial = settings.IOT_INSTANCE_ID
 
+    # Set by from_path: a URL names a device exactly, so a value that cleaning would change is
+    # refused instead of being used as (or beside) its cleaned form.
+    canonical_only = False
+
     @classmethod
     def from_path(cls, product_key: str, device_name: str, instance: str) -> "DeviceLookupForm":
-        """The form bound to a device URL's parts (and its ``?instance=``)."""
-        return cls({"product_key": product_key, "device_name": device_name, "instance": instance})
+        """The form bound to a device URL's parts (and its ``?instance=``). Only canonical
+        values are valid: one with leading or trailing spaces (of any script), tabs or line
+        breaks is refused, not stripped."""
+        form = cls({"product_key": product_key, "device_name": device_name, "instance": instance})
+        form.canonical_only = True
+        return form
+
+    def _canonical(self, name: str, value: str) -> str:
+        if self.canonical_only and self.data.get(name, "") != value:
+            raise forms.ValidationError(
+                _("Remove the spaces or invisible characters around the value."),
+                code="not_canonical",
+            )
+        return value
 
     def device(self) -> DeviceRef:
         """The device the valid form names."""
@@ -113,13 +131,13 @@ class DeviceLookupForm(PlainLabelForm):
         return DeviceRef(data["product_key"], data["device_name"], data["instance"])
 
     def clean_product_key(self) -> str:
-        return clean_product_key(self.cleaned_data["product_key"])
+        return self._canonical("product_key", clean_product_key(self.cleaned_data["product_key"]))
 
     def clean_device_name(self) -> str:
-        return clean_device_name(self.cleaned_data["device_name"])
+        return self._canonical("device_name", clean_device_name(self.cleaned_data["device_name"]))
 
     def clean_instance(self) -> str:
-        return clean_instance_id(self.cleaned_data["instance"])
+        return self._canonical("instance", clean_instance_id(self.cleaned_data["instance"]))
 
 
 class DeviceListForm(PlainLabelForm):
@@ -166,17 +184,79 @@ class KeyAccessForm(PlainLabelForm):
     )
 
     def clean_reason(self) -> str:
-        value = self.cleaned_data["reason"]
-        if REASON_FORBIDDEN_RE.search(value):
-            raise forms.ValidationError(_("Remove the control characters from the reason."))
-        return value
+        return clean_reason(self.cleaned_data["reason"])
+
+
+# A reason must say something: this many letters or digits (any script), after NFKC.
+REASON_MIN_WORD_CHARACTERS = 5
+# Letters by category (Lo) that show as nothing: the Hangul fillers (NFKC maps the halfwidth
+# one to U+1160) and the Khmer inherent vowels.
+INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5")
+# Format characters (Cf: bidi controls U+202A–U+202E and U+2066–U+2069, U+200E/U+200F, U+061C,
+# zero-width spaces and joiners, …) and line/paragraph separators can make a recorded reason
+# read differently from what was typed.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
+
+
+def clean_reason(value: str) -> str:
+    """A reason for a key access, NFKC-normalised: no control, format (bidi, zero-width) or
+    line/paragraph separator characters, and at least ``REASON_MIN_WORD_CHARACTERS`` letters
+    or digits of any script (invisible fillers do not count). Line breaks are kept."""
+    value = unicodedata.normalize("NFKC", value)
+    if REASON_FORBIDDEN_RE.search(value):
+        raise forms.ValidationError(_("Remove the control characters from the reason."))
+    if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
+        raise forms.ValidationError(
+            _(
+                "Remove the invisible characters from the reason (direction marks, zero-width "
+                "spaces, line or paragraph separators)."
+            ),
+            code="invisible",
+        )
+    words = sum(
+        1 for ch in value if unicodedata.category(ch)[0] in "LN" and ch not in INVISIBLE_LETTERS
+    )
+    if words < REASON_MIN_WORD_CHARACTERS:
+        raise forms.ValidationError(
+            _("Give a reason in words: at least %(count)d letters or digits.")
+            % {"count": REASON_MIN_WORD_CHARACTERS},
+            code="no_words",
+        )
+    return value.strip()
+
+
+# A PKCS#12 passphrase: PASSPHRASE_MIN_LENGTH characters, this many different ones that are not
+# spaces, and not one of the passwords Django's CommonPasswordValidator lists.
+PASSPHRASE_MIN_DISTINCT = 5
+
+
+def passphrase_problem(passphrase: str) -> str:
+    """Why ``passphrase`` is too weak for a PKCS#12 file, or "" when it will do."""
+    if len(passphrase) < PASSPHRASE_MIN_LENGTH:
+        return gettext("Choose a passphrase of at least %(min)d characters.") % {
+            "min": PASSPHRASE_MIN_LENGTH
+        }
+    if CONTROL_CHARS_RE.search(passphrase) or any(
+        unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in passphrase
+    ):
+        return gettext("Remove the control or invisible characters from the passphrase.")
+    if len({ch for ch in passphrase if not ch.isspace()}) < PASSPHRASE_MIN_DISTINCT:
+        return gettext(
+            "Choose a passphrase with at least %(count)d different characters besides spaces."
+        ) % {"count": PASSPHRASE_MIN_DISTINCT}
+    try:
+        password_validation.CommonPasswordValidator().validate(passphrase)
+    except forms.ValidationError:
+        return gettext("This passphrase is too common: choose another.")
+    return ""
 
 
 def _passphrase_help_text() -> str:
     # Formatted when shown, in the language of the request (a class attribute is made once).
-    return gettext("At least %(min)d characters. It is never stored: keep it safe.") % {
-        "min": PASSPHRASE_MIN_LENGTH
-    }
+    return gettext(
+        "At least %(min)d characters, %(distinct)d of them different. "
+        "It is never stored: keep it safe."
+    ) % {"min": PASSPHRASE_MIN_LENGTH, "distinct": PASSPHRASE_MIN_DISTINCT}
 
 
 _passphrase_help = lazy(_passphrase_help_text, str)
@@ -217,12 +297,8 @@ class KeyBundleForm(KeyAccessForm):
         if cleaned.get("format") != "p12":
             return cleaned
         passphrase = cleaned.get("passphrase", "")
-        if len(passphrase) < PASSPHRASE_MIN_LENGTH:
-            self.add_error(
-                "passphrase",
-                gettext("Choose a passphrase of at least %(min)d characters.")
-                % {"min": PASSPHRASE_MIN_LENGTH},
-            )
+        if problem := passphrase_problem(passphrase):
+            self.add_error("passphrase", problem)
         elif passphrase != cleaned.get("passphrase_confirm", ""):
             self.add_error("passphrase", gettext("The two passphrases differ."))
         return cleaned

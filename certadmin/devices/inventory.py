@@ -6,12 +6,13 @@ every certificate is used for one thing, checking that it matches the certificat
 dropped; a DeviceSecret never reaches this module (``DeviceListing`` has none).
 """
 
-import re
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -33,25 +34,33 @@ from certadmin.iot.results import DeviceCert, DeviceListing
 if TYPE_CHECKING:
     from certadmin.devices.services import DeviceRef
 
-KEY_REMOVED = "[private key removed]"
-_PRIVATE_KEY_PEM = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL
-)
 _CODE_LENGTH = CertificateRecord._meta.get_field("last_error_code").max_length
 
 
 @dataclass(frozen=True)
 class DecodedCertificate:
-    """A certificate string from the API, decoded; or why it could not be."""
+    """A certificate string from the API, decoded; or why it could not be.
+
+    Only what was parsed as a certificate is ever kept: ``text`` is the parsed certificate
+    re-encoded as PEM, or "" when the string could not be parsed. The string as received is
+    known only by its length and the SHA-256 of its bytes (``received_length``,
+    ``received_sha256``): whatever else it carried (a private key in any shape) is never
+    shown, stored or logged.
+    """
 
     text: str
     certificate: x509.Certificate | None
     details: CertificateDetails | None
     error: str
+    received_length: int = 0
+    received_sha256: str = ""
 
     @property
     def ok(self) -> bool:
         return self.details is not None
+
+    def __repr__(self) -> str:
+        return f"DecodedCertificate(ok={self.ok}, received_length={self.received_length})"
 
 
 def _storable(text: str) -> str:
@@ -60,32 +69,21 @@ def _storable(text: str) -> str:
 
 
 @sensitive_variables("text")
-def _without_key_material(text: str) -> str:
-    """The received certificate text, safe to show and to store: any private key in it (a PEM
-    block, or the whole text being a bare base64 key) replaced, NUL characters (which
-    PostgreSQL text cannot hold) too."""
-    shown = _PRIVATE_KEY_PEM.sub(KEY_REMOVED, text)
-    try:
-        load_private_key(shown)
-    except PrivateKeyDecodeError:
-        pass
-    else:
-        shown = KEY_REMOVED
-    return _storable(shown)
-
-
-@sensitive_variables("text")
 def certificate_decode(text: str) -> DecodedCertificate:
     """Decode a certificate string as the API returned it, never raising.
 
-    ``DecodedCertificate.text`` is the received text without any private key it carried.
+    The result holds the re-encoded certificate, never the received text (see
+    ``DecodedCertificate``).
     """
-    safe_text = _without_key_material(text)
+    length = len(text)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     try:
         cert = load_certificate(text)
-        return DecodedCertificate(safe_text, cert, certificate_details(cert), "")
+        details = certificate_details(cert)
     except CertificateDecodeError as error:
-        return DecodedCertificate(safe_text, None, None, str(error))
+        return DecodedCertificate("", None, None, str(error), length, digest)
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return DecodedCertificate(pem, cert, details, "", length, digest)
 
 
 @sensitive_variables("private_key_text", "key")
@@ -145,8 +143,8 @@ def inventory_store(
             **_listing_fields(listing),
             "status": int(result.status),
             "cert_sn": _storable(result.cert_sn)[:128],
-            # The decoded text, not the raw one: it never carries a private key.
-            "certificate": decoded.text[:65536] if decoded else "",
+            # The parsed certificate re-encoded, never the received text ("" when unparsable).
+            "certificate": decoded.text if decoded else "",
             "sha256_fingerprint": details.sha256_fingerprint if details else "",
             "serial": details.serial_hex[:128] if details else "",
             "subject": details.subject_text if details else "",

@@ -1,6 +1,8 @@
 """Wiring of the pure IoT client and the CA bundle to Django settings."""
 
 import functools
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -8,7 +10,7 @@ from cryptography import x509
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from certadmin.certs.loading import load_ca_bundle
+from certadmin.certs.loading import CertificateDecodeError, load_ca_bundle
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
 from certadmin.iot.ratelimit import (
@@ -19,6 +21,8 @@ from certadmin.iot.ratelimit import (
     SlidingWindowRateLimiter,
     process_rate_limiter,
 )
+
+logger = logging.getLogger(__name__)
 
 # QueryDevice's quota is 50 QPS per account; a sync's paging keeps to half of it, leaving the
 # rest to the dashboard's device lists.
@@ -104,21 +108,49 @@ def listing_rate_limiter() -> RateLimiter:
     return _limiters(settings.REDIS_URL, settings.JOB_QPS)["listing"]
 
 
+@dataclass(frozen=True)
+class CaBundle:
+    """The configured CA bundle as read: its certificates, or why it could not be read."""
+
+    certificates: tuple[x509.Certificate, ...] = ()
+    problem: str = ""
+    path: str = ""
+
+
 @functools.cache
-def _ca_bundle(path: str, mtime_ns: int) -> tuple[x509.Certificate, ...]:
-    return tuple(load_ca_bundle(Path(path).read_text(encoding="utf-8")))
+def _ca_bundle(path: str, mtime_ns: int) -> CaBundle:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return CaBundle(tuple(load_ca_bundle(text)), "", path)
+    except UnicodeDecodeError as error:
+        problem = f"not UTF-8 text (byte {error.start})"
+    except OSError as error:
+        problem = error.strerror or type(error).__name__
+    except CertificateDecodeError as error:
+        problem = str(error)
+    logger.warning("CA bundle %s unreadable: %s", path, problem)
+    return CaBundle((), problem, path)
 
 
-def ca_certificates() -> tuple[x509.Certificate, ...]:
-    """The configured CA certificates (re-read when the file changes); empty when none."""
+def ca_bundle() -> CaBundle:
+    """The configured CA bundle (re-read when the file changes), never raising: a bundle that
+    cannot be read (corrupt, not UTF-8, unreadable) has no certificates and says why; no
+    setting, or no file yet (the demo writes it when its emulator starts), is an empty bundle
+    with no problem."""
     path = settings.IOT_CA_BUNDLE
     if not path:
-        return ()
+        return CaBundle()
     try:
         mtime = Path(path).stat().st_mtime_ns
     except OSError:
-        return ()
+        return CaBundle(path=path)
     return _ca_bundle(path, mtime)
+
+
+def ca_certificates() -> tuple[x509.Certificate, ...]:
+    """The configured CA certificates; empty when none or when the bundle is unreadable
+    (``ca_bundle().problem`` says why)."""
+    return ca_bundle().certificates
 
 
 def describe_iot_error(error: IotError, *, product_key: str = "", device_name: str = "") -> str:

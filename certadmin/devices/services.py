@@ -5,11 +5,13 @@ checking that it matches the certificate, and is dropped before anything is stor
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -117,8 +119,20 @@ def certificate_lookup(
     view = _certificate_view(device=device, refresh=refresh, client=client)
     # Only devices that could be shown: a mistyped name must not fill the list.
     if user is not None and user.is_authenticated:
-        recent_device_touch(user=user, device=device)
+        _best_effort("the recently viewed list", recent_device_touch, user=user, device=device)
     return view
+
+
+def _best_effort[T](what: str, write: Callable[..., T], **kwargs) -> T | None:
+    # The inventory and the recent list are conveniences: a database that refuses the write
+    # (locked, read-only, down) must not cost the user the page or the download. What must be
+    # written (the audit trail) is not written through here.
+    try:
+        with transaction.atomic():
+            return write(**kwargs)
+    except DatabaseError as error:
+        logger.warning("%s was not updated (%s)", what, type(error).__name__)
+        return None
 
 
 @sensitive_variables("result")
@@ -136,6 +150,8 @@ def _certificate_view(
                 last_checked__gte=timezone.now()
                 - timedelta(seconds=settings.INVENTORY_FRESH_SECONDS),
             )
+            # A ready certificate that could not be parsed is not stored: ask again, to say why.
+            .exclude(status=CertStatus.READY, certificate="")
             .order_by()
             .first()
         )
@@ -158,14 +174,16 @@ def _certificate_view(
     )
     decoded = decode_if_any(result.certificate)
     matches = key_matches_certificate(decoded.certificate if decoded else None, result.private_key)
-    record = inventory_store(result=result, key_matches=matches, decoded=decoded)
+    record = _best_effort(
+        "the inventory", inventory_store, result=result, key_matches=matches, decoded=decoded
+    )
     return _view(
         device=device,
         status=result.status,
         cert_sn=result.cert_sn,
         decoded=decoded,
         key_matches=matches,
-        checked_at=record.last_checked,
+        checked_at=record.last_checked if record is not None else timezone.now(),
         from_inventory=False,
         request_id=result.request_id,
     )

@@ -51,6 +51,7 @@ from certadmin.iot.errors import (
     IotThrottledError,
     IotTransportError,
 )
+from certadmin.iot.platform_text import platform_message, platform_token
 from certadmin.iot.ratelimit import RateLimiter, process_rate_limiter
 from certadmin.iot.results import (
     DeviceCert,
@@ -352,7 +353,7 @@ class IotClient:
         url, headers, signature = self._signed_request(action, params)
         scrub = _Scrubber([self._access_key_secret, self._security_token, signature])
         status, response_headers, body = self._send(url, headers, deadline_at)
-        request_id = scrub(response_headers.get("x-acs-request-id", ""))
+        request_id = platform_token(scrub(response_headers.get("x-acs-request-id", "")))
         try:
             data = json.loads(body)
         except ValueError:  # includes UnicodeDecodeError
@@ -360,7 +361,7 @@ class IotClient:
         if not isinstance(data, dict):
             data = None
         else:
-            request_id = scrub(data.get("RequestId") or request_id)
+            request_id = platform_token(scrub(data.get("RequestId") or request_id))
             # A hostile or broken server must not get a key into an error message.
             info = data.get("DeviceCertInfo")
             if isinstance(info, dict) and isinstance(info.get("PrivateKey"), str):
@@ -379,8 +380,10 @@ class IotClient:
             )
         if data.get("Success") is not True:
             raise IotBusinessError(
-                scrub(data.get("Code") or "Unknown"),
-                scrub(data.get("ErrorMessage") or data.get("Message") or "Success is not true"),
+                platform_token(scrub(data.get("Code") or "Unknown")),
+                platform_message(
+                    scrub(data.get("ErrorMessage") or data.get("Message") or "Success is not true")
+                ),
                 request_id=request_id,
                 http_status=status,
             )
@@ -405,14 +408,14 @@ class IotClient:
                 request_id=request_id,
                 http_status=status,
             )
-        code = scrub(data["Code"])
+        code = platform_token(scrub(data["Code"]))
         fields = {
             "request_id": request_id,
             "http_status": status,
-            "host_id": scrub(data.get("HostId", "")),
-            "recommend": scrub(data.get("Recommend", "")),
+            "host_id": platform_message(scrub(data.get("HostId", ""))),
+            "recommend": platform_message(scrub(data.get("Recommend", ""))),
         }
-        message = scrub(data.get("Message") or data.get("ErrorMessage") or "")
+        message = platform_message(scrub(data.get("Message") or data.get("ErrorMessage") or ""))
         if code.startswith("Throttling"):
             return IotThrottledError(code, message, **fields)
         retryable = status >= 500 or code in _RETRYABLE_GATEWAY_CODES
@@ -476,6 +479,6 @@ class IotClient:
         return IotResponseError(
             "Response.TooLarge",
             f"response exceeds {self.max_response_bytes} bytes",
-            request_id=response.headers.get("x-acs-request-id", "")[:100],
+            request_id=platform_token(response.headers.get("x-acs-request-id", "")),
             http_status=response.status_code,
         )

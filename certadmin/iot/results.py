@@ -11,6 +11,7 @@ from enum import IntEnum
 from typing import Any
 
 from certadmin.iot.errors import IotResponseError
+from certadmin.iot.platform_text import platform_message, platform_token
 
 
 class CertStatus(IntEnum):
@@ -115,7 +116,8 @@ def parse_device_cert(
         device_name=device_name,
         iot_instance_id=iot_instance_id,
         status=status,
-        cert_sn=_text(info.get("CertSN"), "DeviceCertInfo.CertSN", request_id),
+        # A CertSN is a serial number: anything else is kept only as a length and a digest.
+        cert_sn=platform_token(_text(info.get("CertSN"), "DeviceCertInfo.CertSN", request_id)),
         certificate=_text(info.get("Certificate"), "DeviceCertInfo.Certificate", request_id),
         private_key=_text(info.get("PrivateKey"), "DeviceCertInfo.PrivateKey", request_id),
         request_id=request_id,
@@ -151,11 +153,18 @@ def parse_device_list_page(
     """
     devices = [
         DeviceListing(
-            device_name=_text(row.get("DeviceName"), "DeviceName", request_id),
-            nickname=_text(row.get("Nickname"), "Nickname", request_id),
-            device_status=_text(row.get("DeviceStatus"), "DeviceStatus", request_id),
-            iot_id=_text(row.get("IotId"), "IotId", request_id),
-            created=_text(row.get("UtcCreate") or row.get("GmtCreate"), "UtcCreate", request_id),
+            device_name=platform_token(_text(row.get("DeviceName"), "DeviceName", request_id)),
+            nickname=platform_message(
+                _text(row.get("Nickname"), "Nickname", request_id), max_length=128
+            ),
+            device_status=platform_token(
+                _text(row.get("DeviceStatus"), "DeviceStatus", request_id)
+            ),
+            iot_id=platform_token(_text(row.get("IotId"), "IotId", request_id)),
+            created=platform_message(
+                _text(row.get("UtcCreate") or row.get("GmtCreate"), "UtcCreate", request_id),
+                max_length=64,
+            ),
         )
         for row in _device_rows(data, request_id)
     ]

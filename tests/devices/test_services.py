@@ -1,6 +1,7 @@
 """Device services without the views: decoding received text, inventory, recent list, lists."""
 
 import base64
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +9,6 @@ from certs.factories import make_leaf
 from cryptography.hazmat.primitives import serialization
 
 from certadmin.devices.inventory import (
-    KEY_REMOVED,
     certificate_decode,
     inventory_store,
     key_matches_certificate,
@@ -50,14 +50,14 @@ def test_decoding_a_pem_certificate_keeps_its_text(leaf):
 
 
 @pytest.mark.parametrize("pkcs", ["pkcs8", "traditional"])
-def test_a_key_bundled_after_the_certificate_is_removed_from_the_text(leaf, pkcs):
+def test_a_key_bundled_after_the_certificate_is_not_in_the_text(leaf, pkcs):
+    # Adapted (issue 11, item 1): the text is the parsed certificate re-encoded, nothing else.
     key_pem = leaf.key_pem(pkcs=pkcs)
 
     decoded = certificate_decode(leaf.cert_pem + key_pem)
 
     assert decoded.ok
-    assert KEY_REMOVED in decoded.text
-    assert "PRIVATE KEY" not in decoded.text
+    assert decoded.text == leaf.cert_pem
     for fragment in key_fragments(key_pem):
         assert fragment not in decoded.text
 
@@ -78,17 +78,20 @@ def test_a_key_sent_instead_of_a_certificate_is_never_in_the_text(leaf, text_of)
 
     assert not decoded.ok
     assert decoded.error
-    assert KEY_REMOVED in decoded.text
+    assert decoded.text == ""
     for fragment in key_fragments(text):
-        assert fragment not in decoded.text
         assert fragment not in decoded.error
+        assert fragment not in repr(decoded)
 
 
-def test_undecodable_text_is_kept_for_display_without_nul_characters():
+def test_undecodable_text_is_known_only_by_its_length_and_digest():
+    # Adapted (issue 11, item 1): undecodable text is no longer kept for display.
     decoded = certificate_decode("MII\x00<b>")
 
     assert not decoded.ok
-    assert decoded.text == "MII\ufffd<b>"
+    assert decoded.text == ""
+    assert decoded.received_length == 7
+    assert decoded.received_sha256 == hashlib.sha256(b"MII\x00<b>").hexdigest()
 
 
 @pytest.mark.parametrize("key_text", ["", "not a key", "-----BEGIN PRIVATE KEY-----\n-----"])

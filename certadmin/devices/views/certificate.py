@@ -12,7 +12,7 @@ from certadmin.audit.selectors import device_recent_reveals
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
-from certadmin.devices.platform import describe_iot_error, iot_error_status
+from certadmin.devices.platform import ca_bundle, describe_iot_error, iot_error_status
 from certadmin.devices.services import certificate_lookup
 from certadmin.devices.views.common import (
     attachment,
@@ -47,6 +47,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         "form": forms.KeyAccessForm() if can_reveal else None,
         "bundle_form": forms.KeyBundleForm() if can_reveal else None,
         "reauth_fresh": reauth_is_fresh(request),
+        "ca_bundle_problem": ca_bundle().problem,
         "recent_reveals": device_recent_reveals(
             product_key=ref.product_key,
             device_name=ref.device_name,
@@ -62,7 +63,9 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         )
     except IotError as error:
         context.update(
-            error=describe_iot_error(error, product_key=product_key, device_name=device_name),
+            error=describe_iot_error(
+                error, product_key=ref.product_key, device_name=ref.device_name
+            ),
             error_code=error.code,
             request_id=error.request_id,
         )
@@ -90,7 +93,9 @@ def certificate_download(
         return download_problem(
             request,
             device,
-            describe_iot_error(error, product_key=product_key, device_name=device_name),
+            describe_iot_error(
+                error, product_key=device.product_key, device_name=device.device_name
+            ),
             code=error.code,
             request_id=error.request_id,
             status=iot_error_status(error),

@@ -16,7 +16,11 @@ from certadmin.htmx import HtmxHttpRequest
 
 
 def device_or_404(request: HtmxHttpRequest, product_key: str, device_name: str) -> DeviceRef:
-    """The device a key or download URL names (its instance posted or in the query)."""
+    """The device a key or download URL names (its instance posted or in the query).
+
+    A name that is not already canonical (spaces, tabs or line breaks around it) is a 404:
+    nothing of it reaches the API or the audit trail.
+    """
     instance = request.POST.get("instance", request.GET.get("instance", ""))
     form = forms.DeviceLookupForm.from_path(product_key, device_name, instance)
     if not form.is_valid():

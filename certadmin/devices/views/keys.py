@@ -6,9 +6,10 @@ these views map what it raises to responses.
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -22,6 +23,7 @@ from certadmin.devices.keys import (
     KeyAccessInvalid,
     KeyReleaseError,
     key_access_authorize,
+    key_access_denied,
     key_reveal,
 )
 from certadmin.devices.views.common import (
@@ -31,8 +33,39 @@ from certadmin.devices.views.common import (
     download_problem,
 )
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.http.oversize import oversize_handler
 
 
+def _oversize_refused(action: AuditAction):
+    """An oversize key request (refused before any view could read it): recorded as a refused
+    key access, without a byte of its body, and answered 413."""
+
+    def refuse(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
+        form = forms.DeviceLookupForm.from_path(
+            product_key, device_name, request.GET.get("instance", "")
+        )
+        if not form.is_valid():
+            raise Http404
+        device = form.device()
+        if request.user.is_authenticated:
+            size = request.META.get("CONTENT_LENGTH") or "unknown"
+            key_access_denied(
+                actor=request.user,
+                device=device,
+                context=request_context(request),
+                action=action,
+                why=f"request too large ({size} bytes)",
+            )
+        message = gettext(
+            "The request was too large, so it was refused and recorded. "
+            "A reason needs only a few sentences."
+        )
+        return download_problem(request, device, message, status=413)
+
+    return refuse
+
+
+@oversize_handler(_oversize_refused(AuditAction.KEY_REVEAL))
 @require_POST
 @vary_on_headers("HX-Request")
 @sensitive_post_parameters("password")
@@ -85,6 +118,7 @@ def reveal(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
     return response
 
 
+@oversize_handler(_oversize_refused(AuditAction.KEY_DOWNLOAD))
 @require_POST
 @sensitive_post_parameters("password", "passphrase", "passphrase_confirm")
 @sensitive_variables("file")
