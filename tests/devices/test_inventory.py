@@ -4,6 +4,7 @@ import hashlib
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -147,9 +148,48 @@ def test_migration_fills_serial_and_not_before_from_stored_certificates(emulator
     )
     executor = MigrationExecutor(connection)
     executor.migrate([("devices", "0002_inventory_fields")])
+    _migrate_to_latest()
     record = CertificateRecord.objects.get(device_name="thermo-001")
     cert = x509.load_pem_x509_certificate(certificate.encode())
     assert int(record.serial.replace(":", ""), 16) == cert.serial_number
     assert record.not_before == cert.not_valid_before_utc
     assert record.chain_status == ""
     assert record.last_error_code == ""
+
+
+def _migrate_to_latest() -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_keeps_only_parsed_certificates_re_encoded(emulator):
+    answer = api_answer(emulator, "thermo-002")
+    der_base64 = "".join(answer.certificate.strip().splitlines()[1:-1])
+    stored_before = {
+        "full-pem": answer.certificate.replace("\n", "\r\n"),
+        "headerless": der_base64,
+        "with-key": answer.certificate + "\n" + der_base64[:40] + "SECRETKEYDATA",
+        "garbage": "not a certificate at all",
+    }
+    executor = MigrationExecutor(connection)
+    executor.migrate([("devices", "0004_inventory_search_trigram")])
+    old_model = executor.loader.project_state(
+        [("devices", "0004_inventory_search_trigram")]
+    ).apps.get_model("devices", "CertificateRecord")
+    for name, text in stored_before.items():
+        old_model.objects.create(
+            product_key="migr01pk", device_name=name, status=2, certificate=text
+        )
+    _migrate_to_latest()
+
+    stored = dict(
+        CertificateRecord.objects.filter(product_key="migr01pk").values_list(
+            "device_name", "certificate"
+        )
+    )
+    expected = x509.load_pem_x509_certificate(answer.certificate.encode())
+    for name in ("full-pem", "headerless", "with-key"):
+        assert stored[name] == expected.public_bytes(serialization.Encoding.PEM).decode()
+    assert stored["garbage"] == ""
+    assert not any("SECRETKEYDATA" in text for text in stored.values())
