@@ -33,14 +33,14 @@ def test_a_killed_worker_is_replaced_and_no_finished_lookup_is_repeated(
     job = product_sync_start(owner=viewer, product_key=product_key)
 
     first = db_worker()
-    _wait_for(lambda: _job(job.pk).done >= 15, timeout=60, what="15 devices done")
+    _wait_for(lambda: _job(job.pk).done >= 15, timeout=180, what="15 devices done")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     done_at_kill = _job(job.pk).done
     assert done_at_kill < 60
 
     db_worker()
-    _wait_for(lambda: not _job(job.pk).is_active, timeout=120, what="the job to end")
+    _wait_for(lambda: not _job(job.pk).is_active, timeout=300, what="the job to end")
     job.refresh_from_db()
     assert job.state == JobState.FINISHED
     assert (job.total, job.done, job.failed) == (60, 60, 0)
@@ -72,7 +72,7 @@ def test_two_workers_on_postgresql_share_one_job_within_the_quota(
     job = product_sync_start(owner=viewer, product_key=product_key)
     db_worker()
     db_worker()
-    _wait_for(lambda: not _job(job.pk).is_active, timeout=120, what="the job to end")
+    _wait_for(lambda: not _job(job.pk).is_active, timeout=300, what="the job to end")
     elapsed = time.monotonic() - began
     job.refresh_from_db()
     assert job.state == JobState.FINISHED
