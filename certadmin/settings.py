@@ -16,7 +16,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# templates/, static/ and locale/: next to the package in a checkout (and after `pip install -e
+# .`), inside it when installed from a wheel (pyproject.toml puts them there).
+BASE_DIR = PACKAGE_DIR if (PACKAGE_DIR / "templates").is_dir() else PACKAGE_DIR.parent
 
 
 def _env(name: str, default: str = "") -> str:
@@ -28,6 +31,14 @@ def _env_flag(name: str, default: bool = False) -> bool:
     if not value:
         return default
     return value.lower() in {"1", "true", "yes", "on"}
+
+
+# The instance's own files (the SQLite database, collected static files, the demo's emulator CA
+# and audit checkpoints): var/ of the checkout, or of the working directory when installed.
+VAR_DIR = Path(
+    _env("CERTADMIN_VAR_DIR")
+    or (Path.cwd() / "var" if BASE_DIR == PACKAGE_DIR else BASE_DIR / "var")
+)
 
 
 # --- Alibaba Cloud IoT Platform -------------------------------------------------------------
@@ -53,7 +64,7 @@ IOT_MQTT_ENDPOINT = _env("CERTADMIN_MQTT_ENDPOINT", "x509.itls.cn-shanghai.aliyu
 # PEM file of CA certificates that issue device certificates; used to verify chains.
 # In demo mode the emulator's CA (written by `manage.py iot_emulator --write-ca`) is used.
 IOT_CA_BUNDLE = _env("CERTADMIN_CA_BUNDLE") or (
-    str(BASE_DIR / "var" / "emulator-ca.pem") if DEMO_MODE else ""
+    str(VAR_DIR / "emulator-ca.pem") if DEMO_MODE else ""
 )
 # How long a looked-up certificate is served from the inventory before the API is asked again.
 INVENTORY_FRESH_SECONDS = int(_env("CERTADMIN_INVENTORY_FRESH_SECONDS", "300"))
@@ -141,7 +152,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        _env("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'certadmin.sqlite3'}",
+        _env("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'certadmin.sqlite3'}",
         conn_max_age=60,
     )
 }
@@ -181,7 +192,7 @@ if AUDIT_KEYS and AUDIT_KEY_ID not in AUDIT_KEYS:
 # one file per checkpoint here; `audit_verify` checks every one. Put it where the database's
 # writers cannot change it. Empty: no checkpoints.
 AUDIT_CHECKPOINT_DIR = _env("CERTADMIN_AUDIT_CHECKPOINT_DIR") or (
-    str(BASE_DIR / "var" / "audit-checkpoints") if DEMO_MODE else ""
+    str(VAR_DIR / "audit-checkpoints") if DEMO_MODE else ""
 )
 # --- end of audit trail keys ------------------------------------------------------------------
 
@@ -235,7 +246,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 # The demo serves static files straight from static/ and the apps (WhiteNoise finders);
 # production serves the hashed, compressed copies `collectstatic` puts here.
-STATIC_ROOT = None if DEMO_MODE else BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = None if DEMO_MODE else VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
