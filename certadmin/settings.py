@@ -291,6 +291,8 @@ X_FRAME_OPTIONS = "DENY"
 
 if not DEMO_MODE:
     SECURE_SSL_REDIRECT = _env_flag("CERTADMIN_SSL_REDIRECT", default=True)
+    # Probes and the Prometheus scraper talk to the process directly, often over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
