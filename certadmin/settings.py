@@ -112,6 +112,9 @@ if EMULATOR_ENABLED:
     INSTALLED_APPS.append("certadmin.emulator")
 
 MIDDLEWARE = [
+    # A request id for every log line of the request, then its latency and log line.
+    "log_request_id.middleware.RequestIDMiddleware",
+    "certadmin.ops.middleware.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -301,14 +304,36 @@ if not DEMO_MODE:
     CSRF_COOKIE_SECURE = True
 
 # --- Logging: nothing sensitive is ever passed to a logger; request bodies are never logged. --
+# To standard error, one line per event: JSON objects (CERTADMIN_LOG_FORMAT=json, the default in
+# production) or plain text (the demo's default). Every line carries the request id (a job
+# run's: job-<id>); certadmin/ops/logs.py writes the request, platform-call and job lines.
+from certadmin.ops.log_format import log_format_from_environment  # noqa: E402
+
+LOG_FORMAT = log_format_from_environment()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": _env("CERTADMIN_LOG_LEVEL", "INFO")},
-    # runserver's access log (gunicorn's: gunicorn.conf.py) never carries a query string.
-    "filters": {"no_query_strings": {"()": "certadmin.http.access_log.QueryStringRedactingFilter"}},
+    "filters": {
+        # runserver's access log (gunicorn's: gunicorn.conf.py) never carries a query string.
+        "no_query_strings": {"()": "certadmin.http.access_log.QueryStringRedactingFilter"},
+        "request_id": {"()": "log_request_id.filters.RequestIDFilter"},
+    },
     "loggers": {
         "urllib3": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
@@ -320,6 +345,17 @@ LOGGING = {
         },
     },
 }
+# django-log-request-id: a fresh id per request (a client cannot choose it), sent back in
+# X-Request-ID so a user can quote it; lines outside any request carry "-".
+REQUEST_ID_RESPONSE_HEADER = "X-Request-ID"
+NO_REQUEST_ID = "-"
+
+# --- Metrics (Prometheus, at /metrics; certadmin/ops/metrics.py) ------------------------------
+# A scrape must send "Authorization: Bearer <CERTADMIN_METRICS_TOKEN>" and/or come from one of
+# the networks in CERTADMIN_METRICS_ALLOW (comma-separated, e.g. 10.0.0.0/8,127.0.0.1). With
+# neither set, production refuses every scrape (the demo answers its own machine).
+METRICS_TOKEN = _env("CERTADMIN_METRICS_TOKEN")
+METRICS_ALLOW = [net.strip() for net in _env("CERTADMIN_METRICS_ALLOW").split(",") if net.strip()]
 
 # --- Request hardening --------------------------------------------------------------------------
 # One time budget, in seconds, for each IoT Platform call a page makes, retries included; a read

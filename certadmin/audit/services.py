@@ -131,6 +131,20 @@ def audit_record(
             event.outcome,
         )
         raise AuditWriteError("the audit record could not be written") from exc
+    # Which event, not what it says: no reason, detail or actor text in a log line.
+    logger.info(
+        "audit event %s %s %s",
+        event.pk,
+        event.action,
+        event.outcome,
+        extra={
+            "event": "audit",
+            "audit_event_id": event.pk,
+            "action": event.action,
+            "outcome": event.outcome,
+            "user_id": event.actor_id,
+        },
+    )
     return event
 
 

@@ -19,6 +19,7 @@ from certadmin.iot.ratelimit import (
     SlidingWindowRateLimiter,
     process_rate_limiter,
 )
+from certadmin.ops.observers import platform_call_observe
 
 # QueryDevice's quota is 50 QPS per account; a sync's paging keeps to half of it, leaving the
 # rest to the dashboard's device lists.
@@ -75,6 +76,8 @@ def _client(
         rate_limiter=_limiters(redis_url, job_qps)[purpose],
         deadline=deadline,
         retry_read_timeouts=deadline is None,
+        # Metrics and a log line per call (certadmin/ops), outside the pure client.
+        on_call=platform_call_observe,
     )
 
 
