@@ -51,15 +51,17 @@ if log_format_from_environment() == "json":
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             }
         },
+        # gunicorn merges this over its own defaults, whose root logger uses "console".
         "handlers": {
-            "error_console": {
+            "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
                 "stream": "ext://sys.stderr",
             }
         },
+        "root": {"level": "INFO", "handlers": ["console"]},
         "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False}
+            "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False}
         },
     }
 else:

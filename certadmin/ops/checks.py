@@ -7,6 +7,8 @@ start on any error (``serving_configuration_refuse``), so a misconfigured gunico
 Messages name variables, never their values.
 """
 
+import ipaddress
+
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -42,6 +44,17 @@ def production_serving_check(app_configs=None, **kwargs) -> list[checks.CheckMes
                 id="certadmin.E004",
             )
         )
+    for network in settings.METRICS_ALLOW:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            errors.append(
+                checks.Error(
+                    "CERTADMIN_METRICS_ALLOW must list networks such as 10.0.0.0/8 or 127.0.0.1.",
+                    id="certadmin.E005",
+                )
+            )
+            break
     return errors
 
 
