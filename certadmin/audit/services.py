@@ -81,7 +81,7 @@ def audit_record(
     write lock that ``BEGIN IMMEDIATE`` takes (see settings). Raises ``AuditWriteError`` when the
     row cannot be written or committed; its message carries no event data.
     """
-    if not settings.AUDIT_KEY_ID:
+    if not settings.AUDIT_KEYS:
         # Production with no CERTADMIN_AUDIT_KEYS (settings allow it so command-line lookups
         # run): an unsealed row must not be written, so the audited action does not happen.
         logger.warning("audit record refused: no audit key is configured")
