@@ -13,10 +13,11 @@ EMULATOR_PORT ?= 8001
 # production database and cache, openssl for checking downloads, gettext for the catalogs.
 TEST_APT_PACKAGES := chromium fonts-wqy-microhei redis-server postgresql openssl gettext
 
-.PHONY: help install run test lint format lock messages system-deps services bench clean
+.PHONY: help install run serve test lint format lock messages system-deps services bench clean
 
 help:
 	@echo "make run    - set up and start the demo dashboard on http://$(HOST):$(PORT)"
+	@echo "make serve  - run production from the environment (README, Deployment): gunicorn + task workers"
 	@echo "make test   - set up and run ruff and the whole test suite"
 	@echo "make lint / format / messages / lock / bench / clean"
 
@@ -45,6 +46,27 @@ run: install messages
 	echo "  log in as one of these demo users (username, password, role):"; \
 	$(PY) manage.py seed_demo; echo; \
 	wait
+
+# Production: refuse a missing configuration before touching anything, then migrate, collect
+# static files, compile catalogs, and run gunicorn (gunicorn.conf.py) with TASK_WORKERS task
+# workers. Metrics of every process meet in PROMETHEUS_MULTIPROC_DIR, emptied first.
+TASK_WORKERS ?= $(or $(CERTADMIN_TASK_WORKERS),2)
+PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
+export PROMETHEUS_MULTIPROC_DIR
+
+serve: install
+	@test -n "$$ALIBABA_CLOUD_ACCESS_KEY_ID" || { echo "make serve runs production and needs its environment:" \
+		"ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, CERTADMIN_AUDIT_KEYS," \
+		"DATABASE_URL, REDIS_URL (README, Deployment). For the demo: make run." >&2; exit 1; }
+	$(PY) manage.py check --deploy
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --ignore=.venv -v 0; fi
+	rm -rf "$(PROMETHEUS_MULTIPROC_DIR)" && mkdir -p "$(PROMETHEUS_MULTIPROC_DIR)"
+	@trap 'kill 0 2>/dev/null' EXIT; \
+	for i in $$(seq $(TASK_WORKERS)); do $(PY) manage.py task_worker --no-reload --queue-name '*' & done; \
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py & \
+	wait -n; echo "a certadmin process ended: stopping the others" >&2; exit 1
 
 system-deps:
 	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

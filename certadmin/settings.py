@@ -3,7 +3,9 @@
 Everything comes from environment variables (see README, "Configuration"). With none set the
 project runs the embedded demo: SQLite, the local IoT emulator and its demo AccessKey pair.
 Demo mode ends as soon as a real AccessKey ID is configured; from then on the development
-defaults (secret key, allowed hosts, debug) are refused.
+defaults (secret key, allowed hosts, debug, the demo audit key) are refused by serving: by
+``manage.py check --deploy`` and by the WSGI application itself (certadmin/ops/checks.py), not by
+every command. A command-line lookup needs only the AccessKey pair.
 """
 
 import os
@@ -14,7 +16,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# templates/, static/ and locale/: next to the package in a checkout (and after `pip install -e
+# .`), inside it when installed from a wheel (pyproject.toml puts them there).
+BASE_DIR = PACKAGE_DIR if (PACKAGE_DIR / "templates").is_dir() else PACKAGE_DIR.parent
 
 
 def _env(name: str, default: str = "") -> str:
@@ -26,6 +31,14 @@ def _env_flag(name: str, default: bool = False) -> bool:
     if not value:
         return default
     return value.lower() in {"1", "true", "yes", "on"}
+
+
+# The instance's own files (the SQLite database, collected static files, the demo's emulator CA
+# and audit checkpoints): var/ of the checkout, or of the working directory when installed.
+VAR_DIR = Path(
+    _env("CERTADMIN_VAR_DIR")
+    or (Path.cwd() / "var" if BASE_DIR == PACKAGE_DIR else BASE_DIR / "var")
+)
 
 
 # --- Alibaba Cloud IoT Platform -------------------------------------------------------------
@@ -51,7 +64,7 @@ IOT_MQTT_ENDPOINT = _env("CERTADMIN_MQTT_ENDPOINT", "x509.itls.cn-shanghai.aliyu
 # PEM file of CA certificates that issue device certificates; used to verify chains.
 # In demo mode the emulator's CA (written by `manage.py iot_emulator --write-ca`) is used.
 IOT_CA_BUNDLE = _env("CERTADMIN_CA_BUNDLE") or (
-    str(BASE_DIR / "var" / "emulator-ca.pem") if DEMO_MODE else ""
+    str(VAR_DIR / "emulator-ca.pem") if DEMO_MODE else ""
 )
 # How long a looked-up certificate is served from the inventory before the API is asked again.
 INVENTORY_FRESH_SECONDS = int(_env("CERTADMIN_INVENTORY_FRESH_SECONDS", "300"))
@@ -76,13 +89,9 @@ ALLOWED_HOSTS = [h.strip() for h in _env("DJANGO_ALLOWED_HOSTS").split(",") if h
 
 if DEMO_MODE:
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]", "testserver"]
-else:
-    if SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (50+ characters) in production.")
-    if DEBUG:
-        raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
-    if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set in production.")
+# In production the development secret key, DEBUG and empty ALLOWED_HOSTS are refused by the
+# deploy checks (certadmin/ops/checks.py) that `make serve` and the WSGI application run.
+DEV_SECRET_KEY = _DEV_SECRET_KEY
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -99,11 +108,15 @@ INSTALLED_APPS = [
     "certadmin.audit",
     "django_tasks_db",
     "certadmin.jobs",
+    "certadmin.ops",
 ]
 if EMULATOR_ENABLED:
     INSTALLED_APPS.append("certadmin.emulator")
 
 MIDDLEWARE = [
+    # A request id for every log line of the request, then its latency and log line.
+    "log_request_id.middleware.RequestIDMiddleware",
+    "certadmin.ops.middleware.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -146,7 +159,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        _env("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'certadmin.sqlite3'}",
+        _env("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'certadmin.sqlite3'}",
         conn_max_age=60,
     )
 }
@@ -178,15 +191,15 @@ except ValueError as exc:
 AUDIT_KEY_ID = _env("CERTADMIN_AUDIT_KEY_ID") or (
     next(iter(AUDIT_KEYS)) if len(AUDIT_KEYS) == 1 else ""
 )
-if not DEMO_MODE and (not AUDIT_KEYS or "demo" in AUDIT_KEYS):
-    raise ImproperlyConfigured("CERTADMIN_AUDIT_KEYS must be set (not the demo key) in production.")
-if AUDIT_KEY_ID not in AUDIT_KEYS:
+if AUDIT_KEYS and AUDIT_KEY_ID not in AUDIT_KEYS:
     raise ImproperlyConfigured("CERTADMIN_AUDIT_KEY_ID must name one of CERTADMIN_AUDIT_KEYS.")
+# Without keys (production, nothing configured) settings still load, so a command-line lookup
+# runs; serving refuses to start (deploy checks) and an audit write fails closed.
 # Signed checkpoints of the chain head: `manage.py audit_checkpoint` (run it from cron) writes
 # one file per checkpoint here; `audit_verify` checks every one. Put it where the database's
 # writers cannot change it. Empty: no checkpoints.
 AUDIT_CHECKPOINT_DIR = _env("CERTADMIN_AUDIT_CHECKPOINT_DIR") or (
-    str(BASE_DIR / "var" / "audit-checkpoints") if DEMO_MODE else ""
+    str(VAR_DIR / "audit-checkpoints") if DEMO_MODE else ""
 )
 # --- end of audit trail keys ------------------------------------------------------------------
 
@@ -240,7 +253,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 # The demo serves static files straight from static/ and the apps (WhiteNoise finders);
 # production serves the hashed, compressed copies `collectstatic` puts here.
-STATIC_ROOT = None if DEMO_MODE else BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = None if DEMO_MODE else VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -285,6 +298,8 @@ X_FRAME_OPTIONS = "DENY"
 
 if not DEMO_MODE:
     SECURE_SSL_REDIRECT = _env_flag("CERTADMIN_SSL_REDIRECT", default=True)
+    # Probes and the Prometheus scraper talk to the process directly, often over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -293,14 +308,36 @@ if not DEMO_MODE:
     CSRF_COOKIE_SECURE = True
 
 # --- Logging: nothing sensitive is ever passed to a logger; request bodies are never logged. --
+# To standard error, one line per event: JSON objects (CERTADMIN_LOG_FORMAT=json, the default in
+# production) or plain text (the demo's default). Every line carries the request id (a job
+# run's: job-<id>); certadmin/ops/logs.py writes the request, platform-call and job lines.
+from certadmin.ops.log_format import log_format_from_environment  # noqa: E402
+
+LOG_FORMAT = log_format_from_environment()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": _env("CERTADMIN_LOG_LEVEL", "INFO")},
-    # runserver's access log (gunicorn's: gunicorn.conf.py) never carries a query string.
-    "filters": {"no_query_strings": {"()": "certadmin.http.access_log.QueryStringRedactingFilter"}},
+    "filters": {
+        # runserver's access log (gunicorn's: gunicorn.conf.py) never carries a query string.
+        "no_query_strings": {"()": "certadmin.http.access_log.QueryStringRedactingFilter"},
+        "request_id": {"()": "log_request_id.filters.RequestIDFilter"},
+    },
     "loggers": {
         "urllib3": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
@@ -312,6 +349,17 @@ LOGGING = {
         },
     },
 }
+# django-log-request-id: a fresh id per request (a client cannot choose it), sent back in
+# X-Request-ID so a user can quote it; lines outside any request carry "-".
+REQUEST_ID_RESPONSE_HEADER = "X-Request-ID"
+NO_REQUEST_ID = "-"
+
+# --- Metrics (Prometheus, at /metrics; certadmin/ops/metrics.py) ------------------------------
+# A scrape must send "Authorization: Bearer <CERTADMIN_METRICS_TOKEN>" and/or come from one of
+# the networks in CERTADMIN_METRICS_ALLOW (comma-separated, e.g. 10.0.0.0/8,127.0.0.1). With
+# neither set, production refuses every scrape (the demo answers its own machine).
+METRICS_TOKEN = _env("CERTADMIN_METRICS_TOKEN")
+METRICS_ALLOW = [net.strip() for net in _env("CERTADMIN_METRICS_ALLOW").split(",") if net.strip()]
 
 # --- Request hardening --------------------------------------------------------------------------
 # One time budget, in seconds, for each IoT Platform call a page makes, retries included; a read

@@ -7,4 +7,5 @@ urlpatterns = [
     path("audit/", include("certadmin.audit.urls")),
     path("jobs/", include("certadmin.jobs.urls")),
     path("admin/", admin.site.urls),
+    path("", include("certadmin.ops.urls")),
 ]

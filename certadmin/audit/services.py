@@ -81,6 +81,11 @@ def audit_record(
     write lock that ``BEGIN IMMEDIATE`` takes (see settings). Raises ``AuditWriteError`` when the
     row cannot be written or committed; its message carries no event data.
     """
+    if not settings.AUDIT_KEYS:
+        # Production with no CERTADMIN_AUDIT_KEYS (settings allow it so command-line lookups
+        # run): an unsealed row must not be written, so the audited action does not happen.
+        logger.warning("audit record refused: no audit key is configured")
+        raise AuditWriteError("no audit key is configured (CERTADMIN_AUDIT_KEYS)")
     authenticated = actor is not None and actor.is_authenticated
     text = {
         "actor_username": actor.get_username() if authenticated else "",
@@ -126,6 +131,20 @@ def audit_record(
             event.outcome,
         )
         raise AuditWriteError("the audit record could not be written") from exc
+    # Which event, not what it says: no reason, detail or actor text in a log line.
+    logger.info(
+        "audit event %s %s %s",
+        event.pk,
+        event.action,
+        event.outcome,
+        extra={
+            "event": "audit",
+            "audit_event_id": event.pk,
+            "action": event.action,
+            "outcome": event.outcome,
+            "user_id": event.actor_id,
+        },
+    )
     return event
 
 

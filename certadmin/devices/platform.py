@@ -21,6 +21,7 @@ from certadmin.iot.ratelimit import (
     SlidingWindowRateLimiter,
     process_rate_limiter,
 )
+from certadmin.ops.observers import platform_call_observe
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ def _client(
         rate_limiter=_limiters(redis_url, job_qps)[purpose],
         deadline=deadline,
         retry_read_timeouts=deadline is None,
+        # Metrics and a log line per call (certadmin/ops), outside the pure client.
+        on_call=platform_call_observe,
     )
 
 

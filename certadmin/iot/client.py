@@ -23,6 +23,11 @@ Rate limiting: before every ``QueryDeviceCert`` attempt the client calls
 ``QueryDevice`` (50 QPS, and a listing is a handful of pages) is not limited locally; a
 ``Throttling`` answer to it is retried like any other.
 
+Observing: ``on_call`` (optional) is called once per call, after its last attempt, with a
+``CallRecord`` (action, device, outcome code, RequestId, duration, attempts, throttled answers):
+how the Django side counts metrics and writes log lines without this module knowing Django. An
+observer that raises is logged and ignored; the call's result stands.
+
 Nothing secret is logged or put into an exception: not the AccessKey secret, the STS token, a
 signature, or any response body.
 """
@@ -33,7 +38,8 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,6 +80,28 @@ _PEM_PRIVATE_KEY = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class CallRecord:
+    """One API call as an observer sees it (no parameters beyond the device, no bodies).
+
+    ``outcome`` is ``"Success"`` or the last error's Code; ``attempts`` counts the attempts
+    sent (``attempts - 1`` retries); ``throttled`` how many of them were refused with a
+    ``Throttling*`` code.
+    """
+
+    action: str
+    product_key: str
+    device_name: str
+    outcome: str
+    request_id: str
+    duration: float
+    attempts: int
+    throttled: int
+
+
+CallObserver = Callable[[CallRecord], None]
+
+
 def _timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -98,6 +126,16 @@ class _Scrubber:
         if len(text) > _MAX_MESSAGE_CHARS:
             text = text[:_MAX_MESSAGE_CHARS] + "..."
         return text
+
+
+class _Tally:
+    """Counts kept across one call's attempts, for ``CallRecord``."""
+
+    __slots__ = ("attempts", "throttled")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.throttled = 0
 
 
 class IotClient:
@@ -127,6 +165,7 @@ class IotClient:
         session: requests.Session | None = None,
         deadline: float | None = None,
         retry_read_timeouts: bool = True,
+        on_call: CallObserver | None = None,
     ) -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -154,6 +193,7 @@ class IotClient:
         self.rate_limiter = rate_limiter
         self.deadline = deadline
         self.retry_read_timeouts = retry_read_timeouts
+        self.on_call = on_call
         self.session = session if session is not None else self._new_session()
 
     @staticmethod
@@ -228,6 +268,49 @@ class IotClient:
     def _call(
         self, action: str, params: Mapping[str, str], *, rate_limit_key: str | None
     ) -> tuple[dict[str, Any], str]:
+        if self.on_call is None:
+            return self._call_with_retries(action, params, rate_limit_key, _Tally())
+        tally = _Tally()
+        started = time.monotonic()
+        try:
+            data, request_id = self._call_with_retries(action, params, rate_limit_key, tally)
+        except IotError as error:
+            self._observe(action, params, tally, started, error.code, error.request_id or "")
+            raise
+        self._observe(action, params, tally, started, "Success", request_id)
+        return data, request_id
+
+    def _observe(
+        self,
+        action: str,
+        params: Mapping[str, str],
+        tally: "_Tally",
+        started: float,
+        outcome: str,
+        request_id: str,
+    ) -> None:
+        record = CallRecord(
+            action=action,
+            product_key=params.get("ProductKey", ""),
+            device_name=params.get("DeviceName", ""),
+            outcome=outcome,
+            request_id=request_id,
+            duration=time.monotonic() - started,
+            attempts=tally.attempts,
+            throttled=tally.throttled,
+        )
+        try:
+            self.on_call(record)
+        except Exception:
+            logger.exception("iot call observer failed")
+
+    def _call_with_retries(
+        self,
+        action: str,
+        params: Mapping[str, str],
+        rate_limit_key: str | None,
+        tally: "_Tally",
+    ) -> tuple[dict[str, Any], str]:
         subject = " ".join(
             f"{name}={params[name]}" for name in ("ProductKey", "DeviceName") if name in params
         )
@@ -240,10 +323,12 @@ class IotClient:
                 # The limiter's wait used up the budget: do not start a call that cannot finish.
                 raise last_error or self._deadline_error()
             logger.debug("iot %s attempt %d/%d %s", action, attempt, self.max_attempts, subject)
+            tally.attempts = attempt
             try:
                 data, request_id = self._attempt(action, params, deadline_at)
             except IotError as error:
                 last_error = error
+                tally.throttled += error.is_throttled
                 delay = random.uniform(  # full jitter
                     0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
                 )

@@ -44,6 +44,7 @@ from certadmin.jobs.services import (
     job_runs_enqueue,
     job_watch_enqueue,
 )
+from certadmin.ops.logs import request_id_bound
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +85,27 @@ def job_work(
     """Work on the job until nothing is left to claim; end it when every item is done.
 
     ``on_progress`` is called with the job as read before each step (for a progress bar).
-    Returns a word for the task's result: why this run stopped.
+    Returns a word for the task's result: why this run stopped. Log lines of the run (its
+    platform calls included) carry the request id ``job-<id>``.
     """
+    with request_id_bound(f"job-{job_id}"):
+        logger.info("job %s run started", job_id, extra={"event": "job_run", "job_id": job_id})
+        result = _job_work(job_id=job_id, client=client, on_progress=on_progress)
+        logger.info(
+            "job %s run stopped: %s",
+            job_id,
+            result,
+            extra={"event": "job_run_end", "job_id": job_id, "result": result},
+        )
+        return result
+
+
+def _job_work(
+    *,
+    job_id: int,
+    client: IotClient | None,
+    on_progress: Callable[[Job], None] | None,
+) -> str:
     token = uuid.uuid4().hex
     client = client or iot_client(purpose="job")
     _job_start(job_id)

@@ -148,7 +148,7 @@ def _settings_in_production(**env: str) -> subprocess.CompletedProcess:
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-c", "import certadmin.settings"],
+        [sys.executable, "-c", "import certadmin.wsgi"],  # serving refuses; settings load
         cwd=ROOT,
         env=environment,
         capture_output=True,

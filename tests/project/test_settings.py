@@ -1,4 +1,5 @@
-"""Settings: the demo runs with nothing configured; production refuses development values."""
+"""Settings: the demo runs with nothing configured; production serving (check --deploy, the WSGI
+application) refuses development values, while a command-line lookup needs only the AccessKey."""
 
 import os
 import secrets
@@ -41,25 +42,116 @@ def test_production_settings_pass_check_deploy_without_warnings():
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("override", "complaint"),
-    [
-        ({}, "DJANGO_SECRET_KEY"),
-        ({"DJANGO_SECRET_KEY": "short"}, "DJANGO_SECRET_KEY"),
-        ({"DJANGO_SECRET_KEY": "x" * 60, "DJANGO_DEBUG": "1"}, "DJANGO_DEBUG"),
-        ({"DJANGO_SECRET_KEY": "x" * 60, "DJANGO_ALLOWED_HOSTS": ""}, "DJANGO_ALLOWED_HOSTS"),
-        (
-            {"DJANGO_SECRET_KEY": "x" * 60, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ""},
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-        ),
-    ],
-)
-def test_production_mode_refuses_development_values(override, complaint):
-    result = _manage("check", env={**PRODUCTION_ENV, **override})
+SERVING_REFUSALS = [
+    ({}, "DJANGO_SECRET_KEY"),
+    ({"DJANGO_SECRET_KEY": "short"}, "DJANGO_SECRET_KEY"),
+    ({"DJANGO_SECRET_KEY": "x" * 60, "DJANGO_DEBUG": "1"}, "DJANGO_DEBUG"),
+    ({"DJANGO_SECRET_KEY": "x" * 60, "DJANGO_ALLOWED_HOSTS": ""}, "DJANGO_ALLOWED_HOSTS"),
+    ({"DJANGO_SECRET_KEY": "x" * 60, "CERTADMIN_AUDIT_KEYS": ""}, "CERTADMIN_AUDIT_KEYS"),
+    ({"DJANGO_SECRET_KEY": "x" * 60, "CERTADMIN_METRICS_ALLOW": "intranet"}, "METRICS_ALLOW"),
+    (
+        {"DJANGO_SECRET_KEY": "x" * 60, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ""},
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    ),
+]
+
+
+@pytest.mark.parametrize(("override", "complaint"), SERVING_REFUSALS)
+def test_check_deploy_refuses_development_values_in_production(override, complaint):
+    result = _manage("check", "--deploy", env={**PRODUCTION_ENV, **override})
     assert result.returncode != 0
     assert complaint in result.stderr
     # The refusal never echoes the configured secret.
     assert "not-a-real-secret" not in result.stderr
+
+
+@pytest.mark.parametrize(("override", "complaint"), SERVING_REFUSALS)
+def test_the_wsgi_application_refuses_to_start_on_development_values(override, complaint):
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ALIBABA_CLOUD_", "CERTADMIN_", "DJANGO_"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import certadmin.wsgi"],
+        cwd=ROOT,
+        env={**clean, **PRODUCTION_ENV, **override},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert complaint in result.stderr
+    assert "not-a-real-secret" not in result.stderr
+
+
+def test_the_wsgi_application_starts_with_production_values():
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ALIBABA_CLOUD_", "CERTADMIN_", "DJANGO_"))
+    }
+    env = {**clean, **PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+    result = subprocess.run(
+        [sys.executable, "-c", "import certadmin.wsgi; print('started')"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("started")
+
+
+def test_commands_run_with_only_the_access_key_pair():
+    only_access_key = {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": PRODUCTION_ENV["ALIBABA_CLOUD_ACCESS_KEY_ID"],
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": PRODUCTION_ENV["ALIBABA_CLOUD_ACCESS_KEY_SECRET"],
+    }
+    result = _manage("check", env=only_access_key)
+    assert result.returncode == 0, result.stderr
+
+
+def test_querydevicecert_needs_only_the_access_key_pair(tmp_path):
+    """As with the aliyun CLI: no secret key, allowed hosts or audit key configured."""
+    from certadmin.emulator import DEMO_PRODUCT_KEY
+    from certadmin.emulator.server import start_emulator
+
+    key_id, secret = "LTAIcliOnlyExample01", "cli-only-secret-for-this-test"
+    with start_emulator(access_key_id=key_id, access_key_secret=secret) as emulator:
+        ca_file = emulator.write_ca(tmp_path / "ca.pem")
+        result = _manage(
+            "querydevicecert",
+            "--product-key",
+            DEMO_PRODUCT_KEY,
+            "--device-name",
+            "cam-lobby:01",
+            env={
+                "ALIBABA_CLOUD_ACCESS_KEY_ID": key_id,
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
+                "CERTADMIN_IOT_ENDPOINT": emulator.url,
+                "CERTADMIN_CA_BUNDLE": str(ca_file),
+            },
+        )
+    assert result.returncode == 0, result.stderr
+    assert "2 (generated)" in result.stdout
+    assert secret not in result.stdout + result.stderr
+
+
+def test_an_audit_write_without_an_audit_key_fails_closed(db, settings):
+    from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
+    from certadmin.audit.services import AuditWriteError, RequestContext, audit_record
+
+    settings.AUDIT_KEYS, settings.AUDIT_KEY_ID = {}, ""
+    with pytest.raises(AuditWriteError):
+        audit_record(
+            action=AuditAction.KEY_REVEAL,
+            outcome=AuditOutcome.SUCCESS,
+            actor=None,
+            context=RequestContext(ip_address=None, user_agent=""),
+        )
+    assert not AuditEvent.objects.exists()
 
 
 def test_demo_mode_uses_the_emulator_and_its_demo_pair(settings):
