@@ -41,7 +41,7 @@ run: install messages
 	export CERTADMIN_IOT_ENDPOINT=http://127.0.0.1:$(EMULATOR_PORT); \
 	$(PY) manage.py iot_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --write-ca var/emulator-ca.pem & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
-	$(PY) manage.py db_worker --no-reload --queue-name '*' & \
+	$(PY) manage.py task_worker --no-reload --queue-name '*' & \
 	sleep 3; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard, the job worker and the emulator)"; \
 	echo "  log in as one of these demo users (username, password, role):"; \
 	$(PY) manage.py seed_demo; echo; \
