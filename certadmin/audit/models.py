@@ -55,10 +55,17 @@ class AuditAction(models.TextChoices):
     KEY_DOWNLOAD = "key_download", _("Key bundle download")
     CERT_DOWNLOAD = "cert_download", _("Certificate download")
     CERT_EXPORT = "cert_export", _("Bulk certificate export")
+    TRAIL_EXPORT = "trail_export", _("Audit trail export")
+    CHAIN_VERIFY = "chain_verify", _("Audit chain verification")
 
 
 class AuditOutcome(models.TextChoices):
+    """How an attempt ended. A person's slip (bad input: no reason, an unusable passphrase) is
+    REFUSED; a request the policy does not allow (no permission, a missing or wrong password) is
+    DENIED; an allowed request that the platform or the audit store let down is FAILED."""
+
     SUCCESS = "success", _("Success")
+    REFUSED = "refused", _("Refused (bad input)")
     DENIED = "denied", _("Denied")
     FAILED = "failed", _("Failed")
 
