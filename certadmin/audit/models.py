@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.accounts.roles import model_permissions
+from certadmin.audit.details import detail_display
 
 
 class AuditImmutableError(Exception):
@@ -119,6 +120,11 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.outcome} {self.actor_username}"
+
+    @property
+    def detail_shown(self) -> str:
+        """The detail in the active language (the stored text stays English)."""
+        return detail_display(self.detail)
 
 
 class ChainProblem(models.TextChoices):
