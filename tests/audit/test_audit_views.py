@@ -279,7 +279,7 @@ def test_export_manifest_states_filters_exporter_count_and_head_and_verifies(
 def test_an_export_whose_csv_or_manifest_was_changed_does_not_verify(auditor, client_for):
     make_events(2)
     content = b"".join(client_for(auditor).get(reverse("audit:export")).streaming_content)
-    rows, manifest = export_unpacked(content)
+    _, manifest = export_unpacked(content)
 
     def repacked(events_csv: bytes, manifest: dict) -> bytes:
         buffer = io.BytesIO()
