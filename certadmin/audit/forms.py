@@ -25,14 +25,14 @@ class EventFilterForm(PageForm):
         label=_("User"),
         max_length=152,
         required=False,
-        help_text=_('Any part of the name, any case. In quotes ("…") the whole name.'),
+        help_text=_('Any part of the name, any case. In quotes ("…") exactly that name.'),
     )
     product_key = forms.CharField(label=_("ProductKey"), max_length=64, required=False)
     device_name = forms.CharField(
         label=_("DeviceName"),
         max_length=66,
         required=False,
-        help_text=_('Any part of the name, any case. In quotes ("…") the whole name.'),
+        help_text=_('Any part of the name, any case. In quotes ("…") exactly that name.'),
     )
     action = forms.MultipleChoiceField(
         label=_("Action"),

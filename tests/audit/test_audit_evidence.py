@@ -35,10 +35,11 @@ def test_device_and_user_match_any_part_in_any_case(auditor, make_user, client_f
     assert _ids(client.get(url, {"user": "STOD"})) == [thermo.id]
 
 
-def test_a_quoted_name_matches_the_whole_name_only(auditor, client_for):
+def test_a_quoted_name_matches_exactly_that_name(auditor, client_for):
     exact = make_event(device_name="thermo-001")
     make_event(device_name="thermo-0010")
-    response = client_for(auditor).get(reverse("audit:events"), {"device_name": '"Thermo-001"'})
+    make_event(device_name="Thermo-001")
+    response = client_for(auditor).get(reverse("audit:events"), {"device_name": '"thermo-001"'})
     assert _ids(response) == [exact.id]
 
 
@@ -195,3 +196,20 @@ def test_filter_labels_carry_no_colon(auditor, client_for):
     html = client_for(auditor).get(reverse("audit:events")).content.decode()
     assert "DeviceName:</label>" not in html
     assert "DeviceName</label>" in html
+
+
+def test_partial_name_filters_are_served_by_trigram_indexes_on_postgresql():
+    from django.db import connection
+
+    from certadmin.audit.selectors import events_filtered
+
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram indexes are PostgreSQL's")
+    make_events(3)
+    sql, params = events_filtered(device_name="thermo", user="cust").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")  # not the backward id walk
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "_trgm" in plan, plan
