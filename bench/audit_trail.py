@@ -9,7 +9,8 @@ export needs for the whole table.
     make services && source var/test-services.env
     .venv/bin/python bench/audit_trail.py --rows 2000000
 
-Writes nothing outside the scratch database `certadmin_bench` (dropped and re-created).
+Writes nothing outside the scratch database `certadmin_bench` (or $BENCH_DATABASE; dropped and
+re-created).
 """
 
 import argparse
@@ -24,17 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+SCRATCH = os.environ.get("BENCH_DATABASE", "certadmin_bench")
+
+
 def _scratch_database_url(base_url: str) -> str:
     head, _, _ = base_url.rpartition("/")
-    return f"{head}/certadmin_bench"
+    return f"{head}/{SCRATCH}"
 
 
 def _recreate_database(base_url: str) -> None:
     import psycopg
 
     with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS certadmin_bench")
-        conn.execute("CREATE DATABASE certadmin_bench")
+        conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}"')
+        conn.execute(f'CREATE DATABASE "{SCRATCH}"')
 
 
 def _fill(rows: int) -> None:
@@ -48,7 +52,8 @@ def _fill(rows: int) -> None:
             INSERT INTO audit_auditevent (
                 created_at, actor_id, actor_username, action, outcome, product_key, device_name,
                 iot_instance_id, cert_sn, certificate_sha256, key_fingerprint, reason, detail,
-                ip_address, user_agent, platform_code, platform_request_id, prev_hash, entry_hash)
+                ip_address, user_agent, platform_code, platform_request_id, prev_hash, entry_hash,
+                key_id)
             SELECT now() - make_interval(secs => (%(rows)s - i)),
                    i %% %(users)s, 'user' || (i %% %(users)s),
                    (ARRAY['key_reveal','key_download','cert_download'])[1 + i %% 3],
@@ -56,7 +61,7 @@ def _fill(rows: int) -> None:
                    'a1Demo7Sh2x', 'device-' || (i %% %(devices)s), '',
                    (i::bigint * 7919)::text, '', '',
                    'INC-' || i || ' routine maintenance', '', '10.0.0.1', 'bench', '', '',
-                   md5(i::text) || md5((i + 1)::text), md5((i + 2)::text) || md5(i::text)
+                   md5(i::text) || md5((i + 1)::text), md5((i + 2)::text) || md5(i::text), ''
             FROM generate_series(1, %(rows)s) AS i
             """,
             {"rows": rows, "users": users, "devices": devices},
@@ -115,8 +120,13 @@ def main() -> None:
         "filter user, newest page": dict(filters={"user": "user17"}, before=None),
         "filter user, deep page": dict(filters={"user": "user17"}, before=newest // 10),
         "filter device + action": dict(
-            filters={"device_name": "device-42", "action": "key_reveal"}, before=None
+            filters={"device_name": '"device-42"', "actions": ["key_reveal"]}, before=None
         ),
+        "filter part of device, any case": dict(filters={"device_name": "VICE-424"}, before=None),
+        "filter part of user + any key access": dict(
+            filters={"user": "USER17", "actions": ["key_reveal", "key_download"]}, before=None
+        ),
+        "filter rare part of device": dict(filters={"device_name": "ce-4999"}, before=None),
         "filter outcome=failed, deep page": dict(filters={"outcome": "failed"}, before=newest // 3),
     }
     print(f"\nevents in table: {AuditEvent.objects.order_by().count():,}")
@@ -142,19 +152,18 @@ def main() -> None:
     auditor, _ = get_user_model().objects.get_or_create(
         username="bench-auditor", defaults={"is_superuser": True}
     )
-    request = RequestFactory().get("/audit/export.csv")
+    request = RequestFactory().get("/audit/export/")
     request.user = auditor
     request.htmx = False
     before = _peak_rss_mib()
     start = time.perf_counter()
     response = views.event_export(request)
-    size = lines = 0
+    size = 0
     for chunk in response.streaming_content:
         size += len(chunk)
-        lines += 1
     elapsed = time.perf_counter() - start
     print(
-        f"\nCSV export of every event: {lines - 1:,} rows, {size / 2**20:,.0f} MiB"
+        f"\nZIP export (CSV + signed manifest) of every event: {size / 2**20:,.0f} MiB"
         f" in {elapsed:.1f} s;"
         f" peak RSS {before:.0f} MiB before, {_peak_rss_mib():.0f} MiB after"
     )

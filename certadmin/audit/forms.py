@@ -1,9 +1,17 @@
 """Filter forms of the audit views: they validate what auditors type into the query string."""
 
+from dataclasses import dataclass
+from datetime import date, timedelta
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.selectors import KEY_ACTIONS
+
+# One choice for "who has seen a key": a reveal or a key-bundle download.
+ANY_KEY_ACCESS = "key_access"
+FILTER_FIELDS = ("user", "product_key", "device_name", "outcome", "date_from", "date_to")
 
 
 class PageForm(forms.Form):
@@ -13,11 +21,28 @@ class PageForm(forms.Form):
 
 
 class EventFilterForm(PageForm):
-    user = forms.CharField(label=_("User"), max_length=150, required=False)
+    user = forms.CharField(
+        label=_("User"),
+        max_length=152,
+        required=False,
+        help_text=_('Any part of the name, any case. In quotes ("…") exactly that name.'),
+    )
     product_key = forms.CharField(label=_("ProductKey"), max_length=64, required=False)
-    device_name = forms.CharField(label=_("DeviceName"), max_length=64, required=False)
-    action = forms.ChoiceField(
-        label=_("Action"), choices=[("", _("Any action")), *AuditAction.choices], required=False
+    device_name = forms.CharField(
+        label=_("DeviceName"),
+        max_length=66,
+        required=False,
+        help_text=_('Any part of the name, any case. In quotes ("…") exactly that name.'),
+    )
+    action = forms.MultipleChoiceField(
+        label=_("Action"),
+        choices=[
+            (ANY_KEY_ACCESS, _("Any key access (reveal or key bundle)")),
+            *AuditAction.choices,
+        ],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every action."),
     )
     outcome = forms.ChoiceField(
         label=_("Outcome"),
@@ -31,6 +56,11 @@ class EventFilterForm(PageForm):
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
+    def __init__(self, *args, **kwargs):
+        # The site's labels carry no colon.
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
     def clean(self):
         cleaned = super().clean()
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
@@ -41,15 +71,60 @@ class EventFilterForm(PageForm):
     def filters(self) -> dict:
         """The cleaned filters, as keyword arguments of ``selectors.events_filtered``."""
         data = self.cleaned_data
+        actions: set[str] = set()
+        for action in data["action"]:
+            actions.update(KEY_ACTIONS if action == ANY_KEY_ACCESS else (action,))
         return {
-            name: data[name]
-            for name in (
-                "user",
-                "product_key",
-                "device_name",
-                "action",
-                "outcome",
-                "date_from",
-                "date_to",
-            )
+            "actions": sorted(actions),
+            **{name: data[name] for name in FILTER_FIELDS},
         }
+
+
+@dataclass(frozen=True)
+class QuickRange:
+    """A named period the filter form offers as one click: it sets date_from and date_to."""
+
+    label: str
+    date_from: date
+    date_to: date
+
+
+def quick_ranges(*, today: date) -> list[QuickRange]:
+    """Today, the last 7 and 30 days (today included), and the last calendar month."""
+    last_month_end = today.replace(day=1) - timedelta(days=1)
+    last_month_start = last_month_end.replace(day=1)
+    return [
+        QuickRange(_("Today"), today, today),
+        QuickRange(_("Last 7 days"), today - timedelta(days=6), today),
+        QuickRange(_("Last 30 days"), today - timedelta(days=29), today),
+        QuickRange(_("Last month"), last_month_start, last_month_end),
+    ]
+
+
+class ChainVerifyForm(forms.Form):
+    """Verify now, optionally against a head hash the auditor anchored elsewhere earlier."""
+
+    expect_head = forms.RegexField(
+        label=_("Anchored head hash (optional)"),
+        regex=r"^[0-9a-f]{64}$",
+        required=False,
+        max_length=64,
+        strip=True,
+        help_text=_(
+            "A head hash you kept earlier (64 hexadecimal characters): the check fails unless "
+            "that row is still in the chain."
+        ),
+        error_messages={"invalid": _("Enter the 64 hexadecimal characters of a head hash.")},
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def full_clean(self):
+        # Pasted hashes come in either case; the chain stores lower case.
+        if self.is_bound and "expect_head" in self.data:
+            self.data = self.data.copy()
+            self.data["expect_head"] = self.data["expect_head"].strip().lower()
+        super().full_clean()

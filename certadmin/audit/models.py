@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.accounts.roles import model_permissions
+from certadmin.audit.details import detail_display
 
 
 class AuditImmutableError(Exception):
@@ -55,10 +56,17 @@ class AuditAction(models.TextChoices):
     KEY_DOWNLOAD = "key_download", _("Key bundle download")
     CERT_DOWNLOAD = "cert_download", _("Certificate download")
     CERT_EXPORT = "cert_export", _("Bulk certificate export")
+    TRAIL_EXPORT = "trail_export", _("Audit trail export")
+    CHAIN_VERIFY = "chain_verify", _("Audit chain verification")
 
 
 class AuditOutcome(models.TextChoices):
+    """How an attempt ended. A person's slip (bad input: no reason, an unusable passphrase) is
+    REFUSED; a request the policy does not allow (no permission, a missing or wrong password) is
+    DENIED; an allowed request that the platform or the audit store let down is FAILED."""
+
     SUCCESS = "success", _("Success")
+    REFUSED = "refused", _("Refused (bad input)")
     DENIED = "denied", _("Denied")
     FAILED = "failed", _("Failed")
 
@@ -112,6 +120,11 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.outcome} {self.actor_username}"
+
+    @property
+    def detail_shown(self) -> str:
+        """The detail in the active language (the stored text stays English)."""
+        return detail_display(self.detail)
 
 
 class ChainProblem(models.TextChoices):

@@ -1,8 +1,9 @@
 """Reading the audit trail: filters, keyset pages and per-device / per-user views."""
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
@@ -28,26 +29,38 @@ def _after_day(day: date) -> datetime | None:
     return _day_start(day + timedelta(days=1))
 
 
+def _name_matching(field: str, text: str) -> Q:
+    """Any part of the name in any case; or, in double quotes, exactly the name (served by the
+    plain index, so the device page's link to its trail stays fast). Names (DeviceName,
+    usernames) cannot contain a double quote, so quoting is unambiguous."""
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        return Q(**{field: text[1:-1]})
+    return Q(**{f"{field}__icontains": text})
+
+
 def events_filtered(
     *,
     user: str = "",
     product_key: str = "",
     device_name: str = "",
-    action: str = "",
+    actions: Collection[str] = (),
     outcome: str = "",
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> QuerySet[AuditEvent]:
-    """Events matching every given filter (exact match; dates inclusive, local time zone)."""
+    """Events matching every given filter. ``user`` and ``device_name`` match case-insensitively,
+    any part of the name (exactly the name when quoted: ``"thermo-001"``); ``actions`` is any of
+    those actions; ProductKey and outcome match exactly; dates are inclusive days in the local
+    time zone."""
     events = AuditEvent.objects.all()
     if user:
-        events = events.filter(actor_username=user)
+        events = events.filter(_name_matching("actor_username", user))
     if product_key:
         events = events.filter(product_key=product_key)
     if device_name:
-        events = events.filter(device_name=device_name)
-    if action:
-        events = events.filter(action=action)
+        events = events.filter(_name_matching("device_name", device_name))
+    if actions:
+        events = events.filter(action__in=sorted(set(actions)))
     if outcome:
         events = events.filter(outcome=outcome)
     # A bound that cannot be represented lies at the edge of time: nothing is outside it.
@@ -56,6 +69,13 @@ def events_filtered(
     if date_to is not None and (end := _after_day(date_to)) is not None:
         events = events.filter(created_at__lt=end)
     return events.order_by("-id")
+
+
+def device_history(*, product_key: str, device_name: str) -> QuerySet[AuditEvent]:
+    """Every event of exactly this device, newest first (page it with ``events_page``)."""
+    return AuditEvent.objects.filter(product_key=product_key, device_name=device_name).order_by(
+        "-id"
+    )
 
 
 def events_page(
@@ -94,8 +114,14 @@ def device_recent_reveals(
 
 
 def user_history(*, username: str) -> QuerySet[AuditEvent]:
-    """Every event of one user, newest first (page it with ``events_page``)."""
-    return events_filtered(user=username)
+    """Every event of exactly this user, newest first (page it with ``events_page``)."""
+    return AuditEvent.objects.filter(actor_username=username).order_by("-id")
+
+
+def chain_head() -> tuple[int | None, str]:
+    """The newest row of the trail: (id, entry_hash), or (None, "") when the trail is empty."""
+    head = AuditEvent.objects.order_by("-id").values_list("id", "entry_hash").first()
+    return head if head is not None else (None, "")
 
 
 def latest_verification() -> ChainVerification | None:

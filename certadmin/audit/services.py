@@ -169,12 +169,66 @@ def _check_linked(*, event: AuditEvent, head_id: int | None) -> None:
 
 
 def chain_verification_record(
-    *, report: ChainReport, actor: AbstractBaseUser | None = None
+    *,
+    report: ChainReport,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
+    context: RequestContext | None = None,
 ) -> ChainVerification:
-    """Keep the result of one verification run."""
-    return ChainVerification.objects.create(
+    """Keep the result of one verification run, and append it to the trail as an event (by the
+    management command when ``actor`` is None).
+
+    The run is kept even when its event cannot be written: a verification discloses nothing,
+    and its finding must not be lost over a second problem (which is logged).
+    """
+    verification = ChainVerification.objects.create(
         checked_at=timezone.now(),
         run_by=actor.get_username() if actor is not None and actor.is_authenticated else "",
         # The report's fields are the model's, by name.
         **asdict(report),
+    )
+    # English, like every detail: the chain hashes the stored text.
+    parts = [
+        f"run {verification.pk}",
+        "intact" if report.ok else f"broken ({report.problem})",
+        f"{report.checked} rows",
+        f"head {report.head_hash or '-'}",
+    ]
+    if report.expected_head:
+        parts.append(f"anchor {report.expected_head}")
+    if actor is None:
+        parts.append("management command")
+    try:
+        audit_record(
+            action=AuditAction.CHAIN_VERIFY,
+            outcome=AuditOutcome.SUCCESS if report.ok else AuditOutcome.FAILED,
+            actor=actor,
+            context=context or RequestContext(ip_address=None, user_agent=""),
+            detail="; ".join(parts),
+        )
+    except AuditWriteError:
+        logger.error("the verification run %s could not be recorded as an event", verification.pk)
+    return verification
+
+
+def trail_export_record(
+    *,
+    actor: AbstractBaseUser,
+    context: RequestContext,
+    filters: dict,
+    head_id: int | None,
+    head_hash: str,
+) -> AuditEvent:
+    """Record that ``actor`` exported the events matching ``filters`` up to the given chain head.
+    Raises ``AuditWriteError``: then there is no export (reading the trail is itself audited)."""
+    given = ", ".join(
+        f"{name}={'|'.join(value) if isinstance(value, list) else value}"
+        for name, value in filters.items()
+        if value
+    )
+    return audit_record(
+        action=AuditAction.TRAIL_EXPORT,
+        outcome=AuditOutcome.SUCCESS,
+        actor=actor,
+        context=context,
+        detail=f"up to row {head_id or '-'} head {head_hash or '-'}; filters: {given or 'none'}",
     )

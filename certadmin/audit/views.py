@@ -1,8 +1,6 @@
 """Auditor pages: browse, filter, export and verify the audit trail."""
 
-import csv
 import logging
-from collections.abc import Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -15,9 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
-from certadmin.audit.forms import EventFilterForm, PageForm
+from certadmin.audit.exports import TrailExport, export_first_batch, export_zip_stream
+from certadmin.audit.forms import ChainVerifyForm, EventFilterForm, PageForm, quick_ranges
 from certadmin.audit.models import AuditEvent
 from certadmin.audit.selectors import (
+    chain_head,
+    device_history,
     device_recent_reveals,
     events_filtered,
     events_page,
@@ -25,24 +26,22 @@ from certadmin.audit.selectors import (
     user_history,
     verifications_recent,
 )
-from certadmin.audit.services import chain_verification_record
+from certadmin.audit.services import (
+    AuditWriteError,
+    chain_verification_record,
+    request_context,
+    trail_export_record,
+)
 from certadmin.audit.verification import chain_verify
-from certadmin.csv_safety import LineBuffer, csv_cell
 from certadmin.devices.forms import DeviceLookupForm
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
-EXPORT_CHUNK = 2000
-EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
 
 
-@require_GET
-@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
-@vary_on_headers("HX-Request")
-def event_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = EventFilterForm(request.GET)
+def _events_context(form: EventFilterForm) -> dict:
     rows: list[AuditEvent] = []
     next_before_id = None
     if form.is_valid():
@@ -51,10 +50,21 @@ def event_list(request: HtmxHttpRequest) -> HttpResponse:
             before_id=form.cleaned_data["before"],
             page_size=PAGE_SIZE,
         )
+    return {
+        "form": form,
+        "events": rows,
+        "next_before_id": next_before_id,
+        "quick_ranges": quick_ranges(today=timezone.localdate()),
+    }
+
+
+@require_GET
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+@vary_on_headers("HX-Request")
+def event_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = EventFilterForm(request.GET)
     return render(
-        request,
-        page_or_partial(request, "audit/events.html", "results"),
-        {"form": form, "events": rows, "next_before_id": next_before_id},
+        request, page_or_partial(request, "audit/events.html", "results"), _events_context(form)
     )
 
 
@@ -64,46 +74,51 @@ def event_list(request: HtmxHttpRequest) -> HttpResponse:
 def event_export(request: HtmxHttpRequest) -> HttpResponse:
     form = EventFilterForm(request.GET)
     if not form.is_valid():
-        return render(
-            request,
-            "audit/events.html",
-            {"form": form, "events": [], "next_before_id": None},
-            status=400,
+        return render(request, "audit/events.html", _events_context(form), status=400)
+    filters = form.filters()
+    # As the manifest states them: dates in ISO 8601, the actions that "any key access" means.
+    filters_stated = {**filters, **_dates(filters)}
+    # The export covers the chain up to its head now; the export's own event comes after it.
+    head_id, head_hash = chain_head()
+    try:
+        event = trail_export_record(
+            actor=request.user,
+            context=request_context(request),
+            filters=filters_stated,
+            head_id=head_id,
+            head_hash=head_hash,
         )
-    events = events_filtered(**form.filters()).order_by("id")
-    # The first query runs here, before any byte is sent: if it fails, the answer is a plain 500.
-    first_batch = list(events[:EXPORT_CHUNK])
-    response = StreamingHttpResponse(
-        _csv_lines(events=events, first_batch=first_batch), content_type="text/csv; charset=utf-8"
+    except AuditWriteError:
+        messages.error(
+            request,
+            _("The export could not be recorded in the audit trail, so it was not made."),
+        )
+        return render(request, "audit/events.html", _events_context(form), status=503)
+    events = events_filtered(**filters)
+    export = TrailExport(
+        events=events.filter(id__lte=head_id) if head_id is not None else events.none(),
+        filters=filters_stated,
+        exported_by=request.user.get_username(),
+        exported_at=event.created_at,
+        head_id=head_id,
+        head_hash=head_hash,
+        export_event_id=event.pk,
     )
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.csv"'
+    # The first query runs here, before any byte is sent: if it fails, the answer is a plain 500.
+    first_batch = export_first_batch(export)
+    response = StreamingHttpResponse(
+        export_zip_stream(export, first_batch=first_batch), content_type="application/zip"
+    )
+    stamp = timezone.localtime(event.created_at).strftime("%Y%m%dT%H%M%S%z")
+    response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.zip"'
     return response
 
 
-def _in_batches(events, first_batch: list[AuditEvent]) -> Iterator[AuditEvent]:
-    """``events`` (ordered by id) in keyset batches: no cursor is held between batches."""
-    batch = first_batch
-    while batch:
-        yield from batch
-        if len(batch) < EXPORT_CHUNK:
-            return
-        batch = list(events.filter(id__gt=batch[-1].id)[:EXPORT_CHUNK])
-
-
-def _csv_lines(*, events, first_batch: list[AuditEvent]) -> Iterator[str]:
-    """The CSV rows. A failure after the first bytes re-raises: the server then cuts the
-    connection without ending the chunked body, so the client sees a broken download instead of
-    a clean but short file (a silently incomplete export is the worst outcome for an auditor)."""
-    writer = csv.writer(LineBuffer())
-    yield writer.writerow(EXPORT_FIELDS)
-    try:
-        for event in _in_batches(events, first_batch):
-            yield writer.writerow([csv_cell(getattr(event, name)) for name in EXPORT_FIELDS])
-    except Exception as exc:
-        # The type only: a database error's text may quote row values.
-        logger.error("audit export failed part-way (%s); the download is cut", type(exc).__name__)
-        raise
+def _dates(filters: dict) -> dict:
+    return {
+        name: filters[name].isoformat() if filters[name] else ""
+        for name in ("date_from", "date_to")
+    }
 
 
 @require_GET
@@ -116,7 +131,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
     form = PageForm(request.GET)
     before_id = form.cleaned_data["before"] if form.is_valid() else None
     rows, next_before_id = events_page(
-        events_filtered(product_key=product_key, device_name=device_name),
+        device_history(product_key=product_key, device_name=device_name),
         before_id=before_id,
         page_size=PAGE_SIZE,
     )
@@ -155,16 +170,36 @@ def chain_status(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "audit/chain.html",
-        {"verification": latest_verification(), "history": verifications_recent()},
+        {
+            "verification": latest_verification(),
+            "history": verifications_recent(),
+            "form": ChainVerifyForm(),
+        },
     )
 
 
 @require_POST
 @permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
 def chain_verify_now(request: HtmxHttpRequest) -> HttpResponse:
-    verification = chain_verification_record(report=chain_verify(), actor=request.user)
+    form = ChainVerifyForm(request.POST)
+    if not form.is_valid():
+        context = {"verification": latest_verification(), "form": form}
+        if request.htmx:
+            return render(request, "audit/chain.html#status", context, status=400)
+        return render(
+            request, "audit/chain.html", {**context, "history": verifications_recent()}, status=400
+        )
+    verification = chain_verification_record(
+        report=chain_verify(expect_head=form.cleaned_data["expect_head"]),
+        actor=request.user,
+        context=request_context(request),
+    )
     if request.htmx:
-        return render(request, "audit/chain.html#status", {"verification": verification})
+        return render(
+            request,
+            "audit/chain.html#status",
+            {"verification": verification, "form": ChainVerifyForm()},
+        )
     if verification.ok:
         messages.success(request, _("The audit chain is intact."))
     else:

@@ -121,11 +121,18 @@ def _record_unsuccessful(
 
 
 def key_access_denied(
-    *, actor, device: DeviceRef, context: RequestContext, action: AuditAction, why: str
+    *,
+    actor,
+    device: DeviceRef,
+    context: RequestContext,
+    action: AuditAction,
+    why: str,
+    outcome: AuditOutcome = AuditOutcome.DENIED,
 ) -> None:
-    """Record a refused attempt (no permission, no reason, stale re-authentication, …)."""
+    """Record a refused attempt: DENIED by the policy (no permission, stale re-authentication,
+    a wrong password), or REFUSED for bad input (no valid reason)."""
     _record_unsuccessful(
-        outcome=AuditOutcome.DENIED,
+        outcome=outcome,
         actor=actor,
         device=device,
         context=context,
@@ -145,10 +152,12 @@ def key_access_failed(
     code: str = "",
     request_id: str = "",
     cert_sn: str = "",
+    outcome: AuditOutcome = AuditOutcome.FAILED,
 ) -> None:
-    """Record an attempt that was allowed but failed (platform error, unusable data, …)."""
+    """Record an attempt that was allowed but failed (platform error, unusable data, …), or
+    REFUSED for bad input the person can correct (an unusable passphrase)."""
     _record_unsuccessful(
-        outcome=AuditOutcome.FAILED,
+        outcome=outcome,
         actor=actor,
         device=device,
         context=context,
@@ -174,9 +183,16 @@ def key_access_authorize(
     """
     actor = request.user
 
-    def refuse(why: str, *, field: str = "", error: str = "") -> KeyAccessInvalid:
+    def refuse(
+        why: str, *, field: str = "", error: str = "", outcome=AuditOutcome.DENIED
+    ) -> KeyAccessInvalid:
         key_access_denied(
-            actor=actor, device=device, context=request_context(request), action=action, why=why
+            actor=actor,
+            device=device,
+            context=request_context(request),
+            action=action,
+            why=why,
+            outcome=outcome,
         )
         if field:
             form.add_error(field, error)
@@ -195,6 +211,7 @@ def key_access_authorize(
         missing_password = not fresh and not password
         raise refuse(
             "no valid reason given",
+            outcome=AuditOutcome.REFUSED,
             field="password" if missing_password else "",
             error=gettext("Enter your password to confirm it is you."),
         )
@@ -221,6 +238,7 @@ def key_access_authorize(
                 action=action,
                 reason=form.cleaned_data["reason"],
                 detail="p12: unusable passphrase",
+                outcome=AuditOutcome.REFUSED,
             )
         raise KeyAccessInvalid(form)
 

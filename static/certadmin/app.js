@@ -84,3 +84,18 @@ document.addEventListener("click", function (event) {
   link.click();
   setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);
 });
+
+// Filter panels (<details data-open-on-wide open>) stay open on wide screens and fold away on
+// narrow ones, so the results come first on a phone; one with errors to correct stays open.
+(function () {
+  "use strict";
+  var narrow = window.matchMedia("(max-width: 48rem)");
+  function fold(root) {
+    if (!narrow.matches || !root.querySelectorAll) return;
+    root.querySelectorAll("details[data-open-on-wide]:not([data-keep-open])").forEach(function (panel) {
+      panel.open = false;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { fold(document); });
+  document.addEventListener("htmx:afterSettle", function () { fold(document); });
+})();

@@ -1,5 +1,10 @@
 """Audit events for tests, written through the real service (so the chain is real)."""
 
+import csv
+import io
+import json
+import zipfile
+
 from django.db import connection
 
 from certadmin.audit.append_only import triggers_lifted
@@ -35,3 +40,12 @@ def tamper(sql: str, params: list | tuple = ()) -> None:
     """Run raw SQL against the audit table with its append-only triggers lifted (tests only)."""
     with triggers_lifted(connection=connection), connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def export_unpacked(content: bytes) -> tuple[list[dict], dict]:
+    """An export archive's CSV rows (as dicts) and its manifest."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        assert archive.namelist() == ["events.csv", "manifest.json"]
+        rows = list(csv.DictReader(io.StringIO(archive.read("events.csv").decode("utf-8"))))
+        manifest = json.loads(archive.read("manifest.json"))
+    return rows, manifest

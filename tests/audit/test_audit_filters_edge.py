@@ -14,9 +14,9 @@ import requests
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection, connections
 
-from certadmin.audit import views as audit_views
+from certadmin.audit import exports as audit_exports
 
-from .factories import make_events, tamper
+from .factories import export_unpacked, make_events, tamper
 
 # East and west of UTC: midnight of 0001-01-01 in Shanghai is before the first UTC instant.
 EDGE_TIME_ZONES = ["Asia/Shanghai", "America/Los_Angeles"]
@@ -57,15 +57,15 @@ def test_the_first_and_last_days_of_the_calendar_filter_the_event_list(
 def test_the_export_with_an_edge_date_holds_every_row(auditor_client, settings, time_zone, query):
     settings.TIME_ZONE = time_zone
     events = make_events(3)
-    response = auditor_client.get(f"/audit/export.csv?{query}")
+    response = auditor_client.get(f"/audit/export/?{query}")
     assert response.status_code == 200
-    lines = b"".join(response.streaming_content).decode().splitlines()
-    assert len(lines) == 1 + len(events)
+    rows, manifest = export_unpacked(b"".join(response.streaming_content))
+    assert len(rows) == manifest["rows"] == len(events)
 
 
 @pytest.mark.django_db
 def test_a_date_outside_the_calendar_is_a_form_error(auditor_client):
-    response = auditor_client.get("/audit/export.csv?date_from=10000-01-01")
+    response = auditor_client.get("/audit/export/?date_from=10000-01-01")
     assert response.status_code == 400
     assert response.context["form"].errors["date_from"]
 
@@ -148,20 +148,21 @@ def _break_row(event_id: int) -> None:
 def test_an_edge_date_export_is_complete_over_http(gunicorn_url, auditor_client):
     events = make_events(3)
     response = _session(auditor_client).get(
-        f"{gunicorn_url}/audit/export.csv?date_from=0001-01-01", timeout=30
+        f"{gunicorn_url}/audit/export/?date_from=0001-01-01", timeout=30
     )
     assert response.status_code == 200
-    assert len(response.text.splitlines()) == 1 + len(events)
+    rows, manifest = export_unpacked(response.content)
+    assert len(rows) == manifest["rows"] == len(events)
 
 
 def test_an_export_that_breaks_part_way_is_a_broken_download(
     gunicorn_url, auditor_client, monkeypatch
 ):
-    monkeypatch.setattr(audit_views, "EXPORT_CHUNK", 2)
+    monkeypatch.setattr(audit_exports, "EXPORT_BATCH", 2)
     events = make_events(6)
-    _break_row(events[4].id)  # the third batch fails, after four rows were sent
+    _break_row(events[1].id)  # newest first: the third batch fails, after four rows were sent
     response = _session(auditor_client).get(
-        f"{gunicorn_url}/audit/export.csv", stream=True, timeout=30
+        f"{gunicorn_url}/audit/export/", stream=True, timeout=30
     )
     assert response.status_code == 200
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
@@ -171,6 +172,6 @@ def test_an_export_that_breaks_part_way_is_a_broken_download(
 def test_an_export_whose_first_rows_cannot_be_read_is_a_server_error(gunicorn_url, auditor_client):
     events = make_events(2)
     _break_row(events[0].id)
-    response = _session(auditor_client).get(f"{gunicorn_url}/audit/export.csv", timeout=30)
+    response = _session(auditor_client).get(f"{gunicorn_url}/audit/export/", timeout=30)
     assert response.status_code == 500
     assert "id," not in response.text

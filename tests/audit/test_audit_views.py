@@ -1,19 +1,23 @@
 """Auditor pages: who may see them, filters, keyset pages, CSV export and chain verification."""
 
-import csv
 import io
+import json
 import re
-from datetime import timedelta
+import zipfile
+from datetime import datetime, timedelta
 
 import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from certadmin.audit.models import AuditAction, AuditOutcome, ChainVerification
+from certadmin.audit import views as audit_views
+from certadmin.audit.exports import export_manifest_verify
+from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
+from certadmin.audit.services import AuditWriteError
 from certadmin.audit.views import PAGE_SIZE
 
-from .factories import make_event, make_events, tamper
+from .factories import export_unpacked, make_event, make_events, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +129,7 @@ def test_date_filters_are_inclusive_days_in_local_time(auditor, client_for):
         ({"date_from": "yesterday"}, "date_from"),
         ({"action": "key_steal"}, "action"),
         ({"date_from": "2026-05-02", "date_to": "2026-05-01"}, "date_to"),
-        ({"user": "u" * 151}, "user"),
+        ({"user": "u" * 153}, "user"),
     ],
 )
 def test_invalid_filters_are_explained_beside_the_field(auditor, client_for, params, field):
@@ -198,34 +202,107 @@ def test_htmx_requests_get_the_results_partial(auditor, client_for):
     assert "HX-Request" in full["Vary"]
 
 
-# --- CSV export ------------------------------------------------------------------------------
+# --- Export: a ZIP of events.csv and a signed manifest.json ----------------------------------
+
+
+def _export(response) -> tuple[list[dict], dict]:
+    assert isinstance(response, StreamingHttpResponse)
+    return export_unpacked(b"".join(response.streaming_content))
 
 
 def _csv(response) -> list[dict]:
-    assert isinstance(response, StreamingHttpResponse)
-    text = b"".join(response.streaming_content).decode()
-    return list(csv.DictReader(io.StringIO(text)))
+    return _export(response)[0]
 
 
-def test_export_streams_every_field_of_the_filtered_events(auditor, client_for):
+def test_export_streams_every_field_of_the_filtered_events_newest_first(auditor, client_for):
     events = make_events(3, device_name="export-01")
     make_event(device_name="other-01")
     response = client_for(auditor).get(reverse("audit:export"), {"device_name": "export-01"})
     assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Type"] == "application/zip"
     assert re.fullmatch(
-        r'attachment; filename="audit-events-\d{8}T\d{6}Z\.csv"', response["Content-Disposition"]
+        r'attachment; filename="audit-events-\d{8}T\d{6}[+-]\d{4}\.zip"',
+        response["Content-Disposition"],
     )
     assert "no-store" in response["Cache-Control"]
     rows = _csv(response)
-    assert [int(r["id"]) for r in rows] == [e.id for e in events]  # chain order
-    first = rows[0]
+    assert [int(r["id"]) for r in rows] == [e.id for e in reversed(events)]  # as the page shows
+    first = rows[-1]
     assert first["entry_hash"] == events[0].entry_hash
     assert first["prev_hash"] == events[0].prev_hash
     assert first["key_fingerprint"] == events[0].key_fingerprint
     assert first["reason"] == events[0].reason
     assert first["ip_address"] == "192.0.2.10"
     assert set(first) >= {"created_at", "actor_username", "action", "outcome", "user_agent"}
+
+
+def test_export_times_carry_the_offset_of_the_time_zone_the_pages_show(
+    auditor, client_for, settings
+):
+    settings.TIME_ZONE = "Asia/Shanghai"
+    event = make_event()
+    [row] = _csv(client_for(auditor).get(reverse("audit:export"), {"action": "key_reveal"}))
+    assert row["created_at"].endswith("+08:00")
+    assert datetime.fromisoformat(row["created_at"]) == event.created_at
+
+
+def test_export_manifest_states_filters_exporter_count_and_head_and_verifies(
+    auditor, custodian, client_for
+):
+    make_event(actor=custodian, device_name="thermo-001")
+    head = make_event(actor=custodian, device_name="thermo-002")
+    make_event(actor=auditor, device_name="thermo-003")
+    client = client_for(auditor)
+    response = client.get(
+        reverse("audit:export"),
+        {"user": "CUSTOD", "action": "key_access", "date_from": "2000-01-01"},
+    )
+    content = b"".join(response.streaming_content)
+    rows, manifest = export_unpacked(content)
+    assert [r["device_name"] for r in rows] == ["thermo-002", "thermo-001"]
+    assert manifest["rows"] == 2
+    assert manifest["exported_by"] == auditor.username
+    assert manifest["filters"]["user"] == "CUSTOD"
+    assert manifest["filters"]["actions"] == ["key_download", "key_reveal"]
+    assert manifest["filters"]["date_from"] == "2000-01-01"
+    # The head at the time of export: the newest row, written before the export's own event.
+    newest = AuditEvent.objects.order_by("-id")
+    export_event = newest[0]
+    assert manifest["chain_head"] == {"id": newest[1].id, "hash": newest[1].entry_hash}
+    assert newest[1].id > head.id
+    assert manifest["export_event_id"] == export_event.id
+    assert (export_event.action, export_event.actor_username) == ("trail_export", auditor.username)
+    assert newest[1].entry_hash in export_event.detail
+    assert export_manifest_verify(content) == (True, "")
+
+
+def test_an_export_whose_csv_or_manifest_was_changed_does_not_verify(auditor, client_for):
+    make_events(2)
+    content = b"".join(client_for(auditor).get(reverse("audit:export")).streaming_content)
+    _, manifest = export_unpacked(content)
+
+    def repacked(events_csv: bytes, manifest: dict) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("events.csv", events_csv)
+            archive.writestr("manifest.json", json.dumps(manifest))
+        return buffer.getvalue()
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        events_csv = archive.read("events.csv")
+    assert export_manifest_verify(repacked(events_csv, manifest))[0]
+    assert not export_manifest_verify(repacked(events_csv.replace(b"OPS-1", b"OPS-2"), manifest))[0]
+    assert not export_manifest_verify(repacked(events_csv, {**manifest, "rows": 1}))[0]
+
+
+def test_an_export_is_not_made_when_it_cannot_be_recorded(auditor, client_for, monkeypatch):
+    def refuse(**kwargs):
+        raise AuditWriteError("the audit record could not be written")
+
+    monkeypatch.setattr(audit_views, "trail_export_record", refuse)
+    response = client_for(auditor).get(reverse("audit:export"))
+    assert response.status_code == 503
+    assert "Content-Disposition" not in response
 
 
 @pytest.mark.parametrize("payload", ['=HYPERLINK("http://x")', "+1", "-1+2", "@SUM(A1)", "\tx"])

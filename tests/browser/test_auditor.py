@@ -2,11 +2,14 @@
 
 import csv
 import io
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from certadmin.audit.exports import export_manifest_verify
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from tests.browser.conftest import PASSWORD, log_in
@@ -59,24 +62,40 @@ def test_auditor_finds_filters_exports_and_verifies_a_custodians_reveal(
     expect(reveal_row).to_contain_text(REASON)
     shot(page, "events")
 
-    page.get_by_label("User").fill("cust-olivia")
-    with page.expect_response(lambda r: "user=cust-olivia" in r.url) as answer:
+    # "Who saw a thermo key": part of the name in another case, any key access, a quick range.
+    page.get_by_label("User").fill("CUST-OL")
+    page.get_by_label("DeviceName").fill("THERMO")
+    page.get_by_label("Any key access (reveal or key bundle)").check()
+    with page.expect_response(lambda r: "user=CUST-OL" in r.url) as answer:
         page.get_by_role("button", name="Filter").click()
     assert answer.value.request.headers.get("hx-request") == "true"
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("cust-olivia")
-    assert "user=cust-olivia" in page.url, "the filter is pushed to the address bar"
+    assert "user=CUST-OL" in page.url, "the filter is pushed to the address bar"
+    assert "action=key_access" in page.url
+    page.get_by_role("navigation", name="Quick date ranges").get_by_role(
+        "link", name="Last 7 days"
+    ).click()
+    page.wait_for_url("**date_to=*")
+    expect(rows).to_have_count(1)
+    assert "user=CUST-OL" in page.url, "a quick range keeps the other filters"
     shot(page, "filtered")
 
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="Export these events (CSV)").click()
+        page.get_by_role("link", name="Export these events (ZIP: CSV and signed manifest)").click()
     download = download_info.value
-    assert download.suggested_filename.endswith(".csv")
-    exported = list(csv.DictReader(io.StringIO(Path(download.path()).read_text("utf-8"))))
+    assert download.suggested_filename.endswith(".zip")
+    content = Path(download.path()).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        exported = list(csv.DictReader(io.StringIO(archive.read("events.csv").decode())))
+        manifest = json.loads(archive.read("manifest.json"))
     assert [row["actor_username"] for row in exported] == ["cust-olivia"]
     assert exported[0]["reason"] == REASON
     assert exported[0]["action"] == "key_reveal"
     assert exported[0]["device_name"] == "thermo-002"
+    assert manifest["rows"] == 1
+    assert manifest["filters"]["user"] == "CUST-OL"
+    assert export_manifest_verify(content) == (True, "")
 
     rows.first.get_by_role("link", name=f"{PRODUCT_KEY}/thermo-002").click()
     page.wait_for_url(f"**/audit/devices/{PRODUCT_KEY}/thermo-002/")

@@ -481,7 +481,7 @@ def test_unusable_pkcs12_passphrase_is_400_without_a_file_and_audited(
     assert "Content-Disposition" not in response
     assert "passphrase" in response.content.decode()
     [event] = events()
-    assert (event.action, event.outcome) == (AuditAction.KEY_DOWNLOAD, AuditOutcome.FAILED)
+    assert (event.action, event.outcome) == (AuditAction.KEY_DOWNLOAD, AuditOutcome.REFUSED)
     assert event.reason == REASON
     assert dashboard_iot.request_log == []
 
@@ -493,7 +493,7 @@ def test_bundle_without_a_valid_reason_is_400_and_audited(dashboard_iot, custodi
     assert response.status_code == 400
     assert "Content-Disposition" not in response
     [event] = events()
-    assert (event.outcome, event.detail) == (AuditOutcome.DENIED, "no valid reason given")
+    assert (event.outcome, event.detail) == (AuditOutcome.REFUSED, "no valid reason given")
 
 
 def test_bundle_needs_a_fresh_password(dashboard_iot, custodian):

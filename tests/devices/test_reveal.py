@@ -199,7 +199,7 @@ def test_reveal_without_a_valid_reason_is_refused_and_audited(
     assert response.status_code == 400
     assert b"PRIVATE KEY" not in response.content
     [event] = events()
-    assert (event.action, event.outcome) == (AuditAction.KEY_REVEAL, AuditOutcome.DENIED)
+    assert (event.action, event.outcome) == (AuditAction.KEY_REVEAL, AuditOutcome.REFUSED)
     assert event.detail == "no valid reason given"
     assert query_count(dashboard_iot) == 0
 

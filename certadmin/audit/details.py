@@ -1,0 +1,37 @@
+"""Event details as people read them: stored in English (the chain hashes the stored text, so it
+never changes), shown in the active language.
+
+``KNOWN_DETAILS`` is the one table of detail texts certadmin writes. A stored detail is either
+one of them, or ``<format>: <one of them>`` (a key bundle's format, then why it failed), or
+something else (a file name, a count) that is shown as it is.
+"""
+
+from django.utils.translation import gettext, gettext_noop
+
+KNOWN_DETAILS = frozenset(
+    {
+        # The key-access policy (certadmin.devices.keys.key_access_authorize).
+        gettext_noop("no permission to access private keys"),
+        gettext_noop("no valid reason given"),
+        gettext_noop("re-authentication required"),
+        gettext_noop("re-authentication failed"),
+        gettext_noop("unusable passphrase"),
+        # Releasing a key (certadmin.devices.keys / downloads).
+        gettext_noop("the certificate is not ready, so there is no key to release"),
+        gettext_noop("the certificate could not be decoded"),
+        gettext_noop("the private key could not be decoded"),
+        gettext_noop("the private key does not belong to the certificate"),
+        # The trail's own events (certadmin.audit.services).
+        gettext_noop("management command"),
+    }
+)
+
+
+def detail_display(detail: str) -> str:
+    """``detail`` in the active language where it is a known text; unchanged otherwise."""
+    if detail in KNOWN_DETAILS:
+        return gettext(detail)
+    prefix, separator, rest = detail.partition(": ")
+    if separator and rest in KNOWN_DETAILS:
+        return f"{prefix}: {gettext(rest)}"
+    return detail

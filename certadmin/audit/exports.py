@@ -1,0 +1,168 @@
+"""The audit trail as evidence: a ZIP holding ``events.csv`` and a signed ``manifest.json``.
+
+A CSV alone says nothing about itself, and comment lines above its header confuse spreadsheets;
+so the rows stay a plain CSV (newest first, as the page shows them, times in ISO 8601 with their
+UTC offset) and a sidecar manifest in the same archive states what the file is: the filters used,
+who exported it and when, the row count, the chain head at the time of export (the export covers
+rows up to it), the SHA-256 of the CSV bytes, and an HMAC-SHA-256 under the audit key over all of
+that. ``export_manifest_verify`` checks an archive; ``manage.py audit_export_verify`` runs it.
+"""
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from certadmin.audit.models import AuditEvent
+from certadmin.csv_safety import LineBuffer, csv_cell
+
+EXPORT_FORMAT = "certadmin-audit-export/1"
+EVENTS_NAME = "events.csv"
+MANIFEST_NAME = "manifest.json"
+EXPORT_BATCH = 2000
+EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
+_DOMAIN = b"certadmin audit export v1\n"  # an export signature is never a row hash
+
+
+@dataclass(frozen=True)
+class TrailExport:
+    """What one export holds: the events (id <= the head at the time), and the facts the
+    manifest states about them."""
+
+    events: QuerySet[AuditEvent]
+    filters: dict
+    exported_by: str
+    exported_at: datetime
+    head_id: int | None
+    head_hash: str
+    export_event_id: int
+
+
+def _csv_value(event: AuditEvent, name: str) -> str:
+    value = getattr(event, name)
+    if isinstance(value, datetime):
+        # The offset labels the zone in every cell: the same wall-clock time the pages show.
+        value = timezone.localtime(value)
+    return csv_cell(value)
+
+
+def export_batches(export: TrailExport, *, first_batch: list[AuditEvent]) -> Iterator[list]:
+    """The events, newest first, in keyset batches (no cursor held between batches)."""
+    batch = first_batch
+    while batch:
+        yield batch
+        if len(batch) < EXPORT_BATCH:
+            return
+        batch = list(export.events.filter(id__lt=batch[-1].id)[:EXPORT_BATCH])
+
+
+def export_first_batch(export: TrailExport) -> list[AuditEvent]:
+    return list(export.events[:EXPORT_BATCH])
+
+
+class _Sink:
+    """Where ``zipfile`` writes: collects bytes until the stream takes them (not seekable, so
+    zipfile writes data descriptors and never seeks back)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+def export_zip_stream(export: TrailExport, *, first_batch: list[AuditEvent]) -> Iterator[bytes]:
+    """The archive, as it is written. A failure part-way raises: the download is then cut rather
+    than ending as a clean but incomplete file."""
+    sink = _Sink()
+    digest = hashlib.sha256()
+    size = rows = 0
+    writer = csv.writer(LineBuffer())
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(EVENTS_NAME, "w", force_zip64=True) as member:
+            chunks = [writer.writerow(EXPORT_FIELDS)]
+            for batch in export_batches(export, first_batch=first_batch):
+                chunks.extend(
+                    writer.writerow([_csv_value(event, name) for name in EXPORT_FIELDS])
+                    for event in batch
+                )
+                rows += len(batch)
+                data = "".join(chunks).encode()
+                chunks.clear()
+                member.write(data)
+                digest.update(data)
+                size += len(data)
+                yield sink.take()
+            if chunks:  # no events: the header line alone
+                data = "".join(chunks).encode()
+                member.write(data)
+                digest.update(data)
+                size += len(data)
+        manifest = export_manifest(export, rows=rows, csv_sha256=digest.hexdigest(), size=size)
+        archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    yield sink.take()
+
+
+def export_manifest(export: TrailExport, *, rows: int, csv_sha256: str, size: int) -> dict:
+    """The signed statement about one export."""
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "exported_at": timezone.localtime(export.exported_at).isoformat(timespec="seconds"),
+        "exported_by": export.exported_by,
+        "time_zone": str(timezone.get_current_timezone()),
+        "filters": export.filters,
+        "order": "newest first (id descending)",
+        "rows": rows,
+        "chain_head": {"id": export.head_id, "hash": export.head_hash},
+        "export_event_id": export.export_event_id,
+        "events_csv": {"name": EVENTS_NAME, "bytes": size, "sha256": csv_sha256},
+        "key_id": settings.AUDIT_KEY_ID,
+    }
+    manifest["hmac_sha256"] = _signature(manifest, key=settings.AUDIT_KEYS[settings.AUDIT_KEY_ID])
+    return manifest
+
+
+def _signature(manifest: Mapping, *, key: bytes) -> str:
+    fields = {name: value for name, value in manifest.items() if name != "hmac_sha256"}
+    signed = _DOMAIN + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(key, signed, hashlib.sha256).hexdigest()
+
+
+def export_manifest_verify(
+    archive_bytes: bytes, *, keys: Mapping[str, bytes] | None = None
+) -> tuple[bool, str]:
+    """``(True, "")`` when the archive's CSV matches its manifest and the manifest's HMAC
+    verifies under the audit key it names; otherwise ``(False, why)`` in English."""
+    keys = settings.AUDIT_KEYS if keys is None else keys
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
+            manifest = json.loads(archive.read(MANIFEST_NAME))
+            events_csv = archive.read(EVENTS_NAME)
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return False, "not an audit export archive"
+    key = keys.get(manifest.get("key_id", ""))
+    if key is None:
+        return False, "the manifest names an audit key that is not configured here"
+    if not hmac.compare_digest(_signature(manifest, key=key), manifest.get("hmac_sha256", "")):
+        return False, "the manifest's signature does not verify"
+    if hashlib.sha256(events_csv).hexdigest() != manifest["events_csv"]["sha256"]:
+        return False, "events.csv does not match the SHA-256 in the manifest"
+    return True, ""
