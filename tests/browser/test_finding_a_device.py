@@ -157,7 +157,7 @@ def test_device_statuses_read_as_words_in_their_own_colours(page, person, dashbo
         ("sensor-g", "UNACTIVE", "not activated"),
     ):
         page.get_by_label("DeviceName").fill(typed)
-        badge = page.locator(f'#device-list .device-status[data-status="{status}"]').first
+        badge = page.locator(f"#device-list .device-status-{status.lower()}").first
         expect(badge).to_have_text(words)
         expect(page.locator("#device-list")).not_to_contain_text(status)
         colours[status] = badge.evaluate("b => getComputedStyle(b).backgroundColor")

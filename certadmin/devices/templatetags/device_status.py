@@ -2,6 +2,7 @@
 
 from django import template
 from django.utils.html import format_html
+from django.utils.text import slugify
 from django.utils.translation import gettext
 
 from certadmin.devices.display_names import DEVICE_STATUSES
@@ -17,8 +18,10 @@ def device_status_badge(status: str) -> str:
         return ""
     label, tone = DEVICE_STATUSES.get(status, (status, "neutral"))
     return format_html(
-        '<span class="badge badge-{} device-status" data-status="{}">{}</span>',
+        '<span class="badge badge-{} device-status device-status-{}">{}</span>',
         tone,
-        status,
+        # The platform's word stays out of the text, even of an attribute: the page says it
+        # in the reader's language.
+        slugify(status),
         gettext(label) if status in DEVICE_STATUSES else label,
     )
