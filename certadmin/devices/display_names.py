@@ -18,10 +18,12 @@ CHAIN_REASONS = (
     gettext_noop("CA certificate expired"),
 )
 
-# QueryDevice's DeviceStatus values, as the IoT Platform console names them.
-DEVICE_STATUSES = (
-    gettext_noop("ONLINE"),
-    gettext_noop("OFFLINE"),
-    gettext_noop("UNACTIVE"),
-    gettext_noop("DISABLE"),
-)
+# QueryDevice's DeviceStatus values: the words and the badge colour (app.css ``.badge-<tone>``)
+# every device page shows for them. The one mapping: the live list, the inventory table and
+# the certificate page all show a status through ``{% device_status_badge %}``.
+DEVICE_STATUSES = {
+    "ONLINE": (gettext_noop("online"), "ok"),
+    "OFFLINE": (gettext_noop("offline"), "neutral"),
+    "UNACTIVE": (gettext_noop("not activated"), "info"),
+    "DISABLE": (gettext_noop("disabled"), "bad"),
+}

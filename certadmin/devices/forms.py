@@ -6,6 +6,7 @@ and ``rows`` come from here only.
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from django import forms
 from django.conf import settings
@@ -138,6 +139,73 @@ class DeviceLookupForm(PlainLabelForm):
 
     def clean_instance(self) -> str:
         return self._canonical("instance", clean_instance_id(self.cleaned_data["instance"]))
+
+
+class DeviceSearchForm(PlainLabelForm):
+    """The search form of the home page: a ProductKey, and a DeviceName or part of one.
+
+    Enter means what the person typed: the whole DeviceName opens the device, part of one
+    (or none) shows the product's devices filtered by it. So the name is not held to the
+    DeviceName rules here; the device page checks the name it opens.
+    """
+
+    product_key = forms.CharField(
+        label=_("ProductKey"), max_length=32, strip=True, widget=_identifier_input()
+    )
+    device_name = forms.CharField(
+        label=_("DeviceName"),
+        max_length=32,
+        required=False,
+        strip=True,
+        help_text=_("The whole name opens the device; part of it lists the devices it matches."),
+        widget=_identifier_input(),
+    )
+    instance = InstanceField()
+
+    def __init__(
+        self, *args, products: Sequence[str] = (), instances: Sequence[str] = (), **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.fields["instance"].initial = settings.IOT_INSTANCE_ID
+        # The ProductKeys and instances the dashboard knows, offered as the fields' suggestions.
+        self.product_suggestions = list(products)
+        self.instance_suggestions = list(instances)
+        if self.product_suggestions:
+            self.fields["product_key"].widget.attrs["list"] = "product-suggestions"
+        if self.instance_suggestions:
+            self.fields["instance"].widget.attrs["list"] = "instance-suggestions"
+
+    def clean_product_key(self) -> str:
+        return clean_product_key(self.cleaned_data["product_key"])
+
+    def clean_device_name(self) -> str:
+        value = self.cleaned_data["device_name"]
+        _no_control_characters(value)
+        return value
+
+    def clean_instance(self) -> str:
+        return clean_instance_id(self.cleaned_data["instance"])
+
+
+class InstanceRetryForm(PlainLabelForm):
+    """The IotInstanceId to retry a device with, when the platform did not find its instance."""
+
+    instance = InstanceField()
+
+    def __init__(self, *args, instances: Sequence[str] = (), **kwargs):
+        # Its own ids: the certificate page holds other forms.
+        kwargs.setdefault("auto_id", "id_retry_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["instance"].required = True
+        self.fields["instance"].help_text = _(
+            "An enterprise instance's id, as the IoT Platform console shows it."
+        )
+        self.instance_suggestions = list(instances)
+        if self.instance_suggestions:
+            self.fields["instance"].widget.attrs["list"] = "retry-instance-suggestions"
+
+    def clean_instance(self) -> str:
+        return clean_instance_id(self.cleaned_data["instance"])
 
 
 class DeviceListForm(PlainLabelForm):

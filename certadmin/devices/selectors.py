@@ -186,3 +186,53 @@ def product_inventory(*, product_key: str, iot_instance_id: str = "") -> Product
         .order_by("-created_at")
         .first(),
     )
+
+
+# How many ProductKeys (and instances) the search form suggests.
+PRODUCT_SUGGESTIONS_KEPT = 50
+
+
+@dataclass(frozen=True)
+class ProductSuggestions:
+    """What the search form offers in its ProductKey and IotInstanceId fields."""
+
+    product_keys: list[str]
+    instances: list[str]
+
+
+def product_suggestions(*, user) -> ProductSuggestions:
+    """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with: the
+    configured instance, products synced, the user's recently viewed devices and the
+    inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT`` of each."""
+    pairs: set[tuple[str, str]] = set()
+    sources = (
+        ProductSync.objects.all(),
+        RecentDevice.objects.filter(user=user),
+        CertificateRecord.objects.all(),
+    )
+    for source in sources:
+        pairs.update(
+            source.order_by("product_key", "iot_instance_id")
+            .values_list("product_key", "iot_instance_id")
+            .distinct()[:PRODUCT_SUGGESTIONS_KEPT]
+        )
+    instances = {instance for _product, instance in pairs if instance}
+    if settings.IOT_INSTANCE_ID:
+        instances.add(settings.IOT_INSTANCE_ID)
+    return ProductSuggestions(
+        product_keys=sorted({product for product, _instance in pairs})[:PRODUCT_SUGGESTIONS_KEPT],
+        instances=sorted(instances)[:PRODUCT_SUGGESTIONS_KEPT],
+    )
+
+
+def device_status_of(*, product_key: str, device_name: str, iot_instance_id: str = "") -> str:
+    """The device's status (ONLINE, OFFLINE, UNACTIVE, DISABLE) as the inventory last saw it,
+    or "" when it never listed the device."""
+    return (
+        CertificateRecord.objects.filter(
+            product_key=product_key, device_name=device_name, iot_instance_id=iot_instance_id
+        )
+        .values_list("device_status", flat=True)
+        .first()
+        or ""
+    )

@@ -13,6 +13,7 @@ from certadmin.devices.models import CertificateRecord, RecentDevice
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
 from certadmin.emulator.store import Device
 from certadmin.iot.client import IotClient
+from certadmin.jobs.models import ProductSync
 from tests.conftest import ROLE_PASSWORD
 from tests.devices.key_material import key_fragments
 
@@ -116,9 +117,6 @@ def test_active_user_logs_in_with_the_same_form(make_user, client):
 # --- search validation --------------------------------------------------------------------------
 
 BAD_LOOKUPS = [
-    ("device_name", "abc", "device_name"),
-    ("device_name", "<script>alert(1)</script>", "device_name"),
-    ("device_name", "two words", "device_name"),
     ("device_name", "x" * 33, "device_name"),
     ("device_name", "nul\x00byte", "device_name"),
     ("device_name", "line\nbreak", "device_name"),
@@ -148,7 +146,7 @@ def test_invalid_lookup_is_refused_beside_the_field_without_calling_the_api(
     assert dashboard_iot.request_log == []
 
 
-def test_valid_lookup_redirects_to_the_bookmarkable_device_page(viewer, client_for):
+def test_valid_lookup_redirects_to_the_bookmarkable_device_page(dashboard_iot, viewer, client_for):
     response = client_for(viewer).get(
         "/devices/lookup/",
         {
@@ -175,6 +173,136 @@ def test_lookup_keeps_colon_and_at_sign_names_openable(dashboard_iot, viewer, cl
     assert response.status_code == 302
     assert opened.status_code == 200
     assert "Certificate ready" in page(opened)
+
+
+def test_lookup_of_part_of_a_name_opens_the_only_device_it_matches(
+    dashboard_iot, viewer, client_for
+):
+    response = client_for(viewer).get(
+        "/devices/lookup/", {"product_key": DEMO_PRODUCT_KEY, "device_name": "0042"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/devices/{DEMO_PRODUCT_KEY}/sensor-0042/"
+    assert api_calls(dashboard_iot) == 0, "choosing the device asks only QueryDevice"
+
+
+@pytest.mark.parametrize("typed", ["therm", "zz", "two words", "<script>alert(1)</script>"])
+def test_lookup_of_a_name_several_or_no_devices_match_shows_the_filtered_list(
+    dashboard_iot, viewer, client_for, typed
+):
+    client = client_for(viewer)
+
+    response = client.get(
+        "/devices/lookup/", {"product_key": DEMO_PRODUCT_KEY, "device_name": typed, "instance": ""}
+    )
+    listed = client.get(response["Location"])
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/devices/?product_key={DEMO_PRODUCT_KEY}&device_name=")
+    assert listed.status_code == 200
+    html = page(listed)
+    assert "errorlist" not in html
+    assert "<script>alert" not in html
+    if typed == "therm":
+        assert re.findall(r'<span class="mono">(thermo-\d+)</span>', html) == [
+            "thermo-001",
+            "thermo-002",
+            "thermo-003",
+        ]
+    else:
+        assert "No device matches." in html
+    assert api_calls(dashboard_iot) == 0
+
+
+def test_lookup_of_a_whole_name_opens_it_although_others_contain_it(
+    dashboard_iot, viewer, client_for
+):
+    # A product of its own: the session's emulator keeps added devices.
+    for device_name in ("pump-01", "pump-01-spare"):
+        dashboard_iot.add_device({"product_key": "a1Pumps00001", "device_name": device_name})
+    response = client_for(viewer).get(
+        "/devices/lookup/", {"product_key": "a1Pumps00001", "device_name": "pump-01"}
+    )
+
+    assert response["Location"] == "/devices/a1Pumps00001/pump-01/"
+
+
+def test_lookup_with_only_a_product_key_shows_its_devices_without_javascript(
+    dashboard_iot, viewer, client_for
+):
+    client = client_for(viewer)
+
+    response = client.get(
+        "/devices/lookup/", {"product_key": DEMO_PRODUCT_KEY, "device_name": "", "instance": ""}
+    )
+    listed = client.get(response["Location"])
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/devices/?product_key={DEMO_PRODUCT_KEY}"
+    assert "<html" in page(listed)
+    assert "thermo-001" in page(listed)
+    assert "This field is required" not in page(listed)
+
+
+def test_lookup_in_a_synced_product_chooses_from_the_inventory(dashboard_iot, viewer, client_for):
+    now = timezone.now()
+    for device_name in ("pump-0001", "pump-0002", "valve-0001"):
+        CertificateRecord.objects.create(
+            product_key=DEMO_PRODUCT_KEY, device_name=device_name, last_checked=now
+        )
+    ProductSync.objects.create(product_key=DEMO_PRODUCT_KEY, device_count=3, synced_at=now)
+    client = client_for(viewer)
+
+    def lookup(name):
+        return client.get(
+            "/devices/lookup/", {"product_key": DEMO_PRODUCT_KEY, "device_name": name}
+        )["Location"]
+
+    assert lookup("valve") == f"/devices/{DEMO_PRODUCT_KEY}/valve-0001/"
+    assert lookup("pump") == f"/devices/?product_key={DEMO_PRODUCT_KEY}&device_name=pump"
+    assert lookup("pump-0002") == f"/devices/{DEMO_PRODUCT_KEY}/pump-0002/"
+    assert dashboard_iot.request_log == [], "a synced product is chosen from without the API"
+
+
+def test_search_form_suggests_the_products_and_instances_the_dashboard_knows(
+    viewer, client_for, settings
+):
+    settings.IOT_INSTANCE_ID = "iot-configured01"
+    now = timezone.now()
+    ProductSync.objects.create(product_key="a1Synced0001", device_count=1, synced_at=now)
+    CertificateRecord.objects.create(
+        product_key="a1Inventory1", device_name="one-device", iot_instance_id="iot-seen000001"
+    )
+    RecentDevice.objects.create(
+        user=viewer, product_key="a1Recent0001", device_name="dev-1", viewed_at=now
+    )
+
+    html = page(client_for(viewer).get("/"))
+
+    assert re.search(r'<input[^>]*name="product_key"[^>]*list="product-suggestions"', html)
+    products = re.search(r'<datalist id="product-suggestions">(.*?)</datalist>', html).group(1)
+    assert re.findall(r'value="([^"]+)"', products) == [
+        "a1Inventory1",
+        "a1Recent0001",
+        "a1Synced0001",
+    ]
+    instances = re.search(r'<datalist id="instance-suggestions">(.*?)</datalist>', html).group(1)
+    assert re.findall(r'value="([^"]+)"', instances) == ["iot-configured01", "iot-seen000001"]
+
+
+def test_device_list_links_carry_the_list_state_in_their_urls(dashboard_iot, viewer, client_for):
+    html = page(client_for(viewer).get(LIST_URL + "&device_name=sensor", **HTMX))
+
+    pager = re.search(r'<nav class="pager".*?</nav>', html, re.S).group(0)
+    assert 'hx-push-url="true"' in pager
+    assert f"product_key={DEMO_PRODUCT_KEY}&amp;device_name=sensor&amp;page=2" in pager
+
+
+def test_home_search_puts_the_list_it_shows_in_the_url(viewer, client_for):
+    html = page(client_for(viewer).get("/"))
+
+    assert re.search(r'hx-get="/devices/"[^>]*hx-replace-url="true"', html, re.S)
 
 
 @pytest.mark.parametrize("device_name", ["abc", "%3Cscript%3E", "a%20b%20c%20d", "x" * 33])
@@ -605,6 +733,58 @@ def test_enterprise_device_without_instance_explains_the_instance(
     assert with_instance.status_code == 200
     assert "Certificate ready" in page(with_instance)
     assert ENTERPRISE_INSTANCE_ID in page(with_instance)
+
+
+def test_enterprise_device_without_instance_offers_the_instance_field_to_retry(
+    dashboard_iot, viewer, client_for
+):
+    client = client_for(viewer)
+
+    html = page(client.get(f"/devices/{ENTERPRISE_PRODUCT_KEY}/ent-gw-01/"))
+    form = re.search(
+        r'<form method="get" action="([^"]+)" class="instance-retry">(.*?)</form>', html, re.S
+    )
+    retried = client.get(form.group(1), {"instance": ENTERPRISE_INSTANCE_ID})
+
+    assert form.group(1) == f"/devices/{ENTERPRISE_PRODUCT_KEY}/ent-gw-01/"
+    assert re.search(r'<input[^>]*name="instance"[^>]*required', form.group(2))
+    assert '<label for="id_retry_instance">IotInstanceId</label>' in form.group(2)
+    assert retried.status_code == 200
+    assert "Certificate ready" in page(retried)
+
+
+def test_unknown_device_offers_the_list_filtered_by_its_name_not_the_same_miss(
+    dashboard_iot, viewer, client_for
+):
+    html = page(device_page(client_for(viewer), "thermo-0042"))
+
+    assert "Try again" not in html
+    assert f'href="/devices/?product_key={DEMO_PRODUCT_KEY}&amp;device_name=thermo-0042"' in html
+    assert "List the devices whose names contain “thermo-0042”" in html
+
+
+def test_device_statuses_are_shown_in_words_with_their_own_colour(
+    dashboard_iot, viewer, client_for
+):
+    client = client_for(viewer)
+    # As a product sync leaves a device it listed (the live list stores nothing).
+    CertificateRecord.objects.create(
+        product_key=DEMO_PRODUCT_KEY, device_name="sensor-gen", device_status="UNACTIVE"
+    )
+
+    listing = page(client.get(LIST_URL + "&device_name=-0", **HTMX))
+    opened = page(client.get(f"/devices/{DEMO_PRODUCT_KEY}/sensor-gen/"))
+
+    assert (
+        '<span class="badge badge-ok device-status device-status-online">online</span>' in listing
+    )
+    assert (
+        '<span class="badge badge-neutral device-status device-status-offline">offline</span>'
+        in listing
+    )
+    assert "ONLINE" not in listing
+    assert "OFFLINE" not in listing
+    assert "not activated" in opened, "the certificate page shows the inventory's status"
 
 
 def test_throttled_platform_is_429_and_says_to_wait(

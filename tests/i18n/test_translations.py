@@ -323,13 +323,16 @@ def test_form_validation_messages_are_chinese(dashboard_iot, client_for, viewer)
     client = client_for(viewer)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
 
+    # The search form takes part of a DeviceName as a filter: a device URL holds it to the rules.
     response = client.get("/devices/lookup/?product_key=bad!key&device_name=x")
+    opened = client.get(f"/devices/{DEMO_PRODUCT_KEY}/x/")
 
     assert response.status_code == 400
     body = page(response)
     assert "ProductKey 由 4–32 个字母和数字组成" in body
-    assert "DeviceName 长度为 4–32 个字符" in body
     assert "A ProductKey is" not in body
+    assert opened.status_code == 400
+    assert "DeviceName 长度为 4–32 个字符" in page(opened)
 
 
 @pytest.mark.django_db

@@ -13,6 +13,7 @@ from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
 from certadmin.devices.platform import ca_bundle, describe_iot_error, iot_error_status
+from certadmin.devices.selectors import device_status_of, product_suggestions
 from certadmin.devices.services import certificate_lookup
 from certadmin.devices.views.common import (
     attachment,
@@ -23,6 +24,8 @@ from certadmin.devices.views.common import (
 from certadmin.devices.views.search import search_page
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.iot.errors import IotError
+
+INSTANCE_NOT_FOUND = "iot.system.InstanceNotFound"
 
 
 @require_GET
@@ -48,6 +51,11 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         "bundle_form": forms.KeyBundleForm() if can_reveal else None,
         "reauth_fresh": reauth_is_fresh(request),
         "ca_bundle_problem": ca_bundle().problem,
+        "device_status": device_status_of(
+            product_key=ref.product_key,
+            device_name=ref.device_name,
+            iot_instance_id=ref.iot_instance_id,
+        ),
         "recent_reveals": device_recent_reveals(
             product_key=ref.product_key,
             device_name=ref.device_name,
@@ -69,6 +77,12 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
             error_code=error.code,
             request_id=error.request_id,
         )
+        if error.code == INSTANCE_NOT_FOUND:
+            # Not a dead end: the page asks for the IotInstanceId and tries again with it.
+            context["instance_form"] = forms.InstanceRetryForm(
+                initial={"instance": ref.iot_instance_id},
+                instances=product_suggestions(user=request.user).instances,
+            )
         status = iot_error_status(error)
     template = page_or_partial(request, "devices/device.html", "certificate")
     return render(request, template, context, status=status)

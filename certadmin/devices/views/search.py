@@ -20,9 +20,10 @@ from certadmin.devices.selectors import (
     inventory_devices,
     inventory_rows,
     product_inventory,
+    product_suggestions,
     recent_devices,
 )
-from certadmin.devices.services import DeviceRef, device_list
+from certadmin.devices.services import DeviceRef, device_list, device_search_target
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.iot.errors import IotError
 
@@ -35,8 +36,27 @@ def device_url(device: DeviceRef) -> str:
     return url
 
 
+def device_list_url(*, product_key: str, iot_instance_id: str = "", name: str = "") -> str:
+    """The shareable URL of a product's device list, filtered by ``name`` when given."""
+    query = {"product_key": product_key, "instance": iot_instance_id, "device_name": name}
+    return reverse("devices:list") + "?" + urlencode({k: v for k, v in query.items() if v})
+
+
+def search_form(
+    request: HtmxHttpRequest, data=None, *, initial: dict | None = None
+) -> forms.DeviceSearchForm:
+    """The home page's search form, offering the ProductKeys and instances the dashboard knows."""
+    known = product_suggestions(user=request.user)
+    return forms.DeviceSearchForm(
+        data, initial=initial, products=known.product_keys, instances=known.instances
+    )
+
+
 def search_page(
-    request: HtmxHttpRequest, form: forms.DeviceLookupForm, *, status: int = 200
+    request: HtmxHttpRequest,
+    form: forms.DeviceSearchForm | forms.DeviceLookupForm,
+    *,
+    status: int = 200,
 ) -> HttpResponse:
     """The search page with ``form`` (its errors beside the fields when it is bound)."""
     return render(
@@ -55,16 +75,29 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         if request.user.has_perm(VIEW_AUDIT_TRAIL):
             return redirect("audit:events")
         raise PermissionDenied
-    return search_page(request, forms.DeviceLookupForm())
+    return search_page(request, search_form(request))
 
 
 @require_GET
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def lookup(request: HtmxHttpRequest) -> HttpResponse:
-    form = forms.DeviceLookupForm(request.GET)
+    """Enter in the search form: open the device it names, else show the filtered list."""
+    form = search_form(request, request.GET)
     if not form.is_valid():
         return search_page(request, form, status=400)
-    return redirect(device_url(form.device()))
+    data = form.cleaned_data
+    target = device_search_target(
+        product_key=data["product_key"], iot_instance_id=data["instance"], name=data["device_name"]
+    )
+    if target is not None:
+        return redirect(device_url(target))
+    return redirect(
+        device_list_url(
+            product_key=data["product_key"],
+            iot_instance_id=data["instance"],
+            name=data["device_name"],
+        )
+    )
 
 
 def inventory_table(
@@ -178,7 +211,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
         fields = ("product_key", "device_name", "instance")
         typed = {k: request.GET[k] for k in fields if k in request.GET}
         context.update(
-            form=forms.DeviceLookupForm(initial=typed), recent=recent_devices(user=request.user)
+            form=search_form(request, initial=typed), recent=recent_devices(user=request.user)
         )
     template = page_or_partial(request, "devices/home.html", "device-list")
     return render(request, template, context, status=status)

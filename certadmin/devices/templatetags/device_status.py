@@ -1,0 +1,27 @@
+"""``{% device_status_badge status %}``: a device's status as a coloured badge in words."""
+
+from django import template
+from django.utils.html import format_html
+from django.utils.text import slugify
+from django.utils.translation import gettext
+
+from certadmin.devices.display_names import DEVICE_STATUSES
+
+register = template.Library()
+
+
+@register.simple_tag
+def device_status_badge(status: str) -> str:
+    """The badge for a QueryDevice DeviceStatus; an unknown value is shown as it came, neutral;
+    no status, nothing."""
+    if not status:
+        return ""
+    label, tone = DEVICE_STATUSES.get(status, (status, "neutral"))
+    return format_html(
+        '<span class="badge badge-{} device-status device-status-{}">{}</span>',
+        tone,
+        # The platform's word stays out of the text, even of an attribute: the page says it
+        # in the reader's language.
+        slugify(status),
+        gettext(label) if status in DEVICE_STATUSES else label,
+    )
