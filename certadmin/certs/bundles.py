@@ -60,6 +60,20 @@ def private_key_pem(key: PrivateKeyTypes) -> bytes:
     )
 
 
+def encrypted_private_key_pem(key: PrivateKeyTypes, passphrase: str) -> bytes:
+    """The private key as PKCS#8 PEM encrypted with ``passphrase`` ("ENCRYPTED PRIVATE KEY":
+    PBES2, PBKDF2-HMAC-SHA256 and AES-256-CBC), as ``openssl pkey`` and TLS clients read it.
+
+    Raises BundleError for a passphrase shorter than PASSPHRASE_MIN_LENGTH.
+    """
+    _require_passphrase(passphrase)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode("utf-8")),
+    )
+
+
 def pkcs12_bundle(
     *,
     cert: x509.Certificate,
@@ -73,8 +87,7 @@ def pkcs12_bundle(
     Opens with OpenSSL 3 without ``-legacy``. Raises BundleError for a passphrase shorter than
     PASSPHRASE_MIN_LENGTH or a key that does not belong to the certificate.
     """
-    if len(passphrase) < PASSPHRASE_MIN_LENGTH:
-        raise BundleError(f"passphrase must be at least {PASSPHRASE_MIN_LENGTH} characters")
+    _require_passphrase(passphrase)
     _require_matching_key(cert, key)
     encryption = (
         serialization.PrivateFormat.PKCS12.encryption_builder()
@@ -106,12 +119,17 @@ def zip_bundle(
     iot_instance_id: str | None,
     cert_sn: str,
     mqtt_endpoint: str,
+    key_passphrase: str | None,
 ) -> bytes:
     """A ZIP with the certificate, PKCS#8 key, CA (when known), device.json and README.txt.
 
-    Raises BundleError when the key does not belong to the certificate.
+    The key is encrypted with ``key_passphrase``; only ``None`` (a choice the caller must make
+    explicitly) leaves it unencrypted, and the README then says so. Raises BundleError when the
+    key does not belong to the certificate or the passphrase is too short.
     """
     _require_matching_key(cert, key)
+    encrypted = key_passphrase is not None
+    key_pem = encrypted_private_key_pem(key, key_passphrase) if encrypted else private_key_pem(key)
     details = certificate_details(cert)
     device = {
         "product_key": product_key,
@@ -124,9 +142,14 @@ def zip_bundle(
         "not_before": _iso_utc(details.not_before),
         "not_after": _iso_utc(details.not_after),
         "mqtt_endpoint": mqtt_endpoint,
+        "private_key_encrypted": encrypted,
         "files": {
             "certificate.pem": "device certificate (client certificate for TLS)",
-            "private-key.pem": "device private key, PKCS#8, unencrypted: keep it secret",
+            "private-key.pem": (
+                "device private key, PKCS#8, encrypted with the passphrase chosen at download"
+                if encrypted
+                else "device private key, PKCS#8, NOT encrypted: keep it secret"
+            ),
             **(
                 {"ca.pem": "certificate of the CA that issued the device certificate"}
                 if issuer is not None
@@ -143,7 +166,7 @@ def zip_bundle(
     }
     files: list[tuple[str, bytes, int]] = [
         ("certificate.pem", certificate_pem(cert), 0o644),
-        ("private-key.pem", private_key_pem(key), 0o600),
+        ("private-key.pem", key_pem, 0o600),
     ]
     if issuer is not None:
         files.append(("ca.pem", certificate_pem(issuer), 0o644))
@@ -151,7 +174,11 @@ def zip_bundle(
         ("device.json", (json.dumps(device, indent=2, ensure_ascii=False) + "\n").encode(), 0o644)
     )
     files.append(
-        ("README.txt", _readme(product_key, device_name, issuer is not None, mqtt_endpoint), 0o644)
+        (
+            "README.txt",
+            _readme(product_key, device_name, issuer is not None, mqtt_endpoint, encrypted),
+            0o644,
+        )
     )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -188,6 +215,11 @@ def _filename_part(text: str) -> str:
     return _UNSAFE_FILENAME_CHARS.sub("_", text or "").strip(".")
 
 
+def _require_passphrase(passphrase: str) -> None:
+    if len(passphrase) < PASSPHRASE_MIN_LENGTH:
+        raise BundleError(f"passphrase must be at least {PASSPHRASE_MIN_LENGTH} characters")
+
+
 def _require_matching_key(cert: x509.Certificate, key: PrivateKeyTypes) -> None:
     if not private_key_matches(cert, key):
         raise BundleError("the private key does not belong to the certificate")
@@ -197,16 +229,36 @@ def _iso_utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _readme(product_key: str, device_name: str, has_ca: bool, mqtt_endpoint: str) -> bytes:
+_KEY_LINE_ENCRYPTED = """\
+private-key.pem  The device's private key (PKCS#8, encrypted with the passphrase chosen
+                 when this archive was downloaded; certadmin does not keep it). Anyone
+                 holding the key and the passphrase can act as this device: copy it only
+                 onto the device, and delete this archive once the device is set up.
+                 To decrypt it for a client that cannot read encrypted keys:
+                     openssl pkey -in private-key.pem -out device-key.pem
+"""
+_KEY_LINE_PLAIN = """\
+private-key.pem  The device's private key (PKCS#8, NOT encrypted). Anyone holding it can act
+                 as this device: copy it only onto the device, never into email or chat,
+                 and delete this archive once the device is set up.
+"""
+
+
+def _readme(
+    product_key: str, device_name: str, has_ca: bool, mqtt_endpoint: str, encrypted: bool
+) -> bytes:
     ca_line = (
         "ca.pem           The certificate of the CA that issued certificate.pem. Some clients\n"
         "                 want it alongside the device certificate.\n"
         if has_ca
         else ""
     )
+    key_line = _KEY_LINE_ENCRYPTED if encrypted else _KEY_LINE_PLAIN
     mqtt_host, _, mqtt_port = mqtt_endpoint.rpartition(":")
     if not mqtt_port.isdigit():
         mqtt_host, mqtt_port = mqtt_endpoint, "1883"
+    files = key_line + ca_line
+    passphrase_note = " (and the passphrase)" if encrypted else ""
     text = f"""Device credentials for {product_key} / {device_name}
 ==========================================================
 
@@ -214,10 +266,7 @@ This archive lets one device authenticate to Alibaba Cloud IoT Platform with its
 certificate.
 
 certificate.pem  The device certificate. Present it as the TLS client certificate.
-private-key.pem  The device's private key (PKCS#8, NOT encrypted). Anyone holding it can act
-                 as this device: copy it only onto the device, never into email or chat,
-                 and delete this archive once the device is set up.
-{ca_line}device.json      Identifiers and fingerprints (ProductKey, DeviceName, CertSN, SHA-256
+{files}device.json      Identifiers and fingerprints (ProductKey, DeviceName, CertSN, SHA-256
                  of the certificate and of the public key, validity dates) to check that
                  you have the right files.
 README.txt       This file.
@@ -230,9 +279,9 @@ Connect with MQTT over TLS (mutual TLS: the server checks this certificate) to:
     port {mqtt_port}
 
 and configure the client with certificate.pem as its certificate and private-key.pem as its
-key. With X.509 authentication the certificate identifies the device: Alibaba's Link SDK for C
-is configured with empty ProductKey, DeviceName and DeviceSecret and this host and port.
-See the Alibaba Cloud IoT Platform documentation, "Use X.509 certificates to authenticate
-devices", for the SDK settings.
+key{passphrase_note}. With X.509 authentication the certificate identifies the device:
+Alibaba's Link SDK for C is configured with empty ProductKey, DeviceName and DeviceSecret
+and this host and port. See the Alibaba Cloud IoT Platform documentation, "Use X.509
+certificates to authenticate devices", for the SDK settings.
 """
     return text.encode("utf-8")

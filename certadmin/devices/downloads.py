@@ -21,7 +21,9 @@ from certadmin.iot.client import IotClient
 from certadmin.iot.results import CertStatus
 
 CERTIFICATE_FORMATS = ("pem", "der", "chain")
-KEY_FORMATS = ("key", "p12", "zip")
+KEY_FORMATS = ("key", "p12", "zip", "zip-plain")
+# Formats that protect the key with the passphrase the user chose at download.
+PASSPHRASE_FORMATS = ("p12", "zip")
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,9 @@ def key_bundle_download(
 ) -> DownloadFile:
     """A download containing the private key, audited exactly like a reveal.
 
-    The caller has checked permission, reason, re-authentication and the passphrase.
+    ``kind`` is one of KEY_FORMATS: "zip" encrypts the key in the archive with ``passphrase``,
+    "zip-plain" is the archive with the key unencrypted (recorded as such). The caller has
+    checked permission, reason, re-authentication and the passphrase.
     Raises ``KeyReleaseError`` (audited as failed) or ``AuditWriteError`` (no file).
     """
     if kind not in KEY_FORMATS:
@@ -169,8 +173,9 @@ def key_bundle_download(
                         friendly_name=dn,
                     ),
                 )
+            encrypted = kind == "zip"
             return DownloadFile(
-                name(pk, dn, "bundle", "zip"),
+                name(pk, dn, "bundle" if encrypted else "bundle-unencrypted", "zip"),
                 "application/zip",
                 bundles.zip_bundle(
                     cert=cert,
@@ -181,6 +186,7 @@ def key_bundle_download(
                     iot_instance_id=device.iot_instance_id or None,
                     cert_sn=material.result.cert_sn,
                     mqtt_endpoint=settings.IOT_MQTT_ENDPOINT,
+                    key_passphrase=passphrase if encrypted else None,
                 ),
             )
         except bundles.BundleError as error:

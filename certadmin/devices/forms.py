@@ -330,19 +330,38 @@ def _passphrase_help_text() -> str:
 _passphrase_help = lazy(_passphrase_help_text, str)
 
 
-class KeyBundleForm(KeyAccessForm):
-    """A download that contains the private key: its format, and a passphrase for PKCS#12."""
+class KeyActionForm(KeyAccessForm):
+    """The one form for a device's private key: what to do with it (reveal it on the page, or
+    one of the downloads), the reason and password every key access asks for, and the
+    passphrase the PKCS#12 file and the encrypted ZIP are protected with."""
 
-    FORMATS = (
-        ("key", _("Private key alone (PEM, PKCS#8)")),
-        ("p12", _("PKCS#12 (.p12), protected by a passphrase")),
-        ("zip", _("ZIP bundle: certificate, key, CA, device.json, README")),
+    ACTIONS = (
+        ("reveal", _("Reveal it on this page")),
+        ("key", _("Download the key alone (PEM, PKCS#8, not encrypted)")),
+        ("p12", _("Download a PKCS#12 file (.p12): certificate, key and CA, under a passphrase")),
+        (
+            "zip",
+            _(
+                "Download a ZIP bundle: certificate, CA, device.json, README and the key "
+                "encrypted with a passphrase"
+            ),
+        ),
+        (
+            "zip-plain",
+            _(
+                "Download a ZIP bundle with the key NOT encrypted: anyone who gets the file "
+                "can act as the device"
+            ),
+        ),
     )
-    format = forms.ChoiceField(
-        label=_("Format"), choices=FORMATS, initial="key", widget=forms.RadioSelect
+    # What needs the passphrase; the page shows its fields only for these.
+    PASSPHRASE_ACTIONS = ("p12", "zip")
+
+    action = forms.ChoiceField(
+        label=_("What to do"), choices=ACTIONS, initial="reveal", widget=forms.RadioSelect
     )
     passphrase = forms.CharField(
-        label=_("Passphrase for the .p12 file"),
+        label=_("Passphrase for the file"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -355,31 +374,35 @@ class KeyBundleForm(KeyAccessForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args, **kwargs):
-        # Its own ids: the certificate page shows this form beside the reveal form.
-        kwargs.setdefault("auto_id", "id_bundle_%s")
-        super().__init__(*args, **kwargs)
-
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("format") != "p12":
+        if cleaned.get("action") not in self.PASSPHRASE_ACTIONS:
             return cleaned
         passphrase = cleaned.get("passphrase", "")
         if problem := passphrase_problem(passphrase):
             self.add_error("passphrase", problem)
         elif passphrase != cleaned.get("passphrase_confirm", ""):
-            self.add_error("passphrase", gettext("The two passphrases differ."))
+            self.add_error("passphrase_confirm", gettext("The two passphrases differ."))
         return cleaned
 
-    def problem_summary(self) -> str:
-        """The one line shown above the refused form; the fields say the rest."""
-        if self.has_error("reason") or self.has_error("password"):
-            return gettext("Correct the form below.")
-        if self.has_error("format"):
-            return gettext("Choose a format.")
-        if self.has_error("passphrase"):
-            return " ".join(self.errors["passphrase"])
-        return gettext("Correct the form below.")
+    def chosen_action(self) -> str:
+        """The action asked for, valid or not (to keep it chosen when the form comes back)."""
+        return str(self.data.get("action", "")) if self.is_bound else self["action"].initial
+
+
+class KeyBundleForm(KeyActionForm):
+    """The key bundle endpoint's form: one of the downloads, named by ``format`` (never a
+    reveal)."""
+
+    ACTIONS = tuple(choice for choice in KeyActionForm.ACTIONS if choice[0] != "reveal")
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None:
+            data = data.copy()
+            data["action"] = data.get("format", "")
+        super().__init__(data, *args, **kwargs)
+        self.fields["action"].choices = self.ACTIONS
+        self.fields["action"].initial = "key"
 
 
 class InventoryFilterForm(PlainLabelForm):

@@ -229,15 +229,16 @@ def key_access_authorize(
                 error=gettext("That password is not correct."),
             )
     if not form.is_valid():
-        if form.has_error("passphrase"):
-            # The user is allowed, but chose an unusable PKCS#12 passphrase: a failed download.
+        if form.has_error("passphrase") or form.has_error("passphrase_confirm"):
+            # The user is allowed, but chose an unusable passphrase: a failed download.
+            chosen = form.cleaned_data.get("action", "p12")
             key_access_failed(
                 actor=actor,
                 device=device,
                 context=request_context(request),
                 action=action,
                 reason=form.cleaned_data["reason"],
-                detail="p12: unusable passphrase",
+                detail=f"{chosen}: unusable passphrase",
                 outcome=AuditOutcome.REFUSED,
             )
         raise KeyAccessInvalid(form)

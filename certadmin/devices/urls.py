@@ -12,6 +12,8 @@ urlpatterns = [
     path("expiry/", expiry.expiry, name="expiry"),
     path("expiry/csv/", expiry.expiry_csv, name="expiry-csv"),
     path("devices/<str:product_key>/<str:device_name>/", certificate.device, name="device"),
+    path("devices/<str:product_key>/<str:device_name>/key/", keys.key_access, name="key"),
+    path("devices/<str:product_key>/<str:device_name>/key/seen/", keys.key_seen, name="key-seen"),
     path("devices/<str:product_key>/<str:device_name>/reveal/", keys.reveal, name="reveal"),
     path(
         "devices/<str:product_key>/<str:device_name>/certificate/<str:kind>/",

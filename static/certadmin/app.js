@@ -99,3 +99,17 @@ document.addEventListener("click", function (event) {
   document.addEventListener("DOMContentLoaded", function () { fold(document); });
   document.addEventListener("htmx:afterSettle", function () { fold(document); });
 })();
+
+// The key form (templates/devices/reveal.html): a download the server has accepted over htmx
+// (it answers 204 with this event) is posted again natively, so the browser saves the file;
+// then the passphrases leave the page and "who has seen this key" is refreshed once the
+// download has had time to be recorded.
+document.addEventListener("key-download-ready", function (event) {
+  var form = event.target.closest ? event.target.closest("form[data-key-form]") : null;
+  if (!form) return;
+  form.submit();
+  form.querySelectorAll("input[type=password]").forEach(function (input) { input.value = ""; });
+  [1500, 5000].forEach(function (delay) {
+    setTimeout(function () { document.body.dispatchEvent(new Event("key-seen-changed")); }, delay);
+  });
+});

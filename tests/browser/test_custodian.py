@@ -1,5 +1,6 @@
 """A Key custodian in a real browser: reveal a private key, download a PKCS#12 file."""
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def test_custodian_reveals_a_key_copies_and_downloads_it_and_it_hides_itself(
     shot(page, "reveal-no-password")
 
     panel.get_by_label("Your password").fill(PASSWORD)
-    with page.expect_response(lambda r: r.url.endswith("/reveal/")) as answer:
+    with page.expect_response(lambda r: r.url.endswith("/key/")) as answer:
         panel.get_by_role("button", name="Reveal private key").click()
     assert "no-store" in answer.value.headers["cache-control"]
     key = panel.locator("#private-key")
@@ -89,27 +90,101 @@ def test_custodian_reveals_a_key_copies_and_downloads_it_and_it_hides_itself(
     shot(page, "key-hidden")
 
 
-def test_custodian_downloads_a_pkcs12_file_through_the_page(
-    page, person, dashboard, tmp_path, shot
+def key_form(page: Page):
+    return page.locator("#key-actions form")
+
+
+def test_the_key_form_is_on_the_first_screen_and_asks_a_passphrase_only_when_it_is_used(
+    new_page, person, dashboard, shot
 ):
+    page = new_page(viewport={"width": 1280, "height": 800})
     log_in(page, person("Key custodian"))
     page.goto(f"/devices/{PRODUCT_KEY}/thermo-001/")
-    page.get_by_text("Download with the private key").click()
-    bundle = page.locator("details form")
-    expect(bundle).to_be_visible()
+    form = key_form(page)
 
-    passphrase = "correct horse battery staple 12"
+    # Reached at once: the reason field and the button are within the first screen.
+    for target in (form.get_by_label("Reason"), form.get_by_role("button")):
+        box = target.bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] < 800, box
+    expect(page.locator("form textarea[name=reason]")).to_have_count(1)
+
+    passphrase = form.get_by_label("Passphrase for the file")
+    button = form.get_by_role("button")
+    expect(passphrase).to_be_hidden()
+    expect(button).to_have_accessible_name("Reveal private key")
+    for choice, shown in (("PKCS#12", True), ("key alone", False), ("key NOT encrypted", False)):
+        form.get_by_label(choice).check()
+        if shown:
+            expect(passphrase).to_be_visible()
+        else:
+            expect(passphrase).to_be_hidden()
+        expect(button).to_have_accessible_name("Download with private key")
+    form.get_by_label("the key encrypted with a passphrase").check()
+    expect(passphrase).to_be_visible()
+    expect(form.get_by_label("Passphrase again")).to_be_visible()
+    shot(page, "zip-chosen")
+
+
+def test_a_reveal_shows_up_in_who_has_seen_this_key_without_a_reload(
+    new_page, person, dashboard, shot
+):
+    page = new_page()
+    log_in(page, person("Key custodian", "cust-rosa"))
+    page.goto(f"/devices/{PRODUCT_KEY}/thermo-002/")
+    seen = page.locator("#key-seen")
+    expect(seen).to_contain_text("Nobody has revealed")
+
+    form = key_form(page)
+    form.get_by_label("Reason").fill("INC-5150: checking the key after a board swap")
+    form.get_by_label("Your password").fill(PASSWORD)
+    form.get_by_role("button", name="Reveal private key").click()
+    expect(reveal_panel(page).locator("#private-key")).to_contain_text("PRIVATE KEY")
+
+    expect(seen).to_contain_text("cust-rosa")
+    expect(seen).to_contain_text("INC-5150: checking the key after a board swap")
+    expect(page.locator("#key-seen")).to_have_count(1)
+    shot(page, "seen-updated")
+
+
+def test_custodian_downloads_a_pkcs12_file_through_the_page(
+    new_page, page_problems, person, dashboard, tmp_path, shot
+):
+    page_problems.allow_http_errors()  # the short passphrase is refused with a 400
+    page = new_page()
+    log_in(page, person("Key custodian"))
+    page.goto(f"/devices/{PRODUCT_KEY}/thermo-001/")
+    device_url = page.url
+    bundle = key_form(page)
+
     bundle.get_by_label("PKCS#12").check()
-    bundle.get_by_label("Passphrase for the .p12 file").fill(passphrase)
-    bundle.get_by_label("Passphrase again").fill(passphrase)
     bundle.get_by_label("Reason").fill("CHG-2026-07: move thermo-001 to the new broker")
     bundle.get_by_label("Your password").fill(PASSWORD)
+
+    # A too-short passphrase is refused in place, said once, with what was typed kept.
+    bundle.get_by_label("Passphrase for the file").fill("short")
+    bundle.get_by_label("Passphrase again").fill("short")
+    bundle.get_by_role("button", name="Download with private key").click()
+    bundle = key_form(page)
+    expect(bundle.locator("#id_passphrase_error")).to_contain_text("at least")
+    expect(page.get_by_text("Choose a passphrase of at least")).to_have_count(1)
+    expect(bundle.get_by_label("PKCS#12")).to_be_checked()
+    expect(bundle.get_by_label("Reason")).to_have_value(
+        "CHG-2026-07: move thermo-001 to the new broker"
+    )
+    assert page.url == device_url
+    shot(page, "pkcs12-short-passphrase")
+
+    passphrase = "correct horse battery staple 12"
+    bundle.get_by_label("Passphrase for the file").fill(passphrase)
+    bundle.get_by_label("Passphrase again").fill(passphrase)
+    if bundle.get_by_label("Your password").count():
+        bundle.get_by_label("Your password").fill(PASSWORD)
     shot(page, "pkcs12-form")
     with page.expect_download() as download_info:
         bundle.get_by_role("button", name="Download with private key").click()
     download = download_info.value
-    assert download.suggested_filename.endswith(".p12")
-    assert download.suggested_filename.startswith(f"{PRODUCT_KEY}_thermo-001")
+    assert download.suggested_filename == f"{PRODUCT_KEY}_thermo-001.bundle.p12"
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
 
@@ -122,3 +197,40 @@ def test_custodian_downloads_a_pkcs12_file_through_the_page(
     assert loaded.cert.certificate.public_bytes(serialization.Encoding.PEM).decode().strip() == (
         page_text
     )
+    # The passphrases leave the page, and the download shows up in "who has seen this key".
+    expect(bundle.get_by_label("Passphrase for the file")).to_have_value("")
+    expect(page.locator("#key-seen")).to_contain_text("CHG-2026-07", timeout=10_000)
+
+
+def test_without_javascript_one_form_reveals_and_refuses_a_short_passphrase_once(
+    new_page, page_problems, person, dashboard, tmp_path
+):
+    page_problems.allow_http_errors()
+    page = new_page(java_script_enabled=False)
+    log_in(page, person("Key custodian"))
+    page.goto(f"/devices/{PRODUCT_KEY}/thermo-001/")
+    form = key_form(page)
+
+    form.get_by_label("the key encrypted with a passphrase").check()
+    form.get_by_label("Reason").fill("CHG-2026-08: provisioning without scripts")
+    form.get_by_label("Your password").fill(PASSWORD)
+    form.get_by_label("Passphrase for the file").fill("short")
+    form.get_by_label("Passphrase again").fill("short")
+    with page.expect_navigation():
+        form.get_by_role("button").click()
+    expect(page.get_by_text("Choose a passphrase of at least")).to_have_count(1)
+    form = page.locator("#reveal-panel form")
+    expect(form.get_by_label("the key encrypted with a passphrase")).to_be_checked()
+
+    passphrase = "a long zip passphrase 77"
+    form.get_by_label("Passphrase for the file").fill(passphrase)
+    form.get_by_label("Passphrase again").fill(passphrase)
+    with page.expect_download() as download_info:
+        form.get_by_role("button").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{PRODUCT_KEY}_thermo-001.bundle.zip"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    key_pem = zipfile.ZipFile(saved).read("private-key.pem")
+    assert key_pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert serialization.load_pem_private_key(key_pem, passphrase.encode()) is not None

@@ -16,6 +16,7 @@ from certadmin.certs.bundles import (
     certificate_chain_pem,
     certificate_der,
     certificate_pem,
+    encrypted_private_key_pem,
     pkcs12_bundle,
     private_key_pem,
     zip_bundle,
@@ -39,6 +40,7 @@ def _zip(leaf, issuer, **overrides):
         "iot_instance_id": "iot-06z00ep2pjifrby",
         "cert_sn": "8f2c1e",
         "mqtt_endpoint": "x509.itls.cn-shanghai.aliyuncs.com:1883",
+        "key_passphrase": PASSPHRASE,
     }
     return zip_bundle(**(arguments | overrides))
 
@@ -173,7 +175,7 @@ def test_pkcs12_with_wrong_passphrase_fails_in_openssl(rsa_leaf):
 # --------------------------------------------------------------------- ZIP
 
 
-def test_zip_contains_every_file(ca, rsa_leaf):
+def test_zip_contains_every_file_with_the_key_encrypted_by_the_passphrase(ca, rsa_leaf):
     archive = zipfile.ZipFile(io.BytesIO(_zip(rsa_leaf, ca.cert)))
     assert archive.namelist() == [
         "certificate.pem",
@@ -187,9 +189,81 @@ def test_zip_contains_every_file(ca, rsa_leaf):
     assert x509.load_pem_x509_certificate(archive.read("certificate.pem")) == rsa_leaf.cert
     assert x509.load_pem_x509_certificate(archive.read("ca.pem")) == ca.cert
     key_pem = archive.read("private-key.pem")
+    assert key_pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    with pytest.raises(TypeError):  # no passphrase, no key
+        serialization.load_pem_private_key(key_pem, None)
+    with pytest.raises(ValueError, match="Incorrect password"):
+        serialization.load_pem_private_key(key_pem, b"wrong-passphrase-here")
+    key = serialization.load_pem_private_key(key_pem, PASSPHRASE.encode())
+    assert private_key_matches(rsa_leaf.cert, key)
+    assert archive.getinfo("private-key.pem").external_attr >> 16 & 0o777 == 0o600
+    assert json.loads(archive.read("device.json"))["private_key_encrypted"] is True
+    readme = archive.read("README.txt").decode()
+    assert "encrypted with the passphrase" in readme
+    assert "NOT encrypted" not in readme
+
+
+def test_zip_with_the_key_unencrypted_only_when_asked_and_says_so(ca, rsa_leaf):
+    archive = zipfile.ZipFile(io.BytesIO(_zip(rsa_leaf, ca.cert, key_passphrase=None)))
+    key_pem = archive.read("private-key.pem")
     assert key_pem.startswith(b"-----BEGIN PRIVATE KEY-----")
     assert private_key_matches(rsa_leaf.cert, serialization.load_pem_private_key(key_pem, None))
-    assert archive.getinfo("private-key.pem").external_attr >> 16 & 0o777 == 0o600
+    assert "NOT encrypted" in archive.read("README.txt").decode()
+    device = json.loads(archive.read("device.json"))
+    assert device["private_key_encrypted"] is False
+    assert "NOT encrypted" in device["files"]["private-key.pem"]
+
+
+def test_zip_key_passphrase_must_be_given_and_long_enough(rsa_leaf):
+    with pytest.raises(TypeError):  # no default: the caller chooses encrypted or not
+        zip_bundle(
+            cert=rsa_leaf.cert,
+            key=rsa_leaf.key,
+            issuer=None,
+            product_key="a1B2c3D4e5F",
+            device_name="sensor-01",
+            iot_instance_id=None,
+            cert_sn="1",
+            mqtt_endpoint="h:1883",
+        )
+    with pytest.raises(BundleError, match="at least"):
+        _zip(rsa_leaf, None, key_passphrase="x" * (PASSPHRASE_MIN_LENGTH - 1))
+
+
+@requires_openssl
+@pytest.mark.parametrize("leaf_name", ["rsa_leaf", "ec_leaf"])
+def test_encrypted_key_opens_with_openssl_only_with_the_passphrase(request, leaf_name, tmp_path):
+    leaf = request.getfixturevalue(leaf_name)
+    archive = zipfile.ZipFile(io.BytesIO(_zip(leaf, None)))
+    path = tmp_path / "private-key.pem"  # a test key: nothing real is written
+    path.write_bytes(archive.read("private-key.pem"))
+
+    def pkey(passphrase: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["openssl", "pkey", "-in", str(path), "-passin", f"pass:{passphrase}", "-pubout"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+
+    opened = pkey(PASSPHRASE)
+    assert opened.returncode == 0, opened.stderr.decode()
+    public = serialization.load_pem_public_key(opened.stdout)
+    assert public_key_sha256(public) == public_key_sha256(leaf.cert)
+    assert pkey("wrong-passphrase-here").returncode != 0
+    asn1 = subprocess.run(
+        ["openssl", "asn1parse", "-in", str(path)], capture_output=True, timeout=30, check=True
+    ).stdout.decode()
+    assert "PBES2" in asn1
+    assert "aes-256-cbc" in asn1.lower()
+
+
+def test_encrypted_private_key_pem_round_trips_and_refuses_a_short_passphrase(rsa_leaf):
+    pem = encrypted_private_key_pem(rsa_leaf.key, PASSPHRASE)
+    key = serialization.load_pem_private_key(pem, PASSPHRASE.encode())
+    assert private_key_matches(rsa_leaf.cert, key)
+    with pytest.raises(BundleError):
+        encrypted_private_key_pem(rsa_leaf.key, "short")
 
 
 def test_zip_device_json_describes_the_device(ca, rsa_leaf):
@@ -225,8 +299,11 @@ def test_zip_without_issuer_has_no_ca_file(ec_leaf):
     assert json.loads(archive.read("device.json"))["iot_instance_id"] is None
 
 
-def test_zip_is_deterministic(ca, rsa_leaf):
-    assert _zip(rsa_leaf, ca.cert) == _zip(rsa_leaf, ca.cert)
+def test_zip_with_the_unencrypted_key_is_deterministic(ca, rsa_leaf):
+    # The encrypted key has a fresh salt and IV each time; everything else is fixed.
+    assert _zip(rsa_leaf, ca.cert, key_passphrase=None) == _zip(
+        rsa_leaf, ca.cert, key_passphrase=None
+    )
 
 
 def test_zip_with_someone_elses_key_is_refused(rsa_leaf, ec_leaf):

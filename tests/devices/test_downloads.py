@@ -48,7 +48,7 @@ def bundle_url(device_name: str, product_key: str = PK) -> str:
 
 def post_bundle(client: Client, device_name: str, kind: str, product_key: str = PK, **data):
     payload = {"format": kind, "reason": REASON}
-    if kind == "p12":
+    if kind in ("p12", "zip"):
         payload.update(passphrase=PASSPHRASE, passphrase_confirm=PASSPHRASE)
     payload.update(data)
     return client.post(bundle_url(device_name, product_key), payload)
@@ -382,10 +382,13 @@ def test_zip_bundle_holds_certificate_key_ca_device_json_and_readme(
     assert pem_certificates(archive.read("certificate.pem")) == [certificate]
     assert pem_certificates(archive.read("ca.pem")) == [emulator_ca]
     key_pem = archive.read("private-key.pem")
-    assert key_pem.startswith(b"-----BEGIN PRIVATE KEY-----\n")
-    assert private_key_matches(certificate, serialization.load_pem_private_key(key_pem, None))
+    # The key inside is encrypted with the passphrase chosen at download.
+    assert key_pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
+    key = serialization.load_pem_private_key(key_pem, PASSPHRASE.encode())
+    assert private_key_matches(certificate, key)
     assert (archive.getinfo("private-key.pem").external_attr >> 16) & 0o777 == 0o600
     device = json.loads(archive.read("device.json"))
+    assert device["private_key_encrypted"] is True
     details = certificate_details(certificate)
     assert device["product_key"] == PK
     assert device["device_name"] == "gateway-07"
@@ -398,6 +401,57 @@ def test_zip_bundle_holds_certificate_key_ca_device_json_and_readme(
     assert "private-key.pem" in readme
     [event] = events()
     assert (event.outcome, event.detail) == (AuditOutcome.SUCCESS, "zip")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
+def test_zip_bundle_key_opens_with_openssl_only_with_the_passphrase(
+    dashboard_iot, custodian_client, tmp_path
+):
+    certificate = load_certificate(api_answer(dashboard_iot, "gateway-07").certificate)
+    response = post_bundle(custodian_client, "gateway-07", "zip")
+    key_file = tmp_path / "private-key.pem"  # a test device's key, in pytest's own tmp dir
+    key_file.write_bytes(zipfile.ZipFile(io.BytesIO(response.content)).read("private-key.pem"))
+
+    def openssl_pkey(passphrase: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["openssl", "pkey", "-in", str(key_file), "-passin", f"pass:{passphrase}", "-pubout"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+
+    opened = openssl_pkey(PASSPHRASE)
+    assert opened.returncode == 0, opened.stderr.decode()
+    assert public_key_sha256(serialization.load_pem_public_key(opened.stdout)) == (
+        public_key_sha256(certificate)
+    )
+    assert openssl_pkey("not the passphrase at all").returncode != 0
+
+
+def test_zip_bundle_without_a_passphrase_is_refused_and_the_unencrypted_one_is_a_choice(
+    dashboard_iot, custodian_client
+):
+    certificate = load_certificate(api_answer(dashboard_iot, "gateway-07").certificate)
+
+    refused = post_bundle(
+        custodian_client, "gateway-07", "zip", passphrase="", passphrase_confirm=""
+    )
+    plain = post_bundle(custodian_client, "gateway-07", "zip-plain")
+
+    assert refused.status_code == 400
+    assert "Content-Disposition" not in refused
+    assert plain.status_code == 200
+    assert attachment_name(plain) == f"{PK}_gateway-07.bundle-unencrypted.zip"
+    archive = zipfile.ZipFile(io.BytesIO(plain.content))
+    key_pem = archive.read("private-key.pem")
+    assert key_pem.startswith(b"-----BEGIN PRIVATE KEY-----\n")
+    assert private_key_matches(certificate, serialization.load_pem_private_key(key_pem, None))
+    assert "NOT encrypted" in archive.read("README.txt").decode()
+    assert json.loads(archive.read("device.json"))["private_key_encrypted"] is False
+    assert [(e.outcome, e.detail) for e in events()] == [
+        (AuditOutcome.FAILED, "zip: unusable passphrase"),
+        (AuditOutcome.SUCCESS, "zip-plain"),
+    ]
 
 
 def test_zip_bundle_of_a_device_from_an_unknown_ca_has_no_ca_file(

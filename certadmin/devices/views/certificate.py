@@ -47,8 +47,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         "error_code": "",
         "request_id": "",
         "can_reveal": can_reveal,
-        "form": forms.KeyAccessForm() if can_reveal else None,
-        "bundle_form": forms.KeyBundleForm() if can_reveal else None,
+        "key_form": forms.KeyActionForm() if can_reveal else None,
         "reauth_fresh": reauth_is_fresh(request),
         "ca_bundle_problem": ca_bundle().problem,
         "device_status": device_status_of(

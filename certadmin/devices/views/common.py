@@ -7,8 +7,6 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
 
-from certadmin.accounts.reauth import reauth_is_fresh
-from certadmin.accounts.roles import REVEAL_PRIVATE_KEY
 from certadmin.devices import forms
 from certadmin.devices.downloads import DownloadFile
 from certadmin.devices.services import DeviceRef
@@ -52,9 +50,8 @@ def download_problem(
     status: int,
     code: str = "",
     request_id: str = "",
-    form: forms.KeyBundleForm | None = None,
 ) -> HttpResponse:
-    """The page that says why a download was not handed out (with the form to try again)."""
+    """The page that says why a download was not handed out."""
     response = render(
         request,
         "devices/bundle.html",
@@ -63,9 +60,6 @@ def download_problem(
             "error": message,
             "error_code": code,
             "request_id": request_id,
-            "bundle_form": form,
-            "reauth_fresh": reauth_is_fresh(request),
-            "can_reveal": request.user.has_perm(REVEAL_PRIVATE_KEY),
         },
         status=status,
     )

@@ -1,7 +1,9 @@
 """A device's private key: revealing it on the page, and downloading it inside a bundle.
 
-The policy (permission, reason, re-authentication, passphrase) is ``key_access_authorize``'s;
-these views map what it raises to responses.
+The device page asks for both with one form (``key_access``); the older ``reveal`` and
+``key_bundle_download`` endpoints take the same path. The policy (permission, reason,
+re-authentication, passphrase) is ``key_access_authorize``'s; these views map what it raises
+to responses.
 """
 
 from django.conf import settings
@@ -11,11 +13,13 @@ from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.reauth import reauth_is_fresh
+from certadmin.accounts.roles import REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL
 from certadmin.audit.models import AuditAction
+from certadmin.audit.selectors import device_recent_reveals
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
 from certadmin.devices.keys import (
@@ -65,15 +69,24 @@ def _oversize_refused(action: AuditAction):
     return refuse
 
 
-@oversize_handler(_oversize_refused(AuditAction.KEY_REVEAL))
-@require_POST
-@vary_on_headers("HX-Request")
-@sensitive_post_parameters("password")
-@sensitive_variables("revealed")
-def reveal(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
-    """Reveal a device's private key: permission, reason, fresh password; audited first."""
+# The event the key form's htmx request answers with when a download may go ahead: the page
+# then submits the same form natively, so the browser receives the file (htmx cannot save one).
+DOWNLOAD_READY_EVENT = "key-download-ready"
+
+
+@sensitive_variables("revealed", "file")
+def _key_access(
+    request: HtmxHttpRequest, product_key: str, device_name: str, form: forms.KeyActionForm
+) -> HttpResponse:
+    """Reveal the key, or hand out a download with it, as ``form`` asks; audited either way.
+
+    A refused form comes back with its errors in place (the panel for htmx, the key page
+    without JavaScript). An htmx request for a valid download is answered 204 with
+    ``DOWNLOAD_READY_EVENT``: the page then posts the form natively for the file.
+    """
     device = device_or_404(request, product_key, device_name)
-    form = forms.KeyAccessForm(request.POST)
+    chosen = form.chosen_action()
+    audit_action = AuditAction.KEY_REVEAL if chosen == "reveal" else AuditAction.KEY_DOWNLOAD
     context = {
         "device": device,
         "form": form,
@@ -84,28 +97,47 @@ def reveal(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         "visible_seconds": settings.KEY_REVEAL_VISIBLE_SECONDS,
         # The browser's "Download key" names the file as the server's own key download does.
         "key_filename": downloads.private_key_filename(device),
+        "recent_reveals": None,
     }
     status = 200
     try:
-        key_access_authorize(
-            request=request, device=device, action=AuditAction.KEY_REVEAL, form=form
-        )
+        key_access_authorize(request=request, device=device, action=audit_action, form=form)
+        reason = form.cleaned_data["reason"]
+        if chosen != "reveal":
+            if request.htmx:
+                response = HttpResponse(status=204)
+                response["HX-Trigger"] = DOWNLOAD_READY_EVENT
+                return response
+            file = downloads.key_bundle_download(
+                actor=request.user,
+                device=device,
+                kind=chosen,
+                reason=reason,
+                passphrase=form.cleaned_data["passphrase"],
+                context=request_context(request),
+            )
+            return attachment(file)
         context["revealed"] = key_reveal(
-            actor=request.user,
-            device=device,
-            reason=form.cleaned_data["reason"],
-            context=request_context(request),
+            actor=request.user, device=device, reason=reason, context=request_context(request)
         )
-        context["form"] = forms.KeyAccessForm()
+        context["form"] = forms.KeyActionForm()
+        # "Who has seen this key" on the page is updated by the same answer.
+        context["recent_reveals"] = device_recent_reveals(
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id,
+        )
     except KeyAccessDenied as error:
         raise PermissionDenied(error.message) from None
     except KeyAccessInvalid:
         status = 400
     except KeyReleaseError as error:
         context.update(error=error.message, error_code=error.code, request_id=error.request_id)
+        context["form"] = forms.KeyActionForm(initial={"action": chosen})
         status = error.status
     except AuditWriteError:
         context["error"] = audit_unavailable_message()
+        context["form"] = forms.KeyActionForm(initial={"action": chosen})
         status = 503
     context["reauth_fresh"] = reauth_is_fresh(request)
     response = render(
@@ -120,40 +152,48 @@ def reveal(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
 
 @oversize_handler(_oversize_refused(AuditAction.KEY_DOWNLOAD))
 @require_POST
+@vary_on_headers("HX-Request")
 @sensitive_post_parameters("password", "passphrase", "passphrase_confirm")
-@sensitive_variables("file")
+def key_access(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
+    """The device page's one key form: reveal on the page, or one of the downloads."""
+    return _key_access(request, product_key, device_name, forms.KeyActionForm(request.POST))
+
+
+@oversize_handler(_oversize_refused(AuditAction.KEY_REVEAL))
+@require_POST
+@vary_on_headers("HX-Request")
+@sensitive_post_parameters("password")
+def reveal(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
+    """Reveal a device's private key: permission, reason, fresh password; audited first."""
+    data = request.POST.copy()
+    data["action"] = "reveal"
+    return _key_access(request, product_key, device_name, forms.KeyActionForm(data))
+
+
+@oversize_handler(_oversize_refused(AuditAction.KEY_DOWNLOAD))
+@require_POST
+@vary_on_headers("HX-Request")
+@sensitive_post_parameters("password", "passphrase", "passphrase_confirm")
 def key_bundle_download(
     request: HtmxHttpRequest, product_key: str, device_name: str
 ) -> HttpResponse:
-    """A download with the private key: PKCS#8 PEM, PKCS#12 or ZIP; audited like a reveal."""
+    """A download with the private key named by ``format``: PKCS#8 PEM, PKCS#12 or ZIP."""
+    return _key_access(request, product_key, device_name, forms.KeyBundleForm(request.POST))
+
+
+@require_GET
+def key_seen(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
+    """The device page's "who has seen this key" block, refreshed after a key download."""
+    if not (request.user.has_perm(REVEAL_PRIVATE_KEY) or request.user.has_perm(VIEW_AUDIT_TRAIL)):
+        raise PermissionDenied
     device = device_or_404(request, product_key, device_name)
-    form = forms.KeyBundleForm(request.POST)
-    try:
-        key_access_authorize(
-            request=request, device=device, action=AuditAction.KEY_DOWNLOAD, form=form
-        )
-        file = downloads.key_bundle_download(
-            actor=request.user,
-            device=device,
-            kind=form.cleaned_data["format"],
-            reason=form.cleaned_data["reason"],
-            passphrase=form.cleaned_data["passphrase"],
-            context=request_context(request),
-        )
-    except KeyAccessDenied as error:
-        raise PermissionDenied(error.message) from None
-    except KeyAccessInvalid:
-        return download_problem(request, device, form.problem_summary(), status=400, form=form)
-    except KeyReleaseError as error:
-        return download_problem(
-            request,
-            device,
-            error.message,
-            code=error.code,
-            request_id=error.request_id,
-            status=error.status,
-            form=forms.KeyBundleForm(initial={"format": form.cleaned_data["format"]}),
-        )
-    except AuditWriteError:
-        return download_problem(request, device, audit_unavailable_message(), status=503)
-    return attachment(file)
+    recent = device_recent_reveals(
+        product_key=device.product_key,
+        device_name=device.device_name,
+        iot_instance_id=device.iot_instance_id,
+    )
+    response = render(
+        request, "devices/device.html#key-seen", {"device": device, "recent_reveals": recent}
+    )
+    add_never_cache_headers(response)
+    return response
