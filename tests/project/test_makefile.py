@@ -24,4 +24,5 @@ def test_make_run_points_the_dashboard_and_worker_at_the_emulator_port():
     assert "runserver 127.0.0.1:9998" in script
     # Exported before the dashboard and the worker start, in the same shell.
     endpoint = script.index("export CERTADMIN_IOT_ENDPOINT=http://127.0.0.1:9999")
-    assert endpoint < script.index("runserver") and endpoint < script.index("task_worker")
+    assert endpoint < script.index("runserver")
+    assert endpoint < script.index("task_worker")
