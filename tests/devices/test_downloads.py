@@ -449,7 +449,7 @@ def test_zip_bundle_without_a_passphrase_is_refused_and_the_unencrypted_one_is_a
     assert "NOT encrypted" in archive.read("README.txt").decode()
     assert json.loads(archive.read("device.json"))["private_key_encrypted"] is False
     assert [(e.outcome, e.detail) for e in events()] == [
-        (AuditOutcome.FAILED, "zip: unusable passphrase"),
+        (AuditOutcome.REFUSED, "zip: unusable passphrase"),
         (AuditOutcome.SUCCESS, "zip-plain"),
     ]
 
