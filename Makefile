@@ -89,8 +89,15 @@ format: install
 test: install messages services lint
 	source var/test-services.env && $(VENV)/bin/pytest
 
+# Benchmarks of issue 13 (BENCHMARKS.md): each script prints its table and replaces its own
+# section of BENCHMARKS.md. Not part of `make test`. Each runs alone too (--quick: tiny sizes).
+BENCH_SCRIPTS := client_calls decode quota sync inventory_search audit_list audit_export \
+	audit_verify page_latency
+
 bench: install services
-	source var/test-services.env && $(PY) bench/audit_trail.py --rows 2000000
+	source var/test-services.env && set -e && \
+	for script in $(BENCH_SCRIPTS); do echo "== bench/$$script.py"; $(PY) bench/$$script.py; done && \
+	$(PY) bench/audit_trail.py --rows 2000000
 
 lock:
 	$(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip compile pyproject.toml --extra dev \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,10 @@ def check_chain(
     return ChainCheck("verified", issuer, "signed by a CA in the configured bundle")
 
 
+# Certificates hash and compare by their DER: the same certificate checked against the same CA
+# (every view of a device's page) is verified once per process. A changed CA bundle holds other
+# certificates, so it never hits an old answer. Validity periods are still checked per call.
+@functools.lru_cache(maxsize=2048)
 def _signature_ok(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)

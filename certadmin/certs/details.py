@@ -7,6 +7,8 @@ them when they show them.
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.x509.oid import (
     AuthorityInformationAccessOID,
@@ -181,19 +183,33 @@ def aware_utc(moment: datetime) -> datetime:
 
 
 def certificate_details(cert: x509.Certificate) -> CertificateDetails:
-    """Describe a certificate in display-ready values; never raises on odd extensions."""
-    algorithm, size, curve = _public_key_description(cert)
+    """Describe a certificate in display-ready values; never raises on odd extensions.
+
+    Each piece is worked out once: the DER is encoded once (both fingerprints and the PEM come
+    from it), the public key loaded once, and names and extensions that a fleet's certificates
+    share (the issuer, its key identifier, the usages) are described once per process.
+    """
+    der = cert.public_bytes(serialization.Encoding.DER)
     try:
-        spki_sha256 = public_key_sha256(cert)
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        key = None
+    algorithm, size, curve = _public_key_description(cert, key)
+    try:
+        if key is None:
+            raise ValueError("no public key")
+        spki_sha256 = public_key_sha256(key)
     except (TypeError, ValueError, UnsupportedAlgorithm):
         spki = tbs_public_key_info(cert)
         spki_sha256 = hashlib.sha256(spki).hexdigest() if spki else ""
     extensions, is_ca = _extensions(cert)
+    subject, subject_text = _name_description(cert.subject)
+    issuer, issuer_text = _name_description(cert.issuer)
     return CertificateDetails(
-        subject=_name_attributes(cert.subject),
-        issuer=_name_attributes(cert.issuer),
-        subject_text=cert.subject.rfc4514_string(),
-        issuer_text=cert.issuer.rfc4514_string(),
+        subject=list(subject),
+        issuer=list(issuer),
+        subject_text=subject_text,
+        issuer_text=issuer_text,
         serial_hex=_serial_hex(cert.serial_number),
         serial_decimal=str(cert.serial_number),
         not_before=cert.not_valid_before_utc,
@@ -202,14 +218,27 @@ def certificate_details(cert: x509.Certificate) -> CertificateDetails:
         public_key_size=size,
         public_key_curve=curve,
         signature_algorithm=_oid_name(cert.signature_algorithm_oid),
-        sha256_fingerprint=colon_hex(cert.fingerprint(hashes.SHA256())),
-        sha1_fingerprint=colon_hex(cert.fingerprint(hashes.SHA1())),  # noqa: S303 - display only
+        sha256_fingerprint=colon_hex(hashlib.sha256(der).digest()),
+        sha1_fingerprint=colon_hex(hashlib.sha1(der).digest()),  # noqa: S324 - display only
         public_key_sha256=spki_sha256,
         extensions=extensions,
         is_ca=is_ca,
         version=cert.version.name,
-        pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        pem=_pem(der),
     )
+
+
+def _pem(der: bytes) -> str:
+    """The PEM text of a certificate's DER, as ``public_bytes(Encoding.PEM)`` writes it."""
+    body = base64.b64encode(der).decode("ascii")
+    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
+
+
+@functools.lru_cache(maxsize=512)
+def _name_description(name: x509.Name) -> tuple[tuple[NameAttribute, ...], str]:
+    # Names are hashable and compared by value; a fleet's certificates share their issuer.
+    return tuple(_name_attributes(name)), name.rfc4514_string()
 
 
 _NAME_LABELS = {
@@ -238,10 +267,10 @@ def _name_attributes(name: x509.Name) -> list[NameAttribute]:
     return attributes
 
 
-def _public_key_description(cert: x509.Certificate) -> tuple[str, int | None, str | None]:
-    try:
-        key = cert.public_key()
-    except (UnsupportedAlgorithm, ValueError):
+def _public_key_description(
+    cert: x509.Certificate, key: object | None
+) -> tuple[str, int | None, str | None]:
+    if key is None:
         return _oid_name(cert.public_key_algorithm_oid), None, None
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size, None
@@ -323,9 +352,23 @@ def _extensions(cert: x509.Certificate) -> tuple[list[Extension], bool]:
             values=[("Error", str(exc) or type(exc).__name__)],
         )
         return [error, *map(_raw_extension, raw_extensions(cert))], False
-    extensions = [_extension(ext) for ext in parsed]
+    extensions = [_extension_cached(ext) for ext in parsed]
     is_ca = any(isinstance(ext.value, x509.BasicConstraints) and ext.value.ca for ext in parsed)
     return extensions, is_ca
+
+
+def _extension_cached(ext: x509.Extension) -> Extension:
+    # Extensions compare by value: the ones a fleet shares (usages, the CA's key identifier)
+    # are described once. An unhashable value is described every time.
+    try:
+        return _extension_lru(ext)
+    except TypeError:
+        return _extension(ext)
+
+
+@functools.lru_cache(maxsize=1024)
+def _extension_lru(ext: x509.Extension) -> Extension:
+    return _extension(ext)
 
 
 def _extension(ext: x509.Extension) -> Extension:

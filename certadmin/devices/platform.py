@@ -14,11 +14,10 @@ from certadmin.certs.loading import CertificateDecodeError, load_ca_bundle
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
 from certadmin.iot.ratelimit import (
-    SAFE_WINDOW,
+    GcraRateLimiter,
     JobShareRateLimiter,
     RateLimiter,
     RedisRateLimiter,
-    SlidingWindowRateLimiter,
     process_rate_limiter,
 )
 from certadmin.ops.observers import platform_call_observe
@@ -36,10 +35,10 @@ def _limiters(redis_url: str, job_qps: int) -> dict[str, RateLimiter]:
         return {
             "interactive": process_rate_limiter,
             "job": JobShareRateLimiter(
-                batch=SlidingWindowRateLimiter(limit=job_qps, window=SAFE_WINDOW),
+                batch=GcraRateLimiter(limit=job_qps),
                 account=process_rate_limiter,
             ),
-            "listing": SlidingWindowRateLimiter(limit=LISTING_QPS, window=SAFE_WINDOW),
+            "listing": GcraRateLimiter(limit=LISTING_QPS),
         }
     import redis
 

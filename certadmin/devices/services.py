@@ -4,6 +4,7 @@ The private key the API returns with every certificate is used here for exactly 
 checking that it matches the certificate, and is dropped before anything is stored.
 """
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,8 +95,25 @@ def _view(
     )
 
 
+# The recent list shows when a device was viewed to the minute: a device already at the top,
+# viewed less than this long ago, is not rewritten on every view of its page.
+RECENT_DEVICE_RETOUCH = timedelta(seconds=60)
+
+
 def recent_device_touch(*, user, device: DeviceRef) -> None:
     """Put a device at the top of the user's recently viewed list (keeping the last few)."""
+    top = (
+        RecentDevice.objects.filter(user=user)
+        .order_by("-viewed_at")
+        .values_list("product_key", "device_name", "iot_instance_id", "viewed_at")
+        .first()
+    )
+    if (
+        top is not None
+        and top[:3] == (device.product_key, device.device_name, device.iot_instance_id)
+        and timezone.now() - top[3] < RECENT_DEVICE_RETOUCH
+    ):
+        return
     RecentDevice.objects.update_or_create(
         user=user,
         product_key=device.product_key,
@@ -122,6 +140,13 @@ def certificate_lookup(
     if user is not None and user.is_authenticated:
         _best_effort("the recently viewed list", recent_device_touch, user=user, device=device)
     return view
+
+
+@functools.lru_cache(maxsize=256)
+def _inventory_decoded(text: str) -> DecodedCertificate | None:
+    # The inventory stores the re-encoded public certificate: the same text always decodes to
+    # the same result, so a page viewed again does not decode it again. (No key material.)
+    return decode_if_any(text)
 
 
 def _best_effort[T](what: str, write: Callable[..., T], **kwargs) -> T | None:
@@ -161,7 +186,7 @@ def _certificate_view(
                 device=device,
                 status=CertStatus(record.status),
                 cert_sn=record.cert_sn,
-                decoded=decode_if_any(record.certificate),
+                decoded=_inventory_decoded(record.certificate),
                 key_matches=record.key_matches,
                 checked_at=record.last_checked,
                 from_inventory=True,

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ReadTimeoutError
 
 from certadmin.iot import signing
@@ -107,22 +108,42 @@ def _timestamp() -> str:
 
 
 class _Scrubber:
-    """Removes known sensitive strings, raw or percent-encoded, from server-provided text."""
+    """Removes known sensitive strings, raw or percent-encoded, from server-provided text.
+
+    Cheap to build (each attempt builds one): the percent-encoded copies are made only the
+    first time a text containing ``%`` is scrubbed, since an encoded form that differs from
+    its value always contains ``%``; the raw values cover every other text.
+    """
+
+    __slots__ = ("_encoded", "_values")
 
     def __init__(self, sensitive: Iterable[str | None]) -> None:
-        forms: set[str] = set()
-        for value in sensitive:
-            if value and len(value) >= 4:
+        # Longest first, so a longer secret is not half-replaced by a shorter one.
+        self._values = sorted(
+            {value for value in sensitive if value and len(value) >= 4}, key=len, reverse=True
+        )
+        self._encoded: list[str] | None = None
+
+    def _encoded_forms(self) -> list[str]:
+        if self._encoded is None:
+            forms: set[str] = set()
+            for value in self._values:
                 once = signing.percent_encode(value)
-                forms.update({value, once, signing.percent_encode(once)})
-        # Longest first, so an encoded form is not half-replaced by a shorter one.
-        self._forms = sorted(forms, key=len, reverse=True)
+                forms.update({once, signing.percent_encode(once)})
+            forms.difference_update(self._values)
+            self._encoded = sorted(forms, key=len, reverse=True)
+        return self._encoded
 
     def __call__(self, text: Any) -> str:
         text = "" if text is None else str(text)
-        for form in self._forms:
-            text = text.replace(form, _REDACTED)
-        text = _PEM_PRIVATE_KEY.sub(_REDACTED, text)
+        if "%" in text:
+            # Encoded forms first: they are the longer ones and contain the raw value's parts.
+            for form in self._encoded_forms():
+                text = text.replace(form, _REDACTED)
+        for value in self._values:
+            text = text.replace(value, _REDACTED)
+        if "PRIVATE KEY" in text:
+            text = _PEM_PRIVATE_KEY.sub(_REDACTED, text)
         if len(text) > _MAX_MESSAGE_CHARS:
             text = text[:_MAX_MESSAGE_CHARS] + "..."
         return text
@@ -195,6 +216,12 @@ class IotClient:
         self.retry_read_timeouts = retry_read_timeouts
         self.on_call = on_call
         self.session = session if session is not None else self._new_session()
+        # What ``Session.request`` would work out from the environment on every call (proxy
+        # variables, NO_PROXY, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE; .netrc is never wanted: the
+        # requests are signed), worked out once: a client is built per process and per
+        # configuration, and the environment of a running server does not change. With
+        # ``session.trust_env = False`` only the session's own proxies/verify/cert apply.
+        self._send_settings = self._environment_settings()
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -204,6 +231,19 @@ class IotClient:
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
+
+    def _environment_settings(self) -> dict[str, Any]:
+        session = self.session
+        if session.trust_env:
+            return session.merge_environment_settings(
+                f"{self.endpoint}/", {}, True, session.verify, session.cert
+            )
+        return {
+            "proxies": session.proxies,
+            "stream": True,
+            "verify": session.verify,
+            "cert": session.cert,
+        }
 
     def __repr__(self) -> str:
         return (
@@ -436,7 +476,8 @@ class IotClient:
         self, action: str, params: Mapping[str, str], deadline_at: float | None = None
     ) -> tuple[dict[str, Any], str]:
         url, headers, signature = self._signed_request(action, params)
-        scrub = _Scrubber([self._access_key_secret, self._security_token, signature])
+        sensitive = (self._access_key_secret, self._security_token, signature)
+        scrub = _Scrubber(sensitive)
         status, response_headers, body = self._send(url, headers, deadline_at)
         request_id = platform_token(scrub(response_headers.get("x-acs-request-id", "")))
         try:
@@ -450,9 +491,7 @@ class IotClient:
             # A hostile or broken server must not get a key into an error message.
             info = data.get("DeviceCertInfo")
             if isinstance(info, dict) and isinstance(info.get("PrivateKey"), str):
-                scrub = _Scrubber(
-                    [self._access_key_secret, self._security_token, signature, info["PrivateKey"]]
-                )
+                scrub = _Scrubber((*sensitive, info["PrivateKey"]))
 
         if status >= 300 or status < 200:
             raise self._gateway_error(status, data, request_id, scrub)
@@ -517,8 +556,11 @@ class IotClient:
             left = max(deadline_at - time.monotonic(), 0.001)
             timeout = (min(timeout[0], left), min(timeout[1], left))
         try:
-            response = self.session.post(
-                url, headers=dict(headers), data=b"", timeout=timeout, stream=True
+            response = self.session.send(
+                self._prepared(url, headers),
+                timeout=timeout,
+                allow_redirects=False,
+                **self._send_settings,
             )
             with response:
                 declared = response.headers.get("Content-Length", "")
@@ -556,6 +598,15 @@ class IotClient:
             raise self._transport_error(
                 "Transport.Unreachable", f"request failed ({type(exc).__name__})"
             ) from None
+
+    def _prepared(self, url: str, headers: Mapping[str, str]) -> requests.PreparedRequest:
+        """The request ``Session.request`` would prepare, without its per-call environment
+        and .netrc lookups: the session's headers and hooks, then ours; no cookies or auth."""
+        merged = CaseInsensitiveDict(self.session.headers)
+        merged.update(headers)
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method="POST", url=url, headers=merged, data=b"", hooks=self.session.hooks)
+        return prepared
 
     def _transport_error(self, code: str, what: str) -> IotTransportError:
         return IotTransportError(code, f"{self.host}: {what}")

@@ -16,7 +16,7 @@ from certadmin.iot.errors import (
     IotTransportError,
     RateLimitTimeout,
 )
-from certadmin.iot.ratelimit import SlidingWindowRateLimiter
+from certadmin.iot.ratelimit import GcraRateLimiter
 from certadmin.iot.results import CertStatus
 
 from .canned_api import Canned
@@ -457,7 +457,7 @@ def test_query_device_is_not_locally_limited(canned_api, make_client):
 
 
 def test_local_limiter_timeout_is_raised_without_calling_the_api(canned_api, make_client):
-    limiter = SlidingWindowRateLimiter(limit=1, window=10.0, max_wait=0.05)
+    limiter = GcraRateLimiter(limit=1, window=10.0, max_wait=0.05)
     canned_api.push(ok_cert(), ok_cert())
     client = make_client(rate_limiter=limiter)
     query(client)

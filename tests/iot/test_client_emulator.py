@@ -18,7 +18,7 @@ from certadmin.iot.errors import (
     IotThrottledError,
     IotTransportError,
 )
-from certadmin.iot.ratelimit import SlidingWindowRateLimiter
+from certadmin.iot.ratelimit import GcraRateLimiter
 from certadmin.iot.results import CertStatus
 
 PRODUCT = "a1Demo7Sh2x"
@@ -219,7 +219,7 @@ def test_throttling_is_retried_until_every_call_succeeds(emulator, make_client):
 
 
 def test_with_the_shared_limiter_25_concurrent_calls_all_succeed_unthrottled(emulator, make_client):
-    client = make_client(max_attempts=1, rate_limiter=SlidingWindowRateLimiter(window=1.05))
+    client = make_client(max_attempts=1, rate_limiter=GcraRateLimiter())
     results = _query_many(client, 25)
     assert all(r.status is CertStatus.READY for r in results), results
     assert len(emulator.request_log) == 25
@@ -395,7 +395,7 @@ def test_query_device_for_a_missing_product(make_client):
 
 
 def test_threads_can_share_one_client(emulator, make_client):
-    client = make_client(rate_limiter=SlidingWindowRateLimiter(window=1.05))
+    client = make_client(rate_limiter=GcraRateLimiter())
     errors = []
 
     def work():

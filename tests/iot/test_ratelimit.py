@@ -1,5 +1,7 @@
-"""Rate limiters: no window of `window` seconds ever holds more than `limit` grants."""
+"""Rate limiters: grants spaced by window * (1 + margin) / limit, so no window of `window`
+seconds ever holds more than `limit` grants."""
 
+import itertools
 import os
 import socket
 import threading
@@ -10,10 +12,10 @@ import pytest
 
 from certadmin.iot.errors import IotThrottledError, RateLimitTimeout
 from certadmin.iot.ratelimit import (
+    GcraRateLimiter,
     JobShareRateLimiter,
     RateLimiter,
     RedisRateLimiter,
-    SlidingWindowRateLimiter,
     process_rate_limiter,
 )
 
@@ -53,25 +55,34 @@ def _assert_no_window_exceeds(stamps: list[float], *, limit: int, window: float)
 
 
 def test_thirty_acquires_from_six_threads_never_exceed_ten_per_second():
-    limiter = SlidingWindowRateLimiter(limit=10, window=1.0)
+    limiter = GcraRateLimiter(limit=10, window=1.0, margin=0.03)
     began = time.monotonic()
     stamps = _acquire_concurrently(limiter, "LTAIkey", threads=6, each=5)
     assert len(stamps) == 30
     _assert_no_window_exceeds(stamps, limit=10, window=1.0)
-    # 30 grants at 10 per second: the first ten at once, the last ten two seconds later.
-    assert 1.9 <= stamps[-1] - began < 3.0
+    # 30 grants spaced 0.103 s apart: the first at once, the last 29 intervals later.
+    assert 2.9 <= stamps[-1] - began < 3.3
+
+
+def test_grants_are_spaced_not_bunched():
+    limiter = GcraRateLimiter(limit=10, window=1.0, margin=0.0)
+    stamps = _acquire_concurrently(limiter, "LTAIkey", threads=3, each=4)
+    gaps = [later - first for first, later in itertools.pairwise(stamps)]
+    assert min(gaps) >= 0.1 - SCHEDULING_SLACK
+    # Sustained: 10 per second exactly (no margin), not 10 per 1.1 s.
+    assert (stamps[-1] - stamps[0]) / (len(stamps) - 1) < 0.1 + SCHEDULING_SLACK / 2
 
 
 def test_keys_are_limited_independently():
-    limiter = SlidingWindowRateLimiter(limit=2, window=5.0, max_wait=0.0)
-    for key in ("a", "a", "b", "b"):
+    limiter = GcraRateLimiter(limit=1, window=5.0, max_wait=0.0)
+    for key in ("a", "b"):
         limiter.acquire(key)
     with pytest.raises(RateLimitTimeout):
         limiter.acquire("a")
 
 
 def test_max_wait_raises_a_local_throttling_error():
-    limiter = SlidingWindowRateLimiter(limit=1, window=1.0, max_wait=0.1)
+    limiter = GcraRateLimiter(limit=1, window=1.0, max_wait=0.1)
     limiter.acquire("k")
     began = time.monotonic()
     with pytest.raises(IotThrottledError) as caught:
@@ -81,7 +92,7 @@ def test_max_wait_raises_a_local_throttling_error():
 
 
 def test_waiter_within_max_wait_is_granted():
-    limiter = SlidingWindowRateLimiter(limit=1, window=0.2, max_wait=1.0)
+    limiter = GcraRateLimiter(limit=1, window=0.2, margin=0.0, max_wait=1.0)
     limiter.acquire("k")
     began = time.monotonic()
     limiter.acquire("k")
@@ -89,14 +100,17 @@ def test_waiter_within_max_wait_is_granted():
 
 
 def test_process_limiter_is_shared_and_holds_to_ten_per_second():
-    assert isinstance(process_rate_limiter, SlidingWindowRateLimiter)
+    assert isinstance(process_rate_limiter, GcraRateLimiter)
     assert process_rate_limiter.limit == 10
     assert process_rate_limiter.window >= 1.0
+    assert process_rate_limiter.interval >= 0.1
 
 
 def test_invalid_settings_are_refused():
     with pytest.raises(ValueError, match="limit"):
-        SlidingWindowRateLimiter(limit=0)
+        GcraRateLimiter(limit=0)
+    with pytest.raises(ValueError, match="margin"):
+        GcraRateLimiter(margin=-0.1)
 
 
 @pytest.fixture
@@ -119,15 +133,30 @@ def test_redis_limiter_never_exceeds_ten_per_second_across_threads(redis_client)
     assert stamps[-1] - stamps[0] >= 1.0 - SCHEDULING_SLACK
 
 
-def test_redis_limiter_shares_its_window_between_instances_and_times_out(redis_client):
+def test_redis_limiter_shares_its_schedule_between_instances_and_times_out(redis_client):
     prefix = f"test:{uuid.uuid4().hex}:"
-    first = RedisRateLimiter(redis_client, limit=2, window=5.0, prefix=prefix)
-    second = RedisRateLimiter(redis_client, limit=2, window=5.0, max_wait=0.1, prefix=prefix)
-    first.acquire("k")
+    first = RedisRateLimiter(redis_client, limit=1, window=5.0, prefix=prefix)
+    second = RedisRateLimiter(redis_client, limit=1, window=5.0, max_wait=0.1, prefix=prefix)
     first.acquire("k")
     second.acquire("other")
     with pytest.raises(RateLimitTimeout):
         second.acquire("k")
+
+
+def test_redis_limiter_spaces_grants_and_a_waiter_gets_its_reserved_slot(redis_client):
+    limiter = RedisRateLimiter(
+        redis_client,
+        limit=5,
+        window=1.0,
+        margin=0.0,
+        max_wait=1.0,
+        prefix=f"test:{uuid.uuid4().hex}:",
+    )
+    limiter.acquire("k")
+    began = time.monotonic()
+    limiter.acquire("k")
+    limiter.acquire("k")
+    assert 0.4 - SCHEDULING_SLACK <= time.monotonic() - began < 0.4 + 0.15
 
 
 class CountingLimiter:
@@ -175,8 +204,8 @@ def test_redis_limiter_without_fallback_lets_the_redis_error_through(unreachable
 
 
 def test_jobs_take_at_most_their_share_and_people_still_get_the_rest():
-    account = SlidingWindowRateLimiter(limit=10, window=1.0)
-    jobs = JobShareRateLimiter(batch=SlidingWindowRateLimiter(limit=8, window=1.0), account=account)
+    account = GcraRateLimiter(limit=10, window=1.0)
+    jobs = JobShareRateLimiter(batch=GcraRateLimiter(limit=8, window=1.0), account=account)
     stop = threading.Event()
     job_grants: list[float] = []
 
@@ -199,21 +228,21 @@ def test_jobs_take_at_most_their_share_and_people_still_get_the_rest():
     for thread in pool:
         thread.join(timeout=5)
     _assert_no_window_exceeds(sorted(job_grants), limit=8, window=1.0)
-    # Two of every ten grants are never taken by jobs: a person waits a second at most.
-    assert max(waits) < 1.0 + SCHEDULING_SLACK
+    # Two of every ten grants are never taken by jobs: a person waits a slot or two at most.
+    assert max(waits) < 0.3 + SCHEDULING_SLACK
     assert len(job_grants) >= 16
 
 
 def test_the_job_share_and_the_account_count_under_their_own_keys():
-    batch = SlidingWindowRateLimiter(limit=8, window=1.0, max_wait=0)
-    account = SlidingWindowRateLimiter(limit=10, window=1.0, max_wait=0)
+    batch = GcraRateLimiter(limit=1, window=10.0, max_wait=0)
+    account = GcraRateLimiter(limit=2, window=1.0, max_wait=0)
     jobs = JobShareRateLimiter(batch=batch, account=account)
-    for _ in range(8):
-        jobs.acquire("LTAIkey")
+    jobs.acquire("LTAIkey")
+    # The batch budget is spent for ten seconds; the account's next slot is half a second away.
     with pytest.raises(RateLimitTimeout):
         jobs.acquire("LTAIkey")
-    # The people's two remaining grants of the window.
-    account.acquire("LTAIkey")
-    account.acquire("LTAIkey")
     with pytest.raises(RateLimitTimeout):
         account.acquire("LTAIkey")
+    time.sleep(0.55)
+    account.acquire("LTAIkey")  # a person's call is not held back by the spent batch budget
+    assert batch._next.keys() == {"batch:LTAIkey"}

@@ -1,0 +1,362 @@
+"""What every benchmark script shares: arguments, timing, medians and spread, the machine, and
+writing one script's section of BENCHMARKS.md (its own section replaced, the others kept).
+
+Each script calls ``bench_args`` (``--quick`` = tiny sizes, prints only; ``--repeats``;
+``--output`` another Markdown file), measures, then ``report(...)`` prints its table and
+writes its section. Loopback only; every loop is bounded.
+"""
+
+import argparse
+import contextlib
+import os
+import platform
+import re
+import resource
+import shlex
+import socket
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+# The demo account (certadmin.settings' DEMO_ACCESS_KEY_*): what settings use with no
+# ALIBABA_CLOUD_ACCESS_KEY_ID, so Django and a bench emulator agree.
+BENCH_KEY_ID = "LTAIdemoCertadmin0001"
+BENCH_KEY_SECRET = "demo-secret-for-the-local-emulator-only"  # noqa: S105
+
+
+# ---- arguments -------------------------------------------------------------------------------
+
+
+def bench_args(doc: str, *, repeats: int = 5, **sizes: int) -> argparse.Namespace:
+    """Parse the common options plus one ``--<size>`` option per keyword (its default)."""
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes; print, write nothing")
+    parser.add_argument("--repeats", type=int, default=repeats, help="repeats (median taken)")
+    parser.add_argument("--output", type=Path, default=None, help="Markdown file to update")
+    for name, default in sizes.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=default)
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats = 1
+    return args
+
+
+# ---- timing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Stat:
+    """Samples of one measure: median and spread (min..max)."""
+
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    def spread(self, fmt: str = "{:.2f}") -> str:
+        if not self.samples:
+            return "-"
+        return f"{fmt.format(min(self.samples))}–{fmt.format(max(self.samples))}"
+
+    def cell(self, fmt: str = "{:.2f}") -> str:
+        return f"{fmt.format(self.median)} ({self.spread(fmt)})"
+
+
+def percentile(samples: Sequence[float], p: float) -> float:
+    """The ``p``-th percentile (nearest rank) of ``samples``."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def timed_ms(fn: Callable[[], object], count: int) -> list[float]:
+    """``count`` timings of ``fn()`` in milliseconds."""
+    out = []
+    for _ in range(count):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---- the machine and the report --------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = "?"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    return f"nproc {os.cpu_count()}, {cpu}, {memory} RAM, Python {platform.python_version()}"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report(
+    args: argparse.Namespace,
+    *,
+    name: str,
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    notes: str = "",
+) -> None:
+    """Print the table; unless ``--quick``, replace section ``name`` of BENCHMARKS.md with it."""
+    table = markdown_table(headers, rows)
+    print(f"\n{title}\n\n{table}\n")
+    if notes:
+        print(notes)
+    if args.quick and args.output is None:
+        return
+    command = ".venv/bin/python " + shlex.join(
+        [str(Path(sys.argv[0]).resolve().relative_to(ROOT)), *sys.argv[1:]]
+    )
+    body = (
+        f"<!-- bench:{name} -->\n## {title}\n\n"
+        f"`{command}` — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {machine()}; "
+        f"medians of {args.repeats} repeats, spread (min–max) in brackets.\n\n"
+        f"{table}\n" + (f"\n{notes.strip()}\n" if notes else "") + f"<!-- /bench:{name} -->"
+    )
+    section_write(args.output or BENCHMARKS_MD, name, body)
+
+
+def section_write(path: Path, name: str, body: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.DOTALL
+    )
+    if pattern.search(text):
+        text = pattern.sub(lambda _: body, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + body + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+# ---- Django, the emulator, a canned server ---------------------------------------------------
+
+
+def django_setup(**environ: str) -> None:
+    """Configure Django from the environment (plus ``environ``) for a script."""
+    os.environ.update(environ)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certadmin.settings")
+    os.environ.setdefault("CERTADMIN_LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+def scratch_database_url(suffix: str, *, sqlite_dir: Path | None = None) -> str | None:
+    """A scratch database for a script, dropped and created empty: PostgreSQL beside
+    ``DATABASE_URL`` when it names one, else SQLite in ``sqlite_dir``; None when neither."""
+    base = os.environ.get("DATABASE_URL", "")
+    if base.startswith("postgres"):
+        import psycopg
+
+        head = base.rpartition("/")[0]
+        name = f"certadmin_bench_{suffix}"
+        with psycopg.connect(f"{head}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"{head}/{name}"
+    if sqlite_dir is not None:
+        path = sqlite_dir / f"bench_{suffix}.sqlite3"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def canned_server(body: bytes) -> Iterator[str]:
+    """A keep-alive HTTP/1.1 server on loopback answering every request with ``body`` (JSON) in
+    one write with TCP_NODELAY; yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, *args):
+            pass
+
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self.wfile.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=utf-8\r\n"
+                b"x-acs-request-id: 5E4F1A2B-0000-4000-8000-000000000001\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+
+        do_POST = do_GET = _answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def emulator_start(**kwargs):
+    """The IoT emulator on a free loopback port, with the bench AccessKey."""
+    from certadmin.emulator.server import start_emulator
+
+    return start_emulator(access_key_id=BENCH_KEY_ID, access_key_secret=BENCH_KEY_SECRET, **kwargs)
+
+
+# ---- data fills (Django set up) --------------------------------------------------------------
+
+
+def audit_fill(rows: int, *, days: int = 60, batch: int = 5000) -> None:
+    """Append ``rows`` audit events forming a valid keyed chain (what ``audit_record`` writes,
+    without its per-row lock), spread over ``days`` days ending now, for 200 users, 2 products
+    and 5,000 devices, in every action and outcome."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from certadmin.audit.chain import GENESIS_HASH, event_hash
+    from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
+
+    def _bulk_insert(events):
+        # The manager refuses bulk inserts (the product appends one row at a time under a
+        # lock); a scratch fill of a chain built here in order may use the plain QuerySet's.
+        from django.db.models import QuerySet
+
+        QuerySet.bulk_create(AuditEvent.objects.all(), events)
+
+    actions = [choice.value for choice in AuditAction]
+    outcomes = [choice.value for choice in AuditOutcome]
+    start = timezone.now() - timedelta(days=days)
+    step = timedelta(days=days) / max(rows, 1)
+    prev = GENESIS_HASH
+    pending = []
+    for i in range(rows):
+        event = AuditEvent(
+            id=i + 1,
+            created_at=start + step * i,
+            actor_id=None,
+            actor_username=f"user{i % 200}",
+            action=actions[i % len(actions)],
+            outcome=outcomes[(i // 3) % len(outcomes)],
+            product_key=("a1Demo7Sh2x", "a1Fleet5kXz")[i % 2],
+            device_name=f"device-{i % 5000}",
+            cert_sn=str(i * 7919),
+            certificate_sha256=f"{i:064x}",
+            reason=f"INC-{i} routine maintenance",
+            ip_address="10.0.0.1",
+            user_agent="bench",
+            prev_hash=prev,
+            key_id=settings.AUDIT_KEY_ID,
+        )
+        event.entry_hash = prev = event_hash(event)
+        pending.append(event)
+        if len(pending) >= batch:
+            _bulk_insert(pending)
+            pending = []
+    if pending:
+        _bulk_insert(pending)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('audit_auditevent', 'id'), %s)", [rows + 1]
+            )
+            cursor.execute("ANALYZE audit_auditevent")
+
+
+def scratch_django(suffix: str, *, sqlite: bool = False, **environ: str) -> str:
+    """Set Django up on an empty, migrated scratch database (PostgreSQL from DATABASE_URL, or
+    SQLite under var/bench when ``sqlite`` or no PostgreSQL); returns the vendor."""
+    import tempfile
+
+    directory = Path(tempfile.gettempdir()) / "certadmin-bench"
+    directory.mkdir(exist_ok=True)
+    url = None if sqlite else scratch_database_url(suffix)
+    if url is None:
+        os.environ.pop("DATABASE_URL", None)
+        url = scratch_database_url(suffix, sqlite_dir=directory)
+        os.environ["DATABASE_URL"] = url
+    django_setup(DATABASE_URL=url, **environ)
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    return connection.vendor
+
+
+def run_children(script: str, variants: dict[str, dict[str, str]], argv: Sequence[str]) -> dict:
+    """Run ``script`` once per variant (its environment additions) with ``BENCH_CHILD=1``; each
+    prints one JSON line last. Returns {variant: parsed JSON}. Used where a measure needs
+    another database (Django is set up once per process)."""
+    import json
+    import subprocess
+
+    results = {}
+    for name, extra in variants.items():
+        env = {**os.environ, **extra, "BENCH_CHILD": "1"}
+        done = subprocess.run(
+            [sys.executable, script, *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"{name}: {script} failed:\n{done.stderr[-3000:]}")
+        results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    return results
+
+
+def database_variants(*, quick: bool = False) -> dict[str, dict[str, str]]:
+    """SQLite always; PostgreSQL too when DATABASE_URL names it (``quick``: only one)."""
+    variants = {"SQLite": {"BENCH_DB": "sqlite"}}
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        variants["PostgreSQL"] = {"BENCH_DB": "postgresql"}
+        if quick:
+            del variants["SQLite"]
+    return variants
