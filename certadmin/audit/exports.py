@@ -19,11 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import DateTimeField, QuerySet
+from django.db.models import (
+    CharField,
+    DateTimeField,
+    GenericIPAddressField,
+    QuerySet,
+    TextField,
+)
 from django.utils import timezone
 
 from certadmin.audit.models import AuditEvent
-from certadmin.csv_safety import csv_cell
+from certadmin.csv_safety import FORMULA_PREFIXES, csv_cell
 
 EXPORT_FORMAT = "certadmin-audit-export/1"
 EVENTS_NAME = "events.csv"
@@ -52,11 +58,24 @@ def _local_time_cell(value: datetime) -> str:
     return csv_cell(timezone.localtime(value))
 
 
+def _text_cell(value: object) -> str:
+    # ``csv_cell`` for the common case, a plain str, without its type checks (most cells).
+    if value.__class__ is str:
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    return csv_cell(value)
+
+
+def _cell_converter(name: str):
+    field = AuditEvent._meta.get_field(name)
+    if isinstance(field, DateTimeField):
+        return _local_time_cell
+    if isinstance(field, CharField | TextField | GenericIPAddressField):
+        return _text_cell
+    return csv_cell
+
+
 # One converter per column; the times in the active zone, everything else as ``csv_cell`` has it.
-_CELLS = tuple(
-    _local_time_cell if isinstance(AuditEvent._meta.get_field(name), DateTimeField) else csv_cell
-    for name in EXPORT_FIELDS
-)
+_CELLS = tuple(_cell_converter(name) for name in EXPORT_FIELDS)
 _ID = EXPORT_FIELDS.index("id")
 
 
