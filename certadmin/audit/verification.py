@@ -23,7 +23,7 @@ _KEY_ID = CHAIN_FIELDS.index("key_id")
 
 def chain_verify(
     *,
-    batch_size: int = 2000,
+    batch_size: int = 10_000,
     expect_head: str = "",
     checkpoint_dir: Path | str | None = None,
     keys: Mapping[str, bytes] | None = None,

@@ -16,6 +16,7 @@ from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
 from certadmin.audit.exports import TrailExport, export_first_batch, export_zip_stream
 from certadmin.audit.forms import ChainVerifyForm, EventFilterForm, PageForm, quick_ranges
 from certadmin.audit.models import AuditEvent
+from certadmin.audit.rows import event_rows
 from certadmin.audit.selectors import (
     chain_head,
     device_history,
@@ -53,6 +54,7 @@ def _events_context(form: EventFilterForm) -> dict:
     return {
         "form": form,
         "events": rows,
+        "rows": event_rows(events=rows),
         "next_before_id": next_before_id,
         "quick_ranges": quick_ranges(today=timezone.localdate()),
     }
@@ -139,6 +141,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
         "product_key": product_key,
         "device_name": device_name,
         "events": rows,
+        "rows": event_rows(events=rows),
         "next_before_id": next_before_id,
     }
     if not request.htmx:
@@ -160,7 +163,12 @@ def user_events(request: HtmxHttpRequest, username: str) -> HttpResponse:
     return render(
         request,
         page_or_partial(request, "audit/user.html", "results"),
-        {"username": username, "events": rows, "next_before_id": next_before_id},
+        {
+            "username": username,
+            "events": rows,
+            "rows": event_rows(events=rows),
+            "next_before_id": next_before_id,
+        },
     )
 
 

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             metavar="HASH",
             help="A head hash printed by an earlier run: fail unless it is still in the chain.",
         )
-        parser.add_argument("--batch-size", type=int, default=2000, help="Rows per query.")
+        parser.add_argument("--batch-size", type=int, default=10_000, help="Rows per query.")
         parser.add_argument(
             "--checkpoint-dir", default="", help="Overrides CERTADMIN_AUDIT_CHECKPOINT_DIR."
         )
