@@ -117,7 +117,8 @@ class Processes:
                 raise AssertionError(f"gunicorn {name} exited:\n{self.tail(name)}")
             try:
                 return requests.get(f"{base}/healthz", timeout=5).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Listening, but its workers may still be importing Django: ask again.
                 return False
 
         wait_for(healthy, timeout=60, what=f"gunicorn {name} to answer /healthz")
