@@ -9,6 +9,11 @@ Environment (all optional):
   deadline (CERTADMIN_IOT_DEADLINE_SECONDS, 8 s) anyway.
 - ``PROMETHEUS_MULTIPROC_DIR``: metrics of all workers are collected from there (``make serve``
   empties it before starting); a dead worker's gauges are dropped.
+- ``CERTADMIN_CONTROL_SOCKET``: off by default. gunicorn (25.1+) otherwise opens its control
+  socket (for ``gunicornc``) at one path per user, ``$XDG_RUNTIME_DIR/gunicorn.ctl`` or
+  ``~/.gunicorn/gunicorn.ctl``: a second instance on the host (a blue/green switch, a key
+  rotation without downtime) takes it over, the first one's shutdown deletes it, and a
+  read-only home cannot hold it. Set it to a path of this instance's own to use ``gunicornc``.
 - ``CERTADMIN_LOG_FORMAT``: ``json`` (the default in production) writes gunicorn's own messages
   as JSON lines; requests are then logged by the application itself, with a request id, so
   gunicorn's access log is off.
@@ -36,6 +41,10 @@ keepalive = 5
 preload_app = False
 # Behind a reverse proxy; X-Forwarded-* handling is Django's (CERTADMIN_TRUSTED_PROXIES).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+_control_socket = os.environ.get("CERTADMIN_CONTROL_SOCKET", "").strip()
+control_socket_disable = not _control_socket
+if _control_socket:
+    control_socket = _control_socket
 
 logger_class = "certadmin.http.access_log.RedactingGunicornLogger"
 errorlog = "-"

@@ -69,6 +69,24 @@ def own_product(dashboard_iot):
     return make
 
 
+def database_url_for_processes() -> str:
+    """A DATABASE_URL that opens the test database (by its test name) from another process:
+    PostgreSQL, or a SQLite file. Skips the test for the in-memory SQLite test database, which
+    no other process can open."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        if connection.is_in_memory_db():
+            pytest.skip("a worker process needs a shared database: set DATABASE_URL (PostgreSQL)")
+        return f"sqlite:///{database['NAME']}"
+    host = database["HOST"] or "localhost"
+    return (
+        f"postgres://{database['USER']}:{database['PASSWORD']}@{host}"
+        f":{database['PORT'] or 5432}/{database['NAME']}"
+    )
+
+
 @pytest.fixture
 def db_worker(dashboard_iot, settings):
     """``db_worker(**env)``: start a real ``manage.py db_worker`` process on the test database,
@@ -81,19 +99,7 @@ def db_worker(dashboard_iot, settings):
     import sys
     from pathlib import Path
 
-    from django.db import connection
-
-    database = connection.settings_dict
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        if connection.is_in_memory_db():
-            pytest.skip("a worker process needs a shared database: set DATABASE_URL (PostgreSQL)")
-        url = f"sqlite:///{database['NAME']}"
-    else:
-        host = database["HOST"] or "localhost"
-        url = (
-            f"postgres://{database['USER']}:{database['PASSWORD']}@{host}"
-            f":{database['PORT'] or 5432}/{database['NAME']}"
-        )
+    url = database_url_for_processes()
     root = Path(__file__).resolve().parents[2]
     started: list[subprocess.Popen] = []
 
