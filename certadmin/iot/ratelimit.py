@@ -12,9 +12,10 @@ Why spacing and not a window of grants: the platform (and the emulator) refuse t
 within any second. A sliding window of grants lets 10 calls go at once, so the network's jitter
 between grant and arrival must be covered by lengthening the window (1.1 s: 9.1 calls/s, 9 % of
 the quota lost). Spaced grants arrive spaced; ``margin`` only has to cover the difference in
-transit time between a call and the tenth after it. ``SPACING_MARGIN`` (3 %: 9.7 calls/s) was
-measured with ``bench/quota.py``: two processes sharing Redis against the emulator's real
-1-second window, 0 throttled.
+transit time between a call and the tenth after it. ``SPACING_MARGIN`` (5 %: 9.5 calls/s) comes
+from ``bench/quota.py`` (two processes sharing Redis against the emulator's real 1-second
+window: 0 throttled from 3 % up) and from the two-host test, where two gunicorn instances on a
+loaded machine brought the 11th arrival within 30 ms of the window at 3 %.
 
 - ``GcraRateLimiter``: in-process and thread-safe; ``process_rate_limiter`` is the one
   instance every client in the process shares by default.
@@ -38,7 +39,7 @@ QUERY_DEVICE_CERT_QPS = 10
 # The platform's quota window, in seconds.
 QUOTA_WINDOW = 1.0
 # Extra spacing between grants, as a fraction of the quota's interval (see the module text).
-SPACING_MARGIN = 0.03
+SPACING_MARGIN = 0.05
 
 
 class RateLimiter(Protocol):
