@@ -29,6 +29,17 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.AUDIT_CHECKPOINT_DIR = tempfile.mkdtemp(prefix="certadmin-test-checkpoints-")
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language: a request with a language cookie leaves its
+    language active on the thread (LocaleMiddleware activates it, nothing deactivates it)."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def _start() -> RunningEmulator:
     return start_emulator(
         access_key_id=settings.DEMO_ACCESS_KEY_ID,
