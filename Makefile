@@ -51,9 +51,9 @@ run: install messages
 # static files, compile catalogs, and run gunicorn (gunicorn.conf.py) with TASK_WORKERS task
 # workers. Metrics of every process meet in PROMETHEUS_MULTIPROC_DIR, emptied first.
 TASK_WORKERS ?= $(or $(CERTADMIN_TASK_WORKERS),2)
-PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
-export PROMETHEUS_MULTIPROC_DIR
-
+# Only serve's processes share a metrics directory: `make run` and `make test` keep metrics in
+# each process.
+serve: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 serve: install
 	@test -n "$$ALIBABA_CLOUD_ACCESS_KEY_ID" || { echo "make serve runs production and needs its environment:" \
 		"ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, CERTADMIN_AUDIT_KEYS," \
