@@ -86,7 +86,7 @@ def test_a_reveal_with_such_a_reason_shows_no_key_and_is_recorded_as_refused(
     assert "PRIVATE KEY" not in response.content.decode()
     assert api_calls(dashboard_iot) == before
     outcomes = list(AuditEvent.objects.values_list("outcome", "detail"))
-    assert outcomes == [(AuditOutcome.DENIED, "no valid reason given")]
+    assert outcomes == [(AuditOutcome.REFUSED, "no valid reason given")]
 
 
 @pytest.mark.parametrize(
