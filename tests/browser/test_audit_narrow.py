@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True}
 PRODUCT_KEY = "a1Demo7Sh2x"
-DEVICE = "thermo-with-a-rather-long-name-01"
+DEVICE = "thermo-with-a-long-name-000001"
 
 
 def _events(person):
