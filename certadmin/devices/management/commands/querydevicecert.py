@@ -217,11 +217,21 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["verbosity"] < 2:
-            # The command's own output says what happened: the per-call log lines a server
-            # writes would only repeat it on stderr (``-v 2`` shows them).
-            for name in ("certadmin.platform", "certadmin.iot.client"):
-                logging.getLogger(name).setLevel(logging.WARNING)
+        # The command's own output says what happened: the per-call log lines a server writes
+        # would only repeat it on stderr (``-v 2`` shows them).
+        quiet = options["verbosity"] < 2
+        loggers = [logging.getLogger(n) for n in ("certadmin.platform", "certadmin.iot.client")]
+        levels = [logger.level for logger in loggers]
+        try:
+            if quiet:
+                for logger in loggers:
+                    logger.setLevel(logging.WARNING)
+            self._look_up(**options)
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+    def _look_up(self, **options: Any) -> None:
         product_key = _validated("--product-key", options["product_key"], clean_product_key)
         device_name = _validated("--device-name", options["device_name"], clean_device_name)
         instance = options["instance_id"]
