@@ -102,3 +102,8 @@ class CannedApi:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# The AccessKey pair the unit tests sign with against the canned API.
+KEY_ID = "LTAI5tUnitTestKeyId"
+SECRET = "unit-test-secret-Zx9q"

@@ -19,10 +19,8 @@ from certadmin.iot.errors import (
 from certadmin.iot.ratelimit import GcraRateLimiter
 from certadmin.iot.results import CertStatus
 
-from .canned_api import Canned
+from .canned_api import KEY_ID, SECRET, Canned
 
-KEY_ID = "LTAI5tUnitTestKeyId"
-SECRET = "unit-test-secret-Zx9q"
 TOKEN = "CAIS+sts/token==value"
 PRIVATE_KEY = (
     "-----BEGIN RSA PRIVATE KEY-----\n"
@@ -64,29 +62,6 @@ def business(code: str, message: str = "no") -> Canned:
     return Canned(
         body={"RequestId": f"REQ-{code}", "Success": False, "Code": code, "ErrorMessage": message}
     )
-
-
-@pytest.fixture
-def make_client(canned_api):
-    clients = []
-
-    def make(**overrides) -> IotClient:
-        options = {
-            "endpoint": canned_api.url,
-            "access_key_id": KEY_ID,
-            "access_key_secret": SECRET,
-            "backoff_base": 0.01,
-            "backoff_max": 0.05,
-            "rate_limiter": None,
-        }
-        options.update(overrides)
-        client = IotClient(**options)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def query(client: IotClient, **extra):

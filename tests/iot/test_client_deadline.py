@@ -11,30 +11,7 @@ from certadmin.iot.errors import IotTransportError
 from certadmin.iot.results import CertStatus
 
 from .canned_api import Canned
-from .test_client import KEY_ID, SECRET, ok_cert, query
-
-
-@pytest.fixture
-def make_client(canned_api):
-    clients = []
-
-    def make(**overrides) -> IotClient:
-        options = {
-            "endpoint": canned_api.url,
-            "access_key_id": KEY_ID,
-            "access_key_secret": SECRET,
-            "backoff_base": 0.01,
-            "backoff_max": 0.05,
-            "rate_limiter": None,
-        }
-        options.update(overrides)
-        client = IotClient(**options)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+from .test_client import ok_cert, query
 
 
 def timed_failure(client: IotClient) -> tuple[IotTransportError, float]:
