@@ -48,16 +48,30 @@ HASHED_FIELDS = (
     "platform_request_id",
     "prev_hash",
 )
-# Hash version 2 adds the key id (so a row cannot be re-attributed to another key); version 1
-# rows have none, and their bytes are exactly what they were.
-CHAIN_FIELDS = (*HASHED_FIELDS, "key_id")
-_KEY_ID = len(HASHED_FIELDS)
+# Hash version 2 adds the key id (so a row cannot be re-attributed to another key); version 3
+# adds the API account. Each is a member only when it is not empty, so version 1 rows (no key)
+# and version 2 rows (no account) hash exactly as they always did, while blanking either field
+# of a newer row changes its bytes.
+CHAIN_FIELDS = (*HASHED_FIELDS, "key_id", "account")
+_OPTIONAL = ("key_id", "account")
+_KEY_ID = CHAIN_FIELDS.index("key_id")
+_ACCOUNT = CHAIN_FIELDS.index("account")
 _CREATED_AT = CHAIN_FIELDS.index("created_at")
-# The members' names in sorted order, and what picks a row's values in that order.
-_SORTED_KEYED = tuple(sorted(CHAIN_FIELDS))
-_SORTED_UNKEYED = tuple(sorted(HASHED_FIELDS))
-_PICK_KEYED = itemgetter(*(CHAIN_FIELDS.index(name) for name in _SORTED_KEYED))
-_PICK_UNKEYED = itemgetter(*(CHAIN_FIELDS.index(name) for name in _SORTED_UNKEYED))
+
+
+def _sorted_members(*, key_id: bool, account: bool) -> tuple[tuple[str, ...], itemgetter]:
+    """The members' names in sorted order, and what picks a row's values in that order."""
+    left_out = {name for name, kept in zip(_OPTIONAL, (key_id, account), strict=True) if not kept}
+    names = tuple(sorted(name for name in CHAIN_FIELDS if name not in left_out))
+    return names, itemgetter(*(CHAIN_FIELDS.index(name) for name in names))
+
+
+# By (has a key id, has an account).
+_MEMBERS = {
+    (key_id, account): _sorted_members(key_id=key_id, account=account)
+    for key_id in (False, True)
+    for account in (False, True)
+}
 # The encoder json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds on
 # every call, built once; with sort_keys off, as the members come sorted already.
 _encode_object = (
@@ -83,7 +97,7 @@ class AuditKeyUnknownError(Exception):
 
 def canonical_bytes(values: Sequence) -> bytes:
     """The bytes a row's hash covers, from its values in ``CHAIN_FIELDS`` order: sorted-key
-    compact JSON, ``key_id`` left out of unkeyed (version 1) rows.
+    compact JSON, an empty ``key_id`` or ``account`` left out.
 
     Byte for byte what ``canonical_bytes_reference`` gives: the same C encoder ``json.dumps``
     uses, handed the members already in sorted order, without ``json.dumps``'s per-call setup
@@ -94,21 +108,21 @@ def canonical_bytes(values: Sequence) -> bytes:
         raise ValueError(f"expected {len(CHAIN_FIELDS)} values, got {len(values)}")
     row = list(values)
     row[_CREATED_AT] = values[_CREATED_AT].astimezone(UTC).isoformat(timespec="microseconds")
-    if row[_KEY_ID]:
-        record = dict(zip(_SORTED_KEYED, _PICK_KEYED(row), strict=True))
-    else:
-        record = dict(zip(_SORTED_UNKEYED, _PICK_UNKEYED(row), strict=True))
+    names, pick = _MEMBERS[bool(row[_KEY_ID]), bool(row[_ACCOUNT])]
+    record = dict(zip(names, pick(row), strict=True))
     return "".join(_encode_object(record, 0)).encode()
 
 
 def canonical_bytes_reference(values: Sequence) -> bytes:
     """The definition of a row's canonical bytes (what every existing hash was computed over):
-    the values as a dict, ``created_at`` in UTC with microseconds, ``key_id`` left out when
-    empty, then ``json.dumps`` with sorted keys, compact separators and no ASCII escaping."""
+    the values as a dict, ``created_at`` in UTC with microseconds, ``key_id`` and ``account``
+    each left out when empty, then ``json.dumps`` with sorted keys, compact separators and no
+    ASCII escaping."""
     record = dict(zip(CHAIN_FIELDS, values, strict=True))
     record["created_at"] = record["created_at"].astimezone(UTC).isoformat(timespec="microseconds")
-    if not record["key_id"]:
-        del record["key_id"]
+    for name in _OPTIONAL:
+        if not record[name]:
+            del record[name]
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

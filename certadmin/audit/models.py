@@ -97,6 +97,9 @@ class AuditEvent(AppendOnlyModel):
     # Which audit key sealed the row (HMAC-SHA-256); empty for rows written before the chain was
     # keyed (plain SHA-256). The key itself is never stored: see ``certadmin.audit.keys``.
     key_id = models.CharField(_("key id"), max_length=32, blank=True, default="")
+    # The named API account (CERTADMIN_ACCOUNTS) the event concerns; empty for events that
+    # concern none (logins, audit-trail work) and for rows written before accounts existed.
+    account = models.CharField(_("API account"), max_length=32, blank=True, default="")
     entry_hash = models.CharField(_("hash"), max_length=64, unique=True)
 
     objects = AppendOnlyQuerySet.as_manager()

@@ -72,6 +72,7 @@ def audit_record(
     detail: str = "",
     platform_code: str = "",
     platform_request_id: str = "",
+    account: str = "",
 ) -> AuditEvent:
     """Append one event to the chain and commit it before returning.
 
@@ -100,6 +101,7 @@ def audit_record(
         "user_agent": context.user_agent,
         "platform_code": platform_code,
         "platform_request_id": platform_request_id,
+        "account": account,
     }
     event = AuditEvent(
         actor_id=actor.pk if authenticated else None,

@@ -44,6 +44,8 @@ def _row(rng: random.Random) -> list:
             values.append(rng.choice([None, "192.0.2.10", "2001:db8::1", ""]))
         elif name == "key_id":
             values.append(rng.choice(["", "", "k2026", "demo", "ключ"]))
+        elif name == "account":
+            values.append(rng.choice(["", "", "prod", "staging-2", "生产"]))
         else:
             values.append(_text(rng, rng.choice([0, 3, 40, 300])))
     return values
@@ -64,6 +66,7 @@ def test_the_fast_serialization_equals_json_dumps_over_many_generated_rows():
         ("reason", 12),
         ("detail", None),
         ("key_id", None),  # left out, like ""
+        ("account", None),
     ],
 )
 def test_values_of_unexpected_types_are_serialized_as_the_reference_does(name, odd):
@@ -83,9 +86,9 @@ def test_a_str_subclass_is_serialized_as_the_reference_does():
 
 def test_a_row_with_a_missing_or_extra_value_is_refused():
     values = _row(random.Random(3))
-    with pytest.raises(ValueError, match="expected 19 values"):
+    with pytest.raises(ValueError, match="expected 20 values"):
         canonical_bytes(values[:-1])
-    with pytest.raises(ValueError, match="expected 19 values"):
+    with pytest.raises(ValueError, match="expected 20 values"):
         canonical_bytes([*values, "extra"])
 
 

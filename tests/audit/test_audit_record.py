@@ -53,7 +53,8 @@ def test_canonical_form_is_sorted_compact_json_with_utc_microseconds():
     event = make_event(reason="naïve", detail="d")
     data = canonical_event_bytes(event)
     decoded = json.loads(data)
-    assert list(decoded) == sorted(CHAIN_FIELDS)  # keyed rows: hash version 2
+    # A keyed row that concerns no account: hash version 2, exactly the members it always had.
+    assert list(decoded) == sorted(set(CHAIN_FIELDS) - {"account"})
     assert b", " not in data
     assert b'"reason":"na\xc3\xafve"' in data  # UTF-8, not \\u escapes
     stamp = datetime.fromisoformat(decoded["created_at"])
@@ -62,6 +63,16 @@ def test_canonical_form_is_sorted_compact_json_with_utc_microseconds():
     assert len(decoded["created_at"].split(".")[1]) == len("123456+00:00")
     assert "id" not in decoded
     assert "entry_hash" not in decoded
+
+
+def test_a_row_naming_an_account_hashes_it_and_blanking_it_breaks_the_hash():
+    event = make_event(account="staging")
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.account == "staging"
+    assert json.loads(canonical_event_bytes(stored))["account"] == "staging"  # version 3
+    assert event_hash(stored) == stored.entry_hash
+    stored.account = ""
+    assert event_hash(stored) != stored.entry_hash
 
 
 @pytest.mark.parametrize("field", [f for f in CHAIN_FIELDS if f != "created_at"])
