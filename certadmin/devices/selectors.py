@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -247,17 +248,43 @@ class ProductSuggestions:
     instances: list[str]
 
 
+# The distinct (ProductKey, IotInstanceId) pairs of the inventory, in order, by a loose index
+# scan: each pair is the first one after the previous, found by one index probe, so the cost
+# grows with the number of products, not of devices. PostgreSQL only; elsewhere DISTINCT.
+_INVENTORY_PRODUCTS_SQL = """
+WITH RECURSIVE pairs AS (
+  (SELECT product_key, iot_instance_id FROM {table}
+   ORDER BY product_key, iot_instance_id LIMIT 1)
+  UNION ALL
+  SELECT following.product_key, following.iot_instance_id FROM pairs CROSS JOIN LATERAL (
+    SELECT r.product_key, r.iot_instance_id FROM {table} r
+    WHERE (r.product_key, r.iot_instance_id) > (pairs.product_key, pairs.iot_instance_id)
+    ORDER BY r.product_key, r.iot_instance_id LIMIT 1
+  ) AS following
+)
+SELECT product_key, iot_instance_id FROM pairs LIMIT %s
+"""
+
+
+def _inventory_products(limit: int) -> list[tuple[str, str]]:
+    if connection.vendor != "postgresql":
+        return list(
+            CertificateRecord.objects.order_by("product_key", "iot_instance_id")
+            .values_list("product_key", "iot_instance_id")
+            .distinct()[:limit]
+        )
+    table = connection.ops.quote_name(CertificateRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_INVENTORY_PRODUCTS_SQL.format(table=table), [limit])
+        return [(product, instance) for product, instance in cursor.fetchall()]
+
+
 def product_suggestions(*, user) -> ProductSuggestions:
     """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with: the
     configured instance, products synced, the user's recently viewed devices and the
     inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT`` of each."""
-    pairs: set[tuple[str, str]] = set()
-    sources = (
-        ProductSync.objects.all(),
-        RecentDevice.objects.filter(user=user),
-        CertificateRecord.objects.all(),
-    )
-    for source in sources:
+    pairs: set[tuple[str, str]] = set(_inventory_products(PRODUCT_SUGGESTIONS_KEPT))
+    for source in (ProductSync.objects.all(), RecentDevice.objects.filter(user=user)):
         pairs.update(
             source.order_by("product_key", "iot_instance_id")
             .values_list("product_key", "iot_instance_id")
