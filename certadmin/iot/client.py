@@ -253,6 +253,11 @@ class IotClient:
     @staticmethod
     def _new_session() -> requests.Session:
         session = requests.Session()
+        # Only the headers the API needs: HTTP/1.1 keeps connections alive without
+        # "Connection: keep-alive", and its answers are small JSON not worth compressing (each
+        # header sent costs CPU on every call). A caller's own session is sent as it is.
+        del session.headers["Connection"]
+        del session.headers["Accept-Encoding"]
         # Room for the dashboard's worker threads to keep their connections alive.
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
         session.mount("https://", adapter)

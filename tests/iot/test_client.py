@@ -572,3 +572,25 @@ def test_a_header_breaking_credential_is_refused_without_being_quoted(make_clien
     with pytest.raises(ValueError, match="cannot carry") as refused:
         make_client(**{field: value})
     assert "Injected" not in str(refused.value)
+
+
+def test_the_clients_own_session_sends_only_the_headers_the_api_needs(canned_api, make_client):
+    canned_api.push(ok_cert())
+    query(make_client())
+    headers = canned_api.requests[0].headers
+    assert headers["accept-encoding"] == "identity"  # http.client's own, when none is set
+    assert "connection" not in headers
+    assert headers["user-agent"].startswith("python-requests/")
+    assert set(headers) == {
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "content-length",
+        "authorization",
+        "x-acs-action",
+        "x-acs-version",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-content-sha256",
+    }
