@@ -177,7 +177,9 @@ class IotClient:
 
     ``endpoint`` is a base URL such as ``https://iot.cn-shanghai.aliyuncs.com`` or the local
     emulator's ``http://127.0.0.1:8001``. Pass ``rate_limiter=None`` to disable local limiting.
-    One client may be shared by threads.
+    One client may be shared by threads. A ``session`` passed in is read when the client is
+    built (its headers, the adapter mounted for the endpoint, its proxy and TLS settings and the
+    environment's); only its response hooks are looked up on every call.
     """
 
     def __init__(
