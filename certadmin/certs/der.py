@@ -31,6 +31,26 @@ def tbs_public_key_info(cert: x509.Certificate) -> bytes | None:
         return None
 
 
+def certificate_name_ders(der: bytes) -> tuple[bytes, bytes] | None:
+    """The issuer's and the subject's Name DER in a certificate's DER, or None when it cannot be
+    parsed: a key for what is known of a name without building cryptography's Name objects."""
+    try:
+        _, cert_start, _ = _tlv(der, 0)
+        _, offset, tbs_end = _tlv(der, cert_start)
+        elements = []
+        # version [0] is optional; issuer is the 3rd field after it, subject the 5th.
+        while offset < tbs_end and len(elements) < 6:
+            tag, _, end = _tlv(der, offset)
+            elements.append((tag, offset, end))
+            offset = end
+        first = 1 if elements[0][0] == 0xA0 else 0
+        _, issuer_start, issuer_end = elements[first + 2]
+        _, subject_start, subject_end = elements[first + 4]
+        return der[issuer_start:issuer_end], der[subject_start:subject_end]
+    except (ValueError, IndexError):
+        return None
+
+
 def raw_extensions(cert: x509.Certificate) -> list[RawExtension]:
     """Every extension of the certificate, undecoded; empty when the TBS cannot be parsed."""
     try:

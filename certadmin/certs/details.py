@@ -26,7 +26,12 @@ from cryptography.x509.oid import (
     NameOID,
 )
 
-from certadmin.certs.der import RawExtension, raw_extensions, tbs_public_key_info
+from certadmin.certs.der import (
+    RawExtension,
+    certificate_name_ders,
+    raw_extensions,
+    tbs_public_key_info,
+)
 from certadmin.certs.fingerprints import colon_hex, public_key_sha256
 
 
@@ -134,29 +139,127 @@ class Validity:
         return (self.at - self.not_after).days if self.state == "expired" else 0
 
 
-@dataclass(frozen=True)
 class CertificateDetails:
-    """Everything the certificate page shows, as plain values."""
+    """Everything the certificate page shows, as plain values, each worked out when first read.
 
-    subject: list[NameAttribute]
-    issuer: list[NameAttribute]
-    subject_text: str
-    issuer_text: str
-    serial_hex: str
-    serial_decimal: str
-    not_before: datetime
-    not_after: datetime
-    public_key_algorithm: str
-    public_key_size: int | None
-    public_key_curve: str | None
-    signature_algorithm: str
-    sha256_fingerprint: str
-    sha1_fingerprint: str
-    public_key_sha256: str
-    extensions: list[Extension]
-    is_ca: bool
-    version: str
-    pem: str
+    The validity period is read at once (``validity`` needs it); every other value on first use
+    and then kept. A product sync stores the fingerprint, serial and names of thousands of
+    certificates and never reads the key, the extensions or the name attributes that the
+    certificate page shows: it does not pay for them.
+    """
+
+    def __init__(self, cert: x509.Certificate) -> None:
+        self._cert = cert
+        self.not_before: datetime = cert.not_valid_before_utc
+        self.not_after: datetime = cert.not_valid_after_utc
+
+    def __repr__(self) -> str:
+        return f"CertificateDetails(serial_hex={self.serial_hex!r})"
+
+    # ---- what the inventory stores ---------------------------------------------------------
+
+    @functools.cached_property
+    def _der(self) -> bytes:
+        # Encoded once: both fingerprints and the PEM come from it.
+        return self._cert.public_bytes(serialization.Encoding.DER)
+
+    @functools.cached_property
+    def sha256_fingerprint(self) -> str:
+        return colon_hex(hashlib.sha256(self._der).digest())
+
+    @functools.cached_property
+    def serial_hex(self) -> str:
+        return _serial_hex(self._cert.serial_number)
+
+    @functools.cached_property
+    def _name_ders(self) -> tuple[bytes, bytes] | None:
+        return certificate_name_ders(self._der)
+
+    @functools.cached_property
+    def subject_text(self) -> str:
+        ders = self._name_ders
+        return _name_text(ders[1] if ders else None, lambda: self._cert.subject)
+
+    @functools.cached_property
+    def issuer_text(self) -> str:
+        ders = self._name_ders
+        return _name_text(ders[0] if ders else None, lambda: self._cert.issuer)
+
+    @functools.cached_property
+    def pem(self) -> str:
+        return _pem(self._der)
+
+    # ---- what the certificate page adds -----------------------------------------------------
+
+    @functools.cached_property
+    def subject(self) -> list[NameAttribute]:
+        return list(_name_attributes_cached(self._cert.subject))
+
+    @functools.cached_property
+    def issuer(self) -> list[NameAttribute]:
+        return list(_name_attributes_cached(self._cert.issuer))
+
+    @functools.cached_property
+    def serial_decimal(self) -> str:
+        return str(self._cert.serial_number)
+
+    @functools.cached_property
+    def _public_key(self) -> object | None:
+        # Loaded once for the description and the SubjectPublicKeyInfo hash.
+        try:
+            return self._cert.public_key()
+        except (UnsupportedAlgorithm, ValueError):
+            return None
+
+    @functools.cached_property
+    def _public_key_description(self) -> tuple[str, int | None, str | None]:
+        return _public_key_description(self._cert, self._public_key)
+
+    @property
+    def public_key_algorithm(self) -> str:
+        return self._public_key_description[0]
+
+    @property
+    def public_key_size(self) -> int | None:
+        return self._public_key_description[1]
+
+    @property
+    def public_key_curve(self) -> str | None:
+        return self._public_key_description[2]
+
+    @functools.cached_property
+    def public_key_sha256(self) -> str:
+        try:
+            if self._public_key is None:
+                raise ValueError("no public key")
+            return public_key_sha256(self._public_key)
+        except (TypeError, ValueError, UnsupportedAlgorithm):
+            spki = tbs_public_key_info(self._cert)
+            return hashlib.sha256(spki).hexdigest() if spki else ""
+
+    @functools.cached_property
+    def signature_algorithm(self) -> str:
+        return _oid_name(self._cert.signature_algorithm_oid)
+
+    @functools.cached_property
+    def sha1_fingerprint(self) -> str:
+        return colon_hex(hashlib.sha1(self._der).digest())  # noqa: S324 - display only
+
+    @functools.cached_property
+    def _extensions_and_ca(self) -> tuple[list[Extension], bool]:
+        return _extensions(self._cert)
+
+    @property
+    def extensions(self) -> list[Extension]:
+        return self._extensions_and_ca[0]
+
+    @property
+    def is_ca(self) -> bool:
+        return self._extensions_and_ca[1]
+
+    @functools.cached_property
+    def version(self) -> str:
+        return self._cert.version.name
 
     def validity(self, now: datetime) -> Validity:
         """Classify ``now`` (timezone-aware) against the validity period.
@@ -185,47 +288,11 @@ def aware_utc(moment: datetime) -> datetime:
 def certificate_details(cert: x509.Certificate) -> CertificateDetails:
     """Describe a certificate in display-ready values; never raises on odd extensions.
 
-    Each piece is worked out once: the DER is encoded once (both fingerprints and the PEM come
-    from it), the public key loaded once, and names and extensions that a fleet's certificates
-    share (the issuer, its key identifier, the usages) are described once per process.
+    Each value is worked out when first read, and once (see ``CertificateDetails``); names and
+    extensions that a fleet's certificates share (the issuer, its key identifier, the usages)
+    are described once per process.
     """
-    der = cert.public_bytes(serialization.Encoding.DER)
-    try:
-        key = cert.public_key()
-    except (UnsupportedAlgorithm, ValueError):
-        key = None
-    algorithm, size, curve = _public_key_description(cert, key)
-    try:
-        if key is None:
-            raise ValueError("no public key")
-        spki_sha256 = public_key_sha256(key)
-    except (TypeError, ValueError, UnsupportedAlgorithm):
-        spki = tbs_public_key_info(cert)
-        spki_sha256 = hashlib.sha256(spki).hexdigest() if spki else ""
-    extensions, is_ca = _extensions(cert)
-    subject, subject_text = _name_description(cert.subject)
-    issuer, issuer_text = _name_description(cert.issuer)
-    return CertificateDetails(
-        subject=list(subject),
-        issuer=list(issuer),
-        subject_text=subject_text,
-        issuer_text=issuer_text,
-        serial_hex=_serial_hex(cert.serial_number),
-        serial_decimal=str(cert.serial_number),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        public_key_algorithm=algorithm,
-        public_key_size=size,
-        public_key_curve=curve,
-        signature_algorithm=_oid_name(cert.signature_algorithm_oid),
-        sha256_fingerprint=colon_hex(hashlib.sha256(der).digest()),
-        sha1_fingerprint=colon_hex(hashlib.sha1(der).digest()),  # noqa: S324 - display only
-        public_key_sha256=spki_sha256,
-        extensions=extensions,
-        is_ca=is_ca,
-        version=cert.version.name,
-        pem=_pem(der),
-    )
+    return CertificateDetails(cert)
 
 
 def _pem(der: bytes) -> str:
@@ -235,10 +302,28 @@ def _pem(der: bytes) -> str:
     return f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
 
 
+# A fleet's certificates share their issuer, and the platform's device certificates their
+# subject too (it does not name the device): each name's text is worked out once per process,
+# found by the name's DER without building cryptography's Name objects.
+_NAME_TEXTS: dict[bytes, str] = {}
+_NAME_TEXTS_MAX = 512
+
+
+def _name_text(der: bytes | None, name: Callable[[], x509.Name]) -> str:
+    if der is not None and (text := _NAME_TEXTS.get(der)) is not None:
+        return text
+    text = name().rfc4514_string()
+    if der is not None:
+        if len(_NAME_TEXTS) >= _NAME_TEXTS_MAX:
+            _NAME_TEXTS.clear()
+        _NAME_TEXTS[der] = text
+    return text
+
+
+# Names are hashable and compared by value (the page's attribute rows).
 @functools.lru_cache(maxsize=512)
-def _name_description(name: x509.Name) -> tuple[tuple[NameAttribute, ...], str]:
-    # Names are hashable and compared by value; a fleet's certificates share their issuer.
-    return tuple(_name_attributes(name)), name.rfc4514_string()
+def _name_attributes_cached(name: x509.Name) -> tuple[NameAttribute, ...]:
+    return tuple(_name_attributes(name))
 
 
 _NAME_LABELS = {
@@ -291,9 +376,8 @@ def _public_key_description(
 
 
 def _serial_hex(serial: int) -> str:
-    digits = format(abs(serial), "X")
-    digits = digits.zfill(len(digits) + len(digits) % 2)
-    pairs = ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+    magnitude = abs(serial)
+    pairs = magnitude.to_bytes(max(1, (magnitude.bit_length() + 7) // 8), "big").hex(":").upper()
     return f"-{pairs}" if serial < 0 else pairs
 
 

@@ -24,7 +24,8 @@ _PEM_BLOCK = re.compile(
     r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----",
     re.DOTALL,
 )
-_WHITESPACE = re.compile(r"\s+")
+_BEGIN_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+_END_CERTIFICATE = "-----END CERTIFICATE-----"
 _PRIVATE_KEY_LABELS = frozenset({"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"})
 
 
@@ -42,7 +43,12 @@ def load_certificate(text: str) -> x509.Certificate:
     With several PEM blocks the first CERTIFICATE block wins. Raises CertificateDecodeError.
     """
     cleaned = _clean_text(text, CertificateDecodeError)
-    if "-----BEGIN" in cleaned:
+    end = cleaned.find(_END_CERTIFICATE) if cleaned.startswith(_BEGIN_CERTIFICATE) else -1
+    if end > 0:
+        # The usual text: a CERTIFICATE block first. ``_pem_blocks`` would find the same first
+        # block (the text up to the first END line), at a fraction of the regex's cost.
+        der = _decode_base64(cleaned[len(_BEGIN_CERTIFICATE) : end], CertificateDecodeError)
+    elif "-----BEGIN" in cleaned:
         blocks = [body for label, body in _pem_blocks(cleaned) if label == "CERTIFICATE"]
         if not blocks:
             raise CertificateDecodeError("no CERTIFICATE block in the PEM text")
@@ -114,10 +120,14 @@ def _clean_text(text: object, error: type[ValueError], limit: int | None = MAX_I
     if limit is not None and len(text) > limit:
         raise error(f"input is larger than {limit // 1024} KiB")
     # JSON that was escaped twice leaves literal "\n"; base64 and PEM never contain a backslash.
-    cleaned = text.replace("\\r", "\r").replace("\\n", "\n").strip()
+    if "\\" in text:
+        text = text.replace("\\r", "\r").replace("\\n", "\n")
+    cleaned = text.strip()
     if not cleaned:
         raise error("empty")
-    return cleaned.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in cleaned:
+        cleaned = cleaned.replace("\r\n", "\n").replace("\r", "\n")
+    return cleaned
 
 
 def _pem_blocks(text: str) -> Iterable[tuple[str, str]]:
@@ -126,7 +136,7 @@ def _pem_blocks(text: str) -> Iterable[tuple[str, str]]:
 
 
 def _decode_base64(body: str, error: type[ValueError]) -> bytes:
-    compact = _WHITESPACE.sub("", body)
+    compact = "".join(body.split())  # str.split's whitespace is the regex \s, in one pass
     if not compact:
         raise error("empty")
     if len(compact) % 4:

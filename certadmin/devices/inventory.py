@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -82,8 +81,8 @@ def certificate_decode(text: str) -> DecodedCertificate:
         details = certificate_details(cert)
     except CertificateDecodeError as error:
         return DecodedCertificate("", None, None, str(error), length, digest)
-    pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-    return DecodedCertificate(pem, cert, details, "", length, digest)
+    # The PEM from the DER the fingerprint is taken from (encoded once, not a second time).
+    return DecodedCertificate(details.pem, cert, details, "", length, digest)
 
 
 @sensitive_variables("private_key_text", "key")

@@ -34,6 +34,7 @@ signature, or any response body.
 
 import json
 import logging
+import os
 import random
 import re
 import time
@@ -46,7 +47,9 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.hooks import dispatch_hook
 from requests.structures import CaseInsensitiveDict
+from requests.utils import check_header_validity
 from urllib3.exceptions import ReadTimeoutError
 
 from certadmin.iot import signing
@@ -103,8 +106,18 @@ class CallRecord:
 CallObserver = Callable[[CallRecord], None]
 
 
+_timestamp_cache: tuple[int, str] = (0, "")
+
+
 def _timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC now as ``YYYY-MM-DDThh:mm:ssZ``; formatted once per second (calls come faster)."""
+    global _timestamp_cache
+    now = time.time()
+    second, text = _timestamp_cache
+    if int(now) != second:
+        text = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _timestamp_cache = (int(now), text)
+    return text
 
 
 class _Scrubber:
@@ -164,7 +177,9 @@ class IotClient:
 
     ``endpoint`` is a base URL such as ``https://iot.cn-shanghai.aliyuncs.com`` or the local
     emulator's ``http://127.0.0.1:8001``. Pass ``rate_limiter=None`` to disable local limiting.
-    One client may be shared by threads.
+    One client may be shared by threads. A ``session`` passed in is read when the client is
+    built (its headers, the adapter mounted for the endpoint, its proxy and TLS settings and the
+    environment's); only its response hooks are looked up on every call.
     """
 
     def __init__(
@@ -216,16 +231,35 @@ class IotClient:
         self.retry_read_timeouts = retry_read_timeouts
         self.on_call = on_call
         self.session = session if session is not None else self._new_session()
-        # What ``Session.request`` would work out from the environment on every call (proxy
-        # variables, NO_PROXY, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE; .netrc is never wanted: the
-        # requests are signed), worked out once: a client is built per process and per
-        # configuration, and the environment of a running server does not change. With
-        # ``session.trust_env = False`` only the session's own proxies/verify/cert apply.
+        # What ``Session.request`` and ``Session.send`` would work out on every call, worked
+        # out once (a client is built per process and per configuration, and neither the
+        # environment of a running server nor its session changes): the proxy variables,
+        # NO_PROXY and REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE (.netrc is never wanted: the requests
+        # are signed; with ``session.trust_env = False`` only the session's own
+        # proxies/verify/cert apply), the adapter mounted for the endpoint, the session's
+        # headers merged with ours, and the URL normalised as ``PreparedRequest`` would.
         self._send_settings = self._environment_settings()
+        self._adapter = self.session.get_adapter(f"{self.endpoint}/")
+        base = requests.PreparedRequest()
+        base.prepare_url(f"{self.endpoint}/", None)
+        self._base_url = base.url
+        self._header_template = self._static_headers()
+        self._v3_signer = signing.V3Signer(
+            access_key_id=access_key_id,
+            access_key_secret=access_key_secret,
+            host=self.host,
+            api_version=API_VERSION,
+            security_token=self._security_token,
+        )
 
     @staticmethod
     def _new_session() -> requests.Session:
         session = requests.Session()
+        # Only the headers the API needs: HTTP/1.1 keeps connections alive without
+        # "Connection: keep-alive", and its answers are small JSON not worth compressing (each
+        # header sent costs CPU on every call). A caller's own session is sent as it is.
+        del session.headers["Connection"]
+        del session.headers["Accept-Encoding"]
         # Room for the dashboard's worker threads to keep their connections alive.
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
         session.mount("https://", adapter)
@@ -244,6 +278,29 @@ class IotClient:
             "verify": session.verify,
             "cert": session.cert,
         }
+
+    def _static_headers(self) -> dict[str, str]:
+        """The headers every attempt sends besides the signed ones: the session's (as
+        ``Session.request`` merges them: ours win, ``None`` drops one), ``Accept`` and the
+        empty body's ``Content-Length``; checked once as ``PreparedRequest`` checks each."""
+        merged = CaseInsensitiveDict(self.session.headers)
+        merged.update({"Accept": "application/json", "Content-Length": "0"})
+        per_attempt = ("host", "authorization", "x-acs-", "signature")
+        template = {}
+        for name, value in merged.items():
+            if value is None or name.lower().startswith(per_attempt):
+                continue
+            check_header_validity((name, value))
+            template[name] = value
+        for what, value in (
+            ("access_key_id", self.access_key_id),
+            ("security_token", self._security_token or ""),
+        ):
+            # Sent in a header on every V3 attempt: refused here rather than on each send, and
+            # without quoting it (requests' own check would put the value in its message).
+            if value != value.strip() or any(ch in value for ch in "\r\n\0"):
+                raise ValueError(f"{what} contains characters a header cannot carry")
+        return template
 
     def __repr__(self) -> str:
         return (
@@ -422,31 +479,10 @@ class IotClient:
     ) -> tuple[str, dict[str, str], str]:
         """Sign one attempt: returns (url, headers, signature). Fresh nonce and timestamp."""
         if self.signature_version == "v3":
-            hashed_payload = signing.sha256_hex(b"")
-            headers = {
-                "host": self.host,
-                "x-acs-action": action,
-                "x-acs-version": API_VERSION,
-                "x-acs-date": _timestamp(),
-                "x-acs-signature-nonce": uuid.uuid4().hex,
-                "x-acs-content-sha256": hashed_payload,
-            }
-            if self._security_token:
-                headers["x-acs-security-token"] = self._security_token
-            canonical, signed_headers = signing.v3_canonical_request(
-                method="POST",
-                query=params,
-                headers=headers,
-                signed_headers=signing.v3_headers_to_sign(headers),
-                hashed_payload=hashed_payload,
+            query_string, signed, signature = self._v3_signer.sign(
+                action=action, query=params, date=_timestamp(), nonce=os.urandom(16).hex()
             )
-            signature = signing.v3_signature(
-                self._access_key_secret, signing.v3_string_to_sign(canonical)
-            )
-            headers["Authorization"] = signing.v3_authorization(
-                self.access_key_id, signed_headers, signature
-            )
-            query = dict(params)
+            headers = {**self._header_template, **signed}
         else:
             query = {
                 "Action": action,
@@ -466,11 +502,10 @@ class IotClient:
                 self._access_key_secret, signing.v1_string_to_sign("POST", query)
             )
             query["Signature"] = signature
-            headers = {"host": self.host}
+            query_string = signing.canonical_query_string(query)
+            headers = {**self._header_template, "host": self.host}
         # Encode the query ourselves so the server sees exactly the encoding that was signed.
-        url = f"{self.endpoint}/?{signing.canonical_query_string(query)}"
-        headers["Accept"] = "application/json"
-        return url, headers, signature
+        return f"{self._base_url}?{query_string}", headers, signature
 
     def _attempt(
         self, action: str, params: Mapping[str, str], deadline_at: float | None = None
@@ -479,15 +514,16 @@ class IotClient:
         sensitive = (self._access_key_secret, self._security_token, signature)
         scrub = _Scrubber(sensitive)
         status, response_headers, body = self._send(url, headers, deadline_at)
-        request_id = platform_token(scrub(response_headers.get("x-acs-request-id", "")))
         try:
             data = json.loads(body)
         except ValueError:  # includes UnicodeDecodeError
             data = None
         if not isinstance(data, dict):
             data = None
-        else:
-            request_id = platform_token(scrub(data.get("RequestId") or request_id))
+        request_id = platform_token(
+            scrub((data and data.get("RequestId")) or response_headers.get("x-acs-request-id", ""))
+        )
+        if data is not None:
             # A hostile or broken server must not get a key into an error message.
             info = data.get("DeviceCertInfo")
             if isinstance(info, dict) and isinstance(info.get("PrivateKey"), str):
@@ -556,12 +592,12 @@ class IotClient:
             left = max(deadline_at - time.monotonic(), 0.001)
             timeout = (min(timeout[0], left), min(timeout[1], left))
         try:
-            response = self.session.send(
-                self._prepared(url, headers),
-                timeout=timeout,
-                allow_redirects=False,
-                **self._send_settings,
+            response = self._adapter.send(
+                self._prepared(url, headers), timeout=timeout, **self._send_settings
             )
+            hooks = self.session.hooks
+            if hooks.get("response"):
+                response = dispatch_hook("response", hooks, response)
             with response:
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > self.max_response_bytes:
@@ -599,13 +635,19 @@ class IotClient:
                 "Transport.Unreachable", f"request failed ({type(exc).__name__})"
             ) from None
 
-    def _prepared(self, url: str, headers: Mapping[str, str]) -> requests.PreparedRequest:
-        """The request ``Session.request`` would prepare, without its per-call environment
-        and .netrc lookups: the session's headers and hooks, then ours; no cookies or auth."""
-        merged = CaseInsensitiveDict(self.session.headers)
-        merged.update(headers)
+    def _prepared(self, url: str, headers: dict[str, str]) -> requests.PreparedRequest:
+        """The request ``Session.request`` would prepare, built directly: the URL is the
+        normalised endpoint plus a query string we encoded, the headers were merged and checked
+        when the client was built (``_static_headers``) or are our own hex and dates, and the
+        body is empty. No cookies or auth."""
         prepared = requests.PreparedRequest()
-        prepared.prepare(method="POST", url=url, headers=merged, data=b"", hooks=self.session.hooks)
+        prepared.method = "POST"
+        prepared.url = url
+        # A plain dict is what urllib3 needs; a response hook may read the request's headers.
+        prepared.headers = (
+            CaseInsensitiveDict(headers) if self.session.hooks.get("response") else headers
+        )
+        prepared.body = None
         return prepared
 
     def _transport_error(self, code: str, what: str) -> IotTransportError:

@@ -13,6 +13,7 @@ from cryptography.x509.oid import (
     NameOID,
 )
 
+from certadmin.certs.der import certificate_name_ders
 from certadmin.certs.details import UNKNOWN_EXTENSION, NameAttribute, certificate_details
 from certadmin.certs.fingerprints import public_key_sha256
 from certadmin.certs.loading import (
@@ -384,3 +385,43 @@ def test_validity_counts_from_utc_whatever_the_zone_of_now(rsa_leaf):
 def test_validity_requires_an_aware_datetime(rsa_leaf):
     with pytest.raises(ValueError, match="timezone-aware"):
         certificate_details(rsa_leaf.cert).validity(datetime(2030, 1, 1))
+
+
+# --------------------------------------------------------------------- what a sync reads
+
+
+def test_name_ders_are_the_issuer_and_subject_as_encoded(ca, rsa_leaf, ec_leaf):
+    for cert in (ca.cert, rsa_leaf.cert, ec_leaf.cert):
+        der = cert.public_bytes(serialization.Encoding.DER)
+        assert certificate_name_ders(der) == (
+            cert.issuer.public_bytes(),
+            cert.subject.public_bytes(),
+        )
+    assert certificate_name_ders(b"\x30\x03\x02\x01") is None
+    assert certificate_name_ders(b"") is None
+
+
+def test_names_are_told_apart_by_their_der(ca):
+    leaves = [make_leaf(ca, subject=name(f"device-{n}", organization="Fleet")) for n in range(3)]
+    for _ in range(2):  # the second round reads what the first one worked out
+        texts = [certificate_details(leaf.cert).subject_text for leaf in leaves]
+        assert texts == [leaf.cert.subject.rfc4514_string() for leaf in leaves]
+        assert len(set(texts)) == 3
+
+
+def test_what_the_inventory_stores_is_read_without_describing_the_rest(rsa_leaf, now):
+    details = certificate_details(rsa_leaf.cert)
+    stored = (
+        details.sha256_fingerprint,
+        details.serial_hex,
+        details.subject_text,
+        details.issuer_text,
+        details.pem,
+        details.validity(now).state,
+    )
+    assert all(stored)
+    worked_out = set(vars(details))
+    assert not worked_out & {"_extensions_and_ca", "_public_key", "subject", "issuer"}
+    # Still there when the certificate page reads them.
+    assert details.extensions
+    assert details.public_key_algorithm == "RSA"

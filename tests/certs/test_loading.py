@@ -6,6 +6,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from certadmin.certs import loading
 from certadmin.certs.fingerprints import private_key_matches
 from certadmin.certs.loading import (
     CertificateDecodeError,
@@ -168,3 +169,39 @@ def test_key_error_message_never_contains_the_key_text(rsa_leaf):
     assert all(line[:16] not in message for line in lines)
     assert excinfo.value.__cause__ is None
     assert excinfo.value.__suppress_context__
+
+
+def _first_certificate_block_by_regex(text: str) -> x509.Certificate:
+    # What load_certificate did for every PEM text before its shortcut for a leading
+    # CERTIFICATE block: the regex over all blocks, then the first CERTIFICATE one.
+    cleaned = loading._clean_text(text, CertificateDecodeError)
+    body = next(body for label, body in loading._pem_blocks(cleaned) if label == "CERTIFICATE")
+    return loading._certificate_from_der(loading._decode_base64(body, CertificateDecodeError))
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda leaf, ca: leaf,
+        lambda leaf, ca: leaf + ca,
+        lambda leaf, ca: leaf.replace("\n", "\r\n") + "\n\n" + ca,
+        lambda leaf, ca: leaf.replace("\n", " \u2003\u2028\t\n"),  # any Unicode whitespace
+        lambda leaf, ca: leaf.replace("\n", "\\n"),
+        lambda leaf, ca: "  \n" + leaf.replace("-----\n", "------\n", 1),
+    ],
+)
+def test_a_leading_certificate_block_loads_as_the_block_regex_finds_it(ca, rsa_leaf, shape):
+    text = shape(rsa_leaf.cert_pem, ca.cert_pem)
+
+    def outcome(load):
+        try:
+            return load(text)
+        except CertificateDecodeError as error:
+            return str(error)
+
+    assert outcome(load_certificate) == outcome(_first_certificate_block_by_regex)
+
+
+def test_a_begin_line_without_its_end_is_not_a_block(rsa_leaf):
+    with pytest.raises(CertificateDecodeError, match="no CERTIFICATE block"):
+        load_certificate(rsa_leaf.cert_pem.replace("-----END CERTIFICATE-----", ""))

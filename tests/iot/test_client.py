@@ -5,6 +5,7 @@ import re
 import socket
 
 import pytest
+import requests
 
 from certadmin.iot import signing
 from certadmin.iot.client import API_VERSION, IotClient
@@ -509,3 +510,87 @@ def test_endpoint_path_is_ignored_and_host_is_the_netloc():
     assert client.endpoint == "https://iot.cn-shanghai.aliyuncs.com"
     assert client.host == "iot.cn-shanghai.aliyuncs.com"
     client.close()
+
+
+# ---- what the client reads from its session once ------------------------------------------------
+
+
+def test_an_explicitly_configured_proxy_carries_the_request(canned_api, make_client):
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = {"http": canned_api.url}
+    canned_api.push(ok_cert())
+    # .invalid never resolves: the answer can only have come through the proxy.
+    cert = query(make_client(endpoint="http://iot.example.invalid", session=session))
+    assert cert.request_id == "REQ-OK"
+    (seen,) = canned_api.requests
+    assert seen.headers["host"] == "iot.example.invalid"
+    _assert_v3_signature_verifies(seen)
+
+
+def test_a_proxy_from_the_environment_is_used(canned_api, make_client, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", canned_api.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    canned_api.push(ok_cert())
+    assert query(make_client(endpoint="http://iot.example.invalid")).request_id == "REQ-OK"
+    assert canned_api.requests[0].headers["host"] == "iot.example.invalid"
+
+
+def test_session_headers_are_sent_and_ours_win(canned_api, make_client):
+    session = requests.Session()
+    session.headers.update(
+        {"User-Agent": "certadmin-test/1", "Accept": "text/html", "X-Extra": "1"}
+    )
+    session.headers["Connection"] = None  # a None session header is not sent
+    canned_api.push(ok_cert())
+    query(make_client(session=session))
+    headers = canned_api.requests[0].headers
+    assert headers["user-agent"] == "certadmin-test/1"
+    assert headers["x-extra"] == "1"
+    assert headers["accept"] == "application/json"
+    assert headers["content-length"] == "0"
+    assert "connection" not in headers
+
+
+def test_a_response_hook_on_the_session_sees_the_response(canned_api, make_client):
+    seen = []
+    session = requests.Session()
+    session.hooks["response"].append(
+        lambda response, **_: seen.append((response.status_code, response.request.headers))
+    )
+    canned_api.push(ok_cert())
+    query(make_client(session=session))
+    ((status, request_headers),) = seen
+    assert status == 200
+    assert request_headers["X-ACS-ACTION"] == "QueryDeviceCert"
+
+
+@pytest.mark.parametrize("field", ["access_key_id", "security_token"])
+def test_a_header_breaking_credential_is_refused_without_being_quoted(make_client, field):
+    value = "CAIS-line\r\nX-Injected: 1"
+    with pytest.raises(ValueError, match="cannot carry") as refused:
+        make_client(**{field: value})
+    assert "Injected" not in str(refused.value)
+
+
+def test_the_clients_own_session_sends_only_the_headers_the_api_needs(canned_api, make_client):
+    canned_api.push(ok_cert())
+    query(make_client())
+    headers = canned_api.requests[0].headers
+    assert headers["accept-encoding"] == "identity"  # http.client's own, when none is set
+    assert "connection" not in headers
+    assert headers["user-agent"].startswith("python-requests/")
+    assert set(headers) == {
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "content-length",
+        "authorization",
+        "x-acs-action",
+        "x-acs-version",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-content-sha256",
+    }

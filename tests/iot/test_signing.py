@@ -131,3 +131,71 @@ def test_canonical_query_string_sorts_by_name_and_encodes_both_sides():
 def test_signatures_equal_compares_exactly():
     assert signing.signatures_equal("abc", "abc")
     assert not signing.signatures_equal("abc", "abd")
+
+
+@pytest.mark.parametrize("value", ["", "a", "ab-_.~", "a b", "%", "x/y", "é", "a\x00b", "~~~*"])
+def test_percent_encode_shortcut_for_unreserved_text_agrees_with_quote(value):
+    from urllib.parse import quote
+
+    assert signing.percent_encode(value) == quote(value, safe="-_.~", encoding="utf-8")
+
+
+@pytest.mark.parametrize("token", [None, " CAIS+sts/token==value "])
+@pytest.mark.parametrize("query", [{}, {"ProductKey": "a1B", "DeviceName": "设备 #1/x"}])
+def test_v3_signer_signs_as_the_canonical_request_functions_do(token, query):
+    date, nonce = "2023-10-26T10:22:32Z", "3156853299f313e23d1673dc12e1703d"
+    headers = {
+        "host": "ecs.cn-shanghai.aliyuncs.com",
+        "x-acs-action": "RunInstances",
+        "x-acs-version": "2014-05-26",
+        "x-acs-date": date,
+        "x-acs-signature-nonce": nonce,
+        "x-acs-content-sha256": EMPTY_SHA256,
+    }
+    if token:
+        headers["x-acs-security-token"] = token
+    canonical, signed_headers = signing.v3_canonical_request(
+        method="POST",
+        query=query,
+        headers=headers,
+        signed_headers=signing.v3_headers_to_sign(headers),
+        hashed_payload=EMPTY_SHA256,
+    )
+    expected = signing.v3_signature("YourAccessKeySecret", signing.v3_string_to_sign(canonical))
+    signer = signing.V3Signer(
+        access_key_id="YourAccessKeyId",
+        access_key_secret="YourAccessKeySecret",
+        host="ecs.cn-shanghai.aliyuncs.com",
+        api_version="2014-05-26",
+        security_token=token,
+    )
+
+    for _ in range(2):  # the keyed HMAC is reused, never updated in place
+        query_string, sent, signature = signer.sign(
+            action="RunInstances", query=query, date=date, nonce=nonce
+        )
+        assert signature == expected
+        assert query_string == signing.canonical_query_string(query)
+        assert sent.pop("Authorization") == signing.v3_authorization(
+            "YourAccessKeyId", signed_headers, expected
+        )
+        assert sent == headers
+
+
+def test_v3_signer_reproduces_the_official_example():
+    signer = signing.V3Signer(
+        access_key_id="YourAccessKeyId",
+        access_key_secret="YourAccessKeySecret",
+        host="ecs.cn-shanghai.aliyuncs.com",
+        api_version="2014-05-26",
+    )
+    _, _, signature = signer.sign(
+        action="RunInstances",
+        query={
+            "ImageId": "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd",
+            "RegionId": "cn-shanghai",
+        },
+        date="2023-10-26T10:22:32Z",
+        nonce="3156853299f313e23d1673dc12e1703d",
+    )
+    assert signature == "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
