@@ -15,9 +15,9 @@ from certadmin.audit.chain import (
     GENESIS_HASH,
     AuditKeyUnknownError,
     ChainReport,
+    TextRowHasher,
     created_at_text,
     row_hash,
-    row_hash_of_text,
 )
 from certadmin.audit.checkpoints import Checkpoint, checkpoint_signature_ok, checkpoints_read
 from certadmin.audit.models import AuditEvent, ChainProblem
@@ -62,6 +62,7 @@ def chain_verify(
     for checkpoint in checkpoints:
         by_head[checkpoint.head_id].append(checkpoint)
 
+    hash_of = TextRowHasher(keys)
     checked = 0
     previous_id: int | None = None
     previous_hash = GENESIS_HASH
@@ -72,7 +73,7 @@ def chain_verify(
         checked += 1
         key_id = values[_KEY_ID]
         try:
-            edited = row_hash_of_text(values, keys=keys) != entry_hash and _edited(row_id, keys)
+            edited = hash_of(values) != entry_hash and _edited(row_id, keys)
         except AuditKeyUnknownError:
             problem = ChainProblem.KEY_UNKNOWN
         else:
