@@ -16,13 +16,14 @@ import json
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from django.conf import settings
 from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
 
 from certadmin.audit.models import AuditEvent
+from certadmin.audit.selectors import utc_time_text
 from certadmin.csv_safety import csv_text
 
 EXPORT_FORMAT = "certadmin-audit-export/1"
@@ -73,7 +74,13 @@ def export_first_batch(export: TrailExport) -> list[tuple]:
 
 
 def _batch(events: QuerySet[AuditEvent]) -> list[tuple]:
-    return list(events.values_list(*EXPORT_FIELDS)[:EXPORT_BATCH])
+    # Times as text written out by the database where it can (no datetime made per row by the
+    # driver and Django): made local below.
+    fields = [
+        (utc_time_text(name) or name) if n in _TIMES else name
+        for n, name in enumerate(EXPORT_FIELDS)
+    ]
+    return list(events.values_list(*fields)[:EXPORT_BATCH])
 
 
 def _csv_text(rows: list[tuple]) -> str:
@@ -81,11 +88,18 @@ def _csv_text(rows: list[tuple]) -> str:
     columns = list(zip(*rows, strict=True))
     zone = timezone.get_current_timezone()
     for n in _TIMES:
-        columns[n] = [
-            value.astimezone(zone).isoformat() if value is not None else None
-            for value in columns[n]
-        ]
+        columns[n] = [_local_time(value, zone) for value in columns[n]]
     return csv_text(columns)
+
+
+def _local_time(value: str | datetime | None, zone: tzinfo) -> str | None:
+    # ISO 8601 in the active zone, its offset labelling the zone: the wall-clock time the pages
+    # show. A value is UTC text from the database, or a datetime where it cannot write one.
+    if value is None:
+        return None
+    if value.__class__ is str:
+        value = datetime.fromisoformat(value)
+    return value.astimezone(zone).isoformat()
 
 
 class _Sink:

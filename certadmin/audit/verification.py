@@ -6,9 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import CharField, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import QuerySet
 
 from certadmin.audit.chain import (
     CHAIN_FIELDS,
@@ -21,6 +19,7 @@ from certadmin.audit.chain import (
 )
 from certadmin.audit.checkpoints import Checkpoint, checkpoint_signature_ok, checkpoints_read
 from certadmin.audit.models import AuditEvent, ChainProblem
+from certadmin.audit.selectors import utc_time_text
 
 _PREV_HASH = CHAIN_FIELDS.index("prev_hash")
 _KEY_ID = CHAIN_FIELDS.index("key_id")
@@ -127,27 +126,13 @@ def _row_read(row_id: int) -> tuple[tuple, str]:
     return row[:-1], row[-1]
 
 
-# The stored time as ``created_at_text`` gives it, written out by the database: the walk then
-# makes no datetime per row (what the database driver and Django's converters cost most).
-_CREATED_AT_TEXT = {
-    "postgresql": "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
-    # Django stores naive UTC as str(datetime): no fraction when the microseconds are 0.
-    "sqlite": "replace({column}, ' ', 'T') || "
-    "CASE length({column}) WHEN 19 THEN '.000000+00:00' ELSE '+00:00' END",
-}
-
-
 def _chain_values() -> tuple[QuerySet, bool]:
     """Every row as ``id``, its ``CHAIN_FIELDS``, ``entry_hash``, by ascending id; and whether
-    ``created_at`` comes as its text (else as a datetime: a database not named above)."""
+    ``created_at`` comes as its text (else as a datetime, on a database that cannot)."""
     events = AuditEvent.objects.order_by("id")
-    template = _CREATED_AT_TEXT.get(connection.vendor)
-    if template is None:
+    created_at = utc_time_text("created_at")
+    if created_at is None:
         return events.values_list("id", *CHAIN_FIELDS, "entry_hash"), False
-    ops = connection.ops
-    column = f"{ops.quote_name(AuditEvent._meta.db_table)}.{ops.quote_name('created_at')}"
-    # No user input: a constant template and quoted names.
-    created_at = RawSQL(template.format(column=column), [], output_field=CharField())  # noqa: S611
     fields = [created_at if name == "created_at" else name for name in CHAIN_FIELDS]
     return events.values_list("id", *fields, "entry_hash"), True
 

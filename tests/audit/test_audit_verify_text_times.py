@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.utils import timezone
 
-from certadmin.audit import verification
+from certadmin.audit import selectors, verification
 from certadmin.audit.chain import CHAIN_FIELDS, created_at_text
 from certadmin.audit.models import AuditEvent, ChainProblem
 from certadmin.audit.verification import chain_verify
@@ -48,9 +48,9 @@ def test_a_time_the_database_prints_otherwise_does_not_make_a_row_look_edited(
 ):
     # As if the database wrote every time out in some other shape.
     monkeypatch.setattr(
-        verification,
-        "_CREATED_AT_TEXT",
-        dict.fromkeys(verification._CREATED_AT_TEXT, "'26/11/2026 06:03' || ''"),
+        selectors,
+        "UTC_TIME_TEXT",
+        dict.fromkeys(selectors.UTC_TIME_TEXT, "'26/11/2026 06:03' || ''"),
     )
     report = chain_verify()
     assert report.ok, report
