@@ -177,6 +177,8 @@ def scratch_database_url(suffix: str, *, sqlite_dir: Path | None = None) -> str 
     """A scratch database for a script, dropped and created empty: PostgreSQL beside
     ``DATABASE_URL`` when it names one, else SQLite in ``sqlite_dir``; None when neither."""
     base = os.environ.get("DATABASE_URL", "")
+    # Sessions sharing a server keep their scratch databases apart with BENCH_SCRATCH_SUFFIX.
+    suffix += os.environ.get("BENCH_SCRATCH_SUFFIX", "")
     if base.startswith("postgres"):
         import psycopg
 

@@ -17,10 +17,11 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from operator import itemgetter
 
 from django.conf import settings
+from django.db.models import CharField, TextField
 
 from certadmin.audit.models import AuditEvent, chain_problem_message
 
@@ -59,58 +60,107 @@ _ACCOUNT = CHAIN_FIELDS.index("account")
 _CREATED_AT = CHAIN_FIELDS.index("created_at")
 
 
-def _sorted_members(*, key_id: bool, account: bool) -> tuple[tuple[str, ...], itemgetter]:
-    """The members' names in sorted order, and what picks a row's values in that order."""
-    left_out = {name for name, kept in zip(_OPTIONAL, (key_id, account), strict=True) if not kept}
-    names = tuple(sorted(name for name in CHAIN_FIELDS if name not in left_out))
-    return names, itemgetter(*(CHAIN_FIELDS.index(name) for name in names))
+_escape = json.encoder.encode_basestring  # a str as JSON text, ensure_ascii=False
+
+
+def _always_text(name: str) -> bool:
+    field = AuditEvent._meta.get_field(name)
+    return isinstance(field, CharField | TextField) and not field.null
+
+
+def _picker(indices: list[int]):
+    """What picks these positions of a row, always as a tuple."""
+    if len(indices) == 1:
+        (only,) = indices
+        return lambda row: (row[only],)
+    return itemgetter(*indices) if indices else lambda row: ()
+
+
+class _RowFormat:
+    """One set of members (which optional fields a row has): the compact sorted-key JSON of
+    such a row as one ``str.format`` template, and what picks the row's values into it.
+
+    Text fields (never NULL; ``created_at`` as its text) are escaped all at once with json's
+    own C string encoder; the others (the nullable ``actor_id`` and ``ip_address``) one by
+    one, as json would encode them."""
+
+    def __init__(self, *, key_id: bool, account: bool) -> None:
+        left_out = {n for n, kept in zip(_OPTIONAL, (key_id, account), strict=True) if not kept}
+        names = sorted(name for name in CHAIN_FIELDS if name not in left_out)
+        text = [n for n in names if n == "created_at" or _always_text(n)]
+        other = [n for n in names if n not in text]
+        slot = {name: n for n, name in enumerate([*text, *other])}
+        members = ",".join(f"{_escape(name)}:{{{slot[name]}}}" for name in names)
+        self.template = "{{" + members + "}}"
+        self.text = _picker([CHAIN_FIELDS.index(n) for n in text])
+        self.other = _picker([CHAIN_FIELDS.index(n) for n in other])
+
+
+class _NotPlain(Exception):
+    """A value json would encode otherwise than a plain text, number or null: the reference
+    serialization decides."""
+
+
+def _scalar(value) -> str:
+    if value is None:
+        return "null"
+    if value.__class__ is int:
+        return int.__repr__(value)
+    if isinstance(value, str):
+        return _escape(value)
+    raise _NotPlain
 
 
 # By (has a key id, has an account).
-_MEMBERS = {
-    (key_id, account): _sorted_members(key_id=key_id, account=account)
+_FORMATS = {
+    (key_id, account): _RowFormat(key_id=key_id, account=account)
     for key_id in (False, True)
     for account in (False, True)
 }
-# The encoder json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds on
-# every call, built once; with sort_keys off, as the members come sorted already.
-_encode_object = (
-    json.encoder.c_make_encoder(
-        None,  # no circular-reference markers: a row holds no containers
-        json.JSONEncoder().default,  # raises TypeError on an unknown type, as json.dumps does
-        json.encoder.encode_basestring,  # ensure_ascii=False
-        None,  # indent
-        ":",
-        ",",
-        False,  # sort_keys
-        False,  # skipkeys
-        True,  # allow_nan
-    )
-    if json.encoder.c_make_encoder is not None
-    else None
-)
 
 
 class AuditKeyUnknownError(Exception):
     """A row names an audit key that is not configured (its kid only, never key material)."""
 
 
+def created_at_text(moment: datetime) -> str:
+    """A row's time as its canonical bytes hold it: UTC, ISO 8601, with microseconds."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def canonical_bytes(values: Sequence) -> bytes:
     """The bytes a row's hash covers, from its values in ``CHAIN_FIELDS`` order: sorted-key
     compact JSON, an empty ``key_id`` or ``account`` left out.
 
-    Byte for byte what ``canonical_bytes_reference`` gives: the same C encoder ``json.dumps``
-    uses, handed the members already in sorted order, without ``json.dumps``'s per-call setup
-    (the verifier runs this once per row of the whole trail)."""
-    if _encode_object is None:  # a Python without the json speedups
-        return canonical_bytes_reference(values)
+    Byte for byte what ``canonical_bytes_reference`` gives (json's own C string encoder for
+    every text, ``int.__repr__`` for numbers, as json.dumps does), without building a dict and
+    walking it per row: the verifier runs this once per row of the whole trail. A value of any
+    other type goes to the reference."""
     if len(values) != len(CHAIN_FIELDS):
         raise ValueError(f"expected {len(CHAIN_FIELDS)} values, got {len(values)}")
     row = list(values)
-    row[_CREATED_AT] = values[_CREATED_AT].astimezone(UTC).isoformat(timespec="microseconds")
-    names, pick = _MEMBERS[bool(row[_KEY_ID]), bool(row[_ACCOUNT])]
-    record = dict(zip(names, pick(row), strict=True))
-    return "".join(_encode_object(record, 0)).encode()
+    row[_CREATED_AT] = created_at_text(row[_CREATED_AT])
+    return _canonical(row)
+
+
+def canonical_bytes_of_text(values: Sequence) -> bytes:
+    """``canonical_bytes`` of a row whose ``created_at`` is already its ``created_at_text``
+    (as the verifier reads it from the database, without making a datetime per row)."""
+    if len(values) != len(CHAIN_FIELDS):
+        raise ValueError(f"expected {len(CHAIN_FIELDS)} values, got {len(values)}")
+    return _canonical(values)
+
+
+def _canonical(values: Sequence) -> bytes:
+    form = _FORMATS[bool(values[_KEY_ID]), bool(values[_ACCOUNT])]
+    try:
+        return form.template.format(
+            *map(_escape, form.text(values)), *map(_scalar, form.other(values))
+        ).encode()
+    except (TypeError, _NotPlain):
+        row = list(values)
+        row[_CREATED_AT] = datetime.fromisoformat(row[_CREATED_AT])
+        return canonical_bytes_reference(row)
 
 
 def canonical_bytes_reference(values: Sequence) -> bytes:
@@ -136,6 +186,28 @@ def row_hash(values: Sequence, *, keys: Mapping[str, bytes]) -> str:
     return _digest(canonical_bytes(values), key_id=values[_KEY_ID], keys=keys)
 
 
+class TextRowHasher:
+    """``row_hash`` for a walk over many rows whose ``created_at`` is already its
+    ``created_at_text``: each key's HMAC state is prepared once per walk, then copied per row
+    (cheaper than a one-shot HMAC, which sets the key up every time)."""
+
+    def __init__(self, keys: Mapping[str, bytes]) -> None:
+        self._keys = keys
+        self._macs: dict[str, hmac.HMAC] = {}
+
+    def __call__(self, values: Sequence) -> str:
+        data = canonical_bytes_of_text(values)
+        key_id = values[_KEY_ID]
+        if not key_id:
+            return hashlib.sha256(data).hexdigest()
+        mac = self._macs.get(key_id)
+        if mac is None:
+            mac = self._macs[key_id] = hmac.new(_key(key_id, self._keys), digestmod="sha256")
+        mac = mac.copy()
+        mac.update(data)
+        return mac.hexdigest()
+
+
 def event_hash(event: AuditEvent, *, keys: Mapping[str, bytes] | None = None) -> str:
     """The ``entry_hash`` of ``event``, under the configured keys unless others are given."""
     return _digest(
@@ -148,11 +220,14 @@ def event_hash(event: AuditEvent, *, keys: Mapping[str, bytes] | None = None) ->
 def _digest(data: bytes, *, key_id: str, keys: Mapping[str, bytes]) -> str:
     if not key_id:
         return hashlib.sha256(data).hexdigest()
+    return hmac.digest(_key(key_id, keys), data, "sha256").hex()
+
+
+def _key(key_id: str, keys: Mapping[str, bytes]) -> bytes:
     try:
-        key = keys[key_id]
+        return keys[key_id]
     except KeyError:
         raise AuditKeyUnknownError(f"audit key {key_id!r} is not configured") from None
-    return hmac.digest(key, data, "sha256").hex()
 
 
 @dataclass(frozen=True)

@@ -16,25 +16,20 @@ import json
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from django.conf import settings
-from django.db.models import (
-    CharField,
-    DateTimeField,
-    GenericIPAddressField,
-    QuerySet,
-    TextField,
-)
+from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
 
 from certadmin.audit.models import AuditEvent
-from certadmin.csv_safety import FORMULA_PREFIXES, csv_cell
+from certadmin.audit.selectors import utc_time_text
+from certadmin.csv_safety import csv_text
 
 EXPORT_FORMAT = "certadmin-audit-export/1"
 EVENTS_NAME = "events.csv"
 MANIFEST_NAME = "manifest.json"
-EXPORT_BATCH = 2000
+EXPORT_BATCH = 5000  # rows per query and per CSV chunk
 EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
 _DOMAIN = b"certadmin audit export v1\n"  # an export signature is never a row hash
 
@@ -53,30 +48,14 @@ class TrailExport:
     export_event_id: int
 
 
-def _local_time_cell(value: datetime) -> str:
-    # The offset labels the zone in every cell: the same wall-clock time the pages show.
-    return csv_cell(timezone.localtime(value))
-
-
-def _text_cell(value: object) -> str:
-    # ``csv_cell`` for the common case, a plain str, without its type checks (most cells).
-    if value.__class__ is str:
-        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-    return csv_cell(value)
-
-
-def _cell_converter(name: str):
-    field = AuditEvent._meta.get_field(name)
-    if isinstance(field, DateTimeField):
-        return _local_time_cell
-    if isinstance(field, CharField | TextField | GenericIPAddressField):
-        return _text_cell
-    return csv_cell
-
-
-# One converter per column; the times in the active zone, everything else as ``csv_cell`` has it.
-_CELLS = tuple(_cell_converter(name) for name in EXPORT_FIELDS)
 _ID = EXPORT_FIELDS.index("id")
+# The times in the active zone (the offset labels the zone in every cell: the same wall-clock
+# time the pages show); every other column as ``csv_cell`` has it.
+_TIMES = [
+    n
+    for n, name in enumerate(EXPORT_FIELDS)
+    if isinstance(AuditEvent._meta.get_field(name), DateTimeField)
+]
 
 
 def export_batches(export: TrailExport, *, first_batch: list[tuple]) -> Iterator[list[tuple]]:
@@ -95,16 +74,32 @@ def export_first_batch(export: TrailExport) -> list[tuple]:
 
 
 def _batch(events: QuerySet[AuditEvent]) -> list[tuple]:
-    return list(events.values_list(*EXPORT_FIELDS)[:EXPORT_BATCH])
+    # Times as text written out by the database where it can (no datetime made per row by the
+    # driver and Django): made local below.
+    fields = [
+        (utc_time_text(name) or name) if n in _TIMES else name
+        for n, name in enumerate(EXPORT_FIELDS)
+    ]
+    return list(events.values_list(*fields)[:EXPORT_BATCH])
 
 
 def _csv_text(rows: list[tuple]) -> str:
-    """One batch of rows as CSV text: one writer call for the whole batch."""
-    text = io.StringIO()
-    csv.writer(text).writerows(
-        [convert(value) for convert, value in zip(_CELLS, row, strict=True)] for row in rows
-    )
-    return text.getvalue()
+    """One batch of rows as CSV text, converted and written a column at a time."""
+    columns = list(zip(*rows, strict=True))
+    zone = timezone.get_current_timezone()
+    for n in _TIMES:
+        columns[n] = [_local_time(value, zone) for value in columns[n]]
+    return csv_text(columns)
+
+
+def _local_time(value: str | datetime | None, zone: tzinfo) -> str | None:
+    # ISO 8601 in the active zone, its offset labelling the zone: the wall-clock time the pages
+    # show. A value is UTC text from the database, or a datetime where it cannot write one.
+    if value is None:
+        return None
+    if value.__class__ is str:
+        value = datetime.fromisoformat(value)
+    return value.astimezone(zone).isoformat()
 
 
 class _Sink:
@@ -133,7 +128,9 @@ def export_zip_stream(export: TrailExport, *, first_batch: list[tuple]) -> Itera
     sink = _Sink()
     digest = hashlib.sha256()
     size = rows = 0
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    # Deflate's fastest level: level 6 (zlib's default) cost more than writing the CSV itself,
+    # for a file about 15 % smaller.
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         with archive.open(EVENTS_NAME, "w", force_zip64=True) as member:
             header = io.StringIO()
             csv.writer(header).writerow(EXPORT_FIELDS)

@@ -6,19 +6,24 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from certadmin.audit.chain import (
     CHAIN_FIELDS,
     GENESIS_HASH,
     AuditKeyUnknownError,
     ChainReport,
+    TextRowHasher,
+    created_at_text,
     row_hash,
 )
 from certadmin.audit.checkpoints import Checkpoint, checkpoint_signature_ok, checkpoints_read
 from certadmin.audit.models import AuditEvent, ChainProblem
+from certadmin.audit.selectors import utc_time_text
 
 _PREV_HASH = CHAIN_FIELDS.index("prev_hash")
 _KEY_ID = CHAIN_FIELDS.index("key_id")
+_CREATED_AT = CHAIN_FIELDS.index("created_at")
 
 
 def chain_verify(
@@ -56,6 +61,7 @@ def chain_verify(
     for checkpoint in checkpoints:
         by_head[checkpoint.head_id].append(checkpoint)
 
+    hash_of = TextRowHasher(keys)
     checked = 0
     previous_id: int | None = None
     previous_hash = GENESIS_HASH
@@ -66,7 +72,7 @@ def chain_verify(
         checked += 1
         key_id = values[_KEY_ID]
         try:
-            edited = row_hash(values, keys=keys) != entry_hash
+            edited = hash_of(values) != entry_hash and _edited(row_id, keys)
         except AuditKeyUnknownError:
             problem = ChainProblem.KEY_UNKNOWN
         else:
@@ -78,8 +84,8 @@ def chain_verify(
                 problem = (
                     ChainProblem.FIRST_UNLINKED if previous_id is None else ChainProblem.UNLINKED
                 )
-            elif any(
-                c.head_hash != entry_hash or c.row_count != checked for c in by_head.pop(row_id, ())
+            elif row_id in by_head and any(
+                c.head_hash != entry_hash or c.row_count != checked for c in by_head.pop(row_id)
             ):
                 problem = ChainProblem.CHECKPOINT_MISMATCH
         if problem:
@@ -107,11 +113,42 @@ def chain_verify(
     )
 
 
+def _edited(row_id: int, keys: Mapping[str, bytes]) -> bool:
+    """Whether a row whose hash did not match over the time as the database wrote it out really
+    was edited: checked again over the time as Django reads it (so that a database printing a
+    time otherwise than Python never makes an intact row look edited)."""
+    values, entry_hash = _row_read(row_id)
+    return row_hash(values, keys=keys) != entry_hash
+
+
+def _row_read(row_id: int) -> tuple[tuple, str]:
+    row = AuditEvent.objects.values_list(*CHAIN_FIELDS, "entry_hash").get(id=row_id)
+    return row[:-1], row[-1]
+
+
+def _chain_values() -> tuple[QuerySet, bool]:
+    """Every row as ``id``, its ``CHAIN_FIELDS``, ``entry_hash``, by ascending id; and whether
+    ``created_at`` comes as its text (else as a datetime, on a database that cannot)."""
+    events = AuditEvent.objects.order_by("id")
+    created_at = utc_time_text("created_at")
+    if created_at is None:
+        return events.values_list("id", *CHAIN_FIELDS, "entry_hash"), False
+    fields = [created_at if name == "created_at" else name for name in CHAIN_FIELDS]
+    return events.values_list("id", *fields, "entry_hash"), True
+
+
 def _rows_in_chain_order(*, batch_size: int) -> Iterator[tuple[int, tuple, str]]:
-    """``(id, values in CHAIN_FIELDS order, entry_hash)`` by ascending id, in keyset batches."""
+    """``(id, values in CHAIN_FIELDS order with created_at as its text, entry_hash)`` by
+    ascending id, in keyset batches."""
     last_id = 0
-    rows = AuditEvent.objects.order_by("id").values_list("id", *CHAIN_FIELDS, "entry_hash")
+    rows, as_text = _chain_values()
     while batch := list(rows.filter(id__gt=last_id)[:batch_size]):
-        for row in batch:
-            yield row[0], row[1:-1], row[-1]
+        if as_text:
+            for row in batch:
+                yield row[0], row[1:-1], row[-1]
+        else:
+            for row in batch:
+                values = list(row[1:-1])
+                values[_CREATED_AT] = created_at_text(values[_CREATED_AT])
+                yield row[0], tuple(values), row[-1]
         last_id = batch[-1][0]

@@ -16,7 +16,7 @@ from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
 from certadmin.audit.exports import TrailExport, export_first_batch, export_zip_stream
 from certadmin.audit.forms import ChainVerifyForm, EventFilterForm, PageForm, quick_ranges
 from certadmin.audit.models import AuditEvent
-from certadmin.audit.rows import event_rows
+from certadmin.audit.rows import event_table
 from certadmin.audit.selectors import (
     chain_head,
     device_history,
@@ -54,7 +54,7 @@ def _events_context(form: EventFilterForm) -> dict:
     return {
         "form": form,
         "events": rows,
-        "rows": event_rows(events=rows),
+        "table": event_table(events=rows),
         "next_before_id": next_before_id,
         "quick_ranges": quick_ranges(today=timezone.localdate()),
     }
@@ -141,7 +141,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
         "product_key": product_key,
         "device_name": device_name,
         "events": rows,
-        "rows": event_rows(events=rows),
+        "table": event_table(events=rows),
         "next_before_id": next_before_id,
     }
     if not request.htmx:
@@ -166,7 +166,7 @@ def user_events(request: HtmxHttpRequest, username: str) -> HttpResponse:
         {
             "username": username,
             "events": rows,
-            "rows": event_rows(events=rows),
+            "table": event_table(events=rows),
             "next_before_id": next_before_id,
         },
     )
