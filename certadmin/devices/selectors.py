@@ -2,7 +2,7 @@
 inventory that the product device list and the expiry overview share."""
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,7 +11,8 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from certadmin.devices.expiry import EXPIRY_STATES, expiry_state_annotated, expiry_state_q
-from certadmin.devices.models import CertificateRecord, RecentDevice
+from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
+from certadmin.devices.platform import accounts_for
 from certadmin.devices.services import RECENT_DEVICES_KEPT
 from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync
 
@@ -77,12 +78,23 @@ def _ordering(sort: str, now: datetime) -> list:
 
 
 def inventory_scope(
-    *, product_key: str | None, iot_instance_id: str = ""
+    *,
+    product_key: str | None,
+    iot_instance_id: str = "",
+    account: str = "",
+    accounts: Collection[str] | None = None,
 ) -> QuerySet[CertificateRecord]:
-    """Every inventory record of one product (``product_key`` None: of every product)."""
+    """Every inventory record of one product of API account ``account`` ("": the default
+    account), or (``product_key`` None) of every product of ``accounts`` (None: of all)."""
     records = CertificateRecord.objects.all()
     if product_key is not None:
-        records = records.filter(product_key=product_key, iot_instance_id=iot_instance_id)
+        records = records.filter(
+            account=account or default_account_name(),
+            product_key=product_key,
+            iot_instance_id=iot_instance_id,
+        )
+    elif accounts is not None:
+        records = records.filter(account__in=list(accounts))
     return records
 
 
@@ -104,6 +116,8 @@ def inventory_devices(
     *,
     product_key: str | None,
     iot_instance_id: str = "",
+    account: str = "",
+    accounts: Collection[str] | None = None,
     q: str = "",
     state: str = "",
     sort: str = "name",
@@ -117,7 +131,9 @@ def inventory_devices(
     ``EXPIRY_STATES`` or empty; ``sort`` one of ``INVENTORY_SORTS`` (ties by name).
     """
     now = now or timezone.now()
-    records = inventory_scope(product_key=product_key, iot_instance_id=iot_instance_id)
+    records = inventory_scope(
+        product_key=product_key, iot_instance_id=iot_instance_id, account=account, accounts=accounts
+    )
     if q.strip():
         records = records.filter(_search_q(q.strip()))
     if state:
@@ -177,9 +193,16 @@ class ProductInventory:
         return self.sync is not None
 
 
-def product_inventory(*, product_key: str, iot_instance_id: str = "") -> ProductInventory:
-    """The product's last complete sync (None if never synced) and its running sync, if any."""
-    scope = {"product_key": product_key, "iot_instance_id": iot_instance_id}
+def product_inventory(
+    *, product_key: str, iot_instance_id: str = "", account: str = ""
+) -> ProductInventory:
+    """The product's last complete sync (None if never synced) and its running sync, if any
+    (of API account ``account``; "": the default account)."""
+    scope = {
+        "account": account or default_account_name(),
+        "product_key": product_key,
+        "iot_instance_id": iot_instance_id,
+    }
     return ProductInventory(
         sync=ProductSync.objects.filter(**scope).first(),
         running=Job.objects.filter(kind=JobKind.PRODUCT_SYNC, state__in=ACTIVE_STATES, **scope)
@@ -201,14 +224,17 @@ class ProductSuggestions:
 
 
 def product_suggestions(*, user) -> ProductSuggestions:
-    """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with: the
-    configured instance, products synced, the user's recently viewed devices and the
-    inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT`` of each."""
+    """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with, on
+    the API accounts ``user`` may use: the accounts' instances, products synced, the user's
+    recently viewed devices and the inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT``
+    of each."""
+    usable = accounts_for(user=user)
+    names = [account.name for account in usable]
     pairs: set[tuple[str, str]] = set()
     sources = (
-        ProductSync.objects.all(),
-        RecentDevice.objects.filter(user=user),
-        CertificateRecord.objects.all(),
+        ProductSync.objects.filter(account__in=names),
+        RecentDevice.objects.filter(user=user, account__in=names),
+        CertificateRecord.objects.filter(account__in=names),
     )
     for source in sources:
         pairs.update(
@@ -217,20 +243,24 @@ def product_suggestions(*, user) -> ProductSuggestions:
             .distinct()[:PRODUCT_SUGGESTIONS_KEPT]
         )
     instances = {instance for _product, instance in pairs if instance}
-    if settings.IOT_INSTANCE_ID:
-        instances.add(settings.IOT_INSTANCE_ID)
+    instances.update(account.instance_id for account in usable if account.instance_id)
     return ProductSuggestions(
         product_keys=sorted({product for product, _instance in pairs})[:PRODUCT_SUGGESTIONS_KEPT],
         instances=sorted(instances)[:PRODUCT_SUGGESTIONS_KEPT],
     )
 
 
-def device_status_of(*, product_key: str, device_name: str, iot_instance_id: str = "") -> str:
+def device_status_of(
+    *, product_key: str, device_name: str, iot_instance_id: str = "", account: str = ""
+) -> str:
     """The device's status (ONLINE, OFFLINE, UNACTIVE, DISABLE) as the inventory last saw it,
     or "" when it never listed the device."""
     return (
         CertificateRecord.objects.filter(
-            product_key=product_key, device_name=device_name, iot_instance_id=iot_instance_id
+            account=account or default_account_name(),
+            product_key=product_key,
+            device_name=device_name,
+            iot_instance_id=iot_instance_id,
         )
         .values_list("device_status", flat=True)
         .first()
