@@ -67,9 +67,7 @@ def _limiters(
 
 
 @functools.cache
-def _client(
-    purpose: str, account: IotAccount, redis_url: str, deadline: float | None
-) -> IotClient:
+def _client(purpose: str, account: IotAccount, redis_url: str, deadline: float | None) -> IotClient:
     # A person waits for a page: one budget for all attempts, and a read timeout (the call may
     # have run and spent quota) is not repeated. A job has no deadline and retries as before.
     return IotClient(

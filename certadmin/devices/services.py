@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
@@ -49,6 +50,20 @@ class DeviceRef:
     device_name: str
     iot_instance_id: str = ""
     account: str = field(default_factory=default_account_name)
+
+
+def device_query(device) -> str:
+    """The query string that names ``device``'s instance and API account in its URLs ("?…",
+    or "" for the public instance of the default account, so older links keep working).
+    ``device``: anything with ``iot_instance_id`` and ``account`` (a DeviceRef, an inventory
+    record, a recent device)."""
+    query = {}
+    if device.iot_instance_id:
+        query["instance"] = device.iot_instance_id
+    account = getattr(device, "account", "")
+    if account and account != settings.IOT_DEFAULT_ACCOUNT:
+        query["account"] = account
+    return "?" + urlencode(query) if query else ""
 
 
 @dataclass(frozen=True)
