@@ -25,7 +25,7 @@ from operator import or_
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import NOT_READY_Q, READY_Q, CertificateRecord
 from certadmin.iot.results import CertStatus
 
 EXPIRY_STATES: tuple[tuple[str, str], ...] = (
@@ -45,16 +45,9 @@ WINDOWS = (("within_7", 7), ("within_30", 30), ("within_90", 90))
 # A ready certificate that has not expired yet: what the chart of expiries per month counts.
 UNEXPIRED_STATES = ("within_7", "within_30", "within_90", "valid")
 KNOWN_STATUSES = (CertStatus.GENERATING, CertStatus.FAILED, CertStatus.READY)
-
-
-def _ready_q() -> Q:
-    """Checked, last lookup succeeded, certificate issued and read: it has a notAfter."""
-    return Q(
-        last_checked__isnull=False,
-        last_error_code="",
-        status=CertStatus.READY,
-        not_after__isnull=False,
-    )
+# ``models.READY_Q`` (checked, last lookup succeeded, certificate issued and read: it has a
+# notAfter) is where the windows start: a ready certificate's state depends only on how far
+# away its notAfter is.
 
 
 def expiry_state_q(state: str, *, now: datetime) -> Q:
@@ -73,7 +66,7 @@ def expiry_state_q(state: str, *, now: datetime) -> Q:
     if state == "not_issued":
         return ~never & ~failed & Q(status__in=[CertStatus.GENERATING, CertStatus.FAILED])
     if state == "expired":
-        return _ready_q() & Q(not_after__lt=now)
+        return READY_Q & Q(not_after__lt=now)
     # Each window is (previous window's days, its own days]; the first starts at now itself
     # (not expired yet) and ``valid`` has no upper bound.
     lower: int | None = None
@@ -85,7 +78,7 @@ def expiry_state_q(state: str, *, now: datetime) -> Q:
                 in_window = Q(not_after__gt=now + timedelta(days=lower))
             if days is not None:
                 in_window &= Q(not_after__lte=now + timedelta(days=days))
-            return _ready_q() & in_window
+            return READY_Q & in_window
         lower = days
     raise ValueError(f"unknown expiry state {state!r}")
 
@@ -98,7 +91,7 @@ def expiry_states_q(states: tuple[str, ...] | list[str], *, now: datetime) -> Q:
 def expiry_within_q(days: int, *, now: datetime) -> Q:
     """Ready certificates expired, or expiring at most ``days`` days from ``now``: the devices
     ``cert_expiry_report --within DAYS`` lists."""
-    return _ready_q() & Q(not_after__lte=now + timedelta(days=days))
+    return READY_Q & Q(not_after__lte=now + timedelta(days=days))
 
 
 def expiry_state_annotated(
@@ -115,12 +108,49 @@ def expiry_state_annotated(
 
 
 def expiry_counts(records: QuerySet[CertificateRecord], *, now: datetime) -> dict[str, int]:
-    """How many of ``records`` are in each state (every state present, zeros included), in one
-    query."""
-    counts = records.order_by().aggregate(
-        **{state: Count("pk", filter=expiry_state_q(state, now=now)) for state in STATE_LABELS}
+    """How many of ``records`` are in each state (every state present, zeros included).
+
+    Three queries that indexes answer, instead of classifying every record: the records that
+    are not ready (never checked, failed, not issued: usually few) grouped by state; the ready
+    ones whose notAfter is at most 90 days ahead, counted by window from one index range; and
+    how many are ready at all (``valid`` is the rest).
+    """
+    records = records.order_by()
+    counts = dict.fromkeys(STATE_LABELS, 0)
+    unready = (
+        records.filter(NOT_READY_Q)
+        .annotate(
+            expiry_state=Case(
+                *(
+                    When(expiry_state_q(state, now=now), then=Value(state))
+                    for state in ("never", "failed", "not_issued")
+                ),
+                default=Value("failed"),
+                output_field=CharField(),
+            )
+        )
+        .values("expiry_state")
+        .annotate(count=Count("*"))
     )
-    return {state: counts[state] or 0 for state in STATE_LABELS}
+    for row in unready:
+        counts[row["expiry_state"]] += row["count"]
+    ready = records.filter(READY_Q)
+    # Cumulative: notAfter before now, then at most 7, 30 and 90 days ahead. Counting notAfter
+    # (never NULL when ready) rather than the key lets the index alone answer.
+    edges = ready.filter(not_after__lte=now + timedelta(days=WINDOWS[-1][1])).aggregate(
+        expired=Count("not_after", filter=Q(not_after__lt=now)),
+        **{
+            window: Count("not_after", filter=Q(not_after__lte=now + timedelta(days=days)))
+            for window, days in WINDOWS[:-1]
+        },
+        **{WINDOWS[-1][0]: Count("not_after")},
+    )
+    below = counts["expired"] = edges["expired"]
+    for window, _days in WINDOWS:
+        counts[window] = edges[window] - below
+        below = edges[window]
+    counts["valid"] = ready.count() - below
+    return counts
 
 
 def expiry_state_of(record: CertificateRecord, *, now: datetime) -> str:

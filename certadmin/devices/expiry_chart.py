@@ -3,20 +3,19 @@ query, and the geometry of its server-rendered SVG worked out here, so that the 
 places what it is given (``templates/devices/expiry_chart.html``).
 
 What is counted: ready certificates that have not expired yet (``expiry.UNEXPIRED_STATES``),
-by the calendar month of their notAfter in the configured time zone, from this month (the part
+by the calendar month of their notAfter in the current time zone, from this month (the part
 of it still ahead) through ``months`` months. Expired certificates, failed lookups and
 certificates not issued are in the overview's counts, not in the chart.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import pairwise
 
-from django.db.models import Count, QuerySet
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, QuerySet, Value
 from django.utils import timezone
 
-from certadmin.devices.expiry import UNEXPIRED_STATES, expiry_states_q
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import READY_Q, CertificateRecord
 
 # The SVG's coordinate system (viewBox); CSS scales it to the page's width.
 WIDTH = 720
@@ -100,18 +99,27 @@ def expiry_months(
     zone = timezone.get_current_timezone()
     local_now = timezone.localtime(now, zone)
     first_month = date(local_now.year, local_now.month, 1)
-    after_last = _month_after(first_month, months)
-    window_end = datetime(after_last.year, after_last.month, 1, tzinfo=zone)
-    rows = (
-        records.order_by()
-        .filter(expiry_states_q(UNEXPIRED_STATES, now=now), not_after__lt=window_end)
-        .annotate(month=TruncMonth("not_after", tzinfo=zone))
-        .values("month")
-        .annotate(count=Count("pk"))
-    )
-    counts = {(row["month"].year, row["month"].month): row["count"] for row in rows}
     month_list = [_month_after(first_month, step) for step in range(months)]
-    values = [counts.get((month.year, month.month), 0) for month in month_list]
+    # Each month is the range of notAfter from its first instant (local time) to the next
+    # month's, the first from ``now`` (not expired yet): one index range count per month, in
+    # one query, rather than the month of every certificate worked out one by one.
+    starts = [now] + [
+        datetime(month.year, month.month, 1, tzinfo=zone)
+        for month in [*month_list[1:], _month_after(first_month, months)]
+    ]
+    # Ready and not expired yet (``UNEXPIRED_STATES``): within a month's range, notAfter is
+    # at least ``now``.
+    ready = records.order_by().filter(READY_Q)
+    per_month = [
+        ready.filter(not_after__gte=start, not_after__lt=end)
+        .annotate(month=Value(index))
+        .values("month")
+        .annotate(count=Count("*"))
+        .values_list("month", "count")
+        for index, (start, end) in enumerate(pairwise(starts))
+    ]
+    counts = dict(per_month[0].union(*per_month[1:], all=True))
+    values = [counts.get(index, 0) for index in range(months)]
     max_count = max(values)
     step = _axis_step(max_count)
     axis_max = max(step, -(-max_count // step) * step)

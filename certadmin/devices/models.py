@@ -9,6 +9,24 @@ from django.utils.translation import gettext_lazy as _
 
 from certadmin.accounts.roles import model_permissions
 
+# A record whose certificate is ready and was read: checked, last lookup succeeded, status 2
+# (ready) and a notAfter. Its expiry state depends only on how far away notAfter is, so the
+# expiry overview counts these by index ranges of notAfter (``devices.expiry``).
+READY_Q = models.Q(
+    last_checked__isnull=False, last_error_code="", status=2, not_after__isnull=False
+)
+# Every other record (never checked, failed, not issued), spelled so that a query and the
+# partial index built on it carry the same condition (a database uses a partial index only for
+# a query whose condition implies the index's).
+NOT_READY_Q = (
+    models.Q(last_checked__isnull=True)
+    | models.Q(last_error_code__gt="")
+    | models.Q(status__isnull=True)
+    | models.Q(status__lt=2)
+    | models.Q(status__gt=2)
+    | models.Q(not_after__isnull=True)
+)
+
 
 def default_account_name() -> str:
     """The default API account's name: what rows made before named accounts belong to."""
@@ -95,6 +113,19 @@ class CertificateRecord(models.Model):
             models.Index(
                 fields=["account", "product_key", "iot_instance_id", "last_checked"],
                 name="certrecord_acct_checked",
+            ),
+            # The expiry overview: ready certificates by notAfter (counts per window, the chart's
+            # months) for one product and for every product, and the few records not ready.
+            models.Index(
+                fields=["account", "product_key", "iot_instance_id", "not_after"],
+                condition=READY_Q,
+                name="certrecord_acct_ready",
+            ),
+            models.Index(fields=["not_after"], condition=READY_Q, name="certrecord_ready"),
+            models.Index(
+                fields=["account", "product_key", "iot_instance_id", "last_checked"],
+                condition=NOT_READY_Q,
+                name="certrecord_acct_unready",
             ),
             models.Index(fields=["cert_sn"], name="certrecord_cert_sn"),
             models.Index(fields=["sha256_fingerprint"], name="certrecord_fingerprint"),

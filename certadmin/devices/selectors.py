@@ -2,18 +2,28 @@
 inventory that the product device list and the expiry overview share."""
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.utils.translation import ngettext
 
-from certadmin.devices.expiry import EXPIRY_STATES, expiry_state_annotated, expiry_state_q
+from certadmin.audit.rows import PathFormat
+from certadmin.audit.templatetags.timestamps import timestamp
+from certadmin.devices.expiry import (
+    EXPIRY_STATES,
+    expiry_state_of,
+    expiry_state_q,
+)
 from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
 from certadmin.devices.platform import accounts_for
-from certadmin.devices.services import RECENT_DEVICES_KEPT
+from certadmin.devices.services import RECENT_DEVICES_KEPT, device_query
+from certadmin.devices.templatetags.device_status import device_status_badge
 from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync
 
 INVENTORY_PAGE_SIZE = 50
@@ -123,8 +133,7 @@ def inventory_devices(
     sort: str = "name",
     now: datetime | None = None,
 ) -> QuerySet[CertificateRecord]:
-    """Inventory records of one product (``product_key`` None: every product), each with its
-    ``expiry_state``.
+    """Inventory records of one product (``product_key`` None: every product).
 
     ``q`` matches a case-insensitive part of the DeviceName or nickname, or exactly a CertSN,
     a serial or a SHA-256 fingerprint (colons and case optional); ``state`` is one of
@@ -138,12 +147,15 @@ def inventory_devices(
         records = records.filter(_search_q(q.strip()))
     if state:
         records = records.filter(expiry_state_q(state, now=now))
-    return expiry_state_annotated(records, now=now).order_by(*_ordering(sort, now))
+    # No expiry-state column: the rows of a page work theirs out in Python (``inventory_rows``),
+    # so the database is not asked to evaluate the classification for every matching record.
+    return records.order_by(*_ordering(sort, now))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InventoryRow:
-    """One row of a device table."""
+    """One row of a device table, with what the table shows beyond the stored fields worked
+    out once (labels translated once per page, the device link from one reversed URL)."""
 
     record: CertificateRecord
     state: str
@@ -151,30 +163,63 @@ class InventoryRow:
     # Whole days until notAfter (negative once expired); None without a certificate date.
     days_left: int | None
     stale: bool
+    device_url: str
+    device_status: SafeString
+    # notAfter in the active time zone: ISO 8601 for <time datetime>, and the date shown.
+    not_after_iso: str
+    not_after_date: str
+    # "3 days left" / "2 days ago"; "" without a certificate date.
+    days_text: str
+    last_checked: SafeString
 
-    @property
-    def days_ago(self) -> int:
-        """Whole days since an expired certificate's notAfter."""
-        return -self.days_left if self.days_left is not None and self.days_left < 0 else 0
+
+def _days_text(days_left: int | None) -> str:
+    if days_left is None:
+        return ""
+    if days_left < 0:
+        return ngettext("%(days)s day ago", "%(days)s days ago", -days_left) % {"days": -days_left}
+    return ngettext("%(days)s day left", "%(days)s days left", days_left) % {"days": days_left}
 
 
-def inventory_rows(records, *, now: datetime | None = None) -> list[InventoryRow]:
-    """The table rows of already fetched ``records`` (annotated by ``inventory_devices``)."""
+def _device_url(path: PathFormat, record: CertificateRecord) -> str:
+    # As ``views.search.device_url``, from the one reversed pattern.
+    url = path.path(record.product_key, record.device_name)
+    return url + device_query(record) if url else url
+
+
+def inventory_rows(
+    records: Iterable[CertificateRecord], *, now: datetime | None = None
+) -> list[InventoryRow]:
+    """The table rows of already fetched ``records``, in the active language and time zone:
+    each record's expiry state (``expiry.expiry_state_of``, the rules the state filter and the
+    counts use), days left, staleness and what its cells show."""
     now = now or timezone.now()
     stale_before = now - timedelta(hours=settings.INVENTORY_STALE_HOURS)
-    labels = dict(EXPIRY_STATES)
+    labels = {state: str(label) for state, label in EXPIRY_STATES}
+    badges: dict[str, SafeString] = {}
+    device_path = PathFormat("devices:device", 2)
     rows = []
     for record in records:
+        state = expiry_state_of(record, now=now)
         days_left = None
         if record.not_after is not None:
             days_left = (record.not_after - now) // timedelta(days=1)
+        if record.device_status not in badges:
+            badges[record.device_status] = device_status_badge(record.device_status)
+        local_not_after = timezone.localtime(record.not_after) if record.not_after else None
         rows.append(
             InventoryRow(
                 record=record,
-                state=record.expiry_state,
-                state_label=labels.get(record.expiry_state, record.expiry_state),
+                state=state,
+                state_label=labels.get(state, state),
                 days_left=days_left,
                 stale=record.last_checked is not None and record.last_checked < stale_before,
+                device_url=_device_url(device_path, record),
+                device_status=badges[record.device_status],
+                not_after_iso=local_not_after.isoformat() if local_not_after else "",
+                not_after_date=local_not_after.strftime("%Y-%m-%d") if local_not_after else "",
+                days_text=_days_text(days_left),
+                last_checked=timestamp(record.last_checked) if record.last_checked else "",
             )
         )
     return rows
@@ -223,6 +268,40 @@ class ProductSuggestions:
     instances: list[str]
 
 
+# The distinct (ProductKey, IotInstanceId) pairs of one account's inventory, in order, by a
+# loose index scan: each pair is the first one after the previous, found by one index probe, so
+# the cost grows with the number of products, not of devices. PostgreSQL only; elsewhere
+# DISTINCT.
+_INVENTORY_PRODUCTS_SQL = """
+WITH RECURSIVE pairs AS (
+  (SELECT product_key, iot_instance_id FROM {table} WHERE account = %s
+   ORDER BY product_key, iot_instance_id LIMIT 1)
+  UNION ALL
+  SELECT following.product_key, following.iot_instance_id FROM pairs CROSS JOIN LATERAL (
+    SELECT r.product_key, r.iot_instance_id FROM {table} r
+    WHERE r.account = %s
+      AND (r.product_key, r.iot_instance_id) > (pairs.product_key, pairs.iot_instance_id)
+    ORDER BY r.product_key, r.iot_instance_id LIMIT 1
+  ) AS following
+)
+SELECT product_key, iot_instance_id FROM pairs LIMIT %s
+"""
+
+
+def _inventory_products(*, account: str, limit: int) -> list[tuple[str, str]]:
+    if connection.vendor != "postgresql":
+        return list(
+            CertificateRecord.objects.filter(account=account)
+            .order_by("product_key", "iot_instance_id")
+            .values_list("product_key", "iot_instance_id")
+            .distinct()[:limit]
+        )
+    table = connection.ops.quote_name(CertificateRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_INVENTORY_PRODUCTS_SQL.format(table=table), [account, account, limit])
+        return [(product, instance) for product, instance in cursor.fetchall()]
+
+
 def product_suggestions(*, user) -> ProductSuggestions:
     """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with, on
     the API accounts ``user`` may use: the accounts' instances, products synced, the user's
@@ -231,10 +310,11 @@ def product_suggestions(*, user) -> ProductSuggestions:
     usable = accounts_for(user=user)
     names = [account.name for account in usable]
     pairs: set[tuple[str, str]] = set()
+    for name in names:
+        pairs.update(_inventory_products(account=name, limit=PRODUCT_SUGGESTIONS_KEPT))
     sources = (
         ProductSync.objects.filter(account__in=names),
         RecentDevice.objects.filter(user=user, account__in=names),
-        CertificateRecord.objects.filter(account__in=names),
     )
     for source in sources:
         pairs.update(

@@ -18,7 +18,7 @@ from certadmin.devices.expiry import (
     expiry_state_q,
 )
 from certadmin.devices.expiry_chart import BASELINE, PLOT_TOP, expiry_months
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import NOT_READY_Q, READY_Q, CertificateRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +56,9 @@ def assert_every_way_says(record: CertificateRecord, state: str, *, now=NOW) -> 
     assert states_by_query(now=now)[record.device_name] == state
     annotated = expiry_state_annotated(CertificateRecord.objects.filter(pk=record.pk), now=now)
     assert annotated.get().expiry_state == state
+    # The counts come from index ranges, not from these rules: they must still agree.
+    counts = expiry_counts(CertificateRecord.objects.filter(pk=record.pk), now=now)
+    assert counts == {**dict.fromkeys(dict(EXPIRY_STATES), 0), state: 1}
 
 
 EDGES = [
@@ -116,6 +119,60 @@ def test_every_record_is_in_exactly_one_state_and_counts_match_the_records():
     assert sum(counts.values()) == records.count()
     assert len(states_by_query()) == records.count()
     assert counts["failed"] == 3
+
+
+PRECEDENCE_CASES = [
+    {"last_checked": None, "last_error_code": "iot.system.SystemException"},
+    {"last_checked": None, "status": None, "not_after": None},
+    {"last_error_code": "iot.device.NotExistedDevice"},
+    {"status": None, "not_after": None},
+    {"status": 2, "not_after": None},
+    {"status": 7},
+    {"status": 0, "not_after": None},
+    {"status": 1, "not_after": NOW - timedelta(days=1)},
+    {"not_after": NOW - timedelta(days=1)},
+    {"not_after": NOW + timedelta(days=1)},
+    {},
+]
+
+
+@pytest.mark.parametrize("fields", PRECEDENCE_CASES)
+def test_ready_and_not_ready_split_the_records_as_the_states_do(fields):
+    # The counts and their partial indexes rest on this: every record is in exactly one of
+    # the two, and the ready ones are exactly those whose state is a window of notAfter.
+    record = make(**fields)
+    ready = CertificateRecord.objects.filter(READY_Q, pk=record.pk).exists()
+    not_ready = CertificateRecord.objects.filter(NOT_READY_Q, pk=record.pk).exists()
+    assert ready != not_ready
+    windows = ("expired", "within_7", "within_30", "within_90", "valid")
+    assert ready == (expiry_state_of(record, now=NOW) in windows)
+
+
+def test_counts_take_three_queries_however_many_records(django_assert_num_queries):
+    for days in (-5, 3, 20, 60, 400):
+        make(not_after=NOW + timedelta(days=days))
+    make(last_checked=None)
+    make(status=0, not_after=None)
+    with django_assert_num_queries(3):
+        counts = expiry_counts(CertificateRecord.objects.all(), now=NOW)
+    assert counts == {
+        "expired": 1,
+        "within_7": 1,
+        "within_30": 1,
+        "within_90": 1,
+        "valid": 1,
+        "not_issued": 1,
+        "failed": 0,
+        "never": 1,
+    }
+
+
+def test_chart_is_one_query(django_assert_num_queries):
+    make(not_after=NOW + timedelta(days=3))
+    make(not_after=NOW + timedelta(days=300))
+    with django_assert_num_queries(1):
+        chart = expiry_months(CertificateRecord.objects.all(), now=NOW)
+    assert chart.total == 2
 
 
 def test_counts_list_every_state_even_when_empty():

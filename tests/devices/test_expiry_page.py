@@ -98,6 +98,53 @@ def test_a_count_link_filters_the_table_to_its_state(known, viewer, client_for):
     assert shown == ["expired-2", "expired-1", "expired-0"]
 
 
+@pytest.mark.parametrize(
+    ("query", "total"),
+    [("", 14), ("&state=expired", 3), ("&state=valid", 4), ("&state=never", 1), ("&q=soon", 2)],
+)
+def test_table_total_is_the_count_of_its_state_and_the_table_counts_only_a_search(
+    known, viewer, client_for, query, total
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}{query}", **HTMX))
+
+    assert re.search(rf"\b{total} devices?\b", html)
+    paginator_counts = [q for q in queries.captured_queries if '"__count"' in q["sql"]]
+    # The counts per state count the ready certificates once; only a search counts again.
+    assert len(paginator_counts) == (2 if "q=" in query else 1)
+
+
+def test_table_pages_through_a_state_with_its_count_as_the_total(viewer, client_for):
+    now = timezone.now()
+    for n in range(120):
+        record(f"soon-{n:03d}", not_after=now + timedelta(days=2, minutes=n))
+    record("later-0")
+
+    html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&page=3"))
+
+    assert "120 devices" in html
+    assert "Page 3 of 3" in html
+    shown = re.findall(r'class="mono" href="[^"]+">([\w-]+)<', html)
+    assert shown == [f"soon-{n:03d}" for n in range(100, 120)]
+
+
+def test_rows_show_state_days_and_a_link_to_the_device(viewer, client_for):
+    now = timezone.now()
+    record("gone-1", not_after=now - timedelta(days=2, hours=1))
+    record("soon-1", not_after=now + timedelta(days=3, hours=1), iot_instance_id="iot-06z00ab")
+
+    html = page(client_for(viewer).get("/expiry/"))
+
+    assert re.search(r'href="/devices/a1Expiry001/gone-1/">gone-1<', html)
+    assert re.search(r'href="/devices/a1Expiry001/soon-1/\?instance=iot-06z00ab">soon-1<', html)
+    assert "3 days left" in html
+    assert "3 days ago" in html
+    assert '<span class="badge expiry-within_7">Expires within 7 days</span>' in html
+
+
 def test_failed_lookups_show_their_error_code(known, viewer, client_for):
     html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=failed"))
 

@@ -295,3 +295,25 @@ def test_a_real_small_sync_makes_the_product_searchable_from_the_inventory(
     )
     assert "1 device" in page(by_fingerprint)
     assert "small-003" in page(by_fingerprint)
+
+
+def test_search_form_suggests_each_product_and_instance_of_the_inventory_once(viewer, settings):
+    from certadmin.devices.selectors import PRODUCT_SUGGESTIONS_KEPT, product_suggestions
+
+    settings.IOT_INSTANCE_ID = ""
+    for n in range(3):
+        make_record(f"dev-{n}", product_key="a1Bbb000001")
+    make_record("dev-0", product_key="a1Bbb000001", iot_instance_id="iot-06z00bbb")
+    make_record("dev-0", product_key="a1Aaa000001")
+    make_record("dev-9", product_key="a1Ccc000001", iot_instance_id="iot-06z00ccc")
+
+    known = product_suggestions(user=viewer)
+
+    assert known.product_keys == ["a1Aaa000001", "a1Bbb000001", "a1Ccc000001"]
+    assert known.instances == ["iot-06z00bbb", "iot-06z00ccc"]
+
+    for n in range(PRODUCT_SUGGESTIONS_KEPT + 5):
+        make_record("dev-0", product_key=f"a1Zzz{n:06d}")
+    known = product_suggestions(user=viewer)
+    assert PRODUCT_SUGGESTIONS_KEPT - 5 < len(known.product_keys) <= PRODUCT_SUGGESTIONS_KEPT
+    assert known.product_keys[:3] == ["a1Aaa000001", "a1Bbb000001", "a1Ccc000001"]

@@ -46,17 +46,24 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
     now = timezone.now()
     scope = inventory_scope(**form.scope())
     counts = expiry_counts(scope, now=now)
+    total = sum(counts.values())
+    # Without a search, the table shows exactly one of the counts: it need not count again.
+    table_total = None
+    if not data["q"]:
+        table_total = counts[data["state"]] if data["state"] else total
     context = {
         "product_key": product_key,
         "instance": instance,
         "counts": [(state, label, counts[state]) for state, label in EXPIRY_STATES],
-        "total": sum(counts.values()),
+        "total": total,
         "state": data["state"],
         "all_products": product_key is None,
         **inventory_table(
             form,
             table_url=reverse("devices:expiry"),
             table_target="#expiry-results",
+            now=now,
+            total=table_total,
         ),
     }
     if not request.htmx or request.htmx.history_restore_request:

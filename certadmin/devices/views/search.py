@@ -1,5 +1,6 @@
 """Finding a device: the search page, opening a device by name, and a product's device list."""
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -116,11 +118,32 @@ def lookup(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-def inventory_table(form: forms.InventoryFilterForm, *, table_url: str, table_target: str) -> dict:
+class CountedPaginator(Paginator):
+    """A paginator told its total, for a page that has already counted the records (the expiry
+    overview's counts per state): the table does not count them a second time."""
+
+    def __init__(self, object_list, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def inventory_table(
+    form: forms.InventoryFilterForm,
+    *,
+    table_url: str,
+    table_target: str,
+    now: datetime | None = None,
+    total: int | None = None,
+) -> dict:
     """The context of ``devices/inventory_table.html`` for a valid ``form``: one page of the
-    records it selects, with real totals."""
+    records it selects, with real totals (``total``: how many it selects, when the caller
+    has counted them at ``now``)."""
     data = form.cleaned_data
-    now = timezone.now()
+    now = now or timezone.now()
     records = inventory_devices(
         **form.scope(),
         q=data["q"],
@@ -129,7 +152,11 @@ def inventory_table(form: forms.InventoryFilterForm, *, table_url: str, table_ta
         now=now,
     )
     # The certificate text is not shown in a table: do not fetch it for every row.
-    paginator = Paginator(records.defer("certificate", "subject", "issuer"), INVENTORY_PAGE_SIZE)
+    shown = records.defer("certificate", "subject", "issuer")
+    if total is None:
+        paginator = Paginator(shown, INVENTORY_PAGE_SIZE)
+    else:
+        paginator = CountedPaginator(shown, INVENTORY_PAGE_SIZE, count=total)
     page = paginator.get_page(data["page"] or 1)
     return {
         "filter_form": form,
