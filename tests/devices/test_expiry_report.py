@@ -80,6 +80,7 @@ def test_json_lists_expired_and_expiring_devices_soonest_first_with_counts(fleet
     ]
     first = data["devices"][0]
     assert set(first) == {
+        "account",
         "product_key",
         "device_name",
         "iot_instance_id",
