@@ -197,6 +197,24 @@ def test_bad_arguments_are_exit_3_not_argparse_2(args):
     assert refused.value.returncode == 3
 
 
+@pytest.mark.django_db
+def test_account_option_reports_only_that_accounts_devices(settings):
+    settings.IOT_ACCOUNTS = {**settings.IOT_ACCOUNTS, "staging": settings.IOT_ACCOUNTS["default"]}
+    make(-1, device_name="default-dev")
+    make(-1, device_name="staging-dev", account="staging")
+
+    _, out = report("--format", "json", "--account", "staging")
+    devices = json.loads(out)["devices"]
+    assert [(d["account"], d["device_name"]) for d in devices] == [("staging", "staging-dev")]
+
+
+@pytest.mark.django_db
+def test_an_unknown_account_is_exit_3():
+    with pytest.raises(CommandError) as refused:
+        call_command(Command(), "--account", "nosuch", stdout=io.StringIO())
+    assert refused.value.returncode == 3
+
+
 # --- as a real process: the exit status a monitoring system sees --------------------------------
 
 SEED = """
