@@ -16,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from certadmin.iot.accounts import IotAccount, accounts_from_environment
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 # templates/, static/ and locale/: next to the package in a checkout (and after `pip install -e
 # .`), inside it when installed from a wheel (pyproject.toml puts them there).
@@ -47,18 +49,39 @@ DEMO_ACCESS_KEY_ID = "LTAIdemoCertadmin0001"
 DEMO_ACCESS_KEY_SECRET = "demo-secret-for-the-local-emulator-only"  # noqa: S105
 DEMO_ENDPOINT = "http://127.0.0.1:8001"
 
-DEMO_MODE = not _env("ALIBABA_CLOUD_ACCESS_KEY_ID")
+# A second demo account on the same emulator, to show (and test) several accounts.
+DEMO_STAGING_ACCESS_KEY_ID = "LTAIdemoCertadminStg1"
+DEMO_STAGING_ACCESS_KEY_SECRET = "demo-staging-secret-for-the-local-emulator-only"  # noqa: S105
 
-IOT_ACCESS_KEY_ID = _env("ALIBABA_CLOUD_ACCESS_KEY_ID") or DEMO_ACCESS_KEY_ID
-IOT_ACCESS_KEY_SECRET = _env("ALIBABA_CLOUD_ACCESS_KEY_SECRET") or (
-    DEMO_ACCESS_KEY_SECRET if DEMO_MODE else ""
+DEMO_MODE = not _env("ALIBABA_CLOUD_ACCESS_KEY_ID") and not _env("CERTADMIN_ACCOUNTS")
+
+# The API accounts by name (certadmin/iot/accounts.py): CERTADMIN_ACCOUNTS and its
+# CERTADMIN_ACCOUNT_<NAME>_* variables, else the single-account variables as account "default",
+# else (demo) two accounts on the emulator.
+_DEMO_IOT_ENDPOINT = _env("CERTADMIN_IOT_ENDPOINT") or DEMO_ENDPOINT
+_DEMO_JOB_QPS = int(_env("CERTADMIN_JOB_QPS", "8"))
+IOT_ACCOUNTS, IOT_DEFAULT_ACCOUNT = accounts_from_environment(
+    os.environ,
+    demo={
+        "default": IotAccount(
+            name="default",
+            access_key_id=DEMO_ACCESS_KEY_ID,
+            access_key_secret=DEMO_ACCESS_KEY_SECRET,
+            endpoint=_DEMO_IOT_ENDPOINT,
+            instance_id=_env("CERTADMIN_IOT_INSTANCE_ID"),
+            job_qps=_DEMO_JOB_QPS,
+            label="default",
+        ),
+        "staging": IotAccount(
+            name="staging",
+            access_key_id=DEMO_STAGING_ACCESS_KEY_ID,
+            access_key_secret=DEMO_STAGING_ACCESS_KEY_SECRET,
+            endpoint=_DEMO_IOT_ENDPOINT,
+            job_qps=_DEMO_JOB_QPS,
+            label="staging",
+        ),
+    },
 )
-IOT_SECURITY_TOKEN = _env("ALIBABA_CLOUD_SECURITY_TOKEN") or None
-IOT_ENDPOINT = _env("CERTADMIN_IOT_ENDPOINT") or (
-    DEMO_ENDPOINT if DEMO_MODE else "https://iot.cn-shanghai.aliyuncs.com"
-)
-IOT_REGION = _env("CERTADMIN_IOT_REGION", "cn-shanghai")
-IOT_INSTANCE_ID = _env("CERTADMIN_IOT_INSTANCE_ID")
 # Where X.509 devices connect (mutual TLS); written into downloaded bundles as a hint.
 IOT_MQTT_ENDPOINT = _env("CERTADMIN_MQTT_ENDPOINT", "x509.itls.cn-shanghai.aliyuncs.com:1883")
 # PEM file of CA certificates that issue device certificates; used to verify chains.
@@ -77,9 +100,6 @@ REAUTH_MAX_AGE_SECONDS = int(_env("CERTADMIN_REAUTH_SECONDS", "300"))
 # The local IoT API emulator is a development and test tool: its app (for `manage.py
 # iot_emulator`) is installed in demo mode, or anywhere CERTADMIN_EMULATOR=1 asks for it.
 EMULATOR_ENABLED = _env_flag("CERTADMIN_EMULATOR", default=DEMO_MODE)
-
-if not DEMO_MODE and not IOT_ACCESS_KEY_SECRET:
-    raise ImproperlyConfigured("ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set with the AccessKey ID.")
 
 # --- Django core ----------------------------------------------------------------------------
 _DEV_SECRET_KEY = "django-insecure-certadmin-demo-only"  # noqa: S105

@@ -144,17 +144,69 @@ def client_for(client):
     return log_in
 
 
+def account_on(settings, name: str = "default", **changes):
+    """Change API account ``name``'s settings (``endpoint=…``, ``instance_id=…``, ``groups=…``,
+    ``qps=…``) for this test, adding the account when it is new (then ``access_key_id`` and
+    ``access_key_secret`` are needed). Returns the account."""
+    import dataclasses
+
+    from certadmin.iot.accounts import IotAccount
+
+    accounts = dict(settings.IOT_ACCOUNTS)
+    if name in accounts:
+        account = dataclasses.replace(accounts[name], **changes)
+    else:
+        account = IotAccount(name=name, label=name, **changes)
+    accounts[name] = account
+    settings.IOT_ACCOUNTS = accounts
+    return account
+
+
 @pytest.fixture
 def dashboard_iot(emulator, settings, tmp_path):
-    """Point the dashboard at the test emulator: its endpoint, demo pair and CA bundle."""
+    """Point the dashboard at the test emulator: its endpoint, demo pair and CA bundle. The
+    demo's ``staging`` account points at it too (the emulator serves it: ``staging_iot``)."""
     from django.core.cache import cache
 
     ca_file = tmp_path / "emulator-ca.pem"
     ca_file.write_text(emulator.ca_certificate_pem, encoding="utf-8")
-    settings.IOT_ENDPOINT = emulator.url
-    settings.IOT_ACCESS_KEY_ID = settings.DEMO_ACCESS_KEY_ID
-    settings.IOT_ACCESS_KEY_SECRET = settings.DEMO_ACCESS_KEY_SECRET
+    settings.IOT_DEFAULT_ACCOUNT = "default"
+    settings.IOT_ACCOUNTS = {
+        name: account
+        for name, account in settings.IOT_ACCOUNTS.items()
+        if name in ("default", "staging")
+    }
+    account_on(
+        settings,
+        "default",
+        endpoint=emulator.url,
+        access_key_id=settings.DEMO_ACCESS_KEY_ID,
+        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
+    )
+    account_on(
+        settings,
+        "staging",
+        endpoint=emulator.url,
+        access_key_id=settings.DEMO_STAGING_ACCESS_KEY_ID,
+        access_key_secret=settings.DEMO_STAGING_ACCESS_KEY_SECRET,
+    )
     settings.IOT_CA_BUNDLE = str(ca_file)
     cache.clear()
     yield emulator
     cache.clear()
+
+
+@pytest.fixture
+def staging_iot(dashboard_iot):
+    """The emulator serving the second account (``staging``: its own AccessKey pair, quota
+    and products, ``seeded_staging_devices``) besides the first."""
+    from django.conf import settings
+
+    from certadmin.emulator.seed import seeded_staging_devices
+
+    dashboard_iot.add_account(
+        settings.DEMO_STAGING_ACCESS_KEY_ID,
+        settings.DEMO_STAGING_ACCESS_KEY_SECRET,
+        devices=seeded_staging_devices(),
+    )
+    return dashboard_iot

@@ -3,6 +3,7 @@
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -62,8 +63,17 @@ def utc_time_text(field: str) -> RawSQL | None:
     return RawSQL(template.format(column=column), [], output_field=CharField())  # noqa: S611
 
 
+def account_matching(account: str) -> Q:
+    """Events of API account ``account``: for the default account, also the rows written
+    before accounts were recorded (their account is empty)."""
+    if account == settings.IOT_DEFAULT_ACCOUNT:
+        return Q(account__in=[account, ""])
+    return Q(account=account)
+
+
 def events_filtered(
     *,
+    account: str = "",
     user: str = "",
     product_key: str = "",
     device_name: str = "",
@@ -77,6 +87,8 @@ def events_filtered(
     those actions; ProductKey and outcome match exactly; dates are inclusive days in the local
     time zone."""
     events = AuditEvent.objects.all()
+    if account:
+        events = events.filter(account_matching(account))
     if user:
         events = events.filter(_name_matching("actor_username", user))
     if product_key:
@@ -120,11 +132,17 @@ def events_page(
 
 
 def device_recent_reveals(
-    *, product_key: str, device_name: str, iot_instance_id: str | None = "", limit: int = 10
+    *,
+    product_key: str,
+    device_name: str,
+    iot_instance_id: str | None = "",
+    account: str | None = None,
+    limit: int = 10,
 ) -> list[AuditEvent]:
     """Who has seen this device's private key: its latest successful reveals and key downloads.
 
     ``iot_instance_id`` is matched exactly ("" is the public instance); None means any instance.
+    ``account``: the device's API account (None: any account).
     """
     events = AuditEvent.objects.filter(
         product_key=product_key,
@@ -134,6 +152,8 @@ def device_recent_reveals(
     )
     if iot_instance_id is not None:
         events = events.filter(iot_instance_id=iot_instance_id)
+    if account is not None:
+        events = events.filter(account_matching(account))
     return list(events.order_by("-id")[:limit])
 
 

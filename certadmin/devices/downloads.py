@@ -111,6 +111,7 @@ def certificate_download(
         product_key=device.product_key,
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id,
+        account=device.account,
         cert_sn=view.cert_sn,
         certificate_sha256=view.decoded.details.sha256_fingerprint,
         detail=file.filename,

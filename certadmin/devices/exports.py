@@ -61,6 +61,8 @@ class ExportSource:
     iot_instance_id: str
     # "a1Fleet5kXz", "batch 12", "all products": the audit event's detail and the file name.
     label: str
+    # The API account of the records ("" when they span several).
+    account: str = ""
 
 
 def _write(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -178,6 +180,7 @@ def certificate_export(*, actor, source: ExportSource, context: RequestContext) 
         context=context,
         product_key=source.product_key,
         iot_instance_id=source.iot_instance_id,
+        account=source.account,
         # English for the trail, like every detail.
         detail=f"{source.label}: {devices} devices, {exported} certificates ({filename})",
     )

@@ -17,7 +17,9 @@ from django.utils.translation import gettext_lazy as _
 
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
 from certadmin.devices.expiry import EXPIRY_STATES
+from certadmin.devices.platform import iot_accounts
 from certadmin.devices.services import DeviceRef
+from certadmin.iot.accounts import IotAccount
 
 # DeviceName: 4–32 letters, digits and - _ . @ : (IoT Platform naming rules).
 DEVICE_NAME_RE = re.compile(r"^[A-Za-z0-9_.@:-]{4,32}$")
@@ -82,6 +84,40 @@ class InstanceField(forms.CharField):
         )
 
 
+class AccountField(forms.ChoiceField):
+    """The API account to use, among those offered (the ones the user may use). A hidden
+    input when only one is offered; empty means the default account."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Account"))
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def offer(self, accounts: Sequence[IotAccount]) -> None:
+        self.choices = [(account.name, account.display_name) for account in accounts]
+        self.initial = settings.IOT_DEFAULT_ACCOUNT
+        if len(accounts) <= 1:
+            self.widget = forms.HiddenInput()
+        self.error_messages["invalid_choice"] = _("Choose one of the accounts you may use.")
+
+    def clean(self, value):
+        return super().clean(value or settings.IOT_DEFAULT_ACCOUNT)
+
+    def valid_value(self, value) -> bool:
+        return any(str(choice) == str(value) for choice, _label in self.choices)
+
+
+def offer_accounts(form: forms.Form, accounts: Sequence[IotAccount] | None) -> None:
+    """Offer ``accounts`` (None: every configured one) in the form's ``account`` field, and
+    pre-select the default account's instance."""
+    offered = list(accounts) if accounts is not None else iot_accounts()
+    form.fields["account"].offer(offered)
+    form.account_names = [account.name for account in offered]
+    if "instance" in form.fields:
+        default = next((a for a in offered if a.name == settings.IOT_DEFAULT_ACCOUNT), None)
+        form.fields["instance"].initial = default.instance_id if default else ""
+
+
 class PlainLabelForm(forms.Form):
     """A form whose labels read as the pages show them: without a trailing colon."""
 
@@ -100,21 +136,32 @@ class DeviceLookupForm(PlainLabelForm):
         label=_("DeviceName"), max_length=32, strip=True, widget=_identifier_input()
     )
     instance = InstanceField()
+    account = AccountField()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, accounts: Sequence[IotAccount] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["instance"].initial = settings.IOT_INSTANCE_ID
+        offer_accounts(self, accounts)
 
     # Set by from_path: a URL names a device exactly, so a value that cleaning would change is
     # refused instead of being used as (or beside) its cleaned form.
     canonical_only = False
 
     @classmethod
-    def from_path(cls, product_key: str, device_name: str, instance: str) -> "DeviceLookupForm":
-        """The form bound to a device URL's parts (and its ``?instance=``). Only canonical
-        values are valid: one with leading or trailing spaces (of any script), tabs or line
-        breaks is refused, not stripped."""
-        form = cls({"product_key": product_key, "device_name": device_name, "instance": instance})
+    def from_path(
+        cls, product_key: str, device_name: str, instance: str, account: str = ""
+    ) -> "DeviceLookupForm":
+        """The form bound to a device URL's parts (and its ``?instance=`` and ``?account=``).
+        Only canonical values are valid: one with leading or trailing spaces (of any script),
+        tabs or line breaks is refused, not stripped. Whether the user may use the account is
+        the view's question (``account_allowed``)."""
+        form = cls(
+            {
+                "product_key": product_key,
+                "device_name": device_name,
+                "instance": instance,
+                "account": account,
+            }
+        )
         form.canonical_only = True
         return form
 
@@ -129,7 +176,9 @@ class DeviceLookupForm(PlainLabelForm):
     def device(self) -> DeviceRef:
         """The device the valid form names."""
         data = self.cleaned_data
-        return DeviceRef(data["product_key"], data["device_name"], data["instance"])
+        return DeviceRef(
+            data["product_key"], data["device_name"], data["instance"], data["account"]
+        )
 
     def clean_product_key(self) -> str:
         return self._canonical("product_key", clean_product_key(self.cleaned_data["product_key"]))
@@ -161,12 +210,18 @@ class DeviceSearchForm(PlainLabelForm):
         widget=_identifier_input(),
     )
     instance = InstanceField()
+    account = AccountField()
 
     def __init__(
-        self, *args, products: Sequence[str] = (), instances: Sequence[str] = (), **kwargs
+        self,
+        *args,
+        products: Sequence[str] = (),
+        instances: Sequence[str] = (),
+        accounts: Sequence[IotAccount] | None = None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        self.fields["instance"].initial = settings.IOT_INSTANCE_ID
+        offer_accounts(self, accounts)
         # The ProductKeys and instances the dashboard knows, offered as the fields' suggestions.
         self.product_suggestions = list(products)
         self.instance_suggestions = list(instances)
@@ -213,8 +268,13 @@ class DeviceListForm(PlainLabelForm):
 
     product_key = forms.CharField(label=_("ProductKey"), max_length=32, strip=True)
     instance = InstanceField()
+    account = AccountField()
     name = forms.CharField(label=_("Name contains"), max_length=32, required=False, strip=True)
     page = forms.IntegerField(min_value=1, max_value=10_000, required=False)
+
+    def __init__(self, *args, accounts: Sequence[IotAccount] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_accounts(self, accounts)
 
     def clean_product_key(self) -> str:
         return clean_product_key(self.cleaned_data["product_key"])
@@ -425,6 +485,7 @@ class InventoryFilterForm(PlainLabelForm):
         label=_("ProductKey"), max_length=32, required=False, strip=True, widget=forms.HiddenInput
     )
     instance = forms.CharField(required=False, max_length=64, strip=True, widget=forms.HiddenInput)
+    account = AccountField(widget=forms.HiddenInput)
     q = forms.CharField(
         label=_("Search"),
         max_length=128,
@@ -441,8 +502,16 @@ class InventoryFilterForm(PlainLabelForm):
     sort = forms.ChoiceField(label=_("Order"), required=False, choices=SORTS)
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
 
-    def __init__(self, *args, default_sort: str = "name", **kwargs):
+    def __init__(
+        self,
+        *args,
+        default_sort: str = "name",
+        accounts: Sequence[IotAccount] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        offer_accounts(self, accounts)
+        self.fields["account"].widget = forms.HiddenInput()
         self.default_sort = default_sort
         self.fields["sort"].initial = default_sort
 
@@ -460,3 +529,16 @@ class InventoryFilterForm(PlainLabelForm):
 
     def clean_sort(self) -> str:
         return self.cleaned_data["sort"] or self.default_sort
+
+    def scope(self) -> dict:
+        """The valid form's choice of records, as ``inventory_devices``' arguments: one
+        product of one API account, or every product of the accounts offered."""
+        data = self.cleaned_data
+        product_key = data["product_key"] or None
+        if product_key is None:
+            return {"product_key": None, "accounts": self.account_names}
+        return {
+            "product_key": product_key,
+            "iot_instance_id": data["instance"],
+            "account": data["account"],
+        }

@@ -24,7 +24,7 @@ from certadmin.certs.loading import (
     load_certificate,
     load_private_key,
 )
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import CertificateRecord, default_account_name
 from certadmin.devices.platform import ca_certificates
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError
@@ -119,8 +119,11 @@ def inventory_store(
     key_matches: bool | None,
     decoded: DecodedCertificate | None = None,
     listing: DeviceListing | None = None,
+    account: str = "",
 ) -> CertificateRecord:
     """Remember the public part of a lookup (never the key), clearing any earlier error.
+
+    ``account``: the API account the lookup was made with ("" for the default account).
 
     ``decoded`` is ``result.certificate`` already decoded, when the caller has it;
     ``listing`` (the device's QueryDevice row) supplies nickname and device status.
@@ -135,6 +138,7 @@ def inventory_store(
         else ""
     )
     record, _ = CertificateRecord.objects.update_or_create(
+        account=account or default_account_name(),
         product_key=result.product_key,
         device_name=result.device_name,
         iot_instance_id=result.iot_instance_id or "",
@@ -161,13 +165,18 @@ def inventory_store(
 
 
 def inventory_listing_store(
-    *, product_key: str, iot_instance_id: str, listings: Iterable[DeviceListing]
+    *,
+    product_key: str,
+    iot_instance_id: str,
+    listings: Iterable[DeviceListing],
+    account: str = "",
 ) -> int:
     """Record the devices a product sync listed (one QueryDevice page): nickname and device
     status, in bulk. A device new to the inventory is "never checked" (``last_checked`` empty);
     one already there keeps its certificate fields. Returns how many devices were listed."""
     records = {
         listing.device_name: CertificateRecord(
+            account=account or default_account_name(),
             product_key=product_key,
             device_name=listing.device_name,
             iot_instance_id=iot_instance_id,
@@ -178,7 +187,7 @@ def inventory_listing_store(
     CertificateRecord.objects.bulk_create(
         records.values(),
         update_conflicts=True,
-        unique_fields=["product_key", "device_name", "iot_instance_id"],
+        unique_fields=["account", "product_key", "device_name", "iot_instance_id"],
         update_fields=["nickname", "device_status"],
         batch_size=500,
     )
@@ -193,6 +202,7 @@ def inventory_store_failure(
     The certificate fields of the last good lookup, if any, are kept; ``last_checked`` is now.
     """
     record, _ = CertificateRecord.objects.update_or_create(
+        account=device.account,
         product_key=device.product_key,
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id,
@@ -225,4 +235,10 @@ def device_certificate_check(
     key_matches = key_matches_certificate(
         decoded.certificate if decoded else None, result.private_key
     )
-    return inventory_store(result=result, key_matches=key_matches, decoded=decoded, listing=listing)
+    return inventory_store(
+        result=result,
+        key_matches=key_matches,
+        decoded=decoded,
+        listing=listing,
+        account=device.account,
+    )

@@ -38,6 +38,8 @@ INVENTORY_CSV_HEADER: list[str] = [
     "chain_status",
     "last_checked",
     "error_code",
+    # Last, so the earlier columns keep their places for existing readers.
+    "account",
 ]
 
 
@@ -80,6 +82,7 @@ def inventory_csv_rows(
             record.chain_status,
             iso_utc(record.last_checked),
             record.last_error_code,
+            record.account,
         ]
         yield [csv_cell(value) for value in row]
 

@@ -114,6 +114,7 @@ def _record_unsuccessful(
             product_key=device.product_key,
             device_name=device.device_name,
             iot_instance_id=device.iot_instance_id,
+            account=device.account,
             **fields,
         )
     except AuditWriteError:
@@ -264,7 +265,7 @@ def key_release[T](
     returned and the key never leaves the server.
     """
     try:
-        result = (client or iot_client()).query_device_cert(
+        result = (client or iot_client(account=device.account)).query_device_cert(
             product_key=device.product_key,
             device_name=device.device_name,
             iot_instance_id=device.iot_instance_id or None,
@@ -330,6 +331,7 @@ def key_release[T](
         product_key=device.product_key,
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id,
+        account=device.account,
         cert_sn=result.cert_sn,
         certificate_sha256=_certificate_sha256(certificate),
         key_fingerprint=public_key_sha256(private_key) if private_key is not None else "",

@@ -28,6 +28,17 @@ NOT_READY_Q = (
 )
 
 
+def default_account_name() -> str:
+    """The default API account's name: what rows made before named accounts belong to."""
+    return settings.IOT_DEFAULT_ACCOUNT
+
+
+def account_field() -> models.CharField:
+    """The API account (certadmin/iot/accounts.py) a device or job belongs to: the same
+    ProductKey and DeviceName on two accounts are two devices."""
+    return models.CharField(_("API account"), max_length=32, default=default_account_name)
+
+
 class ChainStatus(models.TextChoices):
     """The outcome of checking a certificate against the configured CA bundle."""
 
@@ -43,6 +54,7 @@ class CertificateRecord(models.Model):
     lookup records its error Code and keeps the certificate fields of the last good one.
     """
 
+    account = account_field()
     product_key = models.CharField(_("ProductKey"), max_length=64)
     device_name = models.CharField(_("DeviceName"), max_length=64)
     # Empty string for the public instance, so the uniqueness constraint holds.
@@ -83,37 +95,37 @@ class CertificateRecord(models.Model):
         verbose_name_plural = _("certificate records")
         constraints = [
             models.UniqueConstraint(
-                fields=["product_key", "device_name", "iot_instance_id"],
-                name="unique_certificate_record_per_device",
+                fields=["account", "product_key", "device_name", "iot_instance_id"],
+                name="unique_certificate_record_per_account_device",
             )
         ]
         # A product's device list, expiry overview and lookups by a certificate's identifiers.
         indexes = [
             models.Index(fields=["not_after"], name="certrecord_not_after"),
             models.Index(
-                fields=["product_key", "iot_instance_id", "device_name"],
-                name="certrecord_product_name",
+                fields=["account", "product_key", "iot_instance_id", "device_name"],
+                name="certrecord_acct_name",
             ),
             models.Index(
-                fields=["product_key", "iot_instance_id", "not_after"],
-                name="certrecord_product_expiry",
+                fields=["account", "product_key", "iot_instance_id", "not_after"],
+                name="certrecord_acct_expiry",
             ),
             models.Index(
-                fields=["product_key", "iot_instance_id", "last_checked"],
-                name="certrecord_product_checked",
+                fields=["account", "product_key", "iot_instance_id", "last_checked"],
+                name="certrecord_acct_checked",
             ),
             # The expiry overview: ready certificates by notAfter (counts per window, the chart's
             # months) for one product and for every product, and the few records not ready.
             models.Index(
-                fields=["product_key", "iot_instance_id", "not_after"],
+                fields=["account", "product_key", "iot_instance_id", "not_after"],
                 condition=READY_Q,
-                name="certrecord_product_ready",
+                name="certrecord_acct_ready",
             ),
             models.Index(fields=["not_after"], condition=READY_Q, name="certrecord_ready"),
             models.Index(
-                fields=["product_key", "iot_instance_id", "last_checked"],
+                fields=["account", "product_key", "iot_instance_id", "last_checked"],
                 condition=NOT_READY_Q,
-                name="certrecord_product_unready",
+                name="certrecord_acct_unready",
             ),
             models.Index(fields=["cert_sn"], name="certrecord_cert_sn"),
             models.Index(fields=["sha256_fingerprint"], name="certrecord_fingerprint"),
@@ -130,6 +142,7 @@ class RecentDevice(models.Model):
     """A device a user looked at, for the "recently viewed" list on the home page."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    account = account_field()
     product_key = models.CharField(max_length=64)
     device_name = models.CharField(max_length=64)
     iot_instance_id = models.CharField(max_length=128, blank=True, default="")
@@ -138,8 +151,8 @@ class RecentDevice(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "product_key", "device_name", "iot_instance_id"],
-                name="unique_recent_device_per_user",
+                fields=["user", "account", "product_key", "device_name", "iot_instance_id"],
+                name="unique_recent_account_device_per_user",
             )
         ]
         indexes = [models.Index(fields=["user", "-viewed_at"], name="recentdevice_user_time")]

@@ -11,9 +11,11 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from certadmin.certs.loading import CertificateDecodeError, load_ca_bundle
+from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
 from certadmin.iot.ratelimit import (
+    QUERY_DEVICE_CERT_QPS,
     GcraRateLimiter,
     JobShareRateLimiter,
     RateLimiter,
@@ -30,14 +32,22 @@ LISTING_QPS = 25
 
 
 @functools.cache
-def _limiters(redis_url: str, job_qps: int) -> dict[str, RateLimiter]:
+def _limiters(
+    redis_url: str, job_qps: int, qps: int = QUERY_DEVICE_CERT_QPS
+) -> dict[str, RateLimiter]:
+    # One set per account quota (``qps``/``job_qps``). The limiters key their schedules by the
+    # AccessKeyId the client passes: accounts with different AccessKeys never share a schedule,
+    # and two names for one AccessKey (two instances of one Alibaba Cloud account) share the
+    # quota the platform itself counts per account.
     if not redis_url:
+        account = (
+            process_rate_limiter
+            if qps == QUERY_DEVICE_CERT_QPS
+            else GcraRateLimiter(limit=qps, max_wait=10.0)
+        )
         return {
-            "interactive": process_rate_limiter,
-            "job": JobShareRateLimiter(
-                batch=GcraRateLimiter(limit=job_qps),
-                account=process_rate_limiter,
-            ),
+            "interactive": account,
+            "job": JobShareRateLimiter(batch=GcraRateLimiter(limit=job_qps), account=account),
             "listing": GcraRateLimiter(limit=LISTING_QPS),
         }
     import redis
@@ -45,69 +55,105 @@ def _limiters(redis_url: str, job_qps: int) -> dict[str, RateLimiter]:
     # Several gunicorn workers and job workers share one account quota: count calls in Redis.
     connection = redis.Redis.from_url(redis_url)
     return {
-        "interactive": RedisRateLimiter(connection, max_wait=5.0),
+        "interactive": RedisRateLimiter(connection, limit=qps, max_wait=5.0),
         "job": JobShareRateLimiter(
             batch=RedisRateLimiter(connection, limit=job_qps),
             # The same keys as the interactive limiter: one account budget. A job may wait
             # longer for its turn than a person.
-            account=RedisRateLimiter(connection, max_wait=30.0),
+            account=RedisRateLimiter(connection, limit=qps, max_wait=30.0),
         ),
         "listing": RedisRateLimiter(connection, limit=LISTING_QPS, prefix="certadmin:iot:listing:"),
     }
 
 
 @functools.cache
-def _client(
-    purpose: str,
-    endpoint: str,
-    key_id: str,
-    secret: str,
-    token: str | None,
-    region: str,
-    redis_url: str,
-    job_qps: int,
-    deadline: float | None,
-) -> IotClient:
+def _client(purpose: str, account: IotAccount, redis_url: str, deadline: float | None) -> IotClient:
     # A person waits for a page: one budget for all attempts, and a read timeout (the call may
     # have run and spent quota) is not repeated. A job has no deadline and retries as before.
     return IotClient(
-        endpoint=endpoint,
-        access_key_id=key_id,
-        access_key_secret=secret,
-        security_token=token,
-        region_id=region,
-        rate_limiter=_limiters(redis_url, job_qps)[purpose],
+        endpoint=account.endpoint,
+        access_key_id=account.access_key_id,
+        access_key_secret=account.access_key_secret,
+        security_token=account.security_token,
+        region_id=account.region,
+        rate_limiter=_limiters(redis_url, account.job_qps, account.qps)[purpose],
         deadline=deadline,
         retry_read_timeouts=deadline is None,
         # Metrics and a log line per call (certadmin/ops), outside the pure client.
-        on_call=platform_call_observe,
+        on_call=functools.partial(platform_call_observe, account=account.name),
     )
 
 
-def iot_client(*, purpose: Literal["interactive", "job"] = "interactive") -> IotClient:
-    """The process's IoT client for the configured endpoint and AccessKey (kept alive).
+class UnknownAccount(LookupError):
+    """No API account of that name is configured."""
+
+
+def iot_account(name: str = "") -> IotAccount:
+    """The configured API account ``name`` (the default account for ""). Raises
+    ``UnknownAccount``."""
+    try:
+        return settings.IOT_ACCOUNTS[name or settings.IOT_DEFAULT_ACCOUNT]
+    except KeyError:
+        raise UnknownAccount(name) from None
+
+
+def iot_accounts() -> list[IotAccount]:
+    """Every configured API account, the default first."""
+    default = settings.IOT_DEFAULT_ACCOUNT
+    return sorted(settings.IOT_ACCOUNTS.values(), key=lambda a: (a.name != default, a.name))
+
+
+def account_allowed(*, user, account: str) -> bool:
+    """Whether ``user`` may use API account ``account``: it exists, and it names no groups or
+    the user is in one of them (superusers may use every account). The role a view needs is
+    checked by the view."""
+    try:
+        configured = iot_account(account)
+    except UnknownAccount:
+        return False
+    if not configured.groups or getattr(user, "is_superuser", False):
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    return user.groups.filter(name__in=configured.groups).exists()
+
+
+def accounts_for(*, user) -> list[IotAccount]:
+    """The API accounts ``user`` may use, the default first."""
+    accounts = iot_accounts()
+    if not any(a.groups for a in accounts) or getattr(user, "is_superuser", False):
+        return accounts
+    names = (
+        set(user.groups.values_list("name", flat=True))
+        if user is not None and user.is_authenticated
+        else set()
+    )
+    return [a for a in accounts if not a.groups or names.intersection(a.groups)]
+
+
+def iot_client(
+    *, account: str = "", purpose: Literal["interactive", "job"] = "interactive"
+) -> IotClient:
+    """The process's IoT client for API account ``account`` (default: the default account),
+    kept alive.
 
     Interactive calls (pages, the CLI) end within ``IOT_DEADLINE_SECONDS``. ``purpose="job"``
     is the client every background job uses: no deadline, and each QueryDeviceCert takes a
-    grant from the jobs' batch budget (``JOB_QPS``) and then from the account budget that
-    interactive calls share, so jobs never take the whole quota.
+    grant from the jobs' batch budget (the account's ``job_qps``) and then from the account
+    budget that interactive calls share, so jobs never take the whole quota.
     """
     return _client(
         purpose,
-        settings.IOT_ENDPOINT,
-        settings.IOT_ACCESS_KEY_ID,
-        settings.IOT_ACCESS_KEY_SECRET,
-        settings.IOT_SECURITY_TOKEN,
-        settings.IOT_REGION,
+        iot_account(account),
         settings.REDIS_URL,
-        settings.JOB_QPS,
         settings.IOT_DEADLINE_SECONDS if purpose == "interactive" else None,
     )
 
 
-def listing_rate_limiter() -> RateLimiter:
+def listing_rate_limiter(*, account: str = "") -> RateLimiter:
     """The limiter a sync's QueryDevice paging acquires per page (key: the AccessKeyId)."""
-    return _limiters(settings.REDIS_URL, settings.JOB_QPS)["listing"]
+    configured = iot_account(account)
+    return _limiters(settings.REDIS_URL, configured.job_qps, configured.qps)["listing"]
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,9 @@
 inventory that the product device list and the expiry overview share."""
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import connection
@@ -21,8 +20,9 @@ from certadmin.devices.expiry import (
     expiry_state_of,
     expiry_state_q,
 )
-from certadmin.devices.models import CertificateRecord, RecentDevice
-from certadmin.devices.services import RECENT_DEVICES_KEPT
+from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
+from certadmin.devices.platform import accounts_for
+from certadmin.devices.services import RECENT_DEVICES_KEPT, device_query
 from certadmin.devices.templatetags.device_status import device_status_badge
 from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync
 
@@ -88,12 +88,23 @@ def _ordering(sort: str, now: datetime) -> list:
 
 
 def inventory_scope(
-    *, product_key: str | None, iot_instance_id: str = ""
+    *,
+    product_key: str | None,
+    iot_instance_id: str = "",
+    account: str = "",
+    accounts: Collection[str] | None = None,
 ) -> QuerySet[CertificateRecord]:
-    """Every inventory record of one product (``product_key`` None: of every product)."""
+    """Every inventory record of one product of API account ``account`` ("": the default
+    account), or (``product_key`` None) of every product of ``accounts`` (None: of all)."""
     records = CertificateRecord.objects.all()
     if product_key is not None:
-        records = records.filter(product_key=product_key, iot_instance_id=iot_instance_id)
+        records = records.filter(
+            account=account or default_account_name(),
+            product_key=product_key,
+            iot_instance_id=iot_instance_id,
+        )
+    elif accounts is not None:
+        records = records.filter(account__in=list(accounts))
     return records
 
 
@@ -115,6 +126,8 @@ def inventory_devices(
     *,
     product_key: str | None,
     iot_instance_id: str = "",
+    account: str = "",
+    accounts: Collection[str] | None = None,
     q: str = "",
     state: str = "",
     sort: str = "name",
@@ -127,7 +140,9 @@ def inventory_devices(
     ``EXPIRY_STATES`` or empty; ``sort`` one of ``INVENTORY_SORTS`` (ties by name).
     """
     now = now or timezone.now()
-    records = inventory_scope(product_key=product_key, iot_instance_id=iot_instance_id)
+    records = inventory_scope(
+        product_key=product_key, iot_instance_id=iot_instance_id, account=account, accounts=accounts
+    )
     if q.strip():
         records = records.filter(_search_q(q.strip()))
     if state:
@@ -169,9 +184,7 @@ def _days_text(days_left: int | None) -> str:
 def _device_url(path: PathFormat, record: CertificateRecord) -> str:
     # As ``views.search.device_url``, from the one reversed pattern.
     url = path.path(record.product_key, record.device_name)
-    if url and record.iot_instance_id:
-        url += "?" + urlencode({"instance": record.iot_instance_id})
-    return url
+    return url + device_query(record) if url else url
 
 
 def inventory_rows(
@@ -225,9 +238,16 @@ class ProductInventory:
         return self.sync is not None
 
 
-def product_inventory(*, product_key: str, iot_instance_id: str = "") -> ProductInventory:
-    """The product's last complete sync (None if never synced) and its running sync, if any."""
-    scope = {"product_key": product_key, "iot_instance_id": iot_instance_id}
+def product_inventory(
+    *, product_key: str, iot_instance_id: str = "", account: str = ""
+) -> ProductInventory:
+    """The product's last complete sync (None if never synced) and its running sync, if any
+    (of API account ``account``; "": the default account)."""
+    scope = {
+        "account": account or default_account_name(),
+        "product_key": product_key,
+        "iot_instance_id": iot_instance_id,
+    }
     return ProductInventory(
         sync=ProductSync.objects.filter(**scope).first(),
         running=Job.objects.filter(kind=JobKind.PRODUCT_SYNC, state__in=ACTIVE_STATES, **scope)
@@ -248,17 +268,19 @@ class ProductSuggestions:
     instances: list[str]
 
 
-# The distinct (ProductKey, IotInstanceId) pairs of the inventory, in order, by a loose index
-# scan: each pair is the first one after the previous, found by one index probe, so the cost
-# grows with the number of products, not of devices. PostgreSQL only; elsewhere DISTINCT.
+# The distinct (ProductKey, IotInstanceId) pairs of one account's inventory, in order, by a
+# loose index scan: each pair is the first one after the previous, found by one index probe, so
+# the cost grows with the number of products, not of devices. PostgreSQL only; elsewhere
+# DISTINCT.
 _INVENTORY_PRODUCTS_SQL = """
 WITH RECURSIVE pairs AS (
-  (SELECT product_key, iot_instance_id FROM {table}
+  (SELECT product_key, iot_instance_id FROM {table} WHERE account = %s
    ORDER BY product_key, iot_instance_id LIMIT 1)
   UNION ALL
   SELECT following.product_key, following.iot_instance_id FROM pairs CROSS JOIN LATERAL (
     SELECT r.product_key, r.iot_instance_id FROM {table} r
-    WHERE (r.product_key, r.iot_instance_id) > (pairs.product_key, pairs.iot_instance_id)
+    WHERE r.account = %s
+      AND (r.product_key, r.iot_instance_id) > (pairs.product_key, pairs.iot_instance_id)
     ORDER BY r.product_key, r.iot_instance_id LIMIT 1
   ) AS following
 )
@@ -266,45 +288,59 @@ SELECT product_key, iot_instance_id FROM pairs LIMIT %s
 """
 
 
-def _inventory_products(limit: int) -> list[tuple[str, str]]:
+def _inventory_products(*, account: str, limit: int) -> list[tuple[str, str]]:
     if connection.vendor != "postgresql":
         return list(
-            CertificateRecord.objects.order_by("product_key", "iot_instance_id")
+            CertificateRecord.objects.filter(account=account)
+            .order_by("product_key", "iot_instance_id")
             .values_list("product_key", "iot_instance_id")
             .distinct()[:limit]
         )
     table = connection.ops.quote_name(CertificateRecord._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(_INVENTORY_PRODUCTS_SQL.format(table=table), [limit])
+        cursor.execute(_INVENTORY_PRODUCTS_SQL.format(table=table), [account, account, limit])
         return [(product, instance) for product, instance in cursor.fetchall()]
 
 
 def product_suggestions(*, user) -> ProductSuggestions:
-    """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with: the
-    configured instance, products synced, the user's recently viewed devices and the
-    inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT`` of each."""
-    pairs: set[tuple[str, str]] = set(_inventory_products(PRODUCT_SUGGESTIONS_KEPT))
-    for source in (ProductSync.objects.all(), RecentDevice.objects.filter(user=user)):
+    """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with, on
+    the API accounts ``user`` may use: the accounts' instances, products synced, the user's
+    recently viewed devices and the inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT``
+    of each."""
+    usable = accounts_for(user=user)
+    names = [account.name for account in usable]
+    pairs: set[tuple[str, str]] = set()
+    for name in names:
+        pairs.update(_inventory_products(account=name, limit=PRODUCT_SUGGESTIONS_KEPT))
+    sources = (
+        ProductSync.objects.filter(account__in=names),
+        RecentDevice.objects.filter(user=user, account__in=names),
+    )
+    for source in sources:
         pairs.update(
             source.order_by("product_key", "iot_instance_id")
             .values_list("product_key", "iot_instance_id")
             .distinct()[:PRODUCT_SUGGESTIONS_KEPT]
         )
     instances = {instance for _product, instance in pairs if instance}
-    if settings.IOT_INSTANCE_ID:
-        instances.add(settings.IOT_INSTANCE_ID)
+    instances.update(account.instance_id for account in usable if account.instance_id)
     return ProductSuggestions(
         product_keys=sorted({product for product, _instance in pairs})[:PRODUCT_SUGGESTIONS_KEPT],
         instances=sorted(instances)[:PRODUCT_SUGGESTIONS_KEPT],
     )
 
 
-def device_status_of(*, product_key: str, device_name: str, iot_instance_id: str = "") -> str:
+def device_status_of(
+    *, product_key: str, device_name: str, iot_instance_id: str = "", account: str = ""
+) -> str:
     """The device's status (ONLINE, OFFLINE, UNACTIVE, DISABLE) as the inventory last saw it,
     or "" when it never listed the device."""
     return (
         CertificateRecord.objects.filter(
-            product_key=product_key, device_name=device_name, iot_instance_id=iot_instance_id
+            account=account or default_account_name(),
+            product_key=product_key,
+            device_name=device_name,
+            iot_instance_id=iot_instance_id,
         )
         .values_list("device_status", flat=True)
         .first()

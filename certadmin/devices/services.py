@@ -7,8 +7,9 @@ checking that it matches the certificate, and is dropped before anything is stor
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,7 +25,7 @@ from certadmin.devices.inventory import (
     inventory_store,
     key_matches_certificate,
 )
-from certadmin.devices.models import CertificateRecord, RecentDevice
+from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
 from certadmin.devices.platform import ca_certificates, iot_client
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError
@@ -41,11 +42,28 @@ RECENT_DEVICES_KEPT = 10
 
 @dataclass(frozen=True)
 class DeviceRef:
-    """Which device: ProductKey, DeviceName and IotInstanceId ("" for the public instance)."""
+    """Which device: ProductKey, DeviceName, IotInstanceId ("" for the public instance) and
+    the API account it is looked up with (the default account unless named). The same
+    ProductKey and DeviceName on two accounts are two devices."""
 
     product_key: str
     device_name: str
     iot_instance_id: str = ""
+    account: str = field(default_factory=default_account_name)
+
+
+def device_query(device) -> str:
+    """The query string that names ``device``'s instance and API account in its URLs ("?…",
+    or "" for the public instance of the default account, so older links keep working).
+    ``device``: anything with ``iot_instance_id`` and ``account`` (a DeviceRef, an inventory
+    record, a recent device)."""
+    query = {}
+    if device.iot_instance_id:
+        query["instance"] = device.iot_instance_id
+    account = getattr(device, "account", "")
+    if account and account != settings.IOT_DEFAULT_ACCOUNT:
+        query["account"] = account
+    return "?" + urlencode(query) if query else ""
 
 
 @dataclass(frozen=True)
@@ -105,17 +123,19 @@ def recent_device_touch(*, user, device: DeviceRef) -> None:
     top = (
         RecentDevice.objects.filter(user=user)
         .order_by("-viewed_at")
-        .values_list("product_key", "device_name", "iot_instance_id", "viewed_at")
+        .values_list("product_key", "device_name", "iot_instance_id", "account", "viewed_at")
         .first()
     )
     if (
         top is not None
-        and top[:3] == (device.product_key, device.device_name, device.iot_instance_id)
-        and timezone.now() - top[3] < RECENT_DEVICE_RETOUCH
+        and top[:4]
+        == (device.product_key, device.device_name, device.iot_instance_id, device.account)
+        and timezone.now() - top[4] < RECENT_DEVICE_RETOUCH
     ):
         return
     RecentDevice.objects.update_or_create(
         user=user,
+        account=device.account,
         product_key=device.product_key,
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id,
@@ -168,6 +188,7 @@ def _certificate_view(
     if not refresh:
         record = (
             CertificateRecord.objects.filter(
+                account=device.account,
                 product_key=device.product_key,
                 device_name=device.device_name,
                 iot_instance_id=device.iot_instance_id,
@@ -193,7 +214,7 @@ def _certificate_view(
                 request_id=record.request_id,
             )
 
-    result = (client or iot_client()).query_device_cert(
+    result = (client or iot_client(account=device.account)).query_device_cert(
         product_key=device.product_key,
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id or None,
@@ -201,7 +222,12 @@ def _certificate_view(
     decoded = decode_if_any(result.certificate)
     matches = key_matches_certificate(decoded.certificate if decoded else None, result.private_key)
     record = _best_effort(
-        "the inventory", inventory_store, result=result, key_matches=matches, decoded=decoded
+        "the inventory",
+        inventory_store,
+        result=result,
+        key_matches=matches,
+        decoded=decoded,
+        account=device.account,
     )
     return _view(
         device=device,
@@ -231,12 +257,13 @@ class DeviceList:
     truncated: bool
     scanned: int = 0
     product_total: int = 0
+    account: str = field(default_factory=default_account_name)
 
 
 def _product_devices_scan(
-    *, client: IotClient, product_key: str, iot_instance_id: str
+    *, client: IotClient, product_key: str, iot_instance_id: str, account: str
 ) -> tuple[list[DeviceListing], int, bool]:
-    cache_key = f"devices:list:{product_key}:{iot_instance_id}"
+    cache_key = f"devices:list:{account}:{product_key}:{iot_instance_id}"
     cached = cache.get(cache_key)
     if cached is not None:
         return cached
@@ -264,6 +291,7 @@ def device_list(
     iot_instance_id: str = "",
     name_filter: str = "",
     page: int = 1,
+    account: str = "",
     client: IotClient | None = None,
 ) -> DeviceList:
     """A product's devices (``QueryDevice``), optionally those whose name contains a filter.
@@ -271,10 +299,12 @@ def device_list(
     The live list, for a product never synced into the inventory. Without a filter it is one
     API page; with one, the product's devices are scanned (up to ``DEVICE_LIST_SCAN_PAGES``
     pages, cached briefly) and matched case-insensitively: ``scanned`` and ``product_total``
-    say how much of the product the matches cover.
+    say how much of the product the matches cover. ``account``: the API account ("" for the
+    default one).
     Raises ``IotError``.
     """
-    client = client or iot_client()
+    account = account or default_account_name()
+    client = client or iot_client(account=account)
     if not name_filter:
         result = client.query_device(
             product_key=product_key,
@@ -293,9 +323,10 @@ def device_list(
             truncated=False,
             scanned=result.total,
             product_total=result.total,
+            account=account,
         )
     every, product_total, truncated = _product_devices_scan(
-        client=client, product_key=product_key, iot_instance_id=iot_instance_id
+        client=client, product_key=product_key, iot_instance_id=iot_instance_id, account=account
     )
     needle = name_filter.casefold()
     matches = [d for d in every if needle in d.device_name.casefold()]
@@ -313,6 +344,7 @@ def device_list(
         truncated=truncated,
         scanned=len(every),
         product_total=max(product_total, len(every)),
+        account=account,
     )
 
 
@@ -321,6 +353,7 @@ def device_search_target(
     product_key: str,
     iot_instance_id: str = "",
     name: str,
+    account: str = "",
     client: IotClient | None = None,
 ) -> DeviceRef | None:
     """The device that Enter in the search form means, or None to show the list instead.
@@ -336,23 +369,24 @@ def device_search_target(
 
     if not name:
         return None
+    account = account or default_account_name()
     whole_name = DEVICE_NAME_RE.fullmatch(name) is not None
-    as_typed = DeviceRef(product_key, name, iot_instance_id)
-    if product_inventory(product_key=product_key, iot_instance_id=iot_instance_id).synced:
-        matches = inventory_devices(
-            product_key=product_key, iot_instance_id=iot_instance_id, q=name
-        ).values_list("device_name", flat=True)
+    as_typed = DeviceRef(product_key, name, iot_instance_id, account)
+    scope = {"product_key": product_key, "iot_instance_id": iot_instance_id, "account": account}
+    if product_inventory(**scope).synced:
+        matches = inventory_devices(**scope, q=name).values_list("device_name", flat=True)
         names = list(matches[:2])
         if name in names or (whole_name and matches.filter(device_name=name).exists()):
             return as_typed
         if len(names) == 1:
-            return DeviceRef(product_key, names[0], iot_instance_id)
+            return DeviceRef(product_key, names[0], iot_instance_id, account)
         return None
     try:
         listing = device_list(
             product_key=product_key,
             iot_instance_id=iot_instance_id,
             name_filter=name,
+            account=account,
             client=client,
         )
     except IotError:
@@ -361,7 +395,7 @@ def device_search_target(
     if any(device.device_name == name for device in listing.devices):
         return as_typed
     if listing.total == 1:
-        return DeviceRef(product_key, listing.devices[0].device_name, iot_instance_id)
+        return DeviceRef(product_key, listing.devices[0].device_name, iot_instance_id, account)
     if listing.truncated and whole_name:
         return as_typed
     return None

@@ -115,6 +115,9 @@ class Gateway:
         # AccessKeyId -> account; keys of one account share its quota. A key not listed is
         # an account of its own.
         self.accounts: dict[str, str] = {}
+        # AccessKeyId -> the products and devices that key's account owns. A key not listed
+        # sees ``store``. Another account's product does not exist for a key.
+        self.account_stores: dict[str, DeviceStore] = {}
         self._lock = threading.Lock()
 
     def handle(self, request: ReceivedRequest) -> Response:
@@ -189,7 +192,8 @@ class Gateway:
             raise GatewayError(
                 400, "Throttling.User", "Request was denied due to user flow control."
             )
-        return action(self.store, request.params)
+        store = self.account_stores.get(caller.access_key_id, self.store)
+        return action(store, request.params)
 
 
 def _ok(data: dict, fmt: str, action: str | None, request_id: str) -> Response:

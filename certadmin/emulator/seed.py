@@ -36,6 +36,11 @@ years, the rest the platform's usual 100 years. Their RSA keys come from the CA'
 Certificates come from the emulator's own CA (``CN=Alibaba Cloud IoT Operation CA1,
 O=Alibaba Cloud IoT, C=CN``, a new key at every start) and are issued on a device's first
 query. CertSN is the certificate's serial number in decimal.
+
+A second account (the demo's ``staging`` AccessKey pair, ``seeded_staging_devices``) owns
+product ``a1Stg0Demo1`` (``stage-001`` to ``stage-003``) and its own ``a1Demo7Sh2x`` with one
+device, ``thermo-001``: the same names as the first account's, a different device and
+certificate. The first account's other products do not exist for it.
 """
 
 import hashlib
@@ -48,6 +53,7 @@ from certadmin.emulator.store import STATUS_FAILED, STATUS_GENERATING, STATUS_RE
 DEMO_PRODUCT_KEY = "a1Demo7Sh2x"
 ENTERPRISE_PRODUCT_KEY = "a1Ent0Prd9k"
 ENTERPRISE_INSTANCE_ID = "iot-06z00demo0ent"
+STAGING_PRODUCT_KEY = "a1Stg0Demo1"
 SENSOR_COUNT = 55
 FLEET_PRODUCT_KEY = "a1Fleet5kXz"
 FLEET_SIZE = 5000
@@ -185,3 +191,13 @@ def seeded_devices() -> list[Device]:
         for name in ("ent-gw-01", "ent-meter-02")
     ]
     return named + sensors + enterprise + fleet_devices()
+
+
+def seeded_staging_devices() -> list[Device]:
+    """A fresh list of the second (staging) account's demo devices."""
+    return [
+        Device(STAGING_PRODUCT_KEY, "stage-001"),
+        Device(STAGING_PRODUCT_KEY, "stage-002", spec=CertificateSpec(key_format="pkcs8")),
+        Device(STAGING_PRODUCT_KEY, "stage-003", device_status="OFFLINE"),
+        Device(DEMO_PRODUCT_KEY, "thermo-001"),
+    ]

@@ -30,7 +30,7 @@ from certadmin.emulator.gateway import (
     receive,
 )
 from certadmin.emulator.seed import seeded_devices
-from certadmin.emulator.store import DeviceStore, device_from_entry, load_devices_file
+from certadmin.emulator.store import Device, DeviceStore, device_from_entry, load_devices_file
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -140,6 +140,7 @@ class RunningEmulator:
         self._server = server
         self._thread = thread
         self._gateway = gateway
+        self._ca = ca
         self.ca_certificate_pem: str = ca.certificate_pem
         host, port = server.server_address[:2]
         self.host: str = host
@@ -194,6 +195,25 @@ class RunningEmulator:
         self._gateway.credentials[access_key_id] = access_key_secret
         if account is not None:
             self._gateway.accounts[access_key_id] = account
+
+    def add_account(
+        self,
+        access_key_id: str,
+        access_key_secret: str,
+        *,
+        devices: Iterable[Device] = (),
+        extra_devices: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """Serve a second account: its own AccessKey pair, its own quota and its own products
+        (``devices``, plus ``extra_devices`` entries). The first account's products do not
+        exist for it, nor its products for the first. Adding a key already added keeps its
+        store (so a shared emulator can be given the account by every test that needs it)."""
+        self._gateway.credentials[access_key_id] = access_key_secret
+        if access_key_id not in self._gateway.account_stores:
+            store = DeviceStore(self._ca, devices)
+            for entry in extra_devices:
+                store.add(device_from_entry(entry))
+            self._gateway.account_stores[access_key_id] = store
 
     def reset_rate_limits(self) -> None:
         """Forget past calls, so the next test starts with a full quota."""

@@ -1,7 +1,8 @@
 """Input for starting jobs. Refused input starts nothing and never reaches the IoT API."""
 
+from collections.abc import Sequence
+
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -13,11 +14,14 @@ from certadmin.devices.batch_csv import (
     batch_csv_parse,
 )
 from certadmin.devices.forms import (
+    AccountField,
     InstanceField,
     PlainLabelForm,
     clean_instance_id,
     clean_product_key,
+    offer_accounts,
 )
+from certadmin.iot.accounts import IotAccount
 
 
 class ProductSyncForm(forms.Form):
@@ -25,10 +29,11 @@ class ProductSyncForm(forms.Form):
 
     product_key = forms.CharField(label=_("ProductKey"), max_length=32, strip=True)
     instance = InstanceField()
+    account = AccountField()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, accounts: Sequence[IotAccount] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["instance"].initial = settings.IOT_INSTANCE_ID
+        offer_accounts(self, accounts)
 
     def clean_product_key(self) -> str:
         return clean_product_key(self.cleaned_data["product_key"])
@@ -58,10 +63,13 @@ class BatchLookupForm(PlainLabelForm):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
     )
 
+    account = AccountField()
+
     batch: BatchDevices | None = None
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, accounts: Sequence[IotAccount] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        offer_accounts(self, accounts)
         # Formatted per request, in its language (a class attribute is made once).
         self.fields["file"].help_text = gettext(
             "UTF-8, with or without BOM; up to %(rows)s rows and %(size)s MB."

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from certadmin.devices.models import account_field
+
 
 class JobKind(models.TextChoices):
     PRODUCT_SYNC = "product_sync", _("Product sync")
@@ -55,6 +57,8 @@ class Job(models.Model):
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     last_progress_at = models.DateTimeField(null=True, blank=True)
+    # The API account every item of the job is looked up with.
+    account = account_field()
     # A product sync's product; empty for jobs whose items are given up front.
     product_key = models.CharField(_("ProductKey"), max_length=64, blank=True, default="")
     iot_instance_id = models.CharField(_("IotInstanceId"), max_length=128, blank=True, default="")
@@ -128,6 +132,7 @@ class JobItem(models.Model):
 class ProductSync(models.Model):
     """When a product was last synced in full, and how many devices it had then."""
 
+    account = account_field()
     product_key = models.CharField(_("ProductKey"), max_length=64)
     iot_instance_id = models.CharField(_("IotInstanceId"), max_length=128, blank=True, default="")
     device_count = models.PositiveIntegerField(_("devices"))
@@ -140,7 +145,8 @@ class ProductSync(models.Model):
         verbose_name_plural = _("product syncs")
         constraints = [
             models.UniqueConstraint(
-                fields=["product_key", "iot_instance_id"], name="unique_product_sync"
+                fields=["account", "product_key", "iot_instance_id"],
+                name="unique_product_sync_per_account",
             )
         ]
 

@@ -107,7 +107,10 @@ def _job_work(
     on_progress: Callable[[Job], None] | None,
 ) -> str:
     token = uuid.uuid4().hex
-    client = client or iot_client(purpose="job")
+    account = Job.objects.filter(pk=job_id).values_list("account", flat=True).first()
+    if account is None:
+        return "ended"
+    client = client or iot_client(account=account, purpose="job")
     _job_start(job_id)
     try:
         while True:
@@ -126,7 +129,7 @@ def _job_work(
                 continue
             item = _item_claim(job, token)
             if item is not None:
-                _item_process(item, token, client)
+                _item_process(item, token, client, account)
                 continue
             if not job.listing_complete:
                 time.sleep(LISTING_WAIT)
@@ -156,7 +159,7 @@ def _listing_claim(job: Job, token: str) -> bool:
 def _listing_walk(job: Job, token: str, client: IotClient) -> None:
     """Fetch the product's devices page by page from where the listing stopped."""
     page = job.listing_next_page
-    limiter = listing_rate_limiter()
+    limiter = listing_rate_limiter(account=job.account)
     while True:
         if Job.objects.filter(pk=job.pk, state=JobState.CANCELLING).exists():
             return
@@ -191,6 +194,7 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
         )
         # Every listed device is searchable at once, "never checked" until its lookup.
         inventory_listing_store(
+            account=job.account,
             product_key=job.product_key,
             iot_instance_id=job.iot_instance_id,
             listings=result.devices,
@@ -282,8 +286,8 @@ def _record_error_code(record) -> str:
     return getattr(record, "last_error_code", "") or ""
 
 
-def _item_process(item: JobItem, token: str, client: IotClient) -> None:
-    device = DeviceRef(item.product_key, item.device_name, item.iot_instance_id)
+def _item_process(item: JobItem, token: str, client: IotClient, account: str) -> None:
+    device = DeviceRef(item.product_key, item.device_name, item.iot_instance_id, account)
     listing = None
     if item.nickname or item.device_status:
         listing = DeviceListing(

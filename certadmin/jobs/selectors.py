@@ -36,18 +36,20 @@ class JobProgress:
     state_text: str
 
 
-def _running_jobs() -> int:
-    return Job.objects.filter(state=JobState.RUNNING).order_by().count()
+def _running_jobs(account: str) -> int:
+    return Job.objects.filter(state=JobState.RUNNING, account=account).order_by().count()
 
 
 def job_progress(*, job: Job) -> JobProgress:
-    """Progress of ``job``. The time left assumes the jobs' share of the quota (``JOB_QPS``)
-    is split evenly among the running jobs."""
+    """Progress of ``job``. The time left assumes the jobs' share of its API account's quota
+    (the account's ``job_qps``) is split evenly among the account's running jobs."""
     total = max(job.total, job.done)
     fraction = job.done / total if total else (1.0 if not job.is_active else 0.0)
     seconds_left = None
     if job.state == JobState.RUNNING and total:
-        share = settings.JOB_QPS / max(1, _running_jobs())
+        configured = settings.IOT_ACCOUNTS.get(job.account)
+        job_qps = configured.job_qps if configured is not None else settings.JOB_QPS
+        share = job_qps / max(1, _running_jobs(job.account))
         seconds_left = math.ceil((total - job.done) / share)
     return JobProgress(
         done=job.done,
@@ -92,6 +94,6 @@ def job_records(*, job: Job) -> QuerySet[CertificateRecord]:
         device_name=OuterRef("device_name"),
         iot_instance_id=OuterRef("iot_instance_id"),
     )
-    return CertificateRecord.objects.filter(Exists(items)).order_by(
+    return CertificateRecord.objects.filter(Exists(items), account=job.account).order_by(
         "product_key", "iot_instance_id", "device_name"
     )

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certadmin.devices.platform import describe_iot_error, iot_client
+from certadmin.devices.platform import account_allowed, describe_iot_error, iot_client
 from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError, IotError
@@ -103,20 +103,45 @@ def _product_check(*, client: IotClient, product_key: str, iot_instance_id: str)
     return page.total
 
 
-def product_sync_start(
-    *, owner, product_key: str, iot_instance_id: str = "", client: IotClient | None = None
-) -> Job:
-    """Create a product sync (admitted now, or queued behind the owner's running jobs).
+def _account_check(*, owner, account: str) -> str:
+    """The job's API account name; refused (``JobStartError``) when the owner may not use it.
+    A job without an owner (a management command) may use any configured account."""
+    account = account or settings.IOT_DEFAULT_ACCOUNT
+    allowed = (
+        account_allowed(user=owner, account=account)
+        if owner is not None
+        else account in settings.IOT_ACCOUNTS
+    )
+    if not allowed:
+        raise JobStartError(_("You may not use this account."), code="AccountNotPermitted")
+    return account
 
-    Raises ``JobStartError`` for an unknown product or instance, a product the account may
-    not read, or a platform that cannot be reached: nothing is created then.
+
+def product_sync_start(
+    *,
+    owner,
+    product_key: str,
+    iot_instance_id: str = "",
+    account: str = "",
+    client: IotClient | None = None,
+) -> Job:
+    """Create a product sync (admitted now, or queued behind the owner's running jobs) on API
+    account ``account`` ("": the default account).
+
+    Raises ``JobStartError`` for an account the owner may not use, an unknown product or
+    instance, a product the account may not read, or a platform that cannot be reached:
+    nothing is created then.
     """
+    account = _account_check(owner=owner, account=account)
     total = _product_check(
-        client=client or iot_client(), product_key=product_key, iot_instance_id=iot_instance_id
+        client=client or iot_client(account=account),
+        product_key=product_key,
+        iot_instance_id=iot_instance_id,
     )
     job = Job.objects.create(
         kind=JobKind.PRODUCT_SYNC,
         owner=owner,
+        account=account,
         product_key=product_key,
         iot_instance_id=iot_instance_id,
         total=total,
@@ -126,11 +151,19 @@ def product_sync_start(
     return job
 
 
-def device_lookup_job_create(*, owner, kind: str, devices: Iterable[DeviceRef]) -> Job:
+def device_lookup_job_create(
+    *, owner, kind: str, devices: Iterable[DeviceRef], account: str = ""
+) -> Job:
     """Create a job whose items are given up front (e.g. a batch lookup from a CSV); repeated
-    devices become one item. The caller has validated every device reference."""
+    devices become one item, looked up on API account ``account`` ("": the default). The
+    caller has validated every device reference and the account."""
     with transaction.atomic():
-        job = Job.objects.create(kind=kind, owner=owner, listing_complete=True)
+        job = Job.objects.create(
+            kind=kind,
+            owner=owner,
+            listing_complete=True,
+            account=account or settings.IOT_DEFAULT_ACCOUNT,
+        )
         JobItem.objects.bulk_create(
             (
                 JobItem(
@@ -158,21 +191,25 @@ BATCH_PRODUCTS_CHECKED = 20
 
 
 def batch_lookup_start(
-    *, owner, devices: Iterable[DeviceRef], client: IotClient | None = None
+    *, owner, devices: Iterable[DeviceRef], account: str = "", client: IotClient | None = None
 ) -> Job:
-    """Create a batch lookup of ``devices`` (validated, e.g. by ``batch_csv_parse``).
+    """Create a batch lookup of ``devices`` (validated, e.g. by ``batch_csv_parse``) on API
+    account ``account`` ("": the default account).
 
-    Raises ``JobStartError`` when a product it names does not exist, is on an unknown
-    instance, or the account may not read it (checked for up to ``BATCH_PRODUCTS_CHECKED``
-    products): nothing is created then.
+    Raises ``JobStartError`` for an account the owner may not use, or when a product it names
+    does not exist, is on an unknown instance, or the account may not read it (checked for up
+    to ``BATCH_PRODUCTS_CHECKED`` products): nothing is created then.
     """
+    account = _account_check(owner=owner, account=account)
     devices = list(dict.fromkeys(devices))
     products = list(dict.fromkeys((d.product_key, d.iot_instance_id) for d in devices))
     if len(products) <= BATCH_PRODUCTS_CHECKED:
-        client = client or iot_client()
+        client = client or iot_client(account=account)
         for product_key, iot_instance_id in products:
             _product_check(client=client, product_key=product_key, iot_instance_id=iot_instance_id)
-    return device_lookup_job_create(owner=owner, kind=JobKind.BATCH_LOOKUP, devices=devices)
+    return device_lookup_job_create(
+        owner=owner, kind=JobKind.BATCH_LOOKUP, devices=devices, account=account
+    )
 
 
 def job_may_cancel(*, job: Job, user) -> bool:
@@ -209,6 +246,7 @@ def job_end(*, job_id: int, state: JobState, error: str = "") -> bool:
         job = Job.objects.get(pk=job_id)
         if state == JobState.FINISHED and job.kind == JobKind.PRODUCT_SYNC:
             ProductSync.objects.update_or_create(
+                account=job.account,
                 product_key=job.product_key,
                 iot_instance_id=job.iot_instance_id,
                 defaults={

@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.devices.expiry import STATE_LABELS, expiry_days_left, expiry_state_annotated
 from certadmin.devices.inventory_csv import inventory_csv_lines
+from certadmin.devices.platform import accounts_for
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind
@@ -55,7 +56,10 @@ def _list_context(request: HtmxHttpRequest, form: ProductSyncForm) -> dict:
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def job_list(request: HtmxHttpRequest) -> HttpResponse:
     """The jobs the person may see, newest first, and the form that starts a product sync."""
-    form = ProductSyncForm(initial={"product_key": request.GET.get("product_key", "")})
+    form = ProductSyncForm(
+        initial={"product_key": request.GET.get("product_key", "")},
+        accounts=accounts_for(user=request.user),
+    )
     return render(request, "jobs/list.html", _list_context(request, form))
 
 
@@ -63,13 +67,14 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def product_sync(request: HtmxHttpRequest) -> HttpResponse:
     """Start a product sync; refused input (or an unknown product) starts nothing."""
-    form = ProductSyncForm(request.POST)
+    form = ProductSyncForm(request.POST, accounts=accounts_for(user=request.user))
     if form.is_valid():
         try:
             job = product_sync_start(
                 owner=request.user,
                 product_key=form.cleaned_data["product_key"],
                 iot_instance_id=form.cleaned_data["instance"],
+                account=form.cleaned_data["account"],
             )
         except JobStartError as refused:
             form.add_error("product_key", f"{refused.message} ({refused.code})")
@@ -86,10 +91,16 @@ def product_sync(request: HtmxHttpRequest) -> HttpResponse:
 def batch_lookup(request: HtmxHttpRequest) -> HttpResponse:
     """Look up a pasted or uploaded list of devices as a job. A list with bad rows starts
     nothing: the rows are listed with their line numbers and reasons."""
-    form = BatchLookupForm(request.POST or None, request.FILES or None)
+    form = BatchLookupForm(
+        request.POST or None, request.FILES or None, accounts=accounts_for(user=request.user)
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            job = batch_lookup_start(owner=request.user, devices=form.batch.devices)
+            job = batch_lookup_start(
+                owner=request.user,
+                devices=form.batch.devices,
+                account=form.cleaned_data["account"],
+            )
         except JobStartError as refused:
             form.add_error(None, f"{refused.message} ({refused.code})")
         else:

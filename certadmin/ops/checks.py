@@ -44,6 +44,18 @@ def production_serving_check(app_configs=None, **kwargs) -> list[checks.CheckMes
                 id="certadmin.E004",
             )
         )
+    for account in settings.IOT_ACCOUNTS.values():
+        if not account.endpoint.startswith("https://"):
+            # A warning, not a refusal: a staging host may talk to the emulator.
+            errors.append(
+                checks.Warning(
+                    f"The endpoint of API account {account.name!r} is not HTTPS: its signed "
+                    "requests and the private keys in the answers travel unencrypted.",
+                    hint="Set CERTADMIN_IOT_ENDPOINT or CERTADMIN_ACCOUNT_<NAME>_ENDPOINT "
+                    "to an https:// address (or leave it unset for the region's).",
+                    id="certadmin.W001",
+                )
+            )
     for network in settings.METRICS_ALLOW:
         try:
             ipaddress.ip_network(network, strict=False)

@@ -44,9 +44,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "worker": _worker_state(),
     }
     ready = all(state == "ok" for state in checks.values())
-    checks["platform"] = _platform_state(
-        settings.IOT_ENDPOINT, int(time.monotonic() // PLATFORM_PROBE_TTL)
-    )
+    # Every account's endpoint (one probe per distinct endpoint): reachable only if all are.
+    period = int(time.monotonic() // PLATFORM_PROBE_TTL)
+    endpoints = sorted({account.endpoint for account in settings.IOT_ACCOUNTS.values()})
+    states = {_platform_state(endpoint, period) for endpoint in endpoints}
+    checks["platform"] = "unreachable" if "unreachable" in states else "reachable"
     return JsonResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status=200 if ready else 503,

@@ -5,11 +5,9 @@ from certadmin.iot.client import CallRecord
 from certadmin.ops.logs import platform_call_log
 from certadmin.ops.metrics import platform_call_count
 
-# The API account a call was made with, as named in metrics and logs (never the AccessKey ID).
-# One account for now; named accounts (issue 12) will pass their own name.
-DEFAULT_ACCOUNT = "default"
 
-
-def platform_call_observe(record: CallRecord, *, account: str = DEFAULT_ACCOUNT) -> None:
+def platform_call_observe(record: CallRecord, *, account: str) -> None:
+    """Count and log one call made with API account ``account`` (its name, never the
+    AccessKey ID): certadmin/devices/platform.py binds it per account's client."""
     platform_call_count(record, account=account)
     platform_call_log(record, account=account)

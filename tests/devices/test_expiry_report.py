@@ -80,6 +80,7 @@ def test_json_lists_expired_and_expiring_devices_soonest_first_with_counts(fleet
     ]
     first = data["devices"][0]
     assert set(first) == {
+        "account",
         "product_key",
         "device_name",
         "iot_instance_id",
@@ -193,6 +194,24 @@ def test_empty_text_report_says_nothing_is_due():
 def test_bad_arguments_are_exit_3_not_argparse_2(args):
     with pytest.raises(CommandError) as refused:
         call_command(Command(), *args, stdout=io.StringIO())
+    assert refused.value.returncode == 3
+
+
+@pytest.mark.django_db
+def test_account_option_reports_only_that_accounts_devices(settings):
+    settings.IOT_ACCOUNTS = {**settings.IOT_ACCOUNTS, "staging": settings.IOT_ACCOUNTS["default"]}
+    make(-1, device_name="default-dev")
+    make(-1, device_name="staging-dev", account="staging")
+
+    _, out = report("--format", "json", "--account", "staging")
+    devices = json.loads(out)["devices"]
+    assert [(d["account"], d["device_name"]) for d in devices] == [("staging", "staging-dev")]
+
+
+@pytest.mark.django_db
+def test_an_unknown_account_is_exit_3():
+    with pytest.raises(CommandError) as refused:
+        call_command(Command(), "--account", "nosuch", stdout=io.StringIO())
     assert refused.value.returncode == 3
 
 

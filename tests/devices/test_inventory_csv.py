@@ -66,6 +66,7 @@ def test_header_names_every_column_of_the_overview():
         "chain_status",
         "last_checked",
         "error_code",
+        "account",
     ]
 
 

@@ -278,3 +278,21 @@ def test_real_command_line_against_the_emulator(emulator, device_cert, tmp_path)
     assert len(missing.stderr.strip().splitlines()) == 1
     assert invalid.returncode == 2
     assert len(invalid.stderr.strip().splitlines()) == 1
+
+
+def test_account_option_asks_with_that_accounts_key(staging_iot, settings):
+    out, _err = run(
+        "--product-key", "a1Stg0Demo1", "--device-name", "stage-001", "--account", "staging"
+    )
+    assert "stage-001" in out
+    assert [e.access_key_id for e in staging_iot.request_log] == [
+        settings.DEMO_STAGING_ACCESS_KEY_ID
+    ]
+
+
+def test_an_unknown_account_exits_2_without_an_api_call(dashboard_iot):
+    error = run_failing(
+        "--product-key", "a1Stg0Demo1", "--device-name", "stage-001", "--account", "nope"
+    )
+    assert error.returncode == 2
+    assert dashboard_iot.request_log == []

@@ -14,7 +14,7 @@ from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPR
 from certadmin.emulator.store import Device
 from certadmin.iot.client import IotClient
 from certadmin.jobs.models import ProductSync
-from tests.conftest import ROLE_PASSWORD
+from tests.conftest import ROLE_PASSWORD, account_on
 from tests.devices.key_material import key_fragments
 
 pytestmark = pytest.mark.django_db
@@ -34,10 +34,11 @@ def api_calls(emulator, action: str = "QueryDeviceCert") -> int:
 
 
 def single_attempt_client(settings) -> IotClient:
+    account = settings.IOT_ACCOUNTS[settings.IOT_DEFAULT_ACCOUNT]
     return IotClient(
-        endpoint=settings.IOT_ENDPOINT,
-        access_key_id=settings.IOT_ACCESS_KEY_ID,
-        access_key_secret=settings.IOT_ACCESS_KEY_SECRET,
+        endpoint=account.endpoint,
+        access_key_id=account.access_key_id,
+        access_key_secret=account.access_key_secret,
         max_attempts=1,
         rate_limiter=None,
     )
@@ -268,7 +269,7 @@ def test_lookup_in_a_synced_product_chooses_from_the_inventory(dashboard_iot, vi
 def test_search_form_suggests_the_products_and_instances_the_dashboard_knows(
     viewer, client_for, settings
 ):
-    settings.IOT_INSTANCE_ID = "iot-configured01"
+    account_on(settings, instance_id="iot-configured01")
     now = timezone.now()
     ProductSync.objects.create(product_key="a1Synced0001", device_count=1, synced_at=now)
     CertificateRecord.objects.create(
@@ -791,7 +792,7 @@ def test_throttled_platform_is_429_and_says_to_wait(
     dashboard_iot, viewer, client_for, device_cert, settings, monkeypatch
 ):
     monkeypatch.setattr(
-        "certadmin.devices.services.iot_client", lambda: single_attempt_client(settings)
+        "certadmin.devices.services.iot_client", lambda **_: single_attempt_client(settings)
     )
     client = client_for(viewer)
     for _ in range(3):  # a slow machine may let the one-second window pass: try again
@@ -818,7 +819,7 @@ def test_platform_5xx_is_502_after_the_client_retries(dashboard_iot, viewer, cli
 
 
 def test_unreachable_endpoint_is_502_quickly(dashboard_iot, viewer, client_for, settings):
-    settings.IOT_ENDPOINT = "http://127.0.0.1:9"
+    account_on(settings, endpoint="http://127.0.0.1:9")
     started = timezone.now()
 
     response = device_page(client_for(viewer), "thermo-001")

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from certadmin.ops.heartbeat import heartbeat_record
 from certadmin.ops.models import WorkerHeartbeat
+from tests.conftest import account_on
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def test_readyz_is_not_ready_when_the_last_heartbeat_is_stale(client):
 
 
 def test_an_unreachable_platform_is_reported_but_does_not_fail_readiness(client, settings):
-    settings.IOT_ENDPOINT = "http://127.0.0.1:9"  # discard port: nothing listens
+    account_on(settings, endpoint="http://127.0.0.1:9")  # discard port: nothing listens
     heartbeat_record(worker_id="worker-1")
     response = client.get("/readyz")
     assert response.status_code == 200
@@ -61,7 +62,8 @@ def test_an_unreachable_platform_is_reported_but_does_not_fail_readiness(client,
 def test_health_answers_reveal_no_host_version_or_worker_name(client, settings):
     heartbeat_record(worker_id="db-host-7-4242")
     text = client.get("/readyz").content.decode() + client.get("/healthz").content.decode()
-    for secret in ("db-host-7-4242", settings.IOT_ENDPOINT, "django", "python", "6.1"):
+    endpoint = settings.IOT_ACCOUNTS[settings.IOT_DEFAULT_ACCOUNT].endpoint
+    for secret in ("db-host-7-4242", endpoint, "django", "python", "6.1"):
         assert secret.lower() not in text.lower()
 
 

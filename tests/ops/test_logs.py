@@ -124,7 +124,7 @@ def test_a_full_session_logs_json_lines_with_request_ids_and_no_secret(
     for fragment in key_fragments(key_text):
         assert fragment not in text
     for secret in (
-        settings.IOT_ACCESS_KEY_SECRET,
+        settings.IOT_ACCOUNTS[settings.IOT_DEFAULT_ACCOUNT].access_key_secret,
         ROLE_PASSWORD,
         WRONG_PASSWORD,
         PASSPHRASE,

@@ -156,14 +156,19 @@ def test_an_audit_write_without_an_audit_key_fails_closed(db, settings):
 
 def test_demo_mode_uses_the_emulator_and_its_demo_pair(settings):
     assert settings.DEMO_MODE
-    assert settings.IOT_ENDPOINT.startswith("http://127.0.0.1:")
-    assert settings.IOT_ACCESS_KEY_ID == settings.DEMO_ACCESS_KEY_ID
+    account = settings.IOT_ACCOUNTS[settings.IOT_DEFAULT_ACCOUNT]
+    assert account.endpoint.startswith("http://127.0.0.1:")
+    assert account.access_key_id == settings.DEMO_ACCESS_KEY_ID
+    assert sorted(settings.IOT_ACCOUNTS) == ["default", "staging"]
 
 
 def test_production_mode_defaults_to_the_real_shanghai_endpoint():
     env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
     result = _manage(
-        "shell", "-c", "from django.conf import settings; print(settings.IOT_ENDPOINT)", env=env
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.IOT_ACCOUNTS['default'].endpoint)",
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "https://iot.cn-shanghai.aliyuncs.com"

@@ -1,5 +1,6 @@
 """A device's certificate: the page that shows it, and downloading it (PEM, DER, chain)."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -12,9 +13,15 @@ from certadmin.audit.selectors import device_recent_reveals
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
-from certadmin.devices.platform import ca_bundle, describe_iot_error, iot_error_status
+from certadmin.devices.platform import (
+    account_allowed,
+    ca_bundle,
+    describe_iot_error,
+    iot_account,
+    iot_error_status,
+)
 from certadmin.devices.selectors import device_status_of, product_suggestions
-from certadmin.devices.services import certificate_lookup
+from certadmin.devices.services import certificate_lookup, device_query
 from certadmin.devices.views.common import (
     attachment,
     audit_unavailable_message,
@@ -33,15 +40,26 @@ INSTANCE_NOT_FOUND = "iot.system.InstanceNotFound"
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
     """A device's certificate: status, every decoded detail, chain, key check."""
+    account = request.GET.get("account", "")
+    if account and not account_allowed(user=request.user, account=account):
+        # Not a 403: whether the account exists is not confirmed.
+        raise Http404
     form = forms.DeviceLookupForm.from_path(
-        product_key, device_name, request.GET.get("instance", "")
+        product_key, device_name, request.GET.get("instance", ""), account
     )
     if not form.is_valid():
         return search_page(request, form, status=400)
     ref = form.device()
+    if not account_allowed(user=request.user, account=ref.account):
+        raise Http404
     can_reveal = request.user.has_perm(REVEAL_PRIVATE_KEY)
     context = {
         "device": ref,
+        "device_query": device_query(ref),
+        # Named on the page only when there is more than one account to tell apart.
+        "account_label": iot_account(ref.account).display_name
+        if len(settings.IOT_ACCOUNTS) > 1
+        else "",
         "view": None,
         "error": "",
         "error_code": "",
@@ -54,11 +72,13 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
             product_key=ref.product_key,
             device_name=ref.device_name,
             iot_instance_id=ref.iot_instance_id,
+            account=ref.account,
         ),
         "recent_reveals": device_recent_reveals(
             product_key=ref.product_key,
             device_name=ref.device_name,
             iot_instance_id=ref.iot_instance_id,
+            account=ref.account,
         )
         if can_reveal or request.user.has_perm(VIEW_AUDIT_TRAIL)
         else None,

@@ -7,23 +7,48 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
 
+from certadmin.audit.models import AuditAction
+from certadmin.audit.services import request_context
 from certadmin.devices import forms
 from certadmin.devices.downloads import DownloadFile
+from certadmin.devices.keys import key_access_denied
+from certadmin.devices.platform import account_allowed
 from certadmin.devices.services import DeviceRef
 from certadmin.htmx import HtmxHttpRequest
 
 
-def device_or_404(request: HtmxHttpRequest, product_key: str, device_name: str) -> DeviceRef:
-    """The device a key or download URL names (its instance posted or in the query).
+def device_or_404(
+    request: HtmxHttpRequest,
+    product_key: str,
+    device_name: str,
+    *,
+    key_action: AuditAction | None = None,
+) -> DeviceRef:
+    """The device a key, download or certificate URL names (its instance and API account
+    posted or in the query).
 
     A name that is not already canonical (spaces, tabs or line breaks around it) is a 404:
-    nothing of it reaches the API or the audit trail.
+    nothing of it reaches the API or the audit trail. So is an API account the user may not
+    use (a 404, not a 403: whether it exists is not confirmed); an attempt at a key
+    (``key_action``) on such an account is recorded as denied first.
     """
     instance = request.POST.get("instance", request.GET.get("instance", ""))
-    form = forms.DeviceLookupForm.from_path(product_key, device_name, instance)
+    account = request.POST.get("account", request.GET.get("account", ""))
+    form = forms.DeviceLookupForm.from_path(product_key, device_name, instance, account)
     if not form.is_valid():
         raise Http404
-    return form.device()
+    device = form.device()
+    if not account_allowed(user=request.user, account=device.account):
+        if key_action is not None and request.user.is_authenticated:
+            key_access_denied(
+                actor=request.user,
+                device=device,
+                context=request_context(request),
+                action=key_action,
+                why="API account not permitted",
+            )
+        raise Http404
+    return device
 
 
 def attachment(file: DownloadFile) -> HttpResponse:

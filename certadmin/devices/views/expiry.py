@@ -14,6 +14,7 @@ from certadmin.devices import forms
 from certadmin.devices.expiry import EXPIRY_STATES, expiry_counts
 from certadmin.devices.expiry_chart import expiry_months
 from certadmin.devices.inventory_csv import inventory_csv_lines
+from certadmin.devices.platform import accounts_for
 from certadmin.devices.selectors import inventory_batches, inventory_devices, inventory_scope
 from certadmin.devices.views.search import inventory_table
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
@@ -22,7 +23,9 @@ EXPIRY_DEFAULT_SORT = "days"
 
 
 def _filter_form(request: HtmxHttpRequest) -> forms.InventoryFilterForm:
-    return forms.InventoryFilterForm(request.GET, default_sort=EXPIRY_DEFAULT_SORT)
+    return forms.InventoryFilterForm(
+        request.GET, default_sort=EXPIRY_DEFAULT_SORT, accounts=accounts_for(user=request.user)
+    )
 
 
 @require_GET
@@ -41,7 +44,7 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
     product_key = data["product_key"] or None
     instance = data["instance"] if product_key else ""
     now = timezone.now()
-    scope = inventory_scope(product_key=product_key, iot_instance_id=instance)
+    scope = inventory_scope(**form.scope())
     counts = expiry_counts(scope, now=now)
     total = sum(counts.values())
     # Without a search, the table shows exactly one of the counts: it need not count again.
@@ -57,8 +60,6 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
         "all_products": product_key is None,
         **inventory_table(
             form,
-            product_key=product_key,
-            iot_instance_id=instance,
             table_url=reverse("devices:expiry"),
             table_target="#expiry-results",
             now=now,
@@ -85,8 +86,7 @@ def expiry_csv(request: HtmxHttpRequest) -> HttpResponse:
     product_key = data["product_key"] or None
     now = timezone.now()
     records = inventory_devices(
-        product_key=product_key,
-        iot_instance_id=data["instance"] if product_key else "",
+        **form.scope(),
         q=data["q"],
         state=data["state"],
         sort=data["sort"],

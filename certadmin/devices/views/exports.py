@@ -13,6 +13,7 @@ from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices.exports import ExportRefused, ExportSource, certificate_export
 from certadmin.devices.forms import InventoryFilterForm
+from certadmin.devices.platform import accounts_for
 from certadmin.devices.selectors import inventory_devices
 from certadmin.devices.views.common import attachment, audit_unavailable_message
 from certadmin.htmx import HtmxHttpRequest
@@ -28,10 +29,8 @@ class ExportFilterForm(InventoryFilterForm):
 
     def records(self):
         data = self.cleaned_data
-        product_key = data["product_key"] or None
         return inventory_devices(
-            product_key=product_key,
-            iot_instance_id=data["instance"] if product_key else "",
+            **self.scope(),
             q=data["q"],
             state=data["state"],
             sort=data["sort"],
@@ -46,13 +45,14 @@ def _source(request: HtmxHttpRequest, form: ExportFilterForm) -> ExportSource:
             raise Http404
         if job.state != JobState.FINISHED:
             raise ExportRefused(gettext("The batch has not finished: export it once it has."))
-        return ExportSource(job_records(job=job), "", "", f"batch {job.pk}")
+        return ExportSource(job_records(job=job), "", "", f"batch {job.pk}", job.account)
     product_key = data["product_key"]
     return ExportSource(
         form.records(),
         product_key,
         data["instance"] if product_key else "",
         product_key or "all products",
+        data["account"] if product_key else "",
     )
 
 
@@ -69,7 +69,7 @@ def certificate_export_view(request: HtmxHttpRequest) -> HttpResponse:
 
     ``?job=<id>`` exports a finished batch; otherwise the device table's filters
     (``product_key``, ``instance``, ``q``, ``state``) choose the devices."""
-    form = ExportFilterForm(request.GET)
+    form = ExportFilterForm(request.GET, accounts=accounts_for(user=request.user))
     if not form.is_valid():
         return _problem(request, gettext("The export's filters are not valid."), status=400)
     try:

@@ -30,6 +30,7 @@ from certadmin.devices.keys import (
     key_access_denied,
     key_reveal,
 )
+from certadmin.devices.platform import account_allowed
 from certadmin.devices.views.common import (
     attachment,
     audit_unavailable_message,
@@ -45,12 +46,18 @@ def _oversize_refused(action: AuditAction):
     key access, without a byte of its body, and answered 413."""
 
     def refuse(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
+        # The query only: the oversize body is never read.
         form = forms.DeviceLookupForm.from_path(
-            product_key, device_name, request.GET.get("instance", "")
+            product_key,
+            device_name,
+            request.GET.get("instance", ""),
+            request.GET.get("account", ""),
         )
         if not form.is_valid():
             raise Http404
         device = form.device()
+        if not account_allowed(user=request.user, account=device.account):
+            raise Http404
         if request.user.is_authenticated:
             size = request.META.get("CONTENT_LENGTH") or "unknown"
             key_access_denied(
@@ -84,9 +91,9 @@ def _key_access(
     without JavaScript). An htmx request for a valid download is answered 204 with
     ``DOWNLOAD_READY_EVENT``: the page then posts the form natively for the file.
     """
-    device = device_or_404(request, product_key, device_name)
     chosen = form.chosen_action()
     audit_action = AuditAction.KEY_REVEAL if chosen == "reveal" else AuditAction.KEY_DOWNLOAD
+    device = device_or_404(request, product_key, device_name, key_action=audit_action)
     context = {
         "device": device,
         "form": form,
@@ -126,6 +133,7 @@ def _key_access(
             product_key=device.product_key,
             device_name=device.device_name,
             iot_instance_id=device.iot_instance_id,
+            account=device.account,
         )
     except KeyAccessDenied as error:
         raise PermissionDenied(error.message) from None
@@ -191,6 +199,7 @@ def key_seen(request: HtmxHttpRequest, product_key: str, device_name: str) -> Ht
         product_key=device.product_key,
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id,
+        account=device.account,
     )
     response = render(
         request, "devices/device.html#key-seen", {"device": device, "recent_reveals": recent}

@@ -3,6 +3,7 @@
 from datetime import datetime
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -16,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
-from certadmin.devices.platform import describe_iot_error, iot_error_status
+from certadmin.devices.platform import accounts_for, describe_iot_error, iot_error_status
 from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
     inventory_devices,
@@ -25,32 +26,43 @@ from certadmin.devices.selectors import (
     product_suggestions,
     recent_devices,
 )
-from certadmin.devices.services import DeviceRef, device_list, device_search_target
+from certadmin.devices.services import DeviceRef, device_list, device_query, device_search_target
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.iot.errors import IotError
 
 
 def device_url(device: DeviceRef) -> str:
     """The bookmarkable URL of a device's certificate page."""
-    url = reverse("devices:device", args=[device.product_key, device.device_name])
-    if device.iot_instance_id:
-        url += "?" + urlencode({"instance": device.iot_instance_id})
-    return url
+    return reverse("devices:device", args=[device.product_key, device.device_name]) + (
+        device_query(device)
+    )
 
 
-def device_list_url(*, product_key: str, iot_instance_id: str = "", name: str = "") -> str:
+def device_list_url(
+    *, product_key: str, iot_instance_id: str = "", name: str = "", account: str = ""
+) -> str:
     """The shareable URL of a product's device list, filtered by ``name`` when given."""
-    query = {"product_key": product_key, "instance": iot_instance_id, "device_name": name}
+    query = {
+        "product_key": product_key,
+        "instance": iot_instance_id,
+        "account": "" if account == settings.IOT_DEFAULT_ACCOUNT else account,
+        "device_name": name,
+    }
     return reverse("devices:list") + "?" + urlencode({k: v for k, v in query.items() if v})
 
 
 def search_form(
     request: HtmxHttpRequest, data=None, *, initial: dict | None = None
 ) -> forms.DeviceSearchForm:
-    """The home page's search form, offering the ProductKeys and instances the dashboard knows."""
+    """The home page's search form, offering the API accounts the user may use and the
+    ProductKeys and instances the dashboard knows."""
     known = product_suggestions(user=request.user)
     return forms.DeviceSearchForm(
-        data, initial=initial, products=known.product_keys, instances=known.instances
+        data,
+        initial=initial,
+        products=known.product_keys,
+        instances=known.instances,
+        accounts=accounts_for(user=request.user),
     )
 
 
@@ -89,7 +101,10 @@ def lookup(request: HtmxHttpRequest) -> HttpResponse:
         return search_page(request, form, status=400)
     data = form.cleaned_data
     target = device_search_target(
-        product_key=data["product_key"], iot_instance_id=data["instance"], name=data["device_name"]
+        product_key=data["product_key"],
+        iot_instance_id=data["instance"],
+        name=data["device_name"],
+        account=data["account"],
     )
     if target is not None:
         return redirect(device_url(target))
@@ -98,6 +113,7 @@ def lookup(request: HtmxHttpRequest) -> HttpResponse:
             product_key=data["product_key"],
             iot_instance_id=data["instance"],
             name=data["device_name"],
+            account=data["account"],
         )
     )
 
@@ -118,8 +134,6 @@ class CountedPaginator(Paginator):
 def inventory_table(
     form: forms.InventoryFilterForm,
     *,
-    product_key: str | None,
-    iot_instance_id: str,
     table_url: str,
     table_target: str,
     now: datetime | None = None,
@@ -131,8 +145,7 @@ def inventory_table(
     data = form.cleaned_data
     now = now or timezone.now()
     records = inventory_devices(
-        product_key=product_key,
-        iot_instance_id=iot_instance_id,
+        **form.scope(),
         q=data["q"],
         state=data["state"],
         sort=data["sort"],
@@ -164,6 +177,7 @@ def _inventory_filter_data(request: HtmxHttpRequest) -> dict:
     return {
         "product_key": query.get("product_key", ""),
         "instance": query.get("instance", ""),
+        "account": query.get("account", ""),
         "q": q,
         "state": query.get("state", ""),
         "sort": query.get("sort", ""),
@@ -177,33 +191,37 @@ def _inventory_filter_data(request: HtmxHttpRequest) -> dict:
 def devices(request: HtmxHttpRequest) -> HttpResponse:
     """A product's devices, filtered by the text typed so far (htmx partial or page): from the
     inventory once the product was synced, else from the live QueryDevice scan."""
+    usable = accounts_for(user=request.user)
     form = forms.DeviceListForm(
         {
             "product_key": request.GET.get("product_key", ""),
             "instance": request.GET.get("instance", ""),
+            "account": request.GET.get("account", ""),
             "name": request.GET.get("name", request.GET.get("device_name", "")),
             "page": request.GET.get("page") or None,
-        }
+        },
+        accounts=usable,
     )
     context = {"list_form": form, "listing": None, "error": "", "error_code": "", "request_id": ""}
     status = 200
     if form.is_valid():
         data = form.cleaned_data
         product = product_inventory(
-            product_key=data["product_key"], iot_instance_id=data["instance"]
+            product_key=data["product_key"],
+            iot_instance_id=data["instance"],
+            account=data["account"],
         )
         context.update(
             product=product,
             sync_product_key=data["product_key"],
             sync_instance=data["instance"],
+            sync_account=data["account"],
         )
-        filter_form = forms.InventoryFilterForm(_inventory_filter_data(request))
+        filter_form = forms.InventoryFilterForm(_inventory_filter_data(request), accounts=usable)
         if product.synced and filter_form.is_valid():
             context.update(
                 inventory_table(
                     filter_form,
-                    product_key=data["product_key"],
-                    iot_instance_id=data["instance"],
                     table_url=reverse("devices:list"),
                     table_target="#device-list",
                 )
@@ -218,6 +236,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                     iot_instance_id=data["instance"],
                     name_filter=data["name"],
                     page=data["page"] or 1,
+                    account=data["account"],
                 )
             except IotError as error:
                 context.update(
@@ -230,7 +249,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
         status = 400
     if not request.htmx or request.htmx.history_restore_request:
         # Unbound, only pre-filled: a bound form would flag the DeviceName nobody typed yet.
-        fields = ("product_key", "device_name", "instance")
+        fields = ("product_key", "device_name", "instance", "account")
         typed = {k: request.GET[k] for k in fields if k in request.GET}
         context.update(
             form=search_form(request, initial=typed), recent=recent_devices(user=request.user)

@@ -22,6 +22,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.forms import ValidationError
@@ -86,6 +87,11 @@ class Command(BaseCommand):
             default=None,
             help='Only this IotInstanceId ("" for the public instance); default: every instance.',
         )
+        parser.add_argument(
+            "--account",
+            default=None,
+            help="Only this API account (CERTADMIN_ACCOUNTS); default: every account.",
+        )
         parser.add_argument("--format", default="text", choices=FORMATS)
 
     def run_from_argv(self, argv: list[str]) -> None:
@@ -110,7 +116,15 @@ class Command(BaseCommand):
                 returncode=EXIT_NO_REPORT,
             ) from error
 
-    def handle(self, *args, within: int, product_key: str, instance: str | None, **options):
+    def handle(
+        self,
+        *args,
+        within: int,
+        product_key: str,
+        instance: str | None,
+        account: str | None,
+        **options,
+    ):
         self.exit_code = EXIT_NO_REPORT
         if not 0 <= within <= MAX_WITHIN_DAYS:
             raise CommandError(
@@ -118,6 +132,12 @@ class Command(BaseCommand):
                 returncode=EXIT_NO_REPORT,
             )
         records = CertificateRecord.objects.all()
+        if account is not None:
+            if account not in settings.IOT_ACCOUNTS:
+                raise CommandError(
+                    f"--account: no API account {account[:40]!r}.", returncode=EXIT_NO_REPORT
+                )
+            records = records.filter(account=account)
         try:
             if product_key:
                 records = records.filter(product_key=clean_product_key(product_key.strip()))
@@ -150,6 +170,7 @@ class Command(BaseCommand):
             "counts": counts,
             "devices": [
                 {
+                    "account": record.account,
                     "product_key": record.product_key,
                     "device_name": record.device_name,
                     "iot_instance_id": record.iot_instance_id,

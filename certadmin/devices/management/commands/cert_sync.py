@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from certadmin.devices.forms import clean_instance_id, clean_product_key
+from certadmin.devices.platform import UnknownAccount, iot_account
 from certadmin.jobs import runner
 from certadmin.jobs.models import Job, JobState
 from certadmin.jobs.selectors import job_progress
@@ -28,7 +29,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--product-key", required=True)
-        parser.add_argument("--instance", default=settings.IOT_INSTANCE_ID or "")
+        parser.add_argument(
+            "--account",
+            default="",
+            help="The API account (CERTADMIN_ACCOUNTS; default: the default account).",
+        )
+        parser.add_argument(
+            "--instance", default=None, help="IotInstanceId (default: the account's)."
+        )
         parser.add_argument(
             "--user", default="", help="Username the job is started for (default: none, cron)."
         )
@@ -38,9 +46,17 @@ class Command(BaseCommand):
             help="Work on the job here with a progress bar; exit 1 unless it finishes.",
         )
 
-    def handle(self, *args, product_key, instance, user, wait, **options):
+    def handle(self, *args, product_key, account, instance, user, wait, **options):
         from django import forms
 
+        try:
+            configured = iot_account(account)
+        except UnknownAccount:
+            raise CommandError(
+                f"No API account {account!r} (configured: {', '.join(settings.IOT_ACCOUNTS)})."
+            ) from None
+        if instance is None:
+            instance = configured.instance_id
         try:
             product_key = clean_product_key(product_key.strip())
             instance = clean_instance_id(instance.strip())
@@ -52,7 +68,12 @@ class Command(BaseCommand):
             if owner is None:
                 raise CommandError(f"No user {user!r}.")
         try:
-            job = product_sync_start(owner=owner, product_key=product_key, iot_instance_id=instance)
+            job = product_sync_start(
+                owner=owner,
+                product_key=product_key,
+                iot_instance_id=instance,
+                account=configured.name,
+            )
         except JobStartError as refused:
             raise CommandError(f"{refused.message} ({refused.code})") from None
         self.stdout.write(f"Job {job.pk}: sync of {product_key} ({job.total} devices) queued.")

@@ -24,7 +24,14 @@ from certadmin.devices.inventory import (
     certificate_decode,
     key_matches_certificate,
 )
-from certadmin.devices.platform import ca_certificates, describe_iot_error, iot_client
+from certadmin.devices.platform import (
+    UnknownAccount,
+    ca_certificates,
+    describe_iot_error,
+    iot_account,
+    iot_client,
+)
+from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import SIGNATURE_VERSIONS, IotClient
 from certadmin.iot.errors import IotError
 from certadmin.iot.results import CertStatus, DeviceCert
@@ -71,17 +78,17 @@ def _quiet_client_log(verbosity: int) -> Iterator[None]:
         logger.setLevel(previous)
 
 
-def _client(signature_version: str) -> IotClient:
-    client = iot_client()
+def _client(signature_version: str, account: IotAccount) -> IotClient:
+    client = iot_client(account=account.name)
     if signature_version == client.signature_version:
         return client
     # Same endpoint, AccessKey and shared rate limiter as the dashboard; only the signing differs.
     return IotClient(
-        endpoint=settings.IOT_ENDPOINT,
-        access_key_id=settings.IOT_ACCESS_KEY_ID,
-        access_key_secret=settings.IOT_ACCESS_KEY_SECRET,
-        security_token=settings.IOT_SECURITY_TOKEN,
-        region_id=settings.IOT_REGION,
+        endpoint=account.endpoint,
+        access_key_id=account.access_key_id,
+        access_key_secret=account.access_key_secret,
+        security_token=account.security_token,
+        region_id=account.region,
         signature_version=signature_version,
         rate_limiter=client.rate_limiter,
     )
@@ -204,7 +211,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--instance-id",
             default=None,
-            help="IotInstanceId, for enterprise instances (default: CERTADMIN_IOT_INSTANCE_ID)",
+            help="IotInstanceId, for enterprise instances (default: the account's)",
+        )
+        parser.add_argument(
+            "--account",
+            default="",
+            help="the API account to ask with (CERTADMIN_ACCOUNTS; default: the default account)",
         )
         parser.add_argument(
             "--json", action="store_true", help="print one JSON object instead of text"
@@ -234,12 +246,22 @@ class Command(BaseCommand):
     def _look_up(self, **options: Any) -> None:
         product_key = _validated("--product-key", options["product_key"], clean_product_key)
         device_name = _validated("--device-name", options["device_name"], clean_device_name)
+        try:
+            account = iot_account(options["account"])
+        except UnknownAccount:
+            raise CommandError(
+                _one_line(
+                    f"--account: no API account {options['account']!r} "
+                    f"(configured: {', '.join(settings.IOT_ACCOUNTS)})"
+                ),
+                returncode=EXIT_INVALID_INPUT,
+            ) from None
         instance = options["instance_id"]
         if instance is None:
-            instance = settings.IOT_INSTANCE_ID or ""
+            instance = account.instance_id
         instance = _validated("--instance-id", instance, clean_instance_id)
         try:
-            client = _client(options["signature_version"])
+            client = _client(options["signature_version"], account)
             with _quiet_client_log(options["verbosity"]):
                 result = client.query_device_cert(
                     product_key=product_key,

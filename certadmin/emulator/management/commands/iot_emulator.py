@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from certadmin.emulator.faults import FAULT_KINDS
+from certadmin.emulator.seed import seeded_staging_devices
 from certadmin.emulator.server import start_emulator
 from certadmin.emulator.store import DevicesFileError
 
@@ -92,6 +93,14 @@ class Command(BaseCommand):
             raise CommandError(
                 f"cannot listen on {options['host']}:{options['port']}: {exc}"
             ) from exc
+
+        if access_key_id == settings.DEMO_ACCESS_KEY_ID:
+            # The demo's second account (settings' "staging"), with its own small product.
+            emulator.add_account(
+                settings.DEMO_STAGING_ACCESS_KEY_ID,
+                settings.DEMO_STAGING_ACCESS_KEY_SECRET,
+                devices=seeded_staging_devices(),
+            )
 
         stopping = threading.Event()
 

@@ -1,0 +1,122 @@
+"""Two API accounts in one dashboard, against the emulator serving both over HTTP."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from certadmin.audit.models import AuditEvent, AuditOutcome
+from certadmin.audit.verification import chain_verify
+from certadmin.devices.models import CertificateRecord
+from certadmin.emulator.seed import DEMO_PRODUCT_KEY, STAGING_PRODUCT_KEY
+from tests.conftest import ROLE_PASSWORD, account_on
+
+REASON = "Ticket OPS-4711: staging device swap"
+
+
+def device_page(client, product_key: str, device_name: str, query: str = ""):
+    return client.get(reverse("devices:device", args=[product_key, device_name]) + query)
+
+
+def key_ids(emulator) -> list[str]:
+    return [e.access_key_id for e in emulator.request_log if e.action == "QueryDeviceCert"]
+
+
+def test_the_same_device_name_on_two_accounts_is_two_devices(
+    staging_iot, viewer, client_for, settings
+):
+    client = client_for(viewer)
+
+    first = device_page(client, DEMO_PRODUCT_KEY, "thermo-001")
+    second = device_page(client, DEMO_PRODUCT_KEY, "thermo-001", "?account=staging")
+
+    assert first.status_code == second.status_code == 200
+    assert key_ids(staging_iot) == [
+        settings.DEMO_ACCESS_KEY_ID,
+        settings.DEMO_STAGING_ACCESS_KEY_ID,
+    ]
+    records = CertificateRecord.objects.filter(
+        product_key=DEMO_PRODUCT_KEY, device_name="thermo-001"
+    )
+    by_account = {r.account: r.sha256_fingerprint for r in records}
+    assert set(by_account) == {"default", "staging"}
+    assert by_account["default"] != by_account["staging"]
+    assert "Account: staging" in second.content.decode()
+
+
+def test_a_product_of_one_account_does_not_exist_for_the_other(staging_iot, viewer, client_for):
+    client = client_for(viewer)
+
+    assert (
+        device_page(client, STAGING_PRODUCT_KEY, "stage-001", "?account=staging").status_code == 200
+    )
+    assert device_page(client, STAGING_PRODUCT_KEY, "stage-001").status_code == 404
+
+
+def test_each_account_has_its_own_quota(staging_iot, viewer, client_for, device_cert):
+    for _ in range(10):  # the first account's whole quota for this second
+        device_cert(DEMO_PRODUCT_KEY, "thermo-003")
+    response = device_page(
+        client_for(viewer), STAGING_PRODUCT_KEY, "stage-002", "?account=staging&refresh=1"
+    )
+    assert response.status_code == 200
+    assert staging_iot.throttled["QueryDeviceCert"] == 0
+
+
+@pytest.fixture
+def staging_for_a_group(staging_iot, settings, db):
+    Group.objects.get_or_create(name="Staging team")
+    account_on(settings, "staging", groups=("Staging team",))
+    return staging_iot
+
+
+def test_an_account_the_user_may_not_use_is_a_404_and_not_offered(
+    staging_for_a_group, viewer, client_for
+):
+    client = client_for(viewer)
+
+    assert (
+        device_page(client, DEMO_PRODUCT_KEY, "thermo-001", "?account=staging").status_code == 404
+    )
+    assert staging_for_a_group.request_log == []
+    home = client.get(reverse("devices:home")).content.decode()
+    assert 'value="staging"' not in home
+    lookup = client.get(
+        reverse("devices:lookup"),
+        {"product_key": DEMO_PRODUCT_KEY, "device_name": "thermo-001", "account": "staging"},
+    )
+    assert lookup.status_code == 400
+    sync = client.post(
+        reverse("jobs:product-sync"), {"product_key": STAGING_PRODUCT_KEY, "account": "staging"}
+    )
+    assert sync.status_code == 400
+    assert staging_for_a_group.request_log == []
+
+
+def test_a_member_of_the_group_may_use_the_account(staging_for_a_group, viewer, client_for):
+    viewer.groups.add(Group.objects.get(name="Staging team"))
+    response = device_page(client_for(viewer), STAGING_PRODUCT_KEY, "stage-001", "?account=staging")
+    assert response.status_code == 200
+
+
+def test_a_key_access_on_a_forbidden_account_is_a_404_and_audited(
+    staging_for_a_group, custodian, client_for
+):
+    response = client_for(custodian).post(
+        reverse("devices:reveal", args=[DEMO_PRODUCT_KEY, "thermo-001"]),
+        {"reason": REASON, "password": ROLE_PASSWORD, "account": "staging"},
+    )
+    assert response.status_code == 404
+    event = AuditEvent.objects.get()
+    assert (event.outcome, event.account) == (AuditOutcome.DENIED, "staging")
+    assert chain_verify().ok
+
+
+def test_a_reveal_on_the_second_account_is_audited_with_it(staging_iot, custodian, client_for):
+    response = client_for(custodian).post(
+        reverse("devices:reveal", args=[STAGING_PRODUCT_KEY, "stage-001"]),
+        {"reason": REASON, "password": ROLE_PASSWORD, "account": "staging"},
+    )
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(outcome=AuditOutcome.SUCCESS)
+    assert event.account == "staging"
+    assert chain_verify().ok
