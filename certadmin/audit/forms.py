@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.audit.models import AuditAction, AuditOutcome
@@ -11,7 +12,7 @@ from certadmin.audit.selectors import KEY_ACTIONS
 
 # One choice for "who has seen a key": a reveal or a key-bundle download.
 ANY_KEY_ACCESS = "key_access"
-FILTER_FIELDS = ("user", "product_key", "device_name", "outcome", "date_from", "date_to")
+FILTER_FIELDS = ("account", "user", "product_key", "device_name", "outcome", "date_from", "date_to")
 
 
 class PageForm(forms.Form):
@@ -21,6 +22,7 @@ class PageForm(forms.Form):
 
 
 class EventFilterForm(PageForm):
+    account = forms.ChoiceField(label=_("API account"), required=False)
     user = forms.CharField(
         label=_("User"),
         max_length=152,
@@ -60,6 +62,15 @@ class EventFilterForm(PageForm):
         # The site's labels carry no colon.
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        accounts = settings.IOT_ACCOUNTS.values()
+        if len(accounts) > 1:
+            self.fields["account"].choices = [
+                ("", _("Any account")),
+                *((account.name, account.display_name) for account in accounts),
+            ]
+        else:
+            # One account: nothing to choose, and no field to fill in.
+            del self.fields["account"]
 
     def clean(self):
         cleaned = super().clean()
@@ -76,7 +87,7 @@ class EventFilterForm(PageForm):
             actions.update(KEY_ACTIONS if action == ANY_KEY_ACCESS else (action,))
         return {
             "actions": sorted(actions),
-            **{name: data[name] for name in FILTER_FIELDS},
+            **{name: data.get(name, "") for name in FILTER_FIELDS},
         }
 
 

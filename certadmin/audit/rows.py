@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.safestring import SafeString, mark_safe
@@ -82,6 +83,12 @@ class PageText:
         self.request_id = escape(gettext("RequestId"))
         self.user_path = PathFormat("audit:user", 1)
         self.device_path = PathFormat("audit:device", 2)
+        # With several API accounts, each device says which one it belongs to.
+        self.accounts = (
+            {name: escape(account.display_name) for name, account in settings.IOT_ACCOUNTS.items()}
+            if len(settings.IOT_ACCOUNTS) > 1
+            else None
+        )
 
 
 # A cell's inner HTML, escaped, from the row and its page.
@@ -131,6 +138,9 @@ def _device(row: EventRow, page: PageText) -> str:
         shown = escape(event.product_key)
     if event.iot_instance_id:
         shown += f'<br><span class="muted audit-token">{escape(event.iot_instance_id)}</span>'
+    if page.accounts is not None and event.account:
+        label = page.accounts.get(event.account) or escape(event.account)
+        shown += f'<br><span class="badge audit-account">{label}</span>'
     return shown
 
 
