@@ -47,7 +47,11 @@ def _limiters(
         )
         return {
             "interactive": account,
-            "job": JobShareRateLimiter(batch=GcraRateLimiter(limit=job_qps), account=account),
+            # The jobs' share needs no spacing margin: the account limiter behind it keeps
+            # the platform's window.
+            "job": JobShareRateLimiter(
+                batch=GcraRateLimiter(limit=job_qps, margin=0), account=account
+            ),
             "listing": GcraRateLimiter(limit=LISTING_QPS),
         }
     import redis
@@ -57,7 +61,7 @@ def _limiters(
     return {
         "interactive": RedisRateLimiter(connection, limit=qps, max_wait=5.0),
         "job": JobShareRateLimiter(
-            batch=RedisRateLimiter(connection, limit=job_qps),
+            batch=RedisRateLimiter(connection, limit=job_qps, margin=0),
             # The same keys as the interactive limiter: one account budget. A job may wait
             # longer for its turn than a person.
             account=RedisRateLimiter(connection, limit=qps, max_wait=30.0),

@@ -82,5 +82,5 @@ def test_two_workers_on_postgresql_share_one_job_within_the_quota(
     runs = DBTaskResult.objects.filter(task_path__endswith="job_work")
     workers = {worker for run in runs for worker in run.worker_ids}
     assert len(workers) == 2
-    # 80 lookups within the jobs' share (8 per 1.1 s window) take at least ~10 s.
+    # 80 lookups within the jobs' share (8 per second) take at least ~10 s.
     assert elapsed >= 80 / settings.JOB_QPS * 1.1 - 2
