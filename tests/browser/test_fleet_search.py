@@ -74,8 +74,9 @@ def test_search_a_5000_device_product_for_a_device_on_its_last_page(
     shot(page, "found")
     page.get_by_role("link", name="line3-unit-04987").click()
     page.wait_for_url(f"**/devices/{FLEET_PRODUCT_KEY}/line3-unit-04987/")
+    # The demo has two API accounts: the heading names the device's.
     expect(page.get_by_role("heading", level=1)).to_have_text(
-        f"{FLEET_PRODUCT_KEY} / line3-unit-04987"
+        f"{FLEET_PRODUCT_KEY} / line3-unit-04987 Account: default"
     )
 
 
