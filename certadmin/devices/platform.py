@@ -108,22 +108,18 @@ def iot_accounts() -> list[IotAccount]:
 
 
 def account_allowed(*, user, account: str) -> bool:
-    """Whether ``user`` may use API account ``account``: it exists, and it names no groups or
-    the user is in one of them (superusers may use every account). The role a view needs is
-    checked by the view."""
+    """Whether ``user`` may use API account ``account`` (the default account for ""): it
+    exists and ``accounts_for`` lists it. The role a view needs is checked by the view."""
     try:
-        configured = iot_account(account)
+        name = iot_account(account).name
     except UnknownAccount:
         return False
-    if not configured.groups or getattr(user, "is_superuser", False):
-        return True
-    if user is None or not user.is_authenticated:
-        return False
-    return user.groups.filter(name__in=configured.groups).exists()
+    return any(usable.name == name for usable in accounts_for(user=user))
 
 
 def accounts_for(*, user) -> list[IotAccount]:
-    """The API accounts ``user`` may use, the default first."""
+    """The API accounts ``user`` may use, the default first: those that name no groups, and
+    those naming a group of the user's (superusers may use every account)."""
     accounts = iot_accounts()
     if not any(a.groups for a in accounts) or getattr(user, "is_superuser", False):
         return accounts
