@@ -21,6 +21,8 @@ from certadmin.iot.errors import (
 from certadmin.iot.ratelimit import GcraRateLimiter
 from certadmin.iot.results import CertStatus
 
+from .clients import quick_clients
+
 PRODUCT = "a1Demo7Sh2x"
 ENTERPRISE_PRODUCT = "a1Ent0Prd9k"
 ENTERPRISE_INSTANCE = "iot-06z00demo0ent"
@@ -31,25 +33,12 @@ TOKEN = "CAIS8wF1q6Ft5B2yfSjIr5bStsTokenForTests=="
 
 @pytest.fixture
 def make_client(emulator):
-    clients = []
-
-    def make(**overrides) -> IotClient:
-        options = {
-            "endpoint": emulator.url,
-            "access_key_id": settings.DEMO_ACCESS_KEY_ID,
-            "access_key_secret": settings.DEMO_ACCESS_KEY_SECRET,
-            "backoff_base": 0.01,
-            "backoff_max": 0.05,
-            "rate_limiter": None,
-        }
-        options.update(overrides)
-        client = IotClient(**options)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+    with quick_clients(
+        endpoint=emulator.url,
+        access_key_id=settings.DEMO_ACCESS_KEY_ID,
+        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
+    ) as make:
+        yield make
 
 
 class ClearFaultBeforeRetry:
