@@ -17,12 +17,23 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from certadmin.emulator.server import RunningEmulator, start_emulator
 
 
+class QuickPBKDF2PasswordHasher(PBKDF2PasswordHasher):
+    """Django's PBKDF2 hasher at one iteration: its hashes carry their iteration count, so a
+    server under test running the production hasher still checks them (and upgrades them on
+    the first login), while the suite's user creations, logins and re-authentications stop
+    costing half a second of CPU each."""
+
+    iterations = 1
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # pytest-django has configured Django before conftests are configured.
+    settings.PASSWORD_HASHERS = [f"{__name__}.QuickPBKDF2PasswordHasher"]
     settings.AUDIT_FLUSH_ALLOWED = True
     # Never the demo's var/audit-checkpoints: a checkpoint a demo run wrote names rows that the
     # test database does not have.

@@ -147,13 +147,6 @@ def shot(request) -> Callable[[Page, str], Path]:
     return take
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Each login, re-authentication and lockout attempt hashes a password; the production
-    hasher takes most of a second per hash, which would dominate these tests' run time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def person(make_user, transactional_db):
     """``person(role)``: an active user in ``role`` whose password is ``PASSWORD``."""
