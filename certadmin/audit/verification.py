@@ -1,12 +1,19 @@
 """Checking the audit chain: every row's keyed hash, every row's link to the one before it, and
 the chain against every signed checkpoint kept outside the database."""
 
+import functools
+import itertools
+import multiprocessing
+import os
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db import connection, connections
+from django.db.models import Max, Min, QuerySet
 
 from certadmin.audit.chain import (
     CHAIN_FIELDS,
@@ -25,6 +32,12 @@ _PREV_HASH = CHAIN_FIELDS.index("prev_hash")
 _KEY_ID = CHAIN_FIELDS.index("key_id")
 _CREATED_AT = CHAIN_FIELDS.index("created_at")
 
+# Below this many rows, starting processes for a parallel walk costs more than it saves.
+PARALLEL_MIN_ROWS = 100_000
+# What `manage.py audit_verify` uses: a process per core, at most four (the database needs
+# its share of the cores too).
+DEFAULT_WORKERS = min(os.cpu_count() or 1, 4)
+
 
 def chain_verify(
     *,
@@ -32,6 +45,8 @@ def chain_verify(
     expect_head: str = "",
     checkpoint_dir: Path | str | None = None,
     keys: Mapping[str, bytes] | None = None,
+    workers: int = 1,
+    parallel_min_rows: int | None = None,
 ) -> ChainReport:
     """Walk the whole chain in id order, in keyset batches of plain tuples (constant memory).
 
@@ -61,55 +76,222 @@ def chain_verify(
     for checkpoint in checkpoints:
         by_head[checkpoint.head_id].append(checkpoint)
 
-    hash_of = TextRowHasher(keys)
-    checked = 0
-    previous_id: int | None = None
-    previous_hash = GENESIS_HASH
-    keyed_seen = False
-    anchor_seen = not expect_head
-    problem, first_broken_id = "", None
-    for row_id, values, entry_hash in _rows_in_chain_order(batch_size=batch_size):
-        checked += 1
-        key_id = values[_KEY_ID]
-        try:
-            edited = hash_of(values) != entry_hash and _edited(row_id, keys)
-        except AuditKeyUnknownError:
-            problem = ChainProblem.KEY_UNKNOWN
-        else:
-            if keyed_seen and not key_id:
-                problem = ChainProblem.UNKEYED
-            elif edited:
-                problem = ChainProblem.EDITED
-            elif values[_PREV_HASH] != previous_hash:
-                problem = (
-                    ChainProblem.FIRST_UNLINKED if previous_id is None else ChainProblem.UNLINKED
-                )
-            elif row_id in by_head and any(
-                c.head_hash != entry_hash or c.row_count != checked for c in by_head.pop(row_id)
-            ):
-                problem = ChainProblem.CHECKPOINT_MISMATCH
-        if problem:
-            first_broken_id = row_id
-            break
-        keyed_seen = keyed_seen or bool(key_id)
-        anchor_seen = anchor_seen or entry_hash == expect_head
-        previous_id, previous_hash = row_id, entry_hash
+    state = _WalkState(anchor_seen=not expect_head)
+    walk = _Walk(keys=keys, expect_head=expect_head, by_head=by_head)
+    after_id = 0
+    if workers > 1:
+        after_id = _walk_in_parallel(
+            walk,
+            state,
+            workers=workers,
+            min_rows=PARALLEL_MIN_ROWS if parallel_min_rows is None else parallel_min_rows,
+            batch_size=batch_size,
+        )
+    if not state.problem:
+        # Sequentially from there: every row when not in parallel, else the rows appended
+        # since the parallel walk took its bounds.
+        walk.run(state, _rows_in_chain_order(batch_size=batch_size, after_id=after_id))
+    problem, first_broken_id = state.problem, state.first_broken_id
     if not problem and by_head:
         # A checkpointed row the walk never reached: the rows from there on were removed.
         problem, first_broken_id = ChainProblem.CHECKPOINT_MISSING_ROW, min(by_head)
-    if not problem and not anchor_seen:
+    if not problem and not state.anchor_seen:
         problem = ChainProblem.ANCHOR_MISSING
+    previous_id = state.previous_id
     return ChainReport(
         ok=not problem,
-        checked=checked,
+        checked=state.checked,
         head_id=previous_id,
-        head_hash=previous_hash if previous_id is not None else "",
+        head_hash=state.previous_hash if previous_id is not None else "",
         expected_head=expect_head,
         problem=problem,
         first_broken_id=first_broken_id,
         # The row before the broken one; a missing anchor names no row.
         previous_id=previous_id if first_broken_id is not None else None,
         checkpoints=len(checkpoints),
+    )
+
+
+@dataclass
+class _WalkState:
+    """Where a walk in chain order stands: the last row that verified and what came before."""
+
+    checked: int = 0
+    previous_id: int | None = None
+    previous_hash: str = GENESIS_HASH
+    keyed_seen: bool = False
+    anchor_seen: bool = False
+    problem: str = ""
+    first_broken_id: int | None = None
+
+
+@dataclass
+class _Walk:
+    """The checks of one row against the rows before it, in chain order."""
+
+    keys: Mapping[str, bytes]
+    expect_head: str
+    by_head: dict[int, list[Checkpoint]]
+
+    def run(self, state: _WalkState, rows: Iterable[tuple[int, tuple, str]]) -> None:
+        """Check ``rows`` (in id order, the first following ``state``'s last row), advancing
+        ``state``; stop at the first broken row, recorded in ``state``."""
+        hash_of = TextRowHasher(self.keys)
+        for row_id, values, entry_hash in rows:
+            key_id = values[_KEY_ID]
+            problem = ""
+            try:
+                edited = hash_of(values) != entry_hash and _edited(row_id, self.keys)
+            except AuditKeyUnknownError:
+                problem = ChainProblem.KEY_UNKNOWN
+            else:
+                if state.keyed_seen and not key_id:
+                    problem = ChainProblem.UNKEYED
+                elif edited:
+                    problem = ChainProblem.EDITED
+                elif values[_PREV_HASH] != state.previous_hash:
+                    problem = (
+                        ChainProblem.FIRST_UNLINKED
+                        if state.previous_id is None
+                        else ChainProblem.UNLINKED
+                    )
+                elif row_id in self.by_head and any(
+                    c.head_hash != entry_hash or c.row_count != state.checked + 1
+                    for c in self.by_head.pop(row_id)
+                ):
+                    problem = ChainProblem.CHECKPOINT_MISMATCH
+            if problem:
+                state.checked += 1
+                state.problem, state.first_broken_id = problem, row_id
+                return
+            state.checked += 1
+            state.keyed_seen = state.keyed_seen or bool(key_id)
+            state.anchor_seen = state.anchor_seen or entry_hash == self.expect_head
+            state.previous_id, state.previous_hash = row_id, entry_hash
+
+
+# --- The parallel walk ---------------------------------------------------------------------------
+# Each row's hash covers its own stored prev_hash, so every row can be checked on its own and
+# every link by comparing neighbours: the id range is cut into segments, each checked by a
+# process of its own, and the segments are joined in order. A segment that is not plainly
+# intact given the rows before it (a bad hash, a broken link inside it or at its start, an
+# unkeyed row after a keyed one, a checkpoint that does not match) is walked again
+# sequentially from the state before it, so the report is exactly the sequential walk's.
+
+
+@dataclass
+class _Segment:
+    """What a process found in the rows ``after_id < id <= up_to_id``, knowing nothing of the
+    rows before them."""
+
+    after_id: int
+    up_to_id: int
+    count: int = 0
+    intact: bool = True  # every hash right, every link inside right, no unkeyed after keyed
+    first_prev_hash: str = ""
+    last_id: int | None = None
+    last_hash: str = ""
+    has_keyed: bool = False
+    has_unkeyed: bool = False
+    anchor_seen: bool = False
+    # Checkpointed rows in the segment: id -> (entry_hash, rows up to it within the segment).
+    heads: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+
+def _segment_check(
+    segment: _Segment, *, keys: Mapping[str, bytes], expect_head: str, head_ids: frozenset[int]
+) -> _Segment:
+    hash_of = TextRowHasher(keys)
+    keyed_seen = False
+    previous_hash = None
+    rows = _rows_in_chain_order(
+        batch_size=10_000, after_id=segment.after_id, up_to_id=segment.up_to_id
+    )
+    for row_id, values, entry_hash in rows:
+        segment.count += 1
+        key_id = values[_KEY_ID]
+        if previous_hash is None:
+            segment.first_prev_hash = values[_PREV_HASH]
+        elif values[_PREV_HASH] != previous_hash:
+            segment.intact = False
+        if key_id:
+            keyed_seen = segment.has_keyed = True
+        else:
+            segment.has_unkeyed = True
+            segment.intact = segment.intact and not keyed_seen
+        try:
+            segment.intact = segment.intact and hash_of(values) == entry_hash
+        except AuditKeyUnknownError:
+            segment.intact = False
+        if not segment.intact:
+            break
+        segment.anchor_seen = segment.anchor_seen or entry_hash == expect_head
+        if row_id in head_ids:
+            segment.heads[row_id] = (entry_hash, segment.count)
+        previous_hash = segment.last_hash = entry_hash
+        segment.last_id = row_id
+    connection.close()
+    return segment
+
+
+def _walk_in_parallel(
+    walk: _Walk, state: _WalkState, *, workers: int, min_rows: int, batch_size: int
+) -> int:
+    """Check the chain up to its current last id in ``workers`` processes, advancing ``state``
+    as the sequential walk would (stopping at the same first broken row); the id up to which
+    it checked (0: nothing, the trail is too small or the database is in memory)."""
+    bounds = AuditEvent.objects.aggregate(low=Min("id"), high=Max("id"))
+    low, high = bounds["low"], bounds["high"]
+    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    if low is None or high - low + 1 < max(min_rows, workers) or in_memory:
+        return 0
+    step = (high - low + 1) // workers
+    cuts = [low - 1 + step * n for n in range(workers)] + [high]
+    segments = [_Segment(after_id=a, up_to_id=b) for a, b in itertools.pairwise(cuts)]
+    check = functools.partial(
+        _segment_check,
+        keys=walk.keys,
+        expect_head=walk.expect_head,
+        head_ids=frozenset(walk.by_head),
+    )
+    # The processes are forked: each opens its own connection (none may be shared).
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        checked = list(pool.map(check, segments))
+    for segment in checked:
+        if not segment.count:
+            continue
+        if _segment_follows(segment, state, walk.by_head):
+            state.checked += segment.count
+            state.keyed_seen = state.keyed_seen or segment.has_keyed
+            state.anchor_seen = state.anchor_seen or segment.anchor_seen
+            state.previous_id, state.previous_hash = segment.last_id, segment.last_hash
+            for head_id in segment.heads:
+                walk.by_head.pop(head_id, None)
+            continue
+        rows = _rows_in_chain_order(
+            batch_size=batch_size, after_id=segment.after_id, up_to_id=segment.up_to_id
+        )
+        walk.run(state, rows)
+        if state.problem:
+            break
+    return high
+
+
+def _segment_follows(
+    segment: _Segment, state: _WalkState, by_head: Mapping[int, list[Checkpoint]]
+) -> bool:
+    """Whether ``segment`` is intact as the continuation of the rows ``state`` has checked."""
+    return (
+        segment.intact
+        and segment.first_prev_hash == state.previous_hash
+        and not (state.keyed_seen and segment.has_unkeyed)
+        and all(
+            c.head_hash == head_hash and c.row_count == state.checked + count
+            for head_id, (head_hash, count) in segment.heads.items()
+            for c in by_head.get(head_id, ())
+        )
     )
 
 
@@ -137,11 +319,15 @@ def _chain_values() -> tuple[QuerySet, bool]:
     return events.values_list("id", *fields, "entry_hash"), True
 
 
-def _rows_in_chain_order(*, batch_size: int) -> Iterator[tuple[int, tuple, str]]:
+def _rows_in_chain_order(
+    *, batch_size: int, after_id: int = 0, up_to_id: int | None = None
+) -> Iterator[tuple[int, tuple, str]]:
     """``(id, values in CHAIN_FIELDS order with created_at as its text, entry_hash)`` by
-    ascending id, in keyset batches."""
-    last_id = 0
+    ascending id, in keyset batches, for the ids after ``after_id`` (up to ``up_to_id``)."""
+    last_id = after_id
     rows, as_text = _chain_values()
+    if up_to_id is not None:
+        rows = rows.filter(id__lte=up_to_id)
     while batch := list(rows.filter(id__gt=last_id)[:batch_size]):
         if as_text:
             for row in batch:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from certadmin.audit.services import chain_verification_record
-from certadmin.audit.verification import chain_verify
+from certadmin.audit.verification import DEFAULT_WORKERS, chain_verify
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -27,6 +27,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch-size", type=int, default=10_000, help="Rows per query.")
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=DEFAULT_WORKERS,
+            help=(
+                "Processes that check a large trail side by side "
+                f"(default: {DEFAULT_WORKERS}, one per core up to 4; 1: in this process only)."
+            ),
+        )
+        parser.add_argument(
             "--checkpoint-dir", default="", help="Overrides CERTADMIN_AUDIT_CHECKPOINT_DIR."
         )
 
@@ -35,8 +44,13 @@ class Command(BaseCommand):
         if expect_head and not HEX64.fullmatch(expect_head):
             raise CommandError("--expect-head takes a 64-character hex SHA-256 head hash.")
         directory = options["checkpoint_dir"] or settings.AUDIT_CHECKPOINT_DIR
+        if options["workers"] < 1:
+            raise CommandError("--workers takes a whole number of at least 1.")
         report = chain_verify(
-            batch_size=options["batch_size"], expect_head=expect_head, checkpoint_dir=directory
+            batch_size=options["batch_size"],
+            expect_head=expect_head,
+            checkpoint_dir=directory,
+            workers=options["workers"],
         )
         chain_verification_record(report=report)
         self.stdout.write(f"rows checked: {report.checked}")
