@@ -14,9 +14,9 @@ import hmac
 import io
 import json
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.db.models import DateTimeField, QuerySet
@@ -83,13 +83,56 @@ def _batch(events: QuerySet[AuditEvent]) -> list[tuple]:
     return list(events.values_list(*fields)[:EXPORT_BATCH])
 
 
-def _csv_text(rows: list[tuple]) -> str:
+def _csv_text(rows: list[tuple], *, local_time: Callable[[str | None], str | None]) -> str:
     """One batch of rows as CSV text, converted and written a column at a time."""
     columns = list(zip(*rows, strict=True))
-    zone = timezone.get_current_timezone()
     for n in _TIMES:
-        columns[n] = [_local_time(value, zone) for value in columns[n]]
+        columns[n] = list(map(local_time, columns[n]))
     return csv_text(columns)
+
+
+class LocalTimes:
+    """``_local_time`` for many UTC texts as the database writes them
+    (``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``), without a datetime per value.
+
+    A zone's offset changes at most once in an hour: for each UTC hour whose offset is the same
+    at its first and last microsecond and a whole number of hours, the local hour and the offset
+    text are worked out once, and each value keeps its own minutes, seconds and fraction (the
+    fraction left out when zero, as ``isoformat`` does). Other hours and values take
+    ``_local_time``."""
+
+    _MAX_HOURS = 10_000  # remembered at once: memory stays flat over a trail of any age
+
+    def __init__(self, zone: tzinfo) -> None:
+        self._zone = zone
+        self._hours: dict[str, tuple[str, str] | None] = {}
+
+    def __call__(self, value: str | datetime | None) -> str | None:
+        if value.__class__ is not str or len(value) != 32 or value[26:] != "+00:00":
+            return _local_time(value, self._zone)
+        hour = value[:13]
+        try:
+            local = self._hours[hour]
+        except KeyError:
+            if len(self._hours) >= self._MAX_HOURS:
+                self._hours.clear()
+            local = self._hours[hour] = self._local_hour(hour)
+        if local is None:
+            return _local_time(value, self._zone)
+        local_hour, offset = local
+        if value[20:26] == "000000":
+            return local_hour + value[13:19] + offset
+        return local_hour + value[13:26] + offset
+
+    def _local_hour(self, hour: str) -> tuple[str, str] | None:
+        start = datetime.fromisoformat(f"{hour}:00:00+00:00")
+        first = start.astimezone(self._zone)
+        last = (start + timedelta(hours=1, microseconds=-1)).astimezone(self._zone)
+        offset = first.utcoffset()
+        if offset is None or last.utcoffset() != offset or offset % timedelta(hours=1):
+            return None
+        text = first.isoformat()  # YYYY-MM-DDTHH:00:00+HH:MM
+        return text[:13], text[19:]
 
 
 def _local_time(value: str | datetime | None, zone: tzinfo) -> str | None:
@@ -135,9 +178,10 @@ def export_zip_stream(export: TrailExport, *, first_batch: list[tuple]) -> Itera
             header = io.StringIO()
             csv.writer(header).writerow(EXPORT_FIELDS)
             pending = header.getvalue()
+            local_time = LocalTimes(timezone.get_current_timezone())
             for batch in export_batches(export, first_batch=first_batch):
                 rows += len(batch)
-                data = (pending + _csv_text(batch)).encode()
+                data = (pending + _csv_text(batch, local_time=local_time)).encode()
                 pending = ""
                 member.write(data)
                 digest.update(data)
