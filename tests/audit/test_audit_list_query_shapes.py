@@ -34,7 +34,7 @@ def three_days():
             event = make_event()
             tamper(
                 "UPDATE audit_auditevent SET created_at = %s WHERE id = %s",
-                [midnight + offset, event.id],
+                [connection.ops.adapt_datetimefield_value(midnight + offset), event.id],
             )
             ids.append(event.id)
         by_day[day] = ids
