@@ -362,3 +362,46 @@ def database_variants(*, quick: bool = False) -> dict[str, dict[str, str]]:
         if quick:
             del variants["SQLite"]
     return variants
+
+
+def kept_scratch_django(suffix: str, *, sqlite: bool = False, **environ: str) -> str:
+    """Like ``scratch_django`` but the scratch database is kept between runs (created when
+    missing, never dropped): a script may fill it once and reuse it. Migrated on every run, so
+    a new index reaches the kept data. Returns the vendor."""
+    import tempfile
+
+    suffix = f"{suffix}_kept{os.environ.get('BENCH_SCRATCH_SUFFIX', '')}"
+    base = os.environ.get("DATABASE_URL", "")
+    if base.startswith("postgres") and not sqlite:
+        import psycopg
+
+        head = base.rpartition("/")[0]
+        name = f"certadmin_bench_{suffix}"
+        with psycopg.connect(f"{head}/postgres", autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+            if not exists:
+                conn.execute(f"CREATE DATABASE {name}")
+        url = f"{head}/{name}"
+    else:
+        directory = Path(tempfile.gettempdir()) / "certadmin-bench"
+        directory.mkdir(exist_ok=True)
+        os.environ.pop("DATABASE_URL", None)
+        url = f"sqlite:///{directory / f'bench_{suffix}.sqlite3'}"
+        os.environ["DATABASE_URL"] = url
+    django_setup(DATABASE_URL=url, **environ)
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    return connection.vendor
+
+
+def audit_empty() -> None:
+    """Delete every audit event of a scratch database (its append-only triggers lifted), so
+    that a kept database can be filled again at another size."""
+    from django.db import connection
+
+    from certadmin.audit.append_only import triggers_lifted
+
+    with triggers_lifted(connection=connection), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent")

@@ -113,6 +113,12 @@ class AuditEvent(AppendOnlyModel):
             # The auditor's filter form may name a DeviceName without its ProductKey.
             models.Index(fields=["device_name", "-id"], name="audit_device_name_idx"),
             models.Index(fields=["action", "outcome", "-id"], name="audit_action_idx"),
+            # Newest first within one action, or one product's outcome, without a sort of
+            # every match (SQLite, which keeps no statistics, otherwise sorts them all).
+            models.Index(fields=["action", "-id"], name="audit_action_id_idx"),
+            models.Index(
+                fields=["product_key", "outcome", "-id"], name="audit_product_outcome_idx"
+            ),
         ]
         default_permissions = ("view",)
         permissions = model_permissions("audit", "auditevent")
