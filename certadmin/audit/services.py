@@ -4,6 +4,7 @@ record of each verification run.
 
 import logging
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -112,10 +113,13 @@ def audit_record(
     )
     try:
         with transaction.atomic(durable=True):
-            head_id, head_hash = _chain_head_locked()
+            head_id, head_hash, head_time = _chain_head_locked()
             event.prev_hash = head_hash
-            # Stamped under the lock, so times never go backwards along the chain.
-            event.created_at = timezone.now()
+            # Stamped under the lock, and never before the head's time (a clock stepped back
+            # gives the head's time): times never go backwards along the chain, which lets the
+            # auditor's date filters ask for an id range (selectors.events_filtered).
+            now = timezone.now()
+            event.created_at = now if head_time is None or now >= head_time else head_time
             event.key_id = settings.AUDIT_KEY_ID
             event.entry_hash = event_hash(event)
             event.save(force_insert=True)
@@ -150,14 +154,15 @@ def audit_record(
     return event
 
 
-def _chain_head_locked() -> tuple[int | None, str]:
-    """Serialize appenders, then read the current head: (id, entry_hash), or the genesis."""
+def _chain_head_locked() -> tuple[int | None, str, datetime | None]:
+    """Serialize appenders, then read the current head: (id, entry_hash, created_at), or the
+    genesis."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_ID])
-    head = AuditEvent.objects.order_by("-id").values_list("id", "entry_hash").first()
-    return head if head is not None else (None, GENESIS_HASH)
+    head = AuditEvent.objects.order_by("-id").values_list("id", "entry_hash", "created_at").first()
+    return head if head is not None else (None, GENESIS_HASH, None)
 
 
 def _check_linked(*, event: AuditEvent, head_id: int | None) -> None:

@@ -187,3 +187,21 @@ def test_a_fork_is_refused_by_the_database():
     fork.entry_hash = event_hash(fork)
     with pytest.raises(IntegrityError), transaction.atomic():
         fork.save(force_insert=True)
+
+
+def test_a_clock_stepped_back_never_stamps_a_time_before_the_heads(monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from certadmin.audit.verification import chain_verify
+
+    first = make_event()
+    earlier = first.created_at - timedelta(minutes=5)
+    monkeypatch.setattr(timezone, "now", lambda: earlier)
+    second = make_event()
+    assert second.created_at == first.created_at
+    monkeypatch.undo()
+    third = make_event()
+    assert third.created_at > first.created_at
+    assert chain_verify().ok
