@@ -23,7 +23,7 @@ from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
 
 from certadmin.audit.models import AuditEvent
-from certadmin.audit.selectors import utc_time_text
+from certadmin.audit.selectors import events_before, utc_time_text
 from certadmin.csv_safety import csv_text
 
 EXPORT_FORMAT = "certadmin-audit-export/1"
@@ -66,7 +66,7 @@ def export_batches(export: TrailExport, *, first_batch: list[tuple]) -> Iterator
         yield batch
         if len(batch) < EXPORT_BATCH:
             return
-        batch = _batch(export.events.filter(id__lt=batch[-1][_ID]))
+        batch = _batch(events_before(export.events, before_id=batch[-1][_ID]))
 
 
 def export_first_batch(export: TrailExport) -> list[tuple]:

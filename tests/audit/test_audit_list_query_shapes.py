@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from certadmin.audit.models import AuditAction, AuditOutcome
-from certadmin.audit.selectors import events_filtered, events_page
+from certadmin.audit.selectors import events_before, events_filtered, events_page
 
 from .factories import make_event, tamper
 
@@ -101,3 +101,15 @@ def test_the_list_filter_indexes_exist():
         constraints = connection.introspection.get_constraints(cursor, "audit_auditevent")
     assert constraints["audit_action_id_idx"]["columns"] == ["action", "id"]
     assert constraints["audit_product_outcome_idx"]["columns"] == ["product_key", "outcome", "id"]
+
+
+@pytest.mark.django_db
+def test_the_keyset_bound_leads_the_where_clause_and_keeps_the_range(three_days):
+    events = events_filtered(date_from=DAYS[0], date_to=DAYS[1])
+    middle = three_days[DAYS[1]][2]
+    older = events_before(events, before_id=middle)
+    expected = [*three_days[DAYS[0]], *three_days[DAYS[1]][:2]][::-1]
+    assert list(older.values_list("id", flat=True)) == expected
+    # SQLite walks the primary key from the first upper bound on the id it meets.
+    where = str(older.query).split(" WHERE ", 1)[1]
+    assert where.startswith(f'("audit_auditevent"."id" < {middle} ')
