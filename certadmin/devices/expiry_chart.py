@@ -88,24 +88,26 @@ def _axis_step(max_count: int) -> int:
     raise AssertionError("unreachable: 10 * magnitude >= rough")
 
 
-def expiry_months(
+def _first_month(now: datetime) -> date:
+    local_now = timezone.localtime(now, timezone.get_current_timezone())
+    return date(local_now.year, local_now.month, 1)
+
+
+def expiry_month_counts(
     records: QuerySet[CertificateRecord], *, now: datetime, months: int = 24
-) -> ExpiryChart:
-    """Expiries per calendar month of ``records`` for the ``months`` months from ``now``'s
-    month (in the current time zone) on, counted in one grouped query, with the chart's
-    geometry."""
+) -> list[int]:
+    """How many of ``records`` expire in each calendar month of the ``months`` months from
+    ``now``'s month (in the current time zone) on, counted in one query."""
     if months < 1:
         raise ValueError("months must be at least 1")
     zone = timezone.get_current_timezone()
-    local_now = timezone.localtime(now, zone)
-    first_month = date(local_now.year, local_now.month, 1)
-    month_list = [_month_after(first_month, step) for step in range(months)]
+    first_month = _first_month(now)
     # Each month is the range of notAfter from its first instant (local time) to the next
     # month's, the first from ``now`` (not expired yet): one index range count per month, in
     # one query, rather than the month of every certificate worked out one by one.
     starts = [now] + [
         datetime(month.year, month.month, 1, tzinfo=zone)
-        for month in [*month_list[1:], _month_after(first_month, months)]
+        for month in (_month_after(first_month, step) for step in range(1, months + 1))
     ]
     # Ready and not expired yet (``UNEXPIRED_STATES``): within a month's range, notAfter is
     # at least ``now``.
@@ -119,7 +121,24 @@ def expiry_months(
         for index, (start, end) in enumerate(pairwise(starts))
     ]
     counts = dict(per_month[0].union(*per_month[1:], all=True))
-    values = [counts.get(index, 0) for index in range(months)]
+    return [counts.get(index, 0) for index in range(months)]
+
+
+def expiry_months(
+    records: QuerySet[CertificateRecord], *, now: datetime, months: int = 24
+) -> ExpiryChart:
+    """Expiries per calendar month of ``records`` for the ``months`` months from ``now``'s
+    month (in the current time zone) on, counted in one grouped query, with the chart's
+    geometry."""
+    return expiry_chart_of(expiry_month_counts(records, now=now, months=months), now=now)
+
+
+def expiry_chart_of(values: list[int], *, now: datetime) -> ExpiryChart:
+    """The chart of ``values`` (``expiry_month_counts``: one count per month from ``now``'s
+    month on), its geometry worked out here."""
+    months = len(values)
+    first_month = _first_month(now)
+    month_list = [_month_after(first_month, step) for step in range(months)]
     max_count = max(values)
     step = _axis_step(max_count)
     axis_max = max(step, -(-max_count // step) * step)

@@ -288,7 +288,9 @@ SELECT product_key, iot_instance_id FROM pairs LIMIT %s
 """
 
 
-def _inventory_products(*, account: str, limit: int) -> list[tuple[str, str]]:
+def inventory_products(*, account: str, limit: int) -> list[tuple[str, str]]:
+    """The (ProductKey, IotInstanceId) pairs of ``account``'s inventory, sorted, at most
+    ``limit``: on PostgreSQL one index probe per product."""
     if connection.vendor != "postgresql":
         return list(
             CertificateRecord.objects.filter(account=account)
@@ -311,7 +313,7 @@ def product_suggestions(*, user) -> ProductSuggestions:
     names = [account.name for account in usable]
     pairs: set[tuple[str, str]] = set()
     for name in names:
-        pairs.update(_inventory_products(account=name, limit=PRODUCT_SUGGESTIONS_KEPT))
+        pairs.update(inventory_products(account=name, limit=PRODUCT_SUGGESTIONS_KEPT))
     sources = (
         ProductSync.objects.filter(account__in=names),
         RecentDevice.objects.filter(user=user, account__in=names),
