@@ -170,3 +170,21 @@ def test_a_failed_lookup_a_sync_listing_and_a_delete_show_at_once(viewer, client
     CertificateRecord.objects.filter(product_key=PRODUCT, device_name="new-0").delete()
     assert counts_of(page(client.get(url)))["never"] == 1
     assert counts_of(page(client.get("/expiry/")))["never"] == 1
+
+
+def test_table_rows_built_in_python_escape_every_stored_value(viewer, client_for):
+    record(
+        "<b>unit</b>",
+        nickname='<script>alert("n")</script>',
+        iot_instance_id="<i>iot</i>",
+        last_error_code="<u>code</u>",
+    )
+
+    html = page(client_for(viewer).get("/expiry/"))
+
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&quot;n&quot;)&lt;/script&gt;" in html
+    assert "&lt;b&gt;unit&lt;/b&gt;" in html
+    assert "(&lt;i&gt;iot&lt;/i&gt;)" in html
+    assert '<code class="error-code">&lt;u&gt;code&lt;/u&gt;</code>' in html
+    assert 'data-label="DeviceName"' in html

@@ -65,6 +65,7 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
             table_target="#expiry-results",
             now=now,
             total=table_total,
+            all_products=product_key is None,
         ),
     }
     if not request.htmx or request.htmx.history_restore_request:
