@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import pairwise
 
-from django.db.models import Count, QuerySet, Value
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection
+from django.db.models import Count, DateTimeField, F, Func, IntegerField, QuerySet, Value
 from django.utils import timezone
 
 from certadmin.devices.models import READY_Q, CertificateRecord
@@ -112,6 +114,24 @@ def expiry_month_counts(
     # Ready and not expired yet (``UNEXPIRED_STATES``): within a month's range, notAfter is
     # at least ``now``.
     ready = records.order_by().filter(READY_Q)
+    if connection.vendor == "postgresql":
+        # One range scan of the index, each notAfter placed in its month by width_bucket over
+        # the sorted month starts (bucket i is [starts[i-1], starts[i])): half the time of a
+        # count per month, and no 24-arm query for Django to build.
+        buckets = dict(
+            ready.filter(not_after__gte=starts[0], not_after__lt=starts[-1])
+            .annotate(
+                bucket=Func(
+                    F("not_after"),
+                    Value(starts, output_field=ArrayField(DateTimeField())),
+                    function="width_bucket",
+                    output_field=IntegerField(),
+                )
+            )
+            .values_list("bucket")
+            .annotate(count=Count("*"))
+        )
+        return [buckets.get(index + 1, 0) for index in range(months)]
     per_month = [
         ready.filter(not_after__gte=start, not_after__lt=end)
         .annotate(month=Value(index))
