@@ -127,6 +127,8 @@ class CertificateRecord(models.Model):
                 condition=NOT_READY_Q,
                 name="certrecord_acct_unready",
             ),
+            # "Days left, most first" (notAfter DESC NULLS LAST) has its own indexes on
+            # PostgreSQL (migration 0009_inventory_days_left_desc_indexes).
             models.Index(fields=["cert_sn"], name="certrecord_cert_sn"),
             models.Index(fields=["sha256_fingerprint"], name="certrecord_fingerprint"),
             models.Index(fields=["serial"], name="certrecord_serial"),
