@@ -6,4 +6,7 @@ class DevicesConfig(AppConfig):
     label = "devices"
 
     def ready(self) -> None:
-        from certadmin.devices import checks  # noqa: F401 (registers the system checks)
+        from certadmin.devices import (
+            checks,  # noqa: F401 (registers the system checks)
+            inventory,  # noqa: F401 (the inventory version's signals)
+        )

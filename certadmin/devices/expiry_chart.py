@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import pairwise
 
-from django.db.models import Count, QuerySet, Value
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection
+from django.db.models import Count, DateTimeField, F, Func, IntegerField, QuerySet, Value
 from django.utils import timezone
 
 from certadmin.devices.models import READY_Q, CertificateRecord
@@ -88,28 +90,48 @@ def _axis_step(max_count: int) -> int:
     raise AssertionError("unreachable: 10 * magnitude >= rough")
 
 
-def expiry_months(
+def _first_month(now: datetime) -> date:
+    local_now = timezone.localtime(now, timezone.get_current_timezone())
+    return date(local_now.year, local_now.month, 1)
+
+
+def expiry_month_counts(
     records: QuerySet[CertificateRecord], *, now: datetime, months: int = 24
-) -> ExpiryChart:
-    """Expiries per calendar month of ``records`` for the ``months`` months from ``now``'s
-    month (in the current time zone) on, counted in one grouped query, with the chart's
-    geometry."""
+) -> list[int]:
+    """How many of ``records`` expire in each calendar month of the ``months`` months from
+    ``now``'s month (in the current time zone) on, counted in one query."""
     if months < 1:
         raise ValueError("months must be at least 1")
     zone = timezone.get_current_timezone()
-    local_now = timezone.localtime(now, zone)
-    first_month = date(local_now.year, local_now.month, 1)
-    month_list = [_month_after(first_month, step) for step in range(months)]
+    first_month = _first_month(now)
     # Each month is the range of notAfter from its first instant (local time) to the next
     # month's, the first from ``now`` (not expired yet): one index range count per month, in
     # one query, rather than the month of every certificate worked out one by one.
     starts = [now] + [
         datetime(month.year, month.month, 1, tzinfo=zone)
-        for month in [*month_list[1:], _month_after(first_month, months)]
+        for month in (_month_after(first_month, step) for step in range(1, months + 1))
     ]
     # Ready and not expired yet (``UNEXPIRED_STATES``): within a month's range, notAfter is
     # at least ``now``.
     ready = records.order_by().filter(READY_Q)
+    if connection.vendor == "postgresql":
+        # One range scan of the index, each notAfter placed in its month by width_bucket over
+        # the sorted month starts (bucket i is [starts[i-1], starts[i])): half the time of a
+        # count per month, and no 24-arm query for Django to build.
+        buckets = dict(
+            ready.filter(not_after__gte=starts[0], not_after__lt=starts[-1])
+            .annotate(
+                bucket=Func(
+                    F("not_after"),
+                    Value(starts, output_field=ArrayField(DateTimeField())),
+                    function="width_bucket",
+                    output_field=IntegerField(),
+                )
+            )
+            .values_list("bucket")
+            .annotate(count=Count("*"))
+        )
+        return [buckets.get(index + 1, 0) for index in range(months)]
     per_month = [
         ready.filter(not_after__gte=start, not_after__lt=end)
         .annotate(month=Value(index))
@@ -119,7 +141,24 @@ def expiry_months(
         for index, (start, end) in enumerate(pairwise(starts))
     ]
     counts = dict(per_month[0].union(*per_month[1:], all=True))
-    values = [counts.get(index, 0) for index in range(months)]
+    return [counts.get(index, 0) for index in range(months)]
+
+
+def expiry_months(
+    records: QuerySet[CertificateRecord], *, now: datetime, months: int = 24
+) -> ExpiryChart:
+    """Expiries per calendar month of ``records`` for the ``months`` months from ``now``'s
+    month (in the current time zone) on, counted in one grouped query, with the chart's
+    geometry."""
+    return expiry_chart_of(expiry_month_counts(records, now=now, months=months), now=now)
+
+
+def expiry_chart_of(values: list[int], *, now: datetime) -> ExpiryChart:
+    """The chart of ``values`` (``expiry_month_counts``: one count per month from ``now``'s
+    month on), its geometry worked out here."""
+    months = len(values)
+    first_month = _first_month(now)
+    month_list = [_month_after(first_month, step) for step in range(months)]
     max_count = max(values)
     step = _axis_step(max_count)
     axis_max = max(step, -(-max_count // step) * step)

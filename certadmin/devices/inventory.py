@@ -7,11 +7,15 @@ dropped; a DeviceSecret never reaches this module (``DeviceListing`` has none).
 """
 
 import hashlib
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cryptography import x509
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -24,7 +28,7 @@ from certadmin.certs.loading import (
     load_certificate,
     load_private_key,
 )
-from certadmin.devices.models import CertificateRecord, default_account_name
+from certadmin.devices.models import CertificateRecord, InventoryVersion, default_account_name
 from certadmin.devices.platform import ca_certificates
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError
@@ -97,6 +101,35 @@ def key_matches_certificate(
     except PrivateKeyDecodeError:
         return None
     return private_key_matches(certificate, key)
+
+
+def inventory_changed(*, account: str, product_key: str, iot_instance_id: str) -> None:
+    """Give one product's inventory a new version: call it in the transaction that writes its
+    records (the model's signals do for a save or a delete; bulk writers call it: see
+    ``devices.expiry_cache``)."""
+    InventoryVersion.objects.bulk_create(
+        [
+            InventoryVersion(
+                account=account or default_account_name(),
+                product_key=product_key,
+                iot_instance_id=iot_instance_id,
+                version=secrets.randbits(62),
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["account", "product_key", "iot_instance_id"],
+        update_fields=["version"],
+    )
+
+
+@receiver(post_save, sender=CertificateRecord, dispatch_uid="inventory_version_on_save")
+@receiver(post_delete, sender=CertificateRecord, dispatch_uid="inventory_version_on_delete")
+def _record_written(sender: type, instance: CertificateRecord, **kwargs: object) -> None:
+    inventory_changed(
+        account=instance.account,
+        product_key=instance.product_key,
+        iot_instance_id=instance.iot_instance_id,
+    )
 
 
 def decode_if_any(text: str) -> DecodedCertificate | None:
@@ -184,13 +217,16 @@ def inventory_listing_store(
         )
         for listing in listings
     }
-    CertificateRecord.objects.bulk_create(
-        records.values(),
-        update_conflicts=True,
-        unique_fields=["account", "product_key", "device_name", "iot_instance_id"],
-        update_fields=["nickname", "device_status"],
-        batch_size=500,
-    )
+    with transaction.atomic():
+        CertificateRecord.objects.bulk_create(
+            records.values(),
+            update_conflicts=True,
+            unique_fields=["account", "product_key", "device_name", "iot_instance_id"],
+            update_fields=["nickname", "device_status"],
+            batch_size=500,
+        )
+        # No signal for a bulk write: the expiry overview's cache is told here.
+        inventory_changed(account=account, product_key=product_key, iot_instance_id=iot_instance_id)
     return len(records)
 
 

@@ -127,6 +127,8 @@ class CertificateRecord(models.Model):
                 condition=NOT_READY_Q,
                 name="certrecord_acct_unready",
             ),
+            # "Days left, most first" (notAfter DESC NULLS LAST) has its own indexes on
+            # PostgreSQL (migration 0009_inventory_days_left_desc_indexes).
             models.Index(fields=["cert_sn"], name="certrecord_cert_sn"),
             models.Index(fields=["sha256_fingerprint"], name="certrecord_fingerprint"),
             models.Index(fields=["serial"], name="certrecord_serial"),
@@ -159,3 +161,27 @@ class RecentDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.product_key}/{self.device_name}"
+
+
+class InventoryVersion(models.Model):
+    """A random number that changes with every write to one product's inventory records (of
+    one API account and instance), in the same transaction as the write: the expiry overview's
+    cached counts are keyed on it (``devices.expiry_cache``), so a write shows at once and a
+    cached value is never read for another product, account or instance."""
+
+    account = account_field()
+    product_key = models.CharField(max_length=64)
+    iot_instance_id = models.CharField(max_length=128, blank=True, default="")
+    version = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "product_key", "iot_instance_id"],
+                name="unique_inventory_version_per_product",
+            )
+        ]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.product_key}: {self.version}"

@@ -11,11 +11,12 @@ from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.devices import forms
-from certadmin.devices.expiry import EXPIRY_STATES, expiry_counts
-from certadmin.devices.expiry_chart import expiry_months
+from certadmin.devices.expiry import EXPIRY_STATES
+from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
+from certadmin.devices.expiry_chart import expiry_chart_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.platform import accounts_for
-from certadmin.devices.selectors import inventory_batches, inventory_devices, inventory_scope
+from certadmin.devices.selectors import inventory_batches, inventory_devices
 from certadmin.devices.views.search import inventory_table
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 
@@ -44,8 +45,8 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
     product_key = data["product_key"] or None
     instance = data["instance"] if product_key else ""
     now = timezone.now()
-    scope = inventory_scope(**form.scope())
-    counts = expiry_counts(scope, now=now)
+    scope = form.scope()
+    counts = expiry_counts_cached(scope=scope, now=now)
     total = sum(counts.values())
     # Without a search, the table shows exactly one of the counts: it need not count again.
     table_total = None
@@ -64,10 +65,13 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
             table_target="#expiry-results",
             now=now,
             total=table_total,
+            all_products=product_key is None,
         ),
     }
     if not request.htmx or request.htmx.history_restore_request:
-        context["chart"] = expiry_months(scope, now=now)
+        context["chart"] = expiry_chart_of(
+            expiry_month_counts_cached(scope=scope, now=now), now=now
+        )
     return render(request, page_or_partial(request, "devices/expiry.html", "results"), context)
 
 

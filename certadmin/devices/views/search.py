@@ -22,6 +22,7 @@ from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
     inventory_devices,
     inventory_rows,
+    inventory_rows_html,
     product_inventory,
     product_suggestions,
     recent_devices,
@@ -138,6 +139,7 @@ def inventory_table(
     table_target: str,
     now: datetime | None = None,
     total: int | None = None,
+    all_products: bool = False,
 ) -> dict:
     """The context of ``devices/inventory_table.html`` for a valid ``form``: one page of the
     records it selects, with real totals (``total``: how many it selects, when the caller
@@ -158,10 +160,12 @@ def inventory_table(
     else:
         paginator = CountedPaginator(shown, INVENTORY_PAGE_SIZE, count=total)
     page = paginator.get_page(data["page"] or 1)
+    rows = inventory_rows(page.object_list, now=now)
     return {
         "filter_form": form,
         "page_obj": page,
-        "rows": inventory_rows(page.object_list, now=now),
+        "rows": rows,
+        "rows_html": inventory_rows_html(rows, all_products=all_products),
         "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
         "sort": data["sort"],
         "table_url": table_url,

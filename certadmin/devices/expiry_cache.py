@@ -1,0 +1,108 @@
+"""The expiry overview's counts and chart, cached under the inventory's version, so that a page
+view does not count the whole inventory again while nothing changed.
+
+Every write to ``CertificateRecord`` gives its product (API account, ProductKey, instance) a new
+random ``InventoryVersion`` in the same transaction (``inventory.inventory_changed``): the model's
+``post_save``/``post_delete`` signals do it for a save or a delete (``update_or_create`` runs its
+save and the signal in one transaction), and the bulk writers (``inventory_listing_store``) call
+it themselves. A cached value's key holds:
+
+- the scope: the account, product and instance, or the sorted list of accounts for "every
+  product" (so no two scopes share a value);
+- the versions of every product in the scope (read BEFORE the counts: a write that lands while
+  the counts are being made only makes the value fresher than its key says);
+- the current minute and time zone: the states and the chart's months move with the clock, so a
+  cached value is at most one minute behind it (a certificate that expired 30 s ago may still
+  count as "within 7 days" for up to a minute). A write is never behind: it changes the key.
+
+A scope without any version row (records written around the inventory functions, e.g. a bulk
+load) is not cached. Only counts are cached: public numbers, nothing secret.
+"""
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from certadmin.devices.expiry import expiry_counts
+from certadmin.devices.expiry_chart import expiry_month_counts
+from certadmin.devices.models import InventoryVersion, default_account_name
+from certadmin.devices.selectors import inventory_products, inventory_scope
+
+CACHE_SECONDS = 120  # a key changes every minute anyway; this only bounds the memory
+# "Every product" is cached only for accounts with at most this many products each.
+PRODUCTS_CACHED = 1000
+
+
+def _scope_versions(
+    *, product_key: str | None, iot_instance_id: str, account: str, accounts: list[str] | None
+) -> str | None:
+    """The scope and its products' versions as one cache key part; None when a product of the
+    scope has no version (nothing to key on: not cached)."""
+    versions = InventoryVersion.objects.order_by("account", "product_key", "iot_instance_id")
+    if product_key is not None:
+        account = account or default_account_name()
+        scope = ["product", account, product_key, iot_instance_id]
+        rows = list(
+            versions.filter(
+                account=account, product_key=product_key, iot_instance_id=iot_instance_id
+            ).values_list("version", flat=True)
+        )
+        if not rows:
+            return None
+    else:
+        if accounts is None:
+            return None
+        scope = ["accounts", *sorted(accounts)]
+        rows = list(
+            versions.filter(account__in=accounts).values_list(
+                "account", "product_key", "iot_instance_id", "version"
+            )
+        )
+        # Every product in the scope must have a version, else its writes would go unseen:
+        # the products are listed from the inventory's index (one probe per product).
+        versioned = {(name, product, instance) for name, product, instance, _version in rows}
+        for name in accounts:
+            products = inventory_products(account=name, limit=PRODUCTS_CACHED + 1)
+            if len(products) > PRODUCTS_CACHED:
+                return None
+            if any((name, product, instance) not in versioned for product, instance in products):
+                return None
+    digest = hashlib.sha256(repr((scope, rows)).encode()).hexdigest()
+    return digest
+
+
+def _cached[T](kind: str, scope: dict, now: datetime, compute: Callable[[], T]) -> T:
+    versions = _scope_versions(
+        product_key=scope.get("product_key"),
+        iot_instance_id=scope.get("iot_instance_id", ""),
+        account=scope.get("account", ""),
+        accounts=None if scope.get("accounts") is None else list(scope["accounts"]),
+    )
+    if versions is None:
+        return compute()
+    minute = int(now.timestamp() // 60)
+    key = f"expiry:{kind}:{versions}:{minute}:{timezone.get_current_timezone_name()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def expiry_counts_cached(*, scope: dict, now: datetime) -> dict[str, int]:
+    """``expiry_counts`` of the records in ``scope`` (``inventory_scope``'s arguments),
+    cached under the scope's inventory version and the minute."""
+    return _cached("counts", scope, now, lambda: expiry_counts(inventory_scope(**scope), now=now))
+
+
+def expiry_month_counts_cached(*, scope: dict, now: datetime, months: int = 24) -> list[int]:
+    """``expiry_month_counts`` of the records in ``scope``, cached like the counts."""
+    return _cached(
+        f"months{months}",
+        scope,
+        now,
+        lambda: expiry_month_counts(inventory_scope(**scope), now=now, months=months),
+    )

@@ -1,0 +1,190 @@
+"""The expiry overview's cached counts and chart: every inventory write shows at once, a cached
+value is never read for another account, product or instance, and the clock moves it on within
+a minute."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
+from certadmin.devices.inventory import (
+    device_certificate_check,
+    inventory_changed,
+    inventory_listing_store,
+    inventory_store_failure,
+)
+from certadmin.devices.models import CertificateRecord, InventoryVersion
+from certadmin.devices.services import DeviceRef
+from certadmin.emulator import DEMO_PRODUCT_KEY
+from certadmin.iot.client import IotClient
+from certadmin.iot.results import DeviceListing
+
+from .test_expiry_page import counts_of, page
+
+pytestmark = pytest.mark.django_db
+
+PRODUCT = "a1CacheTest1"
+
+
+def record(device_name: str, *, product_key: str = PRODUCT, **fields) -> CertificateRecord:
+    now = timezone.now()
+    defaults = {"status": 2, "not_after": now + timedelta(days=400), "last_checked": now}
+    return CertificateRecord.objects.create(
+        product_key=product_key, device_name=device_name, **{**defaults, **fields}
+    )
+
+
+def product_scope(product_key: str = PRODUCT, **scope) -> dict:
+    return {"product_key": product_key, "iot_instance_id": "", "account": "", **scope}
+
+
+@pytest.fixture
+def iot(dashboard_iot):
+    client = IotClient(
+        endpoint=dashboard_iot.url,
+        access_key_id=settings.DEMO_ACCESS_KEY_ID,
+        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
+        rate_limiter=None,
+        max_attempts=1,
+    )
+    yield client
+    client.close()
+
+
+def test_counts_are_cached_until_a_write_changes_the_version():
+    now = timezone.now()
+    first = record("unit-1")
+    assert expiry_counts_cached(scope=product_scope(), now=now)["valid"] == 1
+    # Written around the inventory functions (no signal): the cached value stands...
+    CertificateRecord.objects.filter(pk=first.pk).update(not_after=now + timedelta(days=3))
+    assert expiry_counts_cached(scope=product_scope(), now=now)["valid"] == 1
+    # ... until the product's version changes, as every writer does in its transaction.
+    inventory_changed(account="", product_key=PRODUCT, iot_instance_id="")
+    counts = expiry_counts_cached(scope=product_scope(), now=now)
+    assert counts["valid"] == 0
+    assert counts["within_7"] == 1
+
+
+def test_the_clock_moves_a_cached_value_on_within_a_minute():
+    now = timezone.now()
+    first = record("unit-1")
+    assert expiry_counts_cached(scope=product_scope(), now=now)["valid"] == 1
+    CertificateRecord.objects.filter(pk=first.pk).update(not_after=now + timedelta(days=3))
+
+    later = expiry_counts_cached(scope=product_scope(), now=now + timedelta(seconds=60))
+
+    assert later["within_7"] == 1
+
+
+def test_save_and_delete_change_the_version():
+    before = record("unit-1")
+    version = InventoryVersion.objects.get(product_key=PRODUCT).version
+    before.nickname = "renamed"
+    before.save()
+    saved = InventoryVersion.objects.get(product_key=PRODUCT).version
+    before.delete()
+    deleted = InventoryVersion.objects.get(product_key=PRODUCT).version
+
+    assert len({version, saved, deleted}) == 3
+
+
+def test_no_two_scopes_share_a_cached_value():
+    now = timezone.now()
+    # A product of n records per scope: 1 here, 2 on another product, 3 on another instance,
+    # 4 on another account (same ProductKey and DeviceNames).
+    record("unit-1")
+    for n in range(2):
+        record(f"unit-{n}", product_key="a1CacheTest2")
+    for n in range(3):
+        record(f"unit-{n}", iot_instance_id="iot-cn-cache")
+    for n in range(4):
+        record(f"unit-{n}", account="staging")
+    scopes = {
+        1: product_scope(),
+        2: product_scope("a1CacheTest2"),
+        3: product_scope(iot_instance_id="iot-cn-cache"),
+        4: product_scope(account="staging"),
+    }
+    for _round in range(2):
+        for expected, scope in scopes.items():
+            assert expiry_counts_cached(scope=scope, now=now)["valid"] == expected
+            assert sum(expiry_month_counts_cached(scope=scope, now=now)) == expected
+    everything = {"product_key": None, "accounts": ["default"]}
+    assert expiry_counts_cached(scope=everything, now=now)["valid"] == 6
+    assert (
+        expiry_counts_cached(scope={**everything, "accounts": ["staging"]}, now=now)["valid"] == 4
+    )
+
+
+def test_every_product_is_not_cached_while_a_product_has_no_version():
+    now = timezone.now()
+    record("unit-1")
+    everything = {"product_key": None, "accounts": ["default"]}
+    assert expiry_counts_cached(scope=everything, now=now)["valid"] == 1
+    # A bulk load around the inventory functions leaves its product without a version.
+    CertificateRecord.objects.bulk_create(
+        [
+            CertificateRecord(
+                product_key="a1BulkLoaded", device_name=f"bulk-{n}", last_checked=now, status=2
+            )
+            for n in range(2)
+        ]
+    )
+    CertificateRecord.objects.filter(product_key="a1BulkLoaded").update(
+        not_after=now + timedelta(days=400)
+    )
+
+    assert expiry_counts_cached(scope=everything, now=now)["valid"] == 3
+
+
+def test_a_certificate_lookup_shows_on_the_overview_at_once(iot, viewer, client_for):
+    client = client_for(viewer)
+    CertificateRecord.objects.create(product_key=DEMO_PRODUCT_KEY, device_name="thermo-001")
+    url = f"/expiry/?product_key={DEMO_PRODUCT_KEY}"
+    assert counts_of(page(client.get(url)))["never"] == 1
+    assert counts_of(page(client.get("/expiry/")))["never"] == 1
+
+    device_certificate_check(device=DeviceRef(DEMO_PRODUCT_KEY, "thermo-001"), client=iot)
+
+    for shown in (counts_of(page(client.get(url))), counts_of(page(client.get("/expiry/")))):
+        assert shown["never"] == 0
+        assert sum(shown.values()) == 1
+
+
+def test_a_failed_lookup_a_sync_listing_and_a_delete_show_at_once(viewer, client_for):
+    client = client_for(viewer)
+    url = f"/expiry/?product_key={PRODUCT}"
+    record("unit-1")
+    assert counts_of(page(client.get(url)))["valid"] == 1
+
+    inventory_store_failure(device=DeviceRef(PRODUCT, "unit-1"), code="iot.device.NotExistedDevice")
+    assert counts_of(page(client.get(url)))["failed"] == 1
+
+    listings = [DeviceListing(f"new-{n}", "", "ONLINE", "iot-id", "") for n in range(2)]
+    inventory_listing_store(product_key=PRODUCT, iot_instance_id="", listings=listings)
+    assert counts_of(page(client.get(url)))["never"] == 2
+    assert counts_of(page(client.get("/expiry/")))["never"] == 2
+
+    CertificateRecord.objects.filter(product_key=PRODUCT, device_name="new-0").delete()
+    assert counts_of(page(client.get(url)))["never"] == 1
+    assert counts_of(page(client.get("/expiry/")))["never"] == 1
+
+
+def test_table_rows_built_in_python_escape_every_stored_value(viewer, client_for):
+    record(
+        "<b>unit</b>",
+        nickname='<script>alert("n")</script>',
+        iot_instance_id="<i>iot</i>",
+        last_error_code="<u>code</u>",
+    )
+
+    html = page(client_for(viewer).get("/expiry/"))
+
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&quot;n&quot;)&lt;/script&gt;" in html
+    assert "&lt;b&gt;unit&lt;/b&gt;" in html
+    assert "(&lt;i&gt;iot&lt;/i&gt;)" in html
+    assert '<code class="error-code">&lt;u&gt;code&lt;/u&gt;</code>' in html
+    assert 'data-label="DeviceName"' in html
