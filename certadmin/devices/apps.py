@@ -6,7 +6,4 @@ class DevicesConfig(AppConfig):
     label = "devices"
 
     def ready(self) -> None:
-        from certadmin.devices import (
-            checks,  # noqa: F401 (registers the system checks)
-            inventory,  # noqa: F401 (the inventory version's signals)
-        )
+        from certadmin.devices import checks  # noqa: F401 (registers the system checks)

@@ -2,10 +2,9 @@
 view does not count the whole inventory again while nothing changed.
 
 Every write to ``CertificateRecord`` gives its product (API account, ProductKey, instance) a new
-random ``InventoryVersion`` in the same transaction (``inventory.inventory_changed``): the model's
-``post_save``/``post_delete`` signals do it for a save or a delete (``update_or_create`` runs its
-save and the signal in one transaction), and the bulk writers (``inventory_listing_store``) call
-it themselves. A cached value's key holds:
+random ``InventoryVersion`` in the same transaction (``inventory.inventory_changed``, called by
+each writer: ``inventory_store``, ``inventory_store_failure``, ``inventory_listing_store``; the
+product deletes no record). A cached value's key holds:
 
 - the scope: the account, product and instance, or the sorted list of accounts for "every
   product" (so no two scopes share a value);

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -104,9 +102,8 @@ def key_matches_certificate(
 
 
 def inventory_changed(*, account: str, product_key: str, iot_instance_id: str) -> None:
-    """Give one product's inventory a new version: call it in the transaction that writes its
-    records (the model's signals do for a save or a delete; bulk writers call it: see
-    ``devices.expiry_cache``)."""
+    """Give one product's inventory a new version: every writer of its records calls it in the
+    transaction that writes them (see ``devices.expiry_cache``)."""
     InventoryVersion.objects.bulk_create(
         [
             InventoryVersion(
@@ -119,16 +116,6 @@ def inventory_changed(*, account: str, product_key: str, iot_instance_id: str) -
         update_conflicts=True,
         unique_fields=["account", "product_key", "iot_instance_id"],
         update_fields=["version"],
-    )
-
-
-@receiver(post_save, sender=CertificateRecord, dispatch_uid="inventory_version_on_save")
-@receiver(post_delete, sender=CertificateRecord, dispatch_uid="inventory_version_on_delete")
-def _record_written(sender: type, instance: CertificateRecord, **kwargs: object) -> None:
-    inventory_changed(
-        account=instance.account,
-        product_key=instance.product_key,
-        iot_instance_id=instance.iot_instance_id,
     )
 
 
@@ -170,30 +157,36 @@ def inventory_store(
         if decoded and decoded.certificate is not None
         else ""
     )
-    record, _ = CertificateRecord.objects.update_or_create(
-        account=account or default_account_name(),
-        product_key=result.product_key,
-        device_name=result.device_name,
-        iot_instance_id=result.iot_instance_id or "",
-        defaults={
-            **_listing_fields(listing),
-            "status": int(result.status),
-            "cert_sn": _storable(result.cert_sn)[:128],
-            # The parsed certificate re-encoded, never the received text ("" when unparsable).
-            "certificate": decoded.text if decoded else "",
-            "sha256_fingerprint": details.sha256_fingerprint if details else "",
-            "serial": details.serial_hex[:128] if details else "",
-            "subject": details.subject_text if details else "",
-            "issuer": details.issuer_text if details else "",
-            "not_before": details.not_before if details else None,
-            "not_after": details.not_after if details else None,
-            "key_matches": key_matches,
-            "chain_status": chain,
-            "last_error_code": "",
-            "request_id": _storable(result.request_id)[:128],
-            "last_checked": now,
-        },
-    )
+    with transaction.atomic():
+        record, _ = CertificateRecord.objects.update_or_create(
+            account=account or default_account_name(),
+            product_key=result.product_key,
+            device_name=result.device_name,
+            iot_instance_id=result.iot_instance_id or "",
+            defaults={
+                **_listing_fields(listing),
+                "status": int(result.status),
+                "cert_sn": _storable(result.cert_sn)[:128],
+                # The parsed certificate re-encoded, never the received text ("" when unparsable).
+                "certificate": decoded.text if decoded else "",
+                "sha256_fingerprint": details.sha256_fingerprint if details else "",
+                "serial": details.serial_hex[:128] if details else "",
+                "subject": details.subject_text if details else "",
+                "issuer": details.issuer_text if details else "",
+                "not_before": details.not_before if details else None,
+                "not_after": details.not_after if details else None,
+                "key_matches": key_matches,
+                "chain_status": chain,
+                "last_error_code": "",
+                "request_id": _storable(result.request_id)[:128],
+                "last_checked": now,
+            },
+        )
+        inventory_changed(
+            account=record.account,
+            product_key=record.product_key,
+            iot_instance_id=record.iot_instance_id,
+        )
     return record
 
 
@@ -225,7 +218,6 @@ def inventory_listing_store(
             update_fields=["nickname", "device_status"],
             batch_size=500,
         )
-        # No signal for a bulk write: the expiry overview's cache is told here.
         inventory_changed(account=account, product_key=product_key, iot_instance_id=iot_instance_id)
     return len(records)
 
@@ -237,17 +229,23 @@ def inventory_store_failure(
 
     The certificate fields of the last good lookup, if any, are kept; ``last_checked`` is now.
     """
-    record, _ = CertificateRecord.objects.update_or_create(
-        account=device.account,
-        product_key=device.product_key,
-        device_name=device.device_name,
-        iot_instance_id=device.iot_instance_id,
-        defaults={
-            **_listing_fields(listing),
-            "last_error_code": _storable(code)[:_CODE_LENGTH] or "UnknownError",
-            "last_checked": timezone.now(),
-        },
-    )
+    with transaction.atomic():
+        record, _ = CertificateRecord.objects.update_or_create(
+            account=device.account,
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id,
+            defaults={
+                **_listing_fields(listing),
+                "last_error_code": _storable(code)[:_CODE_LENGTH] or "UnknownError",
+                "last_checked": timezone.now(),
+            },
+        )
+        inventory_changed(
+            account=record.account,
+            product_key=record.product_key,
+            iot_instance_id=record.iot_instance_id,
+        )
     return record
 
 
