@@ -51,6 +51,11 @@ class EventTable:
     headers: list[str]
     rows: list[EventRow]
 
+    @property
+    def body_html(self) -> SafeString:
+        """Every row's ``<tr>``, one string: what the table body shows."""
+        return mark_safe("".join(row.html for row in self.rows))  # noqa: S308 - rows are safe
+
 
 class PathFormat:
     """One URL pattern, reversed once with placeholders; ``path(*names)`` is what ``reverse``
