@@ -3,7 +3,9 @@ Django's test client (the whole streamed response read), on SQLite and PostgreSQ
 
 Default N is 100,000 for ``make bench`` time; the issue measured 1,000,000 (``--events``).
 
-    .venv/bin/python bench/audit_export.py [--events 100000] [--repeats 3] [--quick]
+    .venv/bin/python bench/audit_export.py [--events 100000] [--repeats 3] [--keep 1] [--quick]
+
+``--keep 1``: the audit scripts' kept scratch trail (see ``common.audit_trail_ready``).
 """
 
 import json
@@ -17,16 +19,20 @@ from common import Stat, bench_args, database_variants, report, run_children
 
 
 def _child(args) -> None:
-    from common import audit_fill, peak_rss_mib, scratch_django
+    from common import audit_trail_ready, peak_rss_mib
 
-    scratch_django("audit_export", sqlite=os.environ["BENCH_DB"] == "sqlite")
+    audit_trail_ready(
+        "audit_export",
+        events=args.events,
+        keep=args.keep,
+        sqlite=os.environ["BENCH_DB"] == "sqlite",
+    )
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.test.utils import setup_test_environment
     from django.urls import reverse
 
     setup_test_environment()
-    audit_fill(args.events)
     auditor = get_user_model().objects.create_superuser("bench-auditor", password=None)
     client = Client()
     client.force_login(auditor)
@@ -50,12 +56,12 @@ def _child(args) -> None:
 
 
 def main() -> None:
-    args = bench_args(__doc__, repeats=3, events=100_000)
+    args = bench_args(__doc__, repeats=3, events=100_000, keep=0)
     if args.quick:
         args.events = 300
     if os.environ.get("BENCH_CHILD"):
         return _child(args)
-    argv = [f"--events={args.events}", f"--repeats={args.repeats}"]
+    argv = [f"--events={args.events}", f"--repeats={args.repeats}", f"--keep={args.keep}"]
     results = run_children(sys.argv[0], database_variants(quick=args.quick), argv)
     report(
         args,

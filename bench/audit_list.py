@@ -7,8 +7,9 @@ is hashed as ``audit_record`` would); the issue's table was measured at 1,000,00
 
     .venv/bin/python bench/audit_list.py [--events 100000] [--requests 40] [--keep 1] [--quick]
 
-``--keep 1`` keeps the filled scratch databases between runs (``certadmin_bench_audit_list_kept``
-and its SQLite twin): a second run at 1,000,000 events skips the fill when the count matches.
+``--keep 1`` keeps the filled scratch databases between runs (``certadmin_bench_audit_trail_kept``
+and its SQLite twin, shared by the audit scripts): a second run at 1,000,000 events skips the
+fill when the count matches.
 """
 
 import json
@@ -20,13 +21,11 @@ from common import Stat, bench_args, database_variants, percentile, report, run_
 
 
 def _child(args) -> None:
-    from common import audit_fill, kept_scratch_django, scratch_django
+    from common import audit_trail_ready
 
-    sqlite = os.environ["BENCH_DB"] == "sqlite"
-    if args.keep:
-        kept_scratch_django("audit_list", sqlite=sqlite)
-    else:
-        scratch_django("audit_list", sqlite=sqlite)
+    fill_seconds = audit_trail_ready(
+        "audit_list", events=args.events, keep=args.keep, sqlite=os.environ["BENCH_DB"] == "sqlite"
+    )
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.test.utils import setup_test_environment
@@ -34,14 +33,6 @@ def _child(args) -> None:
     from certadmin.audit.models import AuditEvent
 
     setup_test_environment()
-    started = time.perf_counter()
-    if AuditEvent.objects.count() != args.events:
-        if AuditEvent.objects.exists():  # a kept database of another size: start again
-            from common import audit_empty
-
-            audit_empty()
-        audit_fill(args.events)
-    fill_seconds = time.perf_counter() - started
     users = get_user_model().objects
     auditor = users.filter(username="bench-auditor").first() or users.create_superuser(
         "bench-auditor", password=None

@@ -3,7 +3,9 @@ management command runs), on SQLite and PostgreSQL.
 
 Default N is 100,000 for ``make bench`` time; the issue measured 1,000,000 (``--events``).
 
-    .venv/bin/python bench/audit_verify.py [--events 100000] [--repeats 3] [--quick]
+    .venv/bin/python bench/audit_verify.py [--events 100000] [--repeats 3] [--keep 1] [--quick]
+
+``--keep 1``: the audit scripts' kept scratch trail (see ``common.audit_trail_ready``).
 """
 
 import json
@@ -15,12 +17,16 @@ from common import Stat, bench_args, database_variants, report, run_children
 
 
 def _child(args) -> None:
-    from common import audit_fill, peak_rss_mib, scratch_django
+    from common import audit_trail_ready, peak_rss_mib
 
-    scratch_django("audit_verify", sqlite=os.environ["BENCH_DB"] == "sqlite")
+    audit_trail_ready(
+        "audit_verify",
+        events=args.events,
+        keep=args.keep,
+        sqlite=os.environ["BENCH_DB"] == "sqlite",
+    )
     from certadmin.audit.verification import DEFAULT_WORKERS, chain_verify
 
-    audit_fill(args.events)
     rss_before = peak_rss_mib()
     seconds = {1: [], DEFAULT_WORKERS: []}
     for _ in range(args.repeats):
@@ -35,12 +41,12 @@ def _child(args) -> None:
 
 
 def main() -> None:
-    args = bench_args(__doc__, repeats=3, events=100_000)
+    args = bench_args(__doc__, repeats=3, events=100_000, keep=0)
     if args.quick:
         args.events = 300
     if os.environ.get("BENCH_CHILD"):
         return _child(args)
-    argv = [f"--events={args.events}", f"--repeats={args.repeats}"]
+    argv = [f"--events={args.events}", f"--repeats={args.repeats}", f"--keep={args.keep}"]
     results = run_children(sys.argv[0], database_variants(quick=args.quick), argv)
     rows = []
     for database, value in results.items():

@@ -396,6 +396,33 @@ def kept_scratch_django(suffix: str, *, sqlite: bool = False, **environ: str) ->
     return connection.vendor
 
 
+def audit_trail_ready(name: str, *, events: int, keep: bool, sqlite: bool) -> float:
+    """Django on a scratch database holding a valid chain of exactly ``events`` audit events;
+    the seconds the fill took (0 when a kept one was reused).
+
+    ``keep``: the audit scripts share one kept database per engine (``audit_trail``), filled
+    once at a size and reused while it holds that many events; rows a run appended (an
+    export's own event) are removed before the next. Else a fresh scratch database ``name``."""
+    if keep:
+        kept_scratch_django("audit_trail", sqlite=sqlite)
+    else:
+        scratch_django(name, sqlite=sqlite)
+    from django.db import connection
+
+    from certadmin.audit.append_only import triggers_lifted
+    from certadmin.audit.models import AuditEvent
+
+    started = time.perf_counter()
+    with triggers_lifted(connection=connection), connection.cursor() as cursor:
+        # audit_fill numbers its events from 1: what a run appended comes after them.
+        cursor.execute("DELETE FROM audit_auditevent WHERE id > %s", [events])
+    if AuditEvent.objects.count() != events:
+        audit_empty()
+        audit_fill(events)
+        return time.perf_counter() - started
+    return 0.0
+
+
 def audit_empty() -> None:
     """Delete every audit event of a scratch database (its append-only triggers lifted), so
     that a kept database can be filled again at another size."""
