@@ -165,6 +165,7 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            "libraries": {"field_groups": "certadmin.field_groups"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",

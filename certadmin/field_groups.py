@@ -1,9 +1,11 @@
-"""``{% filter_field field %}``: one field of the audit filter form, written in Python.
+"""``{% field_group field %}``: a form field's label, help text, errors and widget, written in
+Python (a template tag library registered in settings: ``{% load field_groups %}``).
 
 The same HTML as ``{{ field.as_field_group }}`` with Django's own field and widget templates
-(label, help text, errors, widget; checkbox groups in a fieldset), byte for byte for the widgets
-the filter form uses, without their ~60 template renders per page (an ``include`` per option and
-per attribute list): the audit list is served under load, and those renders were a third of it.
+(label, help text, errors, widget; radio and checkbox groups in a fieldset), byte for byte for
+the widgets listed in ``WRITERS``, without their template renders (an ``include`` per option and
+per attribute list): the audit list and the certificate page are served under load, and those
+renders were a third of the one and of the other's view.
 
 Attributes, values, ids, ``checked``/``selected`` and ``aria-*`` come from Django's own
 ``BoundField.build_widget_attrs`` and ``Widget.get_context``; only the markup is written here.
@@ -54,8 +56,18 @@ def _select(widget: dict) -> str:
     return "".join(parts)
 
 
-def _checkboxes(widget: dict) -> str:
-    # django/forms/widgets/multiple_input.html with input_option.html per option
+def _textarea(widget: dict) -> str:
+    # django/forms/widgets/textarea.html
+    value = widget["value"]
+    return (
+        f'<textarea name="{conditional_escape(widget["name"])}"{_attrs(widget["attrs"])}>\n'
+        f"{conditional_escape(value) if value else ''}</textarea>"
+    )
+
+
+def _options(widget: dict) -> str:
+    # django/forms/widgets/multiple_input.html with input_option.html per option (checkboxes
+    # and radio buttons alike)
     id_ = widget["attrs"].get("id")
     parts = ["<div", f' id="{conditional_escape(id_)}"' if id_ else ""]
     if widget["attrs"].get("class"):
@@ -76,16 +88,25 @@ def _checkboxes(widget: dict) -> str:
 WRITERS = {
     forms.TextInput: _input,
     forms.DateInput: _input,
+    forms.PasswordInput: _input,
+    forms.Textarea: _textarea,
     forms.Select: _select,
-    forms.CheckboxSelectMultiple: _checkboxes,
+    forms.CheckboxSelectMultiple: _options,
+    forms.RadioSelect: _options,
 }
 
 
 @register.simple_tag
-def filter_field(field: BoundField) -> SafeString:
+def field_group(field: BoundField) -> SafeString:
     widget = field.field.widget
     writer = WRITERS.get(type(widget))
-    if writer is None or field.field.localize:
+    form = field.form
+    if (
+        writer is None
+        or field.field.localize
+        or form.label_suffix
+        or getattr(form, "required_css_class", None)
+    ):
         return field.as_field_group()
     attrs = field.build_widget_attrs({}, widget)
     if field.auto_id and "id" not in widget.attrs:

@@ -1,0 +1,37 @@
+"""The certificate page's forms written by ``{% field_group %}`` are Django's own field groups,
+byte for byte: the key form (radio buttons, passwords, the reason's text area) unbound, bound,
+with errors, in both languages, and the instance retry field."""
+
+import pytest
+from django.utils import translation
+
+from certadmin.devices.forms import InstanceRetryForm, KeyActionForm, KeyBundleForm
+from certadmin.field_groups import field_group
+
+KEY_CASES = [
+    None,
+    {"action": "p12", "reason": "short", "passphrase": "a", "passphrase_confirm": "b"},
+    {"action": "pem", "reason": 'ticket OPS-1 <b>&</b> "quoted"\nsecond line', "password": "x"},
+    {"action": "nope", "reason": ""},
+]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("form_class", [KeyActionForm, KeyBundleForm])
+@pytest.mark.parametrize("data", KEY_CASES)
+def test_key_form_fields_are_djangos_field_groups(form_class, data, language):
+    with translation.override(language):
+        form = form_class(data) if data is not None else form_class()
+        if data is not None:
+            assert not form.is_valid() or data["action"] == "pem"
+        for field in form.visible_fields():
+            assert field_group(field) == field.as_field_group(), field.name
+
+
+@pytest.mark.parametrize("data", [None, {"instance": "bad id!"}, {"instance": "iot-06z00abc"}])
+def test_the_instance_retry_field_is_djangos_field_group(data):
+    form = InstanceRetryForm(data, instances=["iot-1"]) if data else InstanceRetryForm()
+    if data:
+        form.is_valid()
+    field = form["instance"]
+    assert field_group(field) == field.as_field_group()
