@@ -1,11 +1,18 @@
-"""The certificate page's forms written by ``{% field_group %}`` are Django's own field groups,
+"""The device pages' forms written by ``{% field_group %}`` are Django's own field groups,
 byte for byte: the key form (radio buttons, passwords, the reason's text area) unbound, bound,
 with errors, in both languages, and the instance retry field."""
 
 import pytest
 from django.utils import translation
 
-from certadmin.devices.forms import InstanceRetryForm, KeyActionForm, KeyBundleForm
+from certadmin.devices.forms import (
+    DeviceLookupForm,
+    DeviceSearchForm,
+    InstanceRetryForm,
+    InventoryFilterForm,
+    KeyActionForm,
+    KeyBundleForm,
+)
 from certadmin.field_groups import field_group
 
 KEY_CASES = [
@@ -35,3 +42,25 @@ def test_the_instance_retry_field_is_djangos_field_group(data):
         form.is_valid()
     field = form["instance"]
     assert field_group(field) == field.as_field_group()
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize(
+    ("form_class", "data"),
+    [
+        (InventoryFilterForm, None),
+        (InventoryFilterForm, {"q": "unit-<1>", "state": "within_30", "sort": "-days_left"}),
+        (InventoryFilterForm, {"q": "x" * 300, "state": "nope", "sort": "nope"}),
+        (DeviceLookupForm, None),
+        (DeviceLookupForm, {"product_key": "a1<b>", "device_name": ""}),
+        (DeviceSearchForm, None),
+        (DeviceSearchForm, {"product_key": "", "q": "thermo"}),
+    ],
+)
+def test_the_search_and_list_forms_are_djangos_field_groups(form_class, data, language):
+    with translation.override(language):
+        form = form_class(data) if data is not None else form_class()
+        if data is not None:
+            form.is_valid()
+        for field in form.visible_fields():
+            assert field_group(field) == field.as_field_group(), field.name
