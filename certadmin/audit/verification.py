@@ -138,6 +138,7 @@ class _Walk:
         ``state``; stop at the first broken row, recorded in ``state``."""
         hash_of = TextRowHasher(self.keys)
         for row_id, values, entry_hash in rows:
+            state.checked += 1
             key_id = values[_KEY_ID]
             problem = ""
             try:
@@ -156,15 +157,13 @@ class _Walk:
                         else ChainProblem.UNLINKED
                     )
                 elif row_id in self.by_head and any(
-                    c.head_hash != entry_hash or c.row_count != state.checked + 1
+                    c.head_hash != entry_hash or c.row_count != state.checked
                     for c in self.by_head.pop(row_id)
                 ):
                     problem = ChainProblem.CHECKPOINT_MISMATCH
             if problem:
-                state.checked += 1
                 state.problem, state.first_broken_id = problem, row_id
                 return
-            state.checked += 1
             state.keyed_seen = state.keyed_seen or bool(key_id)
             state.anchor_seen = state.anchor_seen or entry_hash == self.expect_head
             state.previous_id, state.previous_hash = row_id, entry_hash

@@ -69,8 +69,7 @@ def _scope_versions(
                 return None
             if any((name, product, instance) not in versioned for product, instance in products):
                 return None
-    digest = hashlib.sha256(repr((scope, rows)).encode()).hexdigest()
-    return digest
+    return hashlib.sha256(repr((scope, rows)).encode()).hexdigest()
 
 
 def _cached[T](kind: str, scope: dict, now: datetime, compute: Callable[[], T]) -> T:

@@ -119,6 +119,23 @@ def inventory_changed(*, account: str, product_key: str, iot_instance_id: str) -
     )
 
 
+def _record_write(
+    *, account: str, product_key: str, device_name: str, iot_instance_id: str, defaults: dict
+) -> CertificateRecord:
+    """Create or update one device's record with ``defaults`` and change its product's
+    inventory version, in one transaction."""
+    with transaction.atomic():
+        record, _ = CertificateRecord.objects.update_or_create(
+            account=account,
+            product_key=product_key,
+            device_name=device_name,
+            iot_instance_id=iot_instance_id,
+            defaults=defaults,
+        )
+        inventory_changed(account=account, product_key=product_key, iot_instance_id=iot_instance_id)
+    return record
+
+
 def decode_if_any(text: str) -> DecodedCertificate | None:
     """``certificate_decode(text)``, or None for an empty text (no certificate issued)."""
     return certificate_decode(text) if text else None
@@ -157,37 +174,30 @@ def inventory_store(
         if decoded and decoded.certificate is not None
         else ""
     )
-    with transaction.atomic():
-        record, _ = CertificateRecord.objects.update_or_create(
-            account=account or default_account_name(),
-            product_key=result.product_key,
-            device_name=result.device_name,
-            iot_instance_id=result.iot_instance_id or "",
-            defaults={
-                **_listing_fields(listing),
-                "status": int(result.status),
-                "cert_sn": _storable(result.cert_sn)[:128],
-                # The parsed certificate re-encoded, never the received text ("" when unparsable).
-                "certificate": decoded.text if decoded else "",
-                "sha256_fingerprint": details.sha256_fingerprint if details else "",
-                "serial": details.serial_hex[:128] if details else "",
-                "subject": details.subject_text if details else "",
-                "issuer": details.issuer_text if details else "",
-                "not_before": details.not_before if details else None,
-                "not_after": details.not_after if details else None,
-                "key_matches": key_matches,
-                "chain_status": chain,
-                "last_error_code": "",
-                "request_id": _storable(result.request_id)[:128],
-                "last_checked": now,
-            },
-        )
-        inventory_changed(
-            account=record.account,
-            product_key=record.product_key,
-            iot_instance_id=record.iot_instance_id,
-        )
-    return record
+    return _record_write(
+        account=account or default_account_name(),
+        product_key=result.product_key,
+        device_name=result.device_name,
+        iot_instance_id=result.iot_instance_id or "",
+        defaults={
+            **_listing_fields(listing),
+            "status": int(result.status),
+            "cert_sn": _storable(result.cert_sn)[:128],
+            # The parsed certificate re-encoded, never the received text ("" when unparsable).
+            "certificate": decoded.text if decoded else "",
+            "sha256_fingerprint": details.sha256_fingerprint if details else "",
+            "serial": details.serial_hex[:128] if details else "",
+            "subject": details.subject_text if details else "",
+            "issuer": details.issuer_text if details else "",
+            "not_before": details.not_before if details else None,
+            "not_after": details.not_after if details else None,
+            "key_matches": key_matches,
+            "chain_status": chain,
+            "last_error_code": "",
+            "request_id": _storable(result.request_id)[:128],
+            "last_checked": now,
+        },
+    )
 
 
 def inventory_listing_store(
@@ -229,24 +239,17 @@ def inventory_store_failure(
 
     The certificate fields of the last good lookup, if any, are kept; ``last_checked`` is now.
     """
-    with transaction.atomic():
-        record, _ = CertificateRecord.objects.update_or_create(
-            account=device.account,
-            product_key=device.product_key,
-            device_name=device.device_name,
-            iot_instance_id=device.iot_instance_id,
-            defaults={
-                **_listing_fields(listing),
-                "last_error_code": _storable(code)[:_CODE_LENGTH] or "UnknownError",
-                "last_checked": timezone.now(),
-            },
-        )
-        inventory_changed(
-            account=record.account,
-            product_key=record.product_key,
-            iot_instance_id=record.iot_instance_id,
-        )
-    return record
+    return _record_write(
+        account=device.account,
+        product_key=device.product_key,
+        device_name=device.device_name,
+        iot_instance_id=device.iot_instance_id,
+        defaults={
+            **_listing_fields(listing),
+            "last_error_code": _storable(code)[:_CODE_LENGTH] or "UnknownError",
+            "last_checked": timezone.now(),
+        },
+    )
 
 
 @sensitive_variables("result")
