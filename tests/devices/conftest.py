@@ -1,7 +1,9 @@
 """Fixtures for the device pages and the CLI: what the emulator really returns for a device."""
 
 import pytest
+from django.conf import settings
 
+from certadmin.iot.client import IotClient
 from tests.devices.key_material import api_answer
 
 
@@ -14,3 +16,17 @@ def device_cert(emulator):
         return api_answer(emulator, device_name, product_key, iot_instance_id)
 
     return fetch
+
+
+@pytest.fixture
+def iot(dashboard_iot):
+    """A client of the dashboard's emulator with the demo pair: no limiter, one attempt."""
+    client = IotClient(
+        endpoint=dashboard_iot.url,
+        access_key_id=settings.DEMO_ACCESS_KEY_ID,
+        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
+        rate_limiter=None,
+        max_attempts=1,
+    )
+    yield client
+    client.close()

@@ -5,7 +5,6 @@ a minute."""
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
@@ -18,7 +17,6 @@ from certadmin.devices.inventory import (
 from certadmin.devices.models import CertificateRecord, InventoryVersion
 from certadmin.devices.services import DeviceRef
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from certadmin.iot.client import IotClient
 from certadmin.iot.results import DeviceListing
 
 from .test_expiry_page import counts_of, page
@@ -43,19 +41,6 @@ def record(device_name: str, *, product_key: str = PRODUCT, **fields) -> Certifi
 
 def product_scope(product_key: str = PRODUCT, **scope) -> dict:
     return {"product_key": product_key, "iot_instance_id": "", "account": "", **scope}
-
-
-@pytest.fixture
-def iot(dashboard_iot):
-    client = IotClient(
-        endpoint=dashboard_iot.url,
-        access_key_id=settings.DEMO_ACCESS_KEY_ID,
-        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
-        rate_limiter=None,
-        max_attempts=1,
-    )
-    yield client
-    client.close()
 
 
 def test_counts_are_cached_until_a_write_changes_the_version():

@@ -5,7 +5,6 @@ import hashlib
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
@@ -14,7 +13,6 @@ from certadmin.devices.inventory import device_certificate_check, inventory_stor
 from certadmin.devices.models import CertificateRecord
 from certadmin.devices.services import DeviceRef
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotThrottledError
 from certadmin.iot.results import DeviceListing
 
@@ -24,16 +22,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client(dashboard_iot):
-    iot = IotClient(
-        endpoint=dashboard_iot.url,
-        access_key_id=settings.DEMO_ACCESS_KEY_ID,
-        access_key_secret=settings.DEMO_ACCESS_KEY_SECRET,
-        rate_limiter=None,
-        max_attempts=1,
-    )
-    yield iot
-    iot.close()
+def client(iot):
+    return iot
 
 
 def listing(name: str, nickname: str = "Boiler_2", status: str = "OFFLINE") -> DeviceListing:
