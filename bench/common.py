@@ -173,24 +173,31 @@ def django_setup(**environ: str) -> None:
     django.setup()
 
 
-def scratch_database_url(suffix: str, *, sqlite_dir: Path | None = None) -> str | None:
-    """A scratch database for a script, dropped and created empty: PostgreSQL beside
-    ``DATABASE_URL`` when it names one, else SQLite in ``sqlite_dir``; None when neither."""
+def scratch_database_url(
+    suffix: str, *, sqlite_dir: Path | None = None, keep: bool = False
+) -> str | None:
+    """A scratch database for a script, dropped and created empty (``keep``: kept as it is,
+    created when missing, named ``..._kept``): PostgreSQL beside ``DATABASE_URL`` when it names
+    one, else SQLite in ``sqlite_dir``; None when neither."""
     base = os.environ.get("DATABASE_URL", "")
     # Sessions sharing a server keep their scratch databases apart with BENCH_SCRATCH_SUFFIX.
-    suffix += os.environ.get("BENCH_SCRATCH_SUFFIX", "")
+    suffix += ("_kept" if keep else "") + os.environ.get("BENCH_SCRATCH_SUFFIX", "")
     if base.startswith("postgres"):
         import psycopg
 
         head = base.rpartition("/")[0]
         name = f"certadmin_bench_{suffix}"
         with psycopg.connect(f"{head}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
+            if not keep:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if exists.fetchone() is None:
+                conn.execute(f"CREATE DATABASE {name}")
         return f"{head}/{name}"
     if sqlite_dir is not None:
         path = sqlite_dir / f"bench_{suffix}.sqlite3"
-        path.unlink(missing_ok=True)
+        if not keep:
+            path.unlink(missing_ok=True)
         return f"sqlite:///{path}"
     return None
 
@@ -310,17 +317,19 @@ def audit_fill(rows: int, *, days: int = 60, batch: int = 5000) -> None:
             cursor.execute("ANALYZE audit_auditevent")
 
 
-def scratch_django(suffix: str, *, sqlite: bool = False, **environ: str) -> str:
+def scratch_django(suffix: str, *, sqlite: bool = False, keep: bool = False, **environ: str) -> str:
     """Set Django up on an empty, migrated scratch database (PostgreSQL from DATABASE_URL, or
-    SQLite under var/bench when ``sqlite`` or no PostgreSQL); returns the vendor."""
+    SQLite under var/bench when ``sqlite`` or no PostgreSQL); returns the vendor. ``keep``: the
+    kept one of that name, as an earlier run left it (a script may fill it once and reuse it;
+    migrated on every run, so a new index reaches the kept data)."""
     import tempfile
 
     directory = Path(tempfile.gettempdir()) / "certadmin-bench"
     directory.mkdir(exist_ok=True)
-    url = None if sqlite else scratch_database_url(suffix)
+    url = None if sqlite else scratch_database_url(suffix, keep=keep)
     if url is None:
         os.environ.pop("DATABASE_URL", None)
-        url = scratch_database_url(suffix, sqlite_dir=directory)
+        url = scratch_database_url(suffix, sqlite_dir=directory, keep=keep)
         os.environ["DATABASE_URL"] = url
     django_setup(DATABASE_URL=url, **environ)
     from django.core.management import call_command
@@ -364,38 +373,6 @@ def database_variants(*, quick: bool = False) -> dict[str, dict[str, str]]:
     return variants
 
 
-def kept_scratch_django(suffix: str, *, sqlite: bool = False, **environ: str) -> str:
-    """Like ``scratch_django`` but the scratch database is kept between runs (created when
-    missing, never dropped): a script may fill it once and reuse it. Migrated on every run, so
-    a new index reaches the kept data. Returns the vendor."""
-    import tempfile
-
-    suffix = f"{suffix}_kept{os.environ.get('BENCH_SCRATCH_SUFFIX', '')}"
-    base = os.environ.get("DATABASE_URL", "")
-    if base.startswith("postgres") and not sqlite:
-        import psycopg
-
-        head = base.rpartition("/")[0]
-        name = f"certadmin_bench_{suffix}"
-        with psycopg.connect(f"{head}/postgres", autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-            if not exists:
-                conn.execute(f"CREATE DATABASE {name}")
-        url = f"{head}/{name}"
-    else:
-        directory = Path(tempfile.gettempdir()) / "certadmin-bench"
-        directory.mkdir(exist_ok=True)
-        os.environ.pop("DATABASE_URL", None)
-        url = f"sqlite:///{directory / f'bench_{suffix}.sqlite3'}"
-        os.environ["DATABASE_URL"] = url
-    django_setup(DATABASE_URL=url, **environ)
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("migrate", verbosity=0)
-    return connection.vendor
-
-
 def audit_trail_ready(name: str, *, events: int, keep: bool, sqlite: bool) -> float:
     """Django on a scratch database holding a valid chain of exactly ``events`` audit events;
     the seconds the fill took (0 when a kept one was reused).
@@ -403,10 +380,7 @@ def audit_trail_ready(name: str, *, events: int, keep: bool, sqlite: bool) -> fl
     ``keep``: the audit scripts share one kept database per engine (``audit_trail``), filled
     once at a size and reused while it holds that many events; rows a run appended (an
     export's own event) are removed before the next. Else a fresh scratch database ``name``."""
-    if keep:
-        kept_scratch_django("audit_trail", sqlite=sqlite)
-    else:
-        scratch_django(name, sqlite=sqlite)
+    scratch_django("audit_trail" if keep else name, sqlite=sqlite, keep=keep)
     from django.db import connection
 
     from certadmin.audit.append_only import triggers_lifted
