@@ -57,6 +57,7 @@ FORBIDDEN = {
     "drop trigger": "DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
     "rename": "ALTER TABLE {table} RENAME TO {table}_gone",
     "drop": "DROP TABLE {table}",
+    "setval": "SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1)",
     "add trigger": "CREATE TRIGGER {table}_mine BEFORE INSERT ON {table} "
     "FOR EACH ROW EXECUTE FUNCTION audit_auditevent_refuse()",
 }
