@@ -59,11 +59,17 @@ serve: install
 		"ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, CERTADMIN_AUDIT_KEYS," \
 		"DATABASE_URL, REDIS_URL (README, Deployment). For the demo: make run." >&2; exit 1; }
 	$(PY) manage.py check --deploy
-	$(PY) manage.py migrate --noinput
+	@# Two database roles (README, Deployment): migrate and grant as the tables' owner, serve as
+	@# DATABASE_URL's role, which never sees the owner's URL.
+	@if [ -n "$$CERTADMIN_MIGRATE_DATABASE_URL" ]; then \
+		serving_role="$$($(PY) -c 'import os, dj_database_url; print(dj_database_url.parse(os.environ["DATABASE_URL"])["USER"])')" && \
+		export DATABASE_URL="$$CERTADMIN_MIGRATE_DATABASE_URL" && \
+		$(PY) manage.py migrate --noinput && $(PY) manage.py db_grant_serving_role "$$serving_role"; \
+	else $(PY) manage.py migrate --noinput; fi
 	$(PY) manage.py collectstatic --noinput -v 0
 	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --ignore=.venv -v 0; fi
 	rm -rf "$(PROMETHEUS_MULTIPROC_DIR)" && mkdir -p "$(PROMETHEUS_MULTIPROC_DIR)"
-	@trap 'kill 0 2>/dev/null' EXIT; \
+	@trap 'kill 0 2>/dev/null' EXIT; unset CERTADMIN_MIGRATE_DATABASE_URL; \
 	for i in $$(seq $(TASK_WORKERS)); do $(PY) manage.py task_worker --no-reload --queue-name '*' & done; \
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py & \
 	wait -n; echo "a certadmin process ended: stopping the others" >&2; exit 1

@@ -12,6 +12,9 @@ import ipaddress
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+from certadmin.ops.database_roles import serving_role_findings
 
 SECRET_KEY_MIN_LENGTH = 50
 
@@ -68,6 +71,73 @@ def production_serving_check(app_configs=None, **kwargs) -> list[checks.CheckMes
             )
             break
     return errors
+
+
+_TWO_ROLES_HINT = (
+    "Serve as a role that may only SELECT and INSERT on the trail and run migrations as the "
+    'tables\' owner: README, Deployment, "Two database roles" (manage.py db_grant_serving_role).'
+)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def database_serving_role_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Warnings when the role certadmin serves as can disable, rename or drop the audit trail
+    (superuser, owner, member of the owner's role) or change its rows (UPDATE, DELETE, TRUNCATE,
+    TRIGGER on it). PostgreSQL only: SQLite has no roles (its file's permissions are the
+    analogue). Names roles and tables, never a password."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        return []
+    was_open = connection.connection is not None
+    try:
+        findings = serving_role_findings(connection=connection)
+    except DatabaseError as exc:
+        return [
+            checks.Warning(
+                "Could not ask the database which rights its serving role has on the audit "
+                f"trail ({type(exc).__name__}).",
+                id="certadmin.W011",
+            )
+        ]
+    finally:
+        # Checked at boot by every gunicorn worker: do not keep a connection nobody asked for.
+        if not was_open:
+            connection.close()
+    role = findings.role
+    if findings.superuser:
+        return [
+            checks.Warning(
+                f"certadmin serves as the database role {role!r}, a superuser: it can disable "
+                "the audit trail's triggers, rewrite, rename or drop the trail.",
+                hint=_TWO_ROLES_HINT,
+                id="certadmin.W011",
+            )
+        ]
+    warnings = []
+    for owner in sorted(set(findings.owned.values())):
+        tables = ", ".join(t for t, o in findings.owned.items() if o == owner)
+        whose = "owns" if owner == role else f"can act as {owner!r}, the owner of"
+        warnings.append(
+            checks.Warning(
+                f"certadmin serves as the database role {role!r}, which {whose} the audit "
+                f"table(s) {tables}: it can disable their triggers, rename or drop them.",
+                hint=_TWO_ROLES_HINT,
+                id="certadmin.W011",
+            )
+        )
+    for table, privileges in findings.excess.items():
+        if table in findings.owned:
+            continue
+        warnings.append(
+            checks.Warning(
+                f"certadmin serves as the database role {role!r}, which holds "
+                f"{', '.join(privileges)} on the audit table {table}: it should only SELECT "
+                "and INSERT there.",
+                hint="As the owner, run manage.py db_grant_serving_role " + role + ".",
+                id="certadmin.W011",
+            )
+        )
+    return warnings
 
 
 def serving_configuration_refuse() -> None:

@@ -35,8 +35,14 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_production_settings_pass_check_deploy_without_warnings():
-    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
+    # On SQLite: the suite's PostgreSQL role is a superuser, which check --deploy rightly warns
+    # about (tests/production/test_database_roles.py checks the database roles).
+    env = {
+        **PRODUCTION_ENV,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
+    }
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
