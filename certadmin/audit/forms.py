@@ -1,5 +1,6 @@
 """Filter forms of the audit views: they validate what auditors type into the query string."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.selectors import KEY_ACTIONS
+from certadmin.iot.accounts import IotAccount
 
 # One choice for "who has seen a key": a reveal or a key-bundle download.
 ANY_KEY_ACCESS = "key_access"
@@ -58,11 +60,14 @@ class EventFilterForm(PageForm):
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, accounts: Collection[IotAccount] | None = None, **kwargs):
+        """``accounts``: the API accounts the auditor may filter by, those whose events they
+        may read (default: every configured account)."""
         # The site's labels carry no colon.
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        accounts = settings.IOT_ACCOUNTS.values()
+        if accounts is None:
+            accounts = settings.IOT_ACCOUNTS.values()
         if len(accounts) > 1:
             self.fields["account"].choices = [
                 ("", _("Any account")),

@@ -10,6 +10,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
+from certadmin.devices.platform import accounts_for
 
 KEY_ACTIONS = (AuditAction.KEY_REVEAL, AuditAction.KEY_DOWNLOAD)
 
@@ -63,6 +64,32 @@ def utc_time_text(field: str) -> RawSQL | None:
     return RawSQL(template.format(column=column), [], output_field=CharField())  # noqa: S611
 
 
+def accounts_visible(*, viewer) -> list[str] | None:
+    """The API accounts whose events ``viewer`` may read, or None for every event.
+
+    The rule of ``accounts_for`` (who may use an account): an account naming groups
+    (``CERTADMIN_ACCOUNT_<NAME>_GROUPS``) shows its events only to members of those groups;
+    superusers, and everyone when no account names a group, read every event. Events of no
+    account (logins, work on the trail itself) are read by every auditor; events of an account
+    no longer configured, while some account names groups, only by superusers (deny by
+    default: nobody can say whom they were meant for).
+    """
+    if viewer is None or getattr(viewer, "is_superuser", False):
+        return None
+    if not any(account.groups for account in settings.IOT_ACCOUNTS.values()):
+        return None
+    return [account.name for account in accounts_for(user=viewer)]
+
+
+def events_visible(*, viewer) -> QuerySet[AuditEvent]:
+    """Every event ``viewer`` may read (``accounts_visible``): where every reader of the trail
+    starts. ``viewer=None`` is the whole trail, for commands that act for no person."""
+    accounts = accounts_visible(viewer=viewer)
+    if accounts is None:
+        return AuditEvent.objects.all()
+    return AuditEvent.objects.filter(account__in=["", *accounts])
+
+
 def account_matching(account: str) -> Q:
     """Events of API account ``account``: for the default account, also the rows written
     before accounts were recorded (their account is empty)."""
@@ -73,6 +100,7 @@ def account_matching(account: str) -> Q:
 
 def events_filtered(
     *,
+    viewer,
     account: str = "",
     user: str = "",
     product_key: str = "",
@@ -82,11 +110,11 @@ def events_filtered(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> QuerySet[AuditEvent]:
-    """Events matching every given filter. ``user`` and ``device_name`` match case-insensitively,
-    any part of the name (exactly the name when quoted: ``"thermo-001"``); ``actions`` is any of
-    those actions; ProductKey and outcome match exactly; dates are inclusive days in the local
-    time zone."""
-    events = AuditEvent.objects.all()
+    """The events ``viewer`` may read (``events_visible``) matching every given filter.
+    ``user`` and ``device_name`` match case-insensitively, any part of the name (exactly the
+    name when quoted: ``"thermo-001"``); ``actions`` is any of those actions; ProductKey and
+    outcome match exactly; dates are inclusive days in the local time zone."""
+    events = events_visible(viewer=viewer)
     if account:
         events = events.filter(account_matching(account))
     if user:
@@ -128,10 +156,13 @@ def _first_id_from(moment: datetime) -> int | None:
     )
 
 
-def device_history(*, product_key: str, device_name: str) -> QuerySet[AuditEvent]:
-    """Every event of exactly this device, newest first (page it with ``events_page``)."""
-    return AuditEvent.objects.filter(product_key=product_key, device_name=device_name).order_by(
-        "-id"
+def device_history(*, viewer, product_key: str, device_name: str) -> QuerySet[AuditEvent]:
+    """Every event of exactly this device that ``viewer`` may read, newest first (page it with
+    ``events_page``)."""
+    return (
+        events_visible(viewer=viewer)
+        .filter(product_key=product_key, device_name=device_name)
+        .order_by("-id")
     )
 
 
@@ -167,14 +198,17 @@ def device_recent_reveals(
     device_name: str,
     iot_instance_id: str | None = "",
     account: str | None = None,
+    viewer=None,
     limit: int = 10,
 ) -> list[AuditEvent]:
     """Who has seen this device's private key: its latest successful reveals and key downloads.
 
     ``iot_instance_id`` is matched exactly ("" is the public instance); None means any instance.
-    ``account``: the device's API account (None: any account).
+    ``account``: the device's API account (None: any account). ``viewer``: only the events
+    they may read (``events_visible``); None where the caller already checked that they may
+    use ``account`` (the device pages).
     """
-    events = AuditEvent.objects.filter(
+    events = events_visible(viewer=viewer).filter(
         product_key=product_key,
         device_name=device_name,
         action__in=KEY_ACTIONS,
@@ -187,9 +221,10 @@ def device_recent_reveals(
     return list(events.order_by("-id")[:limit])
 
 
-def user_history(*, username: str) -> QuerySet[AuditEvent]:
-    """Every event of exactly this user, newest first (page it with ``events_page``)."""
-    return AuditEvent.objects.filter(actor_username=username).order_by("-id")
+def user_history(*, viewer, username: str) -> QuerySet[AuditEvent]:
+    """Every event of exactly this user that ``viewer`` may read, newest first (page it with
+    ``events_page``)."""
+    return events_visible(viewer=viewer).filter(actor_username=username).order_by("-id")
 
 
 def chain_head() -> tuple[int | None, str]:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("users/<str:username>/", views.user_events, name="user"),
     path("chain/", views.chain_status, name="chain"),
     path("chain/verify/", views.chain_verify_now, name="verify"),
+    path("chain/runs/<int:job_id>/", views.chain_verify_run, name="verify-run"),
 ]

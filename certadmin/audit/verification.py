@@ -6,7 +6,7 @@ import itertools
 import multiprocessing
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +47,7 @@ def chain_verify(
     keys: Mapping[str, bytes] | None = None,
     workers: int = 1,
     parallel_min_rows: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ChainReport:
     """Walk the whole chain in id order, in keyset batches of plain tuples (constant memory).
 
@@ -55,6 +56,8 @@ def chain_verify(
     ``checkpoint_dir`` (default: the ``AUDIT_CHECKPOINT_DIR`` setting) must be validly signed and
     match the chain: its head row present with its hash, and that many rows up to it. With
     ``expect_head`` (a head hash kept elsewhere earlier), the chain must still contain that row.
+    ``progress`` is called with the number of rows checked so far after each batch of the
+    sequential walk (and once after a parallel walk); an exception it raises ends the walk.
     """
     keys = settings.AUDIT_KEYS if keys is None else keys
     if checkpoint_dir is None:
@@ -90,7 +93,11 @@ def chain_verify(
     if not state.problem:
         # Sequentially from there: every row when not in parallel, else the rows appended
         # since the parallel walk took its bounds.
-        walk.run(state, _rows_in_chain_order(batch_size=batch_size, after_id=after_id))
+        rows = _rows_in_chain_order(batch_size=batch_size, after_id=after_id)
+        if progress is not None:
+            progress(state.checked)
+            rows = _rows_reported(rows, state=state, every=batch_size, progress=progress)
+        walk.run(state, rows)
     problem, first_broken_id = state.problem, state.first_broken_id
     if not problem and by_head:
         # A checkpointed row the walk never reached: the rows from there on were removed.
@@ -110,6 +117,21 @@ def chain_verify(
         previous_id=previous_id if first_broken_id is not None else None,
         checkpoints=len(checkpoints),
     )
+
+
+def _rows_reported(
+    rows: Iterable[tuple[int, tuple, str]],
+    *,
+    state: "_WalkState",
+    every: int,
+    progress: Callable[[int], None],
+) -> Iterator[tuple[int, tuple, str]]:
+    """``rows``, calling ``progress(state.checked)`` once the walk has checked each ``every``
+    of them (asked for the next row, it has checked the one before)."""
+    for count, row in enumerate(rows, 1):
+        yield row
+        if count % every == 0:
+            progress(state.checked)
 
 
 @dataclass

@@ -1,16 +1,22 @@
-"""Auditor pages: browse, filter, export and verify the audit trail."""
+"""Auditor pages: browse, filter, export and verify the audit trail.
+
+Every page reads the trail through ``selectors.events_visible``: an auditor sees the events
+of the API accounts they may use (and of none), a superuser every event."""
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
 from certadmin.audit.exports import TrailExport, export_first_batch, export_zip_stream
@@ -18,6 +24,7 @@ from certadmin.audit.forms import ChainVerifyForm, EventFilterForm, PageForm, qu
 from certadmin.audit.models import AuditEvent
 from certadmin.audit.rows import event_table
 from certadmin.audit.selectors import (
+    accounts_visible,
     chain_head,
     device_history,
     device_recent_reveals,
@@ -27,27 +34,30 @@ from certadmin.audit.selectors import (
     user_history,
     verifications_recent,
 )
-from certadmin.audit.services import (
-    AuditWriteError,
-    chain_verification_record,
-    request_context,
-    trail_export_record,
-)
-from certadmin.audit.verification import chain_verify
+from certadmin.audit.services import AuditWriteError, request_context, trail_export_record
 from certadmin.devices.forms import DeviceLookupForm
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.jobs.selectors import chain_verification_job, chain_verification_running
+from certadmin.jobs.services import JobStartError, chain_verification_start
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 
 
-def _events_context(form: EventFilterForm) -> dict:
+def _filter_form(request: HtmxHttpRequest) -> EventFilterForm:
+    """The filter form, offering the API accounts whose events the person may read."""
+    names = accounts_visible(viewer=request.user)
+    accounts = [a for a in settings.IOT_ACCOUNTS.values() if names is None or a.name in names]
+    return EventFilterForm(request.GET, accounts=accounts)
+
+
+def _events_context(request: HtmxHttpRequest, form: EventFilterForm) -> dict:
     rows: list[AuditEvent] = []
     next_before_id = None
     if form.is_valid():
         rows, next_before_id = events_page(
-            events_filtered(**form.filters()),
+            events_filtered(viewer=request.user, **form.filters()),
             before_id=form.cleaned_data["before"],
             page_size=PAGE_SIZE,
         )
@@ -64,9 +74,11 @@ def _events_context(form: EventFilterForm) -> dict:
 @permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
 @vary_on_headers("HX-Request")
 def event_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = EventFilterForm(request.GET)
+    form = _filter_form(request)
     return render(
-        request, page_or_partial(request, "audit/events.html", "results"), _events_context(form)
+        request,
+        page_or_partial(request, "audit/events.html", "results"),
+        _events_context(request, form),
     )
 
 
@@ -74,12 +86,18 @@ def event_list(request: HtmxHttpRequest) -> HttpResponse:
 @never_cache
 @permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
 def event_export(request: HtmxHttpRequest) -> HttpResponse:
-    form = EventFilterForm(request.GET)
+    form = _filter_form(request)
     if not form.is_valid():
-        return render(request, "audit/events.html", _events_context(form), status=400)
+        return render(request, "audit/events.html", _events_context(request, form), status=400)
     filters = form.filters()
-    # As the manifest states them: dates in ISO 8601, the actions that "any key access" means.
-    filters_stated = {**filters, **_dates(filters)}
+    # As the manifest states them: dates in ISO 8601, the actions that "any key access" means,
+    # and which accounts' events the exporter may read (what the export leaves out).
+    visible = accounts_visible(viewer=request.user)
+    filters_stated = {
+        **filters,
+        **_dates(filters),
+        "account_scope": "all" if visible is None else sorted(visible),
+    }
     # The export covers the chain up to its head now; the export's own event comes after it.
     head_id, head_hash = chain_head()
     try:
@@ -95,8 +113,8 @@ def event_export(request: HtmxHttpRequest) -> HttpResponse:
             request,
             _("The export could not be recorded in the audit trail, so it was not made."),
         )
-        return render(request, "audit/events.html", _events_context(form), status=503)
-    events = events_filtered(**filters)
+        return render(request, "audit/events.html", _events_context(request, form), status=503)
+    events = events_filtered(viewer=request.user, **filters)
     export = TrailExport(
         events=events.filter(id__lte=head_id) if head_id is not None else events.none(),
         filters=filters_stated,
@@ -133,7 +151,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
     form = PageForm(request.GET)
     before_id = form.cleaned_data["before"] if form.is_valid() else None
     rows, next_before_id = events_page(
-        device_history(product_key=product_key, device_name=device_name),
+        device_history(viewer=request.user, product_key=product_key, device_name=device_name),
         before_id=before_id,
         page_size=PAGE_SIZE,
     )
@@ -146,7 +164,10 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
     }
     if not request.htmx:
         context["reveals"] = device_recent_reveals(
-            product_key=product_key, device_name=device_name, iot_instance_id=None
+            product_key=product_key,
+            device_name=device_name,
+            iot_instance_id=None,
+            viewer=request.user,
         )
     return render(request, page_or_partial(request, "audit/device.html", "results"), context)
 
@@ -158,7 +179,9 @@ def user_events(request: HtmxHttpRequest, username: str) -> HttpResponse:
     form = PageForm(request.GET)
     before_id = form.cleaned_data["before"] if form.is_valid() else None
     rows, next_before_id = events_page(
-        user_history(username=username), before_id=before_id, page_size=PAGE_SIZE
+        user_history(viewer=request.user, username=username),
+        before_id=before_id,
+        page_size=PAGE_SIZE,
     )
     return render(
         request,
@@ -182,6 +205,7 @@ def chain_status(request: HtmxHttpRequest) -> HttpResponse:
             "verification": latest_verification(),
             "history": verifications_recent(),
             "form": ChainVerifyForm(),
+            "running": chain_verification_running(),
         },
     )
 
@@ -189,27 +213,49 @@ def chain_status(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
 def chain_verify_now(request: HtmxHttpRequest) -> HttpResponse:
+    """Start a verification as a background job (or find the one under way) and go to its
+    progress: the walk is proportional to the trail, so it never runs in the request."""
     form = ChainVerifyForm(request.POST)
     if not form.is_valid():
-        context = {"verification": latest_verification(), "form": form}
+        context = {
+            "verification": latest_verification(),
+            "form": form,
+            "running": chain_verification_running(),
+        }
         if request.htmx:
             return render(request, "audit/chain.html#status", context, status=400)
         return render(
             request, "audit/chain.html", {**context, "history": verifications_recent()}, status=400
         )
-    verification = chain_verification_record(
-        report=chain_verify(expect_head=form.cleaned_data["expect_head"]),
-        actor=request.user,
-        context=request_context(request),
-    )
-    if request.htmx:
-        return render(
-            request,
-            "audit/chain.html#status",
-            {"verification": verification, "form": ChainVerifyForm()},
+    try:
+        job, started = chain_verification_start(
+            owner=request.user,
+            context=request_context(request),
+            expect_head=form.cleaned_data["expect_head"],
         )
-    if verification.ok:
-        messages.success(request, _("The audit chain is intact."))
+    except JobStartError as refused:
+        messages.error(request, refused.message)
+        url = reverse("audit:chain")
     else:
-        messages.error(request, _("The audit chain is broken."))
-    return redirect("audit:chain")
+        if not started:
+            messages.info(
+                request,
+                _("A verification is already under way: this is its progress."),
+            )
+        url = reverse("audit:verify-run", args=[job.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+def chain_verify_run(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    """One verification's progress (htmx polls the partial until it ends), then its result."""
+    job = chain_verification_job(job_id=job_id)
+    if job is None:
+        raise Http404
+    return render(
+        request,
+        page_or_partial(request, "audit/chain_run.html", "progress"),
+        {"job": job, "total": max(job.total, job.done), "form": ChainVerifyForm()},
+    )

@@ -3,10 +3,14 @@
 A job's progress lives here, not in the task queue: the page polls these rows, and a worker
 that is killed loses nothing, since each item's result is written as the item finishes. Only
 ids and public device data are kept: never a key, a DeviceSecret or an AccessKey secret.
+
+A chain verification (*Verify now* on the audit pages) is a job too, without items: its
+counters are rows of the audit trail, and its result is a ``ChainVerification``.
 """
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.devices.models import account_field
@@ -15,6 +19,11 @@ from certadmin.devices.models import account_field
 class JobKind(models.TextChoices):
     PRODUCT_SYNC = "product_sync", _("Product sync")
     BATCH_LOOKUP = "batch_lookup", _("Batch lookup")
+    CHAIN_VERIFY = "chain_verify", _("Chain verification")
+
+
+# The kinds that look devices up on an API account (items, quota, the jobs pages).
+DEVICE_KINDS = (JobKind.PRODUCT_SYNC, JobKind.BATCH_LOOKUP)
 
 
 class JobState(models.TextChoices):
@@ -68,7 +77,23 @@ class Job(models.Model):
     listing_complete = models.BooleanField(default=False)
     listing_next_page = models.PositiveIntegerField(default=1)
     listing_lease_until = models.DateTimeField(null=True, blank=True)
+    # The run holding the listing (a sync) or the whole job (a chain verification).
     listing_token = models.CharField(max_length=32, blank=True, default="")
+    # A chain verification's anchored head hash ("": none), where the request that started it
+    # came from (recorded with its audit event, as the request would have), and its result.
+    expect_head = models.CharField(
+        _("expected head (anchor)"), max_length=64, blank=True, default=""
+    )
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True, default="")
+    verification = models.ForeignKey(
+        "audit.ChainVerification",
+        verbose_name=_("result"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("job")
@@ -77,6 +102,14 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["owner", "state"], name="job_owner_state"),
             models.Index(fields=["state"], name="job_state"),
+        ]
+        constraints = [
+            # One chain verification at a time: a second click finds the running one.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(kind="chain_verify", state__in=["queued", "running", "cancelling"]),
+                name="one_active_chain_verification",
+            )
         ]
 
     def __str__(self) -> str:

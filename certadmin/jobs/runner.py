@@ -17,6 +17,10 @@ stopped.
 A product sync first walks ``QueryDevice`` page by page (one run at a time holds the listing's
 lease; the next page to fetch is saved after each page) and creates the items as it goes; runs
 without a listing to do look up the items already listed.
+
+A chain verification has no items: one run walks the audit trail (``chain_verify``), writing
+the rows checked after each batch, and ends the job with the ``ChainVerification`` it
+recorded. A run the watchdog had to replace starts the walk again.
 """
 
 import logging
@@ -30,14 +34,18 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from certadmin.audit.models import AuditEvent
+from certadmin.audit.services import RequestContext, chain_verification_record
+from certadmin.audit.verification import chain_verify
 from certadmin.devices.inventory import device_certificate_check, inventory_listing_store
 from certadmin.devices.platform import describe_iot_error, iot_client, listing_rate_limiter
 from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
 from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
 from certadmin.iot.results import DeviceListing
-from certadmin.jobs.models import ENDED_STATES, ItemState, Job, JobItem, JobState
+from certadmin.jobs.models import ENDED_STATES, ItemState, Job, JobItem, JobKind, JobState
 from certadmin.jobs.services import (
     job_end,
     job_item_lease_q,
@@ -330,6 +338,78 @@ def _item_finish(item: JobItem, token: str, error_code: str) -> None:
         logger.warning("job %s: lost the claim on item %s", item.job_id, item.pk)
 
 
+# ---- chain verification ------------------------------------------------------------------
+
+# Rows of the trail per batch of the walk, and so per progress update.
+CHAIN_VERIFY_BATCH = 10_000
+
+
+class _RunReplaced(Exception):
+    """The watchdog gave the job to a new run: this one stops."""
+
+
+def chain_verification_work(*, job_id: int) -> str:
+    """Verify the audit chain for a chain-verification job; record the result as the
+    management command and *Verify now* always have (``chain_verification_record``: a
+    ``ChainVerification`` and its audit event, in the name of the person who asked)."""
+    with request_id_bound(f"job-{job_id}"):
+        return _chain_verification_work(job_id=job_id)
+
+
+def _chain_verification_work(*, job_id: int) -> str:
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    total = AuditEvent.objects.order_by().count()
+    # Taken over from a run the watchdog gave up on, if any: that run stops at its next batch.
+    claimed = Job.objects.filter(
+        pk=job_id, kind=JobKind.CHAIN_VERIFY, state__in=(JobState.QUEUED, JobState.RUNNING)
+    ).update(
+        state=JobState.RUNNING,
+        started_at=now,
+        last_progress_at=now,
+        listing_token=token,
+        total=total,
+        done=0,
+    )
+    if not claimed:
+        return "ended"
+    job = Job.objects.select_related("owner").get(pk=job_id)
+
+    def progress(checked: int) -> None:
+        held = Job.objects.filter(pk=job_id, listing_token=token, state=JobState.RUNNING).update(
+            done=checked, last_progress_at=timezone.now()
+        )
+        if not held:
+            raise _RunReplaced
+
+    try:
+        report = chain_verify(
+            expect_head=job.expect_head, batch_size=CHAIN_VERIFY_BATCH, progress=progress
+        )
+        # The last batch's count, and the lease renewed while the result is recorded.
+        progress(report.checked)
+    except _RunReplaced:
+        return "replaced"
+    except Exception as error:
+        # Ended, not left running for the watchdog to start again and again. The type only:
+        # a message might quote a row of the trail.
+        logger.warning("job %s: the verification stopped (%s)", job_id, type(error).__name__)
+        job_end(
+            job_id=job_id,
+            state=JobState.FAILED,
+            error=_("The verification stopped: %(error)s.") % {"error": type(error).__name__},
+        )
+        return "failed"
+    verification = chain_verification_record(
+        report=report,
+        actor=job.owner,
+        context=RequestContext(ip_address=job.ip_address, user_agent=job.user_agent),
+    )
+    Job.objects.filter(pk=job_id).update(verification=verification)
+    job_end(job_id=job_id, state=JobState.FINISHED)
+    return "finished"
+
+
 # ---- the watchdog -----------------------------------------------------------------------
 
 
@@ -362,10 +442,13 @@ def _run_waiting(job_id: int) -> bool:
     """Whether a run of this job sits in the queue, not yet started."""
     from django_tasks_db.models import DBTaskResult
 
-    from certadmin.jobs.tasks import job_work as job_work_task
+    from certadmin.jobs.tasks import chain_verification_work, job_work
 
     return (
         DBTaskResult.objects.ready()
-        .filter(task_path=job_work_task.module_path, args_kwargs__args__0=job_id)
+        .filter(
+            task_path__in=[job_work.module_path, chain_verification_work.module_path],
+            args_kwargs__args__0=job_id,
+        )
         .exists()
     )

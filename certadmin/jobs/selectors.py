@@ -9,13 +9,29 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from certadmin.devices.models import CertificateRecord
-from certadmin.jobs.models import Job, JobItem, JobState
+from certadmin.jobs.models import ACTIVE_STATES, DEVICE_KINDS, Job, JobItem, JobKind, JobState
 
 
 def jobs_visible(*, user) -> QuerySet[Job]:
-    """The jobs ``user`` may see: their own; a superuser sees everyone's."""
-    jobs = Job.objects.select_related("owner")
+    """The device jobs ``user`` may see: their own; a superuser sees everyone's. (Chain
+    verifications are shown on the audit pages: ``chain_verification_job``.)"""
+    jobs = Job.objects.select_related("owner").filter(kind__in=DEVICE_KINDS)
     return jobs if user.is_superuser else jobs.filter(owner=user)
+
+
+def chain_verification_job(*, job_id: int) -> Job | None:
+    """A chain verification by its id, with its result; every auditor may follow any of them,
+    as they may read every verification's result."""
+    return (
+        Job.objects.select_related("owner", "verification")
+        .filter(pk=job_id, kind=JobKind.CHAIN_VERIFY)
+        .first()
+    )
+
+
+def chain_verification_running() -> Job | None:
+    """The chain verification queued or under way, if any (at most one is)."""
+    return Job.objects.filter(kind=JobKind.CHAIN_VERIFY, state__in=ACTIVE_STATES).first()
 
 
 def job_items(*, job: Job) -> QuerySet[JobItem]:
@@ -37,7 +53,11 @@ class JobProgress:
 
 
 def _running_jobs(account: str) -> int:
-    return Job.objects.filter(state=JobState.RUNNING, account=account).order_by().count()
+    return (
+        Job.objects.filter(state=JobState.RUNNING, account=account, kind__in=DEVICE_KINDS)
+        .order_by()
+        .count()
+    )
 
 
 def job_progress(*, job: Job) -> JobProgress:

@@ -11,16 +11,26 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from certadmin.audit.services import RequestContext
 from certadmin.devices.platform import account_allowed, describe_iot_error, iot_client
 from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError, IotError
-from certadmin.jobs.models import ACTIVE_STATES, Job, JobItem, JobKind, JobState, ProductSync
+from certadmin.jobs.models import (
+    ACTIVE_STATES,
+    DEVICE_KINDS,
+    Job,
+    JobItem,
+    JobKind,
+    JobState,
+    ProductSync,
+)
+from certadmin.jobs.selectors import chain_verification_running
 
 
 class JobStartError(Exception):
@@ -37,8 +47,11 @@ class JobPermissionError(Exception):
 
 
 def _admitted_count(owner) -> int:
+    # A chain verification uses no API quota: it takes none of the person's places.
     return (
-        Job.objects.filter(owner=owner, state__in=ACTIVE_STATES, admitted_at__isnull=False)
+        Job.objects.filter(
+            owner=owner, kind__in=DEVICE_KINDS, state__in=ACTIVE_STATES, admitted_at__isnull=False
+        )
         .order_by()
         .count()
     )
@@ -68,12 +81,17 @@ def jobs_admit(*, owner) -> list[Job]:
 
 
 def job_runs_enqueue(*, job_id: int, runs: int | None = None) -> None:
-    """Put the job's task runs and its watchdog on the queue."""
+    """Put the job's task runs and its watchdog on the queue. A chain verification is one walk
+    of the trail: always one run."""
     # Imported here: the tasks module imports the runner, which imports this module.
-    from certadmin.jobs.tasks import job_work
+    from certadmin.jobs.tasks import chain_verification_work, job_work
 
-    for _run in range(settings.JOB_RUNS if runs is None else runs):
-        job_work.enqueue(job_id)
+    kind = Job.objects.filter(pk=job_id).values_list("kind", flat=True).first()
+    if kind == JobKind.CHAIN_VERIFY:
+        chain_verification_work.enqueue(job_id)
+    else:
+        for _run in range(settings.JOB_RUNS if runs is None else runs):
+            job_work.enqueue(job_id)
     job_watch_enqueue(job_id=job_id)
 
 
@@ -210,6 +228,41 @@ def batch_lookup_start(
     return device_lookup_job_create(
         owner=owner, kind=JobKind.BATCH_LOOKUP, devices=devices, account=account
     )
+
+
+def chain_verification_start(
+    *, owner, context: RequestContext, expect_head: str = ""
+) -> tuple[Job, bool]:
+    """Start verifying the audit chain as a job (against ``expect_head``, a head hash anchored
+    earlier, when given), or find the verification already under way: only one runs at a
+    time. Returns the job and whether this call started it; raises ``JobStartError`` in the
+    unlikely case that neither can be done.
+
+    ``context`` (where the request came from) is kept for the run's audit event. The job is
+    admitted at once: it uses no API quota, so the per-person limit does not hold it back."""
+    for _attempt in range(2):
+        running = chain_verification_running()
+        if running is not None:
+            return running, False
+        try:
+            with transaction.atomic():
+                job = Job.objects.create(
+                    kind=JobKind.CHAIN_VERIFY,
+                    owner=owner,
+                    expect_head=expect_head,
+                    ip_address=context.ip_address,
+                    user_agent=context.user_agent,
+                    listing_complete=True,
+                    admitted_at=timezone.now(),
+                )
+                transaction.on_commit(lambda job_id=job.pk: job_runs_enqueue(job_id=job_id))
+        except IntegrityError:
+            # Another click started one between our look and our insert
+            # (one_active_chain_verification): point to that one.
+            continue
+        return job, True
+    # One started and ended between our looks, twice over.
+    raise JobStartError(_("Another verification was starting at the same moment: try again."))
 
 
 def job_may_cancel(*, job: Job, user) -> bool:

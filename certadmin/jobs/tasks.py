@@ -15,3 +15,9 @@ def job_work(job_id: int) -> str:
 def job_watch(job_id: int) -> str:
     """Every lease period while the job is active: revive it if its workers died."""
     return runner.job_watch(job_id=job_id)
+
+
+@task
+def chain_verification_work(job_id: int) -> str:
+    """Verify the audit chain for a chain-verification job, writing its progress."""
+    return runner.chain_verification_work(job_id=job_id)

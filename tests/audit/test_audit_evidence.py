@@ -13,7 +13,9 @@ from certadmin.audit.details import detail_display
 from certadmin.audit.forms import quick_ranges
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
 from certadmin.audit.templatetags.timestamps import timestamp_text
+from certadmin.jobs.models import Job
 
+from .chain_runs import verification_run
 from .factories import make_event, make_events
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +143,8 @@ def test_known_details_are_shown_translated_and_stored_in_english(auditor, clien
 
 def test_verify_now_is_recorded_as_an_event(auditor, client_for):
     make_events(2)
-    client_for(auditor).post(reverse("audit:verify"))
+    client_for(auditor).post(reverse("audit:verify"), headers={"user-agent": "pytest-verify"})
+    verification_run()
     event = AuditEvent.objects.order_by("-id").first()
     run = ChainVerification.objects.get()
     assert (event.action, event.outcome, event.actor_username) == (
@@ -150,6 +153,8 @@ def test_verify_now_is_recorded_as_an_event(auditor, client_for):
         auditor.username,
     )
     assert run.head_hash in event.detail
+    # Where the request came from, as when the run was made in the request.
+    assert (event.ip_address, event.user_agent) == ("127.0.0.1", "pytest-verify")
 
 
 def test_the_management_command_is_recorded_as_an_event():
@@ -164,20 +169,20 @@ def test_the_management_command_is_recorded_as_an_event():
 def test_an_anchored_head_pasted_on_the_chain_page_is_checked(auditor, client_for):
     events = make_events(2)
     client = client_for(auditor)
-    found = client.post(
+    client.post(
         reverse("audit:verify"),
         {"expect_head": f"  {events[0].entry_hash.upper()} "},
         headers={"HX-Request": "true"},
     )
-    html = found.content.decode()
+    found = verification_run()
+    html = client.get(reverse("audit:verify-run", args=[found.pk])).content.decode()
     assert "Chain intact" in html
     assert "Found in the chain" in html
     assert ChainVerification.objects.get().expected_head == events[0].entry_hash
 
-    missing = client.post(
-        reverse("audit:verify"), {"expect_head": "ab" * 32}, headers={"HX-Request": "true"}
-    )
-    html = missing.content.decode()
+    client.post(reverse("audit:verify"), {"expect_head": "ab" * 32}, headers={"HX-Request": "true"})
+    missing = verification_run()
+    html = client.get(reverse("audit:verify-run", args=[missing.pk])).content.decode()
     assert "Chain broken" in html
     assert "Not in the chain" in html
     assert "anchor " + "ab" * 32 in AuditEvent.objects.order_by("-id").first().detail
@@ -190,6 +195,7 @@ def test_a_malformed_anchor_is_explained_in_place_and_nothing_is_run(auditor, cl
     assert response.status_code == 400
     assert "64 hexadecimal characters" in response.content.decode()
     assert not ChainVerification.objects.exists()
+    assert not Job.objects.exists()
 
 
 def test_filter_labels_carry_no_colon(auditor, client_for):
@@ -206,7 +212,9 @@ def test_partial_name_filters_are_served_by_trigram_indexes_on_postgresql():
     if connection.vendor != "postgresql":
         pytest.skip("trigram indexes are PostgreSQL's")
     make_events(3)
-    sql, params = events_filtered(device_name="thermo", user="cust").query.sql_with_params()
+    sql, params = events_filtered(
+        viewer=None, device_name="thermo", user="cust"
+    ).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")  # not the backward id walk

@@ -16,7 +16,9 @@ from certadmin.audit.exports import export_manifest_verify
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
 from certadmin.audit.services import AuditWriteError
 from certadmin.audit.views import PAGE_SIZE
+from certadmin.jobs.models import Job, JobKind
 
+from .chain_runs import verification_run
 from .factories import export_unpacked, make_event, make_events, tamper
 
 pytestmark = pytest.mark.django_db
@@ -349,26 +351,46 @@ def test_chain_page_before_any_verification(auditor, client_for):
     assert 'action="/audit/chain/verify/"' in response.content.decode()
 
 
-def test_verify_now_records_the_run_and_shows_the_head(auditor, client_for):
+def test_verify_now_queues_a_job_and_its_page_shows_the_result(auditor, client_for):
     events = make_events(2)
     client = client_for(auditor)
-    response = client.post(reverse("audit:verify"), follow=True)
+    response = client.post(reverse("audit:verify"))
+    job = Job.objects.get(kind=JobKind.CHAIN_VERIFY)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("audit:verify-run", args=[job.pk])
+    assert not ChainVerification.objects.exists()  # nothing verified in the request
+    waiting = client.get(response["Location"]).content.decode()
+    assert "Reload to see the latest progress" in waiting
+    assert "Chain intact" not in waiting
+
+    job = verification_run()
     run = ChainVerification.objects.get()
+    assert job.verification == run
     assert run.ok
     assert run.run_by == auditor.username
     assert run.head_hash == events[-1].entry_hash
-    html = response.content.decode()
-    assert "The audit chain is intact." in html
+    html = client.get(response["Location"]).content.decode()
+    assert "Chain intact" in html
     assert events[-1].entry_hash in html
+    assert "hx-trigger" not in html
+    assert "2 of 2 rows checked" in html
 
 
-def test_verify_now_over_htmx_returns_the_status_partial(auditor, client_for):
+def test_verify_now_over_htmx_redirects_and_the_partial_shows_a_broken_chain(auditor, client_for):
     events = make_events(2)
     tamper("UPDATE audit_auditevent SET reason = 'x' WHERE id = %s", [events[0].id])
-    response = client_for(auditor).post(reverse("audit:verify"), headers={"HX-Request": "true"})
-    html = response.content.decode()
-    assert response.status_code == 200
+    client = client_for(auditor)
+    response = client.post(reverse("audit:verify"), headers={"HX-Request": "true"})
+    job = Job.objects.get(kind=JobKind.CHAIN_VERIFY)
+    url = reverse("audit:verify-run", args=[job.pk])
+    assert response["HX-Redirect"] == url
+    polling = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in polling
+    assert 'hx-trigger="every' in polling
+    verification_run()
+    html = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in html
-    assert 'id="chain-status"' in html
+    assert 'id="chain-run"' in html
+    assert "hx-trigger" not in html
     assert "Chain broken" in html
     assert f"Row {events[0].id} was edited" in html

@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
+from tests.browser.chain_verify import verify_now
 from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
@@ -49,9 +50,7 @@ def test_every_audit_page_fits_a_390_px_screen(new_page, person, dashboard, shot
     custodian = _events(person)
     page = new_page(**PHONE)
     log_in(page, person("Auditor"))
-    page.goto("/audit/chain/")
-    page.get_by_role("button", name="Verify now").click()
-    expect(page.locator("#chain-status .audit-verdict")).to_have_text("Chain intact")
+    expect(verify_now(page).locator(".audit-verdict")).to_have_text("Chain intact")
     paths = [
         "/audit/",
         f"/audit/?device_name={DEVICE}&action=key_access",
@@ -97,22 +96,18 @@ def test_the_auditor_checks_a_pasted_anchor_on_the_chain_page(
     _events(person)
     page = new_page()
     log_in(page, person("Auditor"))
-    page.goto("/audit/chain/")
-    page.get_by_role("button", name="Verify now").click()
-    head = page.locator("#chain-status .audit-facts code").first.inner_text()
+    head = verify_now(page).locator(".audit-facts code").first.inner_text()
 
-    page.get_by_label("Anchored head hash (optional)").fill(head.upper())
-    page.get_by_role("button", name="Verify now").click()
-    status = page.locator("#chain-status")
+    status = verify_now(page, anchor=head.upper())
     expect(status).to_contain_text("Found in the chain")
     expect(status.locator(".audit-verdict")).to_have_text("Chain intact")
 
-    page.get_by_label("Anchored head hash (optional)").fill("0f" * 32)
-    page.get_by_role("button", name="Verify now").click()
+    status = verify_now(page, anchor="0f" * 32)
     expect(status).to_contain_text("Not in the chain")
     expect(status.locator(".audit-verdict")).to_have_text("Chain broken")
 
     page_problems.allow_http_errors(on_path="/audit/chain/")
+    page.goto("/audit/chain/")
     page.get_by_label("Anchored head hash (optional)").fill("not a hash")
     page.get_by_role("button", name="Verify now").click()
-    expect(status).to_contain_text("64 hexadecimal characters")
+    expect(page.locator("#chain-status")).to_contain_text("64 hexadecimal characters")
