@@ -320,7 +320,7 @@ class RedactableTextCheck:
         self._macs: dict[str, list[tuple[hmac.HMAC, str]]] = {}
 
     def __call__(self, row_id: int, values: Sequence) -> str:
-        """ "" when the row's texts are accounted for, else the ``ChainProblem``."""
+        """Empty when the row's texts are accounted for, else the ``ChainProblem``."""
         macs = None
         for n, name in enumerate(REDACTABLE_FIELDS):
             digest = values[_DIGESTS[n]]

@@ -29,6 +29,7 @@ from certadmin.audit.models import (
     AuditOutcome,
     ChainVerification,
 )
+from certadmin.devices.forms import clean_reason
 from certadmin.http.client_address import client_address, ip_address_normalised
 
 logger = logging.getLogger(__name__)
@@ -287,33 +288,28 @@ def audit_field_redact(
     redacted, or of a row older than version 4, whose hash covers the text itself) or an
     invalid reason, and ``AuditWriteError`` when nothing could be recorded.
     """
-    # Imported here: the devices app's forms import the audit app's models.
-    from certadmin.devices.forms import clean_reason
-
-    if field not in REDACTABLE_FIELDS:
-        raise AuditRedactionError(
-            gettext("Only the reason or the CertSN of an event can be redacted.")
-        )
     target = AuditEvent.objects.filter(pk=event_id).first()
-    if target is None:
-        raise AuditRedactionError(gettext("There is no audit event #%(id)s.") % {"id": event_id})
     where = {
-        "product_key": target.product_key,
-        "device_name": target.device_name,
-        "iot_instance_id": target.iot_instance_id,
-        "account": target.account,
+        name: getattr(target, name) if target is not None else ""
+        for name in ("product_key", "device_name", "iot_instance_id", "account")
     }
-    detail = redaction_detail(event_id=target.pk, field=field)
     if not (actor.is_authenticated and actor.is_active and actor.is_superuser):
         audit_record(
             action=AuditAction.FIELD_REDACT,
             outcome=AuditOutcome.DENIED,
             actor=actor,
             context=context,
-            detail=f"not a superuser: {detail}",
+            detail=f"not a superuser: redact {field or '-'} of event {event_id}",
             **where,
         )
         raise AuditRedactionDenied(gettext("Only a superuser can redact audit events."))
+    if field not in REDACTABLE_FIELDS:
+        raise AuditRedactionError(
+            gettext("Only the reason or the CertSN of an event can be redacted.")
+        )
+    if target is None:
+        raise AuditRedactionError(gettext("There is no audit event #%(id)s.") % {"id": event_id})
+    detail = redaction_detail(event_id=target.pk, field=field)
     _redactable_check(target, field)
     try:
         reason = clean_reason(reason)

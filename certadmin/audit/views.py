@@ -4,17 +4,25 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
 from certadmin.audit.exports import TrailExport, export_first_batch, export_zip_stream
-from certadmin.audit.forms import ChainVerifyForm, EventFilterForm, PageForm, quick_ranges
+from certadmin.audit.forms import (
+    ChainVerifyForm,
+    EventFilterForm,
+    FieldRedactForm,
+    PageForm,
+    quick_ranges,
+)
 from certadmin.audit.models import AuditEvent
 from certadmin.audit.rows import event_table
 from certadmin.audit.selectors import (
@@ -28,7 +36,10 @@ from certadmin.audit.selectors import (
     verifications_recent,
 )
 from certadmin.audit.services import (
+    AuditRedactionDenied,
+    AuditRedactionError,
     AuditWriteError,
+    audit_field_redact,
     chain_verification_record,
     request_context,
     trail_export_record,
@@ -42,7 +53,7 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
 
 
-def _events_context(form: EventFilterForm) -> dict:
+def _events_context(form: EventFilterForm, *, redact: bool = False) -> dict:
     rows: list[AuditEvent] = []
     next_before_id = None
     if form.is_valid():
@@ -54,7 +65,7 @@ def _events_context(form: EventFilterForm) -> dict:
     return {
         "form": form,
         "events": rows,
-        "table": event_table(events=rows),
+        "table": event_table(events=rows, redact=redact),
         "next_before_id": next_before_id,
         "quick_ranges": quick_ranges(today=timezone.localdate()),
     }
@@ -66,7 +77,9 @@ def _events_context(form: EventFilterForm) -> dict:
 def event_list(request: HtmxHttpRequest) -> HttpResponse:
     form = EventFilterForm(request.GET)
     return render(
-        request, page_or_partial(request, "audit/events.html", "results"), _events_context(form)
+        request,
+        page_or_partial(request, "audit/events.html", "results"),
+        _events_context(form, redact=request.user.is_superuser),
     )
 
 
@@ -141,7 +154,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
         "product_key": product_key,
         "device_name": device_name,
         "events": rows,
-        "table": event_table(events=rows),
+        "table": event_table(events=rows, redact=request.user.is_superuser),
         "next_before_id": next_before_id,
     }
     if not request.htmx:
@@ -166,7 +179,7 @@ def user_events(request: HtmxHttpRequest, username: str) -> HttpResponse:
         {
             "username": username,
             "events": rows,
-            "table": event_table(events=rows),
+            "table": event_table(events=rows, redact=request.user.is_superuser),
             "next_before_id": next_before_id,
         },
     )
@@ -213,3 +226,65 @@ def chain_verify_now(request: HtmxHttpRequest) -> HttpResponse:
     else:
         messages.error(request, _("The audit chain is broken."))
     return redirect("audit:chain")
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+def event_redact(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
+    """A superuser redacts one text of one event (the redaction is itself an event)."""
+    event = get_object_or_404(AuditEvent, pk=event_id)
+    if not request.user.is_superuser and request.method == "GET":
+        raise PermissionDenied
+    form = FieldRedactForm(request.POST or None, event=event)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        try:
+            if not request.user.is_superuser:
+                # The service records the attempt, then refuses it.
+                audit_field_redact(
+                    actor=request.user,
+                    event_id=event.pk,
+                    field=request.POST.get("field", ""),
+                    reason="",
+                    context=request_context(request),
+                )
+            if form.is_valid() and _reauthenticated(request, form):
+                audit_field_redact(
+                    actor=request.user,
+                    event_id=event.pk,
+                    field=form.cleaned_data["field"],
+                    reason=form.cleaned_data["reason"],
+                    context=request_context(request),
+                )
+                messages.success(request, _("The text was redacted; the redaction is recorded."))
+                return redirect("audit:redact", event_id=event.pk)
+        except AuditRedactionDenied as error:
+            raise PermissionDenied(str(error)) from None
+        except AuditRedactionError as error:
+            form.add_error(None, str(error))
+        except AuditWriteError:
+            messages.error(request, _("The redaction could not be recorded, so it was not made."))
+            status = 503
+    context = {
+        "event": event,
+        "table": event_table(events=[event]),
+        "form": form,
+        "reauth_fresh": reauth_is_fresh(request),
+    }
+    return render(request, "audit/redact.html", context, status=status)
+
+
+def _reauthenticated(request: HtmxHttpRequest, form: FieldRedactForm) -> bool:
+    """Whether the password was entered in the last minutes (or is given, and right, now)."""
+    if reauth_is_fresh(request):
+        return True
+    password = form.cleaned_data.get("password", "")
+    if not password:
+        form.add_error("password", _("Enter your password to confirm it is you."))
+        return False
+    if not reauth_confirm(request=request, password=password):
+        form.add_error("password", _("That password is not correct."))
+        return False
+    return True
