@@ -386,3 +386,11 @@ def test_the_parallel_walk_reports_as_the_sequential_one_on_a_redacted_trail(mak
     assert sequential.ok is not unrecorded
     if unrecorded:
         assert sequential.first_broken_id == events[9].pk
+
+
+def test_the_redaction_page_asks_anyone_else_to_log_in_or_refuses_them(viewer, client, client_for):
+    target = make_event()
+    url = reverse("audit:redact", args=[target.pk])
+    assert client.get(url)["Location"].startswith(reverse("login"))
+    assert client_for(viewer).post(url, {"field": "reason", "reason": WHY}).status_code == 403
+    assert stored(target).reason == REASON
