@@ -11,6 +11,13 @@ with a stored one (same id or, for events, same hash or predecessor) and any exp
 not above the current maximum. On PostgreSQL ``INSERT ... ON CONFLICT DO UPDATE`` fires the
 UPDATE trigger and is refused by it.
 
+One UPDATE of an event is let through, in one narrow form: redacting one text of
+``REDACTABLE_FIELDS`` of a hash version 4 row (one with that text's digest), that is, setting the
+text from non-empty to '' and its ``<field>_redacted_by`` from NULL to the id of a later,
+successful FIELD_REDACT event whose detail names that field of that row, every other column
+unchanged. Anyone who can write to the database can do that too: the verifier then accepts the
+blanked text only if the redaction event is a keyed row of the chain (see ``chain``).
+
 Installed by migrations ``0003_append_only_triggers`` and ``0005_append_only_everywhere``. A role
 that owns the tables can still drop or disable them: that is why the chain is keyed and
 checkpointed outside the database (see ``chain`` and ``checkpoints``).
@@ -21,6 +28,9 @@ from contextlib import contextmanager
 
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from certadmin.audit.chain import REDACTION_DETAIL
+from certadmin.audit.models import REDACTABLE_FIELDS, AuditAction, AuditOutcome
 
 TABLE = "audit_auditevent"
 VERIFICATION_TABLE = "audit_chainverification"
@@ -34,6 +44,41 @@ PROTECTED = {
 
 # In a SQLite BEFORE INSERT trigger, NEW.id is -1 when the database is about to assign it.
 _SQLITE_AUTO_ID = -1
+
+
+def _redaction_columns(field: str) -> tuple[str, str, str]:
+    return field, f"{field}_digest", f"{field}_redacted_by"
+
+
+def _redaction_named(field: str, row: str) -> str:
+    """SQL: the detail of the redaction event of ``field`` of the row whose id is ``row``."""
+    prefix = REDACTION_DETAIL.removesuffix("{event_id}").format(field=field)
+    return f"'{prefix}' || {row}"
+
+
+def _sqlite_redaction_allowed(table: str, columns: list[str]) -> str:
+    """SQL, in a SQLite UPDATE trigger: the update is one text's redaction (see above)."""
+    ways = []
+    for field in REDACTABLE_FIELDS:
+        text, digest, redacted_by = _redaction_columns(field)
+        # Table and column names are this module's and the model's constants, never input.
+        redaction = (
+            f"SELECT 1 FROM {table} WHERE id = NEW.{redacted_by} "  # noqa: S608
+            f"AND action = '{AuditAction.FIELD_REDACT.value}' "
+            f"AND outcome = '{AuditOutcome.SUCCESS.value}' "
+            f"AND detail = {_redaction_named(field, 'OLD.id')}"
+        )
+        unchanged = " AND ".join(
+            f"NEW.{column} IS OLD.{column}"
+            for column in columns
+            if column not in (text, redacted_by)
+        )
+        ways.append(
+            f"(OLD.{text} <> '' AND NEW.{text} = '' AND OLD.{digest} <> '' "
+            f"AND OLD.{redacted_by} IS NULL AND typeof(NEW.{redacted_by}) = 'integer' "
+            f"AND NEW.{redacted_by} > OLD.id AND EXISTS ({redaction}) AND {unchanged})"
+        )
+    return " OR ".join(ways)
 
 
 def _sqlite_install(table: str, unique: tuple[str, ...]) -> list[str]:
@@ -70,12 +115,60 @@ _POSTGRESQL_FUNCTION = f"""
     """
 
 
+def _postgresql_guard_function() -> str:
+    """The events' UPDATE/DELETE trigger function: refuses all but one text's redaction (see
+    above). The row is compared as JSON, so a column added later is covered too; before the
+    redaction columns exist, every UPDATE is refused."""
+    fields = ", ".join(f"'{field}'" for field in REDACTABLE_FIELDS)
+    named = _redaction_named("' || field || '", "OLD.id")
+    # Names and values are this module's and the model's constants, never input.
+    return f"""
+    CREATE OR REPLACE FUNCTION audit_auditevent_guard() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        old_row jsonb;
+        new_row jsonb;
+        field text;
+        redacted_by text;
+    BEGIN
+        IF TG_OP = 'UPDATE' THEN
+            old_row := to_jsonb(OLD);
+            new_row := to_jsonb(NEW);
+            FOREACH field IN ARRAY ARRAY[{fields}] LOOP
+                redacted_by := field || '_redacted_by';
+                IF old_row - field - redacted_by = new_row - field - redacted_by
+                    AND old_row ->> field <> '' AND new_row ->> field = ''
+                    AND old_row ->> (field || '_digest') <> ''
+                    AND old_row -> redacted_by = 'null'::jsonb
+                    AND jsonb_typeof(new_row -> redacted_by) = 'number'
+                    AND (new_row ->> redacted_by)::bigint > OLD.id
+                    AND EXISTS (
+                        SELECT 1 FROM {TABLE}
+                        WHERE id = (new_row ->> redacted_by)::bigint
+                            AND action = '{AuditAction.FIELD_REDACT.value}'
+                            AND outcome = '{AuditOutcome.SUCCESS.value}'
+                            AND detail = {named}
+                    )
+                THEN
+                    RETURN NEW;
+                END IF;
+            END LOOP;
+        END IF;
+        RAISE EXCEPTION '{REFUSAL} (% on % refused)', TG_OP, TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege';
+    END;
+    $$
+    """  # noqa: S608
+
+
 def _postgresql_install(table: str) -> list[str]:
     # The first table's trigger names predate the second table: kept so 0003 reverses cleanly.
+    # The events' UPDATE may be a redaction (the guard); nothing else may change.
+    function = "audit_auditevent_guard" if table == TABLE else "audit_auditevent_refuse"
     return [
         f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}",
         f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION audit_auditevent_refuse()",
+        f"FOR EACH ROW EXECUTE FUNCTION {function}()",
         f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
         f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
         "FOR EACH STATEMENT EXECUTE FUNCTION audit_auditevent_refuse()",
@@ -86,6 +179,23 @@ def _postgresql_remove(table: str) -> list[str]:
     return [
         f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}",
         f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+    ]
+
+
+def _sqlite_update_guard(connection: BaseDatabaseWrapper) -> list[str]:
+    """The events' UPDATE trigger, made again over the table's columns as they are now (a
+    column added later must be covered): it refuses all but one text's redaction, or every
+    UPDATE before the redaction columns exist."""
+    with connection.cursor() as cursor:
+        columns = [c.name for c in connection.introspection.get_table_description(cursor, TABLE)]
+    needed = {column for field in REDACTABLE_FIELDS for column in _redaction_columns(field)}
+    when = (
+        f"WHEN NOT ({_sqlite_redaction_allowed(TABLE, columns)}) " if needed <= set(columns) else ""
+    )
+    return [
+        f"DROP TRIGGER IF EXISTS {TABLE}_no_update",
+        f"CREATE TRIGGER {TABLE}_no_update BEFORE UPDATE ON {TABLE} "
+        f"{when}BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END",
     ]
 
 
@@ -110,8 +220,10 @@ def triggers_install(*, connection: BaseDatabaseWrapper) -> None:
     if connection.vendor == "sqlite":
         for table in tables:
             _run(connection, _sqlite_install(table, PROTECTED[table]))
+        if TABLE in tables:
+            _run(connection, _sqlite_update_guard(connection))
     elif connection.vendor == "postgresql":
-        _run(connection, [_POSTGRESQL_FUNCTION])
+        _run(connection, [_POSTGRESQL_FUNCTION, _postgresql_guard_function()])
         for table in tables:
             _run(connection, _postgresql_install(table))
 
@@ -125,7 +237,13 @@ def triggers_remove(*, connection: BaseDatabaseWrapper) -> None:
     elif connection.vendor == "postgresql":
         for table in tables:
             _run(connection, _postgresql_remove(table))
-        _run(connection, ["DROP FUNCTION IF EXISTS audit_auditevent_refuse()"])
+        _run(
+            connection,
+            [
+                "DROP FUNCTION IF EXISTS audit_auditevent_refuse()",
+                "DROP FUNCTION IF EXISTS audit_auditevent_guard()",
+            ],
+        )
 
 
 @contextmanager

@@ -10,12 +10,19 @@ keyed row. The writer (``certadmin.audit.services``) and the verifier
 
 ``canonical_bytes`` is the one serialization: the writer feeds it a model's attributes, the
 verifier the tuples of ``values_list(*CHAIN_FIELDS)``, in the same order.
+
+From hash version 4 the free-text fields of ``REDACTABLE_FIELDS`` (reason, CertSN) are covered
+through a keyed digest of each (``field_digest``) instead of the text itself, as Vault's audit
+devices HMAC values: the text can then be redacted (blanked, as an audited event) and the row
+still verifies, while the verifier checks every text that is still there against its digest.
 """
 
 import hashlib
 import hmac
+import itertools
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -23,7 +30,12 @@ from operator import itemgetter
 from django.conf import settings
 from django.db.models import CharField, TextField
 
-from certadmin.audit.models import AuditEvent, chain_problem_message
+from certadmin.audit.models import (
+    REDACTABLE_FIELDS,
+    AuditEvent,
+    ChainProblem,
+    chain_problem_message,
+)
 
 GENESIS_HASH = "0" * 64
 
@@ -53,11 +65,23 @@ HASHED_FIELDS = (
 # adds the API account. Each is a member only when it is not empty, so version 1 rows (no key)
 # and version 2 rows (no account) hash exactly as they always did, while blanking either field
 # of a newer row changes its bytes.
-CHAIN_FIELDS = (*HASHED_FIELDS, "key_id", "account")
-_OPTIONAL = ("key_id", "account")
+# Version 4 adds a digest of each redactable text, a member instead of the text when it is not
+# empty: older rows (no digests) hash as they always did; the writer gives every new row both
+# digests, and blanking a digest brings its text back into the bytes, so the hash breaks.
+DIGEST_FIELDS = tuple(f"{name}_digest" for name in REDACTABLE_FIELDS)
+CHAIN_FIELDS = (*HASHED_FIELDS, "key_id", "account", *DIGEST_FIELDS)
+_OPTIONAL = ("key_id", "account", *DIGEST_FIELDS)
+# What a walk reads of each row: the chain fields, then which event redacted each redactable
+# text (not covered by the hash: checked against the redaction event it names).
+REDACTED_BY_FIELDS = tuple(f"{name}_redacted_by" for name in REDACTABLE_FIELDS)
+WALK_FIELDS = (*CHAIN_FIELDS, *REDACTED_BY_FIELDS)
 _KEY_ID = CHAIN_FIELDS.index("key_id")
 _ACCOUNT = CHAIN_FIELDS.index("account")
 _CREATED_AT = CHAIN_FIELDS.index("created_at")
+_DIGESTS = tuple(CHAIN_FIELDS.index(name) for name in DIGEST_FIELDS)
+# Keeps each redactable text apart from any other field's, and a field digest apart from any
+# row hash (canonical bytes start with "{"), checkpoint or export signature.
+_FIELD_DOMAIN = b"certadmin audit field v1\n"
 
 
 _escape = json.encoder.encode_basestring  # a str as JSON text, ensure_ascii=False
@@ -84,8 +108,12 @@ class _RowFormat:
     own C string encoder; the others (the nullable ``actor_id`` and ``ip_address``) one by
     one, as json would encode them."""
 
-    def __init__(self, *, key_id: bool, account: bool) -> None:
-        left_out = {n for n, kept in zip(_OPTIONAL, (key_id, account), strict=True) if not kept}
+    def __init__(self, present: tuple[bool, ...]) -> None:
+        left_out = {n for n, kept in zip(_OPTIONAL, present, strict=True) if not kept}
+        # A text whose digest is a member is left out: the digest stands for it.
+        left_out.update(
+            name.removesuffix("_digest") for name in DIGEST_FIELDS if name not in left_out
+        )
         names = sorted(name for name in CHAIN_FIELDS if name not in left_out)
         text = [n for n in names if n == "created_at" or _always_text(n)]
         other = [n for n in names if n not in text]
@@ -111,11 +139,10 @@ def _scalar(value) -> str:
     raise _NotPlain
 
 
-# By (has a key id, has an account).
+# By which of ``_OPTIONAL`` the row has (key id, account, each digest).
 _FORMATS = {
-    (key_id, account): _RowFormat(key_id=key_id, account=account)
-    for key_id in (False, True)
-    for account in (False, True)
+    present: _RowFormat(present)
+    for present in itertools.product((False, True), repeat=len(_OPTIONAL))
 }
 
 
@@ -152,27 +179,32 @@ def canonical_bytes_of_text(values: Sequence) -> bytes:
 
 
 def _canonical(values: Sequence) -> bytes:
-    form = _FORMATS[bool(values[_KEY_ID]), bool(values[_ACCOUNT])]
+    # Also given WALK_FIELDS tuples: the templates pick only the chain fields.
+    form = _FORMATS[
+        bool(values[_KEY_ID]), bool(values[_ACCOUNT]), *(bool(values[n]) for n in _DIGESTS)
+    ]
     try:
         return form.template.format(
             *map(_escape, form.text(values)), *map(_scalar, form.other(values))
         ).encode()
     except (TypeError, _NotPlain):
-        row = list(values)
+        row = list(values[: len(CHAIN_FIELDS)])
         row[_CREATED_AT] = datetime.fromisoformat(row[_CREATED_AT])
         return canonical_bytes_reference(row)
 
 
 def canonical_bytes_reference(values: Sequence) -> bytes:
     """The definition of a row's canonical bytes (what every existing hash was computed over):
-    the values as a dict, ``created_at`` in UTC with microseconds, ``key_id`` and ``account``
-    each left out when empty, then ``json.dumps`` with sorted keys, compact separators and no
-    ASCII escaping."""
+    the values as a dict, ``created_at`` in UTC with microseconds, ``key_id``, ``account`` and
+    each digest left out when empty, each text left out when its digest is there, then
+    ``json.dumps`` with sorted keys, compact separators and no ASCII escaping."""
     record = dict(zip(CHAIN_FIELDS, values, strict=True))
     record["created_at"] = record["created_at"].astimezone(UTC).isoformat(timespec="microseconds")
     for name in _OPTIONAL:
         if not record[name]:
             del record[name]
+        elif name in DIGEST_FIELDS:
+            del record[name.removesuffix("_digest")]
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -187,16 +219,18 @@ def row_hash(values: Sequence, *, keys: Mapping[str, bytes]) -> str:
 
 
 class TextRowHasher:
-    """``row_hash`` for a walk over many rows whose ``created_at`` is already its
-    ``created_at_text``: each key's HMAC state is prepared once per walk, then copied per row
-    (cheaper than a one-shot HMAC, which sets the key up every time)."""
+    """``row_hash`` for a walk over many rows (``WALK_FIELDS`` tuples) whose ``created_at`` is
+    already its ``created_at_text``: each key's HMAC state is prepared once per walk, then
+    copied per row (cheaper than a one-shot HMAC, which sets the key up every time)."""
 
     def __init__(self, keys: Mapping[str, bytes]) -> None:
         self._keys = keys
         self._macs: dict[str, hmac.HMAC] = {}
 
     def __call__(self, values: Sequence) -> str:
-        data = canonical_bytes_of_text(values)
+        if len(values) != len(WALK_FIELDS):
+            raise ValueError(f"expected {len(WALK_FIELDS)} values, got {len(values)}")
+        data = _canonical(values)
         key_id = values[_KEY_ID]
         if not key_id:
             return hashlib.sha256(data).hexdigest()
@@ -228,6 +262,102 @@ def _key(key_id: str, keys: Mapping[str, bytes]) -> bytes:
         return keys[key_id]
     except KeyError:
         raise AuditKeyUnknownError(f"audit key {key_id!r} is not configured") from None
+
+
+def field_digest(*, name: str, text: str, key: bytes) -> str:
+    """The digest a version 4 row keeps of its redactable text ``name``: HMAC-SHA-256 under
+    the row's audit key, separated by a domain and the field's name (so one field's digest
+    never stands for another's, nor for a row hash)."""
+    return hmac.digest(key, _field_message(name, text), "sha256").hex()
+
+
+def _field_message(name: str, text: str) -> bytes:
+    return _FIELD_DOMAIN + name.encode() + b"\n" + text.encode()
+
+
+# The detail of a FIELD_REDACT event: which text of which event it blanked. The verifier (and
+# the database's UPDATE trigger) read it back, so it has exactly this form, the id last.
+REDACTION_DETAIL = "redacted {field} of event {event_id}"
+_REDACTION_DETAIL = re.compile(
+    r"redacted (" + "|".join(map(re.escape, REDACTABLE_FIELDS)) + r") of event ([1-9][0-9]{0,18})"
+)
+
+
+def redaction_detail(*, event_id: int, field: str) -> str:
+    """The detail of the FIELD_REDACT event that blanks ``field`` of event ``event_id``."""
+    if field not in REDACTABLE_FIELDS:
+        raise ValueError(f"{field!r} cannot be redacted")
+    return REDACTION_DETAIL.format(field=field, event_id=event_id)
+
+
+def redaction_target(detail: str) -> tuple[int, str] | None:
+    """``(event id, field)`` a FIELD_REDACT event's detail names, or None if it names none."""
+    match = _REDACTION_DETAIL.fullmatch(detail)
+    return (int(match[2]), match[1]) if match else None
+
+
+_TEXTS = tuple(CHAIN_FIELDS.index(name) for name in REDACTABLE_FIELDS)
+_REDACTED_BY = tuple(WALK_FIELDS.index(name) for name in REDACTED_BY_FIELDS)
+
+
+class RedactableTextCheck:
+    """For a walk over ``WALK_FIELDS`` tuples: whether a row's redactable texts are what its
+    hash (through their digests) says they were, or were redacted as recorded in the chain.
+
+    Per version 4 row and field: a text with no redaction mark must match its digest (one
+    HMAC, each key's state prepared once per walk; an empty text is compared with the
+    digest of "" worked out once); a blanked text with no mark, a mark on a text that is still
+    there, or a mark that ``recorded(row_id, field, redaction_id)`` does not confirm, is an
+    unrecorded redaction. Older rows (no digests) may carry no mark: their hash covers the
+    texts themselves."""
+
+    def __init__(
+        self, keys: Mapping[str, bytes], *, recorded: Callable[[int, str, int], bool]
+    ) -> None:
+        self._keys = keys
+        self._recorded = recorded
+        # Per key id: per field, (its prepared HMAC, the digest of an empty text).
+        self._macs: dict[str, list[tuple[hmac.HMAC, str]]] = {}
+
+    def __call__(self, row_id: int, values: Sequence) -> str:
+        """Empty when the row's texts are accounted for, else the ``ChainProblem``."""
+        macs = None
+        for n, name in enumerate(REDACTABLE_FIELDS):
+            digest = values[_DIGESTS[n]]
+            redacted_by = values[_REDACTED_BY[n]]
+            if not digest:
+                if redacted_by is not None:
+                    return ChainProblem.REDACTION_UNRECORDED
+                continue
+            text = values[_TEXTS[n]]
+            if redacted_by is not None:
+                if text != "" or not self._recorded(row_id, name, redacted_by):
+                    return ChainProblem.REDACTION_UNRECORDED
+                continue
+            if macs is None:
+                key_id = values[_KEY_ID]
+                if not key_id:
+                    return ChainProblem.EDITED  # digests are keyed: an unkeyed row has none
+                macs = self._macs.get(key_id) or self._prepare(key_id)
+            mac, empty = macs[n]
+            if text == "":
+                if empty != digest:
+                    return ChainProblem.REDACTION_UNRECORDED
+                continue
+            mac = mac.copy()
+            mac.update(text.encode())
+            if mac.hexdigest() != digest:
+                return ChainProblem.EDITED
+        return ""
+
+    def _prepare(self, key_id: str) -> list[tuple[hmac.HMAC, str]]:
+        key = _key(key_id, self._keys)
+        macs = []
+        for name in REDACTABLE_FIELDS:
+            mac = hmac.new(key, _field_message(name, ""), digestmod="sha256")
+            macs.append((mac, mac.hexdigest()))
+        self._macs[key_id] = macs
+        return macs
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
 
-from certadmin.audit.models import AuditEvent
+from certadmin.audit.models import REDACTABLE_FIELDS, AuditEvent
 from certadmin.audit.selectors import events_before, utc_time_text
 from certadmin.csv_safety import csv_text
 
@@ -83,11 +83,26 @@ def _batch(events: QuerySet[AuditEvent]) -> list[tuple]:
     return list(events.values_list(*fields)[:EXPORT_BATCH])
 
 
+# Each redactable text's column and the column naming the event that redacted it.
+_REDACTED = [
+    (EXPORT_FIELDS.index(name), EXPORT_FIELDS.index(f"{name}_redacted_by"))
+    for name in REDACTABLE_FIELDS
+]
+
+
 def _csv_text(rows: list[tuple], *, local_time: Callable[[str | None], str | None]) -> str:
-    """One batch of rows as CSV text, converted and written a column at a time."""
+    """One batch of rows as CSV text, converted and written a column at a time. A redacted
+    text reads ``[redacted by event #N]`` (its ``<field>_redacted_by`` column says N too, so
+    a reason typed to look like that is told apart)."""
     columns = list(zip(*rows, strict=True))
     for n in _TIMES:
         columns[n] = list(map(local_time, columns[n]))
+    for text, redacted_by in _REDACTED:
+        if any(by is not None for by in columns[redacted_by]):
+            columns[text] = [
+                value if by is None else f"[redacted by event #{by}]"
+                for value, by in zip(columns[text], columns[redacted_by], strict=True)
+            ]
     return csv_text(columns)
 
 

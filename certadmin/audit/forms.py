@@ -8,8 +8,9 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.models import REDACTABLE_FIELDS, AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.selectors import KEY_ACTIONS
+from certadmin.devices.forms import KeyAccessForm
 from certadmin.iot.accounts import IotAccount
 
 # One choice for "who has seen a key": a reveal or a key-bundle download.
@@ -144,3 +145,31 @@ class ChainVerifyForm(forms.Form):
             self.data = self.data.copy()
             self.data["expect_head"] = self.data["expect_head"].strip().lower()
         super().full_clean()
+
+
+class FieldRedactForm(KeyAccessForm):
+    """A superuser's redaction of one text of one event: which text, why (a reason judged as a
+    key access's is), and the password when it was not entered in the last minutes."""
+
+    field = forms.ChoiceField(label=_("Text to redact"), widget=forms.RadioSelect)
+
+    field_order = ("field", "reason", "password")
+
+    def __init__(self, *args, event: AuditEvent, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["field"].choices = event_redactable_fields(event)
+        self.fields["reason"].help_text = _(
+            "Why this text must go (ticket, request…). Your reason is recorded and stays."
+        )
+
+
+def event_redactable_fields(event: AuditEvent) -> list[tuple[str, str]]:
+    """The texts of ``event`` that can be redacted now, as (field, label) choices: those of a
+    row covered by their digests (hash version 4) that are neither empty nor redacted."""
+    return [
+        (name, AuditEvent._meta.get_field(name).verbose_name)
+        for name in REDACTABLE_FIELDS
+        if getattr(event, name)
+        and getattr(event, f"{name}_digest")
+        and getattr(event, f"{name}_redacted_by") is None
+    ]

@@ -12,6 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from certadmin.accounts.roles import model_permissions
 from certadmin.audit.details import detail_display
 
+# The free-text fields the chain covers through a keyed digest (hash version 4), so that one of
+# them can be redacted without breaking the chain: each has a ``<name>_digest`` and a
+# ``<name>_redacted_by`` column (see ``certadmin.audit.chain`` and ``redaction``).
+REDACTABLE_FIELDS = ("reason", "cert_sn")
+
 
 class AuditImmutableError(Exception):
     """Raised on any attempt to change or remove audit events through the ORM."""
@@ -58,6 +63,7 @@ class AuditAction(models.TextChoices):
     CERT_EXPORT = "cert_export", _("Bulk certificate export")
     TRAIL_EXPORT = "trail_export", _("Audit trail export")
     CHAIN_VERIFY = "chain_verify", _("Audit chain verification")
+    FIELD_REDACT = "field_redact", _("Audit field redaction")
 
 
 class AuditOutcome(models.TextChoices):
@@ -100,6 +106,17 @@ class AuditEvent(AppendOnlyModel):
     # The named API account (CERTADMIN_ACCOUNTS) the event concerns; empty for events that
     # concern none (logins, audit-trail work) and for rows written before accounts existed.
     account = models.CharField(_("API account"), max_length=32, blank=True, default="")
+    # Hash version 4: the HMAC-SHA-256 of the reason and of the CertSN under the row's audit key
+    # (``chain.field_digest``). The chain covers these instead of the texts, so a text can be
+    # redacted (blanked) while the row still verifies. Empty in older rows, whose hash covers
+    # the texts themselves.
+    reason_digest = models.CharField(_("reason digest"), max_length=64, blank=True, default="")
+    cert_sn_digest = models.CharField(_("CertSN digest"), max_length=64, blank=True, default="")
+    # The FIELD_REDACT event that blanked the text (the only change the database allows to a
+    # row: see ``append_only``). Not covered by the hash; the verifier checks each against the
+    # redaction event it names.
+    reason_redacted_by = models.BigIntegerField(_("reason redacted by"), null=True, blank=True)
+    cert_sn_redacted_by = models.BigIntegerField(_("CertSN redacted by"), null=True, blank=True)
     entry_hash = models.CharField(_("hash"), max_length=64, unique=True)
 
     objects = AppendOnlyQuerySet.as_manager()
@@ -148,6 +165,10 @@ class ChainProblem(models.TextChoices):
     CHECKPOINT_INVALID = "checkpoint_invalid", _("A checkpoint is malformed or forged")
     CHECKPOINT_MISMATCH = "checkpoint_mismatch", _("The chain differs from a signed checkpoint")
     CHECKPOINT_MISSING_ROW = "checkpoint_missing_row", _("A checkpointed row is gone")
+    REDACTION_UNRECORDED = (
+        "redaction_unrecorded",
+        _("A field was blanked without a recorded redaction"),
+    )
 
 
 class ChainVerification(AppendOnlyModel):
@@ -225,6 +246,14 @@ def chain_problem_message(
             _(
                 "Row %(id)s is not sealed with an audit key although earlier rows are: "
                 "it was not written by certadmin."
+            )
+            % params
+        )
+    if problem == ChainProblem.REDACTION_UNRECORDED:
+        return (
+            _(
+                "Row %(id)s has a field blanked or marked redacted that no redaction event in "
+                "the chain accounts for: it was changed outside certadmin."
             )
             % params
         )

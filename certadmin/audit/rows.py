@@ -28,6 +28,7 @@ from certadmin.audit.templatetags.timestamps import timestamp_text, zone_label
 # What ``reverse`` leaves unquoted in a path (django.urls.resolvers).
 _PATH_SAFE = "!$&'()*+,;=" + "/~:@"
 _SLOT = "certadmin-slot"
+_SLOT_ID = 918273645  # a number no real id path is reversed with, replaced by each row's id
 
 
 @dataclass(slots=True)
@@ -82,7 +83,7 @@ class PathFormat:
 class PageText:
     """What every row of one page shares: labels translated once, link patterns reversed once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, redact: bool = False) -> None:
         self.outcomes = {value: str(label) for value, label in AuditOutcome.choices}
         self.actions = {value: str(label) for value, label in AuditAction.choices}
         self.details = {text: gettext(text) for text in KNOWN_DETAILS}
@@ -90,6 +91,12 @@ class PageText:
         self.request_id = escape(gettext("RequestId"))
         self.user_path = PathFormat("audit:user", 1)
         self.device_path = PathFormat("audit:device", 2)
+        self.redacted = gettext("Redacted (event #%(id)s)")
+        # For a superuser, each row's number leads to the page that redacts its texts.
+        self.redact_path: tuple[str, str] | None = None
+        if redact:
+            head, _, tail = reverse("audit:redact", args=[_SLOT_ID]).partition(str(_SLOT_ID))
+            self.redact_path = (escape(head), escape(tail))
         # With several API accounts, each device says which one it belongs to.
         self.accounts = (
             {name: escape(account.display_name) for name, account in settings.IOT_ACCOUNTS.items()}
@@ -152,6 +159,10 @@ def _device(row: EventRow, page: PageText) -> str:
 
 
 def _reason(row: EventRow, page: PageText) -> str:
+    redacted_by = row.event.reason_redacted_by
+    if redacted_by is not None:
+        shown = escape(page.redacted % {"id": redacted_by})
+        return f'<span class="muted audit-redacted">{shown}</span>'
     return escape(row.event.reason)
 
 
@@ -173,6 +184,9 @@ def _ip_address(row: EventRow, page: PageText) -> str:
 
 
 def _row_id(row: EventRow, page: PageText) -> str:
+    if page.redact_path is not None:
+        head, tail = page.redact_path
+        return f'<a href="{head}{row.event.id}{tail}">{row.event.id}</a>'
     return str(row.event.id)
 
 
@@ -243,9 +257,10 @@ def _cell_openers(headers: list[str]) -> list[str]:
     return openers
 
 
-def event_table(*, events: Iterable[AuditEvent]) -> EventTable:
-    """An audit table of ``events``, in the active language and time zone."""
-    page = PageText()
+def event_table(*, events: Iterable[AuditEvent], redact: bool = False) -> EventTable:
+    """An audit table of ``events``, in the active language and time zone; with ``redact``
+    (for a superuser), each row number links to the page that redacts the event's texts."""
+    page = PageText(redact=redact)
     times = TimeFormat()
     headers = [str(column.label) for column in EVENT_COLUMNS]
     cells = [

@@ -3,22 +3,33 @@ record of each verification run.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from certadmin.audit.chain import GENESIS_HASH, ChainReport, event_hash
+from certadmin.audit.chain import (
+    GENESIS_HASH,
+    ChainReport,
+    event_hash,
+    field_digest,
+    redaction_detail,
+)
 from certadmin.audit.models import (
+    REDACTABLE_FIELDS,
     AuditAction,
     AuditEvent,
     AuditOutcome,
     ChainVerification,
 )
+from certadmin.devices.forms import clean_reason
 from certadmin.http.client_address import client_address, ip_address_normalised
 
 logger = logging.getLogger(__name__)
@@ -74,6 +85,7 @@ def audit_record(
     platform_code: str = "",
     platform_request_id: str = "",
     account: str = "",
+    then: Callable[[AuditEvent], None] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain and commit it before returning.
 
@@ -81,7 +93,8 @@ def audit_record(
     has to be durable before, say, a private key leaves the server). Appends are serialized so
     the chain never forks: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by the
     write lock that ``BEGIN IMMEDIATE`` takes (see settings). Raises ``AuditWriteError`` when the
-    row cannot be written or committed; its message carries no event data.
+    row cannot be written or committed; its message carries no event data. ``then(event)``
+    runs in the same transaction after the append: what it raises rolls both back.
     """
     if not settings.AUDIT_KEYS:
         # Production with no CERTADMIN_AUDIT_KEYS (settings allow it so command-line lookups
@@ -121,9 +134,17 @@ def audit_record(
             now = timezone.now()
             event.created_at = now if head_time is None or now >= head_time else head_time
             event.key_id = settings.AUDIT_KEY_ID
+            # Hash version 4: the chain covers these digests instead of the texts (keyed rows
+            # only; an unkeyed one is what rows looked like before keys, in tests).
+            for name in REDACTABLE_FIELDS if event.key_id else ():
+                key = settings.AUDIT_KEYS[event.key_id]
+                digest = field_digest(name=name, text=getattr(event, name), key=key)
+                setattr(event, f"{name}_digest", digest)
             event.entry_hash = event_hash(event)
             event.save(force_insert=True)
             _check_linked(event=event, head_id=head_id)
+            if then is not None:
+                then(event)
     except RuntimeError as exc:
         # transaction.atomic(durable=True) inside a caller's transaction: the record would only
         # be committed with the caller's work, perhaps never.
@@ -239,3 +260,109 @@ def trail_export_record(
         context=context,
         detail=f"up to row {head_id or '-'} head {head_hash or '-'}; filters: {given or 'none'}",
     )
+
+
+class AuditRedactionError(Exception):
+    """A redaction that was not made; the message (translated) says why, for the person asking."""
+
+
+class AuditRedactionDenied(AuditRedactionError):
+    """The person asking may not redact (only superusers may); the attempt is recorded."""
+
+
+def audit_field_redact(
+    *,
+    actor: AbstractBaseUser,
+    event_id: int,
+    field: str,
+    reason: str,
+    context: RequestContext,
+) -> AuditEvent:
+    """Redact (blank) the text ``field`` of event ``event_id``: append a FIELD_REDACT event by
+    ``actor`` with their own ``reason``, then blank the text and mark it redacted by that
+    event, in one transaction. The row still verifies: its hash covers the text's keyed digest
+    (hash version 4), and the verifier accepts a blanked text only with its redaction event.
+
+    Superusers only: anyone else's attempt is recorded as denied (``AuditRedactionDenied``).
+    Raises ``AuditRedactionError`` for a field that cannot be redacted (unknown, empty, already
+    redacted, or of a row older than version 4, whose hash covers the text itself) or an
+    invalid reason, and ``AuditWriteError`` when nothing could be recorded.
+    """
+    target = AuditEvent.objects.filter(pk=event_id).first()
+    where = {
+        name: getattr(target, name) if target is not None else ""
+        for name in ("product_key", "device_name", "iot_instance_id", "account")
+    }
+    if not (actor.is_authenticated and actor.is_active and actor.is_superuser):
+        audit_record(
+            action=AuditAction.FIELD_REDACT,
+            outcome=AuditOutcome.DENIED,
+            actor=actor,
+            context=context,
+            detail=f"not a superuser: redact {field or '-'} of event {event_id}",
+            **where,
+        )
+        raise AuditRedactionDenied(gettext("Only a superuser can redact audit events."))
+    if field not in REDACTABLE_FIELDS:
+        raise AuditRedactionError(
+            gettext("Only the reason or the CertSN of an event can be redacted.")
+        )
+    if target is None:
+        raise AuditRedactionError(gettext("There is no audit event #%(id)s.") % {"id": event_id})
+    detail = redaction_detail(event_id=target.pk, field=field)
+    _redactable_check(target, field)
+    try:
+        reason = clean_reason(reason)
+    except ValidationError as error:
+        raise AuditRedactionError(" ".join(error.messages)) from None
+
+    def blank(redaction: AuditEvent) -> None:
+        # The one UPDATE the database's triggers let through (see append_only), and only while
+        # the text is there and unmarked: a concurrent redaction of it rolls this one back.
+        table = connection.ops.quote_name(AuditEvent._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {field} = '', {field}_redacted_by = %s "  # noqa: S608
+                f"WHERE id = %s AND {field} <> '' AND {field}_digest <> '' "
+                f"AND {field}_redacted_by IS NULL",
+                [redaction.pk, target.pk],
+            )
+            if cursor.rowcount != 1:
+                raise AuditRedactionError(
+                    gettext("Event #%(id)s changed meanwhile: nothing was redacted.")
+                    % {"id": target.pk}
+                )
+
+    return audit_record(
+        action=AuditAction.FIELD_REDACT,
+        outcome=AuditOutcome.SUCCESS,
+        actor=actor,
+        context=context,
+        reason=reason,
+        detail=detail,
+        then=blank,
+        **where,
+    )
+
+
+def _redactable_check(target: AuditEvent, field: str) -> None:
+    """Raise ``AuditRedactionError`` unless ``field`` of ``target`` can be redacted now."""
+    params = {"id": target.pk, "field": AuditEvent._meta.get_field(field).verbose_name}
+    if getattr(target, f"{field}_redacted_by") is not None:
+        raise AuditRedactionError(
+            gettext("The %(field)s of event #%(id)s is already redacted (by event #%(by)s).")
+            % {**params, "by": getattr(target, f"{field}_redacted_by")}
+        )
+    if not getattr(target, f"{field}_digest"):
+        raise AuditRedactionError(
+            gettext(
+                "Event #%(id)s was written before the chain covered digests of its texts: its "
+                "hash covers the %(field)s itself, so blanking it would break the chain. It "
+                "cannot be redacted."
+            )
+            % params
+        )
+    if not getattr(target, field):
+        raise AuditRedactionError(
+            gettext("The %(field)s of event #%(id)s is empty: there is nothing to redact.") % params
+        )

@@ -18,14 +18,17 @@ from django.db.models import Max, Min, QuerySet
 from certadmin.audit.chain import (
     CHAIN_FIELDS,
     GENESIS_HASH,
+    WALK_FIELDS,
     AuditKeyUnknownError,
     ChainReport,
+    RedactableTextCheck,
     TextRowHasher,
     created_at_text,
+    redaction_target,
     row_hash,
 )
 from certadmin.audit.checkpoints import Checkpoint, checkpoint_signature_ok, checkpoints_read
-from certadmin.audit.models import AuditEvent, ChainProblem
+from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainProblem
 from certadmin.audit.selectors import utc_time_text
 
 _PREV_HASH = CHAIN_FIELDS.index("prev_hash")
@@ -159,6 +162,7 @@ class _Walk:
         """Check ``rows`` (in id order, the first following ``state``'s last row), advancing
         ``state``; stop at the first broken row, recorded in ``state``."""
         hash_of = TextRowHasher(self.keys)
+        texts_problem = RedactableTextCheck(self.keys, recorded=_redaction_recorded)
         for row_id, values, entry_hash in rows:
             state.checked += 1
             key_id = values[_KEY_ID]
@@ -172,6 +176,8 @@ class _Walk:
                     problem = ChainProblem.UNKEYED
                 elif edited:
                     problem = ChainProblem.EDITED
+                elif texts := texts_problem(row_id, values):
+                    problem = texts
                 elif values[_PREV_HASH] != state.previous_hash:
                     problem = (
                         ChainProblem.FIRST_UNLINKED
@@ -223,6 +229,7 @@ def _segment_check(
     segment: _Segment, *, keys: Mapping[str, bytes], expect_head: str, head_ids: frozenset[int]
 ) -> _Segment:
     hash_of = TextRowHasher(keys)
+    texts_problem = RedactableTextCheck(keys, recorded=_redaction_recorded)
     keyed_seen = False
     previous_hash = None
     rows = _rows_in_chain_order(
@@ -241,7 +248,11 @@ def _segment_check(
             segment.has_unkeyed = True
             segment.intact = segment.intact and not keyed_seen
         try:
-            segment.intact = segment.intact and hash_of(values) == entry_hash
+            segment.intact = (
+                segment.intact
+                and hash_of(values) == entry_hash
+                and not texts_problem(row_id, values)
+            )
         except AuditKeyUnknownError:
             segment.intact = False
         if not segment.intact:
@@ -324,26 +335,46 @@ def _edited(row_id: int, keys: Mapping[str, bytes]) -> bool:
     return row_hash(values, keys=keys) != entry_hash
 
 
+def _redaction_recorded(row_id: int, field: str, redaction_id: int) -> bool:
+    """Whether event ``redaction_id`` is a later, keyed, successful redaction of ``field`` of
+    row ``row_id``. Its own hash is checked when the walk reaches it (it comes later), so a
+    forged one breaks the walk there. Redactions are rare: one query each."""
+    if redaction_id <= row_id:
+        return False
+    found = (
+        AuditEvent.objects.filter(id=redaction_id)
+        .values_list("action", "outcome", "key_id", "detail")
+        .first()
+    )
+    return (
+        found is not None
+        and found[0] == AuditAction.FIELD_REDACT
+        and found[1] == AuditOutcome.SUCCESS
+        and bool(found[2])
+        and redaction_target(found[3]) == (row_id, field)
+    )
+
+
 def _row_read(row_id: int) -> tuple[tuple, str]:
     row = AuditEvent.objects.values_list(*CHAIN_FIELDS, "entry_hash").get(id=row_id)
     return row[:-1], row[-1]
 
 
 def _chain_values() -> tuple[QuerySet, bool]:
-    """Every row as ``id``, its ``CHAIN_FIELDS``, ``entry_hash``, by ascending id; and whether
+    """Every row as ``id``, its ``WALK_FIELDS``, ``entry_hash``, by ascending id; and whether
     ``created_at`` comes as its text (else as a datetime, on a database that cannot)."""
     events = AuditEvent.objects.order_by("id")
     created_at = utc_time_text("created_at")
     if created_at is None:
-        return events.values_list("id", *CHAIN_FIELDS, "entry_hash"), False
-    fields = [created_at if name == "created_at" else name for name in CHAIN_FIELDS]
+        return events.values_list("id", *WALK_FIELDS, "entry_hash"), False
+    fields = [created_at if name == "created_at" else name for name in WALK_FIELDS]
     return events.values_list("id", *fields, "entry_hash"), True
 
 
 def _rows_in_chain_order(
     *, batch_size: int, after_id: int = 0, up_to_id: int | None = None
 ) -> Iterator[tuple[int, tuple, str]]:
-    """``(id, values in CHAIN_FIELDS order with created_at as its text, entry_hash)`` by
+    """``(id, values in WALK_FIELDS order with created_at as its text, entry_hash)`` by
     ascending id, in keyset batches, for the ids after ``after_id`` (up to ``up_to_id``)."""
     last_id = after_id
     rows, as_text = _chain_values()

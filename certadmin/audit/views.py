@@ -8,19 +8,27 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
 from certadmin.audit.exports import TrailExport, export_first_batch, export_zip_stream
-from certadmin.audit.forms import ChainVerifyForm, EventFilterForm, PageForm, quick_ranges
+from certadmin.audit.forms import (
+    ChainVerifyForm,
+    EventFilterForm,
+    FieldRedactForm,
+    PageForm,
+    quick_ranges,
+)
 from certadmin.audit.models import AuditEvent
 from certadmin.audit.rows import event_table
 from certadmin.audit.selectors import (
@@ -34,7 +42,14 @@ from certadmin.audit.selectors import (
     user_history,
     verifications_recent,
 )
-from certadmin.audit.services import AuditWriteError, request_context, trail_export_record
+from certadmin.audit.services import (
+    AuditRedactionDenied,
+    AuditRedactionError,
+    AuditWriteError,
+    audit_field_redact,
+    request_context,
+    trail_export_record,
+)
 from certadmin.devices.forms import DeviceLookupForm
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.jobs.selectors import chain_verification_job, chain_verification_running
@@ -64,7 +79,7 @@ def _events_context(request: HtmxHttpRequest, form: EventFilterForm) -> dict:
     return {
         "form": form,
         "events": rows,
-        "table": event_table(events=rows),
+        "table": event_table(events=rows, redact=request.user.is_superuser),
         "next_before_id": next_before_id,
         "quick_ranges": quick_ranges(today=timezone.localdate()),
     }
@@ -159,7 +174,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
         "product_key": product_key,
         "device_name": device_name,
         "events": rows,
-        "table": event_table(events=rows),
+        "table": event_table(events=rows, redact=request.user.is_superuser),
         "next_before_id": next_before_id,
     }
     if not request.htmx:
@@ -189,7 +204,7 @@ def user_events(request: HtmxHttpRequest, username: str) -> HttpResponse:
         {
             "username": username,
             "events": rows,
-            "table": event_table(events=rows),
+            "table": event_table(events=rows, redact=request.user.is_superuser),
             "next_before_id": next_before_id,
         },
     )
@@ -259,3 +274,65 @@ def chain_verify_run(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
         page_or_partial(request, "audit/chain_run.html", "progress"),
         {"job": job, "total": max(job.total, job.done), "form": ChainVerifyForm()},
     )
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
+def event_redact(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
+    """A superuser redacts one text of one event (the redaction is itself an event)."""
+    event = get_object_or_404(AuditEvent, pk=event_id)
+    if not request.user.is_superuser and request.method == "GET":
+        raise PermissionDenied
+    form = FieldRedactForm(request.POST or None, event=event)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        try:
+            if not request.user.is_superuser:
+                # The service records the attempt, then refuses it.
+                audit_field_redact(
+                    actor=request.user,
+                    event_id=event.pk,
+                    field=request.POST.get("field", ""),
+                    reason="",
+                    context=request_context(request),
+                )
+            if form.is_valid() and _reauthenticated(request, form):
+                audit_field_redact(
+                    actor=request.user,
+                    event_id=event.pk,
+                    field=form.cleaned_data["field"],
+                    reason=form.cleaned_data["reason"],
+                    context=request_context(request),
+                )
+                messages.success(request, _("The text was redacted; the redaction is recorded."))
+                return redirect("audit:redact", event_id=event.pk)
+        except AuditRedactionDenied as error:
+            raise PermissionDenied(str(error)) from None
+        except AuditRedactionError as error:
+            form.add_error(None, str(error))
+        except AuditWriteError:
+            messages.error(request, _("The redaction could not be recorded, so it was not made."))
+            status = 503
+    context = {
+        "event": event,
+        "table": event_table(events=[event]),
+        "form": form,
+        "reauth_fresh": reauth_is_fresh(request),
+    }
+    return render(request, "audit/redact.html", context, status=status)
+
+
+def _reauthenticated(request: HtmxHttpRequest, form: FieldRedactForm) -> bool:
+    """Whether the password was entered in the last minutes (or is given, and right, now)."""
+    if reauth_is_fresh(request):
+        return True
+    password = form.cleaned_data.get("password", "")
+    if not password:
+        form.add_error("password", _("Enter your password to confirm it is you."))
+        return False
+    if not reauth_confirm(request=request, password=password):
+        form.add_error("password", _("That password is not correct."))
+        return False
+    return True

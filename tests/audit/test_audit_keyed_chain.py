@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
-from certadmin.audit.chain import canonical_event_bytes, event_hash
+from certadmin.audit.chain import canonical_event_bytes, event_hash, field_digest
 from certadmin.audit.checkpoints import (
     CheckpointError,
     checkpoint_sign,
@@ -219,11 +219,14 @@ def test_a_chain_rewritten_with_the_key_differs_from_its_checkpoint():
         row = AuditEvent.objects.get(pk=event.pk)
         row.prev_hash = previous
         row.reason = "nothing to see" if event is events[1] else row.reason
+        row.reason_digest = field_digest(
+            name="reason", text=row.reason, key=django_settings.AUDIT_KEYS[row.key_id]
+        )
         row.entry_hash = event_hash(row)
         tamper(
-            "UPDATE audit_auditevent SET reason = %s, prev_hash = %s, entry_hash = %s "
-            "WHERE id = %s",
-            [row.reason, row.prev_hash, row.entry_hash, row.pk],
+            "UPDATE audit_auditevent SET reason = %s, reason_digest = %s, prev_hash = %s, "
+            "entry_hash = %s WHERE id = %s",
+            [row.reason, row.reason_digest, row.prev_hash, row.entry_hash, row.pk],
         )
         previous = row.entry_hash
     assert chain_verify(checkpoint_dir="").ok

@@ -46,10 +46,10 @@ def test_an_edited_row_is_found():
 def test_an_edited_row_with_a_recomputed_hash_breaks_the_next_link():
     events = make_events(4)
     forged = AuditEvent.objects.get(pk=events[1].id)
-    forged.reason = "nothing to see"
+    forged.detail = "nothing to see"
     tamper(
-        "UPDATE audit_auditevent SET reason = %s, entry_hash = %s WHERE id = %s",
-        [forged.reason, event_hash(forged), forged.id],
+        "UPDATE audit_auditevent SET detail = %s, entry_hash = %s WHERE id = %s",
+        [forged.detail, event_hash(forged), forged.id],
     )
     report = chain_verify()
     assert report.problem == ChainProblem.UNLINKED

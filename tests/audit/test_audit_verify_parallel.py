@@ -127,12 +127,12 @@ def test_checkpoints_are_matched_with_the_rows_before_each_segment(checkpoint_di
     for event in events[2:]:
         row = AuditEvent.objects.get(pk=event.pk)
         row.prev_hash = previous
-        row.reason = "nothing to see" if event is events[2] else row.reason
+        row.detail = "nothing to see" if event is events[2] else row.detail
         row.entry_hash = previous = event_hash(row)
         tamper(
-            "UPDATE audit_auditevent SET reason = %s, prev_hash = %s, entry_hash = %s "
+            "UPDATE audit_auditevent SET detail = %s, prev_hash = %s, entry_hash = %s "
             "WHERE id = %s",
-            [row.reason, row.prev_hash, row.entry_hash, row.pk],
+            [row.detail, row.prev_hash, row.entry_hash, row.pk],
         )
     report = both_walks()
     assert report.problem == ChainProblem.CHECKPOINT_MISMATCH
