@@ -20,12 +20,19 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder
 from psycopg import sql
 
+from certadmin.audit.models import REDACTABLE_FIELDS, AuditEvent
+
 AUDIT_APP = "audit"
 # On the trail: read it and append to it, nothing else (no UPDATE, DELETE, TRUNCATE,
 # REFERENCES, TRIGGER, MAINTAIN: REVOKE ALL first takes whatever was granted before).
 AUDIT_PRIVILEGES = "SELECT, INSERT"
 # Everywhere else (sessions, jobs, inventory, the task queue, a cache table): ordinary writes.
 APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+# The one change the trail allows (``audit_field_redact``): blanking a redactable text and
+# marking it redacted, a column-level grant; the triggers refuse every other form of it.
+REDACTION_COLUMNS = tuple(
+    column for name in REDACTABLE_FIELDS for column in (name, f"{name}_redacted_by")
+)
 # Which migrations ran is the owner's business; serving may read it.
 MIGRATIONS_PRIVILEGES = "SELECT"
 SEQUENCE_PRIVILEGES = "USAGE, SELECT"
@@ -160,6 +167,9 @@ def serving_role_grant(*, connection: BaseDatabaseWrapper, role: str) -> Serving
             f"REVOKE ALL ON TABLE {table} FROM {grantee}",
             f"GRANT {privileges} ON TABLE {table} TO {grantee}",
         ]
+        if name == AuditEvent._meta.db_table:
+            columns = ", ".join(map(_identifier, REDACTION_COLUMNS))
+            statements.append(f"GRANT UPDATE ({columns}) ON TABLE {table} TO {grantee}")
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
