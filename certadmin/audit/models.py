@@ -58,6 +58,7 @@ class AuditAction(models.TextChoices):
     CERT_EXPORT = "cert_export", _("Bulk certificate export")
     TRAIL_EXPORT = "trail_export", _("Audit trail export")
     CHAIN_VERIFY = "chain_verify", _("Audit chain verification")
+    CHAIN_CHECKPOINT = "chain_checkpoint", _("Audit chain checkpoint")
 
 
 class AuditOutcome(models.TextChoices):
@@ -148,6 +149,8 @@ class ChainProblem(models.TextChoices):
     CHECKPOINT_INVALID = "checkpoint_invalid", _("A checkpoint is malformed or forged")
     CHECKPOINT_MISMATCH = "checkpoint_mismatch", _("The chain differs from a signed checkpoint")
     CHECKPOINT_MISSING_ROW = "checkpoint_missing_row", _("A checkpointed row is gone")
+    CHECKPOINT_ABSENT = "checkpoint_absent", _("A recorded checkpoint is missing")
+    CHECKPOINT_OVERDUE = "checkpoint_overdue", _("A checkpoint is overdue")
 
 
 class ChainVerification(AppendOnlyModel):
@@ -248,6 +251,24 @@ def chain_problem_message(
             _(
                 "Row %(id)s, the head of a signed checkpoint, is no longer in the chain: "
                 "the newest rows were removed."
+            )
+            % params
+        )
+    if problem == ChainProblem.CHECKPOINT_ABSENT:
+        return (
+            _(
+                "Row %(id)s records a signed checkpoint that is not in the checkpoint directory "
+                "(or not validly signed there): it was deleted or replaced, or this is not the "
+                "directory it was written to."
+            )
+            % params
+        )
+    if problem == ChainProblem.CHECKPOINT_OVERDUE:
+        return (
+            _(
+                "Row %(id)s is older than the longest time allowed without a checkpoint, and no "
+                "signed checkpoint covers it: checkpoints stopped being written, or the newest "
+                "were deleted along with the rows that recorded them."
             )
             % params
         )

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from certadmin.audit.chain import GENESIS_HASH, ChainReport, event_hash
+from certadmin.audit.checkpoints import Checkpoint, checkpoint_event_detail
 from certadmin.audit.models import (
     AuditAction,
     AuditEvent,
@@ -238,4 +239,17 @@ def trail_export_record(
         actor=actor,
         context=context,
         detail=f"up to row {head_id or '-'} head {head_hash or '-'}; filters: {given or 'none'}",
+    )
+
+
+def chain_checkpoint_record(*, checkpoint: Checkpoint) -> AuditEvent:
+    """Record in the trail that ``checkpoint`` was written (by ``audit_checkpoint``): the keyed
+    chain then lists every checkpoint ever made, so one deleted from the directory is found.
+    Raises ``AuditWriteError``."""
+    return audit_record(
+        action=AuditAction.CHAIN_CHECKPOINT,
+        outcome=AuditOutcome.SUCCESS,
+        actor=None,
+        context=RequestContext(ip_address=None, user_agent=""),
+        detail=checkpoint_event_detail(checkpoint),
     )

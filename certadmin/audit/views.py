@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -77,6 +78,13 @@ def event_export(request: HtmxHttpRequest) -> HttpResponse:
     form = EventFilterForm(request.GET)
     if not form.is_valid():
         return render(request, "audit/events.html", _events_context(form), status=400)
+    if settings.AUDIT_SIGNING_KEY is None:
+        # Without the key the manifest cannot be signed: say so before anything is recorded.
+        messages.error(
+            request,
+            _("Exports cannot be signed: no audit signing key is configured on this server."),
+        )
+        return render(request, "audit/events.html", _events_context(form), status=503)
     filters = form.filters()
     # As the manifest states them: dates in ISO 8601, the actions that "any key access" means.
     filters_stated = {**filters, **_dates(filters)}
