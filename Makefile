@@ -57,6 +57,7 @@ serve: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 serve: install
 	@test -n "$$ALIBABA_CLOUD_ACCESS_KEY_ID" || { echo "make serve runs production and needs its environment:" \
 		"ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, CERTADMIN_AUDIT_KEYS," \
+		"CERTADMIN_AUDIT_SIGNING_KEY," \
 		"DATABASE_URL, REDIS_URL (README, Deployment). For the demo: make run." >&2; exit 1; }
 	$(PY) manage.py check --deploy
 	@# Two database roles (README, Deployment): migrate and grant as the tables' owner, serve as

@@ -9,6 +9,7 @@ every command. A command-line lookup needs only the AccessKey pair.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -222,6 +223,38 @@ if AUDIT_KEYS and AUDIT_KEY_ID not in AUDIT_KEYS:
 AUDIT_CHECKPOINT_DIR = _env("CERTADMIN_AUDIT_CHECKPOINT_DIR") or (
     str(VAR_DIR / "audit-checkpoints") if DEMO_MODE else ""
 )
+# Longest time a row may wait for a checkpoint (`audit_checkpoint` from cron): with a checkpoint
+# directory, `audit_verify` fails when an older row is covered by none. Hours; 0 turns it off.
+try:
+    AUDIT_CHECKPOINT_MAX_AGE = timedelta(
+        hours=float(_env("CERTADMIN_AUDIT_CHECKPOINT_MAX_AGE", "26"))
+    )
+    if AUDIT_CHECKPOINT_MAX_AGE.total_seconds() < 0:
+        raise ValueError
+except (ValueError, OverflowError):
+    raise ImproperlyConfigured(
+        "CERTADMIN_AUDIT_CHECKPOINT_MAX_AGE must be a number of hours (0: no limit)."
+    ) from None
+# Export manifests and checkpoints are signed with an Ed25519 key (certadmin/audit/signing.py):
+# the private key only where they are made (the dashboard, audit_checkpoint), the public keys
+# wherever they are checked (the signing key's own public half is trusted without listing it).
+# The demo signing key is public, like the demo audit key, and refused in production; it is
+# not trusted when public keys are configured, so a verifier in demo mode cannot be fooled by it.
+from certadmin.audit.signing import audit_public_keys_parse, audit_signing_key_parse  # noqa: E402
+
+DEV_AUDIT_SIGNING_KEY = "demo:" + b"certadmin public demo signer key".hex()
+_signing_text = _env("CERTADMIN_AUDIT_SIGNING_KEY")
+_public_text = _env("CERTADMIN_AUDIT_PUBLIC_KEYS")
+if DEMO_MODE and not _signing_text and not _public_text:
+    _signing_text = DEV_AUDIT_SIGNING_KEY
+try:
+    AUDIT_SIGNING_KEY = audit_signing_key_parse(_signing_text)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CERTADMIN_AUDIT_SIGNING_KEY: {exc}") from None
+try:
+    AUDIT_PUBLIC_KEYS = audit_public_keys_parse(_public_text, signing_key=AUDIT_SIGNING_KEY)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CERTADMIN_AUDIT_PUBLIC_KEYS: {exc}") from None
 # --- end of audit trail keys ------------------------------------------------------------------
 
 REDIS_URL = _env("REDIS_URL")

@@ -1,27 +1,49 @@
 """Signed checkpoints of the audit chain, kept outside the database.
 
 A checkpoint says "on <time>, row <head_id> was the head, its hash was <head_hash>, and the
-chain held <row_count> rows", signed with HMAC-SHA-256 under an audit key (its kid is in the
-file). ``manage.py audit_checkpoint`` writes one file per checkpoint into the directory the
-operator configures (``CERTADMIN_AUDIT_CHECKPOINT_DIR``), atomically and never over an existing
-file; ``audit_verify`` checks the chain against every one. Someone who can write to the database
-but not to that directory, and does not hold the key, can then neither remove the newest rows
-nor rewrite the chain up to a checkpoint without ``audit_verify`` saying so.
+chain held <row_count> rows", signed with the audit signing key (Ed25519, see
+``certadmin.audit.signing``; its kid is in the file). ``manage.py audit_checkpoint`` writes one
+file per checkpoint into the directory the operator configures
+(``CERTADMIN_AUDIT_CHECKPOINT_DIR``), atomically and never over an existing file, and records it
+in the trail as an event; ``audit_verify`` checks the chain against every one with the public
+keys only. Someone who can write to the database but not to that directory, and does not hold
+the signing key, can then neither remove the newest rows nor rewrite the chain up to a
+checkpoint without ``audit_verify`` saying so; and since holding the chain's HMAC keys does not
+let anyone sign, neither can a verifier.
+
+Version 1 checkpoints were HMAC'd with a chain key, which every verifier holds: they are still
+read and checked (a mismatch still fails), but they prove nothing against a key holder, so they
+never count as the checkpoint that covers a row or stands for a recorded one.
 """
 
 import hashlib
 import hmac
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-VERSION = 1
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from certadmin.audit.signing import SigningKey, signature_make, signature_ok
+
+VERSION = 2
+LEGACY_VERSION = 1  # HMAC-SHA-256 under a chain key
 PATTERN = "checkpoint-*.json"
-_DOMAIN = b"certadmin audit checkpoint v1\n"  # a checkpoint signature is never a row hash
+# A checkpoint signature is never a row hash, nor a signature of the other version.
+_DOMAINS = {
+    LEGACY_VERSION: b"certadmin audit checkpoint v1\n",
+    VERSION: b"certadmin audit checkpoint v2\n",
+}
+# The detail of the event that records a checkpoint in the trail (English, like every detail).
+_EVENT_DETAIL = re.compile(
+    r"checkpoint (?P<name>\S+); head (?P<head_id>\d+) hash (?P<head_hash>[0-9a-f]{64}); "
+    r"rows (?P<row_count>\d+)"
+)
 
 
 class CheckpointError(Exception):
@@ -43,31 +65,90 @@ class Checkpoint:
     def signed_bytes(self) -> bytes:
         fields = asdict(self)
         del fields["signature"]
-        return _DOMAIN + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+        return (
+            _DOMAINS[self.version]
+            + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+        )
+
+    @property
+    def legacy(self) -> bool:
+        """An HMAC'd version 1 checkpoint: anyone holding the chain key could have written it."""
+        return self.version == LEGACY_VERSION
 
 
 def checkpoint_sign(
-    *, head_id: int, head_hash: str, row_count: int, created_at: datetime, key_id: str, key: bytes
+    *, head_id: int, head_hash: str, row_count: int, created_at: datetime, key: SigningKey
 ) -> Checkpoint:
-    """A checkpoint of the given head, signed with ``key`` (whose id is ``key_id``)."""
+    """A checkpoint of the given head, signed with the audit signing key."""
     unsigned = Checkpoint(
         head_id=head_id,
         head_hash=head_hash,
         row_count=row_count,
         created_at=created_at.isoformat(timespec="seconds"),
-        key_id=key_id,
+        key_id=key.key_id,
     )
-    signature = hmac.new(key, unsigned.signed_bytes(), hashlib.sha256).hexdigest()
+    signature = signature_make(unsigned.signed_bytes(), key=key)
     return Checkpoint(**{**asdict(unsigned), "signature": signature})
 
 
-def checkpoint_signature_ok(checkpoint: Checkpoint, *, keys: Mapping[str, bytes]) -> bool:
-    """True when the signature verifies under the configured key the checkpoint names."""
+def checkpoint_signature_ok(
+    checkpoint: Checkpoint,
+    *,
+    public_keys: Mapping[str, Ed25519PublicKey],
+    keys: Mapping[str, bytes],
+) -> bool:
+    """True when the signature verifies under the key the checkpoint names: a version 2
+    checkpoint's Ed25519 signature under a trusted public key, a version 1 checkpoint's HMAC
+    under a configured chain key (``keys``)."""
+    if not checkpoint.legacy:
+        return signature_ok(
+            checkpoint.signed_bytes(),
+            signature=checkpoint.signature,
+            key_id=checkpoint.key_id,
+            public_keys=public_keys,
+        )
     key = keys.get(checkpoint.key_id)
     if key is None:
         return False
     expected = hmac.new(key, checkpoint.signed_bytes(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, checkpoint.signature)
+
+
+def checkpoint_file_name(checkpoint: Checkpoint) -> str:
+    """The name ``checkpoint_write`` gives the checkpoint's file."""
+    stamp = checkpoint.created_at.replace(":", "").replace("-", "").replace("+", "p")
+    return f"checkpoint-{stamp}-{checkpoint.head_id}.json"
+
+
+@dataclass(frozen=True)
+class RecordedCheckpoint:
+    """What the trail's event says about a checkpoint written to the directory."""
+
+    name: str
+    head_id: int
+    head_hash: str
+    row_count: int
+
+
+def checkpoint_event_detail(checkpoint: Checkpoint) -> str:
+    """The detail of the event that records ``checkpoint`` in the trail."""
+    return (
+        f"checkpoint {checkpoint_file_name(checkpoint)}; head {checkpoint.head_id} "
+        f"hash {checkpoint.head_hash}; rows {checkpoint.row_count}"
+    )
+
+
+def checkpoint_event_parse(detail: str) -> RecordedCheckpoint | None:
+    """The checkpoint an event's detail records, or None when it is not such a detail."""
+    match = _EVENT_DETAIL.fullmatch(detail)
+    if match is None:
+        return None
+    return RecordedCheckpoint(
+        name=match["name"],
+        head_id=int(match["head_id"]),
+        head_hash=match["head_hash"],
+        row_count=int(match["row_count"]),
+    )
 
 
 def checkpoint_write(*, checkpoint: Checkpoint, directory: Path) -> Path:
@@ -77,8 +158,7 @@ def checkpoint_write(*, checkpoint: Checkpoint, directory: Path) -> Path:
     name (which fails if that name exists) and the temporary name removed.
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    stamp = checkpoint.created_at.replace(":", "").replace("-", "").replace("+", "p")
-    final = directory / f"checkpoint-{stamp}-{checkpoint.head_id}.json"
+    final = directory / checkpoint_file_name(checkpoint)
     data = json.dumps(asdict(checkpoint), sort_keys=True, indent=1).encode() + b"\n"
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=".checkpoint-", suffix=".tmp")
     try:
@@ -119,7 +199,8 @@ def checkpoints_read(*, directory: Path) -> tuple[list[Checkpoint], list[str]]:
                 and isinstance(checkpoint.head_hash, str)
                 and isinstance(checkpoint.signature, str)
                 and isinstance(checkpoint.key_id, str)
-                and checkpoint.version == VERSION
+                and checkpoint.version in _DOMAINS
+                and type(checkpoint.version) is int
             ):
                 raise TypeError
         except (OSError, ValueError, TypeError):

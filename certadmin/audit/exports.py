@@ -4,34 +4,47 @@ A CSV alone says nothing about itself, and comment lines above its header confus
 so the rows stay a plain CSV (newest first, as the page shows them, times in ISO 8601 with their
 UTC offset) and a sidecar manifest in the same archive states what the file is: the filters used,
 who exported it and when, the row count, the chain head at the time of export (the export covers
-rows up to it), the SHA-256 of the CSV bytes, and an HMAC-SHA-256 under the audit key over all of
-that. ``export_manifest_verify`` checks an archive; ``manage.py audit_export_verify`` runs it.
+rows up to it), the SHA-256 of the CSV bytes, and an Ed25519 signature over all of that under the
+audit signing key (``certadmin.audit.signing``), whose kid it names.
+
+``export_manifest_verify`` checks an archive with the public keys alone (``manage.py
+audit_export_verify`` runs it): exactly the two members, each once, nothing before them; a
+manifest without a repeated key at any level, in this format, validly signed; the CSV's bytes
+and row count as it states. Format 1 manifests were HMAC'd with an audit chain key, which every
+verifier holds, so they prove nothing and are refused.
 """
 
 import csv
 import hashlib
-import hmac
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
 
+from certadmin.audit.keys import KEY_ID
 from certadmin.audit.models import REDACTABLE_FIELDS, AuditEvent
 from certadmin.audit.selectors import events_before, utc_time_text
+from certadmin.audit.signing import SigningKey, signature_make, signature_ok
 from certadmin.csv_safety import csv_text
 
-EXPORT_FORMAT = "certadmin-audit-export/1"
+EXPORT_FORMAT = "certadmin-audit-export/2"
+LEGACY_EXPORT_FORMAT = "certadmin-audit-export/1"  # HMAC'd with a chain key: refused
 EVENTS_NAME = "events.csv"
 MANIFEST_NAME = "manifest.json"
+MEMBERS = (EVENTS_NAME, MANIFEST_NAME)
+SIGNATURE_FIELD = "ed25519_signature"
 EXPORT_BATCH = 5000  # rows per query and per CSV chunk
 EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
-_DOMAIN = b"certadmin audit export v1\n"  # an export signature is never a row hash
+# An export signature is never a row hash, nor a checkpoint's signature.
+_DOMAIN = b"certadmin audit export v2\n"
 
 
 @dataclass(frozen=True)
@@ -212,8 +225,17 @@ def export_zip_stream(export: TrailExport, *, first_batch: list[tuple]) -> Itera
     yield sink.take()
 
 
-def export_manifest(export: TrailExport, *, rows: int, csv_sha256: str, size: int) -> dict:
-    """The signed statement about one export."""
+def export_manifest(
+    export: TrailExport,
+    *,
+    rows: int,
+    csv_sha256: str,
+    size: int,
+    signing_key: SigningKey | None = None,
+) -> dict:
+    """The signed statement about one export (signed with the ``AUDIT_SIGNING_KEY`` setting
+    unless ``signing_key`` is given)."""
+    signing_key = settings.AUDIT_SIGNING_KEY if signing_key is None else signing_key
     manifest = {
         "format": EXPORT_FORMAT,
         "exported_at": timezone.localtime(export.exported_at).isoformat(timespec="seconds"),
@@ -225,35 +247,139 @@ def export_manifest(export: TrailExport, *, rows: int, csv_sha256: str, size: in
         "chain_head": {"id": export.head_id, "hash": export.head_hash},
         "export_event_id": export.export_event_id,
         "events_csv": {"name": EVENTS_NAME, "bytes": size, "sha256": csv_sha256},
-        "key_id": settings.AUDIT_KEY_ID,
+        "key_id": signing_key.key_id,
     }
-    manifest["hmac_sha256"] = _signature(manifest, key=settings.AUDIT_KEYS[settings.AUDIT_KEY_ID])
+    manifest[SIGNATURE_FIELD] = signature_make(manifest_signed_bytes(manifest), key=signing_key)
     return manifest
 
 
-def _signature(manifest: Mapping, *, key: bytes) -> str:
-    fields = {name: value for name, value in manifest.items() if name != "hmac_sha256"}
-    signed = _DOMAIN + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(key, signed, hashlib.sha256).hexdigest()
+def manifest_signed_bytes(manifest: Mapping) -> bytes:
+    """What a manifest's signature covers: every other member, as sorted-key compact JSON."""
+    fields = {name: value for name, value in manifest.items() if name != SIGNATURE_FIELD}
+    return _DOMAIN + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+class _Refused(Exception):
+    """Why an archive is not verified (English, names no key material)."""
 
 
 def export_manifest_verify(
-    archive_bytes: bytes, *, keys: Mapping[str, bytes] | None = None
+    archive_bytes: bytes, *, public_keys: Mapping[str, Ed25519PublicKey] | None = None
 ) -> tuple[bool, str]:
-    """``(True, "")`` when the archive's CSV matches its manifest and the manifest's HMAC
-    verifies under the audit key it names; otherwise ``(False, why)`` in English."""
-    keys = settings.AUDIT_KEYS if keys is None else keys
+    """``(True, "")`` when the archive holds exactly ``events.csv`` and ``manifest.json``, the
+    manifest is validly signed under a trusted public key (default: the ``AUDIT_PUBLIC_KEYS``
+    setting) and the CSV is as it states; otherwise ``(False, why)`` in English."""
+    public_keys = settings.AUDIT_PUBLIC_KEYS if public_keys is None else public_keys
     try:
-        with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
-            manifest = json.loads(archive.read(MANIFEST_NAME))
-            events_csv = archive.read(EVENTS_NAME)
-    except (zipfile.BadZipFile, KeyError, ValueError):
-        return False, "not an audit export archive"
-    key = keys.get(manifest.get("key_id", ""))
-    if key is None:
-        return False, "the manifest names an audit key that is not configured here"
-    if not hmac.compare_digest(_signature(manifest, key=key), manifest.get("hmac_sha256", "")):
-        return False, "the manifest's signature does not verify"
-    if hashlib.sha256(events_csv).hexdigest() != manifest["events_csv"]["sha256"]:
-        return False, "events.csv does not match the SHA-256 in the manifest"
+        events_csv, manifest_bytes = _members_read(archive_bytes)
+        manifest = _manifest_parse(manifest_bytes)
+        _manifest_check(manifest, public_keys=public_keys)
+        _events_check(events_csv, manifest=manifest)
+    except _Refused as refused:
+        return False, str(refused)
     return True, ""
+
+
+def _members_read(archive_bytes: bytes) -> tuple[bytes, bytes]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(archive_bytes))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise _Refused("not a ZIP archive") from None
+    with archive:
+        infos = archive.infolist()
+        names = [info.filename for info in infos]
+        for name in MEMBERS:
+            if names.count(name) > 1:
+                raise _Refused(f"the archive holds {name} {names.count(name)} times")
+            if name not in names:
+                raise _Refused(f"the archive holds no {name}")
+        if len(names) != len(MEMBERS):
+            others = ", ".join(sorted(json.dumps(n) for n in set(names) - set(MEMBERS)))
+            raise _Refused(
+                f"the archive holds other members than events.csv and manifest.json: {others}"
+            )
+        # What a reader that scans from the start (rather than from the central directory at
+        # the end) would find first must be these members too.
+        if min(info.header_offset for info in infos) != 0:
+            raise _Refused("the archive has data before its first member")
+        try:
+            return archive.read(EVENTS_NAME), archive.read(MANIFEST_NAME)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError):
+            raise _Refused("a member of the archive is damaged or cannot be read") from None
+
+
+class _RepeatedKey(Exception):
+    pass
+
+
+def _object_without_repeats(pairs: list[tuple[str, object]]) -> dict:
+    result: dict = {}
+    for name, value in pairs:
+        if name in result:
+            raise _RepeatedKey(name)
+        result[name] = value
+    return result
+
+
+def _constant_refuse(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _manifest_parse(data: bytes) -> dict:
+    try:
+        manifest = json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_object_without_repeats,
+            parse_constant=_constant_refuse,
+        )
+    except _RepeatedKey as repeated:
+        name = json.dumps(repeated.args[0])[:80]
+        raise _Refused(f"manifest.json names the key {name} more than once") from None
+    except ValueError:  # not UTF-8, not JSON
+        raise _Refused("manifest.json is not UTF-8 JSON") from None
+    if not isinstance(manifest, dict):
+        raise _Refused("manifest.json is not a JSON object")
+    return manifest
+
+
+def _manifest_check(manifest: dict, *, public_keys: Mapping[str, Ed25519PublicKey]) -> None:
+    given = manifest.get("format")
+    if given == LEGACY_EXPORT_FORMAT:
+        raise _Refused(
+            f"the manifest is in format {LEGACY_EXPORT_FORMAT}, HMAC'd with an audit chain key "
+            "that every verifier holds: it proves nothing, so it is not verified"
+        )
+    if given != EXPORT_FORMAT:
+        raise _Refused(f"manifest.json is not a {EXPORT_FORMAT} manifest")
+    key_id = manifest.get("key_id")
+    if not isinstance(key_id, str) or not KEY_ID.fullmatch(key_id):
+        raise _Refused("the manifest names no valid signing key id")
+    if key_id not in public_keys:
+        raise _Refused(
+            f"the manifest is signed with key {key_id!r}, which is not among the trusted public "
+            "keys (CERTADMIN_AUDIT_PUBLIC_KEYS)"
+        )
+    if not signature_ok(
+        manifest_signed_bytes(manifest),
+        signature=manifest.get(SIGNATURE_FIELD),
+        key_id=key_id,
+        public_keys=public_keys,
+    ):
+        raise _Refused("the manifest's signature does not verify")
+
+
+def _events_check(events_csv: bytes, *, manifest: dict) -> None:
+    # The manifest is signed: what it states is what certadmin wrote.
+    stated = manifest.get("events_csv")
+    if not isinstance(stated, dict) or hashlib.sha256(events_csv).hexdigest() != stated.get(
+        "sha256"
+    ):
+        raise _Refused("events.csv does not match the SHA-256 in the manifest")
+    try:
+        records = sum(1 for _ in csv.reader(io.StringIO(events_csv.decode("utf-8"), newline="")))
+    except (UnicodeDecodeError, csv.Error):
+        raise _Refused("events.csv is not a UTF-8 CSV file") from None
+    rows = max(records - 1, 0)  # the header line is no row
+    stated_rows = manifest.get("rows")
+    if type(stated_rows) is not int or rows != stated_rows:
+        raise _Refused(f"events.csv holds {rows} rows but the manifest states {stated_rows!r}")

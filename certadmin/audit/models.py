@@ -64,6 +64,7 @@ class AuditAction(models.TextChoices):
     TRAIL_EXPORT = "trail_export", _("Audit trail export")
     CHAIN_VERIFY = "chain_verify", _("Audit chain verification")
     FIELD_REDACT = "field_redact", _("Audit field redaction")
+    CHAIN_CHECKPOINT = "chain_checkpoint", _("Audit chain checkpoint")
 
 
 class AuditOutcome(models.TextChoices):
@@ -169,6 +170,8 @@ class ChainProblem(models.TextChoices):
         "redaction_unrecorded",
         _("A field was blanked without a recorded redaction"),
     )
+    CHECKPOINT_ABSENT = "checkpoint_absent", _("A recorded checkpoint is missing")
+    CHECKPOINT_OVERDUE = "checkpoint_overdue", _("A checkpoint is overdue")
 
 
 class ChainVerification(AppendOnlyModel):
@@ -277,6 +280,24 @@ def chain_problem_message(
             _(
                 "Row %(id)s, the head of a signed checkpoint, is no longer in the chain: "
                 "the newest rows were removed."
+            )
+            % params
+        )
+    if problem == ChainProblem.CHECKPOINT_ABSENT:
+        return (
+            _(
+                "Row %(id)s records a signed checkpoint that is not in the checkpoint directory "
+                "(or not validly signed there): it was deleted or replaced, or this is not the "
+                "directory it was written to."
+            )
+            % params
+        )
+    if problem == ChainProblem.CHECKPOINT_OVERDUE:
+        return (
+            _(
+                "Row %(id)s is older than the longest time allowed without a checkpoint, and no "
+                "signed checkpoint covers it: checkpoints stopped being written, or the newest "
+                "were deleted along with the rows that recorded them."
             )
             % params
         )

@@ -22,6 +22,7 @@ from certadmin.audit.chain import (
     field_digest,
     redaction_detail,
 )
+from certadmin.audit.checkpoints import Checkpoint, checkpoint_event_detail
 from certadmin.audit.models import (
     REDACTABLE_FIELDS,
     AuditAction,
@@ -366,3 +367,16 @@ def _redactable_check(target: AuditEvent, field: str) -> None:
         raise AuditRedactionError(
             gettext("The %(field)s of event #%(id)s is empty: there is nothing to redact.") % params
         )
+
+
+def chain_checkpoint_record(*, checkpoint: Checkpoint) -> AuditEvent:
+    """Record in the trail that ``checkpoint`` was written (by ``audit_checkpoint``): the keyed
+    chain then lists every checkpoint ever made, so one deleted from the directory is found.
+    Raises ``AuditWriteError``."""
+    return audit_record(
+        action=AuditAction.CHAIN_CHECKPOINT,
+        outcome=AuditOutcome.SUCCESS,
+        actor=None,
+        context=RequestContext(ip_address=None, user_agent=""),
+        detail=checkpoint_event_detail(checkpoint),
+    )

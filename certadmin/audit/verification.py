@@ -1,5 +1,7 @@
 """Checking the audit chain: every row's keyed hash, every row's link to the one before it, and
-the chain against every signed checkpoint kept outside the database."""
+the chain against every signed checkpoint kept outside the database: each checkpoint file must
+be validly signed and match the chain, each checkpoint the trail records must still be there,
+and no row may wait longer than the configured maximum age for a checkpoint."""
 
 import functools
 import itertools
@@ -9,11 +11,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.db import connection, connections
 from django.db.models import Max, Min, QuerySet
+from django.utils import timezone
 
 from certadmin.audit.chain import (
     CHAIN_FIELDS,
@@ -27,7 +32,12 @@ from certadmin.audit.chain import (
     redaction_target,
     row_hash,
 )
-from certadmin.audit.checkpoints import Checkpoint, checkpoint_signature_ok, checkpoints_read
+from certadmin.audit.checkpoints import (
+    Checkpoint,
+    checkpoint_event_parse,
+    checkpoint_signature_ok,
+    checkpoints_read,
+)
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainProblem
 from certadmin.audit.selectors import utc_time_text
 
@@ -48,6 +58,8 @@ def chain_verify(
     expect_head: str = "",
     checkpoint_dir: Path | str | None = None,
     keys: Mapping[str, bytes] | None = None,
+    public_keys: Mapping[str, Ed25519PublicKey] | None = None,
+    checkpoint_max_age: timedelta | None = None,
     workers: int = 1,
     parallel_min_rows: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -56,19 +68,28 @@ def chain_verify(
 
     Stops at the first broken row. Every row must carry a valid hash under the key it names
     (unkeyed legacy rows only before the first keyed one). Every checkpoint in
-    ``checkpoint_dir`` (default: the ``AUDIT_CHECKPOINT_DIR`` setting) must be validly signed and
-    match the chain: its head row present with its hash, and that many rows up to it. With
-    ``expect_head`` (a head hash kept elsewhere earlier), the chain must still contain that row.
+    ``checkpoint_dir`` (default: the ``AUDIT_CHECKPOINT_DIR`` setting) must be validly signed
+    (under ``public_keys``, default the ``AUDIT_PUBLIC_KEYS`` setting) and match the chain: its
+    head row present with its hash, and that many rows up to it. With a checkpoint directory,
+    every checkpoint the trail records must be in it, and no row may be older than
+    ``checkpoint_max_age`` (default the ``AUDIT_CHECKPOINT_MAX_AGE`` setting; zero: no limit)
+    without a checkpoint at or after it. With ``expect_head`` (a head hash kept elsewhere
+    earlier), the chain must still contain that row.
     ``progress`` is called with the number of rows checked so far after each batch of the
     sequential walk (and once after a parallel walk); an exception it raises ends the walk.
     """
     keys = settings.AUDIT_KEYS if keys is None else keys
+    public_keys = settings.AUDIT_PUBLIC_KEYS if public_keys is None else public_keys
     if checkpoint_dir is None:
         checkpoint_dir = settings.AUDIT_CHECKPOINT_DIR
+    if checkpoint_max_age is None:
+        checkpoint_max_age = settings.AUDIT_CHECKPOINT_MAX_AGE
     checkpoints, malformed = (
         checkpoints_read(directory=Path(checkpoint_dir)) if checkpoint_dir else ([], [])
     )
-    if malformed or not all(checkpoint_signature_ok(c, keys=keys) for c in checkpoints):
+    if malformed or not all(
+        checkpoint_signature_ok(c, public_keys=public_keys, keys=keys) for c in checkpoints
+    ):
         return ChainReport(
             ok=False,
             checked=0,
@@ -105,6 +126,10 @@ def chain_verify(
     if not problem and by_head:
         # A checkpointed row the walk never reached: the rows from there on were removed.
         problem, first_broken_id = ChainProblem.CHECKPOINT_MISSING_ROW, min(by_head)
+    if not problem and checkpoint_dir:
+        problem, first_broken_id = _checkpoints_kept(
+            checkpoints, head_id=state.previous_id, max_age=checkpoint_max_age, now=timezone.now()
+        )
     if not problem and not state.anchor_seen:
         problem = ChainProblem.ANCHOR_MISSING
     previous_id = state.previous_id
@@ -116,8 +141,10 @@ def chain_verify(
         expected_head=expect_head,
         problem=problem,
         first_broken_id=first_broken_id,
-        # The row before the broken one; a missing anchor names no row.
-        previous_id=previous_id if first_broken_id is not None else None,
+        # The row before the broken one; a missing anchor or checkpoint names no such row.
+        previous_id=previous_id
+        if first_broken_id is not None and problem in _ROW_PROBLEMS
+        else None,
         checkpoints=len(checkpoints),
     )
 
@@ -135,6 +162,48 @@ def _rows_reported(
         yield row
         if count % every == 0:
             progress(state.checked)
+
+
+# The problems found at a row by walking up to it: the report names the row before it too.
+_ROW_PROBLEMS = frozenset(ChainProblem) - {
+    ChainProblem.CHECKPOINT_ABSENT,
+    ChainProblem.CHECKPOINT_OVERDUE,
+}
+
+
+def _checkpoints_kept(
+    checkpoints: list[Checkpoint], *, head_id: int | None, max_age: timedelta, now: datetime
+) -> tuple[str, int | None]:
+    """A checkpoint that should be in the directory and is not, once the walk has verified
+    every row up to ``head_id`` (so the rows read here are the chain's own): the problem and
+    the row it concerns, or ``("", None)``.
+
+    Every checkpoint event in the trail (``audit_checkpoint`` appends one after writing each
+    file) must have its version 2 checkpoint among ``checkpoints``; and the oldest row after the
+    newest version 2 checkpoint's head (every row, with none) must be younger than ``max_age``.
+    Version 1 (HMAC) checkpoints count for neither: a chain key holder could have made them.
+    """
+    if head_id is None:
+        return "", None
+    signed = {(c.head_id, c.head_hash) for c in checkpoints if not c.legacy}
+    recorded = (
+        AuditEvent.objects.filter(action=AuditAction.CHAIN_CHECKPOINT, id__lte=head_id)
+        .order_by("id")
+        .values_list("id", "detail")
+    )
+    for event_id, detail in recorded.iterator():
+        checkpoint = checkpoint_event_parse(detail)
+        if checkpoint is None or (checkpoint.head_id, checkpoint.head_hash) not in signed:
+            return ChainProblem.CHECKPOINT_ABSENT, event_id
+    if max_age:
+        uncovered = AuditEvent.objects.filter(id__lte=head_id)
+        newest = max((head for head, _ in signed), default=None)
+        if newest is not None:
+            uncovered = uncovered.filter(id__gt=newest)
+        oldest = uncovered.order_by("id").values_list("id", "created_at").first()
+        if oldest is not None and oldest[1] < now - max_age:
+            return ChainProblem.CHECKPOINT_OVERDUE, oldest[0]
+    return "", None
 
 
 @dataclass

@@ -104,6 +104,13 @@ def event_export(request: HtmxHttpRequest) -> HttpResponse:
     form = _filter_form(request)
     if not form.is_valid():
         return render(request, "audit/events.html", _events_context(request, form), status=400)
+    if settings.AUDIT_SIGNING_KEY is None:
+        # Without the key the manifest cannot be signed: say so before anything is recorded.
+        messages.error(
+            request,
+            _("Exports cannot be signed: no audit signing key is configured on this server."),
+        )
+        return render(request, "audit/events.html", _events_context(request, form), status=503)
     filters = form.filters()
     # As the manifest states them: dates in ISO 8601, the actions that "any key access" means,
     # and which accounts' events the exporter may read (what the export leaves out).

@@ -14,6 +14,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
+from certadmin.audit.signing import audit_signing_key_parse, public_key_bytes
 from certadmin.ops.database_roles import serving_role_findings
 
 SECRET_KEY_MIN_LENGTH = 50
@@ -138,6 +139,25 @@ def database_serving_role_check(app_configs=None, **kwargs) -> list[checks.Check
             )
         )
     return warnings
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def audit_signing_key_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """An error when production has no audit signing key, or the demo's (which is public)."""
+    if settings.DEMO_MODE:
+        return []
+    key = settings.AUDIT_SIGNING_KEY
+    demo = audit_signing_key_parse(settings.DEV_AUDIT_SIGNING_KEY)
+    if key is None or public_key_bytes(key.public_key) == public_key_bytes(demo.public_key):
+        return [
+            checks.Error(
+                "CERTADMIN_AUDIT_SIGNING_KEY must be set (not the demo key) in production.",
+                hint="Audit exports and checkpoints are signed with it: "
+                "`manage.py audit_signing_keygen` makes a key pair.",
+                id="certadmin.E006",
+            )
+        ]
+    return []
 
 
 def serving_configuration_refuse() -> None:

@@ -169,7 +169,9 @@ def test_production_refuses_to_start_without_an_audit_key():
     assert "CERTADMIN_AUDIT_KEYS" in weak.stderr
     assert "abcd" not in weak.stderr
     good = _settings_in_production(
-        CERTADMIN_AUDIT_KEYS=f"k1:{KEY_1},k2:{KEY_2}", CERTADMIN_AUDIT_KEY_ID="k2"
+        CERTADMIN_AUDIT_KEYS=f"k1:{KEY_1},k2:{KEY_2}",
+        CERTADMIN_AUDIT_KEY_ID="k2",
+        CERTADMIN_AUDIT_SIGNING_KEY="s1:" + "33" * 32,
     )
     assert good.returncode == 0, good.stderr
 
@@ -188,7 +190,8 @@ def test_the_checkpoint_command_writes_a_signed_file_that_verify_checks(checkpoi
         events[-1].entry_hash,
         3,
     )
-    assert checkpoint.key_id == django_settings.AUDIT_KEY_ID
+    assert checkpoint.key_id == django_settings.AUDIT_SIGNING_KEY.key_id
+    assert checkpoint.version == 2
     assert [p.name for p in checkpoint_dir.iterdir() if not p.name.startswith("checkpoint-")] == []
     make_events(2)  # later rows are fine
     call_command("audit_verify")
@@ -213,12 +216,12 @@ def test_removing_the_newest_rows_is_caught_by_a_checkpoint():
 def test_a_chain_rewritten_with_the_key_differs_from_its_checkpoint():
     events = make_events(3)
     call_command("audit_checkpoint")
-    # An insider with the key rewrites row 2 and re-seals every row after it.
+    # An insider with the key rewrites row 2 and re-seals every row after it (the checkpoint's
+    # own event included).
     previous = events[0].entry_hash
-    for event in events[1:]:
-        row = AuditEvent.objects.get(pk=event.pk)
+    for row in AuditEvent.objects.filter(id__gt=events[0].id).order_by("id"):
         row.prev_hash = previous
-        row.reason = "nothing to see" if event is events[1] else row.reason
+        row.reason = "nothing to see" if row.pk == events[1].pk else row.reason
         row.reason_digest = field_digest(
             name="reason", text=row.reason, key=django_settings.AUDIT_KEYS[row.key_id]
         )
@@ -264,8 +267,7 @@ def test_a_checkpoint_is_never_overwritten(checkpoint_dir):
         head_hash=events[0].entry_hash,
         row_count=1,
         created_at=events[0].created_at,
-        key_id="demo",
-        key=django_settings.AUDIT_KEYS["demo"],
+        key=django_settings.AUDIT_SIGNING_KEY,
     )
     path = checkpoint_write(checkpoint=checkpoint, directory=checkpoint_dir)
     before = path.read_bytes()

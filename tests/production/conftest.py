@@ -33,7 +33,7 @@ def free_port() -> int:
 
 def production_environment(*, emulator: RunningEmulator, folder: Path) -> dict[str, str]:
     """The environment of a production host (state under ``folder``) talking to ``emulator``;
-    a fresh audit key (``CERTADMIN_AUDIT_KEYS``) and metrics token each time."""
+    a fresh audit key (``CERTADMIN_AUDIT_KEYS``), signing key and metrics token each time."""
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -54,6 +54,7 @@ def production_environment(*, emulator: RunningEmulator, folder: Path) -> dict[s
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "CERTADMIN_AUDIT_KEYS": "prod1:" + secrets.token_hex(32),
+        "CERTADMIN_AUDIT_SIGNING_KEY": "sign1:" + secrets.token_hex(32),
         "CERTADMIN_SSL_REDIRECT": "0",
         "CERTADMIN_VAR_DIR": str(folder / "var"),
         "CERTADMIN_METRICS_TOKEN": secrets.token_urlsafe(24),

@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "not-a-real-secret",
     "DJANGO_ALLOWED_HOSTS": "certadmin.example.com",
     "CERTADMIN_AUDIT_KEYS": "prod1:" + secrets.token_hex(32),
+    "CERTADMIN_AUDIT_SIGNING_KEY": "sign1:" + secrets.token_hex(32),
 }
 
 
@@ -54,6 +55,10 @@ SERVING_REFUSALS = [
     ({"DJANGO_SECRET_KEY": "x" * 60, "DJANGO_DEBUG": "1"}, "DJANGO_DEBUG"),
     ({"DJANGO_SECRET_KEY": "x" * 60, "DJANGO_ALLOWED_HOSTS": ""}, "DJANGO_ALLOWED_HOSTS"),
     ({"DJANGO_SECRET_KEY": "x" * 60, "CERTADMIN_AUDIT_KEYS": ""}, "CERTADMIN_AUDIT_KEYS"),
+    (
+        {"DJANGO_SECRET_KEY": "x" * 60, "CERTADMIN_AUDIT_SIGNING_KEY": ""},
+        "CERTADMIN_AUDIT_SIGNING_KEY",
+    ),
     ({"DJANGO_SECRET_KEY": "x" * 60, "CERTADMIN_METRICS_ALLOW": "intranet"}, "METRICS_ALLOW"),
     (
         {"DJANGO_SECRET_KEY": "x" * 60, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ""},

@@ -1,11 +1,19 @@
 """``manage.py audit_verify``: check the whole audit chain (keyed hashes, links, and every signed
-checkpoint in CERTADMIN_AUDIT_CHECKPOINT_DIR) and print its head hash."""
+checkpoint in CERTADMIN_AUDIT_CHECKPOINT_DIR) and print its head hash.
+
+The rows need the chain's HMAC keys (``CERTADMIN_AUDIT_KEYS``); the checkpoints only the public
+signing keys (``CERTADMIN_AUDIT_PUBLIC_KEYS``). With a checkpoint directory, a checkpoint the
+trail records that is gone from it, or one overdue (``CERTADMIN_AUDIT_CHECKPOINT_MAX_AGE``),
+fails the run."""
 
 import re
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from certadmin.audit.checkpoints import checkpoint_event_parse, checkpoints_read
+from certadmin.audit.models import AuditEvent, ChainProblem
 from certadmin.audit.services import chain_verification_record
 from certadmin.audit.verification import DEFAULT_WORKERS, chain_verify
 
@@ -55,6 +63,19 @@ class Command(BaseCommand):
         chain_verification_record(report=report)
         self.stdout.write(f"rows checked: {report.checked}")
         self.stdout.write(f"checkpoints checked: {report.checkpoints}")
+        legacy = (
+            sum(c.legacy for c in checkpoints_read(directory=Path(directory))[0])
+            if directory
+            else 0
+        )
+        if legacy:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{legacy} of them are version 1 checkpoints, HMAC'd with an audit chain "
+                    "key: they still have to match the chain, but anyone holding that key could "
+                    "have written them, so they cover no row."
+                )
+            )
         if report.ok and report.checked and not report.checkpoints:
             self.stdout.write(
                 self.style.WARNING(
@@ -73,6 +94,13 @@ class Command(BaseCommand):
             )
             self.stdout.write(self.style.SUCCESS("audit chain OK"))
             return
+        if report.problem == ChainProblem.CHECKPOINT_ABSENT:
+            detail = AuditEvent.objects.filter(id=report.first_broken_id).values_list(
+                "detail", flat=True
+            )
+            recorded = checkpoint_event_parse(detail.first() or "")
+            if recorded is not None:
+                self.stdout.write(f"missing checkpoint: {Path(directory) / recorded.name}")
         self.stdout.write(f"last good row: {report.head_id if report.head_id else '-'}")
         self.stdout.write(f"last good hash: {report.head_hash or '-'}")
         raise CommandError(f"audit chain BROKEN: {report.message}")
