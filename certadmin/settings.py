@@ -352,28 +352,27 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
+    # Every handler takes query strings out of everything a record carries (message, Django's
+    # `request` attribute, exception text): no log line, in any format, holds one.
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "no_query_strings"],
         }
     },
     "root": {"handlers": ["console"], "level": _env("CERTADMIN_LOG_LEVEL", "INFO")},
     "filters": {
-        # runserver's access log (gunicorn's: gunicorn.conf.py) never carries a query string.
         "no_query_strings": {"()": "certadmin.http.access_log.QueryStringRedactingFilter"},
         "request_id": {"()": "log_request_id.filters.RequestIDFilter"},
     },
     "loggers": {
         "urllib3": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
-        "django.server": {
-            "handlers": ["console"],
-            "filters": ["no_query_strings"],
-            "level": "INFO",
-            "propagate": False,
-        },
+        # Django's defaults give these loggers handlers of their own (a console one when DEBUG,
+        # mail to ADMINS): replaced, so their lines go through "console" like all others.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 # django-log-request-id: a fresh id per request (a client cannot choose it), sent back in
