@@ -156,11 +156,13 @@ def served(method: str, path: str, *, content_type: str, cookie: str, body: byte
     status = []
     # As the test client does: a request must not close the test's database connection.
     signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
     try:
         response = application(environ, lambda line, headers, exc_info=None: status.append(line))
         response.close()
     finally:
         signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
     return int(status[0].split()[0])
 
 
