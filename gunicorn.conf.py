@@ -18,7 +18,7 @@ Environment (all optional):
   as JSON lines; requests are then logged by the application itself, with a request id, so
   gunicorn's access log is off.
 
-Access-log lines never carry a query string (see ``certadmin.http.access_log``): a password
+No log line carries a query string (see ``certadmin.http.access_log``): a password or token
 typed into a URL must not reach a log file.
 """
 
@@ -60,12 +60,16 @@ if log_format_from_environment() == "json":
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             }
         },
+        "filters": {
+            "no_query_strings": {"()": "certadmin.http.access_log.QueryStringRedactingFilter"}
+        },
         # gunicorn merges this over its own defaults, whose root logger uses "console".
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
                 "stream": "ext://sys.stderr",
+                "filters": ["no_query_strings"],
             }
         },
         "root": {"level": "INFO", "handlers": ["console"]},

@@ -201,9 +201,9 @@ AUDIT_FLUSH_ALLOWED = False
 # (see certadmin/audit/keys.py for the format). Rows carry the id of the key that sealed them, so
 # rotation is: add a kid to CERTADMIN_AUDIT_KEYS, point CERTADMIN_AUDIT_KEY_ID at it, keep the
 # old kid as long as its rows are in the trail. The demo key is public and refused in production.
-from certadmin.audit.keys import audit_keys_parse  # noqa: E402
+from certadmin.audit.keys import DEMO_AUDIT_KEY, audit_keys_parse  # noqa: E402
 
-_DEV_AUDIT_KEYS = "demo:" + b"certadmin demo audit key, public, demo only!".hex()
+_DEV_AUDIT_KEYS = "demo:" + DEMO_AUDIT_KEY.hex()
 try:
     AUDIT_KEYS = audit_keys_parse(
         _env("CERTADMIN_AUDIT_KEYS") or (_DEV_AUDIT_KEYS if DEMO_MODE else "")
@@ -215,6 +215,12 @@ AUDIT_KEY_ID = _env("CERTADMIN_AUDIT_KEY_ID") or (
 )
 if AUDIT_KEYS and AUDIT_KEY_ID not in AUDIT_KEYS:
     raise ImproperlyConfigured("CERTADMIN_AUDIT_KEY_ID must name one of CERTADMIN_AUDIT_KEYS.")
+# A public or guessable key (the demo key under another kid, zeros, a phrase) lets anyone forge
+# rows that verify: production refuses to load (the deploy checks say it too).
+from certadmin.audit.keys import audit_keys_weakness  # noqa: E402
+
+if not DEMO_MODE and (_audit_keys_weak := audit_keys_weakness(AUDIT_KEYS)):
+    raise ImproperlyConfigured(f"CERTADMIN_AUDIT_KEYS: {_audit_keys_weak}")
 # Without keys (production, nothing configured) settings still load, so a command-line lookup
 # runs; serving refuses to start (deploy checks) and an audit write fails closed.
 # Signed checkpoints of the chain head: `manage.py audit_checkpoint` (run it from cron) writes
@@ -379,28 +385,27 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
+    # Every handler takes query strings out of everything a record carries (message, Django's
+    # `request` attribute, exception text): no log line, in any format, holds one.
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "no_query_strings"],
         }
     },
     "root": {"handlers": ["console"], "level": _env("CERTADMIN_LOG_LEVEL", "INFO")},
     "filters": {
-        # runserver's access log (gunicorn's: gunicorn.conf.py) never carries a query string.
         "no_query_strings": {"()": "certadmin.http.access_log.QueryStringRedactingFilter"},
         "request_id": {"()": "log_request_id.filters.RequestIDFilter"},
     },
     "loggers": {
         "urllib3": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
-        "django.server": {
-            "handlers": ["console"],
-            "filters": ["no_query_strings"],
-            "level": "INFO",
-            "propagate": False,
-        },
+        # Django's defaults give these loggers handlers of their own (a console one when DEBUG,
+        # mail to ADMINS): replaced, so their lines go through "console" like all others.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 # django-log-request-id: a fresh id per request (a client cannot choose it), sent back in

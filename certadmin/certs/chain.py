@@ -1,8 +1,11 @@
-"""Check a certificate against the configured CA bundle."""
+"""Read the configured CA bundle and check a certificate against it."""
 
 from __future__ import annotations
 
 import functools
+import os
+import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +14,54 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from certadmin.certs.details import aware_utc
+from certadmin.certs.loading import CertificateDecodeError, load_ca_bundle
+
+# A CA bundle is a few certificates (the system's whole store is about 200 KB).
+MAX_CA_BUNDLE_BYTES = 10 * 1024 * 1024
+CA_BUNDLE_MISSING = "the file does not exist"
+_PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+
+
+def ca_bundle_file_read(path: str) -> tuple[tuple[x509.Certificate, ...], str]:
+    """The CA certificates of the PEM file at ``path`` and ``""``, or no certificates and why
+    the file cannot serve as a CA bundle.
+
+    The reason says what is wrong (the file does not exist, is a directory or not a regular
+    file, cannot be read, is too large, is empty, is not UTF-8, holds a corrupt block, or holds
+    no certificate at all, a private key alone included) and never quotes the file's content.
+    """
+    try:
+        # Non-blocking: opening a FIFO for reading would wait for a writer.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                # A FIFO or a device would block or never end.
+                return (), "not a regular file"
+            data = file.read(MAX_CA_BUNDLE_BYTES + 1)
+    except FileNotFoundError:
+        return (), CA_BUNDLE_MISSING
+    except IsADirectoryError:
+        return (), "a directory, not a file"
+    except PermissionError:
+        return (), "permission denied (the server cannot read the file)"
+    except OSError as error:
+        return (), error.strerror or type(error).__name__
+    if len(data) > MAX_CA_BUNDLE_BYTES:
+        return (), f"larger than {MAX_CA_BUNDLE_BYTES // (1024 * 1024)} MB"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return (), f"not UTF-8 text (byte {error.start})"
+    if not text.strip():
+        return (), "the file is empty"
+    try:
+        certificates = tuple(load_ca_bundle(text))
+    except CertificateDecodeError as error:
+        return (), str(error)
+    if not certificates:
+        if _PRIVATE_KEY_BEGIN.search(text):
+            return (), "no certificate in the file, only a private key (remove it from there)"
+        return (), "no certificate in the file (no CERTIFICATE block)"
+    return certificates, ""
 
 
 @dataclass(frozen=True)
@@ -31,6 +82,10 @@ def check_chain(
     one does but the signature or a validity period does not hold.
     """
     now = aware_utc(now)
+    ca_certs = list(ca_certs)
+    if not ca_certs:
+        # Unset, unreadable or empty: not the same as "the issuer is not in it".
+        return ChainCheck("unverified", None, "no CA certificate configured to check against")
     candidates = [ca for ca in ca_certs if ca.subject == cert.issuer]
     if not candidates:
         return ChainCheck("unverified", None, "issuer not in the configured CA bundle")

@@ -10,7 +10,7 @@ from cryptography import x509
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from certadmin.certs.loading import CertificateDecodeError, load_ca_bundle
+from certadmin.certs.chain import ca_bundle_file_read
 from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
@@ -166,33 +166,32 @@ class CaBundle:
 
 
 @functools.cache
-def _ca_bundle(path: str, mtime_ns: int) -> CaBundle:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        return CaBundle(tuple(load_ca_bundle(text)), "", path)
-    except UnicodeDecodeError as error:
-        problem = f"not UTF-8 text (byte {error.start})"
-    except OSError as error:
-        problem = error.strerror or type(error).__name__
-    except CertificateDecodeError as error:
-        problem = str(error)
-    logger.warning("CA bundle %s unreadable: %s", path, problem)
-    return CaBundle((), problem, path)
+def _ca_bundle(path: str, signature: tuple[int, ...]) -> CaBundle:
+    certificates, problem = ca_bundle_file_read(path)
+    if problem:
+        logger.warning("CA bundle %s unusable: %s", path, problem)
+    return CaBundle(certificates, problem, path)
 
 
 def ca_bundle() -> CaBundle:
-    """The configured CA bundle (re-read when the file changes), never raising: a bundle that
-    cannot be read (corrupt, not UTF-8, unreadable) has no certificates and says why; no
-    setting, or no file yet (the demo writes it when its emulator starts), is an empty bundle
-    with no problem."""
+    """The configured CA bundle (re-read when the file changes, its permissions included),
+    never raising: a bundle that cannot serve (missing, a directory, unreadable, empty, no
+    certificate in it, corrupt) has no certificates and says why; no setting is an empty
+    bundle with no problem."""
     path = settings.IOT_CA_BUNDLE
     if not path:
         return CaBundle()
     try:
-        mtime = Path(path).stat().st_mtime_ns
+        found = Path(path).stat()
+        signature: tuple[int, ...] = (
+            found.st_mtime_ns,
+            found.st_ctime_ns,
+            found.st_size,
+            found.st_ino,
+        )
     except OSError:
-        return CaBundle(path=path)
-    return _ca_bundle(path, mtime)
+        signature = ()
+    return _ca_bundle(path, signature)
 
 
 def ca_certificates() -> tuple[x509.Certificate, ...]:

@@ -17,6 +17,8 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from certadmin.audit.signing import audit_signing_key_parse, public_key_bytes
 from certadmin.ops.database_roles import serving_role_findings
 
+from certadmin.audit.keys import audit_keys_weakness
+
 SECRET_KEY_MIN_LENGTH = 50
 
 
@@ -45,6 +47,14 @@ def production_serving_check(app_configs=None, **kwargs) -> list[checks.CheckMes
             checks.Error(
                 "CERTADMIN_AUDIT_KEYS must be set (not the demo key) in production.",
                 hint="Key reveals and downloads are audited: without a key they cannot happen.",
+                id="certadmin.E004",
+            )
+        )
+    elif weakness := audit_keys_weakness(settings.AUDIT_KEYS):
+        errors.append(
+            checks.Error(
+                f"CERTADMIN_AUDIT_KEYS holds a public or guessable key: {weakness}",
+                hint="Anyone who knows an audit key can forge audit rows that verify.",
                 id="certadmin.E004",
             )
         )

@@ -26,8 +26,8 @@ from certadmin.audit.verification import chain_verify
 from .factories import make_event, make_events, tamper
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY_1 = "11" * 32
-KEY_2 = "22" * 32
+KEY_1 = "a1d01301301b504551a01fa51ef8543b98eacba4fbe19ca6e3f271979c2ba70b"
+KEY_2 = "5aa2e42915b29403eea35068391fc85dd96cf3e3e959f431cb6ff7a8be59cee8"
 
 
 def _use_keys(settings, active: str, **hex_keys: str) -> None:

@@ -39,7 +39,8 @@ def serve_and_read_log(command: list[str], port: int, tmp_path: Path) -> str:
                 try:
                     requests.get(f"http://127.0.0.1:{port}/static/", timeout=2)
                     break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):
+                    # Refused, or accepted by the master before a worker has booted.
                     assert time.monotonic() < deadline, log_file.read_text()
                     time.sleep(0.2)
             for path in PATHS:

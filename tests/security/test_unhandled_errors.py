@@ -8,13 +8,17 @@ closed. The lock is real: another PostgreSQL connection holds it.
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.checks import run_checks
 from django.db import connection, connections, transaction
 
 from certadmin.audit.models import AuditAction, AuditEvent
 from certadmin.devices.models import CertificateRecord, RecentDevice
+from certadmin.devices.platform import ca_bundle
 from certadmin.emulator import DEMO_PRODUCT_KEY
 
 PK = DEMO_PRODUCT_KEY
@@ -55,7 +59,7 @@ def test_an_unreadable_ca_bundle_is_said_on_the_page_and_the_rest_works(
 
     html = page.content.decode()
     assert page.status_code == 200
-    assert f"CA bundle unreadable: {reason}" in html
+    assert f"The CA bundle cannot be used: {reason}" in html
     assert "SHA-256 fingerprint" in html
     assert chain.status_code == pem.status_code == 200
     # Without a readable bundle the chain file holds the device certificate alone.
@@ -84,6 +88,85 @@ def test_manage_py_check_warns_of_a_missing_ca_bundle_and_is_quiet_for_a_good_on
     assert [m.id for m in run_checks() if m.id and m.id.startswith("certadmin.W10")] == [
         "certadmin.W101"
     ]
+
+
+# --- a CA bundle of no use: missing, a directory, empty, without a certificate (issue 18, item 8)
+
+UNUSABLE_BUNDLES = {
+    "missing": (None, "the file does not exist", "certadmin.W101"),
+    "a directory": ("dir", "a directory, not a file", "certadmin.W102"),
+    "empty": (b"", "the file is empty", "certadmin.W102"),
+    "blank": (b"\n  \n", "the file is empty", "certadmin.W102"),
+    "text": (b"ask ops for the CA\n", "no certificate in the file", "certadmin.W102"),
+    "a private key only": (
+        "key",
+        "no certificate in the file, only a private key",
+        "certadmin.W102",
+    ),
+}
+
+
+@pytest.fixture(params=sorted(UNUSABLE_BUNDLES))
+def unusable_bundle(request, dashboard_iot, settings, tmp_path):
+    content, reason, check_id = UNUSABLE_BUNDLES[request.param]
+    path = tmp_path / "ca.pem"
+    if content == "dir":
+        path.mkdir()
+    elif content == "key":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    elif content is not None:
+        path.write_bytes(content)
+    settings.IOT_CA_BUNDLE = str(path)
+    return path, reason, check_id
+
+
+@pytest.mark.django_db
+def test_a_missing_empty_or_certificate_less_bundle_is_said_on_the_page(
+    unusable_bundle, viewer, client_for
+):
+    _, reason, _ = unusable_bundle
+    browser = client_for(viewer)
+
+    page = browser.get(DEVICE_URL + "?refresh=1")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f"The CA bundle cannot be used: {reason}" in html
+    assert "The issuer is not in the configured CA bundle" not in html
+    assert "PRIVATE KEY" not in html
+    assert "SHA-256 fingerprint" in html
+
+
+@pytest.mark.django_db
+def test_manage_py_check_says_why_the_bundle_cannot_be_used(unusable_bundle):
+    path, reason, check_id = unusable_bundle
+
+    messages = [m for m in run_checks() if m.id and m.id.startswith("certadmin.W10")]
+
+    assert [m.id for m in messages] == [check_id]
+    assert str(path) in messages[0].msg
+    if check_id == "certadmin.W102":
+        assert reason in messages[0].msg
+
+
+@pytest.mark.django_db
+def test_a_bundle_put_right_is_used_at_once(dashboard_iot, settings, tmp_path):
+    good = settings.IOT_CA_BUNDLE
+    path = tmp_path / "ca.pem"
+    settings.IOT_CA_BUNDLE = str(path)
+    assert ca_bundle().problem == "the file does not exist"
+    path.write_bytes(b"")
+    assert ca_bundle().problem == "the file is empty"
+    path.write_bytes(Path(good).read_bytes())
+    assert ca_bundle().problem == ""
+    assert ca_bundle().certificates
 
 
 # --- a write-locked database ------------------------------------------------------------------
