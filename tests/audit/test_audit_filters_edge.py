@@ -5,6 +5,7 @@ started ends as a broken download over a real HTTP server (gunicorn's own reques
 as a clean but short file.
 """
 
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -86,6 +87,10 @@ def gunicorn_url(transactional_db) -> Iterator[str]:
     from gunicorn.glogging import Logger
     from gunicorn.workers.sync import SyncWorker
 
+    # gunicorn's Logger adds its default handlers to its loggers: they leave with the fixture,
+    # so no later test finds a handler the project's logging never configured.
+    gunicorn_loggers = [logging.getLogger(name) for name in ("gunicorn.error", "gunicorn.access")]
+    saved_handlers = [list(log.handlers) for log in gunicorn_loggers]
     cfg = Config()
     worker = SyncWorker(0, 0, [], None, 30, cfg, Logger(cfg))
     worker.wsgi = WSGIHandler()
@@ -128,6 +133,8 @@ def gunicorn_url(transactional_db) -> Iterator[str]:
         listener.close()
         for conn in shared.values():
             conn.dec_thread_sharing()
+        for log, handlers in zip(gunicorn_loggers, saved_handlers, strict=True):
+            log.handlers[:] = handlers
 
 
 def _session(client) -> requests.Session:

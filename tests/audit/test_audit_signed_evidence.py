@@ -8,6 +8,7 @@ import hmac
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 import zipfile
@@ -138,7 +139,7 @@ def _serving_check(**env: str) -> subprocess.CompletedProcess:
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "production-secret",
         "DJANGO_SECRET_KEY": "p" * 60,
         "DJANGO_ALLOWED_HOSTS": "certadmin.example",
-        "CERTADMIN_AUDIT_KEYS": "k1:" + "11" * 32,
+        "CERTADMIN_AUDIT_KEYS": "k1:" + secrets.token_hex(32),
         **env,
     }
     return subprocess.run(
