@@ -45,6 +45,7 @@ from certadmin.certs.der import certificate_name_ders, raw_extensions, tbs_publi
 from certadmin.certs.details import gettext_noop
 from certadmin.certs.fingerprints import colon_hex
 from certadmin.certs.loading import (
+    MAX_INPUT_CHARS,
     CertificateDecodeError,
     PrivateKeyDecodeError,
     load_certificate,
@@ -298,13 +299,17 @@ def key_material_matcher(
 
 
 def _base64_body(text: str) -> str:
+    # A key that does not load (truncated, odd algorithm) is still recognised by its own base64
+    # body, if it looks like one: not too long to index, and a DER SEQUENCE once decoded.
+    if len(text) > MAX_INPUT_CHARS:
+        return ""
     body = _PEM_LINE.sub("", text.replace("\\n", "\n"))
     compact = _NOT_BASE64.sub("", _url_safe_as_standard(body))
     try:
-        base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+        der = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
     except (binascii.Error, ValueError):
         return ""
-    return compact
+    return compact if der[:1] == b"\x30" else ""
 
 
 def certificate_withheld(text: str, matcher: KeyMaterialMatcher) -> WithheldCertificate | None:

@@ -304,3 +304,10 @@ def test_an_unparsable_certificate_is_not_withheld_here():
     matcher = key_material_matcher(private_key=key)
     assert certificate_withheld(_pem(key), matcher) is None
     assert certificate_withheld("", matcher) is None
+
+
+def test_an_unreadable_key_text_that_is_not_a_der_adds_nothing():
+    for text in ("A" * 200_000, "A" * 400, "hello world, not a key at all"):
+        matcher = key_material_matcher(private_key_text=text)
+        assert not matcher.active
+        assert not matcher.found_in("A" * 64)
