@@ -10,6 +10,7 @@ ordinary certificate is shown as before.
 import base64
 import csv
 import io
+import json
 import logging
 import zipfile
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -409,3 +411,20 @@ def test_an_error_code_carrying_the_key_is_withheld(canned, caplog):
     assert raised.value.code == WITHHELD
     assert [record.outcome for record in observed] == [WITHHELD]
     _assert_no_key(caplog.text + str(raised.value), case, where="the error")
+
+
+def test_the_command_line_report_withholds_the_same(devices):
+    for name, case in CASES.items():
+        text, as_json = io.StringIO(), io.StringIO()
+        call_command("querydevicecert", "--product-key", PK, "--device-name", name, stdout=text)
+        call_command(
+            "querydevicecert", "--product-key", PK, "--device-name", name, "--json", stdout=as_json
+        )
+        _assert_no_key(text.getvalue() + as_json.getvalue(), case, where="the CLI report")
+        report = json.loads(as_json.getvalue())
+        if case.in_certificate:
+            assert report["certificate"] is None
+            assert "withheld" in report["decode_error"]
+        else:
+            assert report["cert_sn"] == WITHHELD
+            assert report["certificate"]["subject"]
