@@ -58,9 +58,11 @@ def load_certificate(text: str) -> x509.Certificate:
     return _certificate_from_der(der)
 
 
-def load_private_key(text: str) -> PrivateKeyTypes:
+def load_private_key(text: str, *, validate: bool = True) -> PrivateKeyTypes:
     """Load an unencrypted private key from PEM (PKCS#1, PKCS#8, SEC1) or headerless base64 DER.
 
+    ``validate=False`` skips OpenSSL's consistency check of an RSA key (tens of milliseconds):
+    only for reading the key's numbers, never for signing with it.
     Raises PrivateKeyDecodeError, whose message never contains the key text.
     """
     cleaned = _clean_text(text, PrivateKeyDecodeError)
@@ -79,7 +81,9 @@ def load_private_key(text: str) -> PrivateKeyTypes:
     # load_der_private_key tries PKCS#8 first, then the traditional PKCS#1 / SEC1 forms.
     # Exceptions are not chained: a parser message could in principle quote key bytes.
     try:
-        return serialization.load_der_private_key(der, password=None)
+        return serialization.load_der_private_key(
+            der, password=None, unsafe_skip_rsa_key_validation=not validate
+        )
     except TypeError:
         raise PrivateKeyDecodeError("encrypted private keys are not supported") from None
     except UnsupportedAlgorithm:

@@ -14,6 +14,7 @@ from certadmin.audit.services import RequestContext, audit_record
 from certadmin.certs import bundles
 from certadmin.certs.chain import check_chain
 from certadmin.certs.fingerprints import private_key_matches
+from certadmin.devices.inventory import CERTIFICATE_WITHHELD
 from certadmin.devices.keys import KeyMaterial, ReleaseInputError, key_release
 from certadmin.devices.platform import ca_certificates
 from certadmin.devices.services import DeviceRef, certificate_lookup
@@ -97,6 +98,9 @@ def certificate_download(
     view = certificate_lookup(device=device, user=actor, client=client)
     if view.status != CertStatus.READY or view.decoded is None:
         raise DownloadUnavailable(gettext("the certificate is not ready yet"))
+    if view.decoded.withheld is not None:
+        # Its bytes carry the key: served to no one, like a certificate that cannot be parsed.
+        raise DownloadUnavailable(gettext(CERTIFICATE_WITHHELD))
     if view.decoded.certificate is None:
         raise DownloadUnavailable(
             gettext("the certificate could not be decoded: %(error)s")
@@ -144,6 +148,8 @@ def key_bundle_download(
     def build(material: KeyMaterial) -> DownloadFile:
         cert, key = material.certificate, material.private_key
         # English for the audit trail; key_release shows the user the translation.
+        if material.result.certificate_withheld is not None:
+            raise ReleaseInputError(CERTIFICATE_WITHHELD)
         if cert is None:
             raise ReleaseInputError(gettext_noop("the certificate could not be decoded"))
         if key is None:

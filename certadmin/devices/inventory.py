@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from certadmin.certs.chain import check_chain
 from certadmin.certs.details import CertificateDetails, certificate_details
 from certadmin.certs.fingerprints import private_key_matches
+from certadmin.certs.key_material import WithheldCertificate
 from certadmin.certs.loading import (
     CertificateDecodeError,
     PrivateKeyDecodeError,
@@ -47,6 +49,9 @@ class DecodedCertificate:
     known only by its length and the SHA-256 of its bytes (``received_length``,
     ``received_sha256``): whatever else it carried (a private key in any shape) is never
     shown, stored or logged.
+
+    A certificate that parses but carries the device's private key is treated exactly like
+    one that cannot be parsed: ``withheld`` says where the key is and gives its fingerprint.
     """
 
     text: str
@@ -55,6 +60,7 @@ class DecodedCertificate:
     error: str
     received_length: int = 0
     received_sha256: str = ""
+    withheld: WithheldCertificate | None = None
 
     @property
     def ok(self) -> bool:
@@ -141,6 +147,23 @@ def decode_if_any(text: str) -> DecodedCertificate | None:
     return certificate_decode(text) if text else None
 
 
+# English for the audit trail and the CLI, like every decoding error; pages translate it.
+CERTIFICATE_WITHHELD = gettext_noop(
+    "the certificate carries the device's private key, so it is withheld"
+)
+
+
+def device_cert_decode(result: DeviceCert) -> DecodedCertificate | None:
+    """The answer's certificate as the rest of the dashboard uses it: decoded; None when none
+    was issued; or, when it carried the device's private key (``result.certificate_withheld``),
+    a result that is not ``ok`` and says so (nothing of it to show, store or serve)."""
+    if result.certificate_withheld is not None:
+        return DecodedCertificate(
+            "", None, None, CERTIFICATE_WITHHELD, withheld=result.certificate_withheld
+        )
+    return decode_if_any(result.certificate)
+
+
 def _listing_fields(listing: DeviceListing | None) -> dict[str, str]:
     if listing is None:
         return {}
@@ -166,7 +189,7 @@ def inventory_store(
     ``listing`` (the device's QueryDevice row) supplies nickname and device status.
     """
     if decoded is None:
-        decoded = decode_if_any(result.certificate)
+        decoded = device_cert_decode(result)
     details = decoded.details if decoded else None
     now = timezone.now()
     chain = (
@@ -268,7 +291,7 @@ def device_certificate_check(
         )
     except IotBusinessError as error:
         return inventory_store_failure(device=device, code=error.code, listing=listing)
-    decoded = decode_if_any(result.certificate)
+    decoded = device_cert_decode(result)
     key_matches = key_matches_certificate(
         decoded.certificate if decoded else None, result.private_key
     )

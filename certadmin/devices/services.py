@@ -19,9 +19,11 @@ from django.views.decorators.debug import sensitive_variables
 
 from certadmin.certs.chain import ChainCheck, check_chain
 from certadmin.certs.details import Validity
+from certadmin.certs.key_material import is_withheld
 from certadmin.devices.inventory import (
     DecodedCertificate,
     decode_if_any,
+    device_cert_decode,
     inventory_store,
     key_matches_certificate,
 )
@@ -84,6 +86,26 @@ class CertificateView:
     @property
     def age_minutes(self) -> int:
         return max(0, int((timezone.now() - self.checked_at).total_seconds() // 60))
+
+    @property
+    def cert_sn_withheld(self) -> bool:
+        return is_withheld(self.cert_sn)
+
+    @property
+    def request_id_withheld(self) -> bool:
+        return is_withheld(self.request_id)
+
+    @property
+    def withheld_identifiers(self) -> list[str]:
+        """The platform's identifiers that carried the device's private key (withheld)."""
+        return [
+            name
+            for name, withheld in (
+                ("CertSN", self.cert_sn_withheld),
+                ("RequestId", self.request_id_withheld),
+            )
+            if withheld
+        ]
 
 
 def _view(
@@ -219,7 +241,7 @@ def _certificate_view(
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id or None,
     )
-    decoded = decode_if_any(result.certificate)
+    decoded = device_cert_decode(result)
     matches = key_matches_certificate(decoded.certificate if decoded else None, result.private_key)
     record = _best_effort(
         "the inventory",

@@ -32,6 +32,7 @@ Nothing secret is logged or put into an exception: not the AccessKey secret, the
 signature, or any response body.
 """
 
+import functools
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -52,6 +53,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import check_header_validity
 from urllib3.exceptions import ReadTimeoutError
 
+from certadmin.certs.key_material import KeyMaterialMatcher, key_material_matcher
 from certadmin.iot import signing
 from certadmin.iot.errors import (
     IotBusinessError,
@@ -61,7 +63,7 @@ from certadmin.iot.errors import (
     IotThrottledError,
     IotTransportError,
 )
-from certadmin.iot.platform_text import platform_message, platform_token
+from certadmin.iot.platform_text import platform_identifier, platform_message, platform_token
 from certadmin.iot.ratelimit import RateLimiter, process_rate_limiter
 from certadmin.iot.results import (
     DeviceCert,
@@ -104,6 +106,15 @@ class CallRecord:
 
 
 CallObserver = Callable[[CallRecord], None]
+
+
+class _Answer(NamedTuple):
+    """A successful answer: its JSON body, its RequestId (already screened), and the matcher
+    for the private key it carries (QueryDeviceCert), built once and used by its parser."""
+
+    data: dict[str, Any]
+    request_id: str
+    key_material: KeyMaterialMatcher | None
 
 
 _timestamp_cache: tuple[int, str] = (0, "")
@@ -327,13 +338,14 @@ class IotClient:
         params = {"ProductKey": product_key, "DeviceName": device_name}
         if iot_instance_id:
             params["IotInstanceId"] = iot_instance_id
-        data, request_id = self._call("QueryDeviceCert", params, rate_limit_key=self.access_key_id)
+        answer = self._call("QueryDeviceCert", params, rate_limit_key=self.access_key_id)
         return parse_device_cert(
-            data,
+            answer.data,
             product_key=product_key,
             device_name=device_name,
             iot_instance_id=iot_instance_id or None,
-            request_id=request_id,
+            request_id=answer.request_id,
+            key_material=answer.key_material,
         )
 
     def query_device(
@@ -350,7 +362,7 @@ class IotClient:
         params = {"ProductKey": product_key, "CurrentPage": str(page), "PageSize": str(page_size)}
         if iot_instance_id:
             params["IotInstanceId"] = iot_instance_id
-        data, request_id = self._call("QueryDevice", params, rate_limit_key=None)
+        data, request_id, _ = self._call("QueryDevice", params, rate_limit_key=None)
         return parse_device_list_page(
             data,
             product_key=product_key,
@@ -364,18 +376,18 @@ class IotClient:
 
     def _call(
         self, action: str, params: Mapping[str, str], *, rate_limit_key: str | None
-    ) -> tuple[dict[str, Any], str]:
+    ) -> _Answer:
         if self.on_call is None:
             return self._call_with_retries(action, params, rate_limit_key, _Tally())
         tally = _Tally()
         started = time.monotonic()
         try:
-            data, request_id = self._call_with_retries(action, params, rate_limit_key, tally)
+            answer = self._call_with_retries(action, params, rate_limit_key, tally)
         except IotError as error:
             self._observe(action, params, tally, started, error.code, error.request_id or "")
             raise
-        self._observe(action, params, tally, started, "Success", request_id)
-        return data, request_id
+        self._observe(action, params, tally, started, "Success", answer.request_id)
+        return answer
 
     def _observe(
         self,
@@ -407,7 +419,7 @@ class IotClient:
         params: Mapping[str, str],
         rate_limit_key: str | None,
         tally: "_Tally",
-    ) -> tuple[dict[str, Any], str]:
+    ) -> _Answer:
         subject = " ".join(
             f"{name}={params[name]}" for name in ("ProductKey", "DeviceName") if name in params
         )
@@ -422,7 +434,7 @@ class IotClient:
             logger.debug("iot %s attempt %d/%d %s", action, attempt, self.max_attempts, subject)
             tally.attempts = attempt
             try:
-                data, request_id = self._attempt(action, params, deadline_at)
+                answer = self._attempt(action, params, deadline_at)
             except IotError as error:
                 last_error = error
                 tally.throttled += error.is_throttled
@@ -452,9 +464,13 @@ class IotClient:
                 time.sleep(delay)
                 continue
             logger.info(
-                "iot %s ok on attempt %d %s RequestId=%s", action, attempt, subject, request_id
+                "iot %s ok on attempt %d %s RequestId=%s",
+                action,
+                attempt,
+                subject,
+                answer.request_id,
             )
-            return data, request_id
+            return answer
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _may_retry(
@@ -509,7 +525,7 @@ class IotClient:
 
     def _attempt(
         self, action: str, params: Mapping[str, str], deadline_at: float | None = None
-    ) -> tuple[dict[str, Any], str]:
+    ) -> _Answer:
         url, headers, signature = self._signed_request(action, params)
         sensitive = (self._access_key_secret, self._security_token, signature)
         scrub = _Scrubber(sensitive)
@@ -520,14 +536,20 @@ class IotClient:
             data = None
         if not isinstance(data, dict):
             data = None
-        request_id = platform_token(
-            scrub((data and data.get("RequestId")) or response_headers.get("x-acs-request-id", ""))
+        raw_request_id = scrub(
+            (data and data.get("RequestId")) or response_headers.get("x-acs-request-id", "")
         )
+        key_material = None
+        identifier = platform_token
         if data is not None:
-            # A hostile or broken server must not get a key into an error message.
+            # A hostile or broken server must not get a key into an error message, nor into an
+            # identifier (RequestId, Code) in any encoding: the answer's own key is in hand.
             info = data.get("DeviceCertInfo")
             if isinstance(info, dict) and isinstance(info.get("PrivateKey"), str):
                 scrub = _Scrubber((*sensitive, info["PrivateKey"]))
+                key_material = key_material_matcher(private_key_text=info["PrivateKey"])
+                identifier = functools.partial(platform_identifier, key_material=key_material)
+        request_id = identifier(raw_request_id)
 
         if status >= 300 or status < 200:
             raise self._gateway_error(status, data, request_id, scrub)
@@ -540,14 +562,14 @@ class IotClient:
             )
         if data.get("Success") is not True:
             raise IotBusinessError(
-                platform_token(scrub(data.get("Code") or "Unknown")),
+                identifier(scrub(data.get("Code") or "Unknown")),
                 platform_message(
                     scrub(data.get("ErrorMessage") or data.get("Message") or "Success is not true")
                 ),
                 request_id=request_id,
                 http_status=status,
             )
-        return data, request_id
+        return _Answer(data, request_id, key_material)
 
     @staticmethod
     def _gateway_error(

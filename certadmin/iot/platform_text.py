@@ -5,12 +5,16 @@ an error Code, a CertSN) is kept as it is; anything else is replaced by a summar
 how long it was and what its SHA-256 is, so that it can be compared with what the platform
 holds without being repeated anywhere (a page, the inventory, a log, an export). Free text
 (error messages, nicknames) is kept but loses control characters and every long base64 or hex
-run, the shapes in which key material travels.
+run, the shapes in which key material travels. In an answer that carries a private key
+(QueryDeviceCert), an identifier that holds material of that key in any encoding is withheld
+(``platform_identifier``).
 """
 
 import hashlib
 import re
 import unicodedata
+
+from certadmin.certs.key_material import WITHHELD, KeyMaterialMatcher
 
 # Identifiers: RequestId (a UUID), Code (iot.device.NotExistedDevice, Throttling.User),
 # CertSN (a serial number, decimal or hex), IotId, DeviceStatus. 64 characters of this
@@ -45,6 +49,13 @@ def platform_token(value: str, *, max_length: int = TOKEN_MAX_LENGTH) -> str:
     if len(value) <= max_length and _TOKEN.fullmatch(value):
         return value
     return unreadable(value)
+
+
+def platform_identifier(value: str, *, key_material: KeyMaterialMatcher) -> str:
+    """An identifier from an answer that carried a private key (CertSN, RequestId, Code):
+    ``WITHHELD`` when it holds material of that key (``key_material``), else
+    ``platform_token(value)``."""
+    return WITHHELD if key_material.found_in(value) else platform_token(value)
 
 
 def _encoded_run(match: re.Match[str]) -> str:

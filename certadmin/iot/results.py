@@ -10,8 +10,14 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from certadmin.certs.key_material import (
+    KeyMaterialMatcher,
+    WithheldCertificate,
+    certificate_withheld,
+    key_material_matcher,
+)
 from certadmin.iot.errors import IotResponseError
-from certadmin.iot.platform_text import platform_message, platform_token
+from certadmin.iot.platform_text import platform_identifier, platform_message, platform_token
 
 
 class CertStatus(IntEnum):
@@ -29,6 +35,10 @@ class DeviceCert:
     ``certificate`` and ``private_key`` are the platform's strings verbatim (PEM or bare base64,
     undocumented); they are empty unless ``status`` is READY. ``private_key`` never shows in
     ``repr``/``str``.
+
+    What carries the private key itself is withheld here, where the answer is read: a CertSN
+    or RequestId holding key material is ``certs.key_material.WITHHELD``, and a certificate
+    holding it is not kept (``certificate`` is "") but described by ``certificate_withheld``.
     """
 
     product_key: str
@@ -39,6 +49,7 @@ class DeviceCert:
     certificate: str
     private_key: str = field(repr=False)
     request_id: str
+    certificate_withheld: WithheldCertificate | None = None
 
 
 @dataclass(frozen=True)
@@ -97,11 +108,14 @@ def parse_device_cert(
     device_name: str,
     iot_instance_id: str | None,
     request_id: str,
+    key_material: KeyMaterialMatcher | None = None,
 ) -> DeviceCert:
     """Build a ``DeviceCert`` from a successful ``QueryDeviceCert`` response body.
 
-    Raises ``IotResponseError`` ("Response.Malformed") when ``DeviceCertInfo`` is missing or
-    its ``Status`` is not one of the documented values.
+    ``key_material``: the matcher for the answer's own PrivateKey, when the caller built it
+    already (the client, to screen the RequestId); built here otherwise. Raises
+    ``IotResponseError`` ("Response.Malformed") when ``DeviceCertInfo`` is missing or its
+    ``Status`` is not one of the documented values.
     """
     info = data.get("DeviceCertInfo")
     if not isinstance(info, Mapping):
@@ -111,16 +125,26 @@ def parse_device_cert(
         status = CertStatus(status_value)
     except ValueError:
         raise _malformed(f"unknown DeviceCertInfo.Status {status_value}", request_id) from None
+    private_key = _text(info.get("PrivateKey"), "DeviceCertInfo.PrivateKey", request_id)
+    if key_material is None:
+        key_material = key_material_matcher(private_key_text=private_key)
+    certificate = _text(info.get("Certificate"), "DeviceCertInfo.Certificate", request_id)
+    withheld = certificate_withheld(certificate, key_material)
     return DeviceCert(
         product_key=product_key,
         device_name=device_name,
         iot_instance_id=iot_instance_id,
         status=status,
-        # A CertSN is a serial number: anything else is kept only as a length and a digest.
-        cert_sn=platform_token(_text(info.get("CertSN"), "DeviceCertInfo.CertSN", request_id)),
-        certificate=_text(info.get("Certificate"), "DeviceCertInfo.Certificate", request_id),
-        private_key=_text(info.get("PrivateKey"), "DeviceCertInfo.PrivateKey", request_id),
-        request_id=request_id,
+        # A CertSN is a serial number: one that carries the key is withheld, anything else not
+        # of its shape is kept only as a length and a digest.
+        cert_sn=platform_identifier(
+            _text(info.get("CertSN"), "DeviceCertInfo.CertSN", request_id),
+            key_material=key_material,
+        ),
+        certificate="" if withheld else certificate,
+        private_key=private_key,
+        request_id=key_material.withheld(request_id),
+        certificate_withheld=withheld,
     )
 
 

@@ -20,8 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from certadmin.certs.chain import check_chain
 from certadmin.devices.forms import clean_device_name, clean_instance_id, clean_product_key
 from certadmin.devices.inventory import (
-    DecodedCertificate,
-    certificate_decode,
+    device_cert_decode,
     key_matches_certificate,
 )
 from certadmin.devices.platform import (
@@ -111,9 +110,9 @@ def certificate_report(result: DeviceCert, now: datetime) -> dict[str, Any]:
     }
     if result.status != CertStatus.READY:
         return report
-    decoded: DecodedCertificate = certificate_decode(result.certificate)
-    if not decoded.ok:
-        report["decode_error"] = decoded.error or "empty certificate"
+    decoded = device_cert_decode(result)
+    if decoded is None or not decoded.ok:
+        report["decode_error"] = (decoded.error if decoded else "") or "empty certificate"
         return report
     details = decoded.details
     validity = details.validity(now)
