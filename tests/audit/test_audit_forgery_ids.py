@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.urls import reverse
 
 from certadmin.audit.append_only import TABLE, VERIFICATION_TABLE, triggers_lifted
 from certadmin.audit.models import AuditEvent, ChainProblem, ChainVerification
@@ -256,3 +257,16 @@ def test_a_row_below_1_is_named_as_such_whatever_else_is_wrong_with_it(below_one
     below_one(0, key_id="", prev_hash="f" * 64)
     report = chain_verify()
     assert (report.problem, report.first_broken_id) == (ChainProblem.ID_NOT_POSITIVE, 0)
+
+
+@pytest.mark.django_db
+def test_verify_now_shows_the_row_below_1_that_the_list_shows(below_one, auditor, client_for):
+    make_events(2)
+    below_one(-7)
+    client = client_for(auditor)
+    assert "mallory" in client.get(reverse("audit:events")).content.decode()
+    response = client.post(reverse("audit:verify"), headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Chain broken" in html
+    assert "Row -7 has an id below 1" in html
