@@ -229,6 +229,17 @@ if not DEMO_MODE and (_audit_keys_weak := audit_keys_weakness(AUDIT_KEYS)):
 AUDIT_CHECKPOINT_DIR = _env("CERTADMIN_AUDIT_CHECKPOINT_DIR") or (
     str(VAR_DIR / "audit-checkpoints") if DEMO_MODE else ""
 )
+# Rows sealed without a key (hash version 1, before the chain was keyed) verify only up to this
+# id, the last legacy row: configuration, so that whoever can write the database cannot move it.
+# Unset: none (a trail begun keyed). Above it, and in a trail with no keyed row at all, an
+# unkeyed row is a forgery (a rewrite of the chain without the key).
+_unkeyed_up_to = _env("CERTADMIN_AUDIT_UNKEYED_UP_TO")
+if _unkeyed_up_to and not (_unkeyed_up_to.isascii() and _unkeyed_up_to.isdecimal()):
+    raise ImproperlyConfigured(
+        "CERTADMIN_AUDIT_UNKEYED_UP_TO must be the id of the last unkeyed (legacy) audit row, "
+        "a whole number such as 4711, or unset when the trail has no unkeyed rows."
+    )
+AUDIT_UNKEYED_UP_TO = int(_unkeyed_up_to) if _unkeyed_up_to and int(_unkeyed_up_to) else None
 # Longest time a row may wait for a checkpoint (`audit_checkpoint` from cron): with a checkpoint
 # directory, `audit_verify` fails when an older row is covered by none. Hours; 0 turns it off.
 try:

@@ -7,9 +7,18 @@ fails as well. Both tables are covered: the trail itself and the history of its 
 
 SQLite's ``INSERT OR REPLACE`` / ``REPLACE INTO`` resolves a uniqueness conflict by deleting the
 old row without firing DELETE triggers, so an INSERT trigger refuses any row that would conflict
-with a stored one (same id or, for events, same hash or predecessor) and any explicit id that is
-not above the current maximum. On PostgreSQL ``INSERT ... ON CONFLICT DO UPDATE`` fires the
-UPDATE trigger and is refused by it.
+with a stored one (same id or, for events, same hash or predecessor). On PostgreSQL ``INSERT ...
+ON CONFLICT DO UPDATE`` fires the UPDATE trigger and is refused by it.
+
+Ids are the database's own: positive (a CHECK constraint on each table, see ``models``) and
+increasing, so the verifier, which walks the chain by id, sees every row the dashboard shows, and
+a forged row cannot be slipped in before or between stored ones. An INSERT that names an id is
+refused (a huge one would also end every later append: SQLite cannot count past it, and
+PostgreSQL's sequence would hand out ids below it). SQLite shows a BEFORE INSERT trigger the id
+-1 when it is about to assign one, so the explicit -1 is left to the CHECK constraint and to an
+AFTER INSERT trigger, which sees the id really stored. PostgreSQL evaluates the id's default
+before its BEFORE INSERT trigger: the id must be the value this session just drew from the
+table's own sequence, and (for events, whose appends are serialized) above every stored id.
 
 One UPDATE of an event is let through, in one narrow form: redacting one text of
 ``REDACTABLE_FIELDS`` of a hash version 4 row (one with that text's digest), that is, setting the
@@ -18,9 +27,10 @@ successful FIELD_REDACT event whose detail names that field of that row, every o
 unchanged. Anyone who can write to the database can do that too: the verifier then accepts the
 blanked text only if the redaction event is a keyed row of the chain (see ``chain``).
 
-Installed by migrations ``0003_append_only_triggers`` and ``0005_append_only_everywhere``. A role
-that owns the tables can still drop or disable them: that is why the chain is keyed and
-checkpointed outside the database (see ``chain`` and ``checkpoints``).
+Installed by migrations ``0003_append_only_triggers``, ``0005_append_only_everywhere`` and
+reinstalled by every later migration that may rebuild a table (SQLite drops a rebuilt table's
+triggers). A role that owns the tables can still drop or disable them: that is why the chain is
+keyed and checkpointed outside the database (see ``chain`` and ``checkpoints``).
 """
 
 from collections.abc import Iterator
@@ -35,15 +45,24 @@ from certadmin.audit.models import REDACTABLE_FIELDS, AuditAction, AuditOutcome
 TABLE = "audit_auditevent"
 VERIFICATION_TABLE = "audit_chainverification"
 REFUSAL = "audit events are append-only"
+ID_REFUSAL = f"{REFUSAL}: an id is assigned by the database, above every stored id"
 
-# Each protected table and its columns that are unique (what REPLACE would resolve by deleting).
+# Each protected table and its unique columns besides the id: what REPLACE would resolve by
+# deleting a stored row. (An INSERT that names an id is refused anyway; and an id still to be
+# assigned is -1 to a BEFORE trigger, which must not match a row that got in with id -1, or
+# every later append would fail.)
 PROTECTED = {
-    TABLE: ("id", "prev_hash", "entry_hash"),
-    VERIFICATION_TABLE: ("id",),
+    TABLE: ("prev_hash", "entry_hash"),
+    VERIFICATION_TABLE: (),
 }
+# The tables whose ids must be above every stored one on PostgreSQL as well: the events, whose
+# appends are serialized (an advisory lock taken before the id is drawn). Verification runs are
+# not, so there a run that drew its id first may commit second: its id need only be its own.
+INCREASING = (TABLE,)
 
 # In a SQLite BEFORE INSERT trigger, NEW.id is -1 when the database is about to assign it.
 _SQLITE_AUTO_ID = -1
+_SQLITE_TRIGGERS = ("no_update", "no_delete", "no_replace", "no_named_id", "no_id_below")
 
 
 def _redaction_columns(field: str) -> tuple[str, str, str]:
@@ -82,26 +101,36 @@ def _sqlite_redaction_allowed(table: str, columns: list[str]) -> str:
 
 
 def _sqlite_install(table: str, unique: tuple[str, ...]) -> list[str]:
-    conflict = " OR ".join(f"{column} = NEW.{column}" for column in unique)
     refuse = f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
+    refuse_id = f"BEGIN SELECT RAISE(ABORT, '{ID_REFUSAL}'); END"
     # Table and column names are this module's constants, never input.
-    stored = f"SELECT 1 FROM {table} WHERE {conflict}"  # noqa: S608
-    head = f"SELECT coalesce(max(id), 0) FROM {table}"  # noqa: S608
-    replace_guard = (
-        f"WHEN EXISTS ({stored}) OR (NEW.id <> {_SQLITE_AUTO_ID} AND NEW.id <= ({head}))"
-    )
+    above = f"SELECT 1 FROM {table} WHERE id > NEW.id"  # noqa: S608
+    replace = []
+    if unique:
+        conflict = " OR ".join(f"{column} = NEW.{column}" for column in unique)
+        stored = f"SELECT 1 FROM {table} WHERE {conflict}"  # noqa: S608
+        replace.append(
+            f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+            f"WHEN EXISTS ({stored}) {refuse}"
+        )
+    # Dropped first: a migration reinstalling them replaces an older definition.
     return [
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END",
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END",
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "
-        f"{replace_guard} {refuse}",
+        *_sqlite_remove(table),
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} {refuse}",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} {refuse}",
+        *replace,
+        # An INSERT that names an id (any but -1, which looks like "to be assigned").
+        f"CREATE TRIGGER {table}_no_named_id BEFORE INSERT ON {table} "
+        f"WHEN NEW.id <> {_SQLITE_AUTO_ID} {refuse_id}",
+        # The id as stored: -1 given explicitly (also refused by the CHECK constraint), or one
+        # below a stored id.
+        f"CREATE TRIGGER {table}_no_id_below AFTER INSERT ON {table} "
+        f"WHEN NEW.id <= 0 OR EXISTS ({above}) {refuse_id}",
     ]
 
 
 def _sqlite_remove(table: str) -> list[str]:
-    return [f"DROP TRIGGER IF EXISTS {table}_no_{what}" for what in ("update", "delete", "replace")]
+    return [f"DROP TRIGGER IF EXISTS {table}_{name}" for name in _SQLITE_TRIGGERS]
 
 
 _POSTGRESQL_FUNCTION = f"""
@@ -113,6 +142,36 @@ _POSTGRESQL_FUNCTION = f"""
     END;
     $$
     """
+
+# The id's default (nextval of the table's sequence) is evaluated before BEFORE triggers, so a
+# row whose id is not this session's last value of that sequence named its id itself. With the
+# argument 'increasing', the id must also be above every stored id.
+_POSTGRESQL_ID_FUNCTION = f"""
+    CREATE OR REPLACE FUNCTION audit_id_refuse() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        drawn bigint;
+        below boolean := false;
+    BEGIN
+        BEGIN
+            drawn := currval(pg_get_serial_sequence(
+                quote_ident(TG_TABLE_SCHEMA) || '.' || quote_ident(TG_TABLE_NAME), 'id'));
+        EXCEPTION WHEN object_not_in_prerequisite_state THEN
+            drawn := NULL;  -- this session never drew an id from the sequence
+        END;
+        IF TG_ARGV[0] = 'increasing' THEN
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE id >= $1)',
+                           TG_TABLE_SCHEMA, TG_TABLE_NAME)
+                INTO below USING NEW.id;
+        END IF;
+        IF NEW.id IS NULL OR NEW.id <= 0 OR NEW.id IS DISTINCT FROM drawn OR below THEN
+            RAISE EXCEPTION '{ID_REFUSAL} (id % on % refused)', NEW.id, TG_TABLE_NAME
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+    END;
+    $$
+    """  # noqa: S608 (table names come from the trigger, quoted by format's %I)
 
 
 def _postgresql_guard_function() -> str:
@@ -163,6 +222,7 @@ def _postgresql_guard_function() -> str:
 
 def _postgresql_install(table: str) -> list[str]:
     # The first table's trigger names predate the second table: kept so 0003 reverses cleanly.
+    order = "increasing" if table in INCREASING else "assigned"
     # The events' UPDATE may be a redaction (the guard); nothing else may change.
     function = "audit_auditevent_guard" if table == TABLE else "audit_auditevent_refuse"
     return [
@@ -172,6 +232,9 @@ def _postgresql_install(table: str) -> list[str]:
         f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
         f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
         "FOR EACH STATEMENT EXECUTE FUNCTION audit_auditevent_refuse()",
+        f"DROP TRIGGER IF EXISTS {table}_no_named_id ON {table}",
+        f"CREATE TRIGGER {table}_no_named_id BEFORE INSERT ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION audit_id_refuse('{order}')",
     ]
 
 
@@ -179,6 +242,7 @@ def _postgresql_remove(table: str) -> list[str]:
     return [
         f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}",
         f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_no_named_id ON {table}",
     ]
 
 
@@ -223,7 +287,10 @@ def triggers_install(*, connection: BaseDatabaseWrapper) -> None:
         if TABLE in tables:
             _run(connection, _sqlite_update_guard(connection))
     elif connection.vendor == "postgresql":
-        _run(connection, [_POSTGRESQL_FUNCTION, _postgresql_guard_function()])
+        _run(
+            connection,
+            [_POSTGRESQL_FUNCTION, _POSTGRESQL_ID_FUNCTION, _postgresql_guard_function()],
+        )
         for table in tables:
             _run(connection, _postgresql_install(table))
 
@@ -241,6 +308,7 @@ def triggers_remove(*, connection: BaseDatabaseWrapper) -> None:
             connection,
             [
                 "DROP FUNCTION IF EXISTS audit_auditevent_refuse()",
+                "DROP FUNCTION IF EXISTS audit_id_refuse()",
                 "DROP FUNCTION IF EXISTS audit_auditevent_guard()",
             ],
         )

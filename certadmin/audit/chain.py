@@ -4,9 +4,10 @@ Each row's ``entry_hash`` is the HMAC-SHA-256, under the audit key named by the 
 of its canonical serialization, which includes the ``prev_hash`` of the row before it; changing,
 removing or reordering any row therefore breaks every link after it, and without the key nobody
 can compute a valid hash for a forged row. Rows written before the chain was keyed have an empty
-``key_id`` and a plain SHA-256 (hash version 1); they still verify, but only before the first
-keyed row. The writer (``certadmin.audit.services``) and the verifier
-(``certadmin.audit.verification``) both import this module and nothing else of each other.
+``key_id`` and a plain SHA-256 (hash version 1); they still verify, but only up to the id that
+``CERTADMIN_AUDIT_UNKEYED_UP_TO`` names and before the first keyed row. The writer
+(``certadmin.audit.services``) and the verifier (``certadmin.audit.verification``) both import
+this module and nothing else of each other.
 
 ``canonical_bytes`` is the one serialization: the writer feeds it a model's attributes, the
 verifier the tuples of ``values_list(*CHAIN_FIELDS)``, in the same order.

@@ -143,6 +143,9 @@ class AuditEvent(AppendOnlyModel):
         constraints = [
             # A chain cannot fork: no two rows may follow the same row.
             models.UniqueConstraint(fields=["prev_hash"], name="audit_prev_hash_unique"),
+            # The verifier walks the chain by id: an id the database did not assign (below 1,
+            # or not above every stored id: see ``append_only``) is refused.
+            models.CheckConstraint(condition=models.Q(id__gt=0), name="audit_event_id_positive"),
         ]
 
     def __str__(self) -> str:
@@ -163,6 +166,9 @@ class ChainProblem(models.TextChoices):
     ANCHOR_MISSING = "anchor_missing", _("The anchored hash is not in the chain")
     KEY_UNKNOWN = "key_unknown", _("A row is sealed with a key not configured here")
     UNKEYED = "unkeyed", _("An unkeyed row follows keyed rows")
+    UNKEYED_NOT_LEGACY = "unkeyed_not_legacy", _("An unkeyed row is not a legacy row")
+    NO_KEYED_ROW = "no_keyed_row", _("No row is sealed with an audit key")
+    ID_NOT_POSITIVE = "id_not_positive", _("A row has an id below 1")
     CHECKPOINT_INVALID = "checkpoint_invalid", _("A checkpoint is malformed or forged")
     CHECKPOINT_MISMATCH = "checkpoint_mismatch", _("The chain differs from a signed checkpoint")
     CHECKPOINT_MISSING_ROW = "checkpoint_missing_row", _("A checkpointed row is gone")
@@ -200,6 +206,11 @@ class ChainVerification(AppendOnlyModel):
         verbose_name_plural = _("chain verifications")
         ordering = ["-id"]
         default_permissions = ("view",)
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(id__gt=0), name="audit_verification_id_positive"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {'ok' if self.ok else 'broken'} {self.checked_at:%Y-%m-%d %H:%M:%S}"
@@ -249,6 +260,31 @@ def chain_problem_message(
             _(
                 "Row %(id)s is not sealed with an audit key although earlier rows are: "
                 "it was not written by certadmin."
+            )
+            % params
+        )
+    if problem == ChainProblem.UNKEYED_NOT_LEGACY:
+        return (
+            _(
+                "Row %(id)s is not sealed with an audit key and is not one of the legacy rows "
+                "that CERTADMIN_AUDIT_UNKEYED_UP_TO allows: it was not written by certadmin "
+                "(the chain was rewritten without the key)."
+            )
+            % params
+        )
+    if problem == ChainProblem.NO_KEYED_ROW:
+        return str(
+            _(
+                "No row is sealed with an audit key: the keyed rows were removed or the chain "
+                "was rewritten without the key. (A trail of legacy rows only verifies once "
+                "certadmin has recorded an event under the key.)"
+            )
+        )
+    if problem == ChainProblem.ID_NOT_POSITIVE:
+        return (
+            _(
+                "Row %(id)s has an id below 1: the database never assigns such an id, so the "
+                "row was inserted by hand, not written by certadmin."
             )
             % params
         )

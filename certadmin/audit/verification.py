@@ -66,8 +66,12 @@ def chain_verify(
 ) -> ChainReport:
     """Walk the whole chain in id order, in keyset batches of plain tuples (constant memory).
 
-    Stops at the first broken row. Every row must carry a valid hash under the key it names
-    (unkeyed legacy rows only before the first keyed one). Every checkpoint in
+    Every row, whatever its id: the dashboard shows every row, and a row with an id below 1
+    (which the database never assigns) is itself a broken row. Stops at the first broken row.
+    Every row must carry a valid hash under the key it names; unkeyed legacy rows only up to
+    the ``AUDIT_UNKEYED_UP_TO`` setting and before the first keyed row, and a trail with rows
+    must have a keyed one (else the whole chain was rewritten without the key). Every
+    checkpoint in
     ``checkpoint_dir`` (default: the ``AUDIT_CHECKPOINT_DIR`` setting) must be validly signed
     (under ``public_keys``, default the ``AUDIT_PUBLIC_KEYS`` setting) and match the chain: its
     head row present with its hash, and that many rows up to it. With a checkpoint directory,
@@ -104,8 +108,13 @@ def chain_verify(
         by_head[checkpoint.head_id].append(checkpoint)
 
     state = _WalkState(anchor_seen=not expect_head)
-    walk = _Walk(keys=keys, expect_head=expect_head, by_head=by_head)
-    after_id = 0
+    walk = _Walk(
+        keys=keys,
+        expect_head=expect_head,
+        by_head=by_head,
+        unkeyed_up_to=settings.AUDIT_UNKEYED_UP_TO,
+    )
+    after_id = None
     if workers > 1:
         after_id = _walk_in_parallel(
             walk,
@@ -126,6 +135,10 @@ def chain_verify(
     if not problem and by_head:
         # A checkpointed row the walk never reached: the rows from there on were removed.
         problem, first_broken_id = ChainProblem.CHECKPOINT_MISSING_ROW, min(by_head)
+    if not problem and state.checked and not state.keyed_seen:
+        # Legacy rows only: the keyed rows after them were removed, or every row was rewritten
+        # as a legacy one (below the boundary, each still verifies on its own).
+        problem = ChainProblem.NO_KEYED_ROW
     if not problem and checkpoint_dir:
         problem, first_broken_id = _checkpoints_kept(
             checkpoints, head_id=state.previous_id, max_age=checkpoint_max_age, now=timezone.now()
@@ -226,6 +239,8 @@ class _Walk:
     keys: Mapping[str, bytes]
     expect_head: str
     by_head: dict[int, list[Checkpoint]]
+    # The last id of the legacy unkeyed rows (None: there are none).
+    unkeyed_up_to: int | None = None
 
     def run(self, state: _WalkState, rows: Iterable[tuple[int, tuple, str]]) -> None:
         """Check ``rows`` (in id order, the first following ``state``'s last row), advancing
@@ -243,6 +258,8 @@ class _Walk:
             else:
                 if state.keyed_seen and not key_id:
                     problem = ChainProblem.UNKEYED
+                elif not key_id and not _legacy(row_id, self.unkeyed_up_to):
+                    problem = ChainProblem.UNKEYED_NOT_LEGACY
                 elif edited:
                     problem = ChainProblem.EDITED
                 elif texts := texts_problem(row_id, values):
@@ -258,6 +275,9 @@ class _Walk:
                     for c in self.by_head.pop(row_id)
                 ):
                     problem = ChainProblem.CHECKPOINT_MISMATCH
+            if row_id <= 0:
+                # Whatever else is wrong with it: the database never numbers a row so.
+                problem = ChainProblem.ID_NOT_POSITIVE
             if problem:
                 state.problem, state.first_broken_id = problem, row_id
                 return
@@ -271,8 +291,9 @@ class _Walk:
 # every link by comparing neighbours: the id range is cut into segments, each checked by a
 # process of its own, and the segments are joined in order. A segment that is not plainly
 # intact given the rows before it (a bad hash, a broken link inside it or at its start, an
-# unkeyed row after a keyed one, a checkpoint that does not match) is walked again
-# sequentially from the state before it, so the report is exactly the sequential walk's.
+# unkeyed row after a keyed one or beyond the legacy rows, an id below 1, a checkpoint that
+# does not match) is walked again sequentially from the state before it, so the report is
+# exactly the sequential walk's.
 
 
 @dataclass
@@ -283,7 +304,9 @@ class _Segment:
     after_id: int
     up_to_id: int
     count: int = 0
-    intact: bool = True  # every hash right, every link inside right, no unkeyed after keyed
+    # Every hash right, every link inside right, every id above 0, unkeyed rows only legacy
+    # ones and none after a keyed one.
+    intact: bool = True
     first_prev_hash: str = ""
     last_id: int | None = None
     last_hash: str = ""
@@ -295,7 +318,12 @@ class _Segment:
 
 
 def _segment_check(
-    segment: _Segment, *, keys: Mapping[str, bytes], expect_head: str, head_ids: frozenset[int]
+    segment: _Segment,
+    *,
+    keys: Mapping[str, bytes],
+    expect_head: str,
+    head_ids: frozenset[int],
+    unkeyed_up_to: int | None,
 ) -> _Segment:
     hash_of = TextRowHasher(keys)
     texts_problem = RedactableTextCheck(keys, recorded=_redaction_recorded)
@@ -315,7 +343,8 @@ def _segment_check(
             keyed_seen = segment.has_keyed = True
         else:
             segment.has_unkeyed = True
-            segment.intact = segment.intact and not keyed_seen
+            segment.intact = segment.intact and not keyed_seen and _legacy(row_id, unkeyed_up_to)
+        segment.intact = segment.intact and row_id > 0
         try:
             segment.intact = (
                 segment.intact
@@ -337,15 +366,15 @@ def _segment_check(
 
 def _walk_in_parallel(
     walk: _Walk, state: _WalkState, *, workers: int, min_rows: int, batch_size: int
-) -> int:
+) -> int | None:
     """Check the chain up to its current last id in ``workers`` processes, advancing ``state``
     as the sequential walk would (stopping at the same first broken row); the id up to which
-    it checked (0: nothing, the trail is too small or the database is in memory)."""
+    it checked (None: nothing, the trail is too small or the database is in memory)."""
     bounds = AuditEvent.objects.aggregate(low=Min("id"), high=Max("id"))
     low, high = bounds["low"], bounds["high"]
     in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
     if low is None or high - low + 1 < max(min_rows, workers) or in_memory:
-        return 0
+        return None
     step = (high - low + 1) // workers
     cuts = [low - 1 + step * n for n in range(workers)] + [high]
     segments = [_Segment(after_id=a, up_to_id=b) for a, b in itertools.pairwise(cuts)]
@@ -354,6 +383,7 @@ def _walk_in_parallel(
         keys=walk.keys,
         expect_head=walk.expect_head,
         head_ids=frozenset(walk.by_head),
+        unkeyed_up_to=walk.unkeyed_up_to,
     )
     # The processes are forked: each opens its own connection (none may be shared).
     connections.close_all()
@@ -394,6 +424,11 @@ def _segment_follows(
             for c in by_head.get(head_id, ())
         )
     )
+
+
+def _legacy(row_id: int, unkeyed_up_to: int | None) -> bool:
+    """Whether an unkeyed row with this id is one of the legacy rows the configuration allows."""
+    return unkeyed_up_to is not None and row_id <= unkeyed_up_to
 
 
 def _edited(row_id: int, keys: Mapping[str, bytes]) -> bool:
@@ -441,15 +476,16 @@ def _chain_values() -> tuple[QuerySet, bool]:
 
 
 def _rows_in_chain_order(
-    *, batch_size: int, after_id: int = 0, up_to_id: int | None = None
+    *, batch_size: int, after_id: int | None = None, up_to_id: int | None = None
 ) -> Iterator[tuple[int, tuple, str]]:
     """``(id, values in WALK_FIELDS order with created_at as its text, entry_hash)`` by
-    ascending id, in keyset batches, for the ids after ``after_id`` (up to ``up_to_id``)."""
+    ascending id, in keyset batches, for the ids after ``after_id`` (default: every id, those
+    below 1 included) up to ``up_to_id``."""
     last_id = after_id
     rows, as_text = _chain_values()
     if up_to_id is not None:
         rows = rows.filter(id__lte=up_to_id)
-    while batch := list(rows.filter(id__gt=last_id)[:batch_size]):
+    while batch := list((rows if last_id is None else rows.filter(id__gt=last_id))[:batch_size]):
         if as_text:
             for row in batch:
                 yield row[0], row[1:-1], row[-1]

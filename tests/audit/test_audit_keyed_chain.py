@@ -72,6 +72,7 @@ def test_legacy_unkeyed_rows_still_verify_before_keyed_ones(settings):
     legacy = make_events(2)
     assert legacy[0].key_id == ""
     assert legacy[0].entry_hash == hashlib.sha256(canonical_event_bytes(legacy[0])).hexdigest()
+    settings.AUDIT_UNKEYED_UP_TO = legacy[-1].id
     settings.AUDIT_KEY_ID = "demo"
     make_events(2)
     report = chain_verify()

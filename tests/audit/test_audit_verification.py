@@ -80,10 +80,11 @@ def test_swapping_two_rows_is_found():
     events = make_events(4)
     a, b = events[1].id, events[2].id
     # Renumbering swaps every column of the two rows at once (through a parking id, because
-    # the hashes are unique).
-    tamper("UPDATE audit_auditevent SET id = %s WHERE id = %s", [-1, a])
+    # the hashes are unique; above the others, because ids are positive).
+    parking = events[-1].id + 1000
+    tamper("UPDATE audit_auditevent SET id = %s WHERE id = %s", [parking, a])
     tamper("UPDATE audit_auditevent SET id = %s WHERE id = %s", [a, b])
-    tamper("UPDATE audit_auditevent SET id = %s WHERE id = %s", [b, -1])
+    tamper("UPDATE audit_auditevent SET id = %s WHERE id = %s", [b, parking])
     assert AuditEvent.objects.get(pk=a).entry_hash == events[2].entry_hash
     report = chain_verify()
     assert not report.ok

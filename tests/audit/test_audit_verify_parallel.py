@@ -14,6 +14,13 @@ from certadmin.audit.models import AuditEvent, ChainProblem
 from certadmin.audit.verification import _Walk, _WalkState, chain_verify
 
 from .factories import make_events, tamper
+from .forged_rows import (
+    chain_downgraded,
+    forged_row,
+    id_check_lifted,
+    row_insert,
+    rows_below_one_removed,
+)
 
 walk_in_parallel = verification._walk_in_parallel
 
@@ -47,7 +54,7 @@ def test_a_small_trail_is_walked_in_this_process():
     make_events(3)
     state = _WalkState()
     walk = _Walk(keys=django_settings.AUDIT_KEYS, expect_head="", by_head={})
-    assert walk_in_parallel(walk, state, workers=2, min_rows=100, batch_size=5) == 0
+    assert walk_in_parallel(walk, state, workers=2, min_rows=100, batch_size=5) is None
     assert state.checked == 0
 
 
@@ -155,3 +162,60 @@ def test_the_command_checks_a_big_trail_in_processes_and_refuses_zero_workers(ca
     assert f"head hash: {events[-1].entry_hash}" in out
     with pytest.raises(CommandError, match="--workers"):
         call_command("audit_verify", "--workers", "0")
+
+
+# --- ids below 1 and unkeyed rows (issue 18, items 1 and 2) ---------------------------------
+
+
+@pytest.mark.parametrize("row_id", [-7, 0])
+def test_a_row_with_an_id_below_1(row_id):
+    events = make_events(12)
+    with id_check_lifted():
+        row_insert(forged_row(row_id=row_id, prev_hash="e" * 64))
+    try:
+        report = both_walks()
+        assert (report.problem, report.first_broken_id) == (ChainProblem.ID_NOT_POSITIVE, row_id)
+        # Walked first: the rows after it are not reached.
+        assert report.checked == 1
+        assert not AuditEvent.objects.filter(id__gt=events[-1].id).exists()
+    finally:
+        rows_below_one_removed()
+
+
+def test_a_whole_chain_downgraded_to_unkeyed_rows():
+    events = make_events(12)
+    chain_downgraded()
+    report = both_walks()
+    assert (report.problem, report.first_broken_id) == (
+        ChainProblem.UNKEYED_NOT_LEGACY,
+        events[0].id,
+    )
+
+
+@pytest.mark.parametrize("legacy_rows", [3, 4, 5, 9])
+def test_legacy_rows_up_to_the_boundary_in_any_segment(settings, legacy_rows):
+    settings.AUDIT_KEY_ID = ""
+    legacy = make_events(legacy_rows)
+    settings.AUDIT_KEY_ID = "demo"
+    make_events(12 - legacy_rows)
+    settings.AUDIT_UNKEYED_UP_TO = legacy[-1].id
+    assert both_walks().ok
+    settings.AUDIT_UNKEYED_UP_TO = legacy[-2].id
+    report = both_walks()
+    assert (report.problem, report.first_broken_id) == (
+        ChainProblem.UNKEYED_NOT_LEGACY,
+        legacy[-1].id,
+    )
+    assert report.checked == legacy_rows
+
+
+def test_only_legacy_rows(settings):
+    settings.AUDIT_KEY_ID = ""
+    legacy = make_events(12)
+    settings.AUDIT_UNKEYED_UP_TO = legacy[-1].id
+    report = both_walks()
+    assert (report.problem, report.checked, report.head_id) == (
+        ChainProblem.NO_KEYED_ROW,
+        12,
+        legacy[-1].id,
+    )
