@@ -28,6 +28,9 @@ class JobState(models.TextChoices):
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLING)
 ENDED_STATES = (JobState.CANCELLED, JobState.FINISHED, JobState.FAILED)
+# A product sync in these states is the product's one sync: starting it again points to it. One
+# being cancelled does not count (a new sync may start while it stops).
+SYNC_ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 
 
 class Job(models.Model):
@@ -77,6 +80,16 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["owner", "state"], name="job_owner_state"),
             models.Index(fields=["state"], name="job_state"),
+        ]
+        constraints = [
+            # Two starts of one sync at once (two people, two hosts) cannot both be queued.
+            models.UniqueConstraint(
+                fields=["account", "product_key", "iot_instance_id"],
+                condition=models.Q(
+                    kind=JobKind.PRODUCT_SYNC, state__in=[s.value for s in SYNC_ACTIVE_STATES]
+                ),
+                name="one_active_sync_per_product",
+            )
         ]
 
     def __str__(self) -> str:

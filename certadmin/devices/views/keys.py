@@ -30,6 +30,7 @@ from certadmin.devices.keys import (
     key_access_denied,
     key_reveal,
 )
+from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import account_allowed
 from certadmin.devices.views.common import (
     attachment,
@@ -155,7 +156,7 @@ def _key_access(
         status=status,
     )
     add_never_cache_headers(response)
-    return response
+    return retry_after_add(response)
 
 
 @oversize_handler(_oversize_refused(AuditAction.KEY_DOWNLOAD))
