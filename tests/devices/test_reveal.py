@@ -204,16 +204,17 @@ def test_reveal_without_a_valid_reason_is_refused_and_audited(
     assert query_count(dashboard_iot) == 0
 
 
-def test_a_reason_spanning_lines_is_accepted(dashboard_iot, custodian_client):
+def test_a_reason_spanning_lines_is_refused_and_says_so(dashboard_iot, custodian_client):
+    # A line break would let one reason pass for several rows wherever it is shown (issue 18).
     reauth_now(custodian_client)
     reason = "Ticket OPS-4711\r\nBoard swapped, reprovisioning."
 
     response = custodian_client.post(reveal_url("thermo-001"), {"reason": reason})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert "Write the reason on one line" in response.content.decode()
     [event] = events()
-    assert event.outcome == AuditOutcome.SUCCESS
-    assert "Board swapped" in event.reason
+    assert (event.outcome, event.reason) == (AuditOutcome.REFUSED, "")
 
 
 # --- re-authentication ------------------------------------------------------------------------

@@ -95,6 +95,8 @@ def _key_access(
     chosen = form.chosen_action()
     audit_action = AuditAction.KEY_REVEAL if chosen == "reveal" else AuditAction.KEY_DOWNLOAD
     device = device_or_404(request, product_key, device_name, key_action=audit_action)
+    # Known now that the device is: the passphrase is judged against its names and the person.
+    form.passphrase_context = downloads.passphrase_context(user=request.user, device=device)
     context = {
         "device": device,
         "form": form,
