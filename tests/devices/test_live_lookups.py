@@ -259,6 +259,22 @@ def test_a_slot_never_given_back_expires_after_its_lease(settings):
     assert held  # kept until here: a context left unreferenced is closed, giving its slot back
 
 
+def test_an_unreachable_redis_lets_lookups_through_and_says_so(settings, caplog):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    settings.LIVE_LOOKUPS_PER_USER = 1
+    person = SimpleNamespace(pk=990_020, is_authenticated=True)
+
+    with live_lookup_slot(user=person), live_lookup_slot(user=person):
+        pass
+
+    assert "live lookup slots unavailable (ConnectionError): not capped" in caplog.text
+
+
 def test_a_slot_held_by_another_process_counts_and_frees_itself_when_that_process_dies(
     settings, tmp_path
 ):
