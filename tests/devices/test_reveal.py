@@ -566,7 +566,7 @@ def test_invalid_device_name_in_the_path_is_404_without_calling_the_api(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_twenty_simultaneous_reveals_all_succeed_and_keep_the_chain_intact(
-    dashboard_iot, custodian
+    dashboard_iot, custodian, settings
 ):
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.skip(
@@ -574,6 +574,8 @@ def test_twenty_simultaneous_reveals_all_succeed_and_keep_the_chain_intact(
             "shared-cache and fails instead of waiting (run with DATABASE_URL=postgres://…)"
         )
     workers = 20
+    # The audit chain under load, not the per-person cap (tests/devices/test_live_lookups.py).
+    settings.LIVE_LOOKUPS_PER_USER = workers
     api = api_answer(dashboard_iot, "sensor-0001")
     dashboard_iot.reset_rate_limits()
     clients = []
