@@ -345,6 +345,10 @@ JOB_QPS = int(_env("CERTADMIN_JOB_QPS", "8"))
 JOBS_PER_PERSON = int(_env("CERTADMIN_JOBS_PER_PERSON", "2"))
 # How many task runs a job is enqueued as: that many workers can work on it at once.
 JOB_RUNS = int(_env("CERTADMIN_JOB_RUNS", "2"))
+# How many jobs may wait queued: per person, and in all (cron's jobs count in the total only).
+# Starting one more is refused with a message, so nobody can fill the workers' queue.
+JOBS_QUEUED_PER_PERSON = int(_env("CERTADMIN_JOBS_QUEUED_PER_PERSON", "10"))
+JOBS_QUEUED_TOTAL = int(_env("CERTADMIN_JOBS_QUEUED_TOTAL", "200"))
 # How long a worker's claim on an item lasts without renewal: after it, a killed worker's
 # items are claimed again, and the job's watchdog enqueues a fresh run.
 JOB_LEASE_SECONDS = float(_env("CERTADMIN_JOB_LEASE_SECONDS", "60"))
@@ -437,6 +441,16 @@ METRICS_ALLOW = [net.strip() for net in _env("CERTADMIN_METRICS_ALLOW").split(",
 IOT_DEADLINE_SECONDS = float(_env("CERTADMIN_IOT_DEADLINE_SECONDS", "8"))
 if not IOT_DEADLINE_SECONDS > 0:
     raise ImproperlyConfigured("CERTADMIN_IOT_DEADLINE_SECONDS must be a number of seconds > 0.")
+# How many platform calls one person may have in flight at once (certadmin/devices/
+# live_lookups.py): beyond it a page is answered 429 at once, so one person cannot hold every
+# server thread against a slow platform. Counted in Redis (every process and host) when it is
+# configured, else per process.
+LIVE_LOOKUPS_PER_USER = int(_env("CERTADMIN_LIVE_LOOKUPS_PER_USER", "3"))
+if LIVE_LOOKUPS_PER_USER < 1:
+    raise ImproperlyConfigured("CERTADMIN_LIVE_LOOKUPS_PER_USER must be 1 or more.")
+# A slot held by a process that died frees itself after this long: longer than the longest live
+# lookup, a device-list scan of up to 20 pages, each within the deadline.
+LIVE_LOOKUP_LEASE_SECONDS = 25 * IOT_DEADLINE_SECONDS
 
 # Reverse proxies in front of the dashboard that append the client to X-Forwarded-For. With 0
 # the header is ignored (anyone can send it). The login lockout and the audit trail's address

@@ -14,6 +14,7 @@ from certadmin.audit.services import RequestContext, audit_record
 from certadmin.certs import bundles
 from certadmin.certs.chain import check_chain
 from certadmin.certs.fingerprints import private_key_matches
+from certadmin.devices.forms import PassphraseContext
 from certadmin.devices.inventory import CERTIFICATE_WITHHELD
 from certadmin.devices.keys import KeyMaterial, ReleaseInputError, key_release
 from certadmin.devices.platform import ca_certificates
@@ -60,7 +61,42 @@ def issuer_of(certificate: x509.Certificate) -> x509.Certificate | None:
 
 def private_key_filename(device: DeviceRef) -> str:
     """The file name of the device's private key alone, wherever it is saved from."""
-    return bundles.bundle_filename(device.product_key, device.device_name, "private-key", "pem")
+    return key_file_name(device, "key")
+
+
+# Each key download (KEY_FORMATS): what its file is called, and its extension.
+_KEY_FILES = {
+    "key": ("private-key", "pem"),
+    "p12": ("bundle", "p12"),
+    "zip": ("bundle", "zip"),
+    "zip-plain": ("bundle-unencrypted", "zip"),
+}
+
+
+def key_file_name(device: DeviceRef, kind: str) -> str:
+    """The file name of the device's ``kind`` key download (one of KEY_FORMATS)."""
+    what, ext = _KEY_FILES[kind]
+    return bundles.bundle_filename(device.product_key, device.device_name, what, ext)
+
+
+def passphrase_context(*, user, device: DeviceRef) -> PassphraseContext:
+    """What a passphrase protecting ``device``'s key for ``user`` must not be made of: the
+    person's user name, names and email, the device's names and every key file's name (what
+    anyone holding the file knows), and the person's login password."""
+    names = [key_file_name(device, kind) for kind in KEY_FORMATS]
+    words = [
+        getattr(user, "username", ""),
+        getattr(user, "first_name", ""),
+        getattr(user, "last_name", ""),
+        getattr(user, "email", ""),
+        getattr(user, "email", "").partition("@")[0],
+        device.product_key,
+        device.device_name,
+        device.iot_instance_id,
+        *names,
+        *(name.rpartition(".")[0] for name in names),
+    ]
+    return PassphraseContext(user=user, words=tuple(word for word in words if word))
 
 
 def certificate_file(device: DeviceRef, certificate: x509.Certificate, kind: str) -> DownloadFile:
@@ -154,7 +190,6 @@ def key_bundle_download(
             raise ReleaseInputError(gettext_noop("the certificate could not be decoded"))
         if key is None:
             raise ReleaseInputError(gettext_noop("the private key could not be decoded"))
-        name = bundles.bundle_filename
         pk, dn = device.product_key, device.device_name
         try:
             if kind == "key":
@@ -170,7 +205,7 @@ def key_bundle_download(
             issuer = issuer_of(cert)
             if kind == "p12":
                 return DownloadFile(
-                    name(pk, dn, "bundle", "p12"),
+                    key_file_name(device, kind),
                     "application/x-pkcs12",
                     bundles.pkcs12_bundle(
                         cert=cert,
@@ -182,7 +217,7 @@ def key_bundle_download(
                 )
             encrypted = kind == "zip"
             return DownloadFile(
-                name(pk, dn, "bundle" if encrypted else "bundle-unencrypted", "zip"),
+                key_file_name(device, kind),
                 "application/zip",
                 bundles.zip_bundle(
                     cert=cert,

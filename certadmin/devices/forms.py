@@ -5,15 +5,19 @@ and ``rows`` come from here only.
 """
 
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import password_validation
+from django.contrib.auth import hashers as password_hashers
 from django.utils.functional import lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
+from zxcvbn import zxcvbn
 
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
 from certadmin.devices.expiry import EXPIRY_STATES
@@ -28,8 +32,6 @@ PRODUCT_KEY_RE = re.compile(r"^[A-Za-z0-9]{4,32}$")
 # IotInstanceId: iot-cn-0pp1n8t****, iot-06z00ep2pjifrby, iot_instc_pu****_c*-v64********.
 INSTANCE_ID_RE = re.compile(r"^[A-Za-z0-9_*-]{4,64}$")
 CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# A reason may span lines; other control characters are refused.
-REASON_FORBIDDEN_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _no_control_characters(value: str) -> None:
@@ -293,15 +295,13 @@ class KeyAccessForm(PlainLabelForm):
 
     reason = forms.CharField(
         label=_("Reason"),
-        min_length=10,
         max_length=500,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Why you need this key (ticket number, incident…). It is recorded."),
-        error_messages={
-            "required": _("Give a reason: it is recorded in the audit trail."),
-            "min_length": _("Give a reason of at least %(limit_value)d characters."),
-        },
+        help_text=_(
+            "Why you need this key, on one line (ticket number, incident…). It is recorded."
+        ),
+        error_messages={"required": _("Give a reason: it is recorded in the audit trail.")},
     )
     password = forms.CharField(
         label=_("Your password"),
@@ -315,76 +315,245 @@ class KeyAccessForm(PlainLabelForm):
         return clean_reason(self.cleaned_data["reason"])
 
 
-# A reason must say something: this many letters or digits (any script), after NFKC.
-REASON_MIN_WORD_CHARACTERS = 5
-# Letters by category (Lo) that show as nothing: the Hangul fillers (NFKC maps the halfwidth
-# one to U+1160) and the Khmer inherent vowels.
-INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5")
-# Format characters (Cf: bidi controls U+202A–U+202E and U+2066–U+2069, U+200E/U+200F, U+061C,
-# zero-width spaces and joiners, …) and line/paragraph separators can make a recorded reason
-# read differently from what was typed.
-_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
+# --- Reasons ----------------------------------------------------------------------------------
+# A reason must say why: this many different words, in any script. Chinese and Japanese are
+# written without spaces, so there each character is a word.
+REASON_MIN_WORDS = 3
+# After NFKC, accented letters are single characters; a few marks on one letter remain in
+# scripts that stack them (Thai vowel and tone, Hebrew points). More is a "Zalgo" flood.
+REASON_MAX_MARKS_PER_LETTER = 3
+# Line breaks let one reason pass for several rows wherever it is shown or exported.
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# Characters that show as nothing, so the recorded reason reads other than what was typed:
+# letters (Lo) that render blank (Hangul fillers, Khmer inherent vowels, the Braille blank),
+# the combining grapheme joiner and the variation selectors (Mn). Format characters (Cf: bidi
+# controls, zero-width spaces and joiners, tags) are refused by category.
+INVISIBLE_CHARACTERS = frozenset(
+    "\u115f\u1160\u3164\uffa0\u17b4\u17b5\u2800\u034f\u180b\u180c\u180d\u180f"
+) | frozenset(chr(c) for c in (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)))
+# Chinese characters (with their extensions and compatibility forms) and Japanese kana.
+_WORD_PER_CHARACTER = (
+    (0x3040, 0x30FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x3FFFF),
+)
+
+
+def _is_word_by_itself(ch: str) -> bool:
+    code = ord(ch)
+    return any(low <= code <= high for low, high in _WORD_PER_CHARACTER)
+
+
+def reason_words(value: str) -> list[str]:
+    """The words of a reason, casefolded: runs of letters and digits (with their marks) that
+    are not one character repeated, and each Chinese or Japanese character on its own."""
+    words: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        word = "".join(run).casefold()
+        run.clear()
+        if len({ch for ch in word if unicodedata.category(ch)[0] != "M"}) >= 2:
+            words.append(word)
+
+    for ch in value:
+        kind = unicodedata.category(ch)[0]
+        if _is_word_by_itself(ch):
+            flush()
+            words.append(ch)
+        elif kind in "LN" or (kind == "M" and run):
+            run.append(ch)
+        else:
+            flush()
+    flush()
+    return words
+
+
+def _marks_flood(value: str) -> bool:
+    marks = letters = stacked = most_stacked = 0
+    for ch in value:
+        kind = unicodedata.category(ch)[0]
+        if kind == "M":
+            marks += 1
+            stacked += 1
+            most_stacked = max(most_stacked, stacked)
+        else:
+            stacked = 0
+            letters += kind in "LN"
+    return marks > 0 and (marks > letters or most_stacked > REASON_MAX_MARKS_PER_LETTER)
+
+
+def reason_problem(value: str) -> str:
+    """Why ``value`` (NFKC-normalised) is not a reason to record, or "" when it is one.
+
+    A reason is one line of words: no line breaks or line separators, no control characters,
+    nothing invisible (format characters, variation selectors, blank letters), no flood of
+    combining marks (more marks than letters, or more than ``REASON_MAX_MARKS_PER_LETTER`` on
+    one letter), and at least ``REASON_MIN_WORDS`` different words (``reason_words``), so
+    repeated characters or words are not a reason.
+    """
+    if any(ch in _LINE_BREAKS for ch in value):
+        return gettext("Write the reason on one line: remove the line breaks.")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        return gettext("Remove the control characters (such as tabs) from the reason.")
+    if any(unicodedata.category(ch) == "Cf" or ch in INVISIBLE_CHARACTERS for ch in value):
+        return gettext(
+            "Remove the invisible characters from the reason (direction marks, zero-width "
+            "spaces, variation selectors, blank letters)."
+        )
+    if _marks_flood(value):
+        return gettext(
+            "Remove the stacked accents (combining marks) from the reason: it must read as "
+            "plain text."
+        )
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in value):
+        return gettext("Give a reason in words: it is recorded in the audit trail.")
+    if len(set(reason_words(value))) < REASON_MIN_WORDS:
+        return gettext(
+            "Say why in at least %(count)d different words, not repeated characters or words "
+            "(a ticket number and what it is for, for example). In Chinese or Japanese each "
+            "character counts as a word."
+        ) % {"count": REASON_MIN_WORDS}
+    return ""
 
 
 def clean_reason(value: str) -> str:
-    """A reason for a key access, NFKC-normalised: no control, format (bidi, zero-width) or
-    line/paragraph separator characters, and at least ``REASON_MIN_WORD_CHARACTERS`` letters
-    or digits of any script (invisible fillers do not count). Line breaks are kept."""
-    value = unicodedata.normalize("NFKC", value)
-    if REASON_FORBIDDEN_RE.search(value):
-        raise forms.ValidationError(_("Remove the control characters from the reason."))
-    if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
-        raise forms.ValidationError(
-            _(
-                "Remove the invisible characters from the reason (direction marks, zero-width "
-                "spaces, line or paragraph separators)."
-            ),
-            code="invisible",
-        )
-    words = sum(
-        1 for ch in value if unicodedata.category(ch)[0] in "LN" and ch not in INVISIBLE_LETTERS
-    )
-    if words < REASON_MIN_WORD_CHARACTERS:
-        raise forms.ValidationError(
-            _("Give a reason in words: at least %(count)d letters or digits.")
-            % {"count": REASON_MIN_WORD_CHARACTERS},
-            code="no_words",
-        )
-    return value.strip()
+    """A reason for a key access, NFKC-normalised and stripped; raises ValidationError with
+    ``reason_problem``'s message when it is not one."""
+    value = unicodedata.normalize("NFKC", value).strip()
+    if problem := reason_problem(value):
+        raise forms.ValidationError(problem, code="reason")
+    return value
 
 
-# A PKCS#12 passphrase: PASSPHRASE_MIN_LENGTH characters, this many different ones that are not
-# spaces, and not one of the passwords Django's CommonPasswordValidator lists.
-PASSPHRASE_MIN_DISTINCT = 5
+# --- Passphrases ------------------------------------------------------------------------------
+# A PKCS#12 file or encrypted key can be attacked offline, at any speed: at least
+# PASSPHRASE_MIN_LENGTH characters and zxcvbn's top score (an estimated 10^10 guesses or more).
+PASSPHRASE_MIN_SCORE = 4
+# zxcvbn's cost grows with the length; its own limit is 72. A longer passphrase is judged by
+# its first characters (it is at least that strong).
+PASSPHRASE_ESTIMATE_LENGTH = 72
+PASSPHRASE_MAX_LENGTH = 256
+# zxcvbn keeps the user inputs in a module-level dictionary while it estimates: one estimate at
+# a time, or two requests would judge each other's passphrases.
+_zxcvbn_lock = threading.Lock()
+# zxcvbn's feedback texts, marked for translation here (zxcvbn itself is in English only).
+ZXCVBN_FEEDBACK = (
+    gettext_noop("Use a few words, avoid common phrases."),
+    gettext_noop("No need for symbols, digits, or uppercase letters."),
+    gettext_noop("Add another word or two. Uncommon words are better."),
+    gettext_noop("Straight rows of keys are easy to guess."),
+    gettext_noop("Short keyboard patterns are easy to guess."),
+    gettext_noop("Use a longer keyboard pattern with more turns."),
+    gettext_noop('Repeats like "aaa" are easy to guess.'),
+    gettext_noop('Repeats like "abcabcabc" are only slightly harder to guess than "abc".'),
+    gettext_noop("Avoid repeated words and characters."),
+    gettext_noop('Sequences like "abc" or "6543" are easy to guess.'),
+    gettext_noop("Avoid sequences."),
+    gettext_noop("Recent years are easy to guess."),
+    gettext_noop("Avoid recent years."),
+    gettext_noop("Avoid years that are associated with you."),
+    gettext_noop("Dates are often easy to guess."),
+    gettext_noop("Avoid dates and years that are associated with you."),
+    gettext_noop("This is a top-10 common password."),
+    gettext_noop("This is a top-100 common password."),
+    gettext_noop("This is a very common password."),
+    gettext_noop("This is similar to a commonly used password."),
+    gettext_noop("A word by itself is easy to guess."),
+    gettext_noop("Names and surnames by themselves are easy to guess."),
+    gettext_noop("Common names and surnames are easy to guess."),
+    gettext_noop("Capitalization doesn't help very much."),
+    gettext_noop("All-uppercase is almost as easy to guess as all-lowercase."),
+    gettext_noop("Reversed words aren't much harder to guess."),
+    gettext_noop("Predictable substitutions like '@' instead of 'a' don't help very much."),
+)
 
 
-def passphrase_problem(passphrase: str) -> str:
-    """Why ``passphrase`` is too weak for a PKCS#12 file, or "" when it will do."""
+@dataclass(frozen=True)
+class PassphraseContext:
+    """What a passphrase must not be made of: the words an attacker holding the file knows
+    (the person's names and email, the device's names, the files' names) and the person
+    whose login password it must not be. Holds no secret."""
+
+    user: object = None
+    words: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"PassphraseContext({len(self.words)} words)"
+
+
+def _letters_and_digits(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+@sensitive_variables("passphrase", "estimate")
+def passphrase_problem(passphrase: str, *, context: PassphraseContext | None = None) -> str:
+    """Why ``passphrase`` may not protect a key file, or "" when it may.
+
+    At least ``PASSPHRASE_MIN_LENGTH`` characters, no control or invisible characters, not
+    the person's login password, not (part of) a name in ``context`` (a file name, the
+    device, the person), and an estimated guessing cost of zxcvbn's score
+    ``PASSPHRASE_MIN_SCORE`` with ``context``'s words as what an attacker knows; the message
+    then carries zxcvbn's advice. Nothing is stored or logged.
+    """
+    context = context or PassphraseContext()
     if len(passphrase) < PASSPHRASE_MIN_LENGTH:
         return gettext("Choose a passphrase of at least %(min)d characters.") % {
             "min": PASSPHRASE_MIN_LENGTH
         }
-    if CONTROL_CHARS_RE.search(passphrase) or any(
-        unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in passphrase
+    if any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") or ch in INVISIBLE_CHARACTERS
+        for ch in passphrase
     ):
         return gettext("Remove the control or invisible characters from the passphrase.")
-    if len({ch for ch in passphrase if not ch.isspace()}) < PASSPHRASE_MIN_DISTINCT:
+    plain = _letters_and_digits(passphrase)
+    if len(plain) >= 4 and any(plain in _letters_and_digits(word) for word in context.words):
         return gettext(
-            "Choose a passphrase with at least %(count)d different characters besides spaces."
-        ) % {"count": PASSPHRASE_MIN_DISTINCT}
-    try:
-        password_validation.CommonPasswordValidator().validate(passphrase)
-    except forms.ValidationError:
-        return gettext("This passphrase is too common: choose another.")
-    return ""
+            "The passphrase is a name anyone with the file can read (the file's, the "
+            "device's or yours): choose another."
+        )
+    # hashers.check_password without a setter: a hash that would be upgraded is not saved.
+    login_password = getattr(context.user, "password", None)
+    if login_password and password_hashers.check_password(passphrase, login_password):
+        return gettext(
+            "Do not use your login password as the passphrase: the file travels to other "
+            "people and places. Choose another."
+        )
+    # zxcvbn prices spaces as random characters; a guesser tries word lists with and without
+    # them, so the passphrase is judged without its spaces too, by the weaker estimate.
+    spaceless = "".join(passphrase.split())
+    with _zxcvbn_lock:
+        estimate = min(
+            (
+                zxcvbn(text[:PASSPHRASE_ESTIMATE_LENGTH], user_inputs=list(context.words))
+                for text in dict.fromkeys((passphrase, spaceless))
+                if text
+            ),
+            key=lambda result: result["guesses"],
+        )
+    if estimate["score"] >= PASSPHRASE_MIN_SCORE:
+        return ""
+    advice = [estimate["feedback"]["warning"], *estimate["feedback"]["suggestions"]]
+    return " ".join(
+        [
+            gettext(
+                "This passphrase would be guessed too easily: choose a longer one, for "
+                "example four or five words that do not belong together."
+            ),
+            *(gettext(text) for text in advice if text),
+        ]
+    )
 
 
 def _passphrase_help_text() -> str:
     # Formatted when shown, in the language of the request (a class attribute is made once).
     return gettext(
-        "At least %(min)d characters, %(distinct)d of them different. "
-        "It is never stored: keep it safe."
-    ) % {"min": PASSPHRASE_MIN_LENGTH, "distinct": PASSPHRASE_MIN_DISTINCT}
+        "At least %(min)d characters and hard to guess: several unrelated words work well. "
+        "Not your password, nor the device's or the file's name. It is never stored: keep it "
+        "safe."
+    ) % {"min": PASSPHRASE_MIN_LENGTH}
 
 
 _passphrase_help = lazy(_passphrase_help_text, str)
@@ -423,6 +592,7 @@ class KeyActionForm(KeyAccessForm):
     passphrase = forms.CharField(
         label=_("Passphrase for the file"),
         required=False,
+        max_length=PASSPHRASE_MAX_LENGTH,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=_passphrase_help(),
@@ -430,16 +600,22 @@ class KeyActionForm(KeyAccessForm):
     passphrase_confirm = forms.CharField(
         label=_("Passphrase again"),
         required=False,
+        max_length=PASSPHRASE_MAX_LENGTH,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+
+    def __init__(self, *args, passphrase_context: PassphraseContext | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # What the passphrase must not be made of (the person, the device, the files' names).
+        self.passphrase_context = passphrase_context
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("action") not in self.PASSPHRASE_ACTIONS:
             return cleaned
         passphrase = cleaned.get("passphrase", "")
-        if problem := passphrase_problem(passphrase):
+        if problem := passphrase_problem(passphrase, context=self.passphrase_context):
             self.add_error("passphrase", problem)
         elif passphrase != cleaned.get("passphrase_confirm", ""):
             self.add_error("passphrase_confirm", gettext("The two passphrases differ."))

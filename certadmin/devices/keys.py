@@ -35,6 +35,7 @@ from certadmin.certs.loading import (
     load_private_key,
 )
 from certadmin.devices.forms import KeyAccessForm
+from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.platform import describe_iot_error, iot_client, iot_error_status
 from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import IotClient
@@ -265,12 +266,14 @@ def key_release[T](
     returned and the key never leaves the server.
     """
     try:
-        result = (client or iot_client(account=device.account)).query_device_cert(
-            product_key=device.product_key,
-            device_name=device.device_name,
-            iot_instance_id=device.iot_instance_id or None,
-        )
+        with live_lookup_slot(user=actor):
+            result = (client or iot_client(account=device.account)).query_device_cert(
+                product_key=device.product_key,
+                device_name=device.device_name,
+                iot_instance_id=device.iot_instance_id or None,
+            )
     except IotError as error:
+        # Also LiveLookupsBusy: the person's other lookups hold every slot (a 429).
         key_access_failed(
             actor=actor,
             device=device,

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from certadmin.certs.chain import ca_bundle_file_read
+from certadmin.devices.live_lookups import LiveLookupsBusy
 from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
@@ -215,6 +216,11 @@ def describe_iot_error(error: IotError, *, product_key: str = "", device_name: s
             "The instance was not found. Products on an enterprise instance need their "
             "IotInstanceId: check it and try again."
         )
+    if isinstance(error, LiveLookupsBusy):
+        return _(
+            "You already have %(count)d lookups waiting for the IoT Platform. Wait for them "
+            "to finish, then try again (in about %(seconds)d seconds)."
+        ) % {"count": error.limit, "seconds": error.retry_after}
     if error.is_throttled:
         return _(
             "The IoT Platform is busy (10 queries per second per account): try again in a moment."

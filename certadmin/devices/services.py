@@ -27,6 +27,7 @@ from certadmin.devices.inventory import (
     inventory_store,
     key_matches_certificate,
 )
+from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
 from certadmin.devices.platform import ca_certificates, iot_client
 from certadmin.iot.client import IotClient
@@ -174,10 +175,11 @@ def certificate_lookup(
     """The certificate page's data for ``device``.
 
     Served from the inventory when it was checked within ``INVENTORY_FRESH_SECONDS`` (saving
-    the account's 10 QPS quota) unless ``refresh``; otherwise asks ``QueryDeviceCert``.
-    Raises ``IotError`` when the platform cannot answer.
+    the account's 10 QPS quota) unless ``refresh``; otherwise asks ``QueryDeviceCert`` in one
+    of ``user``'s live lookup slots. Raises ``IotError`` when the platform cannot answer, and
+    ``LiveLookupsBusy`` (an ``IotError``) when ``user`` has no slot free.
     """
-    view = _certificate_view(device=device, refresh=refresh, client=client)
+    view = _certificate_view(device=device, refresh=refresh, client=client, user=user)
     # Only devices that could be shown: a mistyped name must not fill the list.
     if user is not None and user.is_authenticated:
         _best_effort("the recently viewed list", recent_device_touch, user=user, device=device)
@@ -205,7 +207,7 @@ def _best_effort[T](what: str, write: Callable[..., T], **kwargs) -> T | None:
 
 @sensitive_variables("result")
 def _certificate_view(
-    *, device: DeviceRef, refresh: bool, client: IotClient | None
+    *, device: DeviceRef, refresh: bool, client: IotClient | None, user
 ) -> CertificateView:
     if not refresh:
         record = (
@@ -236,11 +238,12 @@ def _certificate_view(
                 request_id=record.request_id,
             )
 
-    result = (client or iot_client(account=device.account)).query_device_cert(
-        product_key=device.product_key,
-        device_name=device.device_name,
-        iot_instance_id=device.iot_instance_id or None,
-    )
+    with live_lookup_slot(user=user):
+        result = (client or iot_client(account=device.account)).query_device_cert(
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id or None,
+        )
     decoded = device_cert_decode(result)
     matches = key_matches_certificate(decoded.certificate if decoded else None, result.private_key)
     record = _best_effort(
@@ -283,7 +286,7 @@ class DeviceList:
 
 
 def _product_devices_scan(
-    *, client: IotClient, product_key: str, iot_instance_id: str, account: str
+    *, client: IotClient, product_key: str, iot_instance_id: str, account: str, user
 ) -> tuple[list[DeviceListing], int, bool]:
     cache_key = f"devices:list:{account}:{product_key}:{iot_instance_id}"
     cached = cache.get(cache_key)
@@ -291,16 +294,17 @@ def _product_devices_scan(
         return cached
     devices: list[DeviceListing] = []
     page, page_count, total = 1, 1, 0
-    while page <= min(page_count, DEVICE_LIST_SCAN_PAGES):
-        result = client.query_device(
-            product_key=product_key,
-            page=page,
-            page_size=DEVICE_LIST_PAGE_SIZE,
-            iot_instance_id=iot_instance_id or None,
-        )
-        devices.extend(result.devices)
-        page_count, total = result.page_count, result.total
-        page += 1
+    with live_lookup_slot(user=user):
+        while page <= min(page_count, DEVICE_LIST_SCAN_PAGES):
+            result = client.query_device(
+                product_key=product_key,
+                page=page,
+                page_size=DEVICE_LIST_PAGE_SIZE,
+                iot_instance_id=iot_instance_id or None,
+            )
+            devices.extend(result.devices)
+            page_count, total = result.page_count, result.total
+            page += 1
     scanned = (devices, total, page_count > DEVICE_LIST_SCAN_PAGES)
     # Public data only: DeviceSecret never reaches a DeviceListing.
     cache.set(cache_key, scanned, DEVICE_LIST_CACHE_SECONDS)
@@ -315,6 +319,7 @@ def device_list(
     page: int = 1,
     account: str = "",
     client: IotClient | None = None,
+    user=None,
 ) -> DeviceList:
     """A product's devices (``QueryDevice``), optionally those whose name contains a filter.
 
@@ -322,18 +327,19 @@ def device_list(
     API page; with one, the product's devices are scanned (up to ``DEVICE_LIST_SCAN_PAGES``
     pages, cached briefly) and matched case-insensitively: ``scanned`` and ``product_total``
     say how much of the product the matches cover. ``account``: the API account ("" for the
-    default one).
-    Raises ``IotError``.
+    default one). The platform is asked in one of ``user``'s live lookup slots.
+    Raises ``IotError`` (``LiveLookupsBusy`` when ``user`` has no slot free).
     """
     account = account or default_account_name()
     client = client or iot_client(account=account)
     if not name_filter:
-        result = client.query_device(
-            product_key=product_key,
-            page=page,
-            page_size=DEVICE_LIST_PAGE_SIZE,
-            iot_instance_id=iot_instance_id or None,
-        )
+        with live_lookup_slot(user=user):
+            result = client.query_device(
+                product_key=product_key,
+                page=page,
+                page_size=DEVICE_LIST_PAGE_SIZE,
+                iot_instance_id=iot_instance_id or None,
+            )
         return DeviceList(
             product_key=product_key,
             iot_instance_id=iot_instance_id,
@@ -348,7 +354,11 @@ def device_list(
             account=account,
         )
     every, product_total, truncated = _product_devices_scan(
-        client=client, product_key=product_key, iot_instance_id=iot_instance_id, account=account
+        client=client,
+        product_key=product_key,
+        iot_instance_id=iot_instance_id,
+        account=account,
+        user=user,
     )
     needle = name_filter.casefold()
     matches = [d for d in every if needle in d.device_name.casefold()]
@@ -377,6 +387,7 @@ def device_search_target(
     name: str,
     account: str = "",
     client: IotClient | None = None,
+    user=None,
 ) -> DeviceRef | None:
     """The device that Enter in the search form means, or None to show the list instead.
 
@@ -410,6 +421,7 @@ def device_search_target(
             name_filter=name,
             account=account,
             client=client,
+            user=user,
         )
     except IotError:
         # The list shows the platform's answer; a whole name can still be asked for directly.

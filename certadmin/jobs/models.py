@@ -37,6 +37,9 @@ class JobState(models.TextChoices):
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLING)
 ENDED_STATES = (JobState.CANCELLED, JobState.FINISHED, JobState.FAILED)
+# A product sync in these states is the product's one sync: starting it again points to it. One
+# being cancelled does not count (a new sync may start while it stops).
+SYNC_ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 
 
 class Job(models.Model):
@@ -109,7 +112,15 @@ class Job(models.Model):
                 fields=["kind"],
                 condition=Q(kind="chain_verify", state__in=["queued", "running", "cancelling"]),
                 name="one_active_chain_verification",
-            )
+            ),
+            # Two starts of one sync at once (two people, two hosts) cannot both be queued.
+            models.UniqueConstraint(
+                fields=["account", "product_key", "iot_instance_id"],
+                condition=models.Q(
+                    kind=JobKind.PRODUCT_SYNC, state__in=[s.value for s in SYNC_ACTIVE_STATES]
+                ),
+                name="one_active_sync_per_product",
+            ),
         ]
 
     def __str__(self) -> str:

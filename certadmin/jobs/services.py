@@ -3,7 +3,8 @@
 A job is created ``queued``. The per-person limit (``JOBS_PER_PERSON``) admits it at once or
 when one of the person's running jobs ends; admitting enqueues ``JOB_RUNS`` task runs of
 ``job_work`` (so that many workers can share the job) and a deferred ``job_watch``. The work
-itself is in ``runner``.
+itself is in ``runner``. A product has at most one sync queued or running per account and
+instance (the database holds to it), and the queue has a cap per person and in all.
 """
 
 from collections.abc import Iterable
@@ -15,8 +16,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from certadmin.audit.services import RequestContext
+from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.platform import account_allowed, describe_iot_error, iot_client
 from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import IotClient
@@ -24,6 +27,7 @@ from certadmin.iot.errors import IotBusinessError, IotError
 from certadmin.jobs.models import (
     ACTIVE_STATES,
     DEVICE_KINDS,
+    SYNC_ACTIVE_STATES,
     Job,
     JobItem,
     JobKind,
@@ -40,6 +44,24 @@ class JobStartError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+# JobStartError codes of certadmin's own.
+JOB_QUEUE_FULL = "JobQueueFull"
+SYNC_ALREADY_ACTIVE = "SyncAlreadyActive"
+
+
+class ProductSyncActive(JobStartError):
+    """A sync of the same product (account, ProductKey, instance) is already queued or
+    running: ``job`` is that one, and nothing new was queued."""
+
+    def __init__(self, job: "Job") -> None:
+        super().__init__(
+            _("A sync of product %(product)s is already %(state)s (job %(job)d).")
+            % {"product": job.product_key, "state": job.get_state_display(), "job": job.pk},
+            code=SYNC_ALREADY_ACTIVE,
+        )
+        self.job = job
 
 
 class JobPermissionError(Exception):
@@ -104,14 +126,19 @@ def job_watch_enqueue(*, job_id: int) -> None:
     ).enqueue(job_id)
 
 
-def _product_check(*, client: IotClient, product_key: str, iot_instance_id: str) -> int:
+def _product_check(*, client: IotClient, product_key: str, iot_instance_id: str, owner=None) -> int:
     """Ask for the first page of the product's devices: a product that does not exist, a wrong
     instance or a product the account may not read is refused here, before any job exists.
-    Returns the product's device count."""
+    The owner waits for it: it takes one of their live lookup slots. Returns the product's
+    device count."""
     try:
-        page = client.query_device(
-            product_key=product_key, page=1, page_size=1, iot_instance_id=iot_instance_id or None
-        )
+        with live_lookup_slot(user=owner):
+            page = client.query_device(
+                product_key=product_key,
+                page=1,
+                page_size=1,
+                iot_instance_id=iot_instance_id or None,
+            )
     except IotBusinessError as error:
         raise JobStartError(
             describe_iot_error(error, product_key=product_key), code=error.code
@@ -135,6 +162,60 @@ def _account_check(*, owner, account: str) -> str:
     return account
 
 
+def _queue_check(*, owner) -> None:
+    """Refuse (``JobStartError``) one more queued job when the owner already has
+    ``JOBS_QUEUED_PER_PERSON`` waiting, or the queue holds ``JOBS_QUEUED_TOTAL`` in all."""
+    queued = Job.objects.filter(state=JobState.QUEUED).order_by()
+    if owner is not None:
+        limit = settings.JOBS_QUEUED_PER_PERSON
+        if queued.filter(owner=owner).count() >= limit:
+            raise JobStartError(
+                ngettext(
+                    "You already have %(count)d job waiting in the queue: wait for it to "
+                    "start, or cancel it, before starting another.",
+                    "You already have %(count)d jobs waiting in the queue: wait for one to "
+                    "start, or cancel one, before starting another.",
+                    limit,
+                )
+                % {"count": limit},
+                code=JOB_QUEUE_FULL,
+            )
+    if queued.count() >= settings.JOBS_QUEUED_TOTAL:
+        raise JobStartError(
+            _(
+                "The job queue is full (%(count)d jobs waiting). Try again when some have "
+                "started; if it stays full, tell an administrator."
+            )
+            % {"count": settings.JOBS_QUEUED_TOTAL},
+            code=JOB_QUEUE_FULL,
+        )
+
+
+def _job_create(*, owner, **fields) -> Job:
+    # Checked again here, the owner's row locked (on SQLite the write lock serialises): two
+    # starts at once by one person cannot both take the last place in the queue.
+    with transaction.atomic():
+        if owner is not None:
+            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+        _queue_check(owner=owner)
+        return Job.objects.create(owner=owner, **fields)
+
+
+def product_sync_active(*, account: str, product_key: str, iot_instance_id: str) -> Job | None:
+    """The product's sync that is queued or running on this account and instance, if any."""
+    return (
+        Job.objects.filter(
+            kind=JobKind.PRODUCT_SYNC,
+            state__in=SYNC_ACTIVE_STATES,
+            account=account,
+            product_key=product_key,
+            iot_instance_id=iot_instance_id,
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
 def product_sync_start(
     *,
     owner,
@@ -146,24 +227,31 @@ def product_sync_start(
     """Create a product sync (admitted now, or queued behind the owner's running jobs) on API
     account ``account`` ("": the default account).
 
-    Raises ``JobStartError`` for an account the owner may not use, an unknown product or
-    instance, a product the account may not read, or a platform that cannot be reached:
-    nothing is created then.
+    Raises ``ProductSyncActive`` (a ``JobStartError`` naming the job) when a sync of the same
+    product, account and instance is already queued or running, whoever started it; and
+    ``JobStartError`` for an account the owner may not use, a full queue
+    (``JOBS_QUEUED_PER_PERSON``, ``JOBS_QUEUED_TOTAL``), an unknown product or instance, a
+    product the account may not read, or a platform that cannot be reached: nothing is created
+    then.
     """
     account = _account_check(owner=owner, account=account)
+    product = {"account": account, "product_key": product_key, "iot_instance_id": iot_instance_id}
+    if (active := product_sync_active(**product)) is not None:
+        raise ProductSyncActive(active)
+    _queue_check(owner=owner)
     total = _product_check(
         client=client or iot_client(account=account),
         product_key=product_key,
         iot_instance_id=iot_instance_id,
-    )
-    job = Job.objects.create(
-        kind=JobKind.PRODUCT_SYNC,
         owner=owner,
-        account=account,
-        product_key=product_key,
-        iot_instance_id=iot_instance_id,
-        total=total,
     )
+    try:
+        job = _job_create(owner=owner, kind=JobKind.PRODUCT_SYNC, total=total, **product)
+    except IntegrityError:
+        # Another start of the same sync won the race (one_active_sync_per_product).
+        if (active := product_sync_active(**product)) is not None:
+            raise ProductSyncActive(active) from None
+        raise
     jobs_admit(owner=owner)
     job.refresh_from_db()
     return job
@@ -174,9 +262,10 @@ def device_lookup_job_create(
 ) -> Job:
     """Create a job whose items are given up front (e.g. a batch lookup from a CSV); repeated
     devices become one item, looked up on API account ``account`` ("": the default). The
-    caller has validated every device reference and the account."""
+    caller has validated every device reference and the account. Raises ``JobStartError``
+    when the queue is full."""
     with transaction.atomic():
-        job = Job.objects.create(
+        job = _job_create(
             kind=kind,
             owner=owner,
             listing_complete=True,
@@ -214,17 +303,23 @@ def batch_lookup_start(
     """Create a batch lookup of ``devices`` (validated, e.g. by ``batch_csv_parse``) on API
     account ``account`` ("": the default account).
 
-    Raises ``JobStartError`` for an account the owner may not use, or when a product it names
-    does not exist, is on an unknown instance, or the account may not read it (checked for up
-    to ``BATCH_PRODUCTS_CHECKED`` products): nothing is created then.
+    Raises ``JobStartError`` for an account the owner may not use, a full queue, or when a
+    product it names does not exist, is on an unknown instance, or the account may not read it
+    (checked for up to ``BATCH_PRODUCTS_CHECKED`` products): nothing is created then.
     """
     account = _account_check(owner=owner, account=account)
+    _queue_check(owner=owner)
     devices = list(dict.fromkeys(devices))
     products = list(dict.fromkeys((d.product_key, d.iot_instance_id) for d in devices))
     if len(products) <= BATCH_PRODUCTS_CHECKED:
         client = client or iot_client(account=account)
         for product_key, iot_instance_id in products:
-            _product_check(client=client, product_key=product_key, iot_instance_id=iot_instance_id)
+            _product_check(
+                client=client,
+                product_key=product_key,
+                iot_instance_id=iot_instance_id,
+                owner=owner,
+            )
     return device_lookup_job_create(
         owner=owner, kind=JobKind.BATCH_LOOKUP, devices=devices, account=account
     )

@@ -18,14 +18,17 @@ from django_htmx.http import HttpResponseClientRedirect
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.devices.expiry import STATE_LABELS, expiry_days_left, expiry_state_annotated
 from certadmin.devices.inventory_csv import inventory_csv_lines
+from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import accounts_for
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind
 from certadmin.jobs.selectors import job_items, job_progress, job_records, jobs_visible
 from certadmin.jobs.services import (
+    JOB_QUEUE_FULL,
     JobPermissionError,
     JobStartError,
+    ProductSyncActive,
     batch_lookup_start,
     job_cancel,
     job_may_cancel,
@@ -52,6 +55,13 @@ def _list_context(request: HtmxHttpRequest, form: ProductSyncForm) -> dict:
     return {"jobs": jobs_visible(user=request.user)[:JOBS_LISTED], "form": form}
 
 
+def _refused_status(refused: JobStartError, *, otherwise: int) -> int:
+    # A full queue, or a person whose live lookups hold every slot: come back later (429).
+    if refused.code == JOB_QUEUE_FULL or refused.code.startswith("Throttling"):
+        return 429
+    return otherwise
+
+
 @require_GET
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def job_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -68,6 +78,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
 def product_sync(request: HtmxHttpRequest) -> HttpResponse:
     """Start a product sync; refused input (or an unknown product) starts nothing."""
     form = ProductSyncForm(request.POST, accounts=accounts_for(user=request.user))
+    status = 200 if request.htmx else 400
     if form.is_valid():
         try:
             job = product_sync_start(
@@ -76,14 +87,20 @@ def product_sync(request: HtmxHttpRequest) -> HttpResponse:
                 iot_instance_id=form.cleaned_data["instance"],
                 account=form.cleaned_data["account"],
             )
+        except ProductSyncActive as active:
+            # Nothing queued twice: the person is shown the sync that will do the work.
+            messages.info(request, active.message)
+            visible = jobs_visible(user=request.user).filter(pk=active.job.pk).exists()
+            url = reverse("jobs:detail", args=[active.job.pk]) if visible else reverse("jobs:list")
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
         except JobStartError as refused:
             form.add_error("product_key", f"{refused.message} ({refused.code})")
+            status = _refused_status(refused, otherwise=status)
         else:
             url = reverse("jobs:detail", args=[job.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    status = 200 if request.htmx else 400
     template = page_or_partial(request, "jobs/list.html", "sync-form")
-    return render(request, template, _list_context(request, form), status=status)
+    return retry_after_add(render(request, template, _list_context(request, form), status=status))
 
 
 @require_http_methods(["GET", "POST"])
@@ -94,6 +111,7 @@ def batch_lookup(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchLookupForm(
         request.POST or None, request.FILES or None, accounts=accounts_for(user=request.user)
     )
+    status = 400 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             job = batch_lookup_start(
@@ -103,14 +121,13 @@ def batch_lookup(request: HtmxHttpRequest) -> HttpResponse:
             )
         except JobStartError as refused:
             form.add_error(None, f"{refused.message} ({refused.code})")
+            status = _refused_status(refused, otherwise=status)
         else:
             _duplicates_note(request, form)
             return redirect(reverse("jobs:detail", args=[job.pk]))
     problems = form.batch.problems if form.batch else []
     context = {"form": form, "problems": problems[:PROBLEMS_SHOWN], "problem_count": len(problems)}
-    return render(
-        request, "jobs/batch.html", context, status=400 if request.method == "POST" else 200
-    )
+    return retry_after_add(render(request, "jobs/batch.html", context, status=status))
 
 
 def _duplicates_note(request: HtmxHttpRequest, form: BatchLookupForm) -> None:

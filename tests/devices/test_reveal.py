@@ -204,16 +204,17 @@ def test_reveal_without_a_valid_reason_is_refused_and_audited(
     assert query_count(dashboard_iot) == 0
 
 
-def test_a_reason_spanning_lines_is_accepted(dashboard_iot, custodian_client):
+def test_a_reason_spanning_lines_is_refused_and_says_so(dashboard_iot, custodian_client):
+    # A line break would let one reason pass for several rows wherever it is shown (issue 18).
     reauth_now(custodian_client)
     reason = "Ticket OPS-4711\r\nBoard swapped, reprovisioning."
 
     response = custodian_client.post(reveal_url("thermo-001"), {"reason": reason})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert "Write the reason on one line" in response.content.decode()
     [event] = events()
-    assert event.outcome == AuditOutcome.SUCCESS
-    assert "Board swapped" in event.reason
+    assert (event.outcome, event.reason) == (AuditOutcome.REFUSED, "")
 
 
 # --- re-authentication ------------------------------------------------------------------------
@@ -565,7 +566,7 @@ def test_invalid_device_name_in_the_path_is_404_without_calling_the_api(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_twenty_simultaneous_reveals_all_succeed_and_keep_the_chain_intact(
-    dashboard_iot, custodian
+    dashboard_iot, custodian, settings
 ):
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.skip(
@@ -573,6 +574,8 @@ def test_twenty_simultaneous_reveals_all_succeed_and_keep_the_chain_intact(
             "shared-cache and fails instead of waiting (run with DATABASE_URL=postgres://…)"
         )
     workers = 20
+    # The audit chain under load, not the per-person cap (tests/devices/test_live_lookups.py).
+    settings.LIVE_LOOKUPS_PER_USER = workers
     api = api_answer(dashboard_iot, "sensor-0001")
     dashboard_iot.reset_rate_limits()
     clients = []

@@ -1,5 +1,7 @@
 """Job pages: who sees what, the live progress partial, starting and cancelling."""
 
+import itertools
+
 import pytest
 from django.urls import reverse
 
@@ -8,8 +10,13 @@ from certadmin.jobs.models import Job, JobKind, JobState
 pytestmark = pytest.mark.django_db
 
 
+_product_keys = itertools.count(1)
+
+
 def _job(owner, **fields) -> Job:
-    defaults = {"kind": JobKind.PRODUCT_SYNC, "product_key": "a1BwAGV1234", "total": 10}
+    # A product of its own: a product has one sync queued or running at a time.
+    product_key = f"a1Views{next(_product_keys):04d}"
+    defaults = {"kind": JobKind.PRODUCT_SYNC, "product_key": product_key, "total": 10}
     return Job.objects.create(owner=owner, **(defaults | fields))
 
 

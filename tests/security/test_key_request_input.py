@@ -1,7 +1,8 @@
 """Reasons, passphrases and oversize key requests (issue 11, item 11).
 
-A reason must carry words (letters or digits of any script, after NFKC) and no invisible
-formatting; a PKCS#12 passphrase must have some strength; an oversize request, refused before
+A reason must carry words (of any script, after NFKC), on one line, with no invisible
+formatting (issue 18 tightened both: tests/security/test_reasons_and_passphrases.py); a PKCS#12
+passphrase must have some strength; an oversize request, refused before
 any view reads it, is still recorded as a refused key access and answered 413.
 """
 
@@ -34,13 +35,13 @@ INVISIBLE_FORMATTING = {
     "arabic-letter-mark": "Ticket 4242\u061c gateway swap",
     "line-separator": "Ticket 4242\u2028gateway swap",
     "paragraph-separator": "Ticket 4242\u2029gateway swap",
+    "line-break": "Ticket 4242\nreplacement gateway",
     "zero-width-joiner": "Ticket 4242 gate\u200dway swap",
 }
 REAL_REASONS = {
     "chinese": "更换网关证书，工单四二",
     "korean": "게이트웨이 교체 작업 티켓",
     "arabic": "استبدال البوابة رقم ٤٢",
-    "lines": "Ticket 4242\nreplacement gateway",
     "fullwidth": "Ｔｉｃｋｅｔ　４２４２ ｇａｔｅ",
 }
 

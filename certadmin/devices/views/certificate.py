@@ -13,6 +13,7 @@ from certadmin.audit.selectors import device_recent_reveals
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
+from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import (
     account_allowed,
     ca_bundle,
@@ -104,7 +105,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
             )
         status = iot_error_status(error)
     template = page_or_partial(request, "devices/device.html", "certificate")
-    return render(request, template, context, status=status)
+    return retry_after_add(render(request, template, context, status=status))
 
 
 @require_GET
@@ -123,15 +124,17 @@ def certificate_download(
     except DownloadUnavailable as error:
         return download_problem(request, device, error.message, status=409)
     except IotError as error:
-        return download_problem(
-            request,
-            device,
-            describe_iot_error(
-                error, product_key=device.product_key, device_name=device.device_name
-            ),
-            code=error.code,
-            request_id=error.request_id,
-            status=iot_error_status(error),
+        return retry_after_add(
+            download_problem(
+                request,
+                device,
+                describe_iot_error(
+                    error, product_key=device.product_key, device_name=device.device_name
+                ),
+                code=error.code,
+                request_id=error.request_id,
+                status=iot_error_status(error),
+            )
         )
     except AuditWriteError:
         return download_problem(request, device, audit_unavailable_message(), status=503)

@@ -30,6 +30,7 @@ from certadmin.devices.keys import (
     key_access_denied,
     key_reveal,
 )
+from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import account_allowed
 from certadmin.devices.views.common import (
     attachment,
@@ -94,6 +95,8 @@ def _key_access(
     chosen = form.chosen_action()
     audit_action = AuditAction.KEY_REVEAL if chosen == "reveal" else AuditAction.KEY_DOWNLOAD
     device = device_or_404(request, product_key, device_name, key_action=audit_action)
+    # Known now that the device is: the passphrase is judged against its names and the person.
+    form.passphrase_context = downloads.passphrase_context(user=request.user, device=device)
     context = {
         "device": device,
         "form": form,
@@ -155,7 +158,7 @@ def _key_access(
         status=status,
     )
     add_never_cache_headers(response)
-    return response
+    return retry_after_add(response)
 
 
 @oversize_handler(_oversize_refused(AuditAction.KEY_DOWNLOAD))

@@ -17,6 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
+from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import accounts_for, describe_iot_error, iot_error_status
 from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
@@ -106,6 +107,7 @@ def lookup(request: HtmxHttpRequest) -> HttpResponse:
         iot_instance_id=data["instance"],
         name=data["device_name"],
         account=data["account"],
+        user=request.user,
     )
     if target is not None:
         return redirect(device_url(target))
@@ -241,6 +243,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                     name_filter=data["name"],
                     page=data["page"] or 1,
                     account=data["account"],
+                    user=request.user,
                 )
             except IotError as error:
                 context.update(
@@ -259,4 +262,4 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
             form=search_form(request, initial=typed), recent=recent_devices(user=request.user)
         )
     template = page_or_partial(request, "devices/home.html", "device-list")
-    return render(request, template, context, status=status)
+    return retry_after_add(render(request, template, context, status=status))

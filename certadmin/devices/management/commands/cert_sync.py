@@ -4,7 +4,8 @@
 
 Without ``--wait`` the sync is enqueued for the workers (``manage.py db_worker``) and the
 command prints the job's number. With ``--wait`` this process works on the job too, shows a
-progress bar on stderr, and exits 1 unless the job finished.
+progress bar on stderr, and exits 1 unless the job finished. A sync of the product that is
+already queued or running is not queued again: the command names it (and waits on it).
 """
 
 import time
@@ -18,7 +19,7 @@ from certadmin.devices.platform import UnknownAccount, iot_account
 from certadmin.jobs import runner
 from certadmin.jobs.models import Job, JobState
 from certadmin.jobs.selectors import job_progress
-from certadmin.jobs.services import JobStartError, product_sync_start
+from certadmin.jobs.services import JobStartError, ProductSyncActive, product_sync_start
 
 BAR_WIDTH = 30
 POLL_SECONDS = 1.0
@@ -74,9 +75,15 @@ class Command(BaseCommand):
                 iot_instance_id=instance,
                 account=configured.name,
             )
+        except ProductSyncActive as active:
+            job = active.job
+            self.stdout.write(
+                f"Job {job.pk}: a sync of {product_key} is already {job.state}; not queued again."
+            )
         except JobStartError as refused:
             raise CommandError(f"{refused.message} ({refused.code})") from None
-        self.stdout.write(f"Job {job.pk}: sync of {product_key} ({job.total} devices) queued.")
+        else:
+            self.stdout.write(f"Job {job.pk}: sync of {product_key} ({job.total} devices) queued.")
         if not wait:
             return
         job = self._wait(job)
