@@ -377,12 +377,12 @@ def test_the_key_bundle_form_is_chinese_including_its_formatted_help(
 
     body = page(client.get(DEVICE_URL))
 
-    assert f"至少 {PASSPHRASE_MIN_LENGTH} 个字符，其中至少" in body
+    assert f"至少 {PASSPHRASE_MIN_LENGTH} 个字符且难以猜测" in body
     assert "文件的保护密码" in body
     assert "It is never stored" not in body
     del client.cookies[settings.LANGUAGE_COOKIE_NAME]
     english = page(client.get(DEVICE_URL))
-    assert f"At least {PASSPHRASE_MIN_LENGTH} characters, " in english
+    assert f"At least {PASSPHRASE_MIN_LENGTH} characters and hard to guess" in english
 
 
 # --- templates ----------------------------------------------------------------------------------
