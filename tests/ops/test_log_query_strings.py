@@ -66,8 +66,12 @@ def logging_as_configured():
 
 
 def handlers_of_every_logger() -> list[logging.Handler]:
+    # gunicorn's loggers are configured by gunicorn from gunicorn.conf.py (checked below), and
+    # tests that run gunicorn's worker in process leave its default handlers there meanwhile.
     loggers = [logging.getLogger()] + [
-        log for log in logging.Logger.manager.loggerDict.values() if isinstance(log, logging.Logger)
+        log
+        for name, log in logging.Logger.manager.loggerDict.items()
+        if isinstance(log, logging.Logger) and not name.startswith("gunicorn")
     ]
     return [
         handler
