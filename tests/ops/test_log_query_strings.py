@@ -66,12 +66,16 @@ def logging_as_configured():
 
 
 def handlers_of_every_logger() -> list[logging.Handler]:
-    # gunicorn's loggers are configured by gunicorn from gunicorn.conf.py (checked below), and
-    # tests that run gunicorn's worker in process leave its default handlers there meanwhile.
+    # The loggers the project's configuration writes through: the root, every logger it names,
+    # Django's and certadmin's. Libraries that only the tests import (the official SDKs add a
+    # handler of their own at import) and gunicorn's loggers (configured by gunicorn from
+    # gunicorn.conf.py, checked below) are not part of it.
+    configured = (*settings.LOGGING.get("loggers", {}), "django", "certadmin", "py.warnings")
     loggers = [logging.getLogger()] + [
         log
         for name, log in logging.Logger.manager.loggerDict.items()
-        if isinstance(log, logging.Logger) and not name.startswith("gunicorn")
+        if isinstance(log, logging.Logger)
+        and any(name == root or name.startswith(root + ".") for root in configured)
     ]
     return [
         handler
