@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from certadmin.accounts.demo import DEMO_USERS
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = sorted([ROOT / "README.md", ROOT / "BENCHMARKS.md", *(ROOT / "docs").glob("*.md")])
 
@@ -80,3 +82,10 @@ def test_every_relative_link_resolves(document):
 
 def test_the_readme_stays_a_short_front_door():
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 150
+
+
+def test_the_readme_lists_every_demo_user_with_its_password_and_role():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for username, password, role in DEMO_USERS:
+        row = f"| `{username}` | `{password}` | {role or 'superuser'} |"
+        assert row in readme, row
