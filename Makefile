@@ -58,9 +58,9 @@ serve: install
 	@test -n "$$ALIBABA_CLOUD_ACCESS_KEY_ID" || { echo "make serve runs production and needs its environment:" \
 		"ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, CERTADMIN_AUDIT_KEYS," \
 		"CERTADMIN_AUDIT_SIGNING_KEY," \
-		"DATABASE_URL, REDIS_URL (README, Deployment). For the demo: make run." >&2; exit 1; }
+		"DATABASE_URL, REDIS_URL (docs/deployment.md). For the demo: make run." >&2; exit 1; }
 	$(PY) manage.py check --deploy
-	@# Two database roles (README, Deployment): migrate and grant as the tables' owner, serve as
+	@# Two database roles (docs/deployment.md): migrate and grant as the tables' owner, serve as
 	@# DATABASE_URL's role, which never sees the owner's URL.
 	@if [ -n "$$CERTADMIN_MIGRATE_DATABASE_URL" ]; then \
 		serving_role="$$($(PY) -c 'import os, dj_database_url; print(dj_database_url.parse(os.environ["DATABASE_URL"])["USER"])')" && \

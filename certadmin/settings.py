@@ -1,7 +1,7 @@
 """Django settings for certadmin.
 
-Everything comes from environment variables (see README, "Configuration"). With none set the
-project runs the embedded demo: SQLite, the local IoT emulator and its demo AccessKey pair.
+Everything comes from environment variables (docs/deployment.md, "Configuration"). With none
+set the project runs the embedded demo: SQLite, the local IoT emulator and its demo AccessKey pair.
 Demo mode ends as soon as a real AccessKey ID is configured; from then on the development
 defaults (secret key, allowed hosts, debug, the demo audit key) are refused by serving: by
 ``manage.py check --deploy`` and by the WSGI application itself (certadmin/ops/checks.py), not by
@@ -45,7 +45,7 @@ VAR_DIR = Path(
 
 
 # --- Alibaba Cloud IoT Platform -------------------------------------------------------------
-# The emulator's demo pair: public, documented in the README, useless against the real cloud.
+# The emulator's demo pair: public, documented in docs/, useless against the real cloud.
 DEMO_ACCESS_KEY_ID = "LTAIdemoCertadmin0001"
 DEMO_ACCESS_KEY_SECRET = "demo-secret-for-the-local-emulator-only"  # noqa: S105
 DEMO_ENDPOINT = "http://127.0.0.1:8001"

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 
 MIN_KEY_BYTES = 32
-# The demo's audit key: public (it is in the source and the README), so it seals nothing in
+# The demo's audit key: public (it is in the source), so it seals nothing in
 # production, under whatever kid and in whatever encoding it is configured.
 DEMO_AUDIT_KEY = b"certadmin demo audit key, public, demo only!"
 # 32 random bytes show about 30 different values and about 30 different steps between neighbours;

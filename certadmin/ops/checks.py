@@ -85,7 +85,7 @@ def production_serving_check(app_configs=None, **kwargs) -> list[checks.CheckMes
 
 _TWO_ROLES_HINT = (
     "Serve as a role that may only SELECT and INSERT on the trail and run migrations as the "
-    'tables\' owner: README, Deployment, "Two database roles" (manage.py db_grant_serving_role).'
+    'tables\' owner: docs/deployment.md, "Two database roles" (manage.py db_grant_serving_role).'
 )
 
 

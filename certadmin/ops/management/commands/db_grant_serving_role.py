@@ -1,6 +1,6 @@
 """``manage.py db_grant_serving_role ROLE``: run as the tables' owner after every ``migrate``;
 gives the serving role SELECT and INSERT on the audit trail and ordinary writes elsewhere
-(README, Deployment, "Two database roles"). ``make serve`` runs it when
+(docs/deployment.md, "Two database roles"). ``make serve`` runs it when
 CERTADMIN_MIGRATE_DATABASE_URL is set."""
 
 from django.core.management.base import BaseCommand, CommandError
