@@ -3,8 +3,9 @@ results and ``cert_expiry_report --format csv``.
 
 Public certificate data only: the certificate text itself is not a column, and no record ever
 holds key material. Times are ISO 8601 in UTC (``2026-03-01T08:00:00Z``). ``days_left`` counts
-whole days until notAfter, negative once expired (``expiry.expiry_days_left``, the same number as
-the report's JSON); ``state`` is the record's expiry state (``expiry.EXPIRY_STATES`` keys);
+whole days until notAfter, toward zero and negative once expired
+(``certs.details.expiry_days_left``, the same number as the report's JSON and the device
+table); ``state`` is the record's expiry state (``expiry.EXPIRY_STATES`` keys);
 ``cert_status`` is the platform's Status (0 being generated, 1 generation failed, 2 issued);
 ``key_matches`` is ``true``/``false``, empty when there was no key to check. Every cell goes
 through ``csv_safety.csv_cell``: text a spreadsheet would run as a formula is neutralised.
@@ -14,8 +15,9 @@ import csv
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
+from certadmin.certs.details import expiry_days_left
 from certadmin.csv_safety import LineBuffer, csv_cell
-from certadmin.devices.expiry import expiry_days_left, expiry_state_of
+from certadmin.devices.expiry import expiry_state_of
 from certadmin.devices.models import CertificateRecord
 
 INVENTORY_CSV_HEADER: list[str] = [
@@ -76,7 +78,9 @@ def inventory_csv_rows(
             record.issuer,
             iso_utc(record.not_before),
             iso_utc(record.not_after),
-            expiry_days_left(record.not_after, now=now),
+            None
+            if record.not_after is None
+            else expiry_days_left(not_after=record.not_after, now=now),
             expiry_state_of(record, now=now),
             _key_matches(record.key_matches),
             record.chain_status,

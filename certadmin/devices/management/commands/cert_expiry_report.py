@@ -28,11 +28,11 @@ from django.db import DatabaseError
 from django.forms import ValidationError
 from django.utils import timezone
 
+from certadmin.certs.details import expiry_days_left
 from certadmin.csv_safety import LineBuffer
 from certadmin.devices.expiry import (
     STATE_LABELS,
     expiry_counts,
-    expiry_days_left,
     expiry_state_of,
     expiry_within_q,
 )
@@ -175,7 +175,7 @@ class Command(BaseCommand):
                     "device_name": record.device_name,
                     "iot_instance_id": record.iot_instance_id,
                     "not_after": iso_utc(record.not_after),
-                    "days_left": expiry_days_left(record.not_after, now=now),
+                    "days_left": expiry_days_left(not_after=record.not_after, now=now),
                     "state": expiry_state_of(record, now=now),
                 }
                 for record in devices
@@ -203,7 +203,7 @@ class Command(BaseCommand):
         rows += [
             (
                 iso_utc(record.not_after),
-                str(expiry_days_left(record.not_after, now=now)),
+                str(expiry_days_left(not_after=record.not_after, now=now)),
                 expiry_state_of(record, now=now),
                 record.product_key,
                 record.device_name,
