@@ -15,7 +15,6 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 
 from certadmin.audit.rows import PathFormat
-from certadmin.audit.templatetags.timestamps import timestamp
 from certadmin.certs.details import expiry_days_left
 from certadmin.devices.expiry import (
     EXPIRY_STATES,
@@ -27,6 +26,7 @@ from certadmin.devices.platform import accounts_for
 from certadmin.devices.services import RECENT_DEVICES_KEPT, device_query
 from certadmin.devices.templatetags.device_status import device_status_badge
 from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync
+from certadmin.web.times import LocalTimes
 
 INVENTORY_PAGE_SIZE = 50
 # Colon hex as the inventory stores serials and fingerprints, typed with or without colons.
@@ -203,6 +203,7 @@ def inventory_rows(
     labels = {state: str(label) for state, label in EXPIRY_STATES}
     badges: dict[str, SafeString] = {}
     device_path = PathFormat("devices:device", 2)
+    times = LocalTimes()
     rows = []
     for record in records:
         state = expiry_state_of(record, now=now)
@@ -226,7 +227,7 @@ def inventory_rows(
                 days_text=_days_text(
                     days_left, expired=record.not_after is not None and record.not_after < now
                 ),
-                last_checked=timestamp(record.last_checked) if record.last_checked else "",
+                last_checked=times.html(record.last_checked) if record.last_checked else "",
             )
         )
     return rows
