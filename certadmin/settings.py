@@ -166,7 +166,10 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            "libraries": {"field_groups": "certadmin.field_groups"},
+            "libraries": {
+                "field_groups": "certadmin.field_groups",
+                "timestamps": "certadmin.web.times",
+            },
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",

@@ -10,20 +10,18 @@ and the rows. The columns are ``EVENT_COLUMNS``: a column more is one line there
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_lazy
 
 from certadmin.audit.details import KNOWN_DETAILS
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
-from certadmin.audit.templatetags.timestamps import timestamp_text, zone_label
+from certadmin.web.times import LocalTimes
 
 # What ``reverse`` leaves unquoted in a path (django.urls.resolvers).
 _PATH_SAFE = "!$&'()*+,;=" + "/~:@"
@@ -221,32 +219,6 @@ def _detail_shown(detail: str, translated: dict[str, str]) -> str:
     return detail
 
 
-class TimeFormat:
-    """One page's times as the ``{% timestamp %}`` tag shows them, in the active time zone: the
-    zone's label worked out once per offset, the digits written without ``strftime``."""
-
-    def __init__(self) -> None:
-        self._zone = timezone.get_current_timezone()
-        self._labels: dict[tuple, str] = {}
-
-    def html(self, moment: datetime) -> SafeString:
-        machine = escape(moment.isoformat(timespec="seconds"))
-        local = moment.astimezone(self._zone) if timezone.is_aware(moment) else None
-        if local is None or local.year < 1000:
-            # strftime's own year (unpadded below 1000 on glibc) for the unusual cases
-            shown = escape(timestamp_text(moment))
-        else:
-            key = (local.utcoffset(), local.tzname())
-            label = self._labels.get(key)
-            if label is None:
-                label = self._labels[key] = escape(zone_label(local))
-            shown = (
-                f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
-                f"{local.hour:02d}:{local.minute:02d}:{local.second:02d} {label}"
-            ).rstrip()
-        return mark_safe(f'<time datetime="{machine}">{shown}</time>')  # noqa: S308
-
-
 def _cell_openers(headers: list[str]) -> list[str]:
     """Each column's opening tag, its translated label in place."""
     openers = []
@@ -261,7 +233,7 @@ def event_table(*, events: Iterable[AuditEvent], redact: bool = False) -> EventT
     """An audit table of ``events``, in the active language and time zone; with ``redact``
     (for a superuser), each row number links to the page that redacts the event's texts."""
     page = PageText(redact=redact)
-    times = TimeFormat()
+    times = LocalTimes()
     headers = [str(column.label) for column in EVENT_COLUMNS]
     cells = [
         (opener, column.cell, "</th>" if n == 0 else "</td>")

@@ -98,14 +98,33 @@ class Extension:
     values: list[tuple[str, str]] = field(default_factory=list)
 
 
+def expiry_days_left(*, not_after: datetime, now: datetime) -> int:
+    """Whole days from ``now`` until ``not_after``, counted toward zero; negative once passed.
+
+    The one rule for "days left" wherever it is shown or written: the certificate page
+    (``Validity``), the device tables, the expiry CSV, ``cert_expiry_report``, batch results
+    and the ``querydevicecert`` CLI. Partial days are dropped, never rounded away from zero:
+    2 days and 23 hours ahead is 2; 2 days and 1 hour ago is -2 ("2 days ago", not 3).
+
+    So the count is 0 for a whole day on each side of notAfter, exactly at notAfter (still
+    valid, as in RFC 5280) as well as just after it (expired): the expiry state, not this
+    number, tells the two apart, and the pages then say "0 days left" or "0 days ago".
+    """
+    span = not_after - now
+    if span >= timedelta(0):
+        return span.days
+    # timedelta.days floors (-1 µs is days=-1): count the elapsed span, then negate.
+    return -(-span).days
+
+
 @dataclass(frozen=True)
 class Validity:
     """Where the moment ``at`` falls in a certificate's validity period.
 
-    Day counts are computed here only, so the certificate page and the ``querydevicecert`` CLI
-    say the same number for the same moment. Each is a count of whole days of a non-negative span
-    (``timedelta.days``), never negative: a certificate that expired 30 days and a minute ago
-    expired 30 days ago, not 31.
+    Day counts follow ``expiry_days_left``, so the certificate page, the device tables and the
+    ``querydevicecert`` CLI say the same number for the same moment. Each is a count of whole
+    days of a non-negative span, never negative: a certificate that expired 30 days and a
+    minute ago expired 30 days ago, not 31.
     """
 
     state: str  # "valid" | "expiring" | "expired" | "not_yet_valid"
@@ -131,12 +150,16 @@ class Validity:
     @property
     def days_until_expiry(self) -> int:
         """Whole days until notAfter; 0 once expired."""
-        return 0 if self.state == "expired" else (self.not_after - self.at).days
+        if self.state == "expired":
+            return 0
+        return expiry_days_left(not_after=self.not_after, now=self.at)
 
     @property
     def days_since_expiry(self) -> int:
-        """Whole days since notAfter; 0 while not expired."""
-        return (self.at - self.not_after).days if self.state == "expired" else 0
+        """Whole days since notAfter; 0 while not expired (and within its first day)."""
+        if self.state != "expired":
+            return 0
+        return -expiry_days_left(not_after=self.not_after, now=self.at)
 
 
 class CertificateDetails:

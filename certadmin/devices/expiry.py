@@ -171,18 +171,3 @@ def expiry_state_of(record: CertificateRecord, *, now: datetime) -> str:
         if record.not_after <= now + timedelta(days=days):
             return window
     return "valid"
-
-
-def expiry_days_left(not_after: datetime | None, *, now: datetime) -> int | None:
-    """Whole days from ``now`` until ``not_after``, negative once it has passed; None without a
-    date.
-
-    The same count as the certificate page (``certs.details.Validity``): whole days of the span,
-    truncated, so a certificate that expired 30 days and a minute ago says -30, and one that
-    expired an hour ago (or expires in an hour) says 0 — its state tells which.
-    """
-    if not_after is None:
-        return None
-    if not_after >= now:
-        return (not_after - now).days
-    return -(now - not_after).days

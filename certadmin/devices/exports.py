@@ -26,6 +26,7 @@ from certadmin.certs.loading import CertificateDecodeError, load_certificate
 from certadmin.csv_safety import csv_cell
 from certadmin.devices.downloads import DownloadFile, issuer_of
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.times import utc_text
 
 EXPORT_MAX_CERTIFICATES = 10_000
 MANIFEST_HEADER = [
@@ -136,7 +137,7 @@ def certificates_zip(records: QuerySet[CertificateRecord]) -> tuple[bytes, int, 
                         record.cert_sn,
                         record.serial,
                         record.sha256_fingerprint,
-                        record.not_after.strftime("%Y-%m-%dT%H:%M:%SZ") if record.not_after else "",
+                        utc_text(record.not_after),
                         filename,
                         note,
                     )

@@ -3,8 +3,9 @@ results and ``cert_expiry_report --format csv``.
 
 Public certificate data only: the certificate text itself is not a column, and no record ever
 holds key material. Times are ISO 8601 in UTC (``2026-03-01T08:00:00Z``). ``days_left`` counts
-whole days until notAfter, negative once expired (``expiry.expiry_days_left``, the same number as
-the report's JSON); ``state`` is the record's expiry state (``expiry.EXPIRY_STATES`` keys);
+whole days until notAfter, toward zero and negative once expired
+(``certs.details.expiry_days_left``, the same number as the report's JSON and the device
+table); ``state`` is the record's expiry state (``expiry.EXPIRY_STATES`` keys);
 ``cert_status`` is the platform's Status (0 being generated, 1 generation failed, 2 issued);
 ``key_matches`` is ``true``/``false``, empty when there was no key to check. Every cell goes
 through ``csv_safety.csv_cell``: text a spreadsheet would run as a formula is neutralised.
@@ -12,11 +13,13 @@ through ``csv_safety.csv_cell``: text a spreadsheet would run as a formula is ne
 
 import csv
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
+from certadmin.certs.details import expiry_days_left
 from certadmin.csv_safety import LineBuffer, csv_cell
-from certadmin.devices.expiry import expiry_days_left, expiry_state_of
+from certadmin.devices.expiry import expiry_state_of
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.times import utc_text
 
 INVENTORY_CSV_HEADER: list[str] = [
     "product_key",
@@ -43,13 +46,6 @@ INVENTORY_CSV_HEADER: list[str] = [
 ]
 
 
-def iso_utc(moment: datetime | None) -> str:
-    """``moment`` as ISO 8601 in UTC with a ``Z``, to the second; "" for None."""
-    if moment is None:
-        return ""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _key_matches(value: bool | None) -> str:
     if value is None:
         return ""
@@ -74,13 +70,15 @@ def inventory_csv_rows(
             record.sha256_fingerprint,
             record.subject,
             record.issuer,
-            iso_utc(record.not_before),
-            iso_utc(record.not_after),
-            expiry_days_left(record.not_after, now=now),
+            utc_text(record.not_before),
+            utc_text(record.not_after),
+            None
+            if record.not_after is None
+            else expiry_days_left(not_after=record.not_after, now=now),
             expiry_state_of(record, now=now),
             _key_matches(record.key_matches),
             record.chain_status,
-            iso_utc(record.last_checked),
+            utc_text(record.last_checked),
             record.last_error_code,
             record.account,
         ]

@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 
 from certadmin.audit.rows import PathFormat
-from certadmin.audit.templatetags.timestamps import timestamp
+from certadmin.certs.details import expiry_days_left
 from certadmin.devices.expiry import (
     EXPIRY_STATES,
     expiry_state_of,
@@ -26,6 +26,7 @@ from certadmin.devices.platform import accounts_for
 from certadmin.devices.services import RECENT_DEVICES_KEPT, device_query
 from certadmin.devices.templatetags.device_status import device_status_badge
 from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync
+from certadmin.web.times import LocalTimes
 
 INVENTORY_PAGE_SIZE = 50
 # Colon hex as the inventory stores serials and fingerprints, typed with or without colons.
@@ -161,7 +162,8 @@ class InventoryRow:
     record: CertificateRecord
     state: str
     state_label: str
-    # Whole days until notAfter (negative once expired); None without a certificate date.
+    # Whole days until notAfter, toward zero (``certs.details.expiry_days_left``: negative
+    # once expired, 0 within a day either side); None without a certificate date.
     days_left: int | None
     stale: bool
     device_url: str
@@ -174,10 +176,12 @@ class InventoryRow:
     last_checked: SafeString
 
 
-def _days_text(days_left: int | None) -> str:
+def _days_text(days_left: int | None, *, expired: bool) -> str:
+    # ``expired`` rather than the sign: within a day after notAfter the count is 0 and the
+    # certificate has expired ("0 days ago", as the certificate page's "expired 0 days ago").
     if days_left is None:
         return ""
-    if days_left < 0:
+    if expired:
         return ngettext("%(days)s day ago", "%(days)s days ago", -days_left) % {"days": -days_left}
     return ngettext("%(days)s day left", "%(days)s days left", days_left) % {"days": days_left}
 
@@ -199,12 +203,13 @@ def inventory_rows(
     labels = {state: str(label) for state, label in EXPIRY_STATES}
     badges: dict[str, SafeString] = {}
     device_path = PathFormat("devices:device", 2)
+    times = LocalTimes()
     rows = []
     for record in records:
         state = expiry_state_of(record, now=now)
         days_left = None
         if record.not_after is not None:
-            days_left = (record.not_after - now) // timedelta(days=1)
+            days_left = expiry_days_left(not_after=record.not_after, now=now)
         if record.device_status not in badges:
             badges[record.device_status] = device_status_badge(record.device_status)
         local_not_after = timezone.localtime(record.not_after) if record.not_after else None
@@ -219,8 +224,10 @@ def inventory_rows(
                 device_status=badges[record.device_status],
                 not_after_iso=local_not_after.isoformat() if local_not_after else "",
                 not_after_date=local_not_after.strftime("%Y-%m-%d") if local_not_after else "",
-                days_text=_days_text(days_left),
-                last_checked=timestamp(record.last_checked) if record.last_checked else "",
+                days_text=_days_text(
+                    days_left, expired=record.not_after is not None and record.not_after < now
+                ),
+                last_checked=times.html(record.last_checked) if record.last_checked else "",
             )
         )
     return rows

@@ -16,7 +16,8 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from certadmin.accounts.roles import VIEW_CERTIFICATES
-from certadmin.devices.expiry import STATE_LABELS, expiry_days_left, expiry_state_annotated
+from certadmin.certs.details import expiry_days_left
+from certadmin.devices.expiry import STATE_LABELS, expiry_state_annotated
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import accounts_for
@@ -179,7 +180,9 @@ def _batch_results(job: Job) -> dict:
             "record": record,
             "state": record.expiry_state,
             "state_label": STATE_LABELS[record.expiry_state],
-            "days_left": expiry_days_left(record.not_after, now=now),
+            "days_left": None
+            if record.not_after is None
+            else expiry_days_left(not_after=record.not_after, now=now),
         }
         for record in records[:RESULTS_SHOWN]
     ]

@@ -1,5 +1,5 @@
 """An audit row's time is what ``{% timestamp %}`` shows, in every zone, across DST changes and
-at the calendar's edges (``rows.TimeFormat`` writes it without ``strftime``; issue 13)."""
+at the calendar's edges (``web.times.LocalTimes`` writes a page's times without ``strftime``)."""
 
 import zoneinfo
 from datetime import UTC, datetime, timedelta
@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from certadmin.audit.rows import TimeFormat
-from certadmin.audit.templatetags.timestamps import timestamp
+from certadmin.web.times import LocalTimes, local_time_text, timestamp
 
 ZONES = ["UTC", "Asia/Shanghai", "America/Los_Angeles", "Asia/Kathmandu", "Europe/London"]
 EDGES = [
@@ -21,8 +20,11 @@ EDGES = [
 @pytest.mark.parametrize("zone", ZONES)
 def test_row_time_is_the_timestamp_tag(zone):
     with timezone.override(zoneinfo.ZoneInfo(zone)):
-        times = TimeFormat()
+        times = LocalTimes()
         start = datetime(2026, 1, 1, tzinfo=UTC)
         moments = [start + timedelta(hours=n, seconds=n * 13) for n in range(0, 24 * 400, 7)]
         for moment in [*moments, *EDGES]:
             assert times.html(moment) == timestamp(moment)
+            # The digits are strftime's, written without it.
+            local = moment.astimezone(timezone.get_current_timezone())
+            assert local_time_text(moment).startswith(local.strftime("%Y-%m-%d %H:%M:%S"))

@@ -8,7 +8,7 @@ from django.utils.html import escape
 from certadmin.audit.details import detail_display
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.rows import PathFormat, event_rows
-from certadmin.audit.templatetags.timestamps import timestamp
+from certadmin.web.times import timestamp
 
 from .factories import make_event
 

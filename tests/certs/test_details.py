@@ -14,7 +14,13 @@ from cryptography.x509.oid import (
 )
 
 from certadmin.certs.der import certificate_name_ders
-from certadmin.certs.details import UNKNOWN_EXTENSION, NameAttribute, certificate_details
+from certadmin.certs.details import (
+    UNKNOWN_EXTENSION,
+    NameAttribute,
+    Validity,
+    certificate_details,
+    expiry_days_left,
+)
 from certadmin.certs.fingerprints import public_key_sha256
 from certadmin.certs.loading import (
     load_certificate,
@@ -362,6 +368,53 @@ def test_validity_states_and_whole_days(not_before, not_after, state, days, unti
         until,
         since,
     )
+
+
+MICRO = timedelta(microseconds=1)
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("now_minus_not_after", "days_left", "state"),
+    [
+        (timedelta(0), 0, "expiring"),  # exactly at notAfter: still valid (RFC 5280)
+        (-MICRO, 0, "expiring"),
+        (MICRO, 0, "expired"),  # just past it: expired, and 0 whole days ago
+        (DAY - MICRO, 0, "expired"),
+        (DAY, -1, "expired"),
+        (DAY + MICRO, -1, "expired"),
+        (-DAY + MICRO, 0, "expiring"),
+        (-DAY, 1, "expiring"),
+        (-DAY - MICRO, 1, "expiring"),
+        (timedelta(days=2, hours=1), -2, "expired"),  # "2 days ago", not 3
+        (-timedelta(days=2, hours=23), 2, "expiring"),  # "2 days left", not 3
+        (timedelta(days=30, minutes=3), -30, "expired"),
+    ],
+)
+def test_days_left_counts_whole_days_toward_zero_at_the_boundaries(
+    now_minus_not_after, days_left, state
+):
+    # UTC has no DST: a day is 24 hours whatever the date.
+    not_after = datetime(2030, 3, 31, 1, 30, tzinfo=UTC)
+    now = not_after + now_minus_not_after
+
+    assert expiry_days_left(not_after=not_after, now=now) == days_left
+    validity = Validity(state, now, not_after - timedelta(days=400), not_after)
+    # The certificate page counts the same days, without a sign.
+    assert validity.days_until_expiry == max(days_left, 0)
+    assert validity.days_since_expiry == (-days_left if state == "expired" else 0)
+
+
+def test_certificate_page_validity_agrees_with_the_rule_just_either_side_of_not_after():
+    not_after = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+    cert = make_leaf(not_before=not_after - timedelta(days=400), not_after=not_after).cert
+    details = certificate_details(cert)
+
+    at = details.validity(not_after)
+    after = details.validity(not_after + MICRO)
+
+    assert (at.state, at.days_until_expiry, at.days_since_expiry) == ("expiring", 0, 0)
+    assert (after.state, after.days_until_expiry, after.days_since_expiry) == ("expired", 0, 0)
 
 
 def test_expired_days_count_whole_days_since_not_after_not_one_more():

@@ -141,7 +141,9 @@ def test_rows_show_state_days_and_a_link_to_the_device(viewer, client_for):
     assert re.search(r'href="/devices/a1Expiry001/gone-1/">gone-1<', html)
     assert re.search(r'href="/devices/a1Expiry001/soon-1/\?instance=iot-06z00ab">soon-1<', html)
     assert "3 days left" in html
-    assert "3 days ago" in html
+    # 2 days and 1 hour ago: whole days toward zero, as the CSV and the report count it.
+    assert "2 days ago" in html
+    assert "3 days ago" not in html
     assert '<span class="badge expiry-within_7">Expires within 7 days</span>' in html
 
 

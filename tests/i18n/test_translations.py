@@ -220,7 +220,7 @@ EN_DATETIME = re.compile(
     r"(Jan\.|Feb\.|March|April|May|June|July|Aug\.|Sept\.|Oct\.|Nov\.|Dec\.) \d{1,2}, \d{4}"
 )
 ZH_DATETIME = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}")
-# The site's one way to show a moment (certadmin/audit/templatetags/timestamps.py).
+# The site's one way to show a moment (certadmin/web/times.py).
 UTC_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\b")
 LOCAL_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} CST \(UTC\+08:00\)")
 

@@ -15,7 +15,6 @@ from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import (
-    account_allowed,
     ca_bundle,
     describe_iot_error,
     iot_account,
@@ -24,9 +23,10 @@ from certadmin.devices.platform import (
 from certadmin.devices.selectors import device_status_of, product_suggestions
 from certadmin.devices.services import certificate_lookup, device_query
 from certadmin.devices.views.common import (
+    DeviceNotCanonical,
     attachment,
     audit_unavailable_message,
-    device_or_404,
+    device_for_request,
     download_problem,
 )
 from certadmin.devices.views.search import search_page
@@ -41,18 +41,11 @@ INSTANCE_NOT_FOUND = "iot.system.InstanceNotFound"
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
     """A device's certificate: status, every decoded detail, chain, key check."""
-    account = request.GET.get("account", "")
-    if account and not account_allowed(user=request.user, account=account):
-        # Not a 403: whether the account exists is not confirmed.
-        raise Http404
-    form = forms.DeviceLookupForm.from_path(
-        product_key, device_name, request.GET.get("instance", ""), account
-    )
-    if not form.is_valid():
-        return search_page(request, form, status=400)
-    ref = form.device()
-    if not account_allowed(user=request.user, account=ref.account):
-        raise Http404
+    try:
+        ref = device_for_request(request, product_key, device_name)
+    except DeviceNotCanonical as refused:
+        # The page a person types names on: the search form says what is wrong with them.
+        return search_page(request, refused.form, status=400)
     can_reveal = request.user.has_perm(REVEAL_PRIVATE_KEY)
     context = {
         "device": ref,
@@ -116,7 +109,7 @@ def certificate_download(
     """The certificate alone, as PEM, DER or PEM chain (recorded as a certificate download)."""
     if kind not in CERTIFICATE_FORMATS:
         raise Http404
-    device = device_or_404(request, product_key, device_name)
+    device = device_for_request(request, product_key, device_name)
     try:
         file = downloads.certificate_download(
             actor=request.user, device=device, kind=kind, context=request_context(request)

@@ -17,26 +17,46 @@ from certadmin.devices.services import DeviceRef
 from certadmin.htmx import HtmxHttpRequest
 
 
-def device_or_404(
+class DeviceNotCanonical(Http404):
+    """The URL's names (or its instance or account) are not exactly a device's: a 404, unless
+    the view answers otherwise (the certificate page shows the search form with ``form``'s
+    errors, 400)."""
+
+    def __init__(self, form: forms.DeviceLookupForm) -> None:
+        super().__init__()
+        self.form = form
+
+
+def device_for_request(
     request: HtmxHttpRequest,
     product_key: str,
     device_name: str,
     *,
     key_action: AuditAction | None = None,
+    query_only: bool = False,
 ) -> DeviceRef:
-    """The device a key, download or certificate URL names (its instance and API account
-    posted or in the query).
+    """The device a URL names, on an API account the user may use: the one lookup and access
+    check of every view that names a device (certificate page, downloads, key access).
 
-    A name that is not already canonical (spaces, tabs or line breaks around it) is a 404:
-    nothing of it reaches the API or the audit trail. So is an API account the user may not
-    use (a 404, not a 403: whether it exists is not confirmed); an attempt at a key
-    (``key_action``) on such an account is recorded as denied first.
+    The names come from the path, the instance and account from the posted form or else the
+    query (``query_only``: the query alone, so that a refused oversize body is never read).
+    A name that is not already canonical (spaces, tabs or line breaks around it) raises
+    ``DeviceNotCanonical`` (a 404): nothing of it reaches the API or the audit trail. An API
+    account the user may not use is a plain 404 (not a 403: whether it exists is not
+    confirmed), also when the names are not canonical; an attempt at a key (``key_action``)
+    on such an account is recorded as denied first. The role a view needs is the view's.
     """
-    instance = request.POST.get("instance", request.GET.get("instance", ""))
-    account = request.POST.get("account", request.GET.get("account", ""))
+    if query_only:
+        instance = request.GET.get("instance", "")
+        account = request.GET.get("account", "")
+    else:
+        instance = request.POST.get("instance", request.GET.get("instance", ""))
+        account = request.POST.get("account", request.GET.get("account", ""))
     form = forms.DeviceLookupForm.from_path(product_key, device_name, instance, account)
     if not form.is_valid():
-        raise Http404
+        if account and not account_allowed(user=request.user, account=account):
+            raise Http404
+        raise DeviceNotCanonical(form)
     device = form.device()
     if not account_allowed(user=request.user, account=device.account):
         if key_action is not None and request.user.is_authenticated:

@@ -8,7 +8,7 @@ to responses.
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
@@ -31,11 +31,10 @@ from certadmin.devices.keys import (
     key_reveal,
 )
 from certadmin.devices.live_lookups import retry_after_add
-from certadmin.devices.platform import account_allowed
 from certadmin.devices.views.common import (
     attachment,
     audit_unavailable_message,
-    device_or_404,
+    device_for_request,
     download_problem,
 )
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
@@ -48,17 +47,7 @@ def _oversize_refused(action: AuditAction):
 
     def refuse(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
         # The query only: the oversize body is never read.
-        form = forms.DeviceLookupForm.from_path(
-            product_key,
-            device_name,
-            request.GET.get("instance", ""),
-            request.GET.get("account", ""),
-        )
-        if not form.is_valid():
-            raise Http404
-        device = form.device()
-        if not account_allowed(user=request.user, account=device.account):
-            raise Http404
+        device = device_for_request(request, product_key, device_name, query_only=True)
         if request.user.is_authenticated:
             size = request.META.get("CONTENT_LENGTH") or "unknown"
             key_access_denied(
@@ -94,7 +83,7 @@ def _key_access(
     """
     chosen = form.chosen_action()
     audit_action = AuditAction.KEY_REVEAL if chosen == "reveal" else AuditAction.KEY_DOWNLOAD
-    device = device_or_404(request, product_key, device_name, key_action=audit_action)
+    device = device_for_request(request, product_key, device_name, key_action=audit_action)
     # Known now that the device is: the passphrase is judged against its names and the person.
     form.passphrase_context = downloads.passphrase_context(user=request.user, device=device)
     context = {
@@ -197,7 +186,7 @@ def key_seen(request: HtmxHttpRequest, product_key: str, device_name: str) -> Ht
     """The device page's "who has seen this key" block, refreshed after a key download."""
     if not (request.user.has_perm(REVEAL_PRIVATE_KEY) or request.user.has_perm(VIEW_AUDIT_TRAIL)):
         raise PermissionDenied
-    device = device_or_404(request, product_key, device_name)
+    device = device_for_request(request, product_key, device_name)
     recent = device_recent_reveals(
         product_key=device.product_key,
         device_name=device.device_name,

@@ -28,17 +28,18 @@ from django.db import DatabaseError
 from django.forms import ValidationError
 from django.utils import timezone
 
+from certadmin.certs.details import expiry_days_left
 from certadmin.csv_safety import LineBuffer
 from certadmin.devices.expiry import (
     STATE_LABELS,
     expiry_counts,
-    expiry_days_left,
     expiry_state_of,
     expiry_within_q,
 )
 from certadmin.devices.forms import clean_instance_id, clean_product_key
-from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER, inventory_csv_rows, iso_utc
+from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER, inventory_csv_rows
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.times import utc_text
 
 EXIT_OK = 0
 EXIT_EXPIRING = 1
@@ -165,7 +166,7 @@ class Command(BaseCommand):
 
     def _json(self, *, now, within, counts, devices) -> None:
         report = {
-            "generated_at": iso_utc(now),
+            "generated_at": utc_text(now),
             "within_days": within,
             "counts": counts,
             "devices": [
@@ -174,8 +175,8 @@ class Command(BaseCommand):
                     "product_key": record.product_key,
                     "device_name": record.device_name,
                     "iot_instance_id": record.iot_instance_id,
-                    "not_after": iso_utc(record.not_after),
-                    "days_left": expiry_days_left(record.not_after, now=now),
+                    "not_after": utc_text(record.not_after),
+                    "days_left": expiry_days_left(not_after=record.not_after, now=now),
                     "state": expiry_state_of(record, now=now),
                 }
                 for record in devices
@@ -191,7 +192,7 @@ class Command(BaseCommand):
 
     def _text(self, *, now: datetime, within: int, counts, devices) -> None:
         write = self.stdout.write
-        write(f"Certificate expiry report, {iso_utc(now)}")
+        write(f"Certificate expiry report, {utc_text(now)}")
         width = max(len(str(label)) for label in STATE_LABELS.values())
         for state, label in STATE_LABELS.items():
             write(f"  {label!s:<{width}}  {counts[state]:>7}  ({state})")
@@ -202,8 +203,8 @@ class Command(BaseCommand):
         rows = [("not after (UTC)", "days left", "state", "product", "device", "instance")]
         rows += [
             (
-                iso_utc(record.not_after),
-                str(expiry_days_left(record.not_after, now=now)),
+                utc_text(record.not_after),
+                str(expiry_days_left(not_after=record.not_after, now=now)),
                 expiry_state_of(record, now=now),
                 record.product_key,
                 record.device_name,

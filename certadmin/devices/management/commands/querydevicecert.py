@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +34,7 @@ from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import SIGNATURE_VERSIONS, IotClient
 from certadmin.iot.errors import IotError
 from certadmin.iot.results import CertStatus, DeviceCert
+from certadmin.web.times import utc_text
 
 EXIT_PLATFORM_ERROR = 1
 EXIT_INVALID_INPUT = 2
@@ -48,10 +49,6 @@ STATUS_TEXT = {
 def _one_line(text: object) -> str:
     # Server-provided text may hold line breaks; the message must stay one line.
     return " ".join(str(text).split())
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _validated(option: str, value: str, clean) -> str:
@@ -122,8 +119,8 @@ def certificate_report(result: DeviceCert, now: datetime) -> dict[str, Any]:
         "issuer": details.issuer_text,
         "serial_hex": details.serial_hex,
         "serial_decimal": details.serial_decimal,
-        "not_before": _iso(details.not_before),
-        "not_after": _iso(details.not_after),
+        "not_before": utc_text(details.not_before),
+        "not_after": utc_text(details.not_after),
         "validity": validity.state,
         "days_until_valid": validity.days_until_valid,
         "days_until_expiry": validity.days_until_expiry,

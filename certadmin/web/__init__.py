@@ -1,0 +1,1 @@
+"""Shared presentation that every app may use: how times are written (``times``)."""
