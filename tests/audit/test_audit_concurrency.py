@@ -15,8 +15,7 @@ from certadmin.audit import services
 from certadmin.audit.models import AuditEvent
 from certadmin.audit.services import CHAIN_LOCK_ID, AuditWriteError
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_event
+from tests.support.audit_events import make_event
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -34,8 +34,7 @@ from certadmin.audit.signing import (
     signature_make,
 )
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_event, make_events
+from tests.support.audit_events import make_event, make_events
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVATE_HEX = "44" * 32

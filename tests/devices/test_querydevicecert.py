@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from certadmin.certs.details import certificate_details
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
-from tests.certs.factories import make_leaf
-from tests.devices.key_material import key_fragments
+from tests.support.certificates import make_leaf
+from tests.support.key_material import key_fragments
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ import json
 
 import requests
 
-from .conftest import manage
+from tests.production.conftest import manage
 
 
 def test_gunicorn_serves_health_static_files_and_metrics_with_json_logs(production_env, processes):
