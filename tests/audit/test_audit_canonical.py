@@ -52,6 +52,7 @@ def _row(rng: random.Random) -> list:
     return values
 
 
+@pytest.mark.slow
 def test_the_fast_serialization_equals_json_dumps_over_many_generated_rows():
     rng = random.Random(20261126)
     for _ in range(20_000):

@@ -111,6 +111,7 @@ with triggers_lifted(connection=connection), connection.cursor() as cursor:
 """
 
 
+@pytest.mark.slow
 def test_concurrent_processes_never_fork_the_chain_on_a_sqlite_file(tmp_path):
     processes, events_each = 6, 10
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite3'}"}

@@ -157,6 +157,7 @@ def _settings_in_production(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_production_refuses_to_start_without_an_audit_key():
     missing = _settings_in_production()
     assert missing.returncode != 0

@@ -151,6 +151,7 @@ def _serving_check(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_production_refuses_to_serve_without_a_signing_key_or_with_the_demo_one():
     missing = _serving_check()
     assert missing.returncode != 0
