@@ -13,11 +13,12 @@ EMULATOR_PORT ?= 8001
 # production database and cache, openssl for checking downloads, gettext for the catalogs.
 TEST_APT_PACKAGES := chromium fonts-wqy-microhei redis-server postgresql openssl gettext
 
-.PHONY: help install run serve test lint format lock messages system-deps services bench clean
+.PHONY: help install run serve test test-quick lint format lock messages system-deps services bench clean
 
 help:
 	@echo "make run    - set up and start the demo dashboard on http://$(HOST):$(PORT)"
 	@echo "make serve  - run production from the environment (README, Deployment): gunicorn + task workers"
+	@echo "make test-quick - the tests that need no browser, PostgreSQL or Redis (SQLite, a few minutes)"
 	@echo "make test   - set up and run ruff and the whole test suite"
 	@echo "make lint / format / messages / lock / bench / clean"
 
@@ -95,6 +96,13 @@ format: install
 
 test: install messages services lint
 	source var/test-services.env && $(VENV)/bin/pytest
+
+# The quick loop while changing code: SQLite, no Debian packages, no browser, no PostgreSQL or
+# Redis, and not the slowest tests (marker `slow`). `make test` runs everything, as CI does.
+test-quick: install messages
+	mkdir -p var
+	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q -p no:cacheprovider \
+		-m "not browser and not postgres and not slow"
 
 # Benchmarks of issue 13 (BENCHMARKS.md): each script prints its table and replaces its own
 # section of BENCHMARKS.md. Not part of `make test`. Each runs alone too (--quick: tiny sizes).

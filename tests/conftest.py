@@ -10,6 +10,18 @@
   emulator's tests).
 - ``emulator_session``: the same emulator without the per-test reset.
 - ``fresh_emulator``: a new emulator (own CA, own state) for one test.
+
+People and their browsers (every password is ``tests.support.people.ROLE_PASSWORD``):
+
+- ``make_user(role)`` and ``viewer``, ``custodian``, ``auditor``, ``superuser``: a new user each.
+- ``client_for(user)``: pytest-django's ``client``, logged in as ``user``.
+- ``viewer_client``, ``custodian_client``: a browser of their own (not ``client``), logged in,
+  on the dashboard wired to the test emulator (``dashboard_iot``). ``custodian_client`` is not
+  re-authenticated: key access asks for the password.
+- ``custodian_client_reauthenticated``: ``custodian_client`` after confirming the password just
+  now, so key access within the re-authentication window needs none.
+
+Helpers that are not fixtures live in ``tests/support`` (``from tests.support.<module> import``).
 """
 
 import tempfile
@@ -18,8 +30,12 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.test import Client
 
 from certadmin.emulator.server import RunningEmulator, start_emulator
+from tests.support.iot_accounts import account_on
+from tests.support.key_material import reauth_now
+from tests.support.people import ROLE_PASSWORD
 
 
 class QuickPBKDF2PasswordHasher(PBKDF2PasswordHasher):
@@ -90,8 +106,6 @@ def fresh_emulator() -> Iterator[RunningEmulator]:
 
 # --- People and the dashboard wired to the emulator ---------------------------------------------
 
-ROLE_PASSWORD = "correct-horse-battery-staple-42"
-
 
 @pytest.fixture
 def make_user(db):
@@ -155,22 +169,30 @@ def client_for(client):
     return log_in
 
 
-def account_on(settings, name: str = "default", **changes):
-    """Change API account ``name``'s settings (``endpoint=…``, ``instance_id=…``, ``groups=…``,
-    ``qps=…``) for this test, adding the account when it is new (then ``access_key_id`` and
-    ``access_key_secret`` are needed). Returns the account."""
-    import dataclasses
+@pytest.fixture
+def viewer_client(dashboard_iot, viewer):
+    """A browser of its own (not ``client``), logged in as ``viewer``, on the dashboard wired to
+    the test emulator."""
+    browser = Client()
+    browser.force_login(viewer)
+    return browser
 
-    from certadmin.iot.accounts import IotAccount
 
-    accounts = dict(settings.IOT_ACCOUNTS)
-    if name in accounts:
-        account = dataclasses.replace(accounts[name], **changes)
-    else:
-        account = IotAccount(name=name, label=name, **changes)
-    accounts[name] = account
-    settings.IOT_ACCOUNTS = accounts
-    return account
+@pytest.fixture
+def custodian_client(dashboard_iot, custodian):
+    """A browser of its own, logged in as ``custodian`` but not re-authenticated: key access
+    still asks for the password (send ``password=ROLE_PASSWORD``)."""
+    browser = Client()
+    browser.force_login(custodian)
+    return browser
+
+
+@pytest.fixture
+def custodian_client_reauthenticated(custodian_client):
+    """``custodian_client`` that has just confirmed the password: key access inside the
+    re-authentication window needs no password."""
+    reauth_now(custodian_client)
+    return custodian_client
 
 
 @pytest.fixture

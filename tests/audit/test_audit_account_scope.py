@@ -9,9 +9,9 @@ from django.urls import reverse
 from certadmin.audit.exports import export_manifest_verify
 from certadmin.audit.models import AuditAction
 from certadmin.audit.selectors import events_visible
-
-from .chain_runs import verification_run
-from .factories import export_unpacked, make_event
+from tests.audit.chain_runs import verification_run
+from tests.support.audit_events import export_unpacked, make_event
+from tests.support.pages import HTMX_HEADERS
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +95,7 @@ def test_an_auditor_outside_the_group_sees_none_of_its_events_anywhere(
     verification_run()
     for url in _pages(custodian):
         for htmx in (False, True):
-            headers = {"HX-Request": "true"} if htmx else {}
+            headers = HTMX_HEADERS if htmx else {}
             html = client.get(url, headers=headers).content.decode()
             if "secret-dev/" not in url:  # the device's own page names it, from its URL
                 assert "secret-dev" not in html, url

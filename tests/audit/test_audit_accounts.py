@@ -4,7 +4,7 @@ each device; with one account, neither."""
 import pytest
 from django.urls import reverse
 
-from .factories import export_unpacked, make_event
+from tests.support.audit_events import export_unpacked, make_event
 
 pytestmark = pytest.mark.django_db
 

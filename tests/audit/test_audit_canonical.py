@@ -14,8 +14,7 @@ from certadmin.audit.chain import (
     canonical_bytes_reference,
     canonical_event_bytes,
 )
-
-from .factories import make_event
+from tests.support.audit_events import make_event
 
 # Characters JSON escapes or that are easy to get wrong: quotes, backslash, controls, DEL,
 # non-ASCII letters, CJK, combining marks, astral-plane emoji, U+2028/2029, BOM, NUL.
@@ -53,6 +52,7 @@ def _row(rng: random.Random) -> list:
     return values
 
 
+@pytest.mark.slow
 def test_the_fast_serialization_equals_json_dumps_over_many_generated_rows():
     rng = random.Random(20261126)
     for _ in range(20_000):

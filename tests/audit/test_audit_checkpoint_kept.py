@@ -24,9 +24,9 @@ from certadmin.audit.checkpoints import (
 from certadmin.audit.management.commands import audit_verify
 from certadmin.audit.models import AuditAction, AuditEvent, ChainProblem, ChainVerification
 from certadmin.audit.verification import chain_verify
-
-from .chain_runs import verification_run
-from .factories import make_event, make_events
+from tests.audit.chain_runs import verification_run
+from tests.support.audit_events import make_event, make_events
+from tests.support.pages import HTMX_HEADERS
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +119,7 @@ def test_verify_now_says_a_checkpoint_is_missing(checkpoint_dir, auditor, client
     page = client.get(run_page).content.decode()
     assert "Chain broken" in page
     assert ABSENT in page
-    partial = client.get(run_page, headers={"HX-Request": "true"}).content.decode()
+    partial = client.get(run_page, headers=HTMX_HEADERS).content.decode()
     assert ABSENT in partial
     # The chain page's history says so too.
     assert ABSENT in client.get(reverse("audit:chain")).content.decode()

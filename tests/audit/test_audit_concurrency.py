@@ -15,8 +15,7 @@ from certadmin.audit import services
 from certadmin.audit.models import AuditEvent
 from certadmin.audit.services import CHAIN_LOCK_ID, AuditWriteError
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_event
+from tests.support.audit_events import make_event
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,6 +111,7 @@ with triggers_lifted(connection=connection), connection.cursor() as cursor:
 """
 
 
+@pytest.mark.slow
 def test_concurrent_processes_never_fork_the_chain_on_a_sqlite_file(tmp_path):
     processes, events_each = 6, 10
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite3'}"}

@@ -12,9 +12,8 @@ from django.core.management import CommandError, call_command
 
 from certadmin.audit.models import AuditEvent, ChainProblem
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_events
-from .forged_rows import chain_downgraded, forged_row, row_insert
+from tests.audit.forged_rows import chain_downgraded, forged_row, row_insert
+from tests.support.audit_events import make_events
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,9 +14,9 @@ from certadmin.audit.forms import quick_ranges
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
 from certadmin.jobs.models import Job
 from certadmin.web.times import local_time_text
-
-from .chain_runs import verification_run
-from .factories import make_event, make_events
+from tests.audit.chain_runs import verification_run
+from tests.support.audit_events import make_event, make_events
+from tests.support.pages import HTMX_HEADERS
 
 pytestmark = pytest.mark.django_db
 
@@ -172,7 +172,7 @@ def test_an_anchored_head_pasted_on_the_chain_page_is_checked(auditor, client_fo
     client.post(
         reverse("audit:verify"),
         {"expect_head": f"  {events[0].entry_hash.upper()} "},
-        headers={"HX-Request": "true"},
+        headers=HTMX_HEADERS,
     )
     found = verification_run()
     html = client.get(reverse("audit:verify-run", args=[found.pk])).content.decode()
@@ -180,7 +180,7 @@ def test_an_anchored_head_pasted_on_the_chain_page_is_checked(auditor, client_fo
     assert "Found in the chain" in html
     assert ChainVerification.objects.get().expected_head == events[0].entry_hash
 
-    client.post(reverse("audit:verify"), {"expect_head": "ab" * 32}, headers={"HX-Request": "true"})
+    client.post(reverse("audit:verify"), {"expect_head": "ab" * 32}, headers=HTMX_HEADERS)
     missing = verification_run()
     html = client.get(reverse("audit:verify-run", args=[missing.pk])).content.decode()
     assert "Chain broken" in html
@@ -190,7 +190,7 @@ def test_an_anchored_head_pasted_on_the_chain_page_is_checked(auditor, client_fo
 
 def test_a_malformed_anchor_is_explained_in_place_and_nothing_is_run(auditor, client_for):
     response = client_for(auditor).post(
-        reverse("audit:verify"), {"expect_head": "not-a-hash"}, headers={"HX-Request": "true"}
+        reverse("audit:verify"), {"expect_head": "not-a-hash"}, headers=HTMX_HEADERS
     )
     assert response.status_code == 400
     assert "64 hexadecimal characters" in response.content.decode()

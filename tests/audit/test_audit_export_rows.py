@@ -13,8 +13,7 @@ from certadmin.audit import exports as audit_exports
 from certadmin.audit.exports import EXPORT_FIELDS
 from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.csv_safety import csv_cell
-
-from .factories import make_event
+from tests.support.audit_events import make_event
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection, connections
 
 from certadmin.audit import exports as audit_exports
-
-from .factories import export_unpacked, make_events, tamper
+from tests.support.audit_events import export_unpacked, make_events, tamper
 
 # East and west of UTC: midnight of 0001-01-01 in Shanghai is before the first UTC instant.
 EDGE_TIME_ZONES = ["Asia/Shanghai", "America/Los_Angeles"]

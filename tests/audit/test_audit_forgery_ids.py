@@ -12,9 +12,8 @@ from django.urls import reverse
 from certadmin.audit.append_only import TABLE, VERIFICATION_TABLE, triggers_lifted
 from certadmin.audit.models import AuditEvent, ChainProblem, ChainVerification
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_event, make_events, tamper
-from .forged_rows import forged_row, id_check_lifted, row_insert, rows_below_one_removed
+from tests.audit.forged_rows import forged_row, id_check_lifted, row_insert, rows_below_one_removed
+from tests.support.audit_events import make_event, make_events, tamper
 
 BIGINT_MAX = 2**63 - 1
 

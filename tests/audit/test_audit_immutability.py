@@ -9,8 +9,7 @@ from certadmin.audit.chain import event_hash
 from certadmin.audit.models import AuditEvent, AuditImmutableError, ChainVerification
 from certadmin.audit.services import chain_verification_record
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_event, make_events, tamper
+from tests.support.audit_events import make_event, make_events, tamper
 
 pytestmark = pytest.mark.django_db
 

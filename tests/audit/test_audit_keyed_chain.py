@@ -22,8 +22,7 @@ from certadmin.audit.checkpoints import (
 from certadmin.audit.keys import audit_keys_parse
 from certadmin.audit.models import AuditEvent, ChainProblem, ChainVerification
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_event, make_events, tamper
+from tests.support.audit_events import make_event, make_events, tamper
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_1 = "a1d01301301b504551a01fa51ef8543b98eacba4fbe19ca6e3f271979c2ba70b"
@@ -158,6 +157,7 @@ def _settings_in_production(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_production_refuses_to_start_without_an_audit_key():
     missing = _settings_in_production()
     assert missing.returncode != 0

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.selectors import events_before, events_filtered, events_page
-
-from .factories import make_event, tamper
+from tests.support.audit_events import make_event, tamper
 
 DAYS = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
 OFFSETS = [

@@ -18,8 +18,7 @@ from certadmin.audit.services import (
     audit_record,
     request_context,
 )
-
-from .factories import make_event
+from tests.support.audit_events import make_event
 
 pytestmark = pytest.mark.django_db
 

@@ -22,9 +22,8 @@ from certadmin.audit.services import (
     audit_field_redact,
 )
 from certadmin.audit.verification import chain_verify
-from tests.conftest import ROLE_PASSWORD
-
-from .factories import CONTEXT, export_unpacked, make_event, make_events, tamper
+from tests.support.audit_events import CONTEXT, export_unpacked, make_event, make_events, tamper
+from tests.support.people import ROLE_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,7 @@ from certadmin.audit.details import detail_display
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.rows import PathFormat, event_rows
 from certadmin.web.times import timestamp
-
-from .factories import make_event
+from tests.support.audit_events import make_event
 
 NAMES = [
     "alice",

@@ -34,8 +34,7 @@ from certadmin.audit.signing import (
     signature_make,
 )
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_event, make_events
+from tests.support.audit_events import make_event, make_events
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVATE_HEX = "44" * 32
@@ -152,6 +151,7 @@ def _serving_check(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_production_refuses_to_serve_without_a_signing_key_or_with_the_demo_one():
     missing = _serving_check()
     assert missing.returncode != 0

@@ -6,8 +6,7 @@ from django.core.management import CommandError, call_command
 from certadmin.audit.chain import event_hash
 from certadmin.audit.models import AuditEvent, ChainProblem, ChainVerification
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_event, make_events, tamper
+from tests.support.audit_events import make_event, make_events, tamper
 
 pytestmark = pytest.mark.django_db
 

@@ -12,15 +12,14 @@ from certadmin.audit import verification
 from certadmin.audit.chain import event_hash
 from certadmin.audit.models import AuditEvent, ChainProblem
 from certadmin.audit.verification import _Walk, _WalkState, chain_verify
-
-from .factories import make_events, tamper
-from .forged_rows import (
+from tests.audit.forged_rows import (
     chain_downgraded,
     forged_row,
     id_check_lifted,
     row_insert,
     rows_below_one_removed,
 )
+from tests.support.audit_events import make_events, tamper
 
 walk_in_parallel = verification._walk_in_parallel
 

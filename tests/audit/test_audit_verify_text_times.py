@@ -11,8 +11,7 @@ from certadmin.audit import selectors, verification
 from certadmin.audit.chain import CHAIN_FIELDS, created_at_text
 from certadmin.audit.models import AuditEvent, ChainProblem
 from certadmin.audit.verification import chain_verify
-
-from .factories import make_event, tamper
+from tests.support.audit_events import make_event, tamper
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,9 @@ from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainV
 from certadmin.audit.services import AuditWriteError
 from certadmin.audit.views import PAGE_SIZE
 from certadmin.jobs.models import Job, JobKind
-
-from .chain_runs import verification_run
-from .factories import export_unpacked, make_event, make_events, tamper
+from tests.audit.chain_runs import verification_run
+from tests.support.audit_events import export_unpacked, make_event, make_events, tamper
+from tests.support.pages import HTMX_HEADERS
 
 pytestmark = pytest.mark.django_db
 
@@ -193,7 +193,7 @@ def test_pages_use_no_offset_and_no_count(auditor, client_for):
 
 def test_htmx_requests_get_the_results_partial(auditor, client_for):
     make_event()
-    response = client_for(auditor).get(reverse("audit:events"), headers={"HX-Request": "true"})
+    response = client_for(auditor).get(reverse("audit:events"), headers=HTMX_HEADERS)
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html
@@ -380,15 +380,15 @@ def test_verify_now_over_htmx_redirects_and_the_partial_shows_a_broken_chain(aud
     events = make_events(2)
     tamper("UPDATE audit_auditevent SET reason = 'x' WHERE id = %s", [events[0].id])
     client = client_for(auditor)
-    response = client.post(reverse("audit:verify"), headers={"HX-Request": "true"})
+    response = client.post(reverse("audit:verify"), headers=HTMX_HEADERS)
     job = Job.objects.get(kind=JobKind.CHAIN_VERIFY)
     url = reverse("audit:verify-run", args=[job.pk])
     assert response["HX-Redirect"] == url
-    polling = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    polling = client.get(url, headers=HTMX_HEADERS).content.decode()
     assert "<html" not in polling
     assert 'hx-trigger="every' in polling
     verification_run()
-    html = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    html = client.get(url, headers=HTMX_HEADERS).content.decode()
     assert "<html" not in html
     assert 'id="chain-run"' in html
     assert "hx-trigger" not in html

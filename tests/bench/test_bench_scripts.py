@@ -35,6 +35,7 @@ def test_every_measure_of_issue_13_has_a_script():
     assert expected == SCRIPTS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_script_runs_quick_and_prints_its_table(script, tmp_path):
     environ = dict(os.environ)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from .factories import Issued, make_ca, make_leaf
+from tests.support.certificates import Issued, make_ca, make_leaf
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,7 @@ from certadmin.certs.bundles import (
 )
 from certadmin.certs.details import certificate_details
 from certadmin.certs.fingerprints import private_key_matches, public_key_sha256
-
-from .factories import make_key
+from tests.support.certificates import make_key
 
 PASSPHRASE = "correct-horse-battery"
 requires_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")

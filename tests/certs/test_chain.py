@@ -6,8 +6,7 @@ import pytest
 
 from certadmin.certs.chain import ca_bundle_file_read, check_chain
 from certadmin.certs.loading import CertificateDecodeError, load_ca_bundle
-
-from .factories import make_ca, make_leaf, name
+from tests.support.certificates import make_ca, make_leaf, name
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)
 

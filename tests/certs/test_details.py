@@ -25,8 +25,7 @@ from certadmin.certs.fingerprints import public_key_sha256
 from certadmin.certs.loading import (
     load_certificate,
 )
-
-from .factories import make_key, make_leaf, name
+from tests.support.certificates import make_key, make_leaf, name
 
 
 def _ext(details, name_: str):

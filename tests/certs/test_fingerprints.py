@@ -3,8 +3,7 @@
 import pytest
 
 from certadmin.certs.fingerprints import private_key_matches, public_key_sha256
-
-from .factories import make_key
+from tests.support.certificates import make_key
 
 
 def test_public_key_sha256_is_the_same_for_cert_public_and_private_key(ec_leaf):

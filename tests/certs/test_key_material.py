@@ -16,7 +16,7 @@ from certadmin.certs.key_material import (
     is_withheld,
     key_material_matcher,
 )
-from tests.certs.factories import ALIBABA_LEAF_SUBJECT, make_ca, make_key, make_leaf
+from tests.support.certificates import ALIBABA_LEAF_SUBJECT, make_ca, make_key, make_leaf
 
 UNKNOWN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.55555.7")
 

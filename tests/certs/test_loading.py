@@ -14,8 +14,7 @@ from certadmin.certs.loading import (
     load_certificate,
     load_private_key,
 )
-
-from .factories import make_leaf
+from tests.support.certificates import make_leaf
 
 
 def _der_base64(cert: x509.Certificate) -> str:

@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 
 from certadmin.iot.client import IotClient
-from tests.devices.key_material import api_answer
+from tests.support.key_material import api_answer
 
 
 @pytest.fixture

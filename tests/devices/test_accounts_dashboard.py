@@ -8,7 +8,8 @@ from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.audit.verification import chain_verify
 from certadmin.devices.models import CertificateRecord
 from certadmin.emulator.seed import DEMO_PRODUCT_KEY, STAGING_PRODUCT_KEY
-from tests.conftest import ROLE_PASSWORD, account_on
+from tests.support.iot_accounts import account_on
+from tests.support.people import ROLE_PASSWORD
 
 REASON = "Ticket OPS-4711: staging device swap"
 

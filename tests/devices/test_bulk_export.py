@@ -20,7 +20,7 @@ from certadmin.devices.models import CertificateRecord
 from certadmin.devices.platform import iot_client
 from certadmin.devices.services import DeviceRef
 from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
-from tests.devices.key_material import api_answer, key_fragments
+from tests.support.key_material import api_answer, key_fragments
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.emulator.seed import DEMO_PRODUCT_KEY
-from tests.conftest import account_on
+from tests.support.iot_accounts import account_on
 
 DEVICE = "thermo-001"
 REASON = "Ticket OPS-4711: staging device swap"

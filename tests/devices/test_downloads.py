@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from certs.factories import make_ca, make_leaf, name
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -25,8 +24,9 @@ from certadmin.certs.details import certificate_details
 from certadmin.certs.fingerprints import private_key_matches, public_key_sha256
 from certadmin.certs.loading import load_certificate, load_private_key
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.conftest import ROLE_PASSWORD
-from tests.devices.key_material import api_answer, events, key_fragments, reauth_now
+from tests.support.certificates import make_ca, make_leaf, name
+from tests.support.key_material import api_answer, events, key_fragments, reauth_now
+from tests.support.people import ROLE_PASSWORD
 
 PK = DEMO_PRODUCT_KEY
 OWN_PRODUCT = "a1DownL0ad9x"  # devices this module adds to the shared emulator
@@ -67,21 +67,6 @@ def attachment_name(response) -> str:
 @pytest.fixture
 def emulator_ca(dashboard_iot) -> x509.Certificate:
     return x509.load_pem_x509_certificate(dashboard_iot.ca_certificate_pem.encode())
-
-
-@pytest.fixture
-def viewer_client(dashboard_iot, viewer):
-    client = Client()
-    client.force_login(viewer)
-    return client
-
-
-@pytest.fixture
-def custodian_client(dashboard_iot, custodian):
-    client = Client()
-    client.force_login(custodian)
-    reauth_now(client)
-    return client
 
 
 @pytest.fixture(scope="module")
@@ -254,11 +239,11 @@ def test_certificate_download_is_not_a_post(dashboard_iot, viewer_client):
 
 @pytest.mark.parametrize("device_name", ["thermo-001", "thermo-002", "edge-ec01", "legacy-b64"])
 def test_private_key_download_is_pkcs8_and_matches_the_certificate(
-    dashboard_iot, custodian, custodian_client, device_name
+    dashboard_iot, custodian, custodian_client_reauthenticated, device_name
 ):
     api = api_answer(dashboard_iot, device_name)
 
-    response = post_bundle(custodian_client, device_name, "key")
+    response = post_bundle(custodian_client_reauthenticated, device_name, "key")
 
     assert response.status_code == 200
     assert attachment_name(response) == f"{PK}_{device_name}.private-key.pem"
@@ -279,11 +264,11 @@ def test_private_key_download_is_pkcs8_and_matches_the_certificate(
 
 @pytest.mark.parametrize("device_name", ["thermo-001", "edge-ec01"])
 def test_pkcs12_bundle_opens_with_the_passphrase_and_holds_key_certificate_and_ca(
-    dashboard_iot, custodian_client, emulator_ca, device_name
+    dashboard_iot, custodian_client_reauthenticated, emulator_ca, device_name
 ):
     api = api_answer(dashboard_iot, device_name)
 
-    response = post_bundle(custodian_client, device_name, "p12")
+    response = post_bundle(custodian_client_reauthenticated, device_name, "p12")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/x-pkcs12"
@@ -302,9 +287,9 @@ def test_pkcs12_bundle_opens_with_the_passphrase_and_holds_key_certificate_and_c
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
 def test_pkcs12_bundle_opens_with_the_openssl_command_without_legacy(
-    dashboard_iot, custodian_client
+    dashboard_iot, custodian_client_reauthenticated
 ):
-    response = post_bundle(custodian_client, "thermo-002", "p12")
+    response = post_bundle(custodian_client_reauthenticated, "thermo-002", "p12")
     assert response.status_code == 200
 
     def openssl(passphrase: str) -> subprocess.CompletedProcess:
@@ -338,11 +323,11 @@ def _openssl(*args: str, stdin: bytes) -> str:
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
 def test_pem_downloads_open_with_the_openssl_command_and_the_key_fits_the_certificate(
-    dashboard_iot, viewer_client, custodian_client, tmp_path
+    dashboard_iot, viewer_client, custodian_client_reauthenticated, tmp_path
 ):
     certificate_pem = viewer_client.get(certificate_url("thermo-002", "pem")).content
     chain_pem = viewer_client.get(certificate_url("thermo-002", "chain")).content
-    key_pem = post_bundle(custodian_client, "thermo-002", "key").content
+    key_pem = post_bundle(custodian_client_reauthenticated, "thermo-002", "key").content
 
     fingerprint = _openssl("x509", "-noout", "-fingerprint", "-sha256", stdin=certificate_pem)
     api = api_answer(dashboard_iot, "thermo-002")
@@ -363,12 +348,12 @@ def test_pem_downloads_open_with_the_openssl_command_and_the_key_fits_the_certif
 
 
 def test_zip_bundle_holds_certificate_key_ca_device_json_and_readme(
-    dashboard_iot, custodian_client, emulator_ca
+    dashboard_iot, custodian_client_reauthenticated, emulator_ca
 ):
     api = api_answer(dashboard_iot, "gateway-07")
     certificate = load_certificate(api.certificate)
 
-    response = post_bundle(custodian_client, "gateway-07", "zip")
+    response = post_bundle(custodian_client_reauthenticated, "gateway-07", "zip")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
@@ -405,10 +390,10 @@ def test_zip_bundle_holds_certificate_key_ca_device_json_and_readme(
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI")
 def test_zip_bundle_key_opens_with_openssl_only_with_the_passphrase(
-    dashboard_iot, custodian_client, tmp_path
+    dashboard_iot, custodian_client_reauthenticated, tmp_path
 ):
     certificate = load_certificate(api_answer(dashboard_iot, "gateway-07").certificate)
-    response = post_bundle(custodian_client, "gateway-07", "zip")
+    response = post_bundle(custodian_client_reauthenticated, "gateway-07", "zip")
     key_file = tmp_path / "private-key.pem"  # a test device's key, in pytest's own tmp dir
     key_file.write_bytes(zipfile.ZipFile(io.BytesIO(response.content)).read("private-key.pem"))
 
@@ -429,14 +414,14 @@ def test_zip_bundle_key_opens_with_openssl_only_with_the_passphrase(
 
 
 def test_zip_bundle_without_a_passphrase_is_refused_and_the_unencrypted_one_is_a_choice(
-    dashboard_iot, custodian_client
+    dashboard_iot, custodian_client_reauthenticated
 ):
     certificate = load_certificate(api_answer(dashboard_iot, "gateway-07").certificate)
 
     refused = post_bundle(
-        custodian_client, "gateway-07", "zip", passphrase="", passphrase_confirm=""
+        custodian_client_reauthenticated, "gateway-07", "zip", passphrase="", passphrase_confirm=""
     )
-    plain = post_bundle(custodian_client, "gateway-07", "zip-plain")
+    plain = post_bundle(custodian_client_reauthenticated, "gateway-07", "zip-plain")
 
     assert refused.status_code == 400
     assert "Content-Disposition" not in refused
@@ -455,7 +440,7 @@ def test_zip_bundle_without_a_passphrase_is_refused_and_the_unencrypted_one_is_a
 
 
 def test_zip_bundle_of_a_device_from_an_unknown_ca_has_no_ca_file(
-    dashboard_iot, custodian_client, foreign_leaf
+    dashboard_iot, custodian_client_reauthenticated, foreign_leaf
 ):
     dashboard_iot.add_device(
         {
@@ -466,7 +451,9 @@ def test_zip_bundle_of_a_device_from_an_unknown_ca_has_no_ca_file(
         }
     )
 
-    response = post_bundle(custodian_client, "foreign-ca", "zip", product_key=OWN_PRODUCT)
+    response = post_bundle(
+        custodian_client_reauthenticated, "foreign-ca", "zip", product_key=OWN_PRODUCT
+    )
 
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.content))
@@ -475,10 +462,10 @@ def test_zip_bundle_of_a_device_from_an_unknown_ca_has_no_ca_file(
 
 
 def test_bundles_of_an_expired_certificate_still_carry_its_ca(
-    dashboard_iot, custodian_client, emulator_ca
+    dashboard_iot, custodian_client_reauthenticated, emulator_ca
 ):
-    p12 = post_bundle(custodian_client, "meter-expired", "p12")
-    archive = post_bundle(custodian_client, "meter-expired", "zip")
+    p12 = post_bundle(custodian_client_reauthenticated, "meter-expired", "p12")
+    archive = post_bundle(custodian_client_reauthenticated, "meter-expired", "zip")
 
     assert p12.status_code == archive.status_code == 200
     bundle = pkcs12.load_pkcs12(p12.content, PASSPHRASE.encode())
@@ -489,8 +476,8 @@ def test_bundles_of_an_expired_certificate_still_carry_its_ca(
 # --- key bundles: refusals and failures ----------------------------------------------------------
 
 
-def test_bundle_by_get_is_not_allowed(dashboard_iot, custodian_client):
-    response = custodian_client.get(bundle_url("thermo-001"))
+def test_bundle_by_get_is_not_allowed(dashboard_iot, custodian_client_reauthenticated):
+    response = custodian_client_reauthenticated.get(bundle_url("thermo-001"))
 
     assert response.status_code == 405
     assert not AuditEvent.objects.exists()
@@ -525,11 +512,11 @@ def test_bundle_without_the_key_permission_is_refused_and_audited(dashboard_iot,
     ids=["missing", "short", "mismatch", "unconfirmed"],
 )
 def test_unusable_pkcs12_passphrase_is_400_without_a_file_and_audited(
-    dashboard_iot, custodian_client, data
+    dashboard_iot, custodian_client_reauthenticated, data
 ):
     dashboard_iot.request_log.clear()
 
-    response = post_bundle(custodian_client, "thermo-001", "p12", **data)
+    response = post_bundle(custodian_client_reauthenticated, "thermo-001", "p12", **data)
 
     assert response.status_code == 400
     assert "Content-Disposition" not in response
@@ -541,8 +528,10 @@ def test_unusable_pkcs12_passphrase_is_400_without_a_file_and_audited(
 
 
 @pytest.mark.parametrize("reason", ["", "too short", "Ticket 1234\x07 bell"])
-def test_bundle_without_a_valid_reason_is_400_and_audited(dashboard_iot, custodian_client, reason):
-    response = post_bundle(custodian_client, "thermo-001", "zip", reason=reason)
+def test_bundle_without_a_valid_reason_is_400_and_audited(
+    dashboard_iot, custodian_client_reauthenticated, reason
+):
+    response = post_bundle(custodian_client_reauthenticated, "thermo-001", "zip", reason=reason)
 
     assert response.status_code == 400
     assert "Content-Disposition" not in response
@@ -570,10 +559,12 @@ def test_bundle_needs_a_fresh_password(dashboard_iot, custodian):
     ]
 
 
-def test_unknown_bundle_format_is_400_without_a_file(dashboard_iot, custodian_client):
+def test_unknown_bundle_format_is_400_without_a_file(
+    dashboard_iot, custodian_client_reauthenticated
+):
     dashboard_iot.request_log.clear()
 
-    response = post_bundle(custodian_client, "thermo-001", "jks")
+    response = post_bundle(custodian_client_reauthenticated, "thermo-001", "jks")
 
     assert response.status_code == 400
     assert "Content-Disposition" not in response
@@ -583,9 +574,9 @@ def test_unknown_bundle_format_is_400_without_a_file(dashboard_iot, custodian_cl
 @pytest.mark.parametrize("kind", ["key", "p12", "zip"])
 @pytest.mark.parametrize("device_name", ["sensor-gen", "sensor-fail"])
 def test_bundle_of_a_device_without_a_certificate_is_409_and_audited(
-    dashboard_iot, custodian_client, device_name, kind
+    dashboard_iot, custodian_client_reauthenticated, device_name, kind
 ):
-    response = post_bundle(custodian_client, device_name, kind)
+    response = post_bundle(custodian_client_reauthenticated, device_name, kind)
 
     assert response.status_code == 409
     assert "Content-Disposition" not in response
@@ -598,7 +589,7 @@ def test_bundle_of_a_device_without_a_certificate_is_409_and_audited(
 
 @pytest.mark.parametrize("kind", ["key", "p12", "zip"])
 def test_key_of_another_certificate_is_409_without_a_file_and_audited(
-    dashboard_iot, custodian_client, kind
+    dashboard_iot, custodian_client_reauthenticated, kind
 ):
     ca = make_ca()
     dashboard_iot.add_device(
@@ -610,7 +601,9 @@ def test_key_of_another_certificate_is_409_without_a_file_and_audited(
         }
     )
 
-    response = post_bundle(custodian_client, "wrong-key", kind, product_key=OWN_PRODUCT)
+    response = post_bundle(
+        custodian_client_reauthenticated, "wrong-key", kind, product_key=OWN_PRODUCT
+    )
 
     assert response.status_code == 409
     assert "Content-Disposition" not in response
@@ -633,7 +626,7 @@ def test_key_of_another_certificate_is_409_without_a_file_and_audited(
     ids=["key", "certificate"],
 )
 def test_unparseable_material_is_409_without_a_file_and_audited(
-    dashboard_iot, custodian_client, foreign_leaf, entry, message
+    dashboard_iot, custodian_client_reauthenticated, foreign_leaf, entry, message
 ):
     dashboard_iot.add_device(
         {
@@ -645,7 +638,9 @@ def test_unparseable_material_is_409_without_a_file_and_audited(
         }
     )
 
-    response = post_bundle(custodian_client, "garbled", "zip", product_key=OWN_PRODUCT)
+    response = post_bundle(
+        custodian_client_reauthenticated, "garbled", "zip", product_key=OWN_PRODUCT
+    )
 
     assert response.status_code == 409
     assert "Content-Disposition" not in response
@@ -655,10 +650,12 @@ def test_unparseable_material_is_409_without_a_file_and_audited(
     assert message in event.detail
 
 
-def test_platform_outage_is_502_without_a_file_and_audited(dashboard_iot, custodian_client):
+def test_platform_outage_is_502_without_a_file_and_audited(
+    dashboard_iot, custodian_client_reauthenticated
+):
     dashboard_iot.set_fault("5xx")
 
-    response = post_bundle(custodian_client, "thermo-001", "p12")
+    response = post_bundle(custodian_client_reauthenticated, "thermo-001", "p12")
 
     assert response.status_code == 502
     assert "Content-Disposition" not in response
@@ -668,20 +665,22 @@ def test_platform_outage_is_502_without_a_file_and_audited(dashboard_iot, custod
     assert event.platform_request_id
 
 
-def test_bundle_asks_the_api_each_time(dashboard_iot, custodian_client):
-    assert custodian_client.get(f"/devices/{PK}/thermo-003/").status_code == 200
+def test_bundle_asks_the_api_each_time(dashboard_iot, custodian_client_reauthenticated):
+    assert custodian_client_reauthenticated.get(f"/devices/{PK}/thermo-003/").status_code == 200
     dashboard_iot.request_log.clear()
 
     for _ in range(2):
-        assert post_bundle(custodian_client, "thermo-003", "key").status_code == 200
+        assert post_bundle(custodian_client_reauthenticated, "thermo-003", "key").status_code == 200
 
     assert [e.action for e in dashboard_iot.request_log] == ["QueryDeviceCert"] * 2
 
 
-def test_key_never_reaches_the_audit_trail_or_the_inventory(dashboard_iot, custodian_client):
+def test_key_never_reaches_the_audit_trail_or_the_inventory(
+    dashboard_iot, custodian_client_reauthenticated
+):
     key_text = api_answer(dashboard_iot, "thermo-001").private_key
     for kind in ("key", "p12", "zip"):
-        assert post_bundle(custodian_client, "thermo-001", kind).status_code == 200
+        assert post_bundle(custodian_client_reauthenticated, "thermo-001", kind).status_code == 200
 
     from certadmin.devices.models import CertificateRecord
 
@@ -708,7 +707,9 @@ def _files_under(root: Path, skip: tuple[str, ...]) -> dict[str, int]:
     return found
 
 
-def test_bundles_are_built_without_writing_any_file(dashboard_iot, custodian_client):
+def test_bundles_are_built_without_writing_any_file(
+    dashboard_iot, custodian_client_reauthenticated
+):
     """Two ways: an audit hook sees every file this process opens for writing (exact), and the
     project and temp folders hold no new file with the key material (other processes)."""
     api_answer(dashboard_iot, "thermo-002")  # the emulator issues the certificate now, not below
@@ -730,8 +731,8 @@ def test_bundles_are_built_without_writing_any_file(dashboard_iot, custodian_cli
 
     sys.addaudithook(hook)  # cannot be removed: ``watching`` turns it off afterwards
     try:
-        p12 = post_bundle(custodian_client, "thermo-002", "p12")
-        archive = post_bundle(custodian_client, "thermo-002", "zip")
+        p12 = post_bundle(custodian_client_reauthenticated, "thermo-002", "p12")
+        archive = post_bundle(custodian_client_reauthenticated, "thermo-002", "zip")
     finally:
         watching = False
 

@@ -18,8 +18,8 @@ from certadmin.devices.models import CertificateRecord, InventoryVersion
 from certadmin.devices.services import DeviceRef
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.iot.results import DeviceListing
-
-from .test_expiry_page import counts_of, page
+from tests.devices.test_expiry_page import counts_of
+from tests.support.pages import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -136,12 +136,15 @@ def test_a_certificate_lookup_shows_on_the_overview_at_once(iot, viewer, client_
     client = client_for(viewer)
     CertificateRecord.objects.create(product_key=DEMO_PRODUCT_KEY, device_name="thermo-001")
     url = f"/expiry/?product_key={DEMO_PRODUCT_KEY}"
-    assert counts_of(page(client.get(url)))["never"] == 1
-    assert counts_of(page(client.get("/expiry/")))["never"] == 1
+    assert counts_of(page_text(client.get(url)))["never"] == 1
+    assert counts_of(page_text(client.get("/expiry/")))["never"] == 1
 
     device_certificate_check(device=DeviceRef(DEMO_PRODUCT_KEY, "thermo-001"), client=iot)
 
-    for shown in (counts_of(page(client.get(url))), counts_of(page(client.get("/expiry/")))):
+    for shown in (
+        counts_of(page_text(client.get(url))),
+        counts_of(page_text(client.get("/expiry/"))),
+    ):
         assert shown["never"] == 0
         assert sum(shown.values()) == 1
 
@@ -150,15 +153,15 @@ def test_a_failed_lookup_and_a_sync_listing_show_at_once(viewer, client_for):
     client = client_for(viewer)
     url = f"/expiry/?product_key={PRODUCT}"
     record("unit-1")
-    assert counts_of(page(client.get(url)))["valid"] == 1
+    assert counts_of(page_text(client.get(url)))["valid"] == 1
 
     inventory_store_failure(device=DeviceRef(PRODUCT, "unit-1"), code="iot.device.NotExistedDevice")
-    assert counts_of(page(client.get(url)))["failed"] == 1
+    assert counts_of(page_text(client.get(url)))["failed"] == 1
 
     listings = [DeviceListing(f"new-{n}", "", "ONLINE", "iot-id", "") for n in range(2)]
     inventory_listing_store(product_key=PRODUCT, iot_instance_id="", listings=listings)
-    assert counts_of(page(client.get(url)))["never"] == 2
-    assert counts_of(page(client.get("/expiry/")))["never"] == 2
+    assert counts_of(page_text(client.get(url)))["never"] == 2
+    assert counts_of(page_text(client.get("/expiry/")))["never"] == 2
 
 
 def test_table_rows_built_in_python_escape_every_stored_value(viewer, client_for):
@@ -169,7 +172,7 @@ def test_table_rows_built_in_python_escape_every_stored_value(viewer, client_for
         last_error_code="<u>code</u>",
     )
 
-    html = page(client_for(viewer).get("/expiry/"))
+    html = page_text(client_for(viewer).get("/expiry/"))
 
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&quot;n&quot;)&lt;/script&gt;" in html

@@ -11,15 +11,11 @@ from django.utils import timezone
 
 from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER
 from certadmin.devices.models import CertificateRecord
+from tests.support.pages import HTMX_HEADERS, page_text
 
 pytestmark = pytest.mark.django_db
 
 PRODUCT_KEY = "a1Expiry001"
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def page(response) -> str:
-    return response.content.decode()
 
 
 def record(device_name: str, *, product_key: str = PRODUCT_KEY, **fields) -> CertificateRecord:
@@ -65,7 +61,7 @@ def test_counts_per_state_for_one_product(known, viewer, client_for):
     response = client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}")
 
     assert response.status_code == 200
-    assert counts_of(page(response)) == {
+    assert counts_of(page_text(response)) == {
         "expired": 3,
         "within_7": 2,
         "within_30": 1,
@@ -78,7 +74,7 @@ def test_counts_per_state_for_one_product(known, viewer, client_for):
 
 
 def test_all_products_counts_every_product(known, viewer, client_for):
-    html = page(client_for(viewer).get("/expiry/"))
+    html = page_text(client_for(viewer).get("/expiry/"))
 
     assert counts_of(html)["expired"] == 4
     assert "elsewhere-0" in html
@@ -86,10 +82,10 @@ def test_all_products_counts_every_product(known, viewer, client_for):
 
 
 def test_a_count_link_filters_the_table_to_its_state(known, viewer, client_for):
-    html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}"))
+    html = page_text(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}"))
     link = re.search(r'href="(/expiry/\?[^"]*state=expired[^"]*)"', html).group(1)
 
-    filtered = page(client_for(viewer).get(link.replace("&amp;", "&"), **HTMX))
+    filtered = page_text(client_for(viewer).get(link.replace("&amp;", "&"), headers=HTMX_HEADERS))
 
     assert "<html" not in filtered
     assert "3 devices" in filtered
@@ -109,7 +105,11 @@ def test_table_total_is_the_count_of_its_state_and_the_table_counts_only_a_searc
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as queries:
-        html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}{query}", **HTMX))
+        html = page_text(
+            client_for(viewer).get(
+                f"/expiry/?product_key={PRODUCT_KEY}{query}", headers=HTMX_HEADERS
+            )
+        )
 
     assert re.search(rf"\b{total} devices?\b", html)
     paginator_counts = [q for q in queries.captured_queries if '"__count"' in q["sql"]]
@@ -123,7 +123,9 @@ def test_table_pages_through_a_state_with_its_count_as_the_total(viewer, client_
         record(f"soon-{n:03d}", not_after=now + timedelta(days=2, minutes=n))
     record("later-0")
 
-    html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&page=3"))
+    html = page_text(
+        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&page=3")
+    )
 
     assert "120 devices" in html
     assert "Page 3 of 3" in html
@@ -136,7 +138,7 @@ def test_rows_show_state_days_and_a_link_to_the_device(viewer, client_for):
     record("gone-1", not_after=now - timedelta(days=2, hours=1))
     record("soon-1", not_after=now + timedelta(days=3, hours=1), iot_instance_id="iot-06z00ab")
 
-    html = page(client_for(viewer).get("/expiry/"))
+    html = page_text(client_for(viewer).get("/expiry/"))
 
     assert re.search(r'href="/devices/a1Expiry001/gone-1/">gone-1<', html)
     assert re.search(r'href="/devices/a1Expiry001/soon-1/\?instance=iot-06z00ab">soon-1<', html)
@@ -148,14 +150,16 @@ def test_rows_show_state_days_and_a_link_to_the_device(viewer, client_for):
 
 
 def test_failed_lookups_show_their_error_code(known, viewer, client_for):
-    html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=failed"))
+    html = page_text(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=failed"))
 
     assert "failed-0" in html
     assert "iot.device.NotExistedDevice" in html
 
 
 def test_page_has_the_chart_and_a_csv_link_with_the_same_filters(known, viewer, client_for):
-    html = page(client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&q=soon"))
+    html = page_text(
+        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&q=soon")
+    )
 
     assert "expiry-chart" in html
     assert re.search(
@@ -179,7 +183,7 @@ def test_csv_export_is_exactly_what_the_filters_show_on_every_page(viewer, clien
     client = client_for(viewer)
     query = f"?product_key={PRODUCT_KEY}&state=within_30&q=unit-1"
 
-    html = page(client.get(f"/expiry/{query}"))
+    html = page_text(client.get(f"/expiry/{query}"))
     total = int(re.search(r"(\d+) devices", html).group(1))
     response = client.get(f"/expiry/csv/{query}")
 
@@ -217,7 +221,7 @@ def test_permissions_per_role(known, make_user, client_for, role, allowed):
     assert overview.status_code == (200 if allowed else 403)
     assert export.status_code == (200 if allowed else 403)
     if allowed:
-        assert 'href="/expiry/"' in page(client.get("/")), "the main navigation links it"
+        assert 'href="/expiry/"' in page_text(client.get("/")), "the main navigation links it"
 
 
 def test_anonymous_is_sent_to_log_in(client):
@@ -229,4 +233,4 @@ def test_invalid_filters_are_refused_plainly(viewer, client_for):
     response = client_for(viewer).get("/expiry/?state=soonish&product_key=<b>")
 
     assert response.status_code == 400
-    assert "<b>" not in page(response)
+    assert "<b>" not in page_text(response)

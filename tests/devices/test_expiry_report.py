@@ -248,6 +248,7 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_process_exit_status_is_0_then_1_then_2(database_file):
     env = database_file
     assert manage("cert_expiry_report", env=env).returncode == 0
@@ -260,6 +261,7 @@ def test_process_exit_status_is_0_then_1_then_2(database_file):
     assert manage("cert_expiry_report", env=env).returncode == 2
 
 
+@pytest.mark.slow
 def test_process_exit_status_is_3_for_bad_arguments_and_no_database(database_file, tmp_path):
     bad = manage("cert_expiry_report", "--format", "xml", env=database_file)
     assert bad.returncode == 3

@@ -7,7 +7,6 @@ another connection); nothing is mocked.
 import io
 import logging
 import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,13 +16,13 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from certadmin.accounts.reauth import SESSION_KEY as REAUTH_SESSION_KEY
 from certadmin.audit import services
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.services import CHAIN_LOCK_ID
 from certadmin.audit.verification import chain_verify
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.devices.key_material import api_answer, key_fragments
+from tests.support.emulator import api_calls
+from tests.support.key_material import api_answer, key_fragments
 
 PK = DEMO_PRODUCT_KEY
 REASON = "Ticket OPS-9000: audit outage drill, nothing may leave"
@@ -41,10 +40,6 @@ def assert_no_key(text: str, key_text: str) -> None:
     assert "PRIVATE KEY" not in text
     for fragment in key_fragments(key_text):
         assert fragment not in text
-
-
-def query_count(emulator) -> int:
-    return sum(1 for entry in emulator.request_log if entry.action == "QueryDeviceCert")
 
 
 @contextmanager
@@ -83,23 +78,6 @@ def chain_lock_held_elsewhere() -> Iterator[None]:
         holder.join(timeout=30)
 
 
-@pytest.fixture
-def custodian_client(dashboard_iot, custodian):
-    client = Client()
-    client.force_login(custodian)
-    session = client.session
-    session[REAUTH_SESSION_KEY] = time.time()
-    session.save()
-    return client
-
-
-@pytest.fixture
-def viewer_client(dashboard_iot, viewer):
-    client = Client()
-    client.force_login(viewer)
-    return client
-
-
 def reveal(client: Client, device_name: str):
     return client.post(reverse("devices:reveal", args=[PK, device_name]), {"reason": REASON})
 
@@ -120,33 +98,33 @@ def bundle(client: Client, device_name: str, kind: str):
 
 
 def test_reveal_is_refused_with_503_when_the_audit_trail_cannot_be_written(
-    dashboard_iot, custodian_client, caplog
+    dashboard_iot, custodian_client_reauthenticated, caplog
 ):
     key_text = api_key_text(dashboard_iot, "thermo-001")
     dashboard_iot.request_log.clear()
     caplog.set_level(logging.DEBUG)
 
     with audit_table_gone():
-        response = reveal(custodian_client, "thermo-001")
+        response = reveal(custodian_client_reauthenticated, "thermo-001")
 
     assert response.status_code == 503
     body = response.content.decode()
     assert "audit trail could not record this" in body
     assert_no_key(body, key_text)
     assert "no-store" in response["Cache-Control"]
-    assert query_count(dashboard_iot) == 1  # the key was fetched, then withheld
+    assert api_calls(dashboard_iot) == 1  # the key was fetched, then withheld
     for record in caplog.records:
         assert_no_key(record.getMessage(), key_text)
     assert not AuditEvent.objects.exists()
 
 
 def test_htmx_reveal_is_refused_too_when_the_audit_trail_cannot_be_written(
-    dashboard_iot, custodian_client
+    dashboard_iot, custodian_client_reauthenticated
 ):
     key_text = api_key_text(dashboard_iot, "edge-ec01")
 
     with audit_table_gone():
-        response = custodian_client.post(
+        response = custodian_client_reauthenticated.post(
             reverse("devices:reveal", args=[PK, "edge-ec01"]),
             {"reason": REASON},
             headers={"hx-request": "true"},
@@ -159,13 +137,13 @@ def test_htmx_reveal_is_refused_too_when_the_audit_trail_cannot_be_written(
 
 @pytest.mark.parametrize("kind", ["key", "p12", "zip"])
 def test_key_bundle_is_refused_with_503_when_the_audit_trail_cannot_be_written(
-    dashboard_iot, custodian_client, kind
+    dashboard_iot, custodian_client_reauthenticated, kind
 ):
     key_text = api_key_text(dashboard_iot, "thermo-002")
     dashboard_iot.request_log.clear()
 
     with audit_table_gone():
-        response = bundle(custodian_client, "thermo-002", kind)
+        response = bundle(custodian_client_reauthenticated, "thermo-002", kind)
 
     assert response.status_code == 503
     assert "Content-Disposition" not in response
@@ -173,7 +151,7 @@ def test_key_bundle_is_refused_with_503_when_the_audit_trail_cannot_be_written(
     assert_no_key(response.content.decode(errors="replace"), key_text)
     with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(io.BytesIO(response.content))
-    assert query_count(dashboard_iot) == 1
+    assert api_calls(dashboard_iot) == 1
 
 
 @pytest.mark.parametrize("kind", ["pem", "der", "chain"])
@@ -192,11 +170,11 @@ def test_certificate_download_is_refused_with_503_when_the_audit_trail_cannot_be
 
 
 def test_refusals_still_refuse_when_the_audit_trail_cannot_be_written(
-    dashboard_iot, viewer_client, custodian_client
+    dashboard_iot, viewer_client, custodian_client_reauthenticated
 ):
     with audit_table_gone():
         no_permission = reveal(viewer_client, "thermo-001")
-        no_reason = custodian_client.post(
+        no_reason = custodian_client_reauthenticated.post(
             reverse("devices:reveal", args=[PK, "thermo-001"]), {"reason": ""}
         )
 
@@ -206,12 +184,14 @@ def test_refusals_still_refuse_when_the_audit_trail_cannot_be_written(
     assert "PRIVATE KEY" not in no_reason.content.decode()
 
 
-def test_reveals_work_again_once_the_audit_trail_is_back(dashboard_iot, custodian_client):
+def test_reveals_work_again_once_the_audit_trail_is_back(
+    dashboard_iot, custodian_client_reauthenticated
+):
     key_text = api_key_text(dashboard_iot, "thermo-001")
     with audit_table_gone():
-        assert reveal(custodian_client, "thermo-001").status_code == 503
+        assert reveal(custodian_client_reauthenticated, "thermo-001").status_code == 503
 
-    response = reveal(custodian_client, "thermo-001")
+    response = reveal(custodian_client_reauthenticated, "thermo-001")
 
     assert response.status_code == 200
     assert key_text.strip() in response.content.decode()
@@ -226,7 +206,7 @@ def test_reveals_work_again_once_the_audit_trail_is_back(dashboard_iot, custodia
 @pytest.mark.postgres
 @pytest.mark.parametrize("action", ["reveal", "p12", "certificate"])
 def test_a_held_chain_lock_makes_key_and_file_releases_fail_closed(
-    dashboard_iot, custodian_client, monkeypatch, action
+    dashboard_iot, custodian_client_reauthenticated, monkeypatch, action
 ):
     if connection.vendor != "postgresql":
         pytest.skip(
@@ -238,11 +218,11 @@ def test_a_held_chain_lock_makes_key_and_file_releases_fail_closed(
 
     with chain_lock_held_elsewhere():
         if action == "reveal":
-            response = reveal(custodian_client, "gateway-07")
+            response = reveal(custodian_client_reauthenticated, "gateway-07")
         elif action == "p12":
-            response = bundle(custodian_client, "gateway-07", "p12")
+            response = bundle(custodian_client_reauthenticated, "gateway-07", "p12")
         else:
-            response = custodian_client.get(
+            response = custodian_client_reauthenticated.get(
                 reverse("devices:certificate-download", args=[PK, "gateway-07", "pem"])
             )
 
@@ -250,5 +230,7 @@ def test_a_held_chain_lock_makes_key_and_file_releases_fail_closed(
     assert "Content-Disposition" not in response
     assert_no_key(response.content.decode(errors="replace"), key_text)
     assert not AuditEvent.objects.exists()
-    assert reveal(custodian_client, "gateway-07").status_code == 200  # lock free: works again
+    assert (
+        reveal(custodian_client_reauthenticated, "gateway-07").status_code == 200
+    )  # lock free: works again
     assert chain_verify().ok

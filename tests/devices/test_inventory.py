@@ -15,8 +15,7 @@ from certadmin.devices.services import DeviceRef
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.iot.errors import IotThrottledError
 from certadmin.iot.results import DeviceListing
-
-from .key_material import api_answer
+from tests.support.key_material import api_answer
 
 pytestmark = pytest.mark.django_db
 

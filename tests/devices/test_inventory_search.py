@@ -15,16 +15,12 @@ from certadmin.iot.results import DeviceListing
 from certadmin.jobs import runner
 from certadmin.jobs.models import ProductSync
 from certadmin.jobs.services import product_sync_start
+from tests.support.pages import HTMX_HEADERS, page_text
 
 pytestmark = pytest.mark.django_db
 
 PRODUCT_KEY = "a1Search001"
-HTMX = {"HTTP_HX_REQUEST": "true"}
 FINGERPRINT = ":".join(["AB"] * 31 + ["0F"])
-
-
-def page(response) -> str:
-    return response.content.decode()
 
 
 def make_record(device_name: str, *, product_key: str = PRODUCT_KEY, **fields):
@@ -182,9 +178,11 @@ def large_synced_product():
 def test_synced_product_is_listed_from_the_inventory_with_real_totals_and_numbered_pages(
     large_synced_product, viewer, client_for, dashboard_iot
 ):
-    response = client_for(viewer).get(f"/devices/?product_key={PRODUCT_KEY}&page=3", **HTMX)
+    response = client_for(viewer).get(
+        f"/devices/?product_key={PRODUCT_KEY}&page=3", headers=HTMX_HEADERS
+    )
 
-    html = page(response)
+    html = page_text(response)
     assert response.status_code == 200
     assert "130 devices" in html
     assert "Page 3 of 3" in html
@@ -201,10 +199,10 @@ def test_name_filter_of_a_synced_product_searches_every_device(
     large_synced_product, viewer, client_for
 ):
     response = client_for(viewer).get(
-        f"/devices/?product_key={PRODUCT_KEY}&device_name=0127", **HTMX
+        f"/devices/?product_key={PRODUCT_KEY}&device_name=0127", headers=HTMX_HEADERS
     )
 
-    html = page(response)
+    html = page_text(response)
     assert "1 device" in html
     assert f'href="/devices/{PRODUCT_KEY}/unit-0127/"' in html
 
@@ -213,10 +211,10 @@ def test_sort_by_days_left_and_the_sort_links_keep_the_search(
     large_synced_product, viewer, client_for
 ):
     response = client_for(viewer).get(
-        f"/devices/?product_key={PRODUCT_KEY}&q=unit-01&sort=-days", **HTMX
+        f"/devices/?product_key={PRODUCT_KEY}&q=unit-01&sort=-days", headers=HTMX_HEADERS
     )
 
-    html = page(response)
+    html = page_text(response)
     shown = re.findall(r'class="mono" href="[^"]+">(unit-\d+)<', html)
     assert shown[:3] == ["unit-0130", "unit-0129", "unit-0128"]
     assert 'aria-sort="descending"' in html
@@ -228,7 +226,7 @@ def test_full_page_of_a_synced_product_works_without_javascript(
 ):
     response = client_for(viewer).get(f"/devices/?product_key={PRODUCT_KEY}&q=unit-0042")
 
-    html = page(response)
+    html = page_text(response)
     assert "<html" in html
     assert "unit-0042" in html
     assert 'action="/jobs/sync/"' in html
@@ -238,8 +236,14 @@ def test_stale_records_are_marked(fleet, viewer, client_for, settings):
     synced()
     settings.INVENTORY_STALE_HOURS = 24
 
-    html = page(client_for(viewer).get(f"/devices/?product_key={PRODUCT_KEY}&q=gauge", **HTMX))
-    fresh = page(client_for(viewer).get(f"/devices/?product_key={PRODUCT_KEY}&q=pump-0001", **HTMX))
+    html = page_text(
+        client_for(viewer).get(f"/devices/?product_key={PRODUCT_KEY}&q=gauge", headers=HTMX_HEADERS)
+    )
+    fresh = page_text(
+        client_for(viewer).get(
+            f"/devices/?product_key={PRODUCT_KEY}&q=pump-0001", headers=HTMX_HEADERS
+        )
+    )
 
     assert "stale-marker" in html
     assert "stale-marker" not in fresh
@@ -249,10 +253,10 @@ def test_never_synced_large_product_says_how_much_the_scan_covered_when_nothing_
     dashboard_iot, viewer, client_for
 ):
     response = client_for(viewer).get(
-        f"/devices/?product_key={FLEET_PRODUCT_KEY}&device_name=04321", **HTMX
+        f"/devices/?product_key={FLEET_PRODUCT_KEY}&device_name=04321", headers=HTMX_HEADERS
     )
 
-    html = page(response)
+    html = page_text(response)
     assert "No device matches." not in html
     assert "Searched the first 1,000 of 5,000 devices" in html
     assert "No device among the first 1,000 matches." in html
@@ -263,10 +267,10 @@ def test_never_synced_large_product_broad_filter_does_not_claim_a_total(
     dashboard_iot, viewer, client_for
 ):
     response = client_for(viewer).get(
-        f"/devices/?product_key={FLEET_PRODUCT_KEY}&device_name=unit", **HTMX
+        f"/devices/?product_key={FLEET_PRODUCT_KEY}&device_name=unit", headers=HTMX_HEADERS
     )
 
-    html = page(response)
+    html = page_text(response)
     assert "1000 devices" not in html
     assert "1000 matches" in html
     assert "Searched the first 1,000 of 5,000 devices" in html
@@ -283,18 +287,21 @@ def test_a_real_small_sync_makes_the_product_searchable_from_the_inventory(
     job = product_sync_start(owner=viewer, product_key=product_key)
     assert runner.job_work(job_id=job.pk) == "finished"
 
-    response = client_for(viewer).get(f"/devices/?product_key={product_key}&q=SMALL-00", **HTMX)
+    response = client_for(viewer).get(
+        f"/devices/?product_key={product_key}&q=SMALL-00", headers=HTMX_HEADERS
+    )
 
-    html = page(response)
+    html = page_text(response)
     assert "7 devices" in html
     assert "Served from the inventory" in html
     assert "small-007" in html
     fingerprint = CertificateRecord.objects.get(device_name="small-003").sha256_fingerprint
     by_fingerprint = client_for(viewer).get(
-        f"/devices/?product_key={product_key}&q={fingerprint.replace(':', '')}", **HTMX
+        f"/devices/?product_key={product_key}&q={fingerprint.replace(':', '')}",
+        headers=HTMX_HEADERS,
     )
-    assert "1 device" in page(by_fingerprint)
-    assert "small-003" in page(by_fingerprint)
+    assert "1 device" in page_text(by_fingerprint)
+    assert "small-003" in page_text(by_fingerprint)
 
 
 def test_search_form_suggests_each_product_and_instance_of_the_inventory_once(viewer, settings):

@@ -6,20 +6,20 @@ import io
 import re
 import zipfile
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from django.test import Client
 from django.urls import reverse
 
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.conftest import ROLE_PASSWORD
-from tests.devices.key_material import api_answer, events, reauth_now
+from tests.support.emulator import api_calls
+from tests.support.key_material import api_answer, events, reauth_now
+from tests.support.pages import HTMX_HEADERS
+from tests.support.people import ROLE_PASSWORD
 
 PK = DEMO_PRODUCT_KEY
 REASON = "Ticket OPS-6120: re-provision after the board swap"
 PASSPHRASE = "a long zip passphrase 77"
-HTMX = {"HX-Request": "true"}
 
 
 def key_url(device_name: str) -> str:
@@ -28,25 +28,7 @@ def key_url(device_name: str) -> str:
 
 def post_key(client: Client, device_name: str, action: str, *, htmx: bool = False, **data):
     payload = {"action": action, "reason": REASON, **data}
-    return client.post(key_url(device_name), payload, headers=HTMX if htmx else {})
-
-
-def api_calls(emulator) -> int:
-    return sum(1 for entry in emulator.request_log if entry.action == "QueryDeviceCert")
-
-
-@pytest.fixture
-def custodian_client(dashboard_iot, custodian):
-    client = Client()
-    client.force_login(custodian)
-    return client
-
-
-@pytest.fixture
-def viewer_client(dashboard_iot, viewer):
-    client = Client()
-    client.force_login(viewer)
-    return client
+    return client.post(key_url(device_name), payload, headers=HTMX_HEADERS if htmx else {})
 
 
 def test_the_key_form_comes_before_the_decoded_details_and_is_the_only_key_form(
@@ -122,8 +104,8 @@ def test_who_has_seen_this_key_refreshes_for_custodians_and_auditors_only(
     post_key(custodian_client, "thermo-001", "key")
     url = reverse("devices:key-seen", args=[PK, "thermo-001"])
 
-    mine = custodian_client.get(url, headers=HTMX)
-    refused = viewer_client.get(url, headers=HTMX)
+    mine = custodian_client.get(url, headers=HTMX_HEADERS)
+    refused = viewer_client.get(url, headers=HTMX_HEADERS)
 
     assert mine.status_code == 200
     assert 'id="key-seen"' in mine.content.decode()

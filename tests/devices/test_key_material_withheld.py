@@ -30,9 +30,9 @@ from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError
 from certadmin.jobs import runner
 from certadmin.jobs.models import Job
-from tests.certs.factories import ALIBABA_LEAF_SUBJECT, Issued, make_ca, make_key, make_leaf
-from tests.devices.key_material import reauth_now
-from tests.iot.canned_api import KEY_ID, SECRET, Canned, CannedApi
+from tests.support.canned_api import KEY_ID, SECRET, Canned, CannedApi
+from tests.support.certificates import ALIBABA_LEAF_SUBJECT, Issued, make_ca, make_key, make_leaf
+from tests.support.key_material import reauth_now
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,9 @@ from certadmin.devices.live_lookups import (
 )
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.jobs.models import Job
-from tests.devices.key_material import reauth_now
+from tests.support.emulator import api_calls
+from tests.support.key_material import reauth_now
+from tests.support.pages import HTMX_HEADERS
 
 PK = DEMO_PRODUCT_KEY
 BUSY_TEXT = "lookups waiting for the IoT Platform"
@@ -35,10 +37,6 @@ LATENCY = 2.0
 
 def device_url(name: str) -> str:
     return reverse("devices:device", args=[PK, name])
-
-
-def platform_calls(emulator, action: str = "QueryDeviceCert") -> int:
-    return sum(1 for entry in emulator.request_log if entry.action == action)
 
 
 def slot_keys_held(user) -> list[str]:
@@ -145,7 +143,7 @@ def test_one_person_beyond_the_cap_is_refused_at_once_while_others_and_healthz_a
     assert all(elapsed >= LATENCY for status, elapsed, _ in results["alice"] if status == 200)
     assert [status for status, _, _ in results["bob"]] == [200]
     # Four calls reached the platform: three of Alice's, Bob's.
-    assert platform_calls(dashboard_iot, action) == 4
+    assert api_calls(dashboard_iot, action) == 4
 
     # Every slot came back: Alice can look up again.
     assert slot_keys_held(alice) == []
@@ -188,7 +186,7 @@ def test_threads_beyond_the_cap_are_refused_at_once_and_others_are_not(dashboard
         ("bob", "listed"),
     ]
     assert all(elapsed < LATENCY / 2 for _, outcome, elapsed in outcomes if outcome == "busy")
-    assert platform_calls(dashboard_iot, "QueryDevice") == 4
+    assert api_calls(dashboard_iot, "QueryDevice") == 4
     assert slot_keys_held(alice) == slot_keys_held(bob) == []
 
 
@@ -324,13 +322,13 @@ def test_a_certificate_page_beyond_the_cap_asks_nothing_and_says_when_to_come_ba
     browser = client_for(viewer)
 
     response = browser.get(device_url("thermo-001") + "?refresh=1")
-    partial = browser.get(device_url("thermo-001") + "?refresh=1", headers={"HX-Request": "true"})
+    partial = browser.get(device_url("thermo-001") + "?refresh=1", headers=HTMX_HEADERS)
 
     for answer in (response, partial):
         assert answer.status_code == 429
         assert answer["Retry-After"] == "8"
         assert BUSY_TEXT in answer.content.decode()
-    assert platform_calls(dashboard_iot) == 0
+    assert api_calls(dashboard_iot) == 0
 
 
 @pytest.mark.django_db
@@ -340,7 +338,7 @@ def test_a_page_the_inventory_serves_takes_no_slot(dashboard_iot, viewer, client
     slots_taken(viewer)
 
     assert browser.get(device_url("thermo-001")).status_code == 200
-    assert platform_calls(dashboard_iot) == 1
+    assert api_calls(dashboard_iot) == 1
 
 
 @pytest.mark.django_db
@@ -356,7 +354,7 @@ def test_a_live_device_list_beyond_the_cap_is_refused(
     assert response.status_code == 429
     assert response["Retry-After"] == "8"
     assert BUSY_TEXT in response.content.decode()
-    assert platform_calls(dashboard_iot, "QueryDevice") == 0
+    assert api_calls(dashboard_iot, "QueryDevice") == 0
 
 
 @pytest.mark.django_db
@@ -392,7 +390,7 @@ def test_a_key_reveal_beyond_the_cap_is_refused_and_recorded_as_failed(
     body = response.content.decode()
     assert BUSY_TEXT in body
     assert "PRIVATE KEY" not in body
-    assert platform_calls(dashboard_iot) == 0
+    assert api_calls(dashboard_iot) == 0
     event = AuditEvent.objects.get()
     assert (event.action, event.outcome, event.platform_code) == (
         AuditAction.KEY_REVEAL,

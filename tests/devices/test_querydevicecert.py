@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from certadmin.certs.details import certificate_details
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
-from tests.certs.factories import make_leaf
-from tests.devices.key_material import key_fragments
+from tests.support.certificates import make_leaf
+from tests.support.key_material import key_fragments
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -243,6 +243,7 @@ def test_key_of_another_certificate_is_reported_as_not_matching(dashboard_iot, d
     assert "Key matches certificate: no" in out
 
 
+@pytest.mark.slow
 def test_real_command_line_against_the_emulator(emulator, device_cert, tmp_path):
     ca_file = emulator.write_ca(tmp_path / "ca.pem")
     key_text = device_cert(DEMO_PRODUCT_KEY, "cam-lobby:01").private_key

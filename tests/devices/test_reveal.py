@@ -23,13 +23,14 @@ from certadmin.certs.loading import load_certificate, load_private_key
 from certadmin.devices import keys
 from certadmin.devices.models import CertificateRecord
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
-from tests.conftest import ROLE_PASSWORD
-from tests.devices.key_material import (
+from tests.support.emulator import api_calls
+from tests.support.key_material import (
     api_answer,
     assert_no_key_in,
     events,
     reauth_now,
 )
+from tests.support.people import ROLE_PASSWORD
 
 PK = DEMO_PRODUCT_KEY
 REASON = "Ticket OPS-4711: reprovision the device after a board swap"
@@ -43,22 +44,11 @@ def reveal_url(device_name: str, product_key: str = PK) -> str:
     return reverse("devices:reveal", args=[product_key, device_name])
 
 
-def query_count(emulator) -> int:
-    return sum(1 for entry in emulator.request_log if entry.action == "QueryDeviceCert")
-
-
 def post_reveal(client: Client, device_name: str, product_key: str = PK, **data):
     payload = {"reason": REASON, **data}
     return client.post(
         reveal_url(device_name, product_key), payload, headers={"user-agent": USER_AGENT}
     )
-
-
-@pytest.fixture
-def custodian_client(dashboard_iot, custodian):
-    client = Client()
-    client.force_login(custodian)
-    return client
 
 
 # --- the happy path ---------------------------------------------------------------------------
@@ -165,7 +155,7 @@ def test_reveal_without_the_key_permission_is_refused_and_audited(dashboard_iot,
     assert event.actor_username == user.username
     assert event.device_name == "thermo-001"
     assert "permission" in event.detail
-    assert query_count(dashboard_iot) == 0  # refused before the API is asked
+    assert api_calls(dashboard_iot) == 0  # refused before the API is asked
 
 
 def test_anonymous_reveal_is_sent_to_the_login_page(dashboard_iot, client):
@@ -177,7 +167,7 @@ def test_anonymous_reveal_is_sent_to_the_login_page(dashboard_iot, client):
     expected = redirect_to_login(reveal_url("thermo-001"))["Location"]
     assert response["Location"] == expected
     assert b"PRIVATE KEY" not in response.content
-    assert query_count(dashboard_iot) == 0
+    assert api_calls(dashboard_iot) == 0
 
 
 # --- the reason -------------------------------------------------------------------------------
@@ -201,7 +191,7 @@ def test_reveal_without_a_valid_reason_is_refused_and_audited(
     [event] = events()
     assert (event.action, event.outcome) == (AuditAction.KEY_REVEAL, AuditOutcome.REFUSED)
     assert event.detail == "no valid reason given"
-    assert query_count(dashboard_iot) == 0
+    assert api_calls(dashboard_iot) == 0
 
 
 def test_a_reason_spanning_lines_is_refused_and_says_so(dashboard_iot, custodian_client):
@@ -234,7 +224,7 @@ def test_first_reveal_without_password_asks_for_it_and_is_audited(dashboard_iot,
     assert event.outcome == AuditOutcome.DENIED
     assert event.detail == "re-authentication required"
     assert event.reason == ""  # a refused attempt records why it was refused, not the reason
-    assert query_count(dashboard_iot) == 0
+    assert api_calls(dashboard_iot) == 0
 
 
 def test_wrong_password_is_refused_and_audited(dashboard_iot, custodian_client):
@@ -326,7 +316,7 @@ def test_every_reveal_asks_the_api_even_when_the_inventory_is_fresh(
 
     for expected in (1, 2, 3):
         assert post_reveal(custodian_client, "thermo-003").status_code == 200
-        assert query_count(dashboard_iot) == expected
+        assert api_calls(dashboard_iot) == expected
 
 
 def _cache_values() -> list[bytes]:
@@ -531,7 +521,7 @@ def test_platform_outage_reveals_nothing_and_is_audited_with_code_and_request_id
     assert event.outcome == AuditOutcome.FAILED
     assert event.platform_code == "ServiceUnavailable"
     assert event.platform_request_id
-    assert query_count(dashboard_iot) > 1  # a 5xx is retried before giving up
+    assert api_calls(dashboard_iot) > 1  # a 5xx is retried before giving up
 
 
 def test_malformed_answer_reveals_nothing_and_is_audited_as_failed(dashboard_iot, custodian_client):
@@ -557,7 +547,7 @@ def test_invalid_device_name_in_the_path_is_404_without_calling_the_api(
     )
 
     assert response.status_code == 404
-    assert query_count(dashboard_iot) == 0
+    assert api_calls(dashboard_iot) == 0
 
 
 # --- many at once -------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from certs.factories import make_leaf
 from cryptography.hazmat.primitives import serialization
 
 from certadmin.devices.inventory import (
@@ -24,7 +23,8 @@ from certadmin.devices.services import (
 )
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.iot.results import CertStatus, DeviceCert
-from tests.devices.key_material import key_fragments
+from tests.support.certificates import make_leaf
+from tests.support.key_material import key_fragments
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ import requests
 from django.conf import settings
 
 from certadmin.emulator.server import RunningEmulator
-
-from .signer import call_v1, call_v3
+from tests.emulator.signer import call_v1, call_v3
 
 Caller = Callable[..., requests.Response]
 

@@ -13,8 +13,7 @@ from cryptography import x509
 from django.conf import settings
 
 from certadmin.emulator import DEMO_PRODUCT_KEY
-
-from .signer import call_v1
+from tests.emulator.signer import call_v1
 
 ROOT = Path(settings.BASE_DIR)
 

@@ -9,8 +9,7 @@ from django.conf import settings
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.emulator.server import start_emulator
 from certadmin.emulator.store import DevicesFileError
-
-from .signer import call_v1, call_v3
+from tests.emulator.signer import call_v1, call_v3
 
 # Devices added to the shared emulator go on their own product, so the demo product's device
 # count (which the QueryDevice tests check) stays the same.

@@ -9,8 +9,7 @@ from django.conf import settings
 
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.emulator.server import start_emulator
-
-from .signer import call_v1
+from tests.emulator.signer import call_v1
 
 DEVICE = {"ProductKey": DEMO_PRODUCT_KEY, "DeviceName": "thermo-001"}
 FAULTY = "a1FaultyDev0"

@@ -143,6 +143,7 @@ def test_fleet_devices_without_a_certificate_answer_empty(client, status):
     assert cert.private_key == ""
 
 
+@pytest.mark.slow
 def test_fleet_certificates_are_distinct_and_each_key_matches_its_certificate(client):
     ready = [n for n in FLEET_NAMES if fleet_profile(n).status == STATUS_READY][:12]
     certificates = set()

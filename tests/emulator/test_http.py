@@ -11,8 +11,7 @@ from django.conf import settings
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.iot import signing
 from certadmin.iot.client import IotClient
-
-from .signer import encode_query, v1_params
+from tests.emulator.signer import encode_query, v1_params
 
 
 def test_oversized_body_is_refused_with_a_gateway_error(emulator):

@@ -9,8 +9,7 @@ from django.conf import settings
 
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.iot import signing
-
-from .signer import call_v1, send, utc_timestamp, v1_params, v3_request
+from tests.emulator.signer import call_v1, send, utc_timestamp, v1_params, v3_request
 
 DEVICE = {"ProductKey": DEMO_PRODUCT_KEY, "DeviceName": "thermo-001"}
 

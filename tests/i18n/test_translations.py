@@ -23,7 +23,8 @@ from certadmin.certs import details
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
 from certadmin.devices import display_names
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.conftest import ROLE_PASSWORD
+from tests.support.pages import page_text
+from tests.support.people import ROLE_PASSWORD
 
 ROOT = Path(settings.BASE_DIR)
 LOCALE_DIR = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES"
@@ -225,10 +226,6 @@ UTC_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\b")
 LOCAL_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} CST \(UTC\+08:00\)")
 
 
-def page(response) -> str:
-    return response.content.decode()
-
-
 def choose_chinese(client, next_url: str = "/"):
     response = client.post("/i18n/setlang/", {"language": "zh-hans", "next": next_url})
     assert response.status_code == 302
@@ -239,7 +236,7 @@ def choose_chinese(client, next_url: str = "/"):
 
 @pytest.mark.django_db
 def test_the_login_page_is_english_by_default(client):
-    body = page(client.get("/login/"))
+    body = page_text(client.get("/login/"))
 
     assert '<html lang="en">' in body
     assert "Log in</button>" in body
@@ -249,7 +246,7 @@ def test_the_login_page_is_english_by_default(client):
 def test_switching_to_chinese_translates_the_login_page(client):
     choose_chinese(client, "/login/")
 
-    body = page(client.get("/login/"))
+    body = page_text(client.get("/login/"))
 
     assert '<html lang="zh-hans">' in body
     assert "登录</button>" in body
@@ -265,7 +262,7 @@ def test_a_failed_login_is_explained_in_chinese(client):
     response = client.post("/login/", {"username": "nobody", "password": "wrong-password-1"})
 
     assert response.status_code == 200
-    assert "请输入一个正确的" in page(response)  # Django's own catalog
+    assert "请输入一个正确的" in page_text(response)  # Django's own catalog
 
 
 @pytest.mark.django_db
@@ -273,7 +270,7 @@ def test_switching_to_chinese_translates_the_home_page(dashboard_iot, client_for
     client = client_for(viewer)
     choose_chinese(client)
 
-    body = page(client.get("/"))
+    body = page_text(client.get("/"))
 
     assert '<html lang="zh-hans">' in body
     assert "<h1>查找设备</h1>" in body
@@ -281,7 +278,7 @@ def test_switching_to_chinese_translates_the_home_page(dashboard_iot, client_for
     assert "Find a device" not in body
     # switching back works the same way
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    assert "<h1>Find a device</h1>" in page(client.get("/"))
+    assert "<h1>Find a device</h1>" in page_text(client.get("/"))
 
 
 @pytest.mark.django_db
@@ -289,13 +286,13 @@ def test_the_certificate_page_shows_times_one_way_in_every_language(
     dashboard_iot, client_for, viewer
 ):
     client = client_for(viewer)
-    english = page(client.get(DEVICE_URL))
+    english = page_text(client.get(DEVICE_URL))
 
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     response = client.get(DEVICE_URL)
 
     assert response.status_code == 200
-    body = page(response)
+    body = page_text(response)
     assert '<html lang="zh-hans">' in body
     assert "证书已就绪" in body
     assert "生效时间" in body
@@ -315,7 +312,7 @@ def test_recently_viewed_devices_show_labelled_times_in_chinese(dashboard_iot, c
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     client.get(DEVICE_URL)
 
-    body = page(client.get("/"))
+    body = page_text(client.get("/"))
 
     assert "最近查看" in body
     assert LOCAL_TIMESTAMP.search(body)
@@ -331,11 +328,11 @@ def test_form_validation_messages_are_chinese(dashboard_iot, client_for, viewer)
     opened = client.get(f"/devices/{DEMO_PRODUCT_KEY}/x/")
 
     assert response.status_code == 400
-    body = page(response)
+    body = page_text(response)
     assert "ProductKey 由 4–32 个字母和数字组成" in body
     assert "A ProductKey is" not in body
     assert opened.status_code == 400
-    assert "DeviceName 长度为 4–32 个字符" in page(opened)
+    assert "DeviceName 长度为 4–32 个字符" in page_text(opened)
 
 
 @pytest.mark.django_db
@@ -343,7 +340,7 @@ def test_device_list_statuses_are_translated(dashboard_iot, client_for, viewer):
     client = client_for(viewer)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
 
-    body = page(client.get(f"/devices/?product_key={DEMO_PRODUCT_KEY}&name=thermo"))
+    body = page_text(client.get(f"/devices/?product_key={DEMO_PRODUCT_KEY}&name=thermo"))
 
     assert "离线" in body  # thermo-003 is OFFLINE
     assert "OFFLINE" not in body
@@ -363,7 +360,7 @@ def test_a_refused_key_release_is_chinese_for_the_user_and_english_in_the_audit_
     )
 
     assert response.status_code == 409
-    assert "证书尚未就绪，没有可提供的私钥" in page(response)
+    assert "证书尚未就绪，没有可提供的私钥" in page_text(response)
     [event] = AuditEvent.objects.filter(outcome=AuditOutcome.FAILED)
     assert event.detail == "the certificate is not ready, so there is no key to release"
 
@@ -375,13 +372,13 @@ def test_the_key_bundle_form_is_chinese_including_its_formatted_help(
     client = client_for(make_user("Key custodian"))
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
 
-    body = page(client.get(DEVICE_URL))
+    body = page_text(client.get(DEVICE_URL))
 
     assert f"至少 {PASSPHRASE_MIN_LENGTH} 个字符且难以猜测" in body
     assert "文件的保护密码" in body
     assert "It is never stored" not in body
     del client.cookies[settings.LANGUAGE_COOKIE_NAME]
-    english = page(client.get(DEVICE_URL))
+    english = page_text(client.get(DEVICE_URL))
     assert f"At least {PASSPHRASE_MIN_LENGTH} characters and hard to guess" in english
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from .canned_api import KEY_ID, SECRET, CannedApi
-from .clients import quick_clients
+from tests.iot.clients import quick_clients
+from tests.support.canned_api import KEY_ID, SECRET, CannedApi
 
 
 @pytest.fixture

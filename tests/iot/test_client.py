@@ -19,8 +19,7 @@ from certadmin.iot.errors import (
 )
 from certadmin.iot.ratelimit import GcraRateLimiter
 from certadmin.iot.results import CertStatus
-
-from .canned_api import KEY_ID, SECRET, Canned
+from tests.support.canned_api import KEY_ID, SECRET, Canned
 
 TOKEN = "CAIS+sts/token==value"
 PRIVATE_KEY = (

@@ -9,9 +9,8 @@ import pytest
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotTransportError
 from certadmin.iot.results import CertStatus
-
-from .canned_api import Canned
-from .test_client import ok_cert, query
+from tests.iot.test_client import ok_cert, query
+from tests.support.canned_api import Canned
 
 
 def timed_failure(client: IotClient) -> tuple[IotTransportError, float]:

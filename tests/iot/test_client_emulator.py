@@ -20,8 +20,7 @@ from certadmin.iot.errors import (
 )
 from certadmin.iot.ratelimit import GcraRateLimiter
 from certadmin.iot.results import CertStatus
-
-from .clients import quick_clients
+from tests.iot.clients import quick_clients
 
 PRODUCT = "a1Demo7Sh2x"
 ENTERPRISE_PRODUCT = "a1Ent0Prd9k"

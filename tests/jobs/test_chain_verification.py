@@ -15,7 +15,8 @@ from certadmin.jobs import runner
 from certadmin.jobs.models import Job, JobKind, JobState
 from certadmin.jobs.services import chain_verification_start
 from certadmin.jobs.tasks import chain_verification_work, job_work
-from tests.audit.factories import make_events, tamper
+from tests.support.audit_events import make_events, tamper
+from tests.support.pages import HTMX_HEADERS
 
 CONTEXT = RequestContext(ip_address="192.0.2.7", user_agent="pytest")
 
@@ -108,7 +109,7 @@ def test_the_page_shows_rows_checked_of_total_while_it_runs(auditor, client_for)
     job, _started = chain_verification_start(owner=auditor, context=CONTEXT)
     Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, done=3000, total=10000)
     url = reverse("audit:verify-run", args=[job.pk])
-    partial = client_for(auditor).get(url, headers={"HX-Request": "true"}).content.decode()
+    partial = client_for(auditor).get(url, headers=HTMX_HEADERS).content.decode()
     assert "<html" not in partial
     assert 'hx-trigger="every' in partial
     assert '<progress max="10000" value="3000"' in partial
@@ -213,6 +214,6 @@ def test_a_real_worker_verifies_and_the_page_shows_the_result(
     job = _wait_for(lambda: _ended(int(url.rstrip("/").rsplit("/", 1)[1])), timeout=120, what="run")
     assert job.state == JobState.FINISHED
     assert not job.verification.ok
-    html = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    html = client.get(url, headers=HTMX_HEADERS).content.decode()
     assert "Chain broken" in html
     assert f"Row {events[4].id} was edited" in html

@@ -57,6 +57,7 @@ def test_another_persons_jobs_do_not_count_against_the_limit(make_user, own_prod
     assert bobs.admitted_at is not None
 
 
+@pytest.mark.slow
 def test_a_person_gets_a_certificate_within_two_seconds_while_jobs_use_their_share(
     viewer, own_product, emulator_counts, dashboard_iot
 ):

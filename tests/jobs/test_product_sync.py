@@ -11,6 +11,7 @@ from certadmin.jobs.services import JobStartError, product_sync_start
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.slow
 def test_sync_of_241_devices_records_every_one_without_a_single_throttling_refusal(
     viewer, own_product, emulator_counts, dashboard_iot
 ):

@@ -23,6 +23,7 @@ from certadmin.jobs.services import (
     job_cancel,
     product_sync_start,
 )
+from tests.support.pages import HTMX_HEADERS
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +117,7 @@ def test_the_sync_form_redirects_to_the_sync_already_queued_with_a_message(
 
     response = browser.post(reverse("jobs:product-sync"), {"product_key": product_key}, follow=True)
     partial = browser.post(
-        reverse("jobs:product-sync"), {"product_key": product_key}, headers={"HX-Request": "true"}
+        reverse("jobs:product-sync"), {"product_key": product_key}, headers=HTMX_HEADERS
     )
 
     assert response.redirect_chain == [(reverse("jobs:detail", args=[job.pk]), 302)]

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from certadmin.jobs.models import Job, JobKind, JobState
+from tests.support.pages import HTMX_HEADERS
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def test_progress_partial_polls_while_active_and_stops_when_ended(client_for, vi
     job = _job(viewer, state=JobState.RUNNING, done=4, failed=1)
     client = client_for(viewer)
     url = reverse("jobs:detail", args=[job.pk])
-    partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    partial = client.get(url, headers=HTMX_HEADERS).content.decode()
     assert "<html" not in partial
     assert 'hx-trigger="every' in partial
     assert '<progress max="10" value="4"' in partial
@@ -57,7 +58,7 @@ def test_progress_partial_polls_while_active_and_stops_when_ended(client_for, vi
     assert "<html" in full
     assert "Reload to see the latest progress" in full
     Job.objects.filter(pk=job.pk).update(state=JobState.FINISHED, done=10)
-    ended = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    ended = client.get(url, headers=HTMX_HEADERS).content.decode()
     assert "hx-trigger" not in ended
     assert "Reload" not in ended
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from certadmin.ops.heartbeat import heartbeat_record
 from certadmin.ops.models import WorkerHeartbeat
-from tests.conftest import account_on
+from tests.support.iot_accounts import account_on
 
 pytestmark = pytest.mark.django_db
 

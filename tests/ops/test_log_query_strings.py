@@ -23,7 +23,7 @@ from django.utils.log import configure_logging
 
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.http.access_log import QUERY_OMITTED, QueryStringRedactingFilter
-from tests.conftest import ROLE_PASSWORD
+from tests.support.people import ROLE_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICE = "thermo-001"

@@ -13,8 +13,8 @@ from django.urls import reverse
 from pythonjsonlogger.json import JsonFormatter
 
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.conftest import ROLE_PASSWORD
-from tests.devices.key_material import api_answer, key_fragments
+from tests.support.key_material import api_answer, key_fragments
+from tests.support.people import ROLE_PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,11 +3,13 @@ workers, multiprocess metrics), static files through WhiteNoise after collectsta
 
 import json
 
+import pytest
 import requests
 
-from .conftest import manage
+from tests.production.conftest import manage
 
 
+@pytest.mark.slow
 def test_gunicorn_serves_health_static_files_and_metrics_with_json_logs(production_env, processes):
     env = production_env
     manage("migrate", "--noinput", "-v", "0", env=env)

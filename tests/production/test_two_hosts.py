@@ -27,8 +27,6 @@ from certadmin.audit.verification import chain_verify
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.emulator.server import RunningEmulator
 from certadmin.jobs.models import Job, JobState
-from tests.conftest import ROLE_PASSWORD
-from tests.jobs.conftest import database_url_for_processes
 from tests.production.conftest import (
     Processes,
     free_port,
@@ -36,6 +34,8 @@ from tests.production.conftest import (
     production_environment,
     wait_for,
 )
+from tests.support.databases import database_url_for_processes
+from tests.support.people import ROLE_PASSWORD
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -26,3 +26,40 @@ def test_make_run_points_the_dashboard_and_worker_at_the_emulator_port():
     endpoint = script.index("export CERTADMIN_IOT_ENDPOINT=http://127.0.0.1:9999")
     assert endpoint < script.index("runserver")
     assert endpoint < script.index("task_worker")
+
+
+def dry_run(*args: str) -> str:
+    result = subprocess.run(
+        ["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_test_quick_needs_no_debian_packages_services_or_browser():
+    script = dry_run("test-quick")
+
+    for step in ("apt-get", "dpkg", ".ci/services", "test-services.env", "ruff"):
+        assert step not in script
+    pytest_line = next(line for line in script.splitlines() if "/bin/pytest" in line)
+    # SQLite and Django's local cache, whatever the developer's shell has exported.
+    assert pytest_line.startswith("env -u DATABASE_URL -u REDIS_URL ")
+    assert '-m "not browser and not postgres and not slow"' in script
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_test_still_runs_everything_after_the_services():
+    script = dry_run("test")
+
+    assert "bash .ci/services" in script
+    assert "source var/test-services.env && .venv/bin/pytest\n" in script
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_help_lists_test_quick():
+    assert (
+        "make test-quick"
+        in subprocess.run(
+            ["make", "help"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+    )

@@ -9,7 +9,8 @@ import pytest
 
 from certadmin.audit.models import AuditEvent
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.devices.key_material import reauth_now
+from tests.support.emulator import api_calls
+from tests.support.key_material import reauth_now
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +20,6 @@ REASON = "Ticket OPS-4242: commissioning a replacement gateway"
 # Encoded as they travel in a URL: tab, vertical tab, file separator, line feed, no-break space,
 # ideographic space.
 AROUND = ["%09", "%0B", "%1C", "%0A", "%C2%A0", "%E3%80%80"]
-
-
-def api_calls(emulator) -> int:
-    return sum(1 for entry in emulator.request_log if entry.action == "QueryDeviceCert")
 
 
 def non_canonical_names() -> list[str]:

@@ -8,8 +8,8 @@ from django.urls import reverse
 from certadmin.audit.models import AuditAction
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.http.client_address import client_address
-from tests.conftest import ROLE_PASSWORD
-from tests.devices.key_material import events, reauth_now
+from tests.support.key_material import events, reauth_now
+from tests.support.people import ROLE_PASSWORD
 
 PROXY = "10.0.0.1"
 ALICE = "203.0.113.5"

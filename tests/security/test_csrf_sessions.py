@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from certadmin.audit.models import AuditAction
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.devices.key_material import events, reauth_now
+from tests.support.key_material import events, reauth_now
 
 REASON = "Ticket OPS-4711: reprovision the device after a board swap"
 

@@ -11,7 +11,8 @@ import pytest
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.devices.forms import KeyAccessForm, KeyBundleForm
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.devices.key_material import reauth_now
+from tests.support.emulator import api_calls
+from tests.support.key_material import reauth_now
 
 pytestmark = pytest.mark.django_db
 
@@ -44,10 +45,6 @@ REAL_REASONS = {
     "arabic": "استبدال البوابة رقم ٤٢",
     "fullwidth": "Ｔｉｃｋｅｔ　４２４２ ｇａｔｅ",
 }
-
-
-def api_calls(emulator) -> int:
-    return sum(1 for entry in emulator.request_log if entry.action == "QueryDeviceCert")
 
 
 @pytest.mark.parametrize("reason", [*EMPTY_REASONS.values(), *INVISIBLE_FORMATTING.values()])

@@ -14,7 +14,6 @@ import logging
 import textwrap
 
 import pytest
-from certs.factories import make_leaf
 from cryptography.hazmat.primitives import serialization
 from django.core.management import call_command
 
@@ -24,8 +23,9 @@ from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError, IotGatewayError
 from certadmin.iot.platform_text import platform_message, platform_token, unreadable
 from certadmin.iot.results import parse_device_list_page
-from tests.devices.key_material import key_fragments
-from tests.iot.canned_api import Canned, CannedApi
+from tests.support.canned_api import Canned, CannedApi
+from tests.support.certificates import make_leaf
+from tests.support.key_material import key_fragments
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,8 @@ from certadmin.devices.downloads import key_file_name, passphrase_context
 from certadmin.devices.forms import KeyAccessForm, KeyBundleForm, passphrase_problem, reason_words
 from certadmin.devices.services import DeviceRef
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.conftest import ROLE_PASSWORD
-from tests.devices.key_material import reauth_now
+from tests.support.key_material import reauth_now
+from tests.support.people import ROLE_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

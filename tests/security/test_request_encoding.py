@@ -11,8 +11,8 @@ from django.test.client import FakePayload
 from django.urls import reverse
 
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from tests.conftest import ROLE_PASSWORD
-from tests.devices.key_material import reauth_now
+from tests.support.key_material import reauth_now
+from tests.support.people import ROLE_PASSWORD
 
 BODY = b"reason=Ticket+OPS-4711+reprovision&password=+AGEAYgBj-&csrfmiddlewaretoken=x"
 
