@@ -23,7 +23,8 @@ from certadmin.devices.platform import accounts_for
 from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind
-from certadmin.jobs.selectors import job_items, job_progress, job_records, jobs_visible
+from certadmin.jobs.progress import job_progress
+from certadmin.jobs.selectors import job_items, job_records, jobs_visible
 from certadmin.jobs.services import (
     JOB_QUEUE_FULL,
     JobPermissionError,

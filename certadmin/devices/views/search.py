@@ -19,11 +19,10 @@ from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import accounts_for, describe_iot_error, iot_error_status
+from certadmin.devices.rows import inventory_rows, inventory_rows_html
 from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
     inventory_devices,
-    inventory_rows,
-    inventory_rows_html,
     product_inventory,
     product_suggestions,
     recent_devices,
