@@ -166,7 +166,6 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            "libraries": {"field_groups": "certadmin.field_groups"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
@@ -178,6 +177,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Django's form templates, with each field group written in Python (``web.forms``): templates
+# write only Django's spellings (``{{ form }}``, ``{{ field.as_field_group }}``).
+FORM_RENDERER = "certadmin.web.forms.FormRenderer"
 
 DATABASES = {
     "default": dj_database_url.parse(

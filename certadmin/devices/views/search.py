@@ -28,7 +28,7 @@ from certadmin.devices.selectors import (
     recent_devices,
 )
 from certadmin.devices.services import DeviceRef, device_list, device_query, device_search_target
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
 from certadmin.iot.errors import IotError
 
 
@@ -253,7 +253,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                 status = iot_error_status(error)
     else:
         status = 400
-    if not request.htmx or request.htmx.history_restore_request:
+    if not partial_wanted(request):
         # Unbound, only pre-filled: a bound form would flag the DeviceName nobody typed yet.
         fields = ("product_key", "device_name", "instance", "account")
         typed = {k: request.GET[k] for k in fields if k in request.GET}

@@ -1,0 +1,1 @@
+"""Shared presentation every app may use: how forms are rendered (``forms``)."""
