@@ -13,7 +13,7 @@ REASON = "Ticket OPS-4711: reprovision the device after a board swap"
 
 
 def reveal_url() -> str:
-    return reverse("devices:reveal", args=[DEMO_PRODUCT_KEY, "thermo-001"])
+    return reverse("devices:key", args=[DEMO_PRODUCT_KEY, "thermo-001"])
 
 
 def page_token(client: Client) -> str:
