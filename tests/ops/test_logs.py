@@ -83,7 +83,9 @@ def test_a_full_session_logs_json_lines_with_request_ids_and_no_secret(
     # A failed re-authentication, then the platform failing.
     other = Client()
     other.post(reverse("login"), {"username": custodian.username, "password": ROLE_PASSWORD})
-    refused = other.post(reveal_url, {"reason": REASON, "password": WRONG_PASSWORD})
+    refused = other.post(
+        reveal_url, {"action": "reveal", "reason": REASON, "password": WRONG_PASSWORD}
+    )
     assert refused.status_code in (400, 403)
     dashboard_iot.set_fault("5xx")
     failing = browser.get(reverse("devices:device", args=["a1Demo7Sh2x", "thermo-002"]))
