@@ -4,7 +4,9 @@ Error statuses are real (400, 404, 502…): which of them htmx swaps into the pa
 once, declaratively, by ``responseHandling`` in ``templates/base.html``.
 """
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 
@@ -14,9 +16,20 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def page_or_partial(request: HtmxHttpRequest, template: str, partial: str) -> str:
-    """The whole page, or only its named ``{% partialdef %}`` when htmx asks for it.
+def partial_wanted(request: HtmxHttpRequest) -> bool:
+    """Whether htmx asks for a part of the page (what ``page_or_partial`` renders): a view
+    adds what only the whole page shows when this is False.
 
     htmx restoring a pushed URL from history (Back) asks for the whole page."""
-    wants_partial = request.htmx and not request.htmx.history_restore_request
-    return f"{template}#{partial}" if wants_partial else template
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def page_or_partial(request: HtmxHttpRequest, template: str, partial: str) -> str:
+    """The whole page, or only its named ``{% partialdef %}`` when htmx asks for it."""
+    return f"{template}#{partial}" if partial_wanted(request) else template
+
+
+def page_redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    """Go to ``url`` as a whole page: a 302, or for htmx ``HX-Redirect`` (htmx would swap a
+    followed 302's page into the element it targets)."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

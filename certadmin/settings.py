@@ -167,7 +167,6 @@ TEMPLATES = [
         "APP_DIRS": True,
         "OPTIONS": {
             "libraries": {
-                "field_groups": "certadmin.field_groups",
                 "timestamps": "certadmin.web.times",
             },
             "context_processors": [
@@ -181,6 +180,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Django's form templates, with each field group written in Python (``web.forms``): templates
+# write only Django's spellings (``{{ form }}``, ``{{ field.as_field_group }}``).
+FORM_RENDERER = "certadmin.web.forms.FormRenderer"
 
 DATABASES = {
     "default": dj_database_url.parse(

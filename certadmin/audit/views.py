@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
@@ -51,7 +50,7 @@ from certadmin.audit.services import (
     trail_export_record,
 )
 from certadmin.devices.forms import DeviceLookupForm
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.htmx import HtmxHttpRequest, page_or_partial, page_redirect, partial_wanted
 from certadmin.jobs.selectors import chain_verification_job, chain_verification_running
 from certadmin.jobs.services import JobStartError, chain_verification_start
 
@@ -184,7 +183,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
         "table": event_table(events=rows, redact=request.user.is_superuser),
         "next_before_id": next_before_id,
     }
-    if not request.htmx:
+    if not partial_wanted(request):
         context["reveals"] = device_recent_reveals(
             product_key=product_key,
             device_name=device_name,
@@ -244,11 +243,10 @@ def chain_verify_now(request: HtmxHttpRequest) -> HttpResponse:
             "form": form,
             "running": chain_verification_running(),
         }
-        if request.htmx:
-            return render(request, "audit/chain.html#status", context, status=400)
-        return render(
-            request, "audit/chain.html", {**context, "history": verifications_recent()}, status=400
-        )
+        if not partial_wanted(request):
+            context["history"] = verifications_recent()
+        template = page_or_partial(request, "audit/chain.html", "status")
+        return render(request, template, context, status=400)
     try:
         job, started = chain_verification_start(
             owner=request.user,
@@ -265,7 +263,7 @@ def chain_verify_now(request: HtmxHttpRequest) -> HttpResponse:
                 _("A verification is already under way: this is its progress."),
             )
         url = reverse("audit:verify-run", args=[job.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return page_redirect(request, url)
 
 
 @require_GET

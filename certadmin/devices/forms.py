@@ -128,14 +128,18 @@ class PlainLabelForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class DeviceLookupForm(PlainLabelForm):
-    """ProductKey + DeviceName (+ instance): opens one device's certificate."""
+class ScopeForm(PlainLabelForm):
+    """The ProductKey, IotInstanceId and API account every form that names a product shares,
+    with their labels, help and rules written once: the lookup, search, device list, inventory
+    filter, product sync and batch forms are all this form plus their own fields.
+
+    A form that does not ask for a field drops it (``instance = None``); one for which the
+    product is optional says so in its ``__init__`` (empty then means every product). The
+    accounts offered are those the user may use (``accounts``; None: every configured one).
+    """
 
     product_key = forms.CharField(
         label=_("ProductKey"), max_length=32, strip=True, widget=_identifier_input()
-    )
-    device_name = forms.CharField(
-        label=_("DeviceName"), max_length=32, strip=True, widget=_identifier_input()
     )
     instance = InstanceField()
     account = AccountField()
@@ -143,6 +147,22 @@ class DeviceLookupForm(PlainLabelForm):
     def __init__(self, *args, accounts: Sequence[IotAccount] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         offer_accounts(self, accounts)
+
+    def clean_product_key(self) -> str:
+        value = self.cleaned_data["product_key"]
+        return clean_product_key(value) if value else ""
+
+    def clean_instance(self) -> str:
+        return clean_instance_id(self.cleaned_data["instance"])
+
+
+class DeviceLookupForm(ScopeForm):
+    """ProductKey + DeviceName (+ instance): opens one device's certificate."""
+
+    device_name = forms.CharField(
+        label=_("DeviceName"), max_length=32, strip=True, widget=_identifier_input()
+    )
+    field_order = ("product_key", "device_name", "instance", "account")
 
     # Set by from_path: a URL names a device exactly, so a value that cleaning would change is
     # refused instead of being used as (or beside) its cleaned form.
@@ -183,16 +203,16 @@ class DeviceLookupForm(PlainLabelForm):
         )
 
     def clean_product_key(self) -> str:
-        return self._canonical("product_key", clean_product_key(self.cleaned_data["product_key"]))
+        return self._canonical("product_key", super().clean_product_key())
 
     def clean_device_name(self) -> str:
         return self._canonical("device_name", clean_device_name(self.cleaned_data["device_name"]))
 
     def clean_instance(self) -> str:
-        return self._canonical("instance", clean_instance_id(self.cleaned_data["instance"]))
+        return self._canonical("instance", super().clean_instance())
 
 
-class DeviceSearchForm(PlainLabelForm):
+class DeviceSearchForm(ScopeForm):
     """The search form of the home page: a ProductKey, and a DeviceName or part of one.
 
     Enter means what the person typed: the whole DeviceName opens the device, part of one
@@ -200,9 +220,6 @@ class DeviceSearchForm(PlainLabelForm):
     DeviceName rules here; the device page checks the name it opens.
     """
 
-    product_key = forms.CharField(
-        label=_("ProductKey"), max_length=32, strip=True, widget=_identifier_input()
-    )
     device_name = forms.CharField(
         label=_("DeviceName"),
         max_length=32,
@@ -211,19 +228,12 @@ class DeviceSearchForm(PlainLabelForm):
         help_text=_("The whole name opens the device; part of it lists the devices it matches."),
         widget=_identifier_input(),
     )
-    instance = InstanceField()
-    account = AccountField()
+    field_order = ("product_key", "device_name", "instance", "account")
 
     def __init__(
-        self,
-        *args,
-        products: Sequence[str] = (),
-        instances: Sequence[str] = (),
-        accounts: Sequence[IotAccount] | None = None,
-        **kwargs,
+        self, *args, products: Sequence[str] = (), instances: Sequence[str] = (), **kwargs
     ):
         super().__init__(*args, **kwargs)
-        offer_accounts(self, accounts)
         # The ProductKeys and instances the dashboard knows, offered as the fields' suggestions.
         self.product_suggestions = list(products)
         self.instance_suggestions = list(instances)
@@ -232,16 +242,10 @@ class DeviceSearchForm(PlainLabelForm):
         if self.instance_suggestions:
             self.fields["instance"].widget.attrs["list"] = "instance-suggestions"
 
-    def clean_product_key(self) -> str:
-        return clean_product_key(self.cleaned_data["product_key"])
-
     def clean_device_name(self) -> str:
         value = self.cleaned_data["device_name"]
         _no_control_characters(value)
         return value
-
-    def clean_instance(self) -> str:
-        return clean_instance_id(self.cleaned_data["instance"])
 
 
 class InstanceRetryForm(PlainLabelForm):
@@ -265,24 +269,11 @@ class InstanceRetryForm(PlainLabelForm):
         return clean_instance_id(self.cleaned_data["instance"])
 
 
-class DeviceListForm(PlainLabelForm):
+class DeviceListForm(ScopeForm):
     """ProductKey (+ name filter, page): lists a product's devices."""
 
-    product_key = forms.CharField(label=_("ProductKey"), max_length=32, strip=True)
-    instance = InstanceField()
-    account = AccountField()
     name = forms.CharField(label=_("Name contains"), max_length=32, required=False, strip=True)
     page = forms.IntegerField(min_value=1, max_value=10_000, required=False)
-
-    def __init__(self, *args, accounts: Sequence[IotAccount] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        offer_accounts(self, accounts)
-
-    def clean_product_key(self) -> str:
-        return clean_product_key(self.cleaned_data["product_key"])
-
-    def clean_instance(self) -> str:
-        return clean_instance_id(self.cleaned_data["instance"])
 
     def clean_name(self) -> str:
         value = self.cleaned_data["name"]
@@ -626,22 +617,7 @@ class KeyActionForm(KeyAccessForm):
         return str(self.data.get("action", "")) if self.is_bound else self["action"].initial
 
 
-class KeyBundleForm(KeyActionForm):
-    """The key bundle endpoint's form: one of the downloads, named by ``format`` (never a
-    reveal)."""
-
-    ACTIONS = tuple(choice for choice in KeyActionForm.ACTIONS if choice[0] != "reveal")
-
-    def __init__(self, data=None, *args, **kwargs):
-        if data is not None:
-            data = data.copy()
-            data["action"] = data.get("format", "")
-        super().__init__(data, *args, **kwargs)
-        self.fields["action"].choices = self.ACTIONS
-        self.fields["action"].initial = "key"
-
-
-class InventoryFilterForm(PlainLabelForm):
+class InventoryFilterForm(ScopeForm):
     """What a device table of the inventory shows: one product (or every product), a search,
     an expiry state, an order and a page. The product device list and the expiry overview
     both read it."""
@@ -657,11 +633,6 @@ class InventoryFilterForm(PlainLabelForm):
         ("-checked", _("Last checked, newest first")),
     )
 
-    product_key = forms.CharField(
-        label=_("ProductKey"), max_length=32, required=False, strip=True, widget=forms.HiddenInput
-    )
-    instance = forms.CharField(required=False, max_length=64, strip=True, widget=forms.HiddenInput)
-    account = AccountField(widget=forms.HiddenInput)
     q = forms.CharField(
         label=_("Search"),
         max_length=128,
@@ -678,25 +649,14 @@ class InventoryFilterForm(PlainLabelForm):
     sort = forms.ChoiceField(label=_("Order"), required=False, choices=SORTS)
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
 
-    def __init__(
-        self,
-        *args,
-        default_sort: str = "name",
-        accounts: Sequence[IotAccount] | None = None,
-        **kwargs,
-    ):
+    def __init__(self, *args, default_sort: str = "name", **kwargs):
         super().__init__(*args, **kwargs)
-        offer_accounts(self, accounts)
-        self.fields["account"].widget = forms.HiddenInput()
+        # The table's own form carries its product along, unseen; no product: every product.
+        self.fields["product_key"].required = False
+        for name in ("product_key", "instance", "account"):
+            self.fields[name].widget = forms.HiddenInput()
         self.default_sort = default_sort
         self.fields["sort"].initial = default_sort
-
-    def clean_product_key(self) -> str:
-        value = self.cleaned_data["product_key"]
-        return clean_product_key(value) if value else ""
-
-    def clean_instance(self) -> str:
-        return clean_instance_id(self.cleaned_data["instance"])
 
     def clean_q(self) -> str:
         value = self.cleaned_data["q"]

@@ -2,31 +2,22 @@
 inventory that the product device list and the expiry overview share."""
 
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.html import escape, format_html
-from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext, ngettext
 
-from certadmin.audit.rows import PathFormat
-from certadmin.certs.details import expiry_days_left
 from certadmin.devices.expiry import (
     EXPIRY_STATES,
-    expiry_state_of,
     expiry_state_q,
 )
 from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
 from certadmin.devices.platform import accounts_for
-from certadmin.devices.services import RECENT_DEVICES_KEPT, device_query
-from certadmin.devices.templatetags.device_status import device_status_badge
+from certadmin.devices.services import RECENT_DEVICES_KEPT
 from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync
-from certadmin.web.times import LocalTimes
 
 INVENTORY_PAGE_SIZE = 50
 # Colon hex as the inventory stores serials and fingerprints, typed with or without colons.
@@ -149,161 +140,9 @@ def inventory_devices(
         records = records.filter(_search_q(q.strip()))
     if state:
         records = records.filter(expiry_state_q(state, now=now))
-    # No expiry-state column: the rows of a page work theirs out in Python (``inventory_rows``),
-    # so the database is not asked to evaluate the classification for every matching record.
+    # No expiry-state column: the rows of a page work theirs out in Python
+    # (``rows.inventory_rows``), so the database is not asked to classify every matching record.
     return records.order_by(*_ordering(sort, now))
-
-
-@dataclass(frozen=True, slots=True)
-class InventoryRow:
-    """One row of a device table, with what the table shows beyond the stored fields worked
-    out once (labels translated once per page, the device link from one reversed URL)."""
-
-    record: CertificateRecord
-    state: str
-    state_label: str
-    # Whole days until notAfter, toward zero (``certs.details.expiry_days_left``: negative
-    # once expired, 0 within a day either side); None without a certificate date.
-    days_left: int | None
-    stale: bool
-    device_url: str
-    device_status: SafeString
-    # notAfter in the active time zone: ISO 8601 for <time datetime>, and the date shown.
-    not_after_iso: str
-    not_after_date: str
-    # "3 days left" / "2 days ago"; "" without a certificate date.
-    days_text: str
-    last_checked: SafeString
-
-
-def _days_text(days_left: int | None, *, expired: bool) -> str:
-    # ``expired`` rather than the sign: within a day after notAfter the count is 0 and the
-    # certificate has expired ("0 days ago", as the certificate page's "expired 0 days ago").
-    if days_left is None:
-        return ""
-    if expired:
-        return ngettext("%(days)s day ago", "%(days)s days ago", -days_left) % {"days": -days_left}
-    return ngettext("%(days)s day left", "%(days)s days left", days_left) % {"days": days_left}
-
-
-def _device_url(path: PathFormat, record: CertificateRecord) -> str:
-    # As ``views.search.device_url``, from the one reversed pattern.
-    url = path.path(record.product_key, record.device_name)
-    return url + device_query(record) if url else url
-
-
-def inventory_rows(
-    records: Iterable[CertificateRecord], *, now: datetime | None = None
-) -> list[InventoryRow]:
-    """The table rows of already fetched ``records``, in the active language and time zone:
-    each record's expiry state (``expiry.expiry_state_of``, the rules the state filter and the
-    counts use), days left, staleness and what its cells show."""
-    now = now or timezone.now()
-    stale_before = now - timedelta(hours=settings.INVENTORY_STALE_HOURS)
-    labels = {state: str(label) for state, label in EXPIRY_STATES}
-    badges: dict[str, SafeString] = {}
-    device_path = PathFormat("devices:device", 2)
-    times = LocalTimes()
-    rows = []
-    for record in records:
-        state = expiry_state_of(record, now=now)
-        days_left = None
-        if record.not_after is not None:
-            days_left = expiry_days_left(not_after=record.not_after, now=now)
-        if record.device_status not in badges:
-            badges[record.device_status] = device_status_badge(record.device_status)
-        local_not_after = timezone.localtime(record.not_after) if record.not_after else None
-        rows.append(
-            InventoryRow(
-                record=record,
-                state=state,
-                state_label=labels.get(state, state),
-                days_left=days_left,
-                stale=record.last_checked is not None and record.last_checked < stale_before,
-                device_url=_device_url(device_path, record),
-                device_status=badges[record.device_status],
-                not_after_iso=local_not_after.isoformat() if local_not_after else "",
-                not_after_date=local_not_after.strftime("%Y-%m-%d") if local_not_after else "",
-                days_text=_days_text(
-                    days_left, expired=record.not_after is not None and record.not_after < now
-                ),
-                last_checked=times.html(record.last_checked) if record.last_checked else "",
-            )
-        )
-    return rows
-
-
-def inventory_rows_html(rows: Iterable[InventoryRow], *, all_products: bool) -> SafeString:
-    """The ``<tr>`` of every row of ``devices/inventory_table.html``, built here once rather
-    than by ~20 template variable lookups per row; every stored value is escaped."""
-    label = {
-        "product_key": escape(gettext("ProductKey")),
-        "device_name": escape(gettext("DeviceName")),
-        "nickname": escape(gettext("Nickname")),
-        "device_status": escape(gettext("Device status")),
-        "certificate": escape(gettext("Certificate")),
-        "expires": escape(gettext("Expires")),
-        "last_checked": escape(gettext("Last checked")),
-    }
-    stale = format_html(
-        ' <span class="badge badge-warn stale-marker" title="{}">{}</span>',
-        gettext("Older than the freshness limit: sync again for current data."),
-        gettext("stale"),
-    )
-    never = format_html('<span class="muted">{}</span>', gettext("never"))
-    no_date = mark_safe('<span class="muted">—</span>')
-    parts = []
-    for row in rows:
-        record = row.record
-        cells = ["<tr>"]
-        if all_products:
-            instance = (
-                format_html(' <span class="muted">({})</span>', record.iot_instance_id)
-                if record.iot_instance_id
-                else ""
-            )
-            cells.append(
-                f'<td data-label="{label["product_key"]}" class="mono">'
-                f"{escape(record.product_key)}{instance}</td>"
-            )
-        if row.device_url:
-            name = format_html(
-                '<a class="mono" href="{}">{}</a>', row.device_url, record.device_name
-            )
-        else:
-            name = format_html('<span class="mono">{}</span>', record.device_name)
-        cells.append(f'<td data-label="{label["device_name"]}">{name}</td>')
-        cells.append(f'<td data-label="{label["nickname"]}">{escape(record.nickname)}</td>')
-        cells.append(f'<td data-label="{label["device_status"]}">{row.device_status}</td>')
-        error = (
-            format_html(' <code class="error-code">{}</code>', record.last_error_code)
-            if record.last_error_code
-            else ""
-        )
-        cells.append(
-            format_html(
-                '<td data-label="{}"><span class="badge expiry-{}">{}</span>{}</td>',
-                label["certificate"],
-                row.state,
-                row.state_label,
-                error,
-            )
-        )
-        if row.not_after_iso:
-            expires = format_html(
-                '<time datetime="{}">{}</time> <span class="muted">{}</span>',
-                row.not_after_iso,
-                row.not_after_date,
-                row.days_text,
-            )
-        else:
-            expires = no_date
-        cells.append(f'<td data-label="{label["expires"]}">{expires}</td>')
-        checked = f"{row.last_checked}{stale if row.stale else ''}" if row.last_checked else never
-        cells.append(f'<td data-label="{label["last_checked"]}">{checked}</td>')
-        cells.append("</tr>")
-        parts.append("".join(cells))
-    return mark_safe("\n".join(parts))  # noqa: S308 (every value above is escaped)
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,9 @@ urlpatterns = [
     path("devices/<str:product_key>/<str:device_name>/", certificate.device, name="device"),
     path("devices/<str:product_key>/<str:device_name>/key/", keys.key_access, name="key"),
     path("devices/<str:product_key>/<str:device_name>/key/seen/", keys.key_seen, name="key-seen"),
-    path("devices/<str:product_key>/<str:device_name>/reveal/", keys.reveal, name="reveal"),
     path(
         "devices/<str:product_key>/<str:device_name>/certificate/<str:kind>/",
         certificate.certificate_download,
         name="certificate-download",
-    ),
-    path(
-        "devices/<str:product_key>/<str:device_name>/bundle/",
-        keys.key_bundle_download,
-        name="bundle-download",
     ),
 ]

@@ -1,7 +1,5 @@
 """Input for starting jobs. Refused input starts nothing and never reaches the IoT API."""
 
-from collections.abc import Sequence
-
 from django import forms
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -13,36 +11,14 @@ from certadmin.devices.batch_csv import (
     BatchDevices,
     batch_csv_parse,
 )
-from certadmin.devices.forms import (
-    AccountField,
-    InstanceField,
-    PlainLabelForm,
-    clean_instance_id,
-    clean_product_key,
-    offer_accounts,
-)
-from certadmin.iot.accounts import IotAccount
+from certadmin.devices.forms import ScopeForm
 
 
-class ProductSyncForm(forms.Form):
+class ProductSyncForm(ScopeForm):
     """Which product to sync: ProductKey (+ IotInstanceId for enterprise instances)."""
 
-    product_key = forms.CharField(label=_("ProductKey"), max_length=32, strip=True)
-    instance = InstanceField()
-    account = AccountField()
 
-    def __init__(self, *args, accounts: Sequence[IotAccount] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        offer_accounts(self, accounts)
-
-    def clean_product_key(self) -> str:
-        return clean_product_key(self.cleaned_data["product_key"])
-
-    def clean_instance(self) -> str:
-        return clean_instance_id(self.cleaned_data["instance"])
-
-
-class BatchLookupForm(PlainLabelForm):
+class BatchLookupForm(ScopeForm):
     """A list of devices to look up, pasted or uploaded as CSV. ``batch`` holds what was read
     (its row problems and duplicates) once the form has been cleaned."""
 
@@ -62,14 +38,15 @@ class BatchLookupForm(PlainLabelForm):
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
     )
-
-    account = AccountField()
+    # Each row names its product and instance; the form names only the API account.
+    product_key = None
+    instance = None
+    field_order = ("text", "file", "account")
 
     batch: BatchDevices | None = None
 
-    def __init__(self, *args, accounts: Sequence[IotAccount] | None = None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        offer_accounts(self, accounts)
         # Formatted per request, in its language (a class attribute is made once).
         self.fields["file"].help_text = gettext(
             "UTF-8, with or without BOM; up to %(rows)s rows and %(size)s MB."

@@ -13,7 +13,6 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.certs.details import expiry_days_left
@@ -21,10 +20,11 @@ from certadmin.devices.expiry import STATE_LABELS, expiry_state_annotated
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import accounts_for
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.htmx import HtmxHttpRequest, page_or_partial, page_redirect
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind
-from certadmin.jobs.selectors import job_items, job_progress, job_records, jobs_visible
+from certadmin.jobs.progress import job_progress
+from certadmin.jobs.selectors import job_items, job_records, jobs_visible
 from certadmin.jobs.services import (
     JOB_QUEUE_FULL,
     JobPermissionError,
@@ -93,13 +93,13 @@ def product_sync(request: HtmxHttpRequest) -> HttpResponse:
             messages.info(request, active.message)
             visible = jobs_visible(user=request.user).filter(pk=active.job.pk).exists()
             url = reverse("jobs:detail", args=[active.job.pk]) if visible else reverse("jobs:list")
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return page_redirect(request, url)
         except JobStartError as refused:
             form.add_error("product_key", f"{refused.message} ({refused.code})")
             status = _refused_status(refused, otherwise=status)
         else:
             url = reverse("jobs:detail", args=[job.pk])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return page_redirect(request, url)
     template = page_or_partial(request, "jobs/list.html", "sync-form")
     return retry_after_add(render(request, template, _list_context(request, form), status=status))
 
@@ -218,4 +218,4 @@ def job_cancel_view(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     except JobPermissionError as refused:
         raise PermissionDenied(str(refused)) from None
     url = reverse("jobs:detail", args=[job.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return page_redirect(request, url)

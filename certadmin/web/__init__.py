@@ -1,1 +1,2 @@
-"""Shared presentation that every app may use: how times are written (``times``)."""
+"""Shared presentation that every app may use: how forms are rendered (``forms``) and how
+times are written (``times``)."""

@@ -335,6 +335,19 @@ def test_device_page_shows_who_has_seen_the_key(auditor, custodian, viewer, clie
     assert "Who has seen this key" in response.content.decode()
 
 
+def test_device_page_restored_from_history_still_shows_who_has_seen_the_key(
+    auditor, custodian, client_for
+):
+    # htmx restoring the page after Back asks for the whole page: its reveals too.
+    seen = make_event(actor=custodian, device_name="gate-01")
+    response = client_for(auditor).get(
+        reverse("audit:device", args=["a1B2c3D4e5F", "gate-01"]),
+        headers={"hx-request": "true", "hx-history-restore-request": "true"},
+    )
+    assert [e.id for e in response.context["reveals"]] == [seen.id]
+    assert "Who has seen this key" in response.content.decode()
+
+
 def test_user_page_lists_only_that_users_events(auditor, custodian, viewer, client_for):
     mine = make_events(2, actor=custodian)
     make_event(actor=viewer)

@@ -103,8 +103,8 @@ def test_a_key_access_on_a_forbidden_account_is_a_404_and_audited(
     staging_for_a_group, custodian, client_for
 ):
     response = client_for(custodian).post(
-        reverse("devices:reveal", args=[DEMO_PRODUCT_KEY, "thermo-001"]),
-        {"reason": REASON, "password": ROLE_PASSWORD, "account": "staging"},
+        reverse("devices:key", args=[DEMO_PRODUCT_KEY, "thermo-001"]),
+        {"action": "reveal", "reason": REASON, "password": ROLE_PASSWORD, "account": "staging"},
     )
     assert response.status_code == 404
     event = AuditEvent.objects.get()
@@ -114,8 +114,8 @@ def test_a_key_access_on_a_forbidden_account_is_a_404_and_audited(
 
 def test_a_reveal_on_the_second_account_is_audited_with_it(staging_iot, custodian, client_for):
     response = client_for(custodian).post(
-        reverse("devices:reveal", args=[STAGING_PRODUCT_KEY, "stage-001"]),
-        {"reason": REASON, "password": ROLE_PASSWORD, "account": "staging"},
+        reverse("devices:key", args=[STAGING_PRODUCT_KEY, "stage-001"]),
+        {"action": "reveal", "reason": REASON, "password": ROLE_PASSWORD, "account": "staging"},
     )
     assert response.status_code == 200
     event = AuditEvent.objects.get(outcome=AuditOutcome.SUCCESS)

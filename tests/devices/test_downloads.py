@@ -43,11 +43,11 @@ def certificate_url(device_name: str, kind: str, product_key: str = PK) -> str:
 
 
 def bundle_url(device_name: str, product_key: str = PK) -> str:
-    return reverse("devices:bundle-download", args=[product_key, device_name])
+    return reverse("devices:key", args=[product_key, device_name])
 
 
 def post_bundle(client: Client, device_name: str, kind: str, product_key: str = PK, **data):
-    payload = {"format": kind, "reason": REASON}
+    payload = {"action": kind, "reason": REASON}
     if kind in ("p12", "zip"):
         payload.update(passphrase=PASSPHRASE, passphrase_confirm=PASSPHRASE)
     payload.update(data)

@@ -79,14 +79,16 @@ def chain_lock_held_elsewhere() -> Iterator[None]:
 
 
 def reveal(client: Client, device_name: str):
-    return client.post(reverse("devices:reveal", args=[PK, device_name]), {"reason": REASON})
+    return client.post(
+        reverse("devices:key", args=[PK, device_name]), {"action": "reveal", "reason": REASON}
+    )
 
 
 def bundle(client: Client, device_name: str, kind: str):
     return client.post(
-        reverse("devices:bundle-download", args=[PK, device_name]),
+        reverse("devices:key", args=[PK, device_name]),
         {
-            "format": kind,
+            "action": kind,
             "reason": REASON,
             "passphrase": PASSPHRASE,
             "passphrase_confirm": PASSPHRASE,
@@ -125,8 +127,8 @@ def test_htmx_reveal_is_refused_too_when_the_audit_trail_cannot_be_written(
 
     with audit_table_gone():
         response = custodian_client_reauthenticated.post(
-            reverse("devices:reveal", args=[PK, "edge-ec01"]),
-            {"reason": REASON},
+            reverse("devices:key", args=[PK, "edge-ec01"]),
+            {"action": "reveal", "reason": REASON},
             headers={"hx-request": "true"},
         )
 
@@ -175,7 +177,7 @@ def test_refusals_still_refuse_when_the_audit_trail_cannot_be_written(
     with audit_table_gone():
         no_permission = reveal(viewer_client, "thermo-001")
         no_reason = custodian_client_reauthenticated.post(
-            reverse("devices:reveal", args=[PK, "thermo-001"]), {"reason": ""}
+            reverse("devices:key", args=[PK, "thermo-001"]), {"action": "reveal", "reason": ""}
         )
 
     assert no_permission.status_code == 403

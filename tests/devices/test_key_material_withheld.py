@@ -306,13 +306,15 @@ def test_audit_rows_hold_no_key_material(devices, custodian):
     reauth_now(client)
     for name in ("certsn-hex", "certsn-decimal-piece", "subject-serial-hex"):
         # The custodian may see the key; the trail records the CertSN only as withheld.
-        response = client.post(reverse("devices:reveal", args=[PK, name]), {"reason": REASON})
+        response = client.post(
+            reverse("devices:key", args=[PK, name]), {"action": "reveal", "reason": REASON}
+        )
         assert response.status_code == 200, name
     for name in ("ou-pieces", "certsn-hex"):
         client.post(
-            reverse("devices:bundle-download", args=[PK, name]),
+            reverse("devices:key", args=[PK, name]),
             {
-                "format": "zip",
+                "action": "zip",
                 "reason": REASON,
                 "passphrase": PASSPHRASE,
                 "passphrase_confirm": PASSPHRASE,

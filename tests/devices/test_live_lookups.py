@@ -381,8 +381,8 @@ def test_a_key_reveal_beyond_the_cap_is_refused_and_recorded_as_failed(
     slots_taken(custodian)
 
     response = browser.post(
-        reverse("devices:reveal", args=[PK, "thermo-001"]),
-        {"reason": "Ticket OPS-4711: replacement gateway"},
+        reverse("devices:key", args=[PK, "thermo-001"]),
+        {"action": "reveal", "reason": "Ticket OPS-4711: replacement gateway"},
     )
 
     assert response.status_code == 429

@@ -41,11 +41,11 @@ USER_AGENT = "certadmin-tests/1.0 (reveal)"
 
 
 def reveal_url(device_name: str, product_key: str = PK) -> str:
-    return reverse("devices:reveal", args=[product_key, device_name])
+    return reverse("devices:key", args=[product_key, device_name])
 
 
 def post_reveal(client: Client, device_name: str, product_key: str = PK, **data):
-    payload = {"reason": REASON, **data}
+    payload = {"action": "reveal", "reason": REASON, **data}
     return client.post(
         reveal_url(device_name, product_key), payload, headers={"user-agent": USER_AGENT}
     )
@@ -184,7 +184,9 @@ def test_reveal_without_a_valid_reason_is_refused_and_audited(
     reauth_now(custodian_client)
     dashboard_iot.request_log.clear()
 
-    response = custodian_client.post(reveal_url("thermo-001"), {"reason": reason})
+    response = custodian_client.post(
+        reveal_url("thermo-001"), {"action": "reveal", "reason": reason}
+    )
 
     assert response.status_code == 400
     assert b"PRIVATE KEY" not in response.content
@@ -199,7 +201,9 @@ def test_a_reason_spanning_lines_is_refused_and_says_so(dashboard_iot, custodian
     reauth_now(custodian_client)
     reason = "Ticket OPS-4711\r\nBoard swapped, reprovisioning."
 
-    response = custodian_client.post(reveal_url("thermo-001"), {"reason": reason})
+    response = custodian_client.post(
+        reveal_url("thermo-001"), {"action": "reveal", "reason": reason}
+    )
 
     assert response.status_code == 400
     assert "Write the reason on one line" in response.content.decode()
@@ -414,7 +418,9 @@ def test_htmx_reveal_returns_the_panel_that_hides_itself(dashboard_iot, custodia
     reauth_now(custodian_client)
 
     response = custodian_client.post(
-        reveal_url("edge-ec01"), {"reason": REASON}, headers={"hx-request": "true"}
+        reveal_url("edge-ec01"),
+        {"action": "reveal", "reason": REASON},
+        headers={"hx-request": "true"},
     )
 
     assert response.status_code == 200
@@ -427,7 +433,9 @@ def test_htmx_reveal_returns_the_panel_that_hides_itself(dashboard_iot, custodia
 
 def test_htmx_refusal_is_swapped_in_as_the_form(dashboard_iot, custodian_client):
     response = custodian_client.post(
-        reveal_url("thermo-001"), {"reason": REASON}, headers={"hx-request": "true"}
+        reveal_url("thermo-001"),
+        {"action": "reveal", "reason": REASON},
+        headers={"hx-request": "true"},
     )
 
     assert response.status_code == 400  # a real status: base.html's htmx config swaps 4xx in
@@ -543,7 +551,7 @@ def test_invalid_device_name_in_the_path_is_404_without_calling_the_api(
     dashboard_iot.request_log.clear()
 
     response = custodian_client.post(
-        reverse("devices:reveal", args=[PK, "bad name!"]), {"reason": REASON}
+        reverse("devices:key", args=[PK, "bad name!"]), {"action": "reveal", "reason": REASON}
     )
 
     assert response.status_code == 404

@@ -355,8 +355,12 @@ def test_a_refused_key_release_is_chinese_for_the_user_and_english_in_the_audit_
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
 
     response = client.post(
-        f"/devices/{DEMO_PRODUCT_KEY}/sensor-gen/reveal/",
-        {"reason": "Ticket OPS-4711: reprovisioning", "password": ROLE_PASSWORD},
+        f"/devices/{DEMO_PRODUCT_KEY}/sensor-gen/key/",
+        {
+            "action": "reveal",
+            "reason": "Ticket OPS-4711: reprovisioning",
+            "password": ROLE_PASSWORD,
+        },
     )
 
     assert response.status_code == 409

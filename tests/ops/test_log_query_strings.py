@@ -193,8 +193,8 @@ def session(dashboard_iot, custodian, viewer, monkeypatch) -> dict[str, int]:
         device_url + f"?refresh=1&t={SECRETS[4]}"
     ).status_code
     statuses["reveal"] = anonymous.post(
-        reverse("devices:reveal", args=[DEMO_PRODUCT_KEY, DEVICE]) + f"?t={SECRETS[5]}",
-        {"reason": "Ticket OPS-1 log test", "password": ROLE_PASSWORD},
+        reverse("devices:key", args=[DEMO_PRODUCT_KEY, DEVICE]) + f"?t={SECRETS[5]}",
+        {"action": "reveal", "reason": "Ticket OPS-1 log test", "password": ROLE_PASSWORD},
     ).status_code
     statuses["404"] = anonymous.get(f"/no-such-page/?token={SECRETS[6]}").status_code
     statuses["404 with an encoded ?"] = anonymous.get(
@@ -203,8 +203,8 @@ def session(dashboard_iot, custodian, viewer, monkeypatch) -> dict[str, int]:
     viewer_client = Client(raise_request_exception=False)
     viewer_client.force_login(viewer)
     statuses["403"] = viewer_client.post(
-        reverse("devices:reveal", args=[DEMO_PRODUCT_KEY, DEVICE]) + f"?token={SECRETS[8]}",
-        {"reason": "not allowed to", "password": ROLE_PASSWORD},
+        reverse("devices:key", args=[DEMO_PRODUCT_KEY, DEVICE]) + f"?token={SECRETS[8]}",
+        {"action": "reveal", "reason": "not allowed to", "password": ROLE_PASSWORD},
     ).status_code
     statuses["metrics with a wrong token"] = (
         Client(REMOTE_ADDR="203.0.113.9")

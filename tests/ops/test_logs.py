@@ -65,13 +65,15 @@ def test_a_full_session_logs_json_lines_with_request_ids_and_no_secret(
     assert lookup.status_code in (200, 302)
     page = browser.get(reverse("devices:device", args=[DEMO_PRODUCT_KEY, device]))
     assert page.status_code == 200
-    reveal_url = reverse("devices:reveal", args=[DEMO_PRODUCT_KEY, device])
-    revealed = browser.post(reveal_url, {"reason": REASON, "password": ROLE_PASSWORD})
+    reveal_url = reverse("devices:key", args=[DEMO_PRODUCT_KEY, device])
+    revealed = browser.post(
+        reveal_url, {"action": "reveal", "reason": REASON, "password": ROLE_PASSWORD}
+    )
     assert key_text.strip().splitlines()[1] in revealed.content.decode()
     bundle = browser.post(
-        reverse("devices:bundle-download", args=[DEMO_PRODUCT_KEY, device]),
+        reverse("devices:key", args=[DEMO_PRODUCT_KEY, device]),
         {
-            "format": "p12",
+            "action": "p12",
             "reason": REASON,
             "passphrase": PASSPHRASE,
             "passphrase_confirm": PASSPHRASE,
@@ -81,7 +83,9 @@ def test_a_full_session_logs_json_lines_with_request_ids_and_no_secret(
     # A failed re-authentication, then the platform failing.
     other = Client()
     other.post(reverse("login"), {"username": custodian.username, "password": ROLE_PASSWORD})
-    refused = other.post(reveal_url, {"reason": REASON, "password": WRONG_PASSWORD})
+    refused = other.post(
+        reveal_url, {"action": "reveal", "reason": REASON, "password": WRONG_PASSWORD}
+    )
     assert refused.status_code in (400, 403)
     dashboard_iot.set_fault("5xx")
     failing = browser.get(reverse("devices:device", args=["a1Demo7Sh2x", "thermo-002"]))

@@ -234,9 +234,10 @@ def test_concurrent_reveals_through_both_instances_keep_the_audit_chain_valid(
     def reveal(n: int) -> tuple[int, bool]:
         base, browser = browsers[n % 2]
         answer = browser.post(
-            f"{base}/devices/{DEMO_PRODUCT_KEY}/{devices[n % len(devices)]}/reveal/",
+            f"{base}/devices/{DEMO_PRODUCT_KEY}/{devices[n % len(devices)]}/key/",
             data={
                 "csrfmiddlewaretoken": tokens[n % 2],
+                "action": "reveal",
                 "reason": f"{REASON} ({n})",
                 "password": ROLE_PASSWORD,
             },

@@ -35,8 +35,8 @@ def test_a_non_canonical_device_name_reaches_neither_the_api_nor_the_audit_trail
     before = api_calls(dashboard_iot)
 
     page = browser.get(f"/devices/{PK}/{name}/")
-    reveal = browser.post(f"/devices/{PK}/{name}/reveal/", {"reason": REASON})
-    bundle = browser.post(f"/devices/{PK}/{name}/bundle/", {"reason": REASON, "format": "key"})
+    reveal = browser.post(f"/devices/{PK}/{name}/key/", {"action": "reveal", "reason": REASON})
+    bundle = browser.post(f"/devices/{PK}/{name}/key/", {"action": "key", "reason": REASON})
     download = browser.get(f"/devices/{PK}/{name}/certificate/pem/")
 
     assert page.status_code == 400
@@ -58,7 +58,8 @@ def test_a_non_canonical_product_key_or_instance_is_refused(
     product = browser.get(f"/devices/{around}{PK}/{NAME}/")
     instance = browser.get(f"/devices/{PK}/{NAME}/?instance={around}iot-06z00ep2pjifrby")
     reveal = browser.post(
-        f"/devices/{PK}/{NAME}/reveal/?instance=iot-06z00ep2pjifrby{around}", {"reason": REASON}
+        f"/devices/{PK}/{NAME}/key/?instance=iot-06z00ep2pjifrby{around}",
+        {"action": "reveal", "reason": REASON},
     )
 
     assert (product.status_code, instance.status_code, reveal.status_code) == (400, 400, 404)

@@ -78,8 +78,11 @@ def test_the_audit_trail_records_the_same_client_address(
     reauth_now(client)
 
     response = client.post(
-        reverse("devices:reveal", args=[DEMO_PRODUCT_KEY, "thermo-001"]),
-        {"reason": "Ticket OPS-4711: reprovision the device after a board swap"},
+        reverse("devices:key", args=[DEMO_PRODUCT_KEY, "thermo-001"]),
+        {
+            "action": "reveal",
+            "reason": "Ticket OPS-4711: reprovision the device after a board swap",
+        },
         headers={"x-forwarded-for": ALICE},
     )
 

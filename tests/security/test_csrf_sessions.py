@@ -13,7 +13,7 @@ REASON = "Ticket OPS-4711: reprovision the device after a board swap"
 
 
 def reveal_url() -> str:
-    return reverse("devices:reveal", args=[DEMO_PRODUCT_KEY, "thermo-001"])
+    return reverse("devices:key", args=[DEMO_PRODUCT_KEY, "thermo-001"])
 
 
 def page_token(client: Client) -> str:
@@ -30,7 +30,7 @@ def test_an_attackers_own_token_cookie_and_matching_token_are_refused(dashboard_
 
     response = victim.post(
         reveal_url(),
-        {"reason": REASON, "csrfmiddlewaretoken": attacker_token},
+        {"action": "reveal", "reason": REASON, "csrfmiddlewaretoken": attacker_token},
         headers={"x-csrftoken": attacker_token},
     )
 
@@ -45,7 +45,7 @@ def test_the_htmx_header_with_the_pages_token_still_works(dashboard_iot, custodi
 
     response = client.post(
         reveal_url(),
-        {"reason": REASON},
+        {"action": "reveal", "reason": REASON},
         headers={"x-csrftoken": page_token(client), "hx-request": "true"},
     )
 

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.devices.downloads import key_file_name, passphrase_context
-from certadmin.devices.forms import KeyAccessForm, KeyBundleForm, passphrase_problem, reason_words
+from certadmin.devices.forms import KeyAccessForm, KeyActionForm, passphrase_problem, reason_words
 from certadmin.devices.services import DeviceRef
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from tests.support.key_material import reauth_now
@@ -113,7 +113,8 @@ def test_a_meaningful_chinese_reason_reveals_the_key_and_is_recorded(
     reauth_now(browser)
 
     response = browser.post(
-        reverse("devices:reveal", args=[PK, "thermo-001"]), {"reason": "更换设备证书"}
+        reverse("devices:key", args=[PK, "thermo-001"]),
+        {"action": "reveal", "reason": "更换设备证书"},
     )
 
     assert response.status_code == 200
@@ -129,7 +130,8 @@ def test_a_repeated_reason_is_refused_on_the_page_and_recorded_as_refused(
     reauth_now(browser)
 
     response = browser.post(
-        reverse("devices:reveal", args=[PK, "thermo-001"]), {"reason": "xxxxx xxxxx"}
+        reverse("devices:key", args=[PK, "thermo-001"]),
+        {"action": "reveal", "reason": "xxxxx xxxxx"},
     )
 
     assert response.status_code == 400
@@ -155,10 +157,10 @@ def alice(make_user):
 
 
 def _passphrase_errors(passphrase: str, user, kind: str = "p12") -> list[str]:
-    form = KeyBundleForm(
+    form = KeyActionForm(
         {
             "reason": REASON,
-            "format": kind,
+            "action": kind,
             "passphrase": passphrase,
             "passphrase_confirm": passphrase,
         },
@@ -240,7 +242,7 @@ def test_a_refused_passphrase_reaches_no_log_audit_row_or_page(
     browser = Client()
     browser.force_login(alice)
     reauth_now(browser)
-    url = reverse("devices:bundle-download", args=[PK, "thermo-001"])
+    url = reverse("devices:key", args=[PK, "thermo-001"])
     caplog.set_level(logging.DEBUG)
     secrets = {
         ROLE_PASSWORD: LOGIN,
@@ -252,7 +254,7 @@ def test_a_refused_passphrase_reaches_no_log_audit_row_or_page(
         response = browser.post(
             url,
             {
-                "format": "p12",
+                "action": "p12",
                 "reason": REASON,
                 "passphrase": passphrase,
                 "passphrase_confirm": passphrase,
@@ -265,7 +267,7 @@ def test_a_refused_passphrase_reaches_no_log_audit_row_or_page(
         assert "Content-Disposition" not in response
     handed_out = browser.post(
         url,
-        {"format": "p12", "reason": REASON, "passphrase": STRONG, "passphrase_confirm": STRONG},
+        {"action": "p12", "reason": REASON, "passphrase": STRONG, "passphrase_confirm": STRONG},
     )
     assert handed_out.status_code == 200
 

@@ -23,8 +23,7 @@ def post_urls() -> list[str]:
         reverse("login"),
         reverse("set_language"),
         reverse("devices:lookup"),
-        reverse("devices:reveal", args=device),
-        reverse("devices:bundle-download", args=device),
+        reverse("devices:key", args=device),
         reverse("audit:verify"),
         reverse("audit:events"),
         reverse("logout"),  # last: it ends the session

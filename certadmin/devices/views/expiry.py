@@ -18,7 +18,7 @@ from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.platform import accounts_for
 from certadmin.devices.selectors import inventory_batches, inventory_devices
 from certadmin.devices.views.search import inventory_table
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
 
 EXPIRY_DEFAULT_SORT = "days"
 
@@ -68,7 +68,7 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
             all_products=product_key is None,
         ),
     }
-    if not request.htmx or request.htmx.history_restore_request:
+    if not partial_wanted(request):
         context["chart"] = expiry_chart_of(
             expiry_month_counts_cached(scope=scope, now=now), now=now
         )

@@ -1,9 +1,8 @@
 """A device's private key: revealing it on the page, and downloading it inside a bundle.
 
-The device page asks for both with one form (``key_access``); the older ``reveal`` and
-``key_bundle_download`` endpoints take the same path. The policy (permission, reason,
-re-authentication, passphrase) is ``key_access_authorize``'s; these views map what it raises
-to responses.
+The device page asks for both with one form (``key_access``), the one way in. The policy
+(permission, reason, re-authentication, passphrase) is ``key_access_authorize``'s; these views
+map what it raises to responses.
 """
 
 from django.conf import settings
@@ -157,28 +156,6 @@ def _key_access(
 def key_access(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
     """The device page's one key form: reveal on the page, or one of the downloads."""
     return _key_access(request, product_key, device_name, forms.KeyActionForm(request.POST))
-
-
-@oversize_handler(_oversize_refused(AuditAction.KEY_REVEAL))
-@require_POST
-@vary_on_headers("HX-Request")
-@sensitive_post_parameters("password")
-def reveal(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
-    """Reveal a device's private key: permission, reason, fresh password; audited first."""
-    data = request.POST.copy()
-    data["action"] = "reveal"
-    return _key_access(request, product_key, device_name, forms.KeyActionForm(data))
-
-
-@oversize_handler(_oversize_refused(AuditAction.KEY_DOWNLOAD))
-@require_POST
-@vary_on_headers("HX-Request")
-@sensitive_post_parameters("password", "passphrase", "passphrase_confirm")
-def key_bundle_download(
-    request: HtmxHttpRequest, product_key: str, device_name: str
-) -> HttpResponse:
-    """A download with the private key named by ``format``: PKCS#8 PEM, PKCS#12 or ZIP."""
-    return _key_access(request, product_key, device_name, forms.KeyBundleForm(request.POST))
 
 
 @require_GET

@@ -19,17 +19,16 @@ from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import accounts_for, describe_iot_error, iot_error_status
+from certadmin.devices.rows import inventory_rows, inventory_rows_html
 from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
     inventory_devices,
-    inventory_rows,
-    inventory_rows_html,
     product_inventory,
     product_suggestions,
     recent_devices,
 )
 from certadmin.devices.services import DeviceRef, device_list, device_query, device_search_target
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
 from certadmin.iot.errors import IotError
 
 
@@ -254,7 +253,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                 status = iot_error_status(error)
     else:
         status = 400
-    if not request.htmx or request.htmx.history_restore_request:
+    if not partial_wanted(request):
         # Unbound, only pre-filled: a bound form would flag the DeviceName nobody typed yet.
         fields = ("product_key", "device_name", "instance", "account")
         typed = {k: request.GET[k] for k in fields if k in request.GET}

@@ -18,7 +18,7 @@ from certadmin.devices.forms import clean_instance_id, clean_product_key
 from certadmin.devices.platform import UnknownAccount, iot_account
 from certadmin.jobs import runner
 from certadmin.jobs.models import Job, JobState
-from certadmin.jobs.selectors import job_progress
+from certadmin.jobs.progress import job_progress
 from certadmin.jobs.services import JobStartError, ProductSyncActive, product_sync_start
 
 BAR_WIDTH = 30

@@ -1,23 +1,23 @@
-"""``{% field_group field %}``: a form field's label, help text, errors and widget, written in
-Python (a template tag library registered in settings: ``{% load field_groups %}``).
+"""The project's form renderer (``FORM_RENDERER``): Django's own templates, with each field's
+``as_field_group`` (what ``{{ form }}`` and ``{{ field.as_field_group }}`` show) written in
+Python.
 
-The same HTML as ``{{ field.as_field_group }}`` with Django's own field and widget templates
-(label, help text, errors, widget; radio and checkbox groups in a fieldset), byte for byte for
-the widgets listed in ``WRITERS``, without their template renders (an ``include`` per option and
-per attribute list): the audit list and the certificate page are served under load, and those
-renders were a third of the one and of the other's view.
+Its label, help text, errors and widget (radio and checkbox groups in a fieldset) are the same
+HTML as Django's own field and widget templates, byte for byte for the widgets listed in
+``WRITERS``, without their template renders (an ``include`` per option and per attribute list):
+the audit list and the certificate page are served under load, and those renders were a third
+of the one and of the other's view. Templates write only Django's spellings.
 
 Attributes, values, ids, ``checked``/``selected`` and ``aria-*`` come from Django's own
 ``BoundField.build_widget_attrs`` and ``Widget.get_context``; only the markup is written here.
 A widget this module does not know falls back to Django's rendering.
 """
 
-from django import forms, template
+from django import forms
 from django.forms.boundfield import BoundField
+from django.forms.renderers import DjangoTemplates
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-
-register = template.Library()
 
 
 def _attrs(attrs: dict) -> str:
@@ -96,18 +96,21 @@ WRITERS = {
 }
 
 
-@register.simple_tag
-def field_group(field: BoundField) -> SafeString:
+def field_group_html(field: BoundField) -> SafeString | None:
+    """``field``'s field group as Django's templates write it, or None where this module does
+    not know how (an unknown widget, another field template, a localized field, a label suffix,
+    a required CSS class)."""
     widget = field.field.widget
     writer = WRITERS.get(type(widget))
     form = field.form
     if (
         writer is None
+        or field.template_name != DjangoTemplates.field_template_name
         or field.field.localize
         or form.label_suffix
         or getattr(form, "required_css_class", None)
     ):
-        return field.as_field_group()
+        return None
     attrs = field.build_widget_attrs({}, widget)
     if field.auto_id and "id" not in widget.attrs:
         attrs.setdefault("id", field.auto_id)
@@ -143,3 +146,18 @@ def field_group(field: BoundField) -> SafeString:
     if field.use_fieldset:
         parts.append("</fieldset>")
     return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
+
+
+class FieldGroupBoundField(BoundField):
+    """A bound field whose field group is written by ``field_group_html`` (Django's templates
+    for what it does not know)."""
+
+    def as_field_group(self) -> SafeString:
+        written = field_group_html(self)
+        return super().as_field_group() if written is None else written
+
+
+class FormRenderer(DjangoTemplates):
+    """Django's template renderer with ``FieldGroupBoundField`` for every form's fields."""
+
+    bound_field_class = FieldGroupBoundField
