@@ -51,9 +51,9 @@ from certadmin.audit.services import (
     trail_export_record,
 )
 from certadmin.devices.forms import DeviceLookupForm
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.jobs.selectors import chain_verification_job, chain_verification_running
 from certadmin.jobs.services import JobStartError, chain_verification_start
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 logger = logging.getLogger(__name__)
 

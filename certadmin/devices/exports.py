@@ -23,9 +23,9 @@ from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from certadmin.certs import bundles
 from certadmin.certs.loading import CertificateDecodeError, load_certificate
-from certadmin.csv_safety import csv_cell
 from certadmin.devices.downloads import DownloadFile, issuer_of
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.csv_safety import csv_cell
 
 EXPORT_MAX_CERTIFICATES = 10_000
 MANIFEST_HEADER = [

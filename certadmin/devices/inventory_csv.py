@@ -14,9 +14,9 @@ import csv
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from certadmin.csv_safety import LineBuffer, csv_cell
 from certadmin.devices.expiry import expiry_days_left, expiry_state_of
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.csv_safety import LineBuffer, csv_cell
 
 INVENTORY_CSV_HEADER: list[str] = [
     "product_key",

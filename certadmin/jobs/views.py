@@ -20,7 +20,6 @@ from certadmin.devices.expiry import STATE_LABELS, expiry_days_left, expiry_stat
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import accounts_for
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind
 from certadmin.jobs.selectors import job_items, job_progress, job_records, jobs_visible
@@ -34,6 +33,7 @@ from certadmin.jobs.services import (
     job_may_cancel,
     product_sync_start,
 )
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 JOBS_LISTED = 100
 FAILED_ITEMS_SHOWN = 100

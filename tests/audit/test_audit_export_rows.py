@@ -12,7 +12,7 @@ from django.utils import timezone
 from certadmin.audit import exports as audit_exports
 from certadmin.audit.exports import EXPORT_FIELDS
 from certadmin.audit.models import AuditEvent, AuditOutcome
-from certadmin.csv_safety import csv_cell
+from certadmin.web.csv_safety import csv_cell
 
 from .factories import make_event
 

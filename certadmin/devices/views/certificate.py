@@ -30,8 +30,8 @@ from certadmin.devices.views.common import (
     download_problem,
 )
 from certadmin.devices.views.search import search_page
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.iot.errors import IotError
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 INSTANCE_NOT_FOUND = "iot.system.InstanceNotFound"
 

@@ -14,7 +14,7 @@ from certadmin.devices.downloads import DownloadFile
 from certadmin.devices.keys import key_access_denied
 from certadmin.devices.platform import account_allowed
 from certadmin.devices.services import DeviceRef
-from certadmin.htmx import HtmxHttpRequest
+from certadmin.web.htmx import HtmxHttpRequest
 
 
 def device_or_404(

@@ -18,7 +18,7 @@ from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.platform import accounts_for
 from certadmin.devices.selectors import inventory_batches, inventory_devices
 from certadmin.devices.views.search import inventory_table
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 EXPIRY_DEFAULT_SORT = "days"
 

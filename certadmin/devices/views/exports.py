@@ -16,9 +16,9 @@ from certadmin.devices.forms import InventoryFilterForm
 from certadmin.devices.platform import accounts_for
 from certadmin.devices.selectors import inventory_devices
 from certadmin.devices.views.common import attachment, audit_unavailable_message
-from certadmin.htmx import HtmxHttpRequest
 from certadmin.jobs.models import JobKind, JobState
 from certadmin.jobs.selectors import job_records, jobs_visible
+from certadmin.web.htmx import HtmxHttpRequest
 
 
 class ExportFilterForm(InventoryFilterForm):

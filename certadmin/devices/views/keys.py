@@ -38,8 +38,8 @@ from certadmin.devices.views.common import (
     device_or_404,
     download_problem,
 )
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.http.oversize import oversize_handler
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 
 def _oversize_refused(action: AuditAction):

@@ -29,8 +29,8 @@ from certadmin.devices.selectors import (
     recent_devices,
 )
 from certadmin.devices.services import DeviceRef, device_list, device_query, device_search_target
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.iot.errors import IotError
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 
 def device_url(device: DeviceRef) -> str:

@@ -28,7 +28,6 @@ from django.db import DatabaseError
 from django.forms import ValidationError
 from django.utils import timezone
 
-from certadmin.csv_safety import LineBuffer
 from certadmin.devices.expiry import (
     STATE_LABELS,
     expiry_counts,
@@ -39,6 +38,7 @@ from certadmin.devices.expiry import (
 from certadmin.devices.forms import clean_instance_id, clean_product_key
 from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER, inventory_csv_rows, iso_utc
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.csv_safety import LineBuffer
 
 EXIT_OK = 0
 EXIT_EXPIRING = 1
