@@ -51,6 +51,7 @@ from certadmin.audit.services import (
     trail_export_record,
 )
 from certadmin.devices.forms import DeviceLookupForm
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.selectors import chain_verification_job, chain_verification_running
 from certadmin.jobs.services import JobStartError, chain_verification_start
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
@@ -186,10 +187,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
     }
     if not request.htmx:
         context["reveals"] = device_recent_reveals(
-            product_key=product_key,
-            device_name=device_name,
-            iot_instance_id=None,
-            viewer=request.user,
+            device=DeviceRef(product_key, device_name), every_scope=True, viewer=request.user
         )
     return render(request, page_or_partial(request, "audit/device.html", "results"), context)
 

@@ -25,6 +25,7 @@ from certadmin.certs import bundles
 from certadmin.certs.loading import CertificateDecodeError, load_certificate
 from certadmin.devices.downloads import DownloadFile, issuer_of
 from certadmin.devices.models import CertificateRecord
+from certadmin.iot.identity import DeviceRef
 from certadmin.web.csv_safety import csv_cell
 
 EXPORT_MAX_CERTIFICATES = 10_000
@@ -178,9 +179,7 @@ def certificate_export(*, actor, source: ExportSource, context: RequestContext) 
         outcome=AuditOutcome.SUCCESS,
         actor=actor,
         context=context,
-        product_key=source.product_key,
-        iot_instance_id=source.iot_instance_id,
-        account=source.account,
+        device=DeviceRef(source.product_key, "", source.iot_instance_id, source.account),
         # English for the trail, like every detail.
         detail=f"{source.label}: {devices} devices, {exported} certificates ({filename})",
     )

@@ -22,15 +22,9 @@ from zxcvbn import zxcvbn
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
 from certadmin.devices.expiry import EXPIRY_STATES
 from certadmin.devices.platform import iot_accounts
-from certadmin.devices.services import DeviceRef
 from certadmin.iot.accounts import IotAccount
+from certadmin.iot.identity import DeviceRef, is_device_name, is_instance_id, is_product_key
 
-# DeviceName: 4–32 letters, digits and - _ . @ : (IoT Platform naming rules).
-DEVICE_NAME_RE = re.compile(r"^[A-Za-z0-9_.@:-]{4,32}$")
-# ProductKey: an opaque alphanumeric id (11 characters in every example seen): validated loosely.
-PRODUCT_KEY_RE = re.compile(r"^[A-Za-z0-9]{4,32}$")
-# IotInstanceId: iot-cn-0pp1n8t****, iot-06z00ep2pjifrby, iot_instc_pu****_c*-v64********.
-INSTANCE_ID_RE = re.compile(r"^[A-Za-z0-9_*-]{4,64}$")
 CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -42,7 +36,7 @@ def _no_control_characters(value: str) -> None:
 def clean_product_key(value: str) -> str:
     """Validate a ProductKey; raises ValidationError with a message for the user."""
     _no_control_characters(value)
-    if not PRODUCT_KEY_RE.fullmatch(value):
+    if not is_product_key(value):
         raise forms.ValidationError(
             _("A ProductKey is 4–32 letters and digits, for example a1BwAGV1234.")
         )
@@ -52,7 +46,7 @@ def clean_product_key(value: str) -> str:
 def clean_device_name(value: str) -> str:
     """Validate a DeviceName against the platform's naming rules."""
     _no_control_characters(value)
-    if not DEVICE_NAME_RE.fullmatch(value):
+    if not is_device_name(value):
         raise forms.ValidationError(
             _("A DeviceName is 4–32 characters: letters, digits and - _ . @ : only.")
         )
@@ -62,7 +56,7 @@ def clean_device_name(value: str) -> str:
 def clean_instance_id(value: str) -> str:
     """Validate an IotInstanceId loosely (its formats vary); empty means the public instance."""
     _no_control_characters(value)
-    if value and not INSTANCE_ID_RE.fullmatch(value):
+    if value and not is_instance_id(value):
         raise forms.ValidationError(
             _("An IotInstanceId looks like iot-06z00ep2pjifrby: letters, digits, - and _.")
         )

@@ -32,6 +32,7 @@ from certadmin.devices.models import CertificateRecord, RecentDevice, default_ac
 from certadmin.devices.platform import ca_certificates, iot_client
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError
+from certadmin.iot.identity import DeviceRef, is_device_name
 from certadmin.iot.results import CertStatus, DeviceListing
 
 logger = logging.getLogger(__name__)
@@ -41,18 +42,6 @@ DEVICE_LIST_PAGE_SIZE = 50
 DEVICE_LIST_SCAN_PAGES = 20
 DEVICE_LIST_CACHE_SECONDS = 60
 RECENT_DEVICES_KEPT = 10
-
-
-@dataclass(frozen=True)
-class DeviceRef:
-    """Which device: ProductKey, DeviceName, IotInstanceId ("" for the public instance) and
-    the API account it is looked up with (the default account unless named). The same
-    ProductKey and DeviceName on two accounts are two devices."""
-
-    product_key: str
-    device_name: str
-    iot_instance_id: str = ""
-    account: str = field(default_factory=default_account_name)
 
 
 def device_query(device) -> str:
@@ -397,13 +386,12 @@ def device_search_target(
     whole DeviceName is opened as typed: the certificate page says whether it exists.
     """
     # Imported here: both modules import this one.
-    from certadmin.devices.forms import DEVICE_NAME_RE
     from certadmin.devices.selectors import inventory_devices, product_inventory
 
     if not name:
         return None
     account = account or default_account_name()
-    whole_name = DEVICE_NAME_RE.fullmatch(name) is not None
+    whole_name = is_device_name(name)
     as_typed = DeviceRef(product_key, name, iot_instance_id, account)
     scope = {"product_key": product_key, "iot_instance_id": iot_instance_id, "account": account}
     if product_inventory(**scope).synced:

@@ -41,9 +41,9 @@ from certadmin.audit.services import RequestContext, chain_verification_record
 from certadmin.audit.verification import chain_verify
 from certadmin.devices.inventory import device_certificate_check, inventory_listing_store
 from certadmin.devices.platform import describe_iot_error, iot_client, listing_rate_limiter
-from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
 from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
+from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import DeviceListing
 from certadmin.jobs.models import ENDED_STATES, ItemState, Job, JobItem, JobKind, JobState
 from certadmin.jobs.services import (

@@ -21,9 +21,9 @@ from django.utils.translation import ngettext
 from certadmin.audit.services import RequestContext
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.platform import account_allowed, describe_iot_error, iot_client
-from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError, IotError
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.models import (
     ACTIVE_STATES,
     DEVICE_KINDS,

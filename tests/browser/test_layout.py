@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from certadmin.devices.services import DeviceRef
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs import runner
 from certadmin.jobs.models import JobKind
 from certadmin.jobs.services import device_lookup_job_create

@@ -18,7 +18,7 @@ from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.devices.inventory import device_certificate_check
 from certadmin.devices.models import CertificateRecord
 from certadmin.devices.platform import iot_client
-from certadmin.devices.services import DeviceRef
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
 from tests.devices.key_material import api_answer, key_fragments
 

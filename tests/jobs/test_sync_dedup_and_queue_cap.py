@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from certadmin.devices.services import DeviceRef
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs import runner, services
 from certadmin.jobs.models import Job, JobKind, JobState
 from certadmin.jobs.services import (

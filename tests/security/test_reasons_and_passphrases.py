@@ -19,8 +19,8 @@ from django.urls import reverse
 from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.devices.downloads import key_file_name, passphrase_context
 from certadmin.devices.forms import KeyAccessForm, KeyBundleForm, passphrase_problem, reason_words
-from certadmin.devices.services import DeviceRef
 from certadmin.emulator import DEMO_PRODUCT_KEY
+from certadmin.iot.identity import DeviceRef
 from tests.conftest import ROLE_PASSWORD
 from tests.devices.key_material import reauth_now
 

@@ -75,12 +75,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
             iot_instance_id=ref.iot_instance_id,
             account=ref.account,
         ),
-        "recent_reveals": device_recent_reveals(
-            product_key=ref.product_key,
-            device_name=ref.device_name,
-            iot_instance_id=ref.iot_instance_id,
-            account=ref.account,
-        )
+        "recent_reveals": device_recent_reveals(device=ref)
         if can_reveal or request.user.has_perm(VIEW_AUDIT_TRAIL)
         else None,
     }

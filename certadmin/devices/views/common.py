@@ -13,7 +13,7 @@ from certadmin.devices import forms
 from certadmin.devices.downloads import DownloadFile
 from certadmin.devices.keys import key_access_denied
 from certadmin.devices.platform import account_allowed
-from certadmin.devices.services import DeviceRef
+from certadmin.iot.identity import DeviceRef
 from certadmin.web.htmx import HtmxHttpRequest
 
 

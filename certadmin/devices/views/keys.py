@@ -132,12 +132,7 @@ def _key_access(
         )
         context["form"] = forms.KeyActionForm()
         # "Who has seen this key" on the page is updated by the same answer.
-        context["recent_reveals"] = device_recent_reveals(
-            product_key=device.product_key,
-            device_name=device.device_name,
-            iot_instance_id=device.iot_instance_id,
-            account=device.account,
-        )
+        context["recent_reveals"] = device_recent_reveals(device=device)
     except KeyAccessDenied as error:
         raise PermissionDenied(error.message) from None
     except KeyAccessInvalid:
@@ -198,12 +193,7 @@ def key_seen(request: HtmxHttpRequest, product_key: str, device_name: str) -> Ht
     if not (request.user.has_perm(REVEAL_PRIVATE_KEY) or request.user.has_perm(VIEW_AUDIT_TRAIL)):
         raise PermissionDenied
     device = device_or_404(request, product_key, device_name)
-    recent = device_recent_reveals(
-        product_key=device.product_key,
-        device_name=device.device_name,
-        iot_instance_id=device.iot_instance_id,
-        account=device.account,
-    )
+    recent = device_recent_reveals(device=device)
     response = render(
         request, "devices/device.html#key-seen", {"device": device, "recent_reveals": recent}
     )

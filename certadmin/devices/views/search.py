@@ -28,8 +28,9 @@ from certadmin.devices.selectors import (
     product_suggestions,
     recent_devices,
 )
-from certadmin.devices.services import DeviceRef, device_list, device_query, device_search_target
+from certadmin.devices.services import device_list, device_query, device_search_target
 from certadmin.iot.errors import IotError
+from certadmin.iot.identity import DeviceRef
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 
