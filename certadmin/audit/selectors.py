@@ -9,8 +9,8 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
-from certadmin.devices.platform import accounts_for
 from certadmin.iot.identity import DeviceRef
 
 KEY_ACTIONS = (AuditAction.KEY_REVEAL, AuditAction.KEY_DOWNLOAD)

@@ -19,9 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from zxcvbn import zxcvbn
 
+from certadmin.accounts.api_accounts import iot_accounts
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
 from certadmin.devices.expiry import EXPIRY_STATES
-from certadmin.devices.platform import iot_accounts
 from certadmin.iot.accounts import IotAccount
 from certadmin.iot.identity import DeviceRef, is_device_name, is_instance_id, is_product_key
 

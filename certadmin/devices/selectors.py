@@ -14,6 +14,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.audit.rows import PathFormat
 from certadmin.audit.templatetags.timestamps import timestamp
 from certadmin.devices.expiry import (
@@ -22,7 +23,6 @@ from certadmin.devices.expiry import (
     expiry_state_q,
 )
 from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
-from certadmin.devices.platform import accounts_for
 from certadmin.devices.services import RECENT_DEVICES_KEPT, device_query
 from certadmin.devices.templatetags.device_status import device_status_badge
 from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync

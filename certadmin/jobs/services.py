@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from certadmin.accounts.api_accounts import account_allowed
 from certadmin.audit.services import RequestContext
 from certadmin.devices.live_lookups import live_lookup_slot
-from certadmin.devices.platform import account_allowed, describe_iot_error, iot_client
+from certadmin.devices.platform import describe_iot_error, iot_client
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError, IotError
 from certadmin.iot.identity import DeviceRef

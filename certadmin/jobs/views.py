@@ -15,11 +15,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.devices.expiry import STATE_LABELS, expiry_days_left, expiry_state_annotated
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
-from certadmin.devices.platform import accounts_for
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind
 from certadmin.jobs.selectors import job_items, job_progress, job_records, jobs_visible

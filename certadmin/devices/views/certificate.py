@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from certadmin.accounts.api_accounts import account_allowed, iot_account
 from certadmin.accounts.reauth import reauth_is_fresh
 from certadmin.accounts.roles import REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.audit.selectors import device_recent_reveals
@@ -14,13 +15,7 @@ from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
 from certadmin.devices.live_lookups import retry_after_add
-from certadmin.devices.platform import (
-    account_allowed,
-    ca_bundle,
-    describe_iot_error,
-    iot_account,
-    iot_error_status,
-)
+from certadmin.devices.platform import ca_bundle, describe_iot_error, iot_error_status
 from certadmin.devices.selectors import device_status_of, product_suggestions
 from certadmin.devices.services import certificate_lookup, device_query
 from certadmin.devices.views.common import (

@@ -9,11 +9,11 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices.exports import ExportRefused, ExportSource, certificate_export
 from certadmin.devices.forms import InventoryFilterForm
-from certadmin.devices.platform import accounts_for
 from certadmin.devices.selectors import inventory_devices
 from certadmin.devices.views.common import attachment, audit_unavailable_message
 from certadmin.jobs.models import JobKind, JobState

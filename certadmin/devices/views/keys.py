@@ -16,6 +16,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from certadmin.accounts.api_accounts import account_allowed
 from certadmin.accounts.reauth import reauth_is_fresh
 from certadmin.accounts.roles import REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL
 from certadmin.audit.models import AuditAction
@@ -31,7 +32,6 @@ from certadmin.devices.keys import (
     key_reveal,
 )
 from certadmin.devices.live_lookups import retry_after_add
-from certadmin.devices.platform import account_allowed
 from certadmin.devices.views.common import (
     attachment,
     audit_unavailable_message,

@@ -15,10 +15,11 @@ from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
 from certadmin.devices.live_lookups import retry_after_add
-from certadmin.devices.platform import accounts_for, describe_iot_error, iot_error_status
+from certadmin.devices.platform import describe_iot_error, iot_error_status
 from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
     inventory_devices,
