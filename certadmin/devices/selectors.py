@@ -22,10 +22,15 @@ from certadmin.devices.expiry import (
     expiry_state_of,
     expiry_state_q,
 )
-from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
+from certadmin.devices.models import (
+    CertificateRecord,
+    ProductSync,
+    RecentDevice,
+    default_account_name,
+)
 from certadmin.devices.services import RECENT_DEVICES_KEPT, device_query
 from certadmin.devices.templatetags.device_status import device_status_badge
-from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync
+from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind
 
 INVENTORY_PAGE_SIZE = 50
 # Colon hex as the inventory stores serials and fingerprints, typed with or without colons.

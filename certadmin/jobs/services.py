@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 from certadmin.accounts.api_accounts import account_allowed
 from certadmin.audit.services import RequestContext
 from certadmin.devices.live_lookups import live_lookup_slot
+from certadmin.devices.models import ProductSync
 from certadmin.devices.platform import describe_iot_error, iot_client
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError, IotError
@@ -33,7 +34,6 @@ from certadmin.jobs.models import (
     JobItem,
     JobKind,
     JobState,
-    ProductSync,
 )
 from certadmin.jobs.selectors import chain_verification_running
 

@@ -9,11 +9,10 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
-from certadmin.devices.models import CertificateRecord, RecentDevice
+from certadmin.devices.models import CertificateRecord, ProductSync, RecentDevice
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
 from certadmin.emulator.store import Device
 from certadmin.iot.client import IotClient
-from certadmin.jobs.models import ProductSync
 from tests.conftest import ROLE_PASSWORD, account_on
 from tests.devices.key_material import key_fragments
 
