@@ -30,7 +30,7 @@ from certadmin.audit.models import (
     AuditOutcome,
     ChainVerification,
 )
-from certadmin.devices.forms import clean_reason
+from certadmin.audit.reasons import clean_reason
 from certadmin.http.client_address import client_address, ip_address_normalised
 from certadmin.iot.identity import DeviceRef
 

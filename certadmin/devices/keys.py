@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
 from certadmin.accounts.roles import REVEAL_PRIVATE_KEY
 from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.reasons import KeyAccessForm
 from certadmin.audit.services import (
     AuditWriteError,
     RequestContext,
@@ -34,7 +35,6 @@ from certadmin.certs.loading import (
     load_certificate,
     load_private_key,
 )
-from certadmin.devices.forms import KeyAccessForm
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.platform import describe_iot_error, iot_client, iot_error_status
 from certadmin.iot.client import IotClient

@@ -2,6 +2,7 @@
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,7 @@ from certadmin.accounts.api_accounts import iot_account
 from certadmin.certs.chain import ca_bundle_file_read
 from certadmin.devices.live_lookups import LiveLookupsBusy
 from certadmin.iot.accounts import IotAccount
-from certadmin.iot.client import IotClient
+from certadmin.iot.client import CallRecord, IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
 from certadmin.iot.ratelimit import (
     QUERY_DEVICE_CERT_QPS,
@@ -24,7 +25,6 @@ from certadmin.iot.ratelimit import (
     RedisRateLimiter,
     process_rate_limiter,
 )
-from certadmin.ops.observers import platform_call_observe
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,23 @@ def _limiters(
     }
 
 
+# What is done with each call a client reports: the operations app (above this one) counts and
+# logs it, and installs that observer at startup (certadmin/ops/apps.py).
+_call_observer: Callable[..., None] | None = None
+
+
+def platform_call_observer_use(observer: Callable[..., None] | None) -> None:
+    """Report every platform call to ``observer(record, account=<account name>)`` from now on
+    (None: to nobody), clients already made included."""
+    global _call_observer
+    _call_observer = observer
+
+
+def _call_report(record: CallRecord, *, account: str) -> None:
+    if _call_observer is not None:
+        _call_observer(record, account=account)
+
+
 @functools.cache
 def _client(purpose: str, account: IotAccount, redis_url: str, deadline: float | None) -> IotClient:
     # A person waits for a page: one budget for all attempts, and a read timeout (the call may
@@ -86,7 +103,7 @@ def _client(purpose: str, account: IotAccount, redis_url: str, deadline: float |
         deadline=deadline,
         retry_read_timeouts=deadline is None,
         # Metrics and a log line per call (certadmin/ops), outside the pure client.
-        on_call=functools.partial(platform_call_observe, account=account.name),
+        on_call=functools.partial(_call_report, account=account.name),
     )
 
 

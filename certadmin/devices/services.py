@@ -31,8 +31,7 @@ from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
 from certadmin.devices.platform import ca_certificates, iot_client
 from certadmin.iot.client import IotClient
-from certadmin.iot.errors import IotError
-from certadmin.iot.identity import DeviceRef, is_device_name
+from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import CertStatus, DeviceListing
 
 logger = logging.getLogger(__name__)
@@ -367,57 +366,3 @@ def device_list(
         product_total=max(product_total, len(every)),
         account=account,
     )
-
-
-def device_search_target(
-    *,
-    product_key: str,
-    iot_instance_id: str = "",
-    name: str,
-    account: str = "",
-    client: IotClient | None = None,
-    user=None,
-) -> DeviceRef | None:
-    """The device that Enter in the search form means, or None to show the list instead.
-
-    The device named exactly ``name``, else the only device the list filtered by ``name``
-    shows (from the inventory once the product was synced, else from the live scan). When the
-    live scan covers only part of a large product, or cannot be made, a ``name`` that is a
-    whole DeviceName is opened as typed: the certificate page says whether it exists.
-    """
-    # Imported here: both modules import this one.
-    from certadmin.devices.selectors import inventory_devices, product_inventory
-
-    if not name:
-        return None
-    account = account or default_account_name()
-    whole_name = is_device_name(name)
-    as_typed = DeviceRef(product_key, name, iot_instance_id, account)
-    scope = {"product_key": product_key, "iot_instance_id": iot_instance_id, "account": account}
-    if product_inventory(**scope).synced:
-        matches = inventory_devices(**scope, q=name).values_list("device_name", flat=True)
-        names = list(matches[:2])
-        if name in names or (whole_name and matches.filter(device_name=name).exists()):
-            return as_typed
-        if len(names) == 1:
-            return DeviceRef(product_key, names[0], iot_instance_id, account)
-        return None
-    try:
-        listing = device_list(
-            product_key=product_key,
-            iot_instance_id=iot_instance_id,
-            name_filter=name,
-            account=account,
-            client=client,
-            user=user,
-        )
-    except IotError:
-        # The list shows the platform's answer; a whole name can still be asked for directly.
-        return as_typed if whole_name else None
-    if any(device.device_name == name for device in listing.devices):
-        return as_typed
-    if listing.total == 1:
-        return DeviceRef(product_key, listing.devices[0].device_name, iot_instance_id, account)
-    if listing.truncated and whole_name:
-        return as_typed
-    return None

@@ -16,12 +16,12 @@ from certadmin.devices.batch_csv import (
 from certadmin.devices.forms import (
     AccountField,
     InstanceField,
-    PlainLabelForm,
     clean_instance_id,
     clean_product_key,
     offer_accounts,
 )
 from certadmin.iot.accounts import IotAccount
+from certadmin.web.form_labels import PlainLabelForm
 
 
 class ProductSyncForm(forms.Form):

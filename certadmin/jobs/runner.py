@@ -41,6 +41,7 @@ from certadmin.audit.services import RequestContext, chain_verification_record
 from certadmin.audit.verification import chain_verify
 from certadmin.devices.inventory import device_certificate_check, inventory_listing_store
 from certadmin.devices.platform import describe_iot_error, iot_client, listing_rate_limiter
+from certadmin.http.request_id import request_id_bound
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
 from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
 from certadmin.iot.identity import DeviceRef
@@ -52,7 +53,6 @@ from certadmin.jobs.services import (
     job_runs_enqueue,
     job_watch_enqueue,
 )
-from certadmin.ops.logs import request_id_bound
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ any view reads it, is still recorded as a refused key access and answered 413.
 import pytest
 
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
-from certadmin.devices.forms import KeyAccessForm, KeyBundleForm
+from certadmin.audit.reasons import KeyAccessForm
+from certadmin.devices.forms import KeyBundleForm
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from tests.devices.key_material import reauth_now
 

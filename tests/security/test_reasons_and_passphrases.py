@@ -17,8 +17,9 @@ from django.test import Client
 from django.urls import reverse
 
 from certadmin.audit.models import AuditEvent, AuditOutcome
+from certadmin.audit.reasons import KeyAccessForm, reason_words
 from certadmin.devices.downloads import key_file_name, passphrase_context
-from certadmin.devices.forms import KeyAccessForm, KeyBundleForm, passphrase_problem, reason_words
+from certadmin.devices.forms import KeyBundleForm, passphrase_problem
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.iot.identity import DeviceRef
 from tests.conftest import ROLE_PASSWORD

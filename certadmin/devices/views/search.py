@@ -22,6 +22,7 @@ from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import describe_iot_error, iot_error_status
 from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
+    device_search_target,
     inventory_devices,
     inventory_rows,
     inventory_rows_html,
@@ -29,7 +30,7 @@ from certadmin.devices.selectors import (
     product_suggestions,
     recent_devices,
 )
-from certadmin.devices.services import device_list, device_query, device_search_target
+from certadmin.devices.services import device_list, device_query
 from certadmin.iot.errors import IotError
 from certadmin.iot.identity import DeviceRef
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial

@@ -1,5 +1,6 @@
 """Bulk certificate export: the ZIP of a synced product's, a filtered table's or a finished
-batch's certificates (never a key)."""
+batch's certificates (never a key). With the jobs, as it reads batches; served among the device
+pages (certadmin/jobs/device_urls.py)."""
 
 from django import forms
 from django.contrib.auth.decorators import permission_required
