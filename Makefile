@@ -97,7 +97,7 @@ format: install
 test: install messages services lint
 	source var/test-services.env && $(VENV)/bin/pytest
 
-# Benchmarks of issue 13 (BENCHMARKS.md): each script prints its table and replaces its own
+# Benchmarks (BENCHMARKS.md): each script prints its table and replaces its own
 # section of BENCHMARKS.md. Not part of `make test`. Each runs alone too (--quick: tiny sizes).
 BENCH_SCRIPTS := client_calls decode quota sync inventory_search audit_list audit_export \
 	audit_verify page_latency

@@ -201,10 +201,11 @@ AUDIT_FLUSH_ALLOWED = False
 
 # --- Audit trail keys -------------------------------------------------------------------------
 # The audit chain is sealed with HMAC-SHA-256 under a key that lives here, outside the database
-# (see certadmin/audit/keys.py for the format). Rows carry the id of the key that sealed them, so
-# rotation is: add a kid to CERTADMIN_AUDIT_KEYS, point CERTADMIN_AUDIT_KEY_ID at it, keep the
-# old kid as long as its rows are in the trail. The demo key is public and refused in production.
-from certadmin.audit.keys import DEMO_AUDIT_KEY, audit_keys_parse  # noqa: E402
+# (see certadmin/audit/hmac_keys.py for the format). Rows carry the id of the key that sealed
+# them, so rotation is: add a kid to CERTADMIN_AUDIT_KEYS, point CERTADMIN_AUDIT_KEY_ID at it,
+# keep the old kid as long as its rows are in the trail. The demo key is public and refused in
+# production.
+from certadmin.audit.hmac_keys import DEMO_AUDIT_KEY, audit_keys_parse  # noqa: E402
 
 _DEV_AUDIT_KEYS = "demo:" + DEMO_AUDIT_KEY.hex()
 try:
@@ -220,7 +221,7 @@ if AUDIT_KEYS and AUDIT_KEY_ID not in AUDIT_KEYS:
     raise ImproperlyConfigured("CERTADMIN_AUDIT_KEY_ID must name one of CERTADMIN_AUDIT_KEYS.")
 # A public or guessable key (the demo key under another kid, zeros, a phrase) lets anyone forge
 # rows that verify: production refuses to load (the deploy checks say it too).
-from certadmin.audit.keys import audit_keys_weakness  # noqa: E402
+from certadmin.audit.hmac_keys import audit_keys_weakness  # noqa: E402
 
 if not DEMO_MODE and (_audit_keys_weak := audit_keys_weakness(AUDIT_KEYS)):
     raise ImproperlyConfigured(f"CERTADMIN_AUDIT_KEYS: {_audit_keys_weak}")

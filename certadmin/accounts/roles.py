@@ -1,4 +1,4 @@
-"""The roles of DESIGN.md, as Django groups and the permissions each one holds.
+"""The roles (viewer, key custodian, auditor), as Django groups and the permissions each one holds.
 
 The models' ``Meta.permissions``, the data migration that creates the groups, the demo-user
 seeding, the views and the tests all read these tables, so there is one definition of who may

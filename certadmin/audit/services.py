@@ -15,14 +15,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from certadmin.audit.chain import (
+from certadmin.audit.checkpoints import Checkpoint, checkpoint_event_detail
+from certadmin.audit.hash_chain import (
     GENESIS_HASH,
     ChainReport,
     event_hash,
     field_digest,
     redaction_detail,
 )
-from certadmin.audit.checkpoints import Checkpoint, checkpoint_event_detail
 from certadmin.audit.models import (
     REDACTABLE_FIELDS,
     AuditAction,

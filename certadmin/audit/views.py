@@ -19,7 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
-from certadmin.audit.exports import TrailExport, export_first_batch, export_zip_stream
+from certadmin.audit.evidence_export import TrailExport, export_first_batch, export_zip_stream
 from certadmin.audit.forms import (
     EventFilterForm,
     FieldRedactForm,

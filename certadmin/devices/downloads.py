@@ -12,11 +12,11 @@ from django.views.decorators.debug import sensitive_variables
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from certadmin.certs import bundles
-from certadmin.certs.chain import check_chain
+from certadmin.certs.chain_check import check_chain
 from certadmin.certs.fingerprints import private_key_matches
 from certadmin.devices.forms import PassphraseContext
 from certadmin.devices.inventory import CERTIFICATE_WITHHELD
-from certadmin.devices.keys import KeyMaterial, ReleaseInputError, key_release
+from certadmin.devices.key_release import KeyMaterial, ReleaseInputError, key_release
 from certadmin.devices.platform import ca_certificates
 from certadmin.devices.services import certificate_lookup
 from certadmin.iot.client import IotClient

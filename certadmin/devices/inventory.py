@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
-from certadmin.certs.chain import check_chain
+from certadmin.certs.chain_check import check_chain
 from certadmin.certs.details import CertificateDetails, certificate_details
 from certadmin.certs.fingerprints import private_key_matches
 from certadmin.certs.key_material import WithheldCertificate

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from certadmin.accounts.api_accounts import iot_account
-from certadmin.certs.chain import ca_bundle_file_read
+from certadmin.certs.chain_check import ca_bundle_file_read
 from certadmin.devices.live_lookups import LiveLookupsBusy
 from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import CallRecord, IotClient

@@ -17,7 +17,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from certadmin.certs.chain import ChainCheck, check_chain
+from certadmin.certs.chain_check import ChainCheck, check_chain
 from certadmin.certs.details import Validity
 from certadmin.certs.key_material import is_withheld
 from certadmin.devices.inventory import (

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.audit.services import AuditWriteError, request_context
-from certadmin.devices.exports import ExportRefused, ExportSource, certificate_export
+from certadmin.devices.certificate_export import ExportRefused, ExportSource, certificate_export
 from certadmin.devices.forms import InventoryFilterForm
 from certadmin.devices.selectors import inventory_devices
 from certadmin.devices.views.common import attachment, audit_unavailable_message

@@ -290,7 +290,7 @@ def _with_retries(call, *, renew):
 
 
 def _record_error_code(record) -> str:
-    # The inventory's field for a lookup's error Code (H5's CertificateRecord.last_error_code).
+    # The inventory's field for a lookup's error Code (CertificateRecord.last_error_code).
     return getattr(record, "last_error_code", "") or ""
 
 

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from certadmin.audit import exports as audit_exports
-from certadmin.audit.exports import EXPORT_FIELDS
+from certadmin.audit import evidence_export as audit_exports
+from certadmin.audit.evidence_export import EXPORT_FIELDS
 from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.web.csv_safety import csv_cell
 

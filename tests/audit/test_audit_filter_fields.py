@@ -1,6 +1,6 @@
 """The audit filter form written in Python (``{% field_group %}``) is Django's own field
 rendering, byte for byte: labels, help, errors, ids, values, ``checked`` and ``selected``
-(issue 13: the audit list under load)."""
+(the audit list under load)."""
 
 import pytest
 from django import forms

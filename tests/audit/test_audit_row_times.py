@@ -1,5 +1,5 @@
 """An audit row's time is what ``{% timestamp %}`` shows, in every zone, across DST changes and
-at the calendar's edges (``rows.TimeFormat`` writes it without ``strftime``; issue 13)."""
+at the calendar's edges (``rows.TimeFormat`` writes it without ``strftime``)."""
 
 import zoneinfo
 from datetime import UTC, datetime, timedelta

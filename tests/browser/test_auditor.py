@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from certadmin.audit.exports import export_manifest_verify
+from certadmin.audit.evidence_export import export_manifest_verify
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from certadmin.iot.identity import DeviceRef

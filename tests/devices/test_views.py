@@ -568,7 +568,7 @@ def test_undecodable_certificate_shows_the_reason_not_the_text(
     assert reason in html
     assert "<b>not base64" not in html
     assert "<img src=x" not in html
-    # Adapted (issue 11, item 1): the received text is never shown, only its length and digest.
+    # Adapted: the received text is never shown, only its length and digest.
     assert "TUlJQmFkZA==" not in html
     assert f"sent {len(certificate)} characters" in html
 

@@ -1,4 +1,4 @@
-"""certadmin.iot.signing against the official worked examples quoted in DESIGN.md."""
+"""certadmin.iot.signing against the official worked examples of Alibaba Cloud's documentation."""
 
 import pytest
 

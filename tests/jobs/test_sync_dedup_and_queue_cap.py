@@ -1,4 +1,4 @@
-"""Identical syncs are not queued twice, and the queue has a cap (issue 18, item 9).
+"""Identical syncs are not queued twice, and the queue has a cap.
 
 A product has at most one sync queued or running per account and instance (a database
 constraint holds to it): starting it again points to that job, in the dashboard and in

@@ -1,5 +1,5 @@
 """Two database roles on PostgreSQL: migrations run as the tables' owner, the dashboard and the
-workers as a role that may only read and append to the audit trail (issue 18, item 11).
+workers as a role that may only read and append to the audit trail.
 
 A fresh database owned by a fresh non-superuser owner role is migrated by ``manage.py migrate``
 run as that owner, then ``manage.py db_grant_serving_role`` (as the owner) gives a fresh

@@ -1,4 +1,4 @@
-"""Reasons and passphrases (issue 18, item 10).
+"""Reasons and passphrases.
 
 A reason is one line of at least ``REASON_MIN_WORDS`` different words in any script (each
 Chinese or Japanese character a word): repeated characters or words, invisible characters,

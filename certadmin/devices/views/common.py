@@ -12,7 +12,7 @@ from certadmin.audit.models import AuditAction
 from certadmin.audit.services import request_context
 from certadmin.devices import forms
 from certadmin.devices.downloads import DownloadFile
-from certadmin.devices.keys import key_access_denied
+from certadmin.devices.key_release import key_access_denied
 from certadmin.iot.identity import DeviceRef
 from certadmin.web.htmx import HtmxHttpRequest
 

@@ -23,7 +23,7 @@ from certadmin.audit.models import AuditAction
 from certadmin.audit.selectors import device_recent_reveals
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
-from certadmin.devices.keys import (
+from certadmin.devices.key_release import (
     KeyAccessDenied,
     KeyAccessInvalid,
     KeyReleaseError,

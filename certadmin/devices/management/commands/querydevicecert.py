@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from certadmin.accounts.api_accounts import UnknownAccount, iot_account
-from certadmin.certs.chain import check_chain
+from certadmin.certs.chain_check import check_chain
 from certadmin.devices.forms import clean_device_name, clean_instance_id, clean_product_key
 from certadmin.devices.inventory import (
     device_cert_decode,
