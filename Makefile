@@ -89,6 +89,7 @@ services: system-deps
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -104,7 +105,7 @@ test-quick: install messages
 	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest -q -p no:cacheprovider \
 		-m "not browser and not postgres and not slow"
 
-# Benchmarks of issue 13 (BENCHMARKS.md): each script prints its table and replaces its own
+# Benchmarks (BENCHMARKS.md): each script prints its table and replaces its own
 # section of BENCHMARKS.md. Not part of `make test`. Each runs alone too (--quick: tiny sizes).
 BENCH_SCRIPTS := client_calls decode quota sync inventory_search audit_list audit_export \
 	audit_verify page_latency
@@ -119,4 +120,4 @@ lock:
 		--generate-hashes --python-version 3.12 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) var test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) var test-artifacts .pytest_cache .ruff_cache .import_linter_cache .grimp_cache

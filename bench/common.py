@@ -266,7 +266,7 @@ def audit_fill(rows: int, *, days: int = 60, batch: int = 5000) -> None:
     from django.conf import settings
     from django.utils import timezone
 
-    from certadmin.audit.chain import GENESIS_HASH, event_hash
+    from certadmin.audit.hash_chain import GENESIS_HASH, event_hash
     from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 
     def _bulk_insert(events):

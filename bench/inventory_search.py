@@ -28,8 +28,7 @@ PRODUCT = "a1Fleet5kXz"
 def _fill(records: int) -> None:
     from django.utils import timezone
 
-    from certadmin.devices.models import CertificateRecord
-    from certadmin.jobs.models import ProductSync
+    from certadmin.devices.models import CertificateRecord, ProductSync
 
     inventory_changed = _inventory_changed()
 

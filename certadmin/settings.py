@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from certadmin.iot.accounts import IotAccount, accounts_from_environment
+from certadmin.iot.accounts import AccountsConfigError, IotAccount, accounts_from_environment
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # templates/, static/ and locale/: next to the package in a checkout (and after `pip install -e
@@ -61,28 +61,31 @@ DEMO_MODE = not _env("ALIBABA_CLOUD_ACCESS_KEY_ID") and not _env("CERTADMIN_ACCO
 # else (demo) two accounts on the emulator.
 _DEMO_IOT_ENDPOINT = _env("CERTADMIN_IOT_ENDPOINT") or DEMO_ENDPOINT
 _DEMO_JOB_QPS = int(_env("CERTADMIN_JOB_QPS", "8"))
-IOT_ACCOUNTS, IOT_DEFAULT_ACCOUNT = accounts_from_environment(
-    os.environ,
-    demo={
-        "default": IotAccount(
-            name="default",
-            access_key_id=DEMO_ACCESS_KEY_ID,
-            access_key_secret=DEMO_ACCESS_KEY_SECRET,
-            endpoint=_DEMO_IOT_ENDPOINT,
-            instance_id=_env("CERTADMIN_IOT_INSTANCE_ID"),
-            job_qps=_DEMO_JOB_QPS,
-            label="default",
-        ),
-        "staging": IotAccount(
-            name="staging",
-            access_key_id=DEMO_STAGING_ACCESS_KEY_ID,
-            access_key_secret=DEMO_STAGING_ACCESS_KEY_SECRET,
-            endpoint=_DEMO_IOT_ENDPOINT,
-            job_qps=_DEMO_JOB_QPS,
-            label="staging",
-        ),
-    },
-)
+try:
+    IOT_ACCOUNTS, IOT_DEFAULT_ACCOUNT = accounts_from_environment(
+        os.environ,
+        demo={
+            "default": IotAccount(
+                name="default",
+                access_key_id=DEMO_ACCESS_KEY_ID,
+                access_key_secret=DEMO_ACCESS_KEY_SECRET,
+                endpoint=_DEMO_IOT_ENDPOINT,
+                instance_id=_env("CERTADMIN_IOT_INSTANCE_ID"),
+                job_qps=_DEMO_JOB_QPS,
+                label="default",
+            ),
+            "staging": IotAccount(
+                name="staging",
+                access_key_id=DEMO_STAGING_ACCESS_KEY_ID,
+                access_key_secret=DEMO_STAGING_ACCESS_KEY_SECRET,
+                endpoint=_DEMO_IOT_ENDPOINT,
+                job_qps=_DEMO_JOB_QPS,
+                label="staging",
+            ),
+        },
+    )
+except AccountsConfigError as error:
+    raise ImproperlyConfigured(str(error)) from None
 # Where X.509 devices connect (mutual TLS); written into downloaded bundles as a hint.
 IOT_MQTT_ENDPOINT = _env("CERTADMIN_MQTT_ENDPOINT", "x509.itls.cn-shanghai.aliyuncs.com:1883")
 # PEM file of CA certificates that issue device certificates; used to verify chains.
@@ -204,10 +207,11 @@ AUDIT_FLUSH_ALLOWED = False
 
 # --- Audit trail keys -------------------------------------------------------------------------
 # The audit chain is sealed with HMAC-SHA-256 under a key that lives here, outside the database
-# (see certadmin/audit/keys.py for the format). Rows carry the id of the key that sealed them, so
-# rotation is: add a kid to CERTADMIN_AUDIT_KEYS, point CERTADMIN_AUDIT_KEY_ID at it, keep the
-# old kid as long as its rows are in the trail. The demo key is public and refused in production.
-from certadmin.audit.keys import DEMO_AUDIT_KEY, audit_keys_parse  # noqa: E402
+# (see certadmin/audit/hmac_keys.py for the format). Rows carry the id of the key that sealed
+# them, so rotation is: add a kid to CERTADMIN_AUDIT_KEYS, point CERTADMIN_AUDIT_KEY_ID at it,
+# keep the old kid as long as its rows are in the trail. The demo key is public and refused in
+# production.
+from certadmin.audit.hmac_keys import DEMO_AUDIT_KEY, audit_keys_parse  # noqa: E402
 
 _DEV_AUDIT_KEYS = "demo:" + DEMO_AUDIT_KEY.hex()
 try:
@@ -223,7 +227,7 @@ if AUDIT_KEYS and AUDIT_KEY_ID not in AUDIT_KEYS:
     raise ImproperlyConfigured("CERTADMIN_AUDIT_KEY_ID must name one of CERTADMIN_AUDIT_KEYS.")
 # A public or guessable key (the demo key under another kid, zeros, a phrase) lets anyone forge
 # rows that verify: production refuses to load (the deploy checks say it too).
-from certadmin.audit.keys import audit_keys_weakness  # noqa: E402
+from certadmin.audit.hmac_keys import audit_keys_weakness  # noqa: E402
 
 if not DEMO_MODE and (_audit_keys_weak := audit_keys_weakness(AUDIT_KEYS)):
     raise ImproperlyConfigured(f"CERTADMIN_AUDIT_KEYS: {_audit_keys_weak}")

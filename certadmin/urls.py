@@ -1,10 +1,19 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from certadmin.audit import urls as audit_urls
+from certadmin.devices import urls as devices_urls
+from certadmin.jobs import audit_urls as jobs_audit_urls
+from certadmin.jobs import device_urls as jobs_device_urls
+
 urlpatterns = [
     path("", include("certadmin.accounts.urls")),
-    path("", include("certadmin.devices.urls")),
-    path("audit/", include("certadmin.audit.urls")),
+    # The device pages, and the certificate export, which also exports a batch job's devices and
+    # so lives in the jobs app: one "devices" namespace.
+    path("", include((devices_urls.urlpatterns + jobs_device_urls.urlpatterns, "devices"))),
+    # The audit trail's pages, and its chain verification pages, which start jobs and so live
+    # in the jobs app: one "audit" namespace.
+    path("audit/", include((audit_urls.urlpatterns + jobs_audit_urls.urlpatterns, "audit"))),
     path("jobs/", include("certadmin.jobs.urls")),
     path("admin/", admin.site.urls),
     path("", include("certadmin.ops.urls")),

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from certadmin.audit.chain import REDACTION_DETAIL
+from certadmin.audit.hash_chain import REDACTION_DETAIL
 from certadmin.audit.models import REDACTABLE_FIELDS, AuditAction, AuditOutcome
 
 TABLE = "audit_auditevent"

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.audit.models import REDACTABLE_FIELDS, AuditAction, AuditEvent, AuditOutcome
+from certadmin.audit.reasons import KeyAccessForm
 from certadmin.audit.selectors import KEY_ACTIONS
-from certadmin.devices.forms import KeyAccessForm
 from certadmin.iot.accounts import IotAccount
 
 # One choice for "who has seen a key": a reveal or a key-bundle download.

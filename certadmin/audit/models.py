@@ -10,11 +10,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.accounts.roles import model_permissions
-from certadmin.audit.details import detail_display
+from certadmin.audit.detail_text import detail_display
 
 # The free-text fields the chain covers through a keyed digest (hash version 4), so that one of
 # them can be redacted without breaking the chain: each has a ``<name>_digest`` and a
-# ``<name>_redacted_by`` column (see ``certadmin.audit.chain`` and ``redaction``).
+# ``<name>_redacted_by`` column (see ``certadmin.audit.hash_chain`` and ``redaction``).
 REDACTABLE_FIELDS = ("reason", "cert_sn")
 
 
@@ -102,7 +102,7 @@ class AuditEvent(AppendOnlyModel):
     platform_request_id = models.CharField(_("platform RequestId"), max_length=128, blank=True)
     prev_hash = models.CharField(_("previous hash"), max_length=64)
     # Which audit key sealed the row (HMAC-SHA-256); empty for rows written before the chain was
-    # keyed (plain SHA-256). The key itself is never stored: see ``certadmin.audit.keys``.
+    # keyed (plain SHA-256). The key itself is never stored: see ``certadmin.audit.hmac_keys``.
     key_id = models.CharField(_("key id"), max_length=32, blank=True, default="")
     # The named API account (CERTADMIN_ACCOUNTS) the event concerns; empty for events that
     # concern none (logins, audit-trail work) and for rows written before accounts existed.

@@ -19,7 +19,7 @@ from django.utils.functional import Promise
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_lazy
 
-from certadmin.audit.details import KNOWN_DETAILS
+from certadmin.audit.detail_text import KNOWN_DETAILS
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.web.times import LocalTimes
 
@@ -209,7 +209,7 @@ EVENT_COLUMNS: tuple[EventColumn, ...] = (
 
 
 def _detail_shown(detail: str, translated: dict[str, str]) -> str:
-    # As ``certadmin.audit.details.detail_display``, from this page's one lookup per text.
+    # As ``certadmin.audit.detail_text.detail_display``, from this page's one lookup per text.
     shown = translated.get(detail)
     if shown is not None:
         return shown

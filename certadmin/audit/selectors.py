@@ -9,8 +9,9 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
-from certadmin.devices.platform import accounts_for
+from certadmin.iot.identity import DeviceRef
 
 KEY_ACTIONS = (AuditAction.KEY_REVEAL, AuditAction.KEY_DOWNLOAD)
 
@@ -194,30 +195,29 @@ def events_page(
 
 def device_recent_reveals(
     *,
-    product_key: str,
-    device_name: str,
-    iot_instance_id: str | None = "",
-    account: str | None = None,
+    device: DeviceRef,
+    every_scope: bool = False,
     viewer=None,
     limit: int = 10,
 ) -> list[AuditEvent]:
     """Who has seen this device's private key: its latest successful reveals and key downloads.
 
-    ``iot_instance_id`` is matched exactly ("" is the public instance); None means any instance.
-    ``account``: the device's API account (None: any account). ``viewer``: only the events
-    they may read (``events_visible``); None where the caller already checked that they may
-    use ``account`` (the device pages).
+    ``device`` is matched exactly: its instance ("" is the public instance) and API account.
+    ``every_scope``: its ProductKey and DeviceName on any instance and any account instead (the
+    audit trail's device page). ``viewer``: only the events they may read (``events_visible``);
+    None where the caller already checked that they may use the device's account (the device
+    pages).
     """
     events = events_visible(viewer=viewer).filter(
-        product_key=product_key,
-        device_name=device_name,
+        product_key=device.product_key,
+        device_name=device.device_name,
         action__in=KEY_ACTIONS,
         outcome=AuditOutcome.SUCCESS,
     )
-    if iot_instance_id is not None:
-        events = events.filter(iot_instance_id=iot_instance_id)
-    if account is not None:
-        events = events.filter(account_matching(account))
+    if not every_scope:
+        events = events.filter(iot_instance_id=device.iot_instance_id).filter(
+            account_matching(device.account)
+        )
     return list(events.order_by("-id")[:limit])
 
 

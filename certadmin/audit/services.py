@@ -15,14 +15,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from certadmin.audit.chain import (
+from certadmin.audit.checkpoints import Checkpoint, checkpoint_event_detail
+from certadmin.audit.hash_chain import (
     GENESIS_HASH,
     ChainReport,
     event_hash,
     field_digest,
     redaction_detail,
 )
-from certadmin.audit.checkpoints import Checkpoint, checkpoint_event_detail
 from certadmin.audit.models import (
     REDACTABLE_FIELDS,
     AuditAction,
@@ -30,8 +30,9 @@ from certadmin.audit.models import (
     AuditOutcome,
     ChainVerification,
 )
-from certadmin.devices.forms import clean_reason
+from certadmin.audit.reasons import clean_reason
 from certadmin.http.client_address import client_address, ip_address_normalised
+from certadmin.iot.identity import DeviceRef
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +76,7 @@ def audit_record(
     outcome: AuditOutcome,
     actor: AbstractBaseUser | AnonymousUser | None,
     context: RequestContext,
-    product_key: str = "",
-    device_name: str = "",
-    iot_instance_id: str = "",
+    device: DeviceRef | None = None,
     cert_sn: str = "",
     certificate_sha256: str = "",
     key_fingerprint: str = "",
@@ -85,7 +84,6 @@ def audit_record(
     detail: str = "",
     platform_code: str = "",
     platform_request_id: str = "",
-    account: str = "",
     then: Callable[[AuditEvent], None] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain and commit it before returning.
@@ -96,6 +94,8 @@ def audit_record(
     write lock that ``BEGIN IMMEDIATE`` takes (see settings). Raises ``AuditWriteError`` when the
     row cannot be written or committed; its message carries no event data. ``then(event)``
     runs in the same transaction after the append: what it raises rolls both back.
+    ``device``: the device (or, with no DeviceName, the product) the event is about, with its
+    instance and API account; None for an event about no device.
     """
     if not settings.AUDIT_KEYS:
         # Production with no CERTADMIN_AUDIT_KEYS (settings allow it so command-line lookups
@@ -105,9 +105,9 @@ def audit_record(
     authenticated = actor is not None and actor.is_authenticated
     text = {
         "actor_username": actor.get_username() if authenticated else "",
-        "product_key": product_key,
-        "device_name": device_name,
-        "iot_instance_id": iot_instance_id,
+        "product_key": device.product_key if device else "",
+        "device_name": device.device_name if device else "",
+        "iot_instance_id": device.iot_instance_id if device else "",
         "cert_sn": cert_sn,
         "certificate_sha256": certificate_sha256,
         "key_fingerprint": key_fingerprint,
@@ -116,7 +116,7 @@ def audit_record(
         "user_agent": context.user_agent,
         "platform_code": platform_code,
         "platform_request_id": platform_request_id,
-        "account": account,
+        "account": device.account if device else "",
     }
     event = AuditEvent(
         actor_id=actor.pk if authenticated else None,
@@ -290,10 +290,13 @@ def audit_field_redact(
     invalid reason, and ``AuditWriteError`` when nothing could be recorded.
     """
     target = AuditEvent.objects.filter(pk=event_id).first()
-    where = {
-        name: getattr(target, name) if target is not None else ""
-        for name in ("product_key", "device_name", "iot_instance_id", "account")
-    }
+    # The redaction is about the event's device, exactly as that event names it.
+    device = DeviceRef(
+        **{
+            name: getattr(target, name) if target is not None else ""
+            for name in ("product_key", "device_name", "iot_instance_id", "account")
+        }
+    )
     if not (actor.is_authenticated and actor.is_active and actor.is_superuser):
         audit_record(
             action=AuditAction.FIELD_REDACT,
@@ -301,7 +304,7 @@ def audit_field_redact(
             actor=actor,
             context=context,
             detail=f"not a superuser: redact {field or '-'} of event {event_id}",
-            **where,
+            device=device,
         )
         raise AuditRedactionDenied(gettext("Only a superuser can redact audit events."))
     if field not in REDACTABLE_FIELDS:
@@ -342,7 +345,7 @@ def audit_field_redact(
         reason=reason,
         detail=detail,
         then=blank,
-        **where,
+        device=device,
     )
 
 

@@ -1,6 +1,6 @@
 """The Ed25519 key pair that signs audit exports and checkpoints (no Django: settings import it).
 
-The chain's HMAC keys (``certadmin.audit.keys``) must be held by whoever verifies rows, so a
+The chain's HMAC keys (``certadmin.audit.hmac_keys``) must be held by whoever verifies rows, so a
 statement sealed with them proves nothing to a verifier: they could have written it. Export
 manifests and checkpoints are therefore signed with an Ed25519 private key that lives only where
 they are made (the dashboard, ``manage.py audit_checkpoint``), and checked with public keys that
@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from certadmin.audit.keys import KEY_ID, _decode
+from certadmin.audit.hmac_keys import KEY_ID, _decode
 
 KEY_BYTES = 32
 SIGNATURE_ALGORITHM = "Ed25519"

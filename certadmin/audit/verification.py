@@ -20,7 +20,13 @@ from django.db import connection, connections
 from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
-from certadmin.audit.chain import (
+from certadmin.audit.checkpoints import (
+    Checkpoint,
+    checkpoint_event_parse,
+    checkpoint_signature_ok,
+    checkpoints_read,
+)
+from certadmin.audit.hash_chain import (
     CHAIN_FIELDS,
     GENESIS_HASH,
     WALK_FIELDS,
@@ -31,12 +37,6 @@ from certadmin.audit.chain import (
     created_at_text,
     redaction_target,
     row_hash,
-)
-from certadmin.audit.checkpoints import (
-    Checkpoint,
-    checkpoint_event_parse,
-    checkpoint_signature_ok,
-    checkpoints_read,
 )
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainProblem
 from certadmin.audit.selectors import utc_time_text

@@ -11,18 +11,16 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL
-from certadmin.audit.exports import TrailExport, export_first_batch, export_zip_stream
+from certadmin.audit.evidence_export import TrailExport, export_first_batch, export_zip_stream
 from certadmin.audit.forms import (
-    ChainVerifyForm,
     EventFilterForm,
     FieldRedactForm,
     PageForm,
@@ -37,9 +35,7 @@ from certadmin.audit.selectors import (
     device_recent_reveals,
     events_filtered,
     events_page,
-    latest_verification,
     user_history,
-    verifications_recent,
 )
 from certadmin.audit.services import (
     AuditRedactionDenied,
@@ -49,10 +45,8 @@ from certadmin.audit.services import (
     request_context,
     trail_export_record,
 )
-from certadmin.devices.forms import DeviceLookupForm
-from certadmin.htmx import HtmxHttpRequest, page_or_partial, page_redirect, partial_wanted
-from certadmin.jobs.selectors import chain_verification_job, chain_verification_running
-from certadmin.jobs.services import JobStartError, chain_verification_start
+from certadmin.iot.identity import DeviceRef, is_device_name, is_product_key
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +161,7 @@ def _dates(filters: dict) -> dict:
 @vary_on_headers("HX-Request")
 def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) -> HttpResponse:
     # Only a canonical device name: "\tthermo-001" would show thermo-001 with none of its events.
-    if not DeviceLookupForm.from_path(product_key, device_name, "").is_valid():
+    if not (is_product_key(product_key) and is_device_name(device_name)):
         raise Http404
     form = PageForm(request.GET)
     before_id = form.cleaned_data["before"] if form.is_valid() else None
@@ -185,10 +179,7 @@ def device_events(request: HtmxHttpRequest, product_key: str, device_name: str) 
     }
     if not partial_wanted(request):
         context["reveals"] = device_recent_reveals(
-            product_key=product_key,
-            device_name=device_name,
-            iot_instance_id=None,
-            viewer=request.user,
+            device=DeviceRef(product_key, device_name), every_scope=True, viewer=request.user
         )
     return render(request, page_or_partial(request, "audit/device.html", "results"), context)
 
@@ -213,71 +204,6 @@ def user_events(request: HtmxHttpRequest, username: str) -> HttpResponse:
             "table": event_table(events=rows, redact=request.user.is_superuser),
             "next_before_id": next_before_id,
         },
-    )
-
-
-@require_GET
-@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
-def chain_status(request: HtmxHttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "audit/chain.html",
-        {
-            "verification": latest_verification(),
-            "history": verifications_recent(),
-            "form": ChainVerifyForm(),
-            "running": chain_verification_running(),
-        },
-    )
-
-
-@require_POST
-@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
-def chain_verify_now(request: HtmxHttpRequest) -> HttpResponse:
-    """Start a verification as a background job (or find the one under way) and go to its
-    progress: the walk is proportional to the trail, so it never runs in the request."""
-    form = ChainVerifyForm(request.POST)
-    if not form.is_valid():
-        context = {
-            "verification": latest_verification(),
-            "form": form,
-            "running": chain_verification_running(),
-        }
-        if not partial_wanted(request):
-            context["history"] = verifications_recent()
-        template = page_or_partial(request, "audit/chain.html", "status")
-        return render(request, template, context, status=400)
-    try:
-        job, started = chain_verification_start(
-            owner=request.user,
-            context=request_context(request),
-            expect_head=form.cleaned_data["expect_head"],
-        )
-    except JobStartError as refused:
-        messages.error(request, refused.message)
-        url = reverse("audit:chain")
-    else:
-        if not started:
-            messages.info(
-                request,
-                _("A verification is already under way: this is its progress."),
-            )
-        url = reverse("audit:verify-run", args=[job.pk])
-    return page_redirect(request, url)
-
-
-@require_GET
-@vary_on_headers("HX-Request")
-@permission_required(VIEW_AUDIT_TRAIL, raise_exception=True)
-def chain_verify_run(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    """One verification's progress (htmx polls the partial until it ends), then its result."""
-    job = chain_verification_job(job_id=job_id)
-    if job is None:
-        raise Http404
-    return render(
-        request,
-        page_or_partial(request, "audit/chain_run.html", "progress"),
-        {"job": job, "total": max(job.total, job.done), "form": ChainVerifyForm()},
     )
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from certadmin.devices.forms import clean_device_name, clean_instance_id, clean_product_key
-from certadmin.devices.services import DeviceRef
+from certadmin.iot.identity import DeviceRef
 
 BATCH_MAX_ROWS = 10_000
 # Checked before anything is decoded: 10,000 rows of the longest valid cells fit well within.

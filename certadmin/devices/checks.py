@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.checks import CheckMessage, Warning, register
 
-from certadmin.certs.chain import CA_BUNDLE_MISSING
+from certadmin.certs.chain_check import CA_BUNDLE_MISSING
 from certadmin.devices.platform import ca_bundle
 
 

@@ -12,14 +12,15 @@ from django.views.decorators.debug import sensitive_variables
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from certadmin.certs import bundles
-from certadmin.certs.chain import check_chain
+from certadmin.certs.chain_check import check_chain
 from certadmin.certs.fingerprints import private_key_matches
 from certadmin.devices.forms import PassphraseContext
 from certadmin.devices.inventory import CERTIFICATE_WITHHELD
-from certadmin.devices.keys import KeyMaterial, ReleaseInputError, key_release
+from certadmin.devices.key_release import KeyMaterial, ReleaseInputError, key_release
 from certadmin.devices.platform import ca_certificates
-from certadmin.devices.services import DeviceRef, certificate_lookup
+from certadmin.devices.services import certificate_lookup
 from certadmin.iot.client import IotClient
+from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import CertStatus
 
 CERTIFICATE_FORMATS = ("pem", "der", "chain")
@@ -148,10 +149,7 @@ def certificate_download(
         outcome=AuditOutcome.SUCCESS,
         actor=actor,
         context=context,
-        product_key=device.product_key,
-        device_name=device.device_name,
-        iot_instance_id=device.iot_instance_id,
-        account=device.account,
+        device=device,
         cert_sn=view.cert_sn,
         certificate_sha256=view.decoded.details.sha256_fingerprint,
         detail=file.filename,

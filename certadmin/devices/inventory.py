@@ -10,7 +10,6 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from django.db import transaction
@@ -18,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
-from certadmin.certs.chain import check_chain
+from certadmin.certs.chain_check import check_chain
 from certadmin.certs.details import CertificateDetails, certificate_details
 from certadmin.certs.fingerprints import private_key_matches
 from certadmin.certs.key_material import WithheldCertificate
@@ -32,10 +31,8 @@ from certadmin.devices.models import CertificateRecord, InventoryVersion, defaul
 from certadmin.devices.platform import ca_certificates
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError
+from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import DeviceCert, DeviceListing
-
-if TYPE_CHECKING:
-    from certadmin.devices.services import DeviceRef
 
 _CODE_LENGTH = CertificateRecord._meta.get_field("last_error_code").max_length
 
@@ -256,7 +253,7 @@ def inventory_listing_store(
 
 
 def inventory_store_failure(
-    *, device: "DeviceRef", code: str, listing: DeviceListing | None = None
+    *, device: DeviceRef, code: str, listing: DeviceListing | None = None
 ) -> CertificateRecord:
     """Record that a lookup of ``device`` failed with the platform's error ``code``.
 
@@ -277,7 +274,7 @@ def inventory_store_failure(
 
 @sensitive_variables("result")
 def device_certificate_check(
-    *, device: "DeviceRef", client: IotClient, listing: DeviceListing | None = None
+    *, device: DeviceRef, client: IotClient, listing: DeviceListing | None = None
 ) -> CertificateRecord:
     """One QueryDeviceCert; stores every public field (never the key), or, for a per-device
     business error (IotBusinessError such as iot.device.NotExistedDevice), the error Code

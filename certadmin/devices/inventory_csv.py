@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from certadmin.certs.details import expiry_days_left
-from certadmin.csv_safety import LineBuffer, csv_cell
 from certadmin.devices.expiry import expiry_state_of
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.csv_safety import LineBuffer, csv_cell
 from certadmin.web.times import utc_text
 
 INVENTORY_CSV_HEADER: list[str] = [

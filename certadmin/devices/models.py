@@ -185,3 +185,32 @@ class InventoryVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}/{self.product_key}: {self.version}"
+
+
+class ProductSync(models.Model):
+    """When a product was last synced in full (by a sync job), and how many devices it had
+    then: whether its device list can come from the inventory."""
+
+    account = account_field()
+    product_key = models.CharField(_("ProductKey"), max_length=64)
+    iot_instance_id = models.CharField(_("IotInstanceId"), max_length=128, blank=True, default="")
+    device_count = models.PositiveIntegerField(_("devices"))
+    failed_count = models.PositiveIntegerField(_("failed lookups"), default=0)
+    synced_at = models.DateTimeField(_("last synced"))
+    # The sync job that made it. Named, not imported: the jobs app sits above this one.
+    job = models.ForeignKey("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        # Made by the jobs app, before the model moved here.
+        db_table = "jobs_productsync"
+        verbose_name = _("product sync")
+        verbose_name_plural = _("product syncs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "product_key", "iot_instance_id"],
+                name="unique_product_sync_per_account",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.product_key

@@ -2,6 +2,7 @@
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -10,10 +11,11 @@ from cryptography import x509
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from certadmin.certs.chain import ca_bundle_file_read
+from certadmin.accounts.api_accounts import iot_account
+from certadmin.certs.chain_check import ca_bundle_file_read
 from certadmin.devices.live_lookups import LiveLookupsBusy
 from certadmin.iot.accounts import IotAccount
-from certadmin.iot.client import IotClient
+from certadmin.iot.client import CallRecord, IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
 from certadmin.iot.ratelimit import (
     QUERY_DEVICE_CERT_QPS,
@@ -23,7 +25,6 @@ from certadmin.iot.ratelimit import (
     RedisRateLimiter,
     process_rate_limiter,
 )
-from certadmin.ops.observers import platform_call_observe
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,23 @@ def _limiters(
     }
 
 
+# What is done with each call a client reports: the operations app (above this one) counts and
+# logs it, and installs that observer at startup (certadmin/ops/apps.py).
+_call_observer: Callable[..., None] | None = None
+
+
+def platform_call_observer_use(observer: Callable[..., None] | None) -> None:
+    """Report every platform call to ``observer(record, account=<account name>)`` from now on
+    (None: to nobody), clients already made included."""
+    global _call_observer
+    _call_observer = observer
+
+
+def _call_report(record: CallRecord, *, account: str) -> None:
+    if _call_observer is not None:
+        _call_observer(record, account=account)
+
+
 @functools.cache
 def _client(purpose: str, account: IotAccount, redis_url: str, deadline: float | None) -> IotClient:
     # A person waits for a page: one budget for all attempts, and a read timeout (the call may
@@ -85,51 +103,8 @@ def _client(purpose: str, account: IotAccount, redis_url: str, deadline: float |
         deadline=deadline,
         retry_read_timeouts=deadline is None,
         # Metrics and a log line per call (certadmin/ops), outside the pure client.
-        on_call=functools.partial(platform_call_observe, account=account.name),
+        on_call=functools.partial(_call_report, account=account.name),
     )
-
-
-class UnknownAccount(LookupError):
-    """No API account of that name is configured."""
-
-
-def iot_account(name: str = "") -> IotAccount:
-    """The configured API account ``name`` (the default account for ""). Raises
-    ``UnknownAccount``."""
-    try:
-        return settings.IOT_ACCOUNTS[name or settings.IOT_DEFAULT_ACCOUNT]
-    except KeyError:
-        raise UnknownAccount(name) from None
-
-
-def iot_accounts() -> list[IotAccount]:
-    """Every configured API account, the default first."""
-    default = settings.IOT_DEFAULT_ACCOUNT
-    return sorted(settings.IOT_ACCOUNTS.values(), key=lambda a: (a.name != default, a.name))
-
-
-def account_allowed(*, user, account: str) -> bool:
-    """Whether ``user`` may use API account ``account`` (the default account for ""): it
-    exists and ``accounts_for`` lists it. The role a view needs is checked by the view."""
-    try:
-        name = iot_account(account).name
-    except UnknownAccount:
-        return False
-    return any(usable.name == name for usable in accounts_for(user=user))
-
-
-def accounts_for(*, user) -> list[IotAccount]:
-    """The API accounts ``user`` may use, the default first: those that name no groups, and
-    those naming a group of the user's (superusers may use every account)."""
-    accounts = iot_accounts()
-    if not any(a.groups for a in accounts) or getattr(user, "is_superuser", False):
-        return accounts
-    names = (
-        set(user.groups.values_list("name", flat=True))
-        if user is not None and user.is_authenticated
-        else set()
-    )
-    return [a for a in accounts if not a.groups or names.intersection(a.groups)]
 
 
 def iot_client(

@@ -2,22 +2,30 @@
 inventory that the product device list and the expiry overview share."""
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.devices.expiry import (
     EXPIRY_STATES,
     expiry_state_q,
 )
-from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
-from certadmin.devices.platform import accounts_for
-from certadmin.devices.services import RECENT_DEVICES_KEPT
-from certadmin.jobs.models import ACTIVE_STATES, Job, JobKind, ProductSync
+from certadmin.devices.models import (
+    CertificateRecord,
+    ProductSync,
+    RecentDevice,
+    default_account_name,
+)
+from certadmin.devices.services import RECENT_DEVICES_KEPT, device_list
+from certadmin.iot.client import IotClient
+from certadmin.iot.errors import IotError
+from certadmin.iot.identity import DeviceRef, is_device_name
 
 INVENTORY_PAGE_SIZE = 50
 # Colon hex as the inventory stores serials and fingerprints, typed with or without colons.
@@ -145,13 +153,29 @@ def inventory_devices(
     return records.order_by(*_ordering(sort, now))
 
 
+# A product's sync under way: syncs are background jobs, in the jobs app above this one, which
+# installs the lookup at startup (certadmin/jobs/apps.py).
+def _no_running_sync(**scope: str) -> None:
+    return None
+
+
+_running_sync_find: Callable[..., Any] = _no_running_sync
+
+
+def running_sync_finder_use(find: Callable[..., Any]) -> None:
+    """Find a product's running sync with ``find(account=, product_key=, iot_instance_id=)``
+    (the job, or None)."""
+    global _running_sync_find
+    _running_sync_find = find
+
+
 @dataclass(frozen=True)
 class ProductInventory:
     """Whether a product's device list can come from the inventory: its last complete sync,
-    and a sync of it under way."""
+    and a sync of it under way (a job)."""
 
     sync: ProductSync | None
-    running: Job | None
+    running: Any
 
     @property
     def synced(self) -> bool:
@@ -170,9 +194,7 @@ def product_inventory(
     }
     return ProductInventory(
         sync=ProductSync.objects.filter(**scope).first(),
-        running=Job.objects.filter(kind=JobKind.PRODUCT_SYNC, state__in=ACTIVE_STATES, **scope)
-        .order_by("-created_at")
-        .first(),
+        running=_running_sync_find(**scope),
     )
 
 
@@ -268,3 +290,54 @@ def device_status_of(
         .first()
         or ""
     )
+
+
+def device_search_target(
+    *,
+    product_key: str,
+    iot_instance_id: str = "",
+    name: str,
+    account: str = "",
+    client: IotClient | None = None,
+    user=None,
+) -> DeviceRef | None:
+    """The device that Enter in the search form means, or None to show the list instead.
+
+    The device named exactly ``name``, else the only device the list filtered by ``name``
+    shows (from the inventory once the product was synced, else from the live scan). When the
+    live scan covers only part of a large product, or cannot be made, a ``name`` that is a
+    whole DeviceName is opened as typed: the certificate page says whether it exists.
+    """
+    if not name:
+        return None
+    account = account or default_account_name()
+    whole_name = is_device_name(name)
+    as_typed = DeviceRef(product_key, name, iot_instance_id, account)
+    scope = {"product_key": product_key, "iot_instance_id": iot_instance_id, "account": account}
+    if product_inventory(**scope).synced:
+        matches = inventory_devices(**scope, q=name).values_list("device_name", flat=True)
+        names = list(matches[:2])
+        if name in names or (whole_name and matches.filter(device_name=name).exists()):
+            return as_typed
+        if len(names) == 1:
+            return DeviceRef(product_key, names[0], iot_instance_id, account)
+        return None
+    try:
+        listing = device_list(
+            product_key=product_key,
+            iot_instance_id=iot_instance_id,
+            name_filter=name,
+            account=account,
+            client=client,
+            user=user,
+        )
+    except IotError:
+        # The list shows the platform's answer; a whole name can still be asked for directly.
+        return as_typed if whole_name else None
+    if any(device.device_name == name for device in listing.devices):
+        return as_typed
+    if listing.total == 1:
+        return DeviceRef(product_key, listing.devices[0].device_name, iot_instance_id, account)
+    if listing.truncated and whole_name:
+        return as_typed
+    return None

@@ -17,7 +17,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from certadmin.certs.chain import ChainCheck, check_chain
+from certadmin.certs.chain_check import ChainCheck, check_chain
 from certadmin.certs.details import Validity
 from certadmin.certs.key_material import is_withheld
 from certadmin.devices.inventory import (
@@ -31,7 +31,7 @@ from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
 from certadmin.devices.platform import ca_certificates, iot_client
 from certadmin.iot.client import IotClient
-from certadmin.iot.errors import IotError
+from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import CertStatus, DeviceListing
 
 logger = logging.getLogger(__name__)
@@ -41,18 +41,6 @@ DEVICE_LIST_PAGE_SIZE = 50
 DEVICE_LIST_SCAN_PAGES = 20
 DEVICE_LIST_CACHE_SECONDS = 60
 RECENT_DEVICES_KEPT = 10
-
-
-@dataclass(frozen=True)
-class DeviceRef:
-    """Which device: ProductKey, DeviceName, IotInstanceId ("" for the public instance) and
-    the API account it is looked up with (the default account unless named). The same
-    ProductKey and DeviceName on two accounts are two devices."""
-
-    product_key: str
-    device_name: str
-    iot_instance_id: str = ""
-    account: str = field(default_factory=default_account_name)
 
 
 def device_query(device) -> str:
@@ -378,58 +366,3 @@ def device_list(
         product_total=max(product_total, len(every)),
         account=account,
     )
-
-
-def device_search_target(
-    *,
-    product_key: str,
-    iot_instance_id: str = "",
-    name: str,
-    account: str = "",
-    client: IotClient | None = None,
-    user=None,
-) -> DeviceRef | None:
-    """The device that Enter in the search form means, or None to show the list instead.
-
-    The device named exactly ``name``, else the only device the list filtered by ``name``
-    shows (from the inventory once the product was synced, else from the live scan). When the
-    live scan covers only part of a large product, or cannot be made, a ``name`` that is a
-    whole DeviceName is opened as typed: the certificate page says whether it exists.
-    """
-    # Imported here: both modules import this one.
-    from certadmin.devices.forms import DEVICE_NAME_RE
-    from certadmin.devices.selectors import inventory_devices, product_inventory
-
-    if not name:
-        return None
-    account = account or default_account_name()
-    whole_name = DEVICE_NAME_RE.fullmatch(name) is not None
-    as_typed = DeviceRef(product_key, name, iot_instance_id, account)
-    scope = {"product_key": product_key, "iot_instance_id": iot_instance_id, "account": account}
-    if product_inventory(**scope).synced:
-        matches = inventory_devices(**scope, q=name).values_list("device_name", flat=True)
-        names = list(matches[:2])
-        if name in names or (whole_name and matches.filter(device_name=name).exists()):
-            return as_typed
-        if len(names) == 1:
-            return DeviceRef(product_key, names[0], iot_instance_id, account)
-        return None
-    try:
-        listing = device_list(
-            product_key=product_key,
-            iot_instance_id=iot_instance_id,
-            name_filter=name,
-            account=account,
-            client=client,
-            user=user,
-        )
-    except IotError:
-        # The list shows the platform's answer; a whole name can still be asked for directly.
-        return as_typed if whole_name else None
-    if any(device.device_name == name for device in listing.devices):
-        return as_typed
-    if listing.total == 1:
-        return DeviceRef(product_key, listing.devices[0].device_name, iot_instance_id, account)
-    if listing.truncated and whole_name:
-        return as_typed
-    return None

@@ -1,14 +1,15 @@
 from django.urls import path
 
-from certadmin.devices.views import certificate, expiry, exports, keys, search
+from certadmin.devices.views import certificate, expiry, keys, search
 
 app_name = "devices"
+
+# certadmin/urls.py adds the certificate export (certadmin/jobs/device_urls.py).
 
 urlpatterns = [
     path("", search.home, name="home"),
     path("devices/", search.devices, name="list"),
     path("devices/lookup/", search.lookup, name="lookup"),
-    path("devices/export/", exports.certificate_export_view, name="certificate-export"),
     path("expiry/", expiry.expiry, name="expiry"),
     path("expiry/csv/", expiry.expiry_csv, name="expiry-csv"),
     path("devices/<str:product_key>/<str:device_name>/", certificate.device, name="device"),

@@ -11,11 +11,10 @@ from typing import Any
 
 from certadmin.emulator.errors import BusinessError, invalid_parameter, missing_parameter
 from certadmin.emulator.store import (
-    DEVICE_NAME_PATTERN,
-    PRODUCT_KEY_PATTERN,
     Device,
     DeviceStore,
 )
+from certadmin.iot.identity import is_device_name, is_product_key
 
 MAX_PAGE_SIZE = 50
 DEFAULT_PAGE_SIZE = 10
@@ -33,7 +32,7 @@ def _product_key(params: Mapping[str, str]) -> str:
     product_key = _required(params, "ProductKey")
     if not product_key:
         raise BusinessError("iot.prod.NullProductKey", "The ProductKey cannot be empty.")
-    if not PRODUCT_KEY_PATTERN.fullmatch(product_key):
+    if not is_product_key(product_key):
         raise BusinessError(
             "iot.prod.InvalidFormattedProductkey", "The format of the ProductKey is invalid."
         )
@@ -57,7 +56,7 @@ def _device_name(params: Mapping[str, str]) -> str:
     device_name = _required(params, "DeviceName")
     if not device_name:
         raise BusinessError("iot.device.NullDeviceName", "The device name cannot be empty.")
-    if not DEVICE_NAME_PATTERN.fullmatch(device_name):
+    if not is_device_name(device_name):
         raise BusinessError(
             "iot.device.InvalidFormattedDeviceName", "The format of the device name is invalid."
         )

@@ -21,7 +21,6 @@ given (and status is 2) the emulator issues a certificate from its CA on first q
 import datetime as dt
 import hashlib
 import json
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,9 +36,8 @@ from certadmin.emulator.ca import (
     IssuedCertificate,
 )
 from certadmin.emulator.faults import DeviceFault
+from certadmin.iot.identity import is_device_name, is_product_key
 
-DEVICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.@:\-]{4,32}")
-PRODUCT_KEY_PATTERN = re.compile(r"[A-Za-z0-9]{4,32}")
 STATUS_GENERATING, STATUS_FAILED, STATUS_READY = 0, 1, 2
 
 _ENTRY_KEYS = {
@@ -100,9 +98,9 @@ class Device:
 
 def validate_names(product_key: str, device_name: str) -> None:
     """Raise DevicesFileError unless both names follow the platform's naming rules."""
-    if not isinstance(product_key, str) or not PRODUCT_KEY_PATTERN.fullmatch(product_key):
+    if not isinstance(product_key, str) or not is_product_key(product_key):
         raise DevicesFileError(f"product_key {product_key!r} is not 4-32 letters or digits")
-    if not isinstance(device_name, str) or not DEVICE_NAME_PATTERN.fullmatch(device_name):
+    if not isinstance(device_name, str) or not is_device_name(device_name):
         raise DevicesFileError(
             f"device_name {device_name!r} is not 4-32 characters of letters, digits and -_.@:"
         )

@@ -13,14 +13,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ImproperlyConfigured
-
 DEFAULT_ACCOUNT_NAME = "default"
 DEFAULT_REGION = "cn-shanghai"
 # QueryDeviceCert's quota per account, and the jobs' share of it when not configured.
 DEFAULT_QPS = 10
 DEFAULT_JOB_QPS = 8
 ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9-]{1,32}$")
+
+
+class AccountsConfigError(ValueError):
+    """The environment's account variables are wrong; the message names the variable at fault
+    (settings raise it as Django's ImproperlyConfigured)."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,9 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number (queries per second).") from None
+        raise AccountsConfigError(f"{name} must be a whole number (queries per second).") from None
     if value < 1:
-        raise ImproperlyConfigured(f"{name} must be 1 or more.")
+        raise AccountsConfigError(f"{name} must be 1 or more.")
     return value
 
 
@@ -81,21 +84,21 @@ def _job_qps(qps: int, configured: int | None) -> int:
 def _names(text: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:
-        raise ImproperlyConfigured("CERTADMIN_ACCOUNTS must name at least one account.")
+        raise AccountsConfigError("CERTADMIN_ACCOUNTS must name at least one account.")
     seen: set[str] = set()
     for name in names:
         if not ACCOUNT_NAME_RE.fullmatch(name):
-            raise ImproperlyConfigured(
+            raise AccountsConfigError(
                 f"CERTADMIN_ACCOUNTS: {name[:40]!r} is not an account name (lowercase letters, "
                 "digits and -, at most 32 characters)."
             )
         if name in seen:
-            raise ImproperlyConfigured(f"CERTADMIN_ACCOUNTS names {name!r} twice.")
+            raise AccountsConfigError(f"CERTADMIN_ACCOUNTS names {name!r} twice.")
         seen.add(name)
     # Two names that differ only by - and _ would read the same variables.
     prefixes = [account_env_prefix(name) for name in names]
     if len(set(prefixes)) != len(prefixes):
-        raise ImproperlyConfigured(
+        raise AccountsConfigError(
             "CERTADMIN_ACCOUNTS names two accounts whose variables would be the same."
         )
     return names
@@ -106,9 +109,9 @@ def _named_account(environ: Mapping[str, str], name: str, job_qps: int | None) -
     key_id = _get(environ, prefix + "ACCESS_KEY_ID")
     secret = _get(environ, prefix + "ACCESS_KEY_SECRET")
     if not key_id:
-        raise ImproperlyConfigured(f"{prefix}ACCESS_KEY_ID must be set for account {name!r}.")
+        raise AccountsConfigError(f"{prefix}ACCESS_KEY_ID must be set for account {name!r}.")
     if not secret:
-        raise ImproperlyConfigured(f"{prefix}ACCESS_KEY_SECRET must be set for account {name!r}.")
+        raise AccountsConfigError(f"{prefix}ACCESS_KEY_SECRET must be set for account {name!r}.")
     region = _get(environ, prefix + "REGION", DEFAULT_REGION)
     qps = _positive_int(environ, prefix + "QPS", DEFAULT_QPS)
     own_job_qps = _positive_int(environ, prefix + "JOB_QPS", 0) or None
@@ -134,7 +137,7 @@ def accounts_from_environment(
     """The configured accounts by name, and the default account's name.
 
     ``demo``: the accounts to use when neither ``CERTADMIN_ACCOUNTS`` nor
-    ``ALIBABA_CLOUD_ACCESS_KEY_ID`` is set (the emulator's). Raises ``ImproperlyConfigured``
+    ``ALIBABA_CLOUD_ACCESS_KEY_ID`` is set (the emulator's). Raises ``AccountsConfigError``
     with a message that names the variable at fault (never its value when it is a secret).
     """
     job_qps = _positive_int(environ, "CERTADMIN_JOB_QPS", 0) or None
@@ -145,12 +148,12 @@ def accounts_from_environment(
         key_id = _get(environ, "ALIBABA_CLOUD_ACCESS_KEY_ID")
         secret = _get(environ, "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
         if not key_id:
-            raise ImproperlyConfigured(
+            raise AccountsConfigError(
                 "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, "
                 "or CERTADMIN_ACCOUNTS."
             )
         if not secret:
-            raise ImproperlyConfigured(
+            raise AccountsConfigError(
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET must be set with the AccessKey ID."
             )
         region = _get(environ, "CERTADMIN_IOT_REGION", DEFAULT_REGION)
@@ -171,7 +174,7 @@ def accounts_from_environment(
         accounts = dict(demo)
     default = _get(environ, "CERTADMIN_DEFAULT_ACCOUNT") or next(iter(accounts))
     if default not in accounts:
-        raise ImproperlyConfigured(
+        raise AccountsConfigError(
             f"CERTADMIN_DEFAULT_ACCOUNT names {default[:40]!r}, which is not a configured account."
         )
     return accounts, default

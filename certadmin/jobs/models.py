@@ -171,28 +171,3 @@ class JobItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.product_key}/{self.device_name}"
-
-
-class ProductSync(models.Model):
-    """When a product was last synced in full, and how many devices it had then."""
-
-    account = account_field()
-    product_key = models.CharField(_("ProductKey"), max_length=64)
-    iot_instance_id = models.CharField(_("IotInstanceId"), max_length=128, blank=True, default="")
-    device_count = models.PositiveIntegerField(_("devices"))
-    failed_count = models.PositiveIntegerField(_("failed lookups"), default=0)
-    synced_at = models.DateTimeField(_("last synced"))
-    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("product sync")
-        verbose_name_plural = _("product syncs")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["account", "product_key", "iot_instance_id"],
-                name="unique_product_sync_per_account",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.product_key

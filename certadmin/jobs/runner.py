@@ -41,9 +41,10 @@ from certadmin.audit.services import RequestContext, chain_verification_record
 from certadmin.audit.verification import chain_verify
 from certadmin.devices.inventory import device_certificate_check, inventory_listing_store
 from certadmin.devices.platform import describe_iot_error, iot_client, listing_rate_limiter
-from certadmin.devices.services import DeviceRef
+from certadmin.http.request_id import request_id_bound
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
 from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
+from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import DeviceListing
 from certadmin.jobs.models import ENDED_STATES, ItemState, Job, JobItem, JobKind, JobState
 from certadmin.jobs.services import (
@@ -52,7 +53,6 @@ from certadmin.jobs.services import (
     job_runs_enqueue,
     job_watch_enqueue,
 )
-from certadmin.ops.logs import request_id_bound
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def _with_retries(call, *, renew):
 
 
 def _record_error_code(record) -> str:
-    # The inventory's field for a lookup's error Code (H5's CertificateRecord.last_error_code).
+    # The inventory's field for a lookup's error Code (CertificateRecord.last_error_code).
     return getattr(record, "last_error_code", "") or ""
 
 

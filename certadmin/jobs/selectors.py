@@ -14,6 +14,21 @@ def jobs_visible(*, user) -> QuerySet[Job]:
     return jobs if user.is_superuser else jobs.filter(owner=user)
 
 
+def product_sync_running(*, account: str, product_key: str, iot_instance_id: str) -> Job | None:
+    """The sync of this product queued or running, if any."""
+    return (
+        Job.objects.filter(
+            kind=JobKind.PRODUCT_SYNC,
+            state__in=ACTIVE_STATES,
+            account=account,
+            product_key=product_key,
+            iot_instance_id=iot_instance_id,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def chain_verification_job(*, job_id: int) -> Job | None:
     """A chain verification by its id, with its result; every auditor may follow any of them,
     as they may read every verification's result."""

@@ -18,12 +18,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from certadmin.accounts.api_accounts import account_allowed
 from certadmin.audit.services import RequestContext
 from certadmin.devices.live_lookups import live_lookup_slot
-from certadmin.devices.platform import account_allowed, describe_iot_error, iot_client
-from certadmin.devices.services import DeviceRef
+from certadmin.devices.models import ProductSync
+from certadmin.devices.platform import describe_iot_error, iot_client
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError, IotError
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.models import (
     ACTIVE_STATES,
     DEVICE_KINDS,
@@ -32,7 +34,6 @@ from certadmin.jobs.models import (
     JobItem,
     JobKind,
     JobState,
-    ProductSync,
 )
 from certadmin.jobs.selectors import chain_verification_running
 

@@ -14,13 +14,12 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.certs.details import expiry_days_left
 from certadmin.devices.expiry import STATE_LABELS, expiry_state_annotated
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
-from certadmin.devices.platform import accounts_for
-from certadmin.htmx import HtmxHttpRequest, page_or_partial, page_redirect
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind
 from certadmin.jobs.progress import job_progress
@@ -35,6 +34,7 @@ from certadmin.jobs.services import (
     job_may_cancel,
     product_sync_start,
 )
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, page_redirect
 
 JOBS_LISTED = 100
 FAILED_ITEMS_SHOWN = 100

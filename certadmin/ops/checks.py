@@ -14,7 +14,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
-from certadmin.audit.keys import audit_keys_weakness
+from certadmin.audit.hmac_keys import audit_keys_weakness
 from certadmin.audit.signing import audit_signing_key_parse, public_key_bytes
 from certadmin.ops.database_roles import serving_role_findings
 

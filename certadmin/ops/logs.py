@@ -1,16 +1,13 @@
 """Structured logs: one line per request, per platform call, per job run and per audit event,
 each carrying the request id (django-log-request-id) that joins them; a job run's id is
-``job-<id>``. The fields travel as ``extra``: the JSON formatter (python-json-logger, in
-production) writes them as keys; the plain format keeps them readable in the message.
+``job-<id>`` (bound by certadmin/http/request_id.py). The fields travel as ``extra``: the JSON
+formatter (python-json-logger, in production) writes them as keys; the plain format keeps them
+readable in the message.
 
 Nothing sensitive is ever a field: no query strings, bodies, keys, secrets or reasons.
 """
 
-import contextlib
 import logging
-from collections.abc import Iterator
-
-from log_request_id import local
 
 from certadmin.iot.client import CallRecord
 
@@ -65,18 +62,3 @@ def platform_call_log(record: CallRecord, *, account: str) -> None:
             "throttled": record.throttled,
         },
     )
-
-
-@contextlib.contextmanager
-def request_id_bound(request_id: str) -> Iterator[None]:
-    """Log lines written inside carry ``request_id`` (a job run's ``job-<id>``, say)."""
-    previous = getattr(local, "request_id", None)
-    local.request_id = request_id
-    try:
-        yield
-    finally:
-        if previous is None:
-            with contextlib.suppress(AttributeError):
-                del local.request_id
-        else:
-            local.request_id = previous

@@ -1,5 +1,6 @@
 """What the Django side does with each IoT Platform call the pure client reports (its
-``on_call`` hook, wired in certadmin/devices/platform.py): count it and log it."""
+``on_call`` hook): count it and log it. certadmin/ops/apps.py installs it in
+certadmin/devices/platform.py."""
 
 from certadmin.iot.client import CallRecord
 from certadmin.ops.logs import platform_call_log
@@ -8,6 +9,6 @@ from certadmin.ops.metrics import platform_call_count
 
 def platform_call_observe(record: CallRecord, *, account: str) -> None:
     """Count and log one call made with API account ``account`` (its name, never the
-    AccessKey ID): certadmin/devices/platform.py binds it per account's client."""
+    AccessKey ID)."""
     platform_call_count(record, account=account)
     platform_call_log(record, account=account)

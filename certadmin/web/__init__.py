@@ -1,2 +1,2 @@
-"""Shared presentation that every app may use: how forms are rendered (``forms``) and how
-times are written (``times``)."""
+"""Shared presentation that every app may use: htmx answers, CSV cells, form rendering and
+time text. It sits below the Django apps and imports none of them."""

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from django.db import connection, transaction
 
 from certadmin.audit.append_only import TABLE, triggers_lifted
-from certadmin.audit.chain import GENESIS_HASH, event_hash
+from certadmin.audit.hash_chain import GENESIS_HASH, event_hash
 from certadmin.audit.models import AuditEvent
 
 CHECK = "audit_event_id_positive"

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from certadmin.audit.exports import export_manifest_verify
+from certadmin.audit.evidence_export import export_manifest_verify
 from certadmin.audit.models import AuditAction
 from certadmin.audit.selectors import events_visible
 from tests.audit.chain_runs import verification_run

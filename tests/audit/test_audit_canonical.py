@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from certadmin.audit.chain import (
+from certadmin.audit.hash_chain import (
     CHAIN_FIELDS,
     canonical_bytes,
     canonical_bytes_reference,

@@ -1,4 +1,4 @@
-"""A checkpoint that should be there and is not fails verification (issue 18, item 13): every
+"""A checkpoint that should be there and is not fails verification: every
 checkpoint is recorded in the keyed chain, so a deleted file is found; and no row may wait longer
 than CERTADMIN_AUDIT_CHECKPOINT_MAX_AGE for a checkpoint."""
 

@@ -92,6 +92,7 @@ APPEND_SCRIPT = """
 import os, time
 from pathlib import Path
 from certadmin.audit.services import RequestContext, audit_record
+from certadmin.iot.identity import DeviceRef
 folder = Path(os.environ["AUDIT_TEST_DIR"])
 worker = os.environ["AUDIT_TEST_WORKER"]
 (folder / f"ready-{worker}").touch()
@@ -100,7 +101,7 @@ while not (folder / "go").exists():
 context = RequestContext(ip_address="192.0.2.1", user_agent=f"worker {worker}")
 for n in range(int(os.environ["AUDIT_TEST_EVENTS"])):
     audit_record(action="key_reveal", outcome="success", actor=None, context=context,
-                 product_key="a1B2c3D4e5F", device_name=f"dev-{worker}", detail=str(n))
+                 device=DeviceRef("a1B2c3D4e5F", f"dev-{worker}"), detail=str(n))
 """
 
 TAMPER_SCRIPT = """

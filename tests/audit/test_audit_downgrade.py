@@ -1,4 +1,4 @@
-"""No downgrade to unkeyed rows (issue 18, item 2): an unkeyed (hash version 1) row verifies only
+"""No downgrade to unkeyed rows: an unkeyed (hash version 1) row verifies only
 up to the last legacy id that the configuration names (CERTADMIN_AUDIT_UNKEYED_UP_TO), where the
 database writer cannot move it, and a trail with rows must have a keyed one."""
 

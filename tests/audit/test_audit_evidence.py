@@ -1,4 +1,4 @@
-"""The auditor's evidence (issue 10): filters that answer "who saw device X's key last month",
+"""The auditor's evidence: filters that answer "who saw device X's key last month",
 outcomes that tell a slip from an incident, labelled times, translated details, an anchored head
 checked from the chain page, and the trail's own reads and checks recorded in it."""
 
@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from certadmin.audit.details import detail_display
+from certadmin.audit.detail_text import detail_display
 from certadmin.audit.forms import quick_ranges
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
 from certadmin.jobs.models import Job

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from certadmin.csv_safety import csv_cell, csv_text
+from certadmin.web.csv_safety import csv_cell, csv_text
 
 # Separators, quotes, line breaks, the characters csv.writer might treat specially, formula
 # starts, non-ASCII and astral characters.

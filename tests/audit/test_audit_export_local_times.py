@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from certadmin.audit.exports import LocalTimes, _local_time
+from certadmin.audit.evidence_export import LocalTimes, _local_time
 
 ZONES = [
     "UTC",

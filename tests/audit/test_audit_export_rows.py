@@ -9,10 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from certadmin.audit import exports as audit_exports
-from certadmin.audit.exports import EXPORT_FIELDS
+from certadmin.audit import evidence_export as audit_exports
+from certadmin.audit.evidence_export import EXPORT_FIELDS
 from certadmin.audit.models import AuditEvent, AuditOutcome
-from certadmin.csv_safety import csv_cell
+from certadmin.web.csv_safety import csv_cell
 from tests.support.audit_events import make_event
 
 pytestmark = pytest.mark.django_db

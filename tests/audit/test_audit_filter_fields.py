@@ -1,6 +1,6 @@
 """The audit filter form written in Python (``web.forms``, the project's form renderer) is
 Django's own field rendering, byte for byte: labels, help, errors, ids, values, ``checked``
-and ``selected`` (issue 13: the audit list under load)."""
+and ``selected`` (the audit list under load)."""
 
 import pytest
 from django import forms

@@ -1,4 +1,4 @@
-"""Dates at the edge of the calendar, and an export that fails part-way (issue 11, item 4).
+"""Dates at the edge of the calendar, and an export that fails part-way.
 
 Every valid date works as a filter in every time zone; an export whose stream breaks after it
 started ends as a broken download over a real HTTP server (gunicorn's own request handling), not
@@ -15,7 +15,7 @@ import requests
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection, connections
 
-from certadmin.audit import exports as audit_exports
+from certadmin.audit import evidence_export as audit_exports
 from tests.support.audit_events import export_unpacked, make_events, tamper
 
 # East and west of UTC: midnight of 0001-01-01 in Shanghai is before the first UTC instant.

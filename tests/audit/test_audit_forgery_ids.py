@@ -1,5 +1,5 @@
 """Ids are the database's own, positive and increasing, and the verifier walks every row
-whatever its id (issue 18, item 1): a row the dashboard shows is a row the verifier checks.
+whatever its id: a row the dashboard shows is a row the verifier checks.
 
 The attacker writes to the database as the application's role and holds no audit key."""
 

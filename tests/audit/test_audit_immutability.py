@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from certadmin.audit.chain import event_hash
+from certadmin.audit.hash_chain import event_hash
 from certadmin.audit.models import AuditEvent, AuditImmutableError, ChainVerification
 from certadmin.audit.services import chain_verification_record
 from certadmin.audit.verification import chain_verify
@@ -149,7 +149,7 @@ def test_admin_offers_superusers_no_way_to_change_a_verification_run(superuser, 
     assert not ChainVerification.objects.get().ok
 
 
-# --- SQLite's REPLACE path and PostgreSQL's upsert (issue 11, item 2) ----------------------------
+# --- SQLite's REPLACE path and PostgreSQL's upsert ----------------------------
 
 
 def _columns(model) -> list[str]:
@@ -265,7 +265,7 @@ def test_postgresql_refuses_an_upsert_of_a_verification_run():
     assert not ChainVerification.objects.get().ok
 
 
-# --- The verification history (issue 11, item 7) -----------------------------------------------
+# --- The verification history -----------------------------------------------
 
 
 def test_a_verification_run_cannot_be_changed_or_removed_through_the_orm():

@@ -1,4 +1,4 @@
-"""The keyed chain and its signed checkpoints (issue 11, item 6)."""
+"""The keyed chain and its signed checkpoints."""
 
 import hashlib
 import hmac
@@ -12,14 +12,14 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
-from certadmin.audit.chain import canonical_event_bytes, event_hash, field_digest
 from certadmin.audit.checkpoints import (
     CheckpointError,
     checkpoint_sign,
     checkpoint_write,
     checkpoints_read,
 )
-from certadmin.audit.keys import audit_keys_parse
+from certadmin.audit.hash_chain import canonical_event_bytes, event_hash, field_digest
+from certadmin.audit.hmac_keys import audit_keys_parse
 from certadmin.audit.models import AuditEvent, ChainProblem, ChainVerification
 from certadmin.audit.verification import chain_verify
 from tests.support.audit_events import make_event, make_events, tamper

@@ -1,4 +1,4 @@
-"""The event list's query shapes at scale (issue 13): a day filter is asked as an id range,
+"""The event list's query shapes at scale: a day filter is asked as an id range,
 and the indexes for one action and one product's outcome exist; the filters still return the
 right rows, and keyset pages still continue correctly."""
 

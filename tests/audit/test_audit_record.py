@@ -5,7 +5,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import RequestFactory
 
-from certadmin.audit.chain import (
+from certadmin.audit.hash_chain import (
     CHAIN_FIELDS,
     GENESIS_HASH,
     canonical_event_bytes,

@@ -1,4 +1,4 @@
-"""Redacting one text of one event (issue 18, item 14): the chain covers a keyed digest of each
+"""Redacting one text of one event: the chain covers a keyed digest of each
 redactable text (hash version 4), so a superuser's redaction, itself an event, leaves the chain
 verifying, while any other change (a text edited, a text blanked with no redaction event, any
 other UPDATE) is refused by the database or found by the verifier. On SQLite and PostgreSQL."""
@@ -14,7 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
 from certadmin.audit import services
-from certadmin.audit.chain import canonical_event_bytes, field_digest, redaction_detail
+from certadmin.audit.hash_chain import canonical_event_bytes, field_digest, redaction_detail
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainProblem
 from certadmin.audit.services import (
     AuditRedactionDenied,

@@ -5,7 +5,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from django.utils.html import escape
 
-from certadmin.audit.details import detail_display
+from certadmin.audit.detail_text import detail_display
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.rows import PathFormat, event_rows
 from certadmin.web.times import timestamp

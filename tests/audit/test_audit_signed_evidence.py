@@ -1,4 +1,4 @@
-"""Exports and checkpoints signed with Ed25519 (issue 18, items 12 and 6): a verifier holds only
+"""Exports and checkpoints signed with Ed25519: a verifier holds only
 public keys, so nothing it holds can forge them; an export archive is refused unless it is
 exactly what certadmin writes."""
 
@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from certadmin.audit.checkpoints import Checkpoint, checkpoint_sign, checkpoint_write
-from certadmin.audit.exports import (
+from certadmin.audit.evidence_export import (
     LEGACY_EXPORT_FORMAT,
     SIGNATURE_FIELD,
     export_manifest_verify,

@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from certadmin.audit.chain import event_hash
+from certadmin.audit.hash_chain import event_hash
 from certadmin.audit.models import AuditEvent, ChainProblem, ChainVerification
 from certadmin.audit.verification import chain_verify
 from tests.support.audit_events import make_event, make_events, tamper

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from certadmin.audit import verification
-from certadmin.audit.chain import event_hash
+from certadmin.audit.hash_chain import event_hash
 from certadmin.audit.models import AuditEvent, ChainProblem
 from certadmin.audit.verification import _Walk, _WalkState, chain_verify
 from tests.audit.forged_rows import (
@@ -163,7 +163,7 @@ def test_the_command_checks_a_big_trail_in_processes_and_refuses_zero_workers(ca
         call_command("audit_verify", "--workers", "0")
 
 
-# --- ids below 1 and unkeyed rows (issue 18, items 1 and 2) ---------------------------------
+# --- ids below 1 and unkeyed rows ---------------------------------
 
 
 @pytest.mark.parametrize("row_id", [-7, 0])

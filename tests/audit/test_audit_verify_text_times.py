@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from certadmin.audit import selectors, verification
-from certadmin.audit.chain import CHAIN_FIELDS, created_at_text
+from certadmin.audit.hash_chain import CHAIN_FIELDS, created_at_text
 from certadmin.audit.models import AuditEvent, ChainProblem
 from certadmin.audit.verification import chain_verify
 from tests.support.audit_events import make_event, tamper

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from certadmin.audit import views as audit_views
-from certadmin.audit.exports import export_manifest_verify
+from certadmin.audit.evidence_export import export_manifest_verify
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
 from certadmin.audit.services import AuditWriteError
 from certadmin.audit.views import PAGE_SIZE

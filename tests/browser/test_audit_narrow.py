@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
+from certadmin.iot.identity import DeviceRef
 from tests.browser.chain_verify import verify_now
 from tests.browser.conftest import log_in
 
@@ -30,9 +31,7 @@ def _events(person):
             outcome=outcome,
             actor=custodian,
             context=context,
-            product_key=PRODUCT_KEY,
-            device_name=DEVICE,
-            iot_instance_id="iot-06z00ep2pjifrby",
+            device=DeviceRef(PRODUCT_KEY, DEVICE, "iot-06z00ep2pjifrby"),
             key_fingerprint="AB:" * 31 + "AB",
             reason="OPS-4711: a reason that is long enough to wrap over several lines on a phone",
             detail=detail,

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from certadmin.audit.exports import export_manifest_verify
+from certadmin.audit.evidence_export import export_manifest_verify
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
+from certadmin.iot.identity import DeviceRef
 from tests.browser.chain_verify import verify_now
 from tests.browser.conftest import PASSWORD, log_in
 
@@ -30,8 +31,7 @@ def test_auditor_finds_filters_exports_and_verifies_a_custodians_reveal(
         outcome=AuditOutcome.SUCCESS,
         actor=person("Viewer", "decoy-viewer"),
         context=RequestContext(ip_address="192.0.2.7", user_agent="browser-test"),
-        product_key=PRODUCT_KEY,
-        device_name="gateway-07",
+        device=DeviceRef(PRODUCT_KEY, "gateway-07"),
         detail="pem",
     )
 

@@ -1,4 +1,4 @@
-"""Finding a device in a real browser (issue 10): Enter does what the person means, the list
+"""Finding a device in a real browser: Enter does what the person means, the list
 lives in the URL, the list works without JavaScript, the form suggests known products, the
 certificate page's errors lead somewhere, and device statuses read as words in their colours."""
 

@@ -8,9 +8,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import CertificateRecord, ProductSync
 from certadmin.emulator.seed import FLEET_PRODUCT_KEY, FLEET_SIZE, FLEET_UNITS_PER_LINE
-from certadmin.jobs.models import ProductSync
 from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser

@@ -1,4 +1,4 @@
-"""Layout and looks in a real browser (issue 10): at 390 px no device, expiry or jobs page scrolls
+"""Layout and looks in a real browser: at 390 px no device, expiry or jobs page scrolls
 sideways, in English and in Chinese; long tokens break, ordinary words do not; help texts sit
 with their own field; cards have no empty bands."""
 
@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from certadmin.devices.services import DeviceRef
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs import runner
 from certadmin.jobs.models import JobKind
 from certadmin.jobs.services import device_lookup_job_create

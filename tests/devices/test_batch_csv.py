@@ -8,7 +8,7 @@ from certadmin.devices.batch_csv import (
     BatchCsvError,
     batch_csv_parse,
 )
-from certadmin.devices.services import DeviceRef
+from certadmin.iot.identity import DeviceRef
 
 PK = "a1Fleet5kXz"
 

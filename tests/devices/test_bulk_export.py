@@ -18,7 +18,7 @@ from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.devices.inventory import device_certificate_check
 from certadmin.devices.models import CertificateRecord
 from certadmin.devices.platform import iot_client
-from certadmin.devices.services import DeviceRef
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
 from tests.support.key_material import api_answer, key_fragments
 
@@ -175,7 +175,7 @@ def test_nothing_to_export_and_too_much_are_refused_without_an_event(
     response = client.get(reverse(EXPORT), {"product_key": "nosuchproduct1"})
     assert response.status_code == 409
     assert "nothing to export" in response.content.decode()
-    monkeypatch.setattr("certadmin.devices.exports.EXPORT_MAX_CERTIFICATES", 3)
+    monkeypatch.setattr("certadmin.devices.certificate_export.EXPORT_MAX_CERTIFICATES", 3)
     response = client.get(reverse(EXPORT), {"product_key": product_key})
     assert response.status_code == 409
     assert "at most 3" in response.content.decode()

@@ -1,4 +1,4 @@
-"""Downloads (issue 5): the certificate alone (PEM, DER, chain) for viewers, and bundles with the
+"""Downloads: the certificate alone (PEM, DER, chain) for viewers, and bundles with the
 private key (PKCS#8 PEM, PKCS#12, ZIP) for key custodians, each audited."""
 
 import io

@@ -15,8 +15,8 @@ from certadmin.devices.inventory import (
     inventory_store_failure,
 )
 from certadmin.devices.models import CertificateRecord, InventoryVersion
-from certadmin.devices.services import DeviceRef
 from certadmin.emulator import DEMO_PRODUCT_KEY
+from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import DeviceListing
 from tests.devices.test_expiry_page import counts_of
 from tests.support.pages import page_text

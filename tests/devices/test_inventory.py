@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from certadmin.devices.inventory import device_certificate_check, inventory_store_failure
 from certadmin.devices.models import CertificateRecord
-from certadmin.devices.services import DeviceRef
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.iot.errors import IotThrottledError
+from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import DeviceListing
 from tests.support.key_material import api_answer
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from certadmin.csv_safety import csv_cell
 from certadmin.devices.inventory_csv import (
     INVENTORY_CSV_HEADER,
     inventory_csv_lines,
     inventory_csv_rows,
 )
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.csv_safety import csv_cell
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 

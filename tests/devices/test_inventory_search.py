@@ -8,12 +8,11 @@ import pytest
 from django.utils import timezone
 
 from certadmin.devices.inventory import inventory_listing_store
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import CertificateRecord, ProductSync
 from certadmin.devices.selectors import inventory_devices
 from certadmin.emulator.seed import FLEET_PRODUCT_KEY
 from certadmin.iot.results import DeviceListing
 from certadmin.jobs import runner
-from certadmin.jobs.models import ProductSync
 from certadmin.jobs.services import product_sync_start
 from tests.support.pages import HTMX_HEADERS, page_text
 

@@ -1,4 +1,4 @@
-"""The device page's one key form (issue 10): near the top, one reason and password for
+"""The device page's one key form: near the top, one reason and password for
 revealing or downloading, the right audit action per choice, errors in place, and "who has
 seen this key" updated by a reveal's answer."""
 

@@ -1,4 +1,4 @@
-"""One person cannot hold every server thread (issue 18, item 9): each platform call a person
+"""One person cannot hold every server thread: each platform call a person
 waits for takes one of their ``LIVE_LOOKUPS_PER_USER`` slots; beyond them the page is
 answered 429 at once, with ``Retry-After``, and every slot is given back however the call
 ends. Slots live in Django's cache: run this file with ``REDIS_URL`` for the Redis cache."""

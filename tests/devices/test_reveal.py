@@ -1,4 +1,4 @@
-"""Revealing a device's private key (issue 4): who may, what it takes, what is recorded, and
+"""Revealing a device's private key: who may, what it takes, what is recorded, and
 where the key must never end up."""
 
 import logging
@@ -20,7 +20,7 @@ from certadmin.audit.verification import chain_verify
 from certadmin.certs.details import certificate_details
 from certadmin.certs.fingerprints import public_key_sha256
 from certadmin.certs.loading import load_certificate, load_private_key
-from certadmin.devices import keys
+from certadmin.devices import key_release
 from certadmin.devices.models import CertificateRecord
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
 from tests.support.emulator import api_calls
@@ -88,7 +88,7 @@ def test_the_reveal_record_is_committed_before_the_key_is_returned(
     """Spy on the success record: when it returns, a second connection must already see the
     row, and the key must not have been handed out yet."""
     api = api_answer(dashboard_iot, "thermo-002")
-    real_audit_record = keys.audit_record
+    real_audit_record = key_release.audit_record
     seen: list[dict] = []
 
     def audit_record_then_look(**kwargs):
@@ -106,7 +106,7 @@ def test_the_reveal_record_is_committed_before_the_key_is_returned(
         seen.append({"row": row, "in_transaction": connection.in_atomic_block})
         return event
 
-    monkeypatch.setattr(keys, "audit_record", audit_record_then_look)
+    monkeypatch.setattr(key_release, "audit_record", audit_record_then_look)
     reauth_now(custodian_client)
 
     response = post_reveal(custodian_client, "thermo-002")
@@ -197,7 +197,7 @@ def test_reveal_without_a_valid_reason_is_refused_and_audited(
 
 
 def test_a_reason_spanning_lines_is_refused_and_says_so(dashboard_iot, custodian_client):
-    # A line break would let one reason pass for several rows wherever it is shown (issue 18).
+    # A line break would let one reason pass for several rows wherever it is shown.
     reauth_now(custodian_client)
     reason = "Ticket OPS-4711\r\nBoard swapped, reprovisioning."
 

@@ -51,7 +51,7 @@ def test_decoding_a_pem_certificate_keeps_its_text(leaf):
 
 @pytest.mark.parametrize("pkcs", ["pkcs8", "traditional"])
 def test_a_key_bundled_after_the_certificate_is_not_in_the_text(leaf, pkcs):
-    # Adapted (issue 11, item 1): the text is the parsed certificate re-encoded, nothing else.
+    # Adapted: the text is the parsed certificate re-encoded, nothing else.
     key_pem = leaf.key_pem(pkcs=pkcs)
 
     decoded = certificate_decode(leaf.cert_pem + key_pem)
@@ -85,7 +85,7 @@ def test_a_key_sent_instead_of_a_certificate_is_never_in_the_text(leaf, text_of)
 
 
 def test_undecodable_text_is_known_only_by_its_length_and_digest():
-    # Adapted (issue 11, item 1): undecodable text is no longer kept for display.
+    # Adapted: undecodable text is no longer kept for display.
     decoded = certificate_decode("MII\x00<b>")
 
     assert not decoded.ok

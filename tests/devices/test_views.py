@@ -8,11 +8,10 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
-from certadmin.devices.models import CertificateRecord, RecentDevice
+from certadmin.devices.models import CertificateRecord, ProductSync, RecentDevice
 from certadmin.emulator import DEMO_PRODUCT_KEY, ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
 from certadmin.emulator.store import Device
 from certadmin.iot.client import IotClient
-from certadmin.jobs.models import ProductSync
 from tests.support.certificates import make_ca, make_key, make_leaf, name
 from tests.support.emulator import api_calls
 from tests.support.iot_accounts import account_on
@@ -564,7 +563,7 @@ def test_undecodable_certificate_shows_the_reason_not_the_text(
     assert reason in html
     assert "<b>not base64" not in html
     assert "<img src=x" not in html
-    # Adapted (issue 11, item 1): the received text is never shown, only its length and digest.
+    # Adapted: the received text is never shown, only its length and digest.
     assert "TUlJQmFkZA==" not in html
     assert f"sent {len(certificate)} characters" in html
 

@@ -1,9 +1,8 @@
 """Named API accounts from the environment: every good and bad case, secrets never shown."""
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 
-from certadmin.iot.accounts import IotAccount, accounts_from_environment
+from certadmin.iot.accounts import AccountsConfigError, IotAccount, accounts_from_environment
 
 SECRET = "very-secret-value-0123456789"
 TOKEN = "sts-token-value-abcdef"
@@ -79,14 +78,14 @@ def test_no_configuration_is_the_demo():
     ],
 )
 def test_bad_configuration_is_refused_with_a_clear_message(changes, message):
-    with pytest.raises(ImproperlyConfigured) as refused:
+    with pytest.raises(AccountsConfigError) as refused:
         accounts_from_environment(two_accounts(**changes))
     assert message in str(refused.value)
     assert SECRET not in str(refused.value)
 
 
 def test_a_secret_alone_without_its_key_id_is_refused():
-    with pytest.raises(ImproperlyConfigured, match="ACCESS_KEY_SECRET must be set"):
+    with pytest.raises(AccountsConfigError, match="ACCESS_KEY_SECRET must be set"):
         accounts_from_environment({"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIone"})
 
 

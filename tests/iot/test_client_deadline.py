@@ -1,4 +1,4 @@
-"""A call's deadline (issue 11, item 8): one time budget for every attempt of a call, and a read
+"""A call's deadline: one time budget for every attempt of a call, and a read
 timeout that is not repeated when the caller says so (a page); a job keeps its retries."""
 
 import socket

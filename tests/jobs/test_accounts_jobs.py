@@ -3,11 +3,11 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import CertificateRecord, ProductSync
 from certadmin.devices.selectors import product_inventory
 from certadmin.emulator.seed import STAGING_PRODUCT_KEY
 from certadmin.jobs import runner
-from certadmin.jobs.models import Job, JobState, ProductSync
+from certadmin.jobs.models import Job, JobState
 from certadmin.jobs.services import JobStartError, product_sync_start
 
 

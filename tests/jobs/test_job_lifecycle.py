@@ -6,7 +6,8 @@ import time
 import pytest
 
 from certadmin.devices.platform import iot_client
-from certadmin.devices.services import DeviceRef, certificate_lookup
+from certadmin.devices.services import certificate_lookup
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs import runner
 from certadmin.jobs.models import ItemState, Job, JobItem, JobState
 from certadmin.jobs.services import job_cancel, product_sync_start

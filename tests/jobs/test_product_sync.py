@@ -3,9 +3,9 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import CertificateRecord, ProductSync
 from certadmin.jobs import runner
-from certadmin.jobs.models import ItemState, Job, JobItem, JobState, ProductSync
+from certadmin.jobs.models import ItemState, Job, JobItem, JobState
 from certadmin.jobs.services import JobStartError, product_sync_start
 
 pytestmark = pytest.mark.django_db

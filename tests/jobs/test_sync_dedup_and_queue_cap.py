@@ -1,4 +1,4 @@
-"""Identical syncs are not queued twice, and the queue has a cap (issue 18, item 9).
+"""Identical syncs are not queued twice, and the queue has a cap.
 
 A product has at most one sync queued or running per account and instance (a database
 constraint holds to it): starting it again points to that job, in the dashboard and in
@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from certadmin.devices.services import DeviceRef
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs import runner, services
 from certadmin.jobs.models import Job, JobKind, JobState
 from certadmin.jobs.services import (

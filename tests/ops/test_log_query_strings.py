@@ -1,4 +1,4 @@
-"""No log line, in any format, carries a query string (issue 18, item 4).
+"""No log line, in any format, carries a query string.
 
 Django's own warnings (``django.request`` for 4xx/5xx, ``django.security.*``) pass the request
 as the record's ``request`` attribute, and the JSON formatter wrote it with its full path:

@@ -138,7 +138,7 @@ def test_a_full_session_logs_json_lines_with_request_ids_and_no_secret(
 
 
 def test_a_job_run_logs_under_the_job_request_id(json_log, dashboard_iot, viewer):
-    from certadmin.devices.services import DeviceRef
+    from certadmin.iot.identity import DeviceRef
     from certadmin.jobs.runner import job_work
     from certadmin.jobs.services import device_lookup_job_create
 

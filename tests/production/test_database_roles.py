@@ -1,5 +1,5 @@
 """Two database roles on PostgreSQL: migrations run as the tables' owner, the dashboard and the
-workers as a role that may only read and append to the audit trail (issue 18, item 11).
+workers as a role that may only read and append to the audit trail.
 
 A fresh database owned by a fresh non-superuser owner role is migrated by ``manage.py migrate``
 run as that owner, then ``manage.py db_grant_serving_role`` (as the owner) gives a fresh
@@ -32,6 +32,7 @@ from certadmin.audit.services import (
 )
 from certadmin.audit.verification import chain_verify
 from certadmin.devices.models import CertificateRecord
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.models import Job, JobKind, JobState
 from certadmin.jobs.tasks import job_work
 from certadmin.ops.checks import database_serving_role_check
@@ -193,8 +194,7 @@ def test_the_serving_role_appends_to_the_trail_and_the_chain_verifies(split):
             outcome=AuditOutcome.SUCCESS,
             actor=None,
             context=CONTEXT,
-            product_key="a1Roles0001",
-            device_name="gateway-01",
+            device=DeviceRef("a1Roles0001", "gateway-01"),
             reason="Ticket OPS-11: two database roles",
         )
         report = chain_verify(checkpoint_dir="")
@@ -214,8 +214,7 @@ def test_the_serving_role_redacts_a_text_and_may_change_nothing_else(split):
             outcome=AuditOutcome.SUCCESS,
             actor=None,
             context=CONTEXT,
-            product_key="a1Roles0001",
-            device_name="gateway-02",
+            device=DeviceRef("a1Roles0001", "gateway-02"),
             reason="Ticket OPS-12: a reason that has to go",
         )
         audit_field_redact(

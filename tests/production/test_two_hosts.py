@@ -21,7 +21,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from certadmin.audit.keys import audit_keys_parse
+from certadmin.audit.hmac_keys import audit_keys_parse
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.verification import chain_verify
 from certadmin.emulator import DEMO_PRODUCT_KEY

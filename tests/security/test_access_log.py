@@ -1,4 +1,4 @@
-"""Query strings stay out of the servers' access logs (issue 11, item 12): runserver and gunicorn,
+"""Query strings stay out of the servers' access logs: runserver and gunicorn,
 each started for real on a free port."""
 
 import os

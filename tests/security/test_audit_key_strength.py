@@ -1,4 +1,4 @@
-"""Public or guessable audit keys are refused in production (issue 18, item 7): by the settings
+"""Public or guessable audit keys are refused in production: by the settings
 at boot and by ``check --deploy``, naming the key id and the rule, never the key."""
 
 import base64
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.checks import run_checks
 
-from certadmin.audit.keys import DEMO_AUDIT_KEY, audit_key_weakness, audit_keys_parse
+from certadmin.audit.hmac_keys import DEMO_AUDIT_KEY, audit_key_weakness, audit_keys_parse
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""A URL names a device exactly (issue 11, item 3).
+"""A URL names a device exactly.
 
 A path value with spaces of any script, tabs or line breaks around it used to pass validation
 (stripped) while the raw value reached the API and the audit trail. Now it is refused: nothing

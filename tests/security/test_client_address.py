@@ -1,4 +1,4 @@
-"""The client's address behind trusted proxies (issue 11, item 9): one answer for the login
+"""The client's address behind trusted proxies: one answer for the login
 lockout and the audit trail, and X-Forwarded-For believed only through the configured proxies."""
 
 import pytest

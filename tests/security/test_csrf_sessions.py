@@ -1,4 +1,4 @@
-"""CSRF tokens are tied to the session (issue 11, item 10)."""
+"""CSRF tokens are tied to the session."""
 
 import re
 

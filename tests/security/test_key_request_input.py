@@ -1,7 +1,7 @@
-"""Reasons, passphrases and oversize key requests (issue 11, item 11).
+"""Reasons, passphrases and oversize key requests.
 
 A reason must carry words (of any script, after NFKC), on one line, with no invisible
-formatting (issue 18 tightened both: tests/security/test_reasons_and_passphrases.py); a PKCS#12
+formatting (tightened since: tests/security/test_reasons_and_passphrases.py); a PKCS#12
 passphrase must have some strength; an oversize request, refused before
 any view reads it, is still recorded as a refused key access and answered 413.
 """
@@ -9,7 +9,8 @@ any view reads it, is still recorded as a refused key access and answered 413.
 import pytest
 
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
-from certadmin.devices.forms import KeyAccessForm, KeyActionForm
+from certadmin.audit.reasons import KeyAccessForm
+from certadmin.devices.forms import KeyActionForm
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from tests.support.emulator import api_calls
 from tests.support.key_material import reauth_now

@@ -1,4 +1,4 @@
-"""Only what was parsed as a certificate is shown or stored (issue 11, item 1).
+"""Only what was parsed as a certificate is shown or stored.
 
 A ``Certificate`` string that carries a private key in a shape no PEM-key pattern recognises
 must not reach the certificate page, the inventory, the CLI or a log. The emulator returns each

@@ -1,4 +1,4 @@
-"""Reasons and passphrases (issue 18, item 10).
+"""Reasons and passphrases.
 
 A reason is one line of at least ``REASON_MIN_WORDS`` different words in any script (each
 Chinese or Japanese character a word): repeated characters or words, invisible characters,
@@ -17,10 +17,11 @@ from django.test import Client
 from django.urls import reverse
 
 from certadmin.audit.models import AuditEvent, AuditOutcome
+from certadmin.audit.reasons import KeyAccessForm, reason_words
 from certadmin.devices.downloads import key_file_name, passphrase_context
-from certadmin.devices.forms import KeyAccessForm, KeyActionForm, passphrase_problem, reason_words
-from certadmin.devices.services import DeviceRef
+from certadmin.devices.forms import KeyActionForm, passphrase_problem
 from certadmin.emulator import DEMO_PRODUCT_KEY
+from certadmin.iot.identity import DeviceRef
 from tests.support.key_material import reauth_now
 from tests.support.people import ROLE_PASSWORD
 

@@ -1,4 +1,4 @@
-"""A form POST in a charset other than UTF-8 (issue 11, item 5) is the client's error: 400."""
+"""A form POST in a charset other than UTF-8 is the client's error: 400."""
 
 import logging
 import re
@@ -53,7 +53,7 @@ def test_a_form_post_in_another_charset_is_a_bad_request(dashboard_iot, custodia
     assert {k: v for k, v in seen.items() if v != 400} == {}
 
 
-# --- issue 18, item 5: every charset name, known to Python or not, is a 200/302 or a 400 ------
+# --- every charset name, known to Python or not, is a 200/302 or a 400 ------
 
 # Names Python knows for UTF-8 and US-ASCII: accepted, and the body is read as UTF-8.
 UTF8_NAMES = [

@@ -1,4 +1,4 @@
-"""Failures that used to be a 500 (issue 11, item 5).
+"""Failures that used to be a 500.
 
 An unreadable CA bundle is said on the page and by ``manage.py check``, and the rest works.
 A write-locked inventory costs neither the page nor the download; the audit trail stays fail
@@ -90,7 +90,7 @@ def test_manage_py_check_warns_of_a_missing_ca_bundle_and_is_quiet_for_a_good_on
     ]
 
 
-# --- a CA bundle of no use: missing, a directory, empty, without a certificate (issue 18, item 8)
+# --- a CA bundle of no use: missing, a directory, empty, without a certificate
 
 UNUSABLE_BUNDLES = {
     "missing": (None, "the file does not exist", "certadmin.W101"),

@@ -1,4 +1,4 @@
-"""A slow platform (issue 11, item 8): a page answers within its deadline, with a clear error,
+"""A slow platform: a page answers within its deadline, with a clear error,
 after one QueryDeviceCert (a read timeout may have run upstream and spent quota)."""
 
 import time

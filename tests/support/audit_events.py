@@ -10,19 +10,28 @@ from django.db import connection
 from certadmin.audit.append_only import triggers_lifted
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
+from certadmin.iot.identity import DeviceRef
 
 CONTEXT = RequestContext(ip_address="192.0.2.10", user_agent="pytest-audit")
 
 
 def make_event(**overrides) -> AuditEvent:
-    """Append one event with plausible defaults; any ``audit_record`` argument can be overridden."""
+    """Append one event with plausible defaults; any ``audit_record`` argument can be overridden,
+    and the device's parts one by one (``product_key``, ``device_name``, ``iot_instance_id``,
+    ``account``; the account is empty unless given, as in rows written before accounts)."""
+    device = {
+        "product_key": "a1B2c3D4e5F",
+        "device_name": "sensor-01",
+        "iot_instance_id": "",
+        "account": "",
+    }
+    device.update({name: overrides.pop(name) for name in list(device) if name in overrides})
     values = {
         "action": AuditAction.KEY_REVEAL,
         "outcome": AuditOutcome.SUCCESS,
         "actor": None,
         "context": CONTEXT,
-        "product_key": "a1B2c3D4e5F",
-        "device_name": "sensor-01",
+        "device": DeviceRef(**device),
         "cert_sn": "1234567890",
         "certificate_sha256": "ab" * 32,
         "key_fingerprint": "cd" * 32,

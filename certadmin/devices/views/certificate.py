@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from certadmin.accounts.api_accounts import iot_account
 from certadmin.accounts.reauth import reauth_is_fresh
 from certadmin.accounts.roles import REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.audit.selectors import device_recent_reveals
@@ -14,12 +15,7 @@ from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
 from certadmin.devices.live_lookups import retry_after_add
-from certadmin.devices.platform import (
-    ca_bundle,
-    describe_iot_error,
-    iot_account,
-    iot_error_status,
-)
+from certadmin.devices.platform import ca_bundle, describe_iot_error, iot_error_status
 from certadmin.devices.selectors import device_status_of, product_suggestions
 from certadmin.devices.services import certificate_lookup, device_query
 from certadmin.devices.views.common import (
@@ -30,8 +26,8 @@ from certadmin.devices.views.common import (
     download_problem,
 )
 from certadmin.devices.views.search import search_page
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.iot.errors import IotError
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 INSTANCE_NOT_FOUND = "iot.system.InstanceNotFound"
 
@@ -68,12 +64,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
             iot_instance_id=ref.iot_instance_id,
             account=ref.account,
         ),
-        "recent_reveals": device_recent_reveals(
-            product_key=ref.product_key,
-            device_name=ref.device_name,
-            iot_instance_id=ref.iot_instance_id,
-            account=ref.account,
-        )
+        "recent_reveals": device_recent_reveals(device=ref)
         if can_reveal or request.user.has_perm(VIEW_AUDIT_TRAIL)
         else None,
     }

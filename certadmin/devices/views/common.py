@@ -7,14 +7,14 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
 
+from certadmin.accounts.api_accounts import account_allowed
 from certadmin.audit.models import AuditAction
 from certadmin.audit.services import request_context
 from certadmin.devices import forms
 from certadmin.devices.downloads import DownloadFile
-from certadmin.devices.keys import key_access_denied
-from certadmin.devices.platform import account_allowed
-from certadmin.devices.services import DeviceRef
-from certadmin.htmx import HtmxHttpRequest
+from certadmin.devices.key_release import key_access_denied
+from certadmin.iot.identity import DeviceRef
+from certadmin.web.htmx import HtmxHttpRequest
 
 
 class DeviceNotCanonical(Http404):

@@ -9,16 +9,16 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.devices import forms
 from certadmin.devices.expiry import EXPIRY_STATES
 from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
 from certadmin.devices.expiry_chart import expiry_chart_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
-from certadmin.devices.platform import accounts_for
 from certadmin.devices.selectors import inventory_batches, inventory_devices
 from certadmin.devices.views.search import inventory_table
-from certadmin.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
 
 EXPIRY_DEFAULT_SORT = "days"
 

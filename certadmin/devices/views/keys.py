@@ -21,7 +21,7 @@ from certadmin.audit.models import AuditAction
 from certadmin.audit.selectors import device_recent_reveals
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
-from certadmin.devices.keys import (
+from certadmin.devices.key_release import (
     KeyAccessDenied,
     KeyAccessInvalid,
     KeyReleaseError,
@@ -36,8 +36,8 @@ from certadmin.devices.views.common import (
     device_for_request,
     download_problem,
 )
-from certadmin.htmx import HtmxHttpRequest, page_or_partial
 from certadmin.http.oversize import oversize_handler
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 
 def _oversize_refused(action: AuditAction):
@@ -120,12 +120,7 @@ def _key_access(
         )
         context["form"] = forms.KeyActionForm()
         # "Who has seen this key" on the page is updated by the same answer.
-        context["recent_reveals"] = device_recent_reveals(
-            product_key=device.product_key,
-            device_name=device.device_name,
-            iot_instance_id=device.iot_instance_id,
-            account=device.account,
-        )
+        context["recent_reveals"] = device_recent_reveals(device=device)
     except KeyAccessDenied as error:
         raise PermissionDenied(error.message) from None
     except KeyAccessInvalid:
@@ -164,12 +159,7 @@ def key_seen(request: HtmxHttpRequest, product_key: str, device_name: str) -> Ht
     if not (request.user.has_perm(REVEAL_PRIVATE_KEY) or request.user.has_perm(VIEW_AUDIT_TRAIL)):
         raise PermissionDenied
     device = device_for_request(request, product_key, device_name)
-    recent = device_recent_reveals(
-        product_key=device.product_key,
-        device_name=device.device_name,
-        iot_instance_id=device.iot_instance_id,
-        account=device.account,
-    )
+    recent = device_recent_reveals(device=device)
     response = render(
         request, "devices/device.html#key-seen", {"device": device, "recent_reveals": recent}
     )

@@ -15,21 +15,24 @@ from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
 from certadmin.devices.live_lookups import retry_after_add
-from certadmin.devices.platform import accounts_for, describe_iot_error, iot_error_status
+from certadmin.devices.platform import describe_iot_error, iot_error_status
 from certadmin.devices.rows import inventory_rows, inventory_rows_html
 from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
+    device_search_target,
     inventory_devices,
     product_inventory,
     product_suggestions,
     recent_devices,
 )
-from certadmin.devices.services import DeviceRef, device_list, device_query, device_search_target
-from certadmin.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
+from certadmin.devices.services import device_list, device_query
 from certadmin.iot.errors import IotError
+from certadmin.iot.identity import DeviceRef
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
 
 
 def device_url(device: DeviceRef) -> str:

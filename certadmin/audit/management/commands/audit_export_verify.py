@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from certadmin.audit.exports import export_manifest_verify
+from certadmin.audit.evidence_export import export_manifest_verify
 
 
 class Command(BaseCommand):

@@ -29,7 +29,6 @@ from django.forms import ValidationError
 from django.utils import timezone
 
 from certadmin.certs.details import expiry_days_left
-from certadmin.csv_safety import LineBuffer
 from certadmin.devices.expiry import (
     STATE_LABELS,
     expiry_counts,
@@ -39,6 +38,7 @@ from certadmin.devices.expiry import (
 from certadmin.devices.forms import clean_instance_id, clean_product_key
 from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER, inventory_csv_rows
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.csv_safety import LineBuffer
 from certadmin.web.times import utc_text
 
 EXIT_OK = 0

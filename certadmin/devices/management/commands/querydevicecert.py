@@ -17,19 +17,14 @@ from django.forms import ValidationError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from certadmin.certs.chain import check_chain
+from certadmin.accounts.api_accounts import UnknownAccount, iot_account
+from certadmin.certs.chain_check import check_chain
 from certadmin.devices.forms import clean_device_name, clean_instance_id, clean_product_key
 from certadmin.devices.inventory import (
     device_cert_decode,
     key_matches_certificate,
 )
-from certadmin.devices.platform import (
-    UnknownAccount,
-    ca_certificates,
-    describe_iot_error,
-    iot_account,
-    iot_client,
-)
+from certadmin.devices.platform import ca_certificates, describe_iot_error, iot_client
 from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import SIGNATURE_VERSIONS, IotClient
 from certadmin.iot.errors import IotError

@@ -10,13 +10,13 @@ from django.utils.translation import gettext, gettext_noop
 
 KNOWN_DETAILS = frozenset(
     {
-        # The key-access policy (certadmin.devices.keys.key_access_authorize).
+        # The key-access policy (certadmin.devices.key_release.key_access_authorize).
         gettext_noop("no permission to access private keys"),
         gettext_noop("no valid reason given"),
         gettext_noop("re-authentication required"),
         gettext_noop("re-authentication failed"),
         gettext_noop("unusable passphrase"),
-        # Releasing a key (certadmin.devices.keys / downloads).
+        # Releasing a key (certadmin.devices.key_release / downloads).
         gettext_noop("the certificate is not ready, so there is no key to release"),
         gettext_noop("the certificate could not be decoded"),
         gettext_noop("the private key could not be decoded"),

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from certadmin.accounts.api_accounts import UnknownAccount, iot_account
 from certadmin.devices.forms import clean_instance_id, clean_product_key
-from certadmin.devices.platform import UnknownAccount, iot_account
 from certadmin.jobs import runner
 from certadmin.jobs.models import Job, JobState
 from certadmin.jobs.progress import job_progress

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from certadmin.certs.chain import ca_bundle_file_read, check_chain
+from certadmin.certs.chain_check import ca_bundle_file_read, check_chain
 from certadmin.certs.loading import CertificateDecodeError, load_ca_bundle
 from tests.support.certificates import make_ca, make_leaf, name
 
@@ -99,7 +99,7 @@ def test_corrupt_block_in_ca_bundle_is_reported_with_its_position(chain_ca):
         load_ca_bundle(chain_ca.cert_pem + corrupt)
 
 
-# --- the CA bundle file (issue 18, item 8): say why it cannot serve -----------------------------
+# --- the CA bundle file: say why it cannot serve -----------------------------
 
 
 def _unusable_bundles(tmp_path, ca):

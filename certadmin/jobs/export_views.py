@@ -1,5 +1,6 @@
 """Bulk certificate export: the ZIP of a synced product's, a filtered table's or a finished
-batch's certificates (never a key)."""
+batch's certificates (never a key). With the jobs, as it reads batches; served among the device
+pages (certadmin/jobs/device_urls.py)."""
 
 from django import forms
 from django.contrib.auth.decorators import permission_required
@@ -9,16 +10,16 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.audit.services import AuditWriteError, request_context
-from certadmin.devices.exports import ExportRefused, ExportSource, certificate_export
+from certadmin.devices.certificate_export import ExportRefused, ExportSource, certificate_export
 from certadmin.devices.forms import InventoryFilterForm
-from certadmin.devices.platform import accounts_for
 from certadmin.devices.selectors import inventory_devices
 from certadmin.devices.views.common import attachment, audit_unavailable_message
-from certadmin.htmx import HtmxHttpRequest
 from certadmin.jobs.models import JobKind, JobState
 from certadmin.jobs.selectors import job_records, jobs_visible
+from certadmin.web.htmx import HtmxHttpRequest
 
 
 class ExportFilterForm(InventoryFilterForm):

@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
 from certadmin.accounts.roles import REVEAL_PRIVATE_KEY
 from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.reasons import KeyAccessForm
 from certadmin.audit.services import (
     AuditWriteError,
     RequestContext,
@@ -34,12 +35,11 @@ from certadmin.certs.loading import (
     load_certificate,
     load_private_key,
 )
-from certadmin.devices.forms import KeyAccessForm
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.platform import describe_iot_error, iot_client, iot_error_status
-from certadmin.devices.services import DeviceRef
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError
+from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import CertStatus, DeviceCert
 
 logger = logging.getLogger(__name__)
@@ -112,10 +112,7 @@ def _record_unsuccessful(
             outcome=outcome,
             actor=actor,
             context=context,
-            product_key=device.product_key,
-            device_name=device.device_name,
-            iot_instance_id=device.iot_instance_id,
-            account=device.account,
+            device=device,
             **fields,
         )
     except AuditWriteError:
@@ -331,10 +328,7 @@ def key_release[T](
         outcome=AuditOutcome.SUCCESS,
         actor=actor,
         context=context,
-        product_key=device.product_key,
-        device_name=device.device_name,
-        iot_instance_id=device.iot_instance_id,
-        account=device.account,
+        device=device,
         cert_sn=result.cert_sn,
         certificate_sha256=_certificate_sha256(certificate),
         key_fingerprint=public_key_sha256(private_key) if private_key is not None else "",

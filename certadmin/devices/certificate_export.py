@@ -23,9 +23,10 @@ from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from certadmin.certs import bundles
 from certadmin.certs.loading import CertificateDecodeError, load_certificate
-from certadmin.csv_safety import csv_cell
 from certadmin.devices.downloads import DownloadFile, issuer_of
 from certadmin.devices.models import CertificateRecord
+from certadmin.iot.identity import DeviceRef
+from certadmin.web.csv_safety import csv_cell
 from certadmin.web.times import utc_text
 
 EXPORT_MAX_CERTIFICATES = 10_000
@@ -179,9 +180,7 @@ def certificate_export(*, actor, source: ExportSource, context: RequestContext) 
         outcome=AuditOutcome.SUCCESS,
         actor=actor,
         context=context,
-        product_key=source.product_key,
-        iot_instance_id=source.iot_instance_id,
-        account=source.account,
+        device=DeviceRef(source.product_key, "", source.iot_instance_id, source.account),
         # English for the trail, like every detail.
         detail=f"{source.label}: {devices} devices, {exported} certificates ({filename})",
     )

@@ -29,11 +29,11 @@ from django.conf import settings
 from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
 
-from certadmin.audit.keys import KEY_ID
+from certadmin.audit.hmac_keys import KEY_ID
 from certadmin.audit.models import REDACTABLE_FIELDS, AuditEvent
 from certadmin.audit.selectors import events_before, utc_time_text
 from certadmin.audit.signing import SigningKey, signature_make, signature_ok
-from certadmin.csv_safety import csv_text
+from certadmin.web.csv_safety import csv_text
 
 EXPORT_FORMAT = "certadmin-audit-export/2"
 LEGACY_EXPORT_FORMAT = "certadmin-audit-export/1"  # HMAC'd with a chain key: refused
