@@ -51,6 +51,7 @@ from certadmin.jobs.services import (
     job_end,
     job_item_lease_q,
     job_runs_enqueue,
+    job_tasks,
     job_watch_enqueue,
 )
 
@@ -442,12 +443,11 @@ def _run_waiting(job_id: int) -> bool:
     """Whether a run of this job sits in the queue, not yet started."""
     from django_tasks_db.models import DBTaskResult
 
-    from certadmin.jobs.tasks import chain_verification_work, job_work
-
+    tasks = job_tasks()
     return (
         DBTaskResult.objects.ready()
         .filter(
-            task_path__in=[job_work.module_path, chain_verification_work.module_path],
+            task_path__in=[tasks.work.module_path, tasks.chain_verification.module_path],
             args_kwargs__args__0=job_id,
         )
         .exists()

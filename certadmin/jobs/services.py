@@ -8,12 +8,14 @@ instance (the database holds to it), and the queue has a cap per person and in a
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.tasks import Task
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -103,26 +105,49 @@ def jobs_admit(*, owner) -> list[Job]:
     return admitted
 
 
+@dataclass(frozen=True)
+class JobTasks:
+    """The task functions that run jobs (``certadmin.jobs.tasks``)."""
+
+    work: Task
+    watch: Task
+    chain_verification: Task
+
+
+# The task functions run the runner, which uses this module: ``tasks`` hands them over at
+# startup (``JobsConfig.ready``), so this module never imports it and no import goes round.
+_job_tasks: JobTasks | None = None
+
+
+def job_tasks_use(tasks: JobTasks) -> None:
+    """Queue jobs' runs with ``tasks`` (called once, at startup)."""
+    global _job_tasks
+    _job_tasks = tasks
+
+
+def job_tasks() -> JobTasks:
+    """The task functions that run jobs."""
+    if _job_tasks is None:
+        raise RuntimeError("the jobs app is not ready: its task functions are not known yet")
+    return _job_tasks
+
+
 def job_runs_enqueue(*, job_id: int, runs: int | None = None) -> None:
     """Put the job's task runs and its watchdog on the queue. A chain verification is one walk
     of the trail: always one run."""
-    # Imported here: the tasks module imports the runner, which imports this module.
-    from certadmin.jobs.tasks import chain_verification_work, job_work
-
+    tasks = job_tasks()
     kind = Job.objects.filter(pk=job_id).values_list("kind", flat=True).first()
     if kind == JobKind.CHAIN_VERIFY:
-        chain_verification_work.enqueue(job_id)
+        tasks.chain_verification.enqueue(job_id)
     else:
         for _run in range(settings.JOB_RUNS if runs is None else runs):
-            job_work.enqueue(job_id)
+            tasks.work.enqueue(job_id)
     job_watch_enqueue(job_id=job_id)
 
 
 def job_watch_enqueue(*, job_id: int) -> None:
     """Schedule the job's watchdog one lease period from now."""
-    from certadmin.jobs.tasks import job_watch
-
-    job_watch.using(
+    job_tasks().watch.using(
         run_after=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
     ).enqueue(job_id)
 
