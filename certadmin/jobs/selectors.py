@@ -1,6 +1,8 @@
 """Reading jobs: who may see which, what runs, and a job's devices. (A job's progress in words
 and numbers is ``progress.job_progress``.)"""
 
+from collections.abc import Collection
+
 from django.db.models import Exists, OuterRef, QuerySet
 
 from certadmin.devices.models import CertificateRecord
@@ -14,12 +16,19 @@ def jobs_visible(*, user) -> QuerySet[Job]:
     return jobs if user.is_superuser else jobs.filter(owner=user)
 
 
-def product_sync_running(*, account: str, product_key: str, iot_instance_id: str) -> Job | None:
-    """The sync of this product queued or running, if any."""
+def product_sync_running(
+    *,
+    account: str,
+    product_key: str,
+    iot_instance_id: str,
+    states: Collection[str] = ACTIVE_STATES,
+) -> Job | None:
+    """The newest sync of this product in one of ``states`` (default: queued, running or being
+    cancelled), if any."""
     return (
         Job.objects.filter(
             kind=JobKind.PRODUCT_SYNC,
-            state__in=ACTIVE_STATES,
+            state__in=states,
             account=account,
             product_key=product_key,
             iot_instance_id=iot_instance_id,

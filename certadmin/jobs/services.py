@@ -37,7 +37,7 @@ from certadmin.jobs.models import (
     JobKind,
     JobState,
 )
-from certadmin.jobs.selectors import chain_verification_running
+from certadmin.jobs.selectors import chain_verification_running, product_sync_running
 
 
 class JobStartError(Exception):
@@ -228,17 +228,13 @@ def _job_create(*, owner, **fields) -> Job:
 
 
 def product_sync_active(*, account: str, product_key: str, iot_instance_id: str) -> Job | None:
-    """The product's sync that is queued or running on this account and instance, if any."""
-    return (
-        Job.objects.filter(
-            kind=JobKind.PRODUCT_SYNC,
-            state__in=SYNC_ACTIVE_STATES,
-            account=account,
-            product_key=product_key,
-            iot_instance_id=iot_instance_id,
-        )
-        .order_by("pk")
-        .first()
+    """The product's one sync, queued or running on this account and instance, if any (one
+    being cancelled does not count: a new sync may start while it stops)."""
+    return product_sync_running(
+        account=account,
+        product_key=product_key,
+        iot_instance_id=iot_instance_id,
+        states=SYNC_ACTIVE_STATES,
     )
 
 

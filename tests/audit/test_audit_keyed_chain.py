@@ -3,9 +3,7 @@
 import hashlib
 import hmac
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from certadmin.audit.hmac_keys import audit_keys_parse
 from certadmin.audit.models import AuditEvent, ChainProblem, ChainVerification
 from certadmin.audit.verification import chain_verify
 from tests.support.audit_events import make_event, make_events, tamper
+from tests.support.production import serving_started
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_1 = "a1d01301301b504551a01fa51ef8543b98eacba4fbe19ca6e3f271979c2ba70b"
@@ -139,22 +138,7 @@ def test_keys_parse_hex_and_base64_and_refuse_weak_or_malformed_ones():
 
 
 def _settings_in_production(**env: str) -> subprocess.CompletedProcess:
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIproductionKeyId",
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "production-secret",
-        "DJANGO_SECRET_KEY": "p" * 60,
-        "DJANGO_ALLOWED_HOSTS": "certadmin.example",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", "import certadmin.wsgi"],  # serving refuses; settings load
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return serving_started(**env)
 
 
 @pytest.mark.slow

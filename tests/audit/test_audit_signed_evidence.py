@@ -35,6 +35,7 @@ from certadmin.audit.signing import (
 )
 from certadmin.audit.verification import chain_verify
 from tests.support.audit_events import make_event, make_events
+from tests.support.production import serving_started
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVATE_HEX = "44" * 32
@@ -132,23 +133,7 @@ def test_keygen_prints_a_pair_that_configures_signing_and_verifying(capsys):
 
 
 def _serving_check(**env: str) -> subprocess.CompletedProcess:
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIproductionKeyId",
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "production-secret",
-        "DJANGO_SECRET_KEY": "p" * 60,
-        "DJANGO_ALLOWED_HOSTS": "certadmin.example",
-        "CERTADMIN_AUDIT_KEYS": "k1:" + secrets.token_hex(32),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", "import certadmin.wsgi"],  # serving refuses; settings load
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return serving_started(**{"CERTADMIN_AUDIT_KEYS": "k1:" + secrets.token_hex(32), **env})
 
 
 @pytest.mark.slow
