@@ -1,7 +1,11 @@
 """The inventory: the last known public state of each device's certificate.
 
 Certificate pages, product syncs and batch lookups write it; device lists, searches and the
-expiry overview read it. Everything stored is public: the private key the API returns with
+expiry overview read it. It holds the devices the platform has: a lookup the platform answers
+with "no such device" or "no such product" (``IotError.is_not_found``) removes the device's
+record instead of recording the failure, and a product sync whose listing was complete removes
+the records of that product's devices it did not list (``inventory_unlisted_remove``).
+Everything stored is public: the private key the API returns with
 every certificate is used for one thing, checking that it matches the certificate, and is
 dropped; a DeviceSecret never reaches this module (``DeviceListing`` has none).
 """
@@ -10,9 +14,11 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
@@ -272,14 +278,68 @@ def inventory_store_failure(
     )
 
 
+def inventory_remove(*, device: DeviceRef) -> int:
+    """Forget ``device`` (the platform says it does not exist); returns how many records went."""
+    with transaction.atomic():
+        removed, _ = CertificateRecord.objects.filter(
+            account=device.account or default_account_name(),
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id,
+        ).delete()
+        if removed:
+            inventory_changed(
+                account=device.account,
+                product_key=device.product_key,
+                iot_instance_id=device.iot_instance_id,
+            )
+    return removed
+
+
+def inventory_unlisted_remove(
+    *,
+    account: str,
+    product_key: str,
+    iot_instance_id: str,
+    listed: Iterable[str],
+    listing_started: datetime,
+) -> int:
+    """Remove the records of one product's devices that a complete listing (QueryDevice, every
+    page) did not contain: the platform no longer has them. ``listed`` is the DeviceNames the
+    listing had (a list or a values_list queryset); call it only when the listing was complete.
+
+    A record checked since ``listing_started`` (the listing began) is kept: a lookup found that
+    device after the listing may have passed it by. Returns how many records went."""
+    with transaction.atomic():
+        removed, _ = (
+            CertificateRecord.objects.filter(
+                account=account or default_account_name(),
+                product_key=product_key,
+                iot_instance_id=iot_instance_id,
+            )
+            .filter(Q(last_checked__isnull=True) | Q(last_checked__lt=listing_started))
+            .exclude(device_name__in=listed)
+            .delete()
+        )
+        if removed:
+            inventory_changed(
+                account=account, product_key=product_key, iot_instance_id=iot_instance_id
+            )
+    return removed
+
+
 @sensitive_variables("result")
 def device_certificate_check(
     *, device: DeviceRef, client: IotClient, listing: DeviceListing | None = None
 ) -> CertificateRecord:
     """One QueryDeviceCert; stores every public field (never the key), or, for a per-device
-    business error (IotBusinessError such as iot.device.NotExistedDevice), the error Code
-    with last_checked (keeping the last good certificate fields). Raises IotThrottledError,
-    IotTransportError and retryable IotGatewayError for the caller to retry."""
+    business error (IotBusinessError), the error Code with last_checked (keeping the last good
+    certificate fields).
+
+    When the platform has no such device or product (``is_not_found``), the device's record,
+    if any, is removed and the IotBusinessError is raised: a typo is a result of the batch
+    that named it, not a device of the inventory. Raises IotThrottledError, IotTransportError
+    and retryable IotGatewayError for the caller to retry."""
     try:
         result = client.query_device_cert(
             product_key=device.product_key,
@@ -287,6 +347,9 @@ def device_certificate_check(
             iot_instance_id=device.iot_instance_id or None,
         )
     except IotBusinessError as error:
+        if error.is_not_found:
+            inventory_remove(device=device)
+            raise
         return inventory_store_failure(device=device, code=error.code, listing=listing)
     decoded = device_cert_decode(result)
     key_matches = key_matches_certificate(

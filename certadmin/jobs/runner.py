@@ -16,7 +16,10 @@ stopped.
 
 A product sync first walks ``QueryDevice`` page by page (one run at a time holds the listing's
 lease; the next page to fetch is saved after each page) and creates the items as it goes; runs
-without a listing to do look up the items already listed.
+without a listing to do look up the items already listed. When the listing ends complete (as many
+devices listed as the platform counts), the inventory's records of that product's devices it did
+not list are removed (``inventory_unlisted_remove``). A lookup the platform answers with "no such
+device" fails its item with that Code and leaves no inventory record (``device_certificate_check``).
 
 A chain verification has no items: one run walks the audit trail (``chain_verify``), writing
 the rows checked after each batch, and ends the job with the ``ChainVerification`` it
@@ -39,7 +42,11 @@ from django.utils.translation import gettext as _
 from certadmin.audit.models import AuditEvent
 from certadmin.audit.services import RequestContext, chain_verification_record
 from certadmin.audit.verification import chain_verify
-from certadmin.devices.inventory import device_certificate_check, inventory_listing_store
+from certadmin.devices.inventory import (
+    device_certificate_check,
+    inventory_listing_store,
+    inventory_unlisted_remove,
+)
 from certadmin.devices.platform import describe_iot_error, iot_client, listing_rate_limiter
 from certadmin.http.request_id import request_id_bound
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
@@ -218,11 +225,21 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
                 last_progress_at=now,
             )
             if held and last:
+                listed = JobItem.objects.filter(job_id=job.pk)
+                listed_count = listed.count()
                 Job.objects.filter(pk=job.pk).update(
-                    listing_complete=True,
-                    listing_lease_until=None,
-                    total=JobItem.objects.filter(job_id=job.pk).count(),
+                    listing_complete=True, listing_lease_until=None, total=listed_count
                 )
+                if listed_count >= result.total:
+                    # Every device the platform counts was listed: the inventory's other
+                    # devices of this product are gone from the platform.
+                    inventory_unlisted_remove(
+                        account=job.account,
+                        product_key=job.product_key,
+                        iot_instance_id=job.iot_instance_id,
+                        listed=listed.values_list("device_name", flat=True),
+                        listing_started=job.started_at or now,
+                    )
         if not held or last:
             return
         page += 1

@@ -1,12 +1,21 @@
 """Reading jobs: who may see which, what runs, and a job's devices. (A job's progress in words
 and numbers is ``progress.job_progress``.)"""
 
-from collections.abc import Collection
+import heapq
+from collections.abc import Collection, Iterator
 
 from django.db.models import Exists, OuterRef, QuerySet
 
 from certadmin.devices.models import CertificateRecord
-from certadmin.jobs.models import ACTIVE_STATES, DEVICE_KINDS, Job, JobItem, JobKind, JobState
+from certadmin.jobs.models import (
+    ACTIVE_STATES,
+    DEVICE_KINDS,
+    ItemState,
+    Job,
+    JobItem,
+    JobKind,
+    JobState,
+)
 
 
 def jobs_visible(*, user) -> QuerySet[Job]:
@@ -77,3 +86,48 @@ def job_records(*, job: Job) -> QuerySet[CertificateRecord]:
     return CertificateRecord.objects.filter(Exists(items), account=job.account).order_by(
         "product_key", "iot_instance_id", "device_name"
     )
+
+
+def job_unrecorded_items(*, job: Job) -> QuerySet[JobItem]:
+    """A job's failed items whose device has no inventory record (a DeviceName the platform
+    does not have, or a first lookup that failed), by name."""
+    records = CertificateRecord.objects.filter(
+        account=job.account,
+        product_key=OuterRef("product_key"),
+        device_name=OuterRef("device_name"),
+        iot_instance_id=OuterRef("iot_instance_id"),
+    )
+    return (
+        JobItem.objects.filter(job=job, state=ItemState.FAILED)
+        .exclude(Exists(records))
+        .order_by("product_key", "iot_instance_id", "device_name")
+    )
+
+
+def _result_key(record: CertificateRecord) -> tuple[str, str, str]:
+    return (record.product_key, record.iot_instance_id, record.device_name)
+
+
+def job_results(*, job: Job) -> Iterator[CertificateRecord]:
+    """A batch's results, one per device, by name: its devices' inventory records, and for a
+    failed item without one a record made in memory (never saved) that carries the item's
+    error Code, so the results page and CSV list every device the batch named."""
+    unrecorded = (
+        CertificateRecord(
+            account=job.account,
+            product_key=item.product_key,
+            device_name=item.device_name,
+            iot_instance_id=item.iot_instance_id,
+            nickname=item.nickname,
+            device_status=item.device_status,
+            last_error_code=item.error_code,
+            last_checked=item.finished_at,
+        )
+        for item in job_unrecorded_items(job=job).iterator(chunk_size=1000)
+    )
+    return heapq.merge(job_records(job=job).iterator(chunk_size=1000), unrecorded, key=_result_key)
+
+
+def job_results_count(*, job: Job) -> int:
+    """How many rows ``job_results`` has."""
+    return job_records(job=job).count() + job_unrecorded_items(job=job).count()

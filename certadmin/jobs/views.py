@@ -1,6 +1,8 @@
 """Job pages: the list (with "Sync a product"), batch lookups from a CSV, a job's live
 progress (and a batch's results and their CSV), and cancelling."""
 
+from itertools import islice
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -17,13 +19,13 @@ from django.views.decorators.vary import vary_on_headers
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.certs.details import expiry_days_left
-from certadmin.devices.expiry import STATE_LABELS, expiry_state_annotated
+from certadmin.devices.expiry import STATE_LABELS, expiry_state_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind
 from certadmin.jobs.progress import job_progress
-from certadmin.jobs.selectors import job_items, job_records, jobs_visible
+from certadmin.jobs.selectors import job_items, job_results, job_results_count, jobs_visible
 from certadmin.jobs.services import (
     JOB_QUEUE_FULL,
     JobPermissionError,
@@ -174,19 +176,24 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 
 def _batch_results(job: Job) -> dict:
     now = timezone.now()
-    records = expiry_state_annotated(job_records(job=job), now=now)
-    rows = [
-        {
-            "record": record,
-            "state": record.expiry_state,
-            "state_label": STATE_LABELS[record.expiry_state],
-            "days_left": None
-            if record.not_after is None
-            else expiry_days_left(not_after=record.not_after, now=now),
-        }
-        for record in records[:RESULTS_SHOWN]
-    ]
-    return {"results": rows, "results_total": records.count(), "results_shown": RESULTS_SHOWN}
+    rows = []
+    for record in islice(job_results(job=job), RESULTS_SHOWN):
+        state = expiry_state_of(record, now=now)
+        rows.append(
+            {
+                "record": record,
+                "state": state,
+                "state_label": STATE_LABELS[state],
+                "days_left": None
+                if record.not_after is None
+                else expiry_days_left(not_after=record.not_after, now=now),
+            }
+        )
+    return {
+        "results": rows,
+        "results_total": job_results_count(job=job),
+        "results_shown": RESULTS_SHOWN,
+    }
 
 
 @require_GET
@@ -196,7 +203,7 @@ def job_results_csv(request: HtmxHttpRequest, job_id: int) -> StreamingHttpRespo
     job = _visible_job(request, job_id)
     if job.kind != JobKind.BATCH_LOOKUP:
         raise Http404
-    records = job_records(job=job).iterator(chunk_size=1000)
+    records = job_results(job=job)
     response = StreamingHttpResponse(
         inventory_csv_lines(records, now=timezone.now()), content_type="text/csv; charset=utf-8"
     )

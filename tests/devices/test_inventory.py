@@ -12,7 +12,7 @@ from django.utils import timezone
 from certadmin.devices.inventory import device_certificate_check, inventory_store_failure
 from certadmin.devices.models import CertificateRecord
 from certadmin.emulator import DEMO_PRODUCT_KEY
-from certadmin.iot.errors import IotThrottledError
+from certadmin.iot.errors import IotBusinessError, IotThrottledError
 from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import DeviceListing
 from tests.support.key_material import api_answer
@@ -67,14 +67,19 @@ def test_certificate_being_generated_is_stored_without_certificate_fields(client
     assert record.last_error_code == ""
 
 
-def test_missing_device_stores_the_error_code(client):
+def test_a_device_the_platform_does_not_have_leaves_no_record_and_loses_an_old_one(client):
     device = DeviceRef(DEMO_PRODUCT_KEY, "no-such-device")
-    record = device_certificate_check(device=device, client=client, listing=listing("x"))
-    assert record.last_error_code == "iot.device.NotExistedDevice"
-    assert record.status is None
-    assert record.certificate == ""
-    assert record.nickname == "Boiler_2"
-    assert record.last_checked <= timezone.now()
+    # A record from before (e.g. a typo a batch once stored as "lookup failed").
+    inventory_store_failure(device=device, code="iot.device.NotExistedDevice")
+    with pytest.raises(IotBusinessError) as missing:
+        device_certificate_check(device=device, client=client, listing=listing("x"))
+    assert missing.value.code == "iot.device.NotExistedDevice"
+    assert not CertificateRecord.objects.filter(device_name="no-such-device").exists()
+    other = DeviceRef("a1NoSuchProd", "thermo-001")
+    with pytest.raises(IotBusinessError) as no_product:
+        device_certificate_check(device=other, client=client)
+    assert no_product.value.code == "iot.prod.NotExistedProduct"
+    assert not CertificateRecord.objects.exists()
 
 
 def test_a_failure_keeps_the_last_good_certificate_and_a_success_clears_it(client):
