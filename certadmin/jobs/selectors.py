@@ -3,9 +3,12 @@ and numbers is ``progress.job_progress``.)"""
 
 import heapq
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from certadmin.accounts.api_accounts import accounts_for
+from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.devices.models import CertificateRecord
 from certadmin.jobs.models import (
     ACTIVE_STATES,
@@ -19,10 +22,17 @@ from certadmin.jobs.models import (
 
 
 def jobs_visible(*, user) -> QuerySet[Job]:
-    """The device jobs ``user`` may see: their own; a superuser sees everyone's. (Chain
-    verifications are shown on the audit pages: ``chain_verification_job``.)"""
+    """The device jobs ``user`` may follow: their own, and every job (anyone's, or the command
+    line's) on an API account they may use, when they may view certificates: whoever may see
+    a product may follow its jobs. A superuser sees every job. (Chain verifications are shown
+    on the audit pages: ``chain_verification_job``.)"""
     jobs = Job.objects.select_related("owner").filter(kind__in=DEVICE_KINDS)
-    return jobs if user.is_superuser else jobs.filter(owner=user)
+    if user.is_superuser:
+        return jobs
+    if not user.has_perm(VIEW_CERTIFICATES):
+        return jobs.filter(owner=user)
+    accounts = [account.name for account in accounts_for(user=user)]
+    return jobs.filter(Q(owner=user) | Q(account__in=accounts))
 
 
 def product_sync_running(
@@ -73,6 +83,28 @@ def jobs_running(*, account: str) -> int:
         .order_by()
         .count()
     )
+
+
+@dataclass(frozen=True)
+class JobProduct:
+    """A product a job looked devices up in (what the device list and expiry links name)."""
+
+    product_key: str
+    iot_instance_id: str
+    account: str
+
+
+def job_products(*, job: Job, limit: int) -> list[JobProduct]:
+    """The products of a job's devices, by ProductKey: a sync's one product, or the first
+    ``limit`` products of a batch."""
+    if job.product_key:
+        return [JobProduct(job.product_key, job.iot_instance_id, job.account)]
+    pairs = (
+        job.items.order_by("product_key", "iot_instance_id")
+        .values_list("product_key", "iot_instance_id")
+        .distinct()[:limit]
+    )
+    return [JobProduct(key, instance, job.account) for key, instance in pairs]
 
 
 def job_records(*, job: Job) -> QuerySet[CertificateRecord]:

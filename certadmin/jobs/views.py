@@ -1,5 +1,7 @@
 """Job pages: the list (with "Sync a product"), batch lookups from a CSV, a job's live
-progress (and a batch's results and their CSV), and cancelling."""
+progress (and a batch's results and their CSV), and cancelling (after a confirmation).
+Whoever may see a product may follow its jobs (``jobs_visible``); only the job's owner or a
+superuser may cancel one (``job_may_cancel``)."""
 
 from itertools import islice
 
@@ -23,9 +25,15 @@ from certadmin.devices.expiry import STATE_LABELS, expiry_state_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
-from certadmin.jobs.models import ItemState, Job, JobKind
+from certadmin.jobs.models import ItemState, Job, JobKind, JobState
 from certadmin.jobs.progress import job_progress
-from certadmin.jobs.selectors import job_items, job_results, job_results_count, jobs_visible
+from certadmin.jobs.selectors import (
+    job_items,
+    job_products,
+    job_results,
+    job_results_count,
+    jobs_visible,
+)
 from certadmin.jobs.services import (
     JOB_QUEUE_FULL,
     JobPermissionError,
@@ -45,6 +53,8 @@ RESULTS_SHOWN = 500
 # Of a refused list, this many bad rows are listed (the count says how many there are).
 PROBLEMS_SHOWN = 200
 DUPLICATES_NAMED = 10
+# An ended batch links to the device list and expiry view of this many of its products.
+PRODUCTS_LINKED = 10
 
 
 def _visible_job(request: HtmxHttpRequest, job_id: int) -> Job:
@@ -55,7 +65,14 @@ def _visible_job(request: HtmxHttpRequest, job_id: int) -> Job:
 
 
 def _list_context(request: HtmxHttpRequest, form: ProductSyncForm) -> dict:
-    return {"jobs": jobs_visible(user=request.user)[:JOBS_LISTED], "form": form}
+    # The person's own jobs first; other people's (and the command line's) on the products they
+    # may see apart, so nobody mistakes them for their own.
+    visible = jobs_visible(user=request.user)
+    return {
+        "jobs": visible.filter(owner=request.user)[:JOBS_LISTED],
+        "other_jobs": visible.exclude(owner=request.user)[:JOBS_LISTED],
+        "form": form,
+    }
 
 
 def _refused_status(refused: JobStartError, *, otherwise: int) -> int:
@@ -169,6 +186,8 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
         "failed_items": job_items(job=job).filter(state=ItemState.FAILED)[:FAILED_ITEMS_SHOWN],
         "is_batch": job.kind == JobKind.BATCH_LOOKUP,
     }
+    if not job.is_active:
+        context["products"] = job_products(job=job, limit=PRODUCTS_LINKED)
     if context["is_batch"] and not job.is_active:
         context.update(_batch_results(job))
     return render(request, page_or_partial(request, "jobs/detail.html", "progress"), context)
@@ -215,14 +234,22 @@ def job_results_csv(request: HtmxHttpRequest, job_id: int) -> StreamingHttpRespo
     return response
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def job_cancel_view(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    """Cancel a job (its owner or a superuser)."""
+    """Cancel a job (its owner or a superuser): GET asks to confirm (the Cancel button leads
+    here without JavaScript; htmx asks with ``hx-confirm`` and posts), POST cancels."""
     job = _visible_job(request, job_id)
+    url = reverse("jobs:detail", args=[job.pk])
+    if request.method == "GET":
+        if not job_may_cancel(job=job, user=request.user):
+            raise PermissionDenied
+        if not job.is_active or job.state == JobState.CANCELLING:
+            # Nothing left to confirm: the job page says where it stands.
+            return redirect(url)
+        return render(request, "jobs/cancel.html", {"job": job})
     try:
         job_cancel(job=job, actor=request.user)
     except JobPermissionError as refused:
         raise PermissionDenied(str(refused)) from None
-    url = reverse("jobs:detail", args=[job.pk])
     return page_redirect(request, url)

@@ -20,6 +20,7 @@ from certadmin.devices.models import CertificateRecord
 from certadmin.devices.platform import iot_client
 from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
+from tests.support.iot_accounts import account_on
 from tests.support.key_material import api_answer, key_fragments
 
 pytestmark = pytest.mark.django_db
@@ -157,11 +158,18 @@ def test_finished_batch_exports_its_devices_and_is_audited_as_the_batch(
     assert event.detail.startswith(f"batch {job.pk}: 2 devices, 2 certificates")
 
 
-def test_unfinished_or_someone_elses_batch_is_not_exported(client_for, make_user):
+def test_unfinished_or_hidden_batch_is_not_exported(client_for, make_user, settings):
+    # A batch on an API account the person may not use is not theirs to see (jobs_visible).
+    account_on(
+        settings, "secret", access_key_id="LTAIsecret", access_key_secret="s", groups=("Secret",)
+    )
     alice, bob = make_user("Viewer"), make_user("Viewer")
+    hidden = Job.objects.create(
+        kind=JobKind.BATCH_LOOKUP, owner=alice, state=JobState.FINISHED, account="secret"
+    )
+    assert client_for(bob).get(reverse(EXPORT), {"job": hidden.pk}).status_code == 404
     running = Job.objects.create(kind=JobKind.BATCH_LOOKUP, owner=alice, state=JobState.RUNNING)
-    assert client_for(bob).get(reverse(EXPORT), {"job": running.pk}).status_code == 404
-    response = client_for(alice).get(reverse(EXPORT), {"job": running.pk})
+    response = client_for(bob).get(reverse(EXPORT), {"job": running.pk})
     assert response.status_code == 409
     assert "has not finished" in response.content.decode()
     assert not AuditEvent.objects.exists()

@@ -10,6 +10,7 @@ from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER
 from certadmin.devices.models import CertificateRecord
 from certadmin.jobs import runner
 from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
+from tests.support.iot_accounts import account_on
 
 pytestmark = pytest.mark.django_db
 
@@ -137,12 +138,22 @@ def test_batch_page_needs_the_viewer_permission(client, client_for, auditor):
     assert client_for(auditor).post(reverse("jobs:batch"), {"text": "x"}).status_code == 403
 
 
-def test_results_csv_is_the_owners_only_and_batches_only(client_for, make_user, superuser):
+def test_results_csv_follows_the_job_page_and_is_batches_only(
+    client_for, make_user, superuser, settings
+):
+    # Whoever may follow the job (may use its API account) may read its results.
+    account_on(
+        settings, "secret", access_key_id="LTAIsecret", access_key_secret="s", groups=("Secret",)
+    )
     alice, bob = make_user("Viewer"), make_user("Viewer")
     job = Job.objects.create(kind=JobKind.BATCH_LOOKUP, owner=alice, state=JobState.FINISHED)
+    hidden = Job.objects.create(
+        kind=JobKind.BATCH_LOOKUP, owner=alice, state=JobState.FINISHED, account="secret"
+    )
     sync = Job.objects.create(kind=JobKind.PRODUCT_SYNC, owner=alice, product_key="a1BwAGV1234")
     url = reverse("jobs:results-csv", args=[job.pk])
-    assert client_for(bob).get(url).status_code == 404
+    assert client_for(bob).get(url).status_code == 200
+    assert client_for(bob).get(reverse("jobs:results-csv", args=[hidden.pk])).status_code == 404
     assert client_for(alice).get(reverse("jobs:results-csv", args=[sync.pk])).status_code == 404
     assert client_for(superuser).get(url).status_code == 200
 

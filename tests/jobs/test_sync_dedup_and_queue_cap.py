@@ -128,7 +128,7 @@ def test_the_sync_form_redirects_to_the_sync_already_queued_with_a_message(
     assert Job.objects.count() == 1
 
 
-def test_someone_elses_sync_is_named_but_not_opened(client_for, make_user, own_product):
+def test_someone_elses_sync_is_opened_to_follow(client_for, make_user, own_product):
     alice, bob = make_user("Viewer"), make_user("Viewer")
     product_key = own_product(2)
     alices = product_sync_start(owner=alice, product_key=product_key)
@@ -137,8 +137,10 @@ def test_someone_elses_sync_is_named_but_not_opened(client_for, make_user, own_p
         reverse("jobs:product-sync"), {"product_key": product_key}, follow=True
     )
 
-    assert response.redirect_chain == [(reverse("jobs:list"), 302)]
+    # Whoever may see the product may follow its sync, read-only.
+    assert response.redirect_chain == [(reverse("jobs:detail", args=[alices.pk]), 302)]
     assert f"already queued (job {alices.pk})" in response.content.decode()
+    assert "Cancel job" not in response.content.decode()
     assert Job.objects.count() == 1
 
 

@@ -3,9 +3,11 @@
 import itertools
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from certadmin.jobs.models import Job, JobKind, JobState
+from certadmin.jobs.models import Job, JobItem, JobKind, JobState
+from tests.support.iot_accounts import account_on
 from tests.support.pages import HTMX_HEADERS
 
 pytestmark = pytest.mark.django_db
@@ -31,17 +33,85 @@ def test_auditor_without_viewer_permission_is_refused(client_for, auditor):
     assert client_for(auditor).get(reverse("jobs:list")).status_code == 403
 
 
-def test_viewer_sees_own_jobs_only_and_superuser_sees_all(client, make_user, superuser):
+def test_viewer_lists_own_jobs_apart_from_others_on_products_they_may_see(
+    client, make_user, superuser
+):
     alice, bob = make_user("Viewer"), make_user("Viewer")
-    mine, theirs = _job(alice), _job(bob)
+    mine, theirs, cron = _job(alice), _job(bob), _job(None)
     client.force_login(alice)
     listing = client.get(reverse("jobs:list")).content.decode()
-    assert reverse("jobs:detail", args=[mine.pk]) in listing
-    assert reverse("jobs:detail", args=[theirs.pk]) not in listing
-    assert client.get(reverse("jobs:detail", args=[theirs.pk])).status_code == 404
+    own_part, others_part = listing.split('id="other-jobs-heading"')
+    assert reverse("jobs:detail", args=[mine.pk]) in own_part
+    assert reverse("jobs:detail", args=[theirs.pk]) in others_part
+    assert reverse("jobs:detail", args=[cron.pk]) in others_part
+    assert reverse("jobs:detail", args=[theirs.pk]) not in own_part
     client.force_login(superuser)
     listing = client.get(reverse("jobs:list")).content.decode()
     assert reverse("jobs:detail", args=[theirs.pk]) in listing
+
+
+def test_another_viewer_follows_a_job_read_only(client, make_user):
+    alice, bob = make_user("Viewer"), make_user("Viewer")
+    job = _job(alice, state=JobState.RUNNING)
+    client.force_login(bob)
+    page = client.get(reverse("jobs:detail", args=[job.pk]))
+    assert page.status_code == 200
+    assert "Cancel job" not in page.content.decode()
+    assert client.get(reverse("jobs:cancel", args=[job.pk])).status_code == 403
+    assert client.post(reverse("jobs:cancel", args=[job.pk])).status_code == 403
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING
+
+
+@pytest.mark.parametrize("owner", ["nobody", "another"])
+def test_command_line_jobs_are_visible(client_for, make_user, viewer, owner):
+    # cert_sync leaves the owner empty, or names whoever ran it (--owner).
+    job = _job(None if owner == "nobody" else make_user("Viewer"), state=JobState.RUNNING)
+    assert client_for(viewer).get(reverse("jobs:detail", args=[job.pk])).status_code == 200
+
+
+def test_jobs_of_an_account_the_viewer_may_not_use_stay_hidden(client, make_user, settings):
+    account_on(
+        settings, "secret", access_key_id="LTAIsecret", access_key_secret="s", groups=("Secret",)
+    )
+    alice, bob = make_user("Viewer"), make_user("Viewer")
+    alice.groups.add(Group.objects.create(name="Secret"))
+    job = _job(alice, account="secret")
+    client.force_login(bob)
+    assert client.get(reverse("jobs:detail", args=[job.pk])).status_code == 404
+    assert (
+        reverse("jobs:detail", args=[job.pk])
+        not in client.get(reverse("jobs:list")).content.decode()
+    )
+    client.force_login(alice)
+    assert client.get(reverse("jobs:detail", args=[job.pk])).status_code == 200
+
+
+def test_finished_job_links_to_the_products_device_list_and_expiry_view(
+    client_for, viewer, settings
+):
+    account_on(settings, "staging", groups=())
+    sync = _job(None, state=JobState.FINISHED, done=10, account="staging", iot_instance_id="iot-1")
+    page = client_for(viewer).get(reverse("jobs:detail", args=[sync.pk])).content.decode()
+    query = f"?product_key={sync.product_key}&amp;instance=iot-1&amp;account=staging"
+    assert reverse("devices:list") + query in page
+    assert reverse("devices:expiry") + query in page
+
+
+def test_finished_batch_links_to_each_products_device_list(client_for, viewer):
+    batch = _job(viewer, kind=JobKind.BATCH_LOOKUP, product_key="", state=JobState.FINISHED)
+    for product_key in ("a1BatchOne", "a1BatchTwo"):
+        JobItem.objects.create(job=batch, product_key=product_key, device_name="d1")
+    page = client_for(viewer).get(reverse("jobs:detail", args=[batch.pk])).content.decode()
+    for product_key in ("a1BatchOne", "a1BatchTwo"):
+        assert f'{reverse("devices:list")}?product_key={product_key}"' in page
+        assert f'{reverse("devices:expiry")}?product_key={product_key}"' in page
+
+
+def test_running_job_has_no_product_links(client_for, viewer):
+    job = _job(viewer, state=JobState.RUNNING)
+    page = client_for(viewer).get(reverse("jobs:detail", args=[job.pk])).content.decode()
+    assert reverse("devices:expiry") + "?" not in page
 
 
 def test_progress_partial_polls_while_active_and_stops_when_ended(client_for, viewer):
@@ -99,9 +169,8 @@ def test_cancel_by_owner_and_by_superuser_but_not_by_another_viewer(client, make
     running = _job(alice, state=JobState.RUNNING, admitted_at="2026-01-01T00:00:00Z")
     waiting = _job(alice, state=JobState.QUEUED)
     client.force_login(bob)
-    assert client.post(reverse("jobs:cancel", args=[running.pk])).status_code == 404
+    assert client.post(reverse("jobs:cancel", args=[running.pk])).status_code == 403
     client.force_login(alice)
-    assert client.get(reverse("jobs:cancel", args=[running.pk])).status_code == 405
     client.post(reverse("jobs:cancel", args=[running.pk]))
     running.refresh_from_db()
     assert running.state == JobState.CANCELLING
@@ -109,3 +178,41 @@ def test_cancel_by_owner_and_by_superuser_but_not_by_another_viewer(client, make
     client.post(reverse("jobs:cancel", args=[waiting.pk]))
     waiting.refresh_from_db()
     assert waiting.state == JobState.CANCELLED
+
+
+def test_cancel_button_asks_first_with_and_without_javascript(client_for, viewer):
+    job = _job(viewer, state=JobState.RUNNING, admitted_at="2026-01-01T00:00:00Z")
+    client = client_for(viewer)
+    cancel_url = reverse("jobs:cancel", args=[job.pk])
+    page = client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
+    # Without JavaScript the button GETs the confirmation page; htmx confirms, then posts.
+    assert f'<form method="get" action="{cancel_url}"' in page
+    assert f'hx-post="{cancel_url}" hx-confirm="Cancel job #{job.pk}?' in page
+    confirmation = client.get(cancel_url)
+    assert confirmation.status_code == 200
+    text = confirmation.content.decode()
+    assert f"Cancel job #{job.pk} (Product sync of {job.product_key})?" in text
+    assert "Cancel the job" in text
+    assert f'href="{reverse("jobs:detail", args=[job.pk])}">Keep it running' in text
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING  # asking never cancels
+    response = client.post(cancel_url)
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLING
+    # Nothing left to confirm: back to the job page.
+    assert client.get(cancel_url)["Location"] == reverse("jobs:detail", args=[job.pk])
+
+
+def test_cancel_through_htmx_redirects_the_page(client_for, viewer):
+    job = _job(viewer, state=JobState.QUEUED)
+    response = client_for(viewer).post(reverse("jobs:cancel", args=[job.pk]), headers=HTMX_HEADERS)
+    assert response["HX-Redirect"] == reverse("jobs:detail", args=[job.pk])
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLED
+
+
+def test_batch_confirmation_names_its_device_count(client_for, viewer):
+    batch = _job(viewer, kind=JobKind.BATCH_LOOKUP, product_key="", total=3)
+    text = client_for(viewer).get(reverse("jobs:cancel", args=[batch.pk])).content.decode()
+    assert f"Cancel job #{batch.pk} (Batch lookup of 3 devices)?" in text
