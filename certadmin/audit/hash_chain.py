@@ -171,14 +171,6 @@ def canonical_bytes(values: Sequence) -> bytes:
     return _canonical(row)
 
 
-def canonical_bytes_of_text(values: Sequence) -> bytes:
-    """``canonical_bytes`` of a row whose ``created_at`` is already its ``created_at_text``
-    (as the verifier reads it from the database, without making a datetime per row)."""
-    if len(values) != len(CHAIN_FIELDS):
-        raise ValueError(f"expected {len(CHAIN_FIELDS)} values, got {len(values)}")
-    return _canonical(values)
-
-
 def _canonical(values: Sequence) -> bytes:
     # Also given WALK_FIELDS tuples: the templates pick only the chain fields.
     form = _FORMATS[

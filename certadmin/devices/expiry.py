@@ -19,8 +19,6 @@ and at most 30 days.
 """
 
 from datetime import datetime, timedelta
-from functools import reduce
-from operator import or_
 
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
@@ -81,11 +79,6 @@ def expiry_state_q(state: str, *, now: datetime) -> Q:
             return READY_Q & in_window
         lower = days
     raise ValueError(f"unknown expiry state {state!r}")
-
-
-def expiry_states_q(states: tuple[str, ...] | list[str], *, now: datetime) -> Q:
-    """The records in any of ``states`` at ``now``."""
-    return reduce(or_, (expiry_state_q(state, now=now) for state in states))
 
 
 def expiry_within_q(days: int, *, now: datetime) -> Q:

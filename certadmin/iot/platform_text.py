@@ -35,11 +35,6 @@ def unreadable(text: str) -> str:
     return f"[unreadable: {len(text)} characters, SHA-256 {digest}]"
 
 
-def is_unreadable_summary(text: str) -> bool:
-    """Whether ``text`` is a summary made by ``unreadable``."""
-    return text.startswith("[unreadable: ")
-
-
 def platform_token(value: str, *, max_length: int = TOKEN_MAX_LENGTH) -> str:
     """An identifier from the platform (RequestId, Code, CertSN, IotId, DeviceStatus): kept when
     it is 1–``max_length`` letters, digits and ``: . _ @ -``; "" stays ""; anything else becomes
