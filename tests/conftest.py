@@ -109,8 +109,8 @@ def fresh_emulator() -> Iterator[RunningEmulator]:
 
 @pytest.fixture
 def make_user(db):
-    """Create an active user in a role ("Viewer", "Key custodian", "Auditor", None for no role,
-    "superuser" for a superuser). Every user's password is ``ROLE_PASSWORD``.
+    """Create an active user in a role ("Viewer", "Key custodian", "Auditor", "Fleet manager",
+    None for no role, "superuser" for a superuser). Every user's password is ``ROLE_PASSWORD``.
 
     The role groups are installed again first: a transactional test's flush removes the rows
     the data migration created."""
@@ -151,6 +151,20 @@ def custodian(make_user):
 @pytest.fixture
 def auditor(make_user):
     return make_user("Auditor")
+
+
+@pytest.fixture
+def fleet_manager(make_user):
+    return make_user("Fleet manager")
+
+
+@pytest.fixture
+def fleet_manager_client(dashboard_iot, fleet_manager):
+    """A browser of its own, logged in as ``fleet_manager``, on the dashboard wired to the
+    test emulator."""
+    browser = Client()
+    browser.force_login(fleet_manager)
+    return browser
 
 
 @pytest.fixture

@@ -3,13 +3,14 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from certadmin.accounts.roles import AUDITOR, KEY_CUSTODIAN, VIEWER
+from certadmin.accounts.roles import AUDITOR, FLEET_MANAGER, KEY_CUSTODIAN, VIEWER
 
 # (username, password, role or None for the superuser) — listed in the README.
 DEMO_USERS: tuple[tuple[str, str, str | None], ...] = (
     ("viewer", "viewer-demo-2026", VIEWER),
     ("custodian", "custodian-demo-2026", KEY_CUSTODIAN),
     ("auditor", "auditor-demo-2026", AUDITOR),
+    ("fleet", "fleet-demo-2026", FLEET_MANAGER),
     ("admin", "admin-demo-2026", None),
 )
 

@@ -10,15 +10,20 @@ from django.utils.translation import gettext_lazy as _
 VIEWER = "Viewer"
 KEY_CUSTODIAN = "Key custodian"
 AUDITOR = "Auditor"
+FLEET_MANAGER = "Fleet manager"
 
 VIEW_CERTIFICATES = "devices.view_certificates"
 REVEAL_PRIVATE_KEY = "devices.reveal_private_key"
 VIEW_AUDIT_TRAIL = "audit.view_audit_trail"
+# Sync schedules, finding suppressions and notification routes: settings that change what
+# certadmin watches and whom it tells, not what a person may see.
+MANAGE_FLEET = "devices.manage_fleet_settings"
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     VIEWER: (VIEW_CERTIFICATES,),
     KEY_CUSTODIAN: (VIEW_CERTIFICATES, REVEAL_PRIVATE_KEY),
     AUDITOR: (VIEW_AUDIT_TRAIL,),
+    FLEET_MANAGER: (VIEW_CERTIFICATES, MANAGE_FLEET),
 }
 
 # Each custom permission: the model it is declared on, and its name.
@@ -37,6 +42,11 @@ PERMISSIONS: dict[str, tuple[str, str, str]] = {
         "audit",
         "auditevent",
         _("Can browse, export and verify the audit trail"),
+    ),
+    MANAGE_FLEET: (
+        "devices",
+        "certificaterecord",
+        _("Can set sync schedules, suppress findings and route notifications"),
     ),
 }
 

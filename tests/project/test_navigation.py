@@ -16,6 +16,7 @@ SECTIONS = {"Devices": "devices:home", "Expiry": "devices:expiry", "Jobs": "jobs
         ("Viewer", {"Devices", "Expiry", "Jobs"}),
         ("Key custodian", {"Devices", "Expiry", "Jobs"}),
         ("Auditor", {"Audit trail"}),
+        ("Fleet manager", {"Devices", "Expiry", "Jobs"}),
         (None, set()),
     ],
 )
