@@ -2,7 +2,9 @@
 
 Every value is plain text or a number, ready for a template or the CLI. Extension names are
 English, marked for the translation catalog with ``gettext_noop`` below; the pages translate
-them when they show them.
+them when they show them. So do an extension's row labels and the words among its values
+(usages, purposes, yes/no): those are ``Phrase``s, and only what comes from the certificate
+(names, identifiers, OIDs, hex) is plain text.
 """
 
 from __future__ import annotations
@@ -89,13 +91,40 @@ class NameAttribute:
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """Words of the decoded view that the pages translate when they show them.
+
+    ``words``: English texts, each marked with ``gettext_noop``, shown as a list
+    ("Certificate sign, CRL sign"). ``detail``: what follows in parentheses, shown as it is
+    when plain text (an OID, a number), translated when a Phrase ("Issuer (Directory name)").
+    ``str()`` is the English text.
+    """
+
+    words: tuple[str, ...]
+    detail: str | Phrase = ""
+
+    def __str__(self) -> str:
+        text = ", ".join(self.words)
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+# A row's label or value: a Phrase the page translates, or the certificate's own text.
+Text = str | Phrase
+Rows = list[tuple[Text, Text]]
+
+
+def _phrase(*words: str, detail: str | Phrase = "") -> Phrase:
+    return Phrase(words, detail)
+
+
+@dataclass(frozen=True)
 class Extension:
     """One certificate extension decoded into label/value rows for display."""
 
     name: str
     oid: str
     critical: bool
-    values: list[tuple[str, str]] = field(default_factory=list)
+    values: Rows = field(default_factory=list)
 
 
 def expiry_days_left(*, not_after: datetime, now: datetime) -> int:
@@ -407,7 +436,8 @@ def _serial_hex(serial: int) -> str:
 def _truncated_hex(data: bytes) -> str:
     if len(data) <= EXTENSION_HEX_LIMIT:
         return colon_hex(data)
-    return f"{colon_hex(data[:EXTENSION_HEX_LIMIT])} … ({len(data)} bytes)"
+    # The length in the unit's symbol, the same in every language.
+    return f"{colon_hex(data[:EXTENSION_HEX_LIMIT])} … ({len(data)} B)"
 
 
 def _oid_name(oid: x509.ObjectIdentifier) -> str:
@@ -419,31 +449,36 @@ def _oid_name(oid: x509.ObjectIdentifier) -> str:
 
 # --------------------------------------------------------------------------- extensions
 
+# "Yes" and "No" are the pages' own words for them (the Checks card).
+YES = _phrase(gettext_noop("Yes"))
+NO = _phrase(gettext_noop("No"))
+NONE = _phrase(gettext_noop("none"))
+ERROR = _phrase(gettext_noop("Error"))
+KEY_ID = _phrase(gettext_noop("Key ID"))
+
 _EKU_NAMES = {
-    ExtendedKeyUsageOID.SERVER_AUTH: "TLS server authentication",
-    ExtendedKeyUsageOID.CLIENT_AUTH: "TLS client authentication",
-    ExtendedKeyUsageOID.CODE_SIGNING: "Code signing",
-    ExtendedKeyUsageOID.EMAIL_PROTECTION: "Email protection",
-    ExtendedKeyUsageOID.TIME_STAMPING: "Time stamping",
-    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSP signing",
-    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "Any extended key usage",
-    ExtendedKeyUsageOID.SMARTCARD_LOGON: "Smart card logon",
-    ExtendedKeyUsageOID.KERBEROS_PKINIT_KDC: "Kerberos PKINIT KDC",
-    ExtendedKeyUsageOID.IPSEC_IKE: "IPsec IKE",
-    ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY: "Certificate Transparency",
+    ExtendedKeyUsageOID.SERVER_AUTH: gettext_noop("TLS server authentication"),
+    ExtendedKeyUsageOID.CLIENT_AUTH: gettext_noop("TLS client authentication"),
+    ExtendedKeyUsageOID.CODE_SIGNING: gettext_noop("Code signing"),
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: gettext_noop("Email protection"),
+    ExtendedKeyUsageOID.TIME_STAMPING: gettext_noop("Time stamping"),
+    ExtendedKeyUsageOID.OCSP_SIGNING: gettext_noop("OCSP signing"),
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: gettext_noop("Any extended key usage"),
+    ExtendedKeyUsageOID.SMARTCARD_LOGON: gettext_noop("Smart card logon"),
+    ExtendedKeyUsageOID.KERBEROS_PKINIT_KDC: gettext_noop("Kerberos PKINIT KDC"),
+    ExtendedKeyUsageOID.IPSEC_IKE: gettext_noop("IPsec IKE"),
+    ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY: gettext_noop("Certificate Transparency"),
 }
 
 _KEY_USAGE_FLAGS = (
-    ("digital_signature", "Digital signature"),
-    ("content_commitment", "Content commitment"),
-    ("key_encipherment", "Key encipherment"),
-    ("data_encipherment", "Data encipherment"),
-    ("key_agreement", "Key agreement"),
-    ("key_cert_sign", "Certificate sign"),
-    ("crl_sign", "CRL sign"),
+    ("digital_signature", gettext_noop("Digital signature")),
+    ("content_commitment", gettext_noop("Content commitment")),
+    ("key_encipherment", gettext_noop("Key encipherment")),
+    ("data_encipherment", gettext_noop("Data encipherment")),
+    ("key_agreement", gettext_noop("Key agreement")),
+    ("key_cert_sign", gettext_noop("Certificate sign")),
+    ("crl_sign", gettext_noop("CRL sign")),
 )
-
-Rows = list[tuple[str, str]]
 
 
 def _extensions(cert: x509.Certificate) -> tuple[list[Extension], bool]:
@@ -456,7 +491,7 @@ def _extensions(cert: x509.Certificate) -> tuple[list[Extension], bool]:
             name=UNDECODABLE_EXTENSIONS,
             oid="",
             critical=False,
-            values=[("Error", str(exc) or type(exc).__name__)],
+            values=[(ERROR, str(exc) or type(exc).__name__)],
         )
         return [error, *map(_raw_extension, raw_extensions(cert))], False
     extensions = [_extension_cached(ext) for ext in parsed]
@@ -488,7 +523,7 @@ def _extension(ext: x509.Extension) -> Extension:
     try:
         rows = decoder(value) if decoder else _hex_rows(value.public_bytes())
     except Exception as exc:  # a decoder bug must not take the whole page down
-        rows = [("Error", f"could not decode: {type(exc).__name__}")]
+        rows = [(ERROR, _phrase(gettext_noop("could not decode"), detail=type(exc).__name__))]
     return Extension(name, oid, ext.critical, rows)
 
 
@@ -498,33 +533,43 @@ def _raw_extension(raw: RawExtension) -> Extension:
 
 
 def _hex_rows(data: bytes) -> Rows:
-    return [("Value (DER, hex)", _truncated_hex(data))]
+    return [(_phrase(gettext_noop("Value (DER, hex)")), _truncated_hex(data))]
 
 
 def _basic_constraints(value: x509.BasicConstraints) -> Rows:
-    path = "none" if value.path_length is None else str(value.path_length)
-    return [("CA", "TRUE" if value.ca else "FALSE"), ("Path length", path)]
+    if value.path_length is not None:
+        path: Text = str(value.path_length)
+    elif value.ca:
+        path = _phrase(gettext_noop("unlimited"))
+    else:  # a leaf: RFC 5280 allows the constraint only on a CA
+        path = NONE
+    return [
+        (_phrase(gettext_noop("CA")), YES if value.ca else NO),
+        (_phrase(gettext_noop("Path length")), path),
+    ]
 
 
 def _key_usage(value: x509.KeyUsage) -> Rows:
     usages = [label for attr, label in _KEY_USAGE_FLAGS if getattr(value, attr)]
     if value.key_agreement:  # encipher_only/decipher_only raise unless key_agreement is set
         if value.encipher_only:
-            usages.append("Encipher only")
+            usages.append(gettext_noop("Encipher only"))
         if value.decipher_only:
-            usages.append("Decipher only")
-    return [("Usages", ", ".join(usages) or "none")]
+            usages.append(gettext_noop("Decipher only"))
+    return [(_phrase(gettext_noop("Usages")), _phrase(*usages) if usages else NONE)]
 
 
 def _extended_key_usage(value: x509.ExtendedKeyUsage) -> Rows:
-    rows = []
+    rows: Rows = []
     for oid in value:
         name = _EKU_NAMES.get(oid)
-        rows.append(("Purpose", f"{name} ({oid.dotted_string})" if name else _oid_name(oid)))
+        purpose = _phrase(name, detail=oid.dotted_string) if name else _oid_name(oid)
+        rows.append((_phrase(gettext_noop("Purpose")), purpose))
     return rows
 
 
-def _general_name(name: x509.GeneralName) -> tuple[str, str]:
+def _general_name(name: x509.GeneralName) -> tuple[Text, str]:
+    # DNS, IP and URI are the names' own technical names, the same in every language.
     if isinstance(name, x509.DNSName):
         return "DNS", name.value
     if isinstance(name, x509.IPAddress):
@@ -532,13 +577,14 @@ def _general_name(name: x509.GeneralName) -> tuple[str, str]:
     if isinstance(name, x509.UniformResourceIdentifier):
         return "URI", name.value
     if isinstance(name, x509.RFC822Name):
-        return "Email", name.value
+        return _phrase(gettext_noop("Email")), name.value
     if isinstance(name, x509.DirectoryName):
-        return "Directory name", name.value.rfc4514_string()
+        return _phrase(gettext_noop("Directory name")), name.value.rfc4514_string()
     if isinstance(name, x509.RegisteredID):
-        return "Registered ID", name.value.dotted_string
+        return _phrase(gettext_noop("Registered ID")), name.value.dotted_string
     if isinstance(name, x509.OtherName):
-        return f"Other name ({name.type_id.dotted_string})", _other_name_value(name.value)
+        label = _phrase(gettext_noop("Other name"), detail=name.type_id.dotted_string)
+        return label, _other_name_value(name.value)
     return type(name).__name__, str(getattr(name, "value", ""))
 
 
@@ -560,17 +606,22 @@ def _general_names(names: Iterable[x509.GeneralName]) -> Rows:
 
 
 def _subject_key_identifier(value: x509.SubjectKeyIdentifier) -> Rows:
-    return [("Key ID", colon_hex(value.digest))]
+    return [(KEY_ID, colon_hex(value.digest))]
 
 
 def _authority_key_identifier(value: x509.AuthorityKeyIdentifier) -> Rows:
-    rows = []
+    rows: Rows = []
     if value.key_identifier is not None:
-        rows.append(("Key ID", colon_hex(value.key_identifier)))
+        rows.append((KEY_ID, colon_hex(value.key_identifier)))
     for label, text in _general_names(value.authority_cert_issuer or []):
-        rows.append((f"Issuer ({label})", text))
+        rows.append((_phrase(gettext_noop("Issuer"), detail=label), text))
     if value.authority_cert_serial_number is not None:
-        rows.append(("Issuer serial", _serial_hex(value.authority_cert_serial_number)))
+        rows.append(
+            (
+                _phrase(gettext_noop("Issuer serial")),
+                _serial_hex(value.authority_cert_serial_number),
+            )
+        )
     return rows
 
 
@@ -579,25 +630,28 @@ def _distribution_points(value: x509.CRLDistributionPoints | x509.FreshestCRL) -
     for point in value:
         rows.extend(_general_names(point.full_name or []))
         if point.relative_name is not None:
-            rows.append(("Relative name", point.relative_name.rfc4514_string()))
+            rows.append(
+                (_phrase(gettext_noop("Relative name")), point.relative_name.rfc4514_string())
+            )
         if point.reasons:
+            # RFC 5280's names of the reasons (keyCompromise, …), as CRLs and tools spell them.
             reasons = sorted(reason.value for reason in point.reasons)
-            rows.append(("Reasons", ", ".join(reasons)))
+            rows.append((_phrase(gettext_noop("Reasons")), ", ".join(reasons)))
         for label, text in _general_names(point.crl_issuer or []):
-            rows.append((f"CRL issuer ({label})", text))
+            rows.append((_phrase(gettext_noop("CRL issuer"), detail=label), text))
     return rows
 
 
-_ACCESS_METHODS = {
+_ACCESS_METHODS: dict[x509.ObjectIdentifier, Text] = {
     AuthorityInformationAccessOID.OCSP: "OCSP",
-    AuthorityInformationAccessOID.CA_ISSUERS: "CA issuers",
+    AuthorityInformationAccessOID.CA_ISSUERS: _phrase(gettext_noop("CA issuers")),
 }
 
 
 def _access_descriptions(
     value: x509.AuthorityInformationAccess | x509.SubjectInformationAccess,
 ) -> Rows:
-    rows = []
+    rows: Rows = []
     for description in value:
         method = _ACCESS_METHODS.get(description.access_method)
         label = method or _oid_name(description.access_method)
@@ -606,10 +660,10 @@ def _access_descriptions(
 
 
 _POLICY_NAMES = {
-    CertificatePoliciesOID.ANY_POLICY.dotted_string: "Any policy",
-    "2.23.140.1.2.1": "CA/Browser Forum domain validated",
-    "2.23.140.1.2.2": "CA/Browser Forum organization validated",
-    "2.23.140.1.2.3": "CA/Browser Forum individual validated",
+    CertificatePoliciesOID.ANY_POLICY.dotted_string: gettext_noop("Any policy"),
+    "2.23.140.1.2.1": gettext_noop("CA/Browser Forum domain validated"),
+    "2.23.140.1.2.2": gettext_noop("CA/Browser Forum organization validated"),
+    "2.23.140.1.2.3": gettext_noop("CA/Browser Forum individual validated"),
 }
 
 
@@ -618,7 +672,7 @@ def _certificate_policies(value: x509.CertificatePolicies) -> Rows:
     for policy in value:
         oid = policy.policy_identifier.dotted_string
         name = _POLICY_NAMES.get(oid)
-        rows.append(("Policy", f"{name} ({oid})" if name else oid))
+        rows.append((_phrase(gettext_noop("Policy")), _phrase(name, detail=oid) if name else oid))
         for qualifier in policy.policy_qualifiers or []:
             if isinstance(qualifier, str):
                 rows.append(("CPS", qualifier))
@@ -630,27 +684,32 @@ def _certificate_policies(value: x509.CertificatePolicies) -> Rows:
                 parts.append(f"{reference.organization or ''} #{numbers}".strip())
             if qualifier.explicit_text:
                 parts.append(qualifier.explicit_text)
-            rows.append(("User notice", " — ".join(parts)))
+            rows.append((_phrase(gettext_noop("User notice")), " — ".join(parts)))
     return rows
 
 
 def _name_constraints(value: x509.NameConstraints) -> Rows:
-    rows = [
-        (f"Permitted {label}", text)
+    rows: Rows = [
+        (_phrase(gettext_noop("Permitted"), detail=label), text)
         for label, text in _general_names(value.permitted_subtrees or [])
     ]
     rows += [
-        (f"Excluded {label}", text) for label, text in _general_names(value.excluded_subtrees or [])
+        (_phrase(gettext_noop("Excluded"), detail=label), text)
+        for label, text in _general_names(value.excluded_subtrees or [])
     ]
     return rows
 
 
 def _policy_constraints(value: x509.PolicyConstraints) -> Rows:
-    rows = []
+    rows: Rows = []
     if value.require_explicit_policy is not None:
-        rows.append(("Require explicit policy", str(value.require_explicit_policy)))
+        rows.append(
+            (_phrase(gettext_noop("Require explicit policy")), str(value.require_explicit_policy))
+        )
     if value.inhibit_policy_mapping is not None:
-        rows.append(("Inhibit policy mapping", str(value.inhibit_policy_mapping)))
+        rows.append(
+            (_phrase(gettext_noop("Inhibit policy mapping")), str(value.inhibit_policy_mapping))
+        )
     return rows
 
 
@@ -669,6 +728,8 @@ _DECODERS: dict[type, Callable[[object], Rows]] = {
     x509.CertificatePolicies: _certificate_policies,
     x509.NameConstraints: _name_constraints,
     x509.PolicyConstraints: _policy_constraints,
-    x509.InhibitAnyPolicy: lambda value: [("Skip certificates", str(value.skip_certs))],
-    x509.OCSPNoCheck: lambda value: [("Present", "yes")],
+    x509.InhibitAnyPolicy: lambda value: [
+        (_phrase(gettext_noop("Skip certificates")), str(value.skip_certs))
+    ],
+    x509.OCSPNoCheck: lambda value: [(_phrase(gettext_noop("Present")), YES)],
 }

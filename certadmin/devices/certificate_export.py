@@ -6,20 +6,25 @@ manifest lists every device, exported or not and why. No private key, no DeviceS
 inventory holds none, and nothing here asks the platform for anything.
 
 The export is recorded in the audit trail as one event, written before the file is returned:
-when the record cannot be written the caller gets ``AuditWriteError`` and no file. Built in
+when the record cannot be written the caller gets ``AuditWriteError`` and no file. The event
+and the file name say what was exported: a whole product (or every product), a selection by
+the table's filters (each filter as applied, and the device count) or a batch. Built in
 memory, capped at ``EXPORT_MAX_CERTIFICATES`` devices; nothing touches the disk.
 """
 
 import csv
 import io
+import json
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from certadmin.certs import bundles
 from certadmin.certs.loading import CertificateDecodeError, load_certificate
@@ -27,7 +32,7 @@ from certadmin.devices.downloads import DownloadFile, issuer_of
 from certadmin.devices.models import CertificateRecord
 from certadmin.iot.identity import DeviceRef
 from certadmin.web.csv_safety import csv_cell
-from certadmin.web.times import utc_text
+from certadmin.web.times import utc_stamp, utc_text
 
 EXPORT_MAX_CERTIFICATES = 10_000
 MANIFEST_HEADER = [
@@ -55,16 +60,67 @@ class ExportRefused(Exception):
 
 @dataclass(frozen=True)
 class ExportSource:
-    """What is exported: the records, and how the audit trail and the file name call them."""
+    """What is exported: the records, and what chose them, for the audit trail and the file
+    name."""
 
     records: QuerySet[CertificateRecord]
     # The product the records belong to ("" when they span several), as the audit trail names it.
     product_key: str
     iot_instance_id: str
-    # "a1Fleet5kXz", "batch 12", "all products": the audit event's detail and the file name.
-    label: str
     # The API account of the records ("" when they span several).
     account: str = ""
+    # The filters that chose the records, each as (name, value) as applied, e.g.
+    # ("search", "dev-00"), ("expiry state", "within_30"); none: the whole product.
+    filters: tuple[tuple[str, str], ...] = ()
+    # The batch job whose devices these are (then no product and no filter).
+    batch: int | None = None
+
+    def scope_text(self) -> str:
+        """What was exported, in English for the audit trail: ``whole product a1Fleet5kXz``,
+        ``selection of a1Fleet5kXz (search "dev-00"; expiry state "within_30")``,
+        ``all products``, ``batch 12``."""
+        if self.batch is not None:
+            return f"batch {self.batch}"
+        where = self.product_key or "all products"
+        if not self.filters:
+            return f"whole product {where}" if self.product_key else where
+        # JSON's quoting: a quote or backslash in a search stays unambiguous.
+        applied = "; ".join(
+            f"{name} {json.dumps(value, ensure_ascii=False)}" for name, value in self.filters
+        )
+        return f"selection of {where} ({applied})"
+
+    def filename(self, *, devices: int, at: datetime) -> str:
+        """``certificates-a1Fleet5kXz-all-20260301T080000Z.zip`` for a whole product,
+        ``certificates-a1Fleet5kXz-selection-12-devices-<stamp>.zip`` for a filtered table,
+        ``certificates-all-products-…`` across products, ``certificates-batch-12-<stamp>.zip``
+        for a batch: two exports of different things never share a name. Safe characters
+        only (``bundles.bundle_filename``)."""
+        if self.batch is not None:
+            what = f"batch-{self.batch}"
+        elif self.filters:
+            what = f"{self.product_key or 'all-products'}-selection-{devices}-devices"
+        else:
+            what = f"{self.product_key}-all" if self.product_key else "all-products"
+        return bundles.bundle_filename(f"certificates-{what}-{utc_stamp(at)}", "", "", "zip")
+
+
+_DETAIL_MAX_LENGTH = AuditEvent._meta.get_field("detail").max_length
+
+
+def _counted(number: int, thing: str) -> str:
+    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
+
+
+def export_detail(*, source: ExportSource, devices: int, exported: int, filename: str) -> str:
+    """The export event's detail, in English like every detail: what was exported, by which
+    filters, how many devices and certificates, and the file's name. A search too long for the
+    detail leaves the file name out, never the filter."""
+    counted = (
+        f"{source.scope_text()}: {_counted(devices, 'device')}, {_counted(exported, 'certificate')}"
+    )
+    detail = f"{counted} ({filename})"
+    return detail if len(detail) <= _DETAIL_MAX_LENGTH else counted
 
 
 def _write(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -174,14 +230,13 @@ def certificate_export(*, actor, source: ExportSource, context: RequestContext) 
             % {"count": f"{count:,}", "limit": f"{EXPORT_MAX_CERTIFICATES:,}"}
         )
     data, devices, exported = certificates_zip(source.records)
-    filename = bundles.bundle_filename(source.label, "", "certificates", "zip")
+    filename = source.filename(devices=devices, at=timezone.now())
     audit_record(
         action=AuditAction.CERT_EXPORT,
         outcome=AuditOutcome.SUCCESS,
         actor=actor,
         context=context,
         device=DeviceRef(source.product_key, "", source.iot_instance_id, source.account),
-        # English for the trail, like every detail.
-        detail=f"{source.label}: {devices} devices, {exported} certificates ({filename})",
+        detail=export_detail(source=source, devices=devices, exported=exported, filename=filename),
     )
     return DownloadFile(filename, "application/zip", data)

@@ -2,8 +2,9 @@
 
 ``certadmin.certs`` stays free of Django and the platform sends its own English values, so the
 templates translate them when they show them (``{% translate ext.name %}``): a text listed here
-appears in the catalog; any other text is shown as it is. The extension names are marked where
-they are declared, in ``certadmin.certs.details``.
+appears in the catalog; any other text is shown as it is. The extension names, and the words
+of the extensions' rows (``Phrase``, shown with ``{{ text|certificate_text }}``), are marked
+where they are declared, in ``certadmin.certs.details``.
 """
 
 from django.utils.translation import gettext_noop

@@ -37,6 +37,13 @@ class ExportFilterForm(InventoryFilterForm):
             sort=data["sort"],
         )
 
+    def applied_filters(self) -> tuple[tuple[str, str], ...]:
+        """The filters that narrow ``records`` (the order does not), as the export event
+        records them: the search text and the expiry state, as applied."""
+        data = self.cleaned_data
+        named = (("search", data["q"]), ("expiry state", data["state"]))
+        return tuple((name, value) for name, value in named if value)
+
 
 def _source(request: HtmxHttpRequest, form: ExportFilterForm) -> ExportSource:
     data = form.cleaned_data
@@ -46,14 +53,14 @@ def _source(request: HtmxHttpRequest, form: ExportFilterForm) -> ExportSource:
             raise Http404
         if job.state != JobState.FINISHED:
             raise ExportRefused(gettext("The batch has not finished: export it once it has."))
-        return ExportSource(job_records(job=job), "", "", f"batch {job.pk}", job.account)
+        return ExportSource(job_records(job=job), "", "", job.account, batch=job.pk)
     product_key = data["product_key"]
     return ExportSource(
         form.records(),
         product_key,
         data["instance"] if product_key else "",
-        product_key or "all products",
         data["account"] if product_key else "",
+        filters=form.applied_filters(),
     )
 
 

@@ -2,6 +2,8 @@
 
 - ``utc_text``: ``2026-03-01T08:00:00Z``, ISO 8601 in UTC to the second: the inventory CSV,
   ``cert_expiry_report``, the certificate export's index and the ``querydevicecert`` CLI.
+- ``utc_stamp``: ``20260301T080000Z``, the same instant in ISO 8601's basic form, for a file
+  name (no colon, which some file systems refuse): the bulk certificate export's ZIP.
 - ``local_time_text``: ``2026-11-26 14:03:07 CST (UTC+08:00)``, in the active time zone and
   labelled with it, the same numeric form in every language, so that a time read off a page, a
   screenshot or an export means one instant. ``local_time_html`` wraps it in ``<time>``;
@@ -29,6 +31,7 @@ register = template.Library()
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+UTC_STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
 def utc_text(moment: datetime | None) -> str:
@@ -36,6 +39,11 @@ def utc_text(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(UTC).strftime(UTC_FORMAT)
+
+
+def utc_stamp(moment: datetime) -> str:
+    """``moment`` as ISO 8601's basic form in UTC with a ``Z``, to the second, for file names."""
+    return moment.astimezone(UTC).strftime(UTC_STAMP_FORMAT)
 
 
 def zone_label(moment: datetime) -> str:

@@ -1,5 +1,7 @@
 """Auditor pages: who may see them, filters, keyset pages, CSV export and chain verification."""
 
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -13,6 +15,7 @@ from django.utils import timezone
 
 from certadmin.audit import views as audit_views
 from certadmin.audit.evidence_export import export_manifest_verify
+from certadmin.audit.hash_chain import canonical_event_bytes
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
 from certadmin.audit.services import AuditWriteError
 from certadmin.audit.views import PAGE_SIZE
@@ -362,6 +365,21 @@ def test_chain_page_before_any_verification(auditor, client_for):
     response = client_for(auditor).get(reverse("audit:chain"))
     assert "has not been verified yet" in response.content.decode()
     assert 'action="/audit/chain/verify/"' in response.content.decode()
+
+
+def test_chain_page_names_the_keyed_hmac_the_rows_carry(auditor, client_for, settings):
+    [event] = make_events(1)
+    # What the page says is what the rows hold: an HMAC-SHA-256 under the row's audit key.
+    data = canonical_event_bytes(event)
+    key = settings.AUDIT_KEYS[event.key_id]
+    assert event.entry_hash == hmac.digest(key, data, "sha256").hex()
+    assert event.entry_hash != hashlib.sha256(data).hexdigest()
+
+    text = " ".join(client_for(auditor).get(reverse("audit:chain")).content.decode().split())
+
+    assert "The chain is keyed: every event carries an HMAC-SHA-256" in text
+    assert "under an audit key that the database does not hold" in text
+    assert "SHA-256 hash of its content" not in text
 
 
 def test_verify_now_queues_a_job_and_its_page_shows_the_result(auditor, client_for):

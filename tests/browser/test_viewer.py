@@ -64,7 +64,7 @@ def test_viewer_finds_a_device_in_the_live_list_and_reads_its_certificate(
     )
     expect(
         basic_constraints.locator("tr", has=page.locator("th", has_text=re.compile("^CA$")))
-    ).to_contain_text("FALSE")
+    ).to_contain_text("No")
 
     expect(kv_value(page, "Chain").locator(".badge")).to_have_text("Verified")
     expect(kv_value(page, "Private key matches certificate").locator(".badge")).to_have_text("Yes")

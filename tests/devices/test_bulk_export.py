@@ -15,11 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
+from certadmin.devices.certificate_export import ExportSource, export_detail
 from certadmin.devices.inventory import device_certificate_check
 from certadmin.devices.models import CertificateRecord
 from certadmin.devices.platform import iot_client
 from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
+from tests.support.audit_events import export_unpacked
 from tests.support.iot_accounts import account_on
 from tests.support.key_material import api_answer, key_fragments
 
@@ -60,6 +62,18 @@ def _zip(response) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(response.content))
 
 
+# certificates-<what>-<UTC stamp>.zip, only characters every file system takes.
+FILENAME = re.compile(r"certificates-[A-Za-z0-9@_-]+-\d{8}T\d{6}Z\.zip")
+
+
+def _filename(response) -> str:
+    header = response["Content-Disposition"]
+    assert header.startswith("attachment; filename=")
+    name = header.removeprefix("attachment; filename=").strip('"')
+    assert FILENAME.fullmatch(name), name
+    return name
+
+
 def _manifest(archive: zipfile.ZipFile) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode("utf-8"))))
 
@@ -73,7 +87,7 @@ def test_product_export_has_each_certificate_the_ca_and_a_manifest(
 ):
     product_key, _keys = synced_product
     response = client_for(viewer).get(reverse(EXPORT), {"product_key": product_key})
-    assert f"{product_key}.certificates.zip" in response["Content-Disposition"]
+    assert _filename(response).startswith(f"certificates-{product_key}-all-")
     archive = _zip(response)
     names = sorted(archive.namelist())
     certificates = [name for name in names if name.startswith("certificates/")]
@@ -129,7 +143,7 @@ def test_one_audit_event_names_the_product_and_the_count(client_for, viewer, syn
     assert event.outcome == AuditOutcome.SUCCESS
     assert event.actor_username == viewer.get_username()
     assert event.product_key == product_key
-    assert event.detail.startswith(f"{product_key}: 4 devices, 3 certificates")
+    assert event.detail.startswith(f"whole product {product_key}: 4 devices, 3 certificates")
 
 
 def test_filtered_table_exports_only_what_the_filters_show(client_for, viewer, synced_product):
@@ -139,6 +153,48 @@ def test_filtered_table_exports_only_what_the_filters_show(client_for, viewer, s
     assert [row["DeviceName"] for row in _manifest(archive)] == ["dev-0002"]
     archive = _zip(client.get(reverse(EXPORT), {"product_key": product_key, "state": "failed"}))
     assert [row["DeviceName"] for row in _manifest(archive)] == ["broken-01"]
+
+
+def test_a_whole_product_and_a_selection_get_distinct_names_and_audit_entries(
+    client_for, viewer, synced_product
+):
+    product_key, _keys = synced_product
+    client = client_for(viewer)
+
+    whole = client.get(reverse(EXPORT), {"product_key": product_key, "sort": "-name"})
+    selection = client.get(
+        reverse(EXPORT), {"product_key": product_key, "q": "dev-0", "state": "valid"}
+    )
+
+    assert _filename(whole).startswith(f"certificates-{product_key}-all-")
+    assert _filename(selection).startswith(f"certificates-{product_key}-selection-3-devices-")
+    assert len(_manifest(_zip(whole))) == 4
+    assert len(_manifest(_zip(selection))) == 3
+    whole_event, selection_event = AuditEvent.objects.order_by("id")
+    # The order is no filter: every device of the product is in the file.
+    assert whole_event.detail == (
+        f"whole product {product_key}: 4 devices, 3 certificates ({_filename(whole)})"
+    )
+    assert selection_event.detail == (
+        f'selection of {product_key} (search "dev-0"; expiry state "valid"): '
+        f"3 devices, 3 certificates ({_filename(selection)})"
+    )
+
+
+def test_the_audit_trail_shows_the_exports_filter(client_for, viewer, auditor, synced_product):
+    product_key, _keys = synced_product
+    client_for(viewer).get(reverse(EXPORT), {"product_key": product_key, "q": "0002"})
+    client_for(viewer).get(reverse(EXPORT), {"product_key": product_key})
+
+    page = html.unescape(client_for(auditor).get(reverse("audit:events")).content.decode())
+    exported = client_for(auditor).get(reverse("audit:export"), {"action": "cert_export"})
+    rows, _manifest_json = export_unpacked(b"".join(exported.streaming_content))
+
+    selected = f'selection of {product_key} (search "0002"): 1 device, 1 certificate'
+    whole = f"whole product {product_key}: 4 devices, 3 certificates"
+    assert selected in page
+    assert whole in page
+    assert [row["detail"].split(" (certificates-")[0] for row in rows] == [whole, selected]
 
 
 def test_finished_batch_exports_its_devices_and_is_audited_as_the_batch(
@@ -152,7 +208,7 @@ def test_finished_batch_exports_its_devices_and_is_audited_as_the_batch(
         )
     response = client_for(viewer).get(reverse(EXPORT), {"job": job.pk})
     archive = _zip(response)
-    assert f"batch_{job.pk}.certificates.zip" in response["Content-Disposition"]
+    assert _filename(response).startswith(f"certificates-batch-{job.pk}-")
     assert [row["DeviceName"] for row in _manifest(archive)] == ["dev-0001", "dev-0003"]
     (event,) = AuditEvent.objects.all()
     assert event.detail.startswith(f"batch {job.pk}: 2 devices, 2 certificates")
@@ -241,3 +297,23 @@ def test_the_expiry_tables_export_link_exports_exactly_the_filtered_devices(
     archive = _zip(client.get(html.unescape(link.group(1))))
 
     assert [row["DeviceName"] for row in _manifest(archive)] == ["dev-0002"]
+
+
+def test_a_search_too_long_for_the_detail_keeps_the_filter_and_leaves_the_file_name_out():
+    search = "d" * 128  # the search box's maximum
+    source = ExportSource(
+        CertificateRecord.objects.none(),
+        "a1Fleet5kXz",
+        "",
+        filters=(("search", search), ("expiry state", "within_30")),
+    )
+    filename = source.filename(devices=10_000, at=timezone.now())
+
+    detail = export_detail(source=source, devices=10_000, exported=10_000, filename=filename)
+
+    assert FILENAME.fullmatch(filename)
+    assert len(detail) <= AuditEvent._meta.get_field("detail").max_length
+    assert detail == (
+        f'selection of a1Fleet5kXz (search "{search}"; expiry state "within_30"): '
+        "10000 devices, 10000 certificates"
+    )

@@ -12,16 +12,18 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
 
 from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.certs import details
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
 from certadmin.devices import display_names
+from certadmin.devices.models import CertificateRecord
 from certadmin.emulator import DEMO_PRODUCT_KEY
 from tests.support.pages import page_text
 from tests.support.people import ROLE_PASSWORD
@@ -131,7 +133,9 @@ def test_sentences_are_chinese_and_technical_names_stay_as_they_are(messages):
     for name in ("ProductKey", "DeviceName", "IotInstanceId", "CertSN", "RequestId", "Code"):
         assert catalog[name] == name
     for msgid, msgstr in catalog.items():
-        if " " in msgid:  # every phrase is translated
+        # Every phrase is translated; a msgid of placeholders and punctuation only (how a list
+        # or a parenthesis is written) is no phrase: its msgstr is Chinese punctuation.
+        if " " in msgid and re.search(r"[A-Za-z]", PLACEHOLDER.sub("", msgid)):
             assert CHINESE.search(msgstr), msgid
     assert catalog["Log in"] == "登录"
     assert catalog["Audit trail"] == "审计日志"
@@ -304,6 +308,89 @@ def test_the_certificate_page_shows_times_one_way_in_every_language(
         assert LOCAL_TIMESTAMP.search(shown)
         assert not EN_DATETIME.search(shown)
         assert not ZH_DATETIME.search(shown)
+
+
+# The decoded certificate's own words, as certs.details writes them in English: none may show
+# in the Chinese page's extensions (the certificate's data, hex and OIDs, stays as it is).
+ENGLISH_EXTENSION_WORDS = (
+    "Basic constraints",
+    "Key usage",
+    "Extended key usage",
+    "Subject key identifier",
+    "Authority key identifier",
+    "Path length",
+    "Usages",
+    "Digital signature",
+    "Key encipherment",
+    "Purpose",
+    "TLS client authentication",
+    "Key ID",
+    "critical",
+    "Yes",
+    "No",
+    "none",
+    "TRUE",
+    "FALSE",
+)
+
+
+def _extensions_text(body: str) -> str:
+    """The words of the certificate page's Extensions card, tags left out."""
+    card = body[body.index('id="extensions-heading"') : body.index('id="checks-heading"')]
+    return " ".join(re.sub(r"<[^>]+>", " ", card).split())
+
+
+@pytest.mark.django_db
+def test_the_certificate_pages_extension_rows_are_chinese(dashboard_iot, client_for, viewer):
+    client = client_for(viewer)
+    english = _extensions_text(page_text(client.get(DEVICE_URL)))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    chinese = _extensions_text(page_text(client.get(DEVICE_URL)))
+
+    # The demo device's certificate: a leaf for TLS clients, with both key identifiers.
+    assert "CA No Path length none" in english
+    assert "Usages Digital signature, Key encipherment" in english
+    assert "Purpose TLS client authentication (1.3.6.1.5.5.7.3.2)" in english
+    shown = [
+        word for word in ENGLISH_EXTENSION_WORDS if re.search(rf"\b{re.escape(word)}\b", chinese)
+    ]
+    assert shown == []
+    assert "数字签名、密钥加密" in chinese  # the usages, listed as Chinese lists them
+    assert "（1.3.6.1.5.5.7.3.2）" in chinese  # the OID stays, in Chinese parentheses
+
+
+@pytest.mark.django_db
+def test_a_certificate_checked_under_a_minute_ago_was_checked_just_now_in_both_languages(
+    dashboard_iot, client_for, viewer
+):
+    client = client_for(viewer)
+    client.get(DEVICE_URL)  # asks the platform and fills the inventory
+
+    english = page_text(client.get(DEVICE_URL))  # from the inventory, seconds later
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    chinese = page_text(client.get(DEVICE_URL))
+
+    assert "checked just now" in english
+    assert "checked 0 minutes ago" not in english
+    assert "刚刚检查" in chinese
+    assert "0 分钟前检查" not in chinese
+
+
+@pytest.mark.django_db
+def test_a_certificate_checked_minutes_ago_says_how_many_in_both_languages(
+    dashboard_iot, client_for, viewer
+):
+    client = client_for(viewer)
+    client.get(DEVICE_URL)
+    CertificateRecord.objects.update(last_checked=timezone.now() - timedelta(minutes=3, seconds=5))
+
+    english = page_text(client.get(DEVICE_URL))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    chinese = page_text(client.get(DEVICE_URL))
+
+    assert "checked 3 minutes ago" in english
+    assert "3 分钟前检查" in chinese
 
 
 @pytest.mark.django_db
