@@ -25,6 +25,7 @@ from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
     device_search_target,
     inventory_devices,
+    name_lookup_offer,
     product_inventory,
     product_suggestions,
     recent_devices,
@@ -226,13 +227,20 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
             sync_account=data["account"],
         )
         filter_form = forms.InventoryFilterForm(_inventory_filter_data(request), accounts=usable)
+        offer_scope = {
+            "product_key": data["product_key"],
+            "iot_instance_id": data["instance"],
+            "account": data["account"],
+            "product": product,
+        }
         if product.synced and filter_form.is_valid():
             context.update(
                 inventory_table(
                     filter_form,
                     table_url=reverse("devices:list"),
                     table_target="#device-list",
-                )
+                ),
+                name_offer=name_lookup_offer(**offer_scope, name=filter_form.cleaned_data["q"]),
             )
         elif product.synced:
             context["list_form"] = filter_form
@@ -254,6 +262,14 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                     request_id=error.request_id,
                 )
                 status = iot_error_status(error)
+                # No device lookup to offer in a product or instance that does not exist.
+                offer = not (error.is_not_found or error.is_instance_error)
+            else:
+                offer = True
+            if offer:
+                context["name_offer"] = name_lookup_offer(
+                    **offer_scope, name=data["name"], listing=context["listing"]
+                )
     else:
         status = 400
     if not partial_wanted(request):
