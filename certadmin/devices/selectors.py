@@ -16,13 +16,16 @@ from certadmin.devices.expiry import (
     EXPIRY_STATES,
     expiry_state_q,
 )
+from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import (
     CertificateRecord,
     ProductSync,
     RecentDevice,
     default_account_name,
 )
+from certadmin.devices.platform import iot_client
 from certadmin.devices.services import RECENT_DEVICES_KEPT, DeviceList, device_list
+from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError
 from certadmin.iot.identity import DeviceRef, is_device_name
@@ -405,3 +408,44 @@ def name_lookup_offer(
             match for match in matches[: OFFER_INVENTORY_MATCHES + len(shown)] if match not in shown
         ][:OFFER_INVENTORY_MATCHES],
     )
+
+
+# How many of the person's other API accounts a page asks the platform about a product that
+# is not in the chosen one (one QueryDevice of one row each, on a 50-per-second quota).
+PRODUCT_ELSEWHERE_LIVE_CHECKS = 3
+
+
+def product_accounts_elsewhere(
+    *, user, product_key: str, iot_instance_id: str = "", account: str = ""
+) -> list[IotAccount]:
+    """The API accounts other than ``account`` that have product ``product_key``, among those
+    ``user`` may use (never another): the accounts whose inventory knows the product (no
+    platform call), else those of the first ``PRODUCT_ELSEWHERE_LIVE_CHECKS`` whose platform
+    lists it (one device, in one of ``user``'s live lookup slots; an account that cannot
+    answer is left out)."""
+    account = account or default_account_name()
+    others = [usable for usable in accounts_for(user=user) if usable.name != account]
+    if not others:
+        return []
+    scope = {
+        "account__in": [other.name for other in others],
+        "product_key": product_key,
+        "iot_instance_id": iot_instance_id,
+    }
+    known = set(
+        CertificateRecord.objects.filter(**scope).order_by().values_list("account", flat=True)
+    )
+    known.update(ProductSync.objects.filter(**scope).values_list("account", flat=True))
+    if known:
+        return [other for other in others if other.name in known]
+    found = []
+    for other in others[:PRODUCT_ELSEWHERE_LIVE_CHECKS]:
+        try:
+            with live_lookup_slot(user=user):
+                iot_client(account=other.name).query_device(
+                    product_key=product_key, page_size=1, iot_instance_id=iot_instance_id or None
+                )
+        except IotError:
+            continue
+        found.append(other)
+    return found
