@@ -3,7 +3,7 @@ inventory that the product device list and the expiry overview share."""
 
 import re
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,13 +16,16 @@ from certadmin.devices.expiry import (
     EXPIRY_STATES,
     expiry_state_q,
 )
+from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import (
     CertificateRecord,
     ProductSync,
     RecentDevice,
     default_account_name,
 )
-from certadmin.devices.services import RECENT_DEVICES_KEPT, device_list
+from certadmin.devices.platform import iot_client
+from certadmin.devices.services import RECENT_DEVICES_KEPT, DeviceList, device_list
+from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotError
 from certadmin.iot.identity import DeviceRef, is_device_name
@@ -303,25 +306,25 @@ def device_search_target(
 ) -> DeviceRef | None:
     """The device that Enter in the search form means, or None to show the list instead.
 
-    The device named exactly ``name``, else the only device the list filtered by ``name``
-    shows (from the inventory once the product was synced, else from the live scan). When the
-    live scan covers only part of a large product, or cannot be made, a ``name`` that is a
-    whole DeviceName is opened as typed: the certificate page says whether it exists.
+    The device named exactly ``name`` (in the inventory, or in the live scan of a product not
+    synced in full), else the only device whose name contains ``name``, when the search
+    covered every device of the product: the inventory after a complete sync, or a live scan
+    that listed them all. A ``name`` that no device has exactly is never opened as typed: it
+    may be part of a name, and the search may not have covered the product (a large product's
+    scan reaches only its first devices; the platform may not answer). The list shows what
+    matched and offers the lookup of the exact name on the platform (``name_lookup_offer``).
     """
     if not name:
         return None
     account = account or default_account_name()
-    whole_name = is_device_name(name)
-    as_typed = DeviceRef(product_key, name, iot_instance_id, account)
     scope = {"product_key": product_key, "iot_instance_id": iot_instance_id, "account": account}
+    if inventory_scope(**scope).filter(device_name=name).exists():
+        return DeviceRef(product_key, name, iot_instance_id, account)
     if product_inventory(**scope).synced:
-        matches = inventory_devices(**scope, q=name).values_list("device_name", flat=True)
-        names = list(matches[:2])
-        if name in names or (whole_name and matches.filter(device_name=name).exists()):
-            return as_typed
-        if len(names) == 1:
-            return DeviceRef(product_key, names[0], iot_instance_id, account)
-        return None
+        names = list(inventory_devices(**scope, q=name).values_list("device_name", flat=True)[:2])
+        return (
+            DeviceRef(product_key, names[0], iot_instance_id, account) if len(names) == 1 else None
+        )
     try:
         listing = device_list(
             product_key=product_key,
@@ -332,12 +335,117 @@ def device_search_target(
             user=user,
         )
     except IotError:
-        # The list shows the platform's answer; a whole name can still be asked for directly.
-        return as_typed if whole_name else None
-    if any(device.device_name == name for device in listing.devices):
-        return as_typed
-    if listing.total == 1:
+        # The list shows the platform's answer.
+        return None
+    if listing.name_listed:
+        return DeviceRef(product_key, name, iot_instance_id, account)
+    if listing.total == 1 and not listing.truncated:
         return DeviceRef(product_key, listing.devices[0].device_name, iot_instance_id, account)
-    if listing.truncated and whole_name:
-        return as_typed
     return None
+
+
+# How many devices of an incomplete inventory whose names contain the typed text the offer
+# lists (those the live scan did not reach).
+OFFER_INVENTORY_MATCHES = 10
+
+
+@dataclass(frozen=True)
+class NameLookupOffer:
+    """A whole DeviceName that the search found no device of: the device list offers to look
+    it up on the platform, one click away, and says how much of the product the search
+    covered (``coverage``):
+
+    - ``inventory``: the inventory, complete at the product's last sync (``sync``);
+    - ``scan``: a live scan that listed every device of the product;
+    - ``partial``: an inventory that is not complete (``in_inventory`` of ``product_total``
+      devices, the total when known), and a live scan of the first devices only, or none
+      when the platform could not be asked. ``inventory_matches``: devices of the inventory
+      whose names contain the text that the list does not show.
+    """
+
+    device: DeviceRef
+    coverage: str
+    sync: ProductSync | None = None
+    in_inventory: int = 0
+    product_total: int | None = None
+    inventory_matches: list[str] = field(default_factory=list)
+
+
+def name_lookup_offer(
+    *,
+    product_key: str,
+    iot_instance_id: str = "",
+    account: str = "",
+    name: str,
+    product: ProductInventory,
+    listing: DeviceList | None = None,
+) -> NameLookupOffer | None:
+    """What the device list filtered by ``name`` offers when ``name`` is a whole DeviceName
+    that no device shown has (None otherwise). ``product``: the product's inventory state;
+    ``listing``: the live scan the list shows (None for an inventory list or a failed scan)."""
+    name = name.strip()
+    if not is_device_name(name) or (listing is not None and listing.name_listed):
+        return None
+    account = account or default_account_name()
+    scope = {"product_key": product_key, "iot_instance_id": iot_instance_id, "account": account}
+    records = inventory_scope(**scope)
+    if records.filter(device_name=name).exists():
+        return None
+    device = DeviceRef(product_key, name, iot_instance_id, account)
+    if product.synced:
+        return NameLookupOffer(device=device, coverage="inventory", sync=product.sync)
+    if listing is not None and not listing.truncated:
+        return NameLookupOffer(device=device, coverage="scan", product_total=listing.product_total)
+    shown = {d.device_name for d in listing.devices} if listing is not None else set()
+    matches = inventory_devices(**scope, q=name).values_list("device_name", flat=True)
+    running_total = getattr(product.running, "total", 0)
+    return NameLookupOffer(
+        device=device,
+        coverage="partial",
+        in_inventory=records.count(),
+        product_total=listing.product_total if listing is not None else (running_total or None),
+        inventory_matches=[
+            match for match in matches[: OFFER_INVENTORY_MATCHES + len(shown)] if match not in shown
+        ][:OFFER_INVENTORY_MATCHES],
+    )
+
+
+# How many of the person's other API accounts a page asks the platform about a product that
+# is not in the chosen one (one QueryDevice of one row each, on a 50-per-second quota).
+PRODUCT_ELSEWHERE_LIVE_CHECKS = 3
+
+
+def product_accounts_elsewhere(
+    *, user, product_key: str, iot_instance_id: str = "", account: str = ""
+) -> list[IotAccount]:
+    """The API accounts other than ``account`` that have product ``product_key``, among those
+    ``user`` may use (never another): the accounts whose inventory knows the product (no
+    platform call), else those of the first ``PRODUCT_ELSEWHERE_LIVE_CHECKS`` whose platform
+    lists it (one device, in one of ``user``'s live lookup slots; an account that cannot
+    answer is left out)."""
+    account = account or default_account_name()
+    others = [usable for usable in accounts_for(user=user) if usable.name != account]
+    if not others:
+        return []
+    scope = {
+        "account__in": [other.name for other in others],
+        "product_key": product_key,
+        "iot_instance_id": iot_instance_id,
+    }
+    known = set(
+        CertificateRecord.objects.filter(**scope).order_by().values_list("account", flat=True)
+    )
+    known.update(ProductSync.objects.filter(**scope).values_list("account", flat=True))
+    if known:
+        return [other for other in others if other.name in known]
+    found = []
+    for other in others[:PRODUCT_ELSEWHERE_LIVE_CHECKS]:
+        try:
+            with live_lookup_slot(user=user):
+                iot_client(account=other.name).query_device(
+                    product_key=product_key, page_size=1, iot_instance_id=iot_instance_id or None
+                )
+        except IotError:
+            continue
+        found.append(other)
+    return found

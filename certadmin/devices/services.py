@@ -271,6 +271,8 @@ class DeviceList:
     scanned: int = 0
     product_total: int = 0
     account: str = field(default_factory=default_account_name)
+    # A device named exactly ``name_filter`` is among the matches (on any page of them).
+    name_listed: bool = False
 
 
 def _product_devices_scan(
@@ -365,4 +367,5 @@ def device_list(
         scanned=len(every),
         product_total=max(product_total, len(every)),
         account=account,
+        name_listed=any(d.device_name == name_filter for d in matches),
     )

@@ -27,11 +27,18 @@
   });
 
   // Elements marked data-hide-after="N" (a revealed key) are wiped from the page after N seconds.
+  // The page promises that (data-hide-notice) and offers Copy only once this script runs: what
+  // it says without JavaScript (data-stay-notice) goes.
   function scheduleHiding(root) {
     var nodes = root.querySelectorAll ? root.querySelectorAll("[data-hide-after]") : [];
     nodes.forEach(function (node) {
       if (node.dataset.hideScheduled) return;
       node.dataset.hideScheduled = "1";
+      node.querySelectorAll("[data-hide-notice]").forEach(function (n) { n.hidden = false; });
+      node.querySelectorAll("[data-stay-notice]").forEach(function (n) { n.hidden = true; });
+      if (navigator.clipboard) {
+        node.querySelectorAll("[data-copy-target]").forEach(function (n) { n.hidden = false; });
+      }
       var seconds = parseInt(node.getAttribute("data-hide-after"), 10) || 60;
       var counter = node.querySelector("[data-countdown]");
       var started = Date.now();
@@ -70,11 +77,13 @@
 
 // Buttons marked data-download-target save the text of that element as a file, in the browser:
 // the key was already fetched (and audited) once; downloading it must not fetch it again.
+// (Without JavaScript the button submits its form: the server's audited key download.)
 document.addEventListener("click", function (event) {
   var button = event.target.closest && event.target.closest("[data-download-target]");
   if (!button) return;
   var source = document.getElementById(button.getAttribute("data-download-target"));
   if (!source) return;
+  event.preventDefault();
   var blob = new Blob([source.textContent.trim() + "\n"], { type: "application/x-pem-file" });
   var link = document.createElement("a");
   link.href = URL.createObjectURL(blob);

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from playwright.sync_api import Page, expect
 
+from certadmin.audit.models import AuditAction, AuditEvent
 from tests.browser.conftest import PASSWORD, log_in
 
 pytestmark = pytest.mark.browser
@@ -62,6 +63,9 @@ def test_custodian_reveals_a_key_copies_and_downloads_it_and_it_hides_itself(
     expect(key).to_contain_text("PRIVATE KEY-----")
     expect(panel.locator("[data-countdown]")).to_be_visible()
     expect(panel).to_contain_text("This reveal was recorded in the audit trail")
+    # With JavaScript the page promises the hiding it will do, not what is said without it.
+    expect(panel.get_by_text("The key hides itself in")).to_be_visible()
+    expect(panel.get_by_text("close the page when you are done")).to_be_hidden()
     key_text = key.inner_text().strip()
     shot(page, "key-revealed")
 
@@ -88,6 +92,41 @@ def test_custodian_reveals_a_key_copies_and_downloads_it_and_it_hides_itself(
     expect(panel).to_contain_text("The key was hidden again")
     assert "PRIVATE KEY" not in page.content()
     shot(page, "key-hidden")
+
+
+def test_without_javascript_the_key_page_offers_what_works_and_promises_no_hiding(
+    new_page, person, dashboard, settings, shot
+):
+    settings.KEY_REVEAL_VISIBLE_SECONDS = 2
+    page = new_page(java_script_enabled=False)
+    log_in(page, person("Key custodian"))
+    page.goto(f"/devices/{PRODUCT_KEY}/edge-ec01/")
+    form = key_form(page)
+    form.get_by_label("Reason").fill("INC-4712: re-provision without JavaScript")
+    form.get_by_label("Your password").fill(PASSWORD)
+    form.get_by_role("button", name="Reveal private key").click()
+
+    key = page.locator("#private-key")
+    expect(key).to_contain_text("PRIVATE KEY-----")
+    expect(page.get_by_text("close the page when you are done")).to_be_visible()
+    expect(page.get_by_text("hides itself")).to_be_hidden()
+    expect(page.get_by_role("button", name="Copy key")).to_be_hidden()
+    shot(page, "key-revealed-no-js")
+
+    # Download key works: the server's audited download of the key alone.
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download key").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{PRODUCT_KEY}_edge-ec01.private-key.pem"
+    saved = serialization.load_pem_private_key(Path(download.path()).read_bytes(), None)
+    shown = serialization.load_pem_private_key(key.inner_text().strip().encode(), None)
+    assert public_der(saved) == public_der(shown)
+    downloaded = AuditEvent.objects.get(action=AuditAction.KEY_DOWNLOAD)
+    assert downloaded.reason == "INC-4712: re-provision without JavaScript"
+
+    # Nothing hides the key without JavaScript, and the page never said it would.
+    page.wait_for_timeout(2_500)
+    expect(key).to_be_visible()
 
 
 def key_form(page: Page):

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from certadmin.emulator import ENTERPRISE_INSTANCE_ID, ENTERPRISE_PRODUCT_KEY
+from certadmin.emulator.seed import FLEET_PRODUCT_KEY
 from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
@@ -164,3 +165,35 @@ def test_device_statuses_read_as_words_in_their_own_colours(page, person, dashbo
         colours[status] = badge.evaluate("b => getComputedStyle(b).backgroundColor")
     assert len(set(colours.values())) == 3, colours
     shot(page, "statuses")
+
+
+def test_enter_on_part_of_a_name_in_a_product_not_synced_in_full_searches_first(
+    new_page, page_problems, person, dashboard, shot
+):
+    # The fleet product: 5,000 devices, never synced, so the live scan reaches the first 1,000.
+    # "04321" is a valid DeviceName by its characters but only part of line3-unit-04321.
+    page_problems.allow_http_errors()  # the exact name's lookup answers 404
+    for javascript in (True, False):
+        page = new_page(java_script_enabled=javascript)
+        log_in(page, person("Viewer"))
+        page.get_by_label("ProductKey", exact=True).fill(FLEET_PRODUCT_KEY)
+        page.get_by_label("DeviceName").fill("04321")
+        page.get_by_label("DeviceName").press("Enter")
+
+        page.wait_for_url(
+            re.compile(rf"/devices/\?product_key={FLEET_PRODUCT_KEY}&device_name=04321$")
+        )
+        offer = page.locator(".name-offer")
+        expect(offer).to_contain_text(
+            "“04321” is not in the inventory, and the inventory of this product is incomplete "
+            "(0 of 5,000 devices synced)."
+        )
+        expect(page.get_by_text("There is no device")).to_have_count(0)
+        shot(page, f"partial-name-js-{javascript}")
+
+    # The exact name is one click away, and the platform answers for it.
+    offer.get_by_role("link", name="04321").click()
+    page.wait_for_url(f"**/devices/{FLEET_PRODUCT_KEY}/04321/")
+    expect(page.locator("#certificate")).to_contain_text(
+        f"There is no device 04321 in product {FLEET_PRODUCT_KEY}."
+    )

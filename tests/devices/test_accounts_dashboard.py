@@ -121,3 +121,72 @@ def test_a_reveal_on_the_second_account_is_audited_with_it(staging_iot, custodia
     event = AuditEvent.objects.get(outcome=AuditOutcome.SUCCESS)
     assert event.account == "staging"
     assert chain_verify().ok
+
+
+def query_device_key_ids(emulator) -> list[str]:
+    return [e.access_key_id for e in emulator.request_log if e.action == "QueryDevice"]
+
+
+def test_a_product_missing_from_the_chosen_account_names_the_account_that_has_it(
+    staging_iot, viewer, client_for, settings
+):
+    client = client_for(viewer)
+
+    response = device_page(client, STAGING_PRODUCT_KEY, "stage-001")
+
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert f"There is no product {STAGING_PRODUCT_KEY} in this account." in html
+    assert f"ProductKey {STAGING_PRODUCT_KEY} is in account staging." in html
+    link = f"/devices/{STAGING_PRODUCT_KEY}/stage-001/?account=staging"
+    assert f'<a href="{link}">Look it up in staging</a>' in html
+    # Found by one QueryDevice on the other account: nothing in the inventory knew it.
+    assert query_device_key_ids(staging_iot) == [settings.DEMO_STAGING_ACCESS_KEY_ID]
+    assert client.get(link).status_code == 200
+
+
+def test_the_device_list_of_a_missing_product_links_to_the_account_that_has_it(
+    staging_iot, viewer, client_for
+):
+    response = client_for(viewer).get(
+        reverse("devices:list"), {"product_key": STAGING_PRODUCT_KEY, "device_name": "stage"}
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert (
+        f'<a href="/devices/?product_key={STAGING_PRODUCT_KEY}&amp;account=staging'
+        '&amp;device_name=stage">Look it up in staging</a>'
+    ) in html
+
+
+def test_the_inventory_names_the_other_account_without_asking_the_platform(
+    staging_iot, viewer, client_for, settings
+):
+    CertificateRecord.objects.create(
+        account="staging", product_key=STAGING_PRODUCT_KEY, device_name="stage-002"
+    )
+
+    response = device_page(client_for(viewer), STAGING_PRODUCT_KEY, "stage-001")
+
+    assert f"ProductKey {STAGING_PRODUCT_KEY} is in account staging." in response.content.decode()
+    assert settings.DEMO_STAGING_ACCESS_KEY_ID not in {
+        e.access_key_id for e in staging_iot.request_log
+    }
+
+
+def test_an_account_the_user_may_not_use_is_never_named_nor_asked(
+    staging_for_a_group, viewer, client_for, settings
+):
+    CertificateRecord.objects.create(
+        account="staging", product_key=STAGING_PRODUCT_KEY, device_name="stage-002"
+    )
+
+    response = device_page(client_for(viewer), STAGING_PRODUCT_KEY, "stage-001")
+
+    html = response.content.decode()
+    assert f"There is no product {STAGING_PRODUCT_KEY} in this account." in html
+    assert "staging" not in html.lower()
+    assert settings.DEMO_STAGING_ACCESS_KEY_ID not in {
+        e.access_key_id for e in staging_for_a_group.request_log
+    }

@@ -14,6 +14,7 @@ from certadmin.emulator.seed import FLEET_PRODUCT_KEY
 from certadmin.iot.results import DeviceListing
 from certadmin.jobs import runner
 from certadmin.jobs.services import product_sync_start
+from tests.support.emulator import api_calls
 from tests.support.pages import HTMX_HEADERS, page_text
 
 pytestmark = pytest.mark.django_db
@@ -273,6 +274,102 @@ def test_never_synced_large_product_broad_filter_does_not_claim_a_total(
     assert "1000 devices" not in html
     assert "1000 matches" in html
     assert "Searched the first 1,000 of 5,000 devices" in html
+
+
+def enter(client, product_key: str, name: str):
+    """Enter in the search form (a GET of the form, as with or without JavaScript)."""
+    return client.get("/devices/lookup/", {"product_key": product_key, "device_name": name})
+
+
+def fleet_listed(*names: str) -> None:
+    """Part of the fleet product's devices in the inventory, as a sync stopped part way leaves
+    it (listed, not checked, no complete sync)."""
+    inventory_listing_store(
+        product_key=FLEET_PRODUCT_KEY,
+        iot_instance_id="",
+        listings=[DeviceListing(name, "", "ONLINE", f"iot-{name}", "") for name in names],
+    )
+
+
+def test_enter_on_part_of_a_name_beyond_a_large_products_scan_shows_the_choice_not_a_lookup(
+    dashboard_iot, viewer, client_for
+):
+    client = client_for(viewer)
+
+    response = enter(client, FLEET_PRODUCT_KEY, "04321")
+
+    # A valid DeviceName by its characters, but only part of line3-unit-04321, which lies
+    # beyond the first 1,000 devices the scan reaches: not opened as a device of that name.
+    assert response.status_code == 302
+    assert response["Location"] == f"/devices/?product_key={FLEET_PRODUCT_KEY}&device_name=04321"
+    html = page_text(client.get(response["Location"]))
+    assert "Searched the first 1,000 of 5,000 devices" in html
+    assert (
+        "“04321” is not in the inventory, and the inventory of this product is incomplete "
+        "(0 of 5,000 devices synced)." in html
+    )
+    assert f'<a href="/devices/{FLEET_PRODUCT_KEY}/04321/"><span class="mono">04321</span>' in html
+    assert api_calls(dashboard_iot, "QueryDeviceCert") == 0
+
+
+def test_enter_in_a_product_synced_part_way_searches_the_inventory_it_has(
+    dashboard_iot, viewer, client_for
+):
+    fleet_listed("line3-unit-04321", "line3-unit-04322")
+    client = client_for(viewer)
+
+    partial = enter(client, FLEET_PRODUCT_KEY, "unit-0432")
+    whole = enter(client, FLEET_PRODUCT_KEY, "line3-unit-04322")
+
+    assert partial["Location"] == (
+        f"/devices/?product_key={FLEET_PRODUCT_KEY}&device_name=unit-0432"
+    )
+    html = page_text(client.get(partial["Location"], headers=HTMX_HEADERS))
+    assert "(2 of 5,000 devices synced)" in html
+    offered = re.search(r'<div class="alert alert-info name-offer".*?</div>', html, re.S).group(0)
+    assert re.findall(r'<span class="mono">([^<]+)</span>', offered) == [
+        "unit-0432",
+        "line3-unit-04321",
+        "line3-unit-04322",
+    ]
+    # The whole name of a device the inventory has opens it, with no scan of the platform.
+    assert whole["Location"] == f"/devices/{FLEET_PRODUCT_KEY}/line3-unit-04322/"
+    assert api_calls(dashboard_iot, "QueryDeviceCert") == 0
+
+
+def test_enter_on_a_name_no_device_of_a_synced_product_has_says_so_and_offers_the_lookup(
+    fleet, viewer, client_for
+):
+    synced(count=5)
+    client = client_for(viewer)
+
+    response = enter(client, PRODUCT_KEY, "pump-0009")
+    html = page_text(client.get(response["Location"]))
+
+    assert response["Location"] == f"/devices/?product_key={PRODUCT_KEY}&device_name=pump-0009"
+    assert "No device in the inventory is named exactly “pump-0009”, and the inventory held" in html
+    assert (
+        f'<a href="/devices/{PRODUCT_KEY}/pump-0009/"><span class="mono">pump-0009</span>' in html
+    )
+    # Text that cannot be a DeviceName is only searched for.
+    spaced = page_text(client.get(f"/devices/?product_key={PRODUCT_KEY}&device_name=pump 9"))
+    assert "name-offer" not in spaced
+
+
+def test_a_whole_name_a_complete_scan_lacks_is_still_one_click_from_a_lookup(
+    dashboard_iot, viewer, client_for
+):
+    client = client_for(viewer)
+
+    response = enter(client, "a1Demo7Sh2x", "thermo-0042")
+    html = page_text(client.get(response["Location"]))
+
+    assert response["Location"] == "/devices/?product_key=a1Demo7Sh2x&device_name=thermo-0042"
+    assert "The platform lists no device of this product named exactly “thermo-0042”." in html
+    assert '<a href="/devices/a1Demo7Sh2x/thermo-0042/">' in html
+    assert "name-offer" not in page_text(
+        client.get("/devices/?product_key=a1Demo7Sh2x&device_name=thermo-001")
+    )
 
 
 def test_a_real_small_sync_makes_the_product_searchable_from_the_inventory(

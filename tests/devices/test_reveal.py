@@ -2,6 +2,7 @@
 where the key must never end up."""
 
 import logging
+import re
 import threading
 import time
 
@@ -429,6 +430,41 @@ def test_htmx_reveal_returns_the_panel_that_hides_itself(dashboard_iot, custodia
     assert 'data-hide-after="45"' in body
     assert api.private_key.strip() in body
     assert "no-store" in response["Cache-Control"]
+
+
+def test_the_revealed_key_page_offers_without_javascript_only_what_works_without_it(
+    dashboard_iot, custodian_client
+):
+    reauth_now(custodian_client)
+
+    response = post_reveal(custodian_client, "thermo-001")
+
+    body = response.content.decode()
+    # Copy and the countdown wait for app.js; what is true without it is said instead.
+    assert re.search(r'<button type="button" data-copy-target="private-key"[^>]* hidden>', body)
+    assert re.search(r"<span data-hide-notice hidden>The key hides itself in", body)
+    assert "<span data-stay-notice>The key stays on this page until you leave it" in body
+    # Download key is a real form: the key alone through the audited key download.
+    download = re.search(
+        r'<form method="post" action="([^"]+)" class="actions">(.*?)</form>', body, re.S
+    )
+    assert download.group(1) == reveal_url("thermo-001")
+    fields = dict(
+        re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', download.group(2))
+    )
+    assert (fields["action"], fields["reason"]) == ("key", REASON)
+    assert '<button type="submit" data-download-target="private-key"' in download.group(2)
+
+    fields.pop("csrfmiddlewaretoken", None)
+    file = custodian_client.post(reveal_url("thermo-001"), fields)
+
+    assert file.status_code == 200
+    assert file["Content-Disposition"] == (
+        f'attachment; filename="{PK}_thermo-001.private-key.pem"'
+    )
+    assert b"PRIVATE KEY" in file.content
+    [event] = events(action=AuditAction.KEY_DOWNLOAD)
+    assert (event.outcome, event.reason, event.detail) == (AuditOutcome.SUCCESS, REASON, "key")
 
 
 def test_htmx_refusal_is_swapped_in_as_the_form(dashboard_iot, custodian_client):

@@ -25,8 +25,14 @@ from certadmin.devices.views.common import (
     device_for_request,
     download_problem,
 )
-from certadmin.devices.views.search import search_page
+from certadmin.devices.views.search import (
+    PRODUCT_NOT_FOUND,
+    device_url,
+    product_elsewhere,
+    search_page,
+)
 from certadmin.iot.errors import IotError
+from certadmin.iot.identity import DeviceRef
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
 
 INSTANCE_NOT_FOUND = "iot.system.InstanceNotFound"
@@ -86,6 +92,16 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
             context["instance_form"] = forms.InstanceRetryForm(
                 initial={"instance": ref.iot_instance_id},
                 instances=product_suggestions(user=request.user).instances,
+            )
+        elif error.code == PRODUCT_NOT_FOUND:
+            context["elsewhere"] = product_elsewhere(
+                request,
+                product_key=ref.product_key,
+                iot_instance_id=ref.iot_instance_id,
+                account=ref.account,
+                url_in=lambda account: device_url(
+                    DeviceRef(ref.product_key, ref.device_name, ref.iot_instance_id, account)
+                ),
             )
         status = iot_error_status(error)
     template = page_or_partial(request, "devices/device.html", "certificate")

@@ -119,6 +119,9 @@ def _key_access(
             actor=request.user, device=device, reason=reason, context=request_context(request)
         )
         context["form"] = forms.KeyActionForm()
+        # Without JavaScript, "Download key" downloads the key through the audited download,
+        # for the reason just given.
+        context["key_reason"] = reason
         # "Who has seen this key" on the page is updated by the same answer.
         context["recent_reveals"] = device_recent_reveals(device=device)
     except KeyAccessDenied as error:

@@ -1,5 +1,6 @@
 """Finding a device: the search page, opening a device by name, and a product's device list."""
 
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -25,6 +26,8 @@ from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
     device_search_target,
     inventory_devices,
+    name_lookup_offer,
+    product_accounts_elsewhere,
     product_inventory,
     product_suggestions,
     recent_devices,
@@ -53,6 +56,31 @@ def device_list_url(
         "device_name": name,
     }
     return reverse("devices:list") + "?" + urlencode({k: v for k, v in query.items() if v})
+
+
+# The platform's answer for a ProductKey the API account does not have.
+PRODUCT_NOT_FOUND = "iot.prod.NotExistedProduct"
+
+
+def product_elsewhere(
+    request: HtmxHttpRequest,
+    *,
+    product_key: str,
+    iot_instance_id: str,
+    account: str,
+    url_in: Callable[[str], str],
+) -> list[tuple[str, str]]:
+    """For a product the chosen API account does not have: the other accounts the user may
+    use that have it, each as (name shown, ``url_in(account name)``: the same lookup there)."""
+    return [
+        (other.display_name, url_in(other.name))
+        for other in product_accounts_elsewhere(
+            user=request.user,
+            product_key=product_key,
+            iot_instance_id=iot_instance_id,
+            account=account,
+        )
+    ]
 
 
 def search_form(
@@ -226,13 +254,20 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
             sync_account=data["account"],
         )
         filter_form = forms.InventoryFilterForm(_inventory_filter_data(request), accounts=usable)
+        offer_scope = {
+            "product_key": data["product_key"],
+            "iot_instance_id": data["instance"],
+            "account": data["account"],
+            "product": product,
+        }
         if product.synced and filter_form.is_valid():
             context.update(
                 inventory_table(
                     filter_form,
                     table_url=reverse("devices:list"),
                     table_target="#device-list",
-                )
+                ),
+                name_offer=name_lookup_offer(**offer_scope, name=filter_form.cleaned_data["q"]),
             )
         elif product.synced:
             context["list_form"] = filter_form
@@ -254,6 +289,27 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                     request_id=error.request_id,
                 )
                 status = iot_error_status(error)
+                # No device lookup to offer in a product or instance that does not exist.
+                offer = not (error.is_not_found or error.is_instance_error)
+                if error.code == PRODUCT_NOT_FOUND:
+                    context["elsewhere"] = product_elsewhere(
+                        request,
+                        product_key=data["product_key"],
+                        iot_instance_id=data["instance"],
+                        account=data["account"],
+                        url_in=lambda account: device_list_url(
+                            product_key=data["product_key"],
+                            iot_instance_id=data["instance"],
+                            name=data["name"],
+                            account=account,
+                        ),
+                    )
+            else:
+                offer = True
+            if offer:
+                context["name_offer"] = name_lookup_offer(
+                    **offer_scope, name=data["name"], listing=context["listing"]
+                )
     else:
         status = 400
     if not partial_wanted(request):
