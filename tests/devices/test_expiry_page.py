@@ -63,10 +63,10 @@ def test_counts_per_state_for_one_product(known, viewer, client_for):
     assert response.status_code == 200
     assert counts_of(page_text(response)) == {
         "expired": 3,
-        "within_7": 2,
-        "within_30": 1,
-        "within_90": 1,
-        "valid": 4,
+        "days_0_7": 2,
+        "days_8_30": 1,
+        "days_31_90": 1,
+        "days_over_90": 4,
         "not_issued": 1,
         "failed": 1,
         "never": 1,
@@ -96,7 +96,13 @@ def test_a_count_link_filters_the_table_to_its_state(known, viewer, client_for):
 
 @pytest.mark.parametrize(
     ("query", "total"),
-    [("", 14), ("&state=expired", 3), ("&state=valid", 4), ("&state=never", 1), ("&q=soon", 2)],
+    [
+        ("", 14),
+        ("&state=expired", 3),
+        ("&state=days_over_90", 4),
+        ("&state=never", 1),
+        ("&q=soon", 2),
+    ],
 )
 def test_table_total_is_the_count_of_its_state_and_the_table_counts_only_a_search(
     known, viewer, client_for, query, total
@@ -124,7 +130,7 @@ def test_table_pages_through_a_state_with_its_count_as_the_total(viewer, client_
     record("later-0")
 
     html = page_text(
-        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&page=3")
+        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=days_0_7&page=3")
     )
 
     assert "120 devices" in html
@@ -146,7 +152,7 @@ def test_rows_show_state_days_and_a_link_to_the_device(viewer, client_for):
     # 2 days and 1 hour ago: whole days toward zero, as the CSV and the report count it.
     assert "2 days ago" in html
     assert "3 days ago" not in html
-    assert '<span class="badge expiry-within_7">Expires within 7 days</span>' in html
+    assert '<span class="badge expiry-days_0_7">Expires in 0–7 days</span>' in html
 
 
 def test_failed_lookups_show_their_error_code(known, viewer, client_for):
@@ -158,12 +164,12 @@ def test_failed_lookups_show_their_error_code(known, viewer, client_for):
 
 def test_page_has_the_chart_and_a_csv_link_with_the_same_filters(known, viewer, client_for):
     html = page_text(
-        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&q=soon")
+        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=days_0_7&q=soon")
     )
 
     assert "expiry-chart" in html
     assert re.search(
-        r'href="/expiry/csv/\?product_key=a1Expiry001&amp;state=within_7&amp;q=soon"', html
+        r'href="/expiry/csv/\?product_key=a1Expiry001&amp;state=days_0_7&amp;q=soon"', html
     )
 
 
@@ -181,7 +187,7 @@ def test_csv_export_is_exactly_what_the_filters_show_on_every_page(viewer, clien
         for n in range(1, 2601)
     )
     client = client_for(viewer)
-    query = f"?product_key={PRODUCT_KEY}&state=within_30&q=unit-1"
+    query = f"?product_key={PRODUCT_KEY}&state=days_8_30&q=unit-1"
 
     html = page_text(client.get(f"/expiry/{query}"))
     total = int(re.search(r"(\d+) devices", html).group(1))
@@ -199,8 +205,9 @@ def test_csv_export_is_exactly_what_the_filters_show_on_every_page(viewer, clien
         for r in CertificateRecord.objects.filter(
             product_key=PRODUCT_KEY,
             device_name__startswith="unit-1",
-            not_after__gte=now + timedelta(days=7),
-            not_after__lt=now + timedelta(days=30),
+            # 8–30 days left: notAfter from 8 days ahead to 31 days ahead (not included).
+            not_after__gte=now + timedelta(days=8),
+            not_after__lt=now + timedelta(days=31),
         )
     ]
     assert total == len(expected) > 50

@@ -43,8 +43,8 @@ def _table_text(html: str, device_name: str) -> str:
     [
         (-timedelta(days=2, hours=1), -2, "2 days ago", "expired"),
         (-timedelta(hours=1), 0, "0 days ago", "expired"),
-        (timedelta(hours=1), 0, "0 days left", "within_7"),
-        (timedelta(days=2, hours=23), 2, "2 days left", "within_7"),
+        (timedelta(hours=1), 0, "0 days left", "days_0_7"),
+        (timedelta(days=2, hours=23), 2, "2 days left", "days_0_7"),
     ],
 )
 def test_table_csv_report_and_metrics_agree_on_one_certificate(
