@@ -479,6 +479,8 @@ class ProductPickForm(PlainLabelForm):
     sort = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput())
 
     def __init__(self, *args, products: Sequence, current: str = "", **kwargs):
+        # Its own ids: the overview's table form has fields of the same names.
+        kwargs.setdefault("auto_id", "id_picker_%s")
         super().__init__(*args, **kwargs)
         several_accounts = len({product.account for product in products}) > 1
         choices = [("", _("All products"))]
