@@ -490,7 +490,7 @@ def test_expired_certificate_has_an_expired_badge_and_whole_days(dashboard_iot, 
     assert "expired 30 days ago" in html
 
 
-def test_certificate_expiring_days_8_30_days_has_a_warning_badge(dashboard_iot, viewer, client_for):
+def test_certificate_expiring_within_30_days_has_a_warning_badge(dashboard_iot, viewer, client_for):
     html = page_text(device_page(client_for(viewer), "meter-expiring"))
 
     assert '<span class="badge badge-warn">Expiring soon</span>' in html
