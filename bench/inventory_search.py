@@ -79,12 +79,12 @@ def _inventory_changed():
 PAGE_CASES = {
     "device search, name part 'unit-0421'": ("/devices/", {"q": "unit-0421"}, False),
     "device list, first page, no filter": ("/devices/", {}, False),
-    "expiry overview (product, one state)": ("/expiry/", {"state": "within_30"}, False),
+    "expiry overview (product, one state)": ("/expiry/", {"state": "days_8_30"}, False),
     "expiry overview (every product)": ("/expiry/", None, False),
     "expiry overview with chart (product)": ("/expiry/", {}, False),
     "expiry overview (product, one state), after a write": (
         "/expiry/",
-        {"state": "within_30"},
+        {"state": "days_8_30"},
         True,
     ),
     "expiry overview (every product), after a write": ("/expiry/", None, True),
@@ -232,7 +232,7 @@ def main() -> None:
     def expiry_query():
         scope = inventory_scope(product_key=PRODUCT, iot_instance_id="")
         expiry_counts(scope, now=timezone.now())
-        list(inventory_devices(product_key=PRODUCT, state="within_30", sort="days")[:50])
+        list(inventory_devices(product_key=PRODUCT, state="days_8_30", sort="days")[:50])
 
     def chart_query():
         scope = inventory_scope(product_key=PRODUCT, iot_instance_id="")
@@ -269,11 +269,11 @@ def main() -> None:
         ),
         "expiry overview (product)": (
             expiry_query,
-            page("/expiry/", {"product_key": PRODUCT, "state": "within_30"}),
+            page("/expiry/", {"product_key": PRODUCT, "state": "days_8_30"}),
         ),
         "expiry overview (product), after a write each time": (
             expiry_query,
-            page_after_write("/expiry/", {"product_key": PRODUCT, "state": "within_30"}),
+            page_after_write("/expiry/", {"product_key": PRODUCT, "state": "days_8_30"}),
         ),
         "expiry overview (every product)": (expiry_query, page("/expiry/", {})),
         "expiry overview (every product), after a write each time": (

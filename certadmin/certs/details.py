@@ -46,7 +46,9 @@ def gettext_noop(message: str) -> str:
     return message
 
 
-EXPIRING_WITHIN = timedelta(days=30)
+# A certificate with at most this many days left (``expiry_days_left``) is "expiring": the
+# certificate page's badge and the inventory's windows (``devices/expiry.py``) share the number.
+EXPIRING_DAYS = 30
 UNKNOWN_EXTENSION = gettext_noop("Unknown extension")
 UNDECODABLE_EXTENSIONS = gettext_noop("Extensions could not be decoded")
 EXTENSION_HEX_LIMIT = 64  # bytes of an undecoded extension value shown before truncating
@@ -316,14 +318,15 @@ class CertificateDetails:
     def validity(self, now: datetime) -> Validity:
         """Classify ``now`` (timezone-aware) against the validity period.
 
-        Both bounds are inclusive, as in RFC 5280.
+        Both bounds are inclusive, as in RFC 5280. "expiring": at most ``EXPIRING_DAYS`` days
+        left, counted as every page counts them (30 days and 23 hours left is 30 days left).
         """
         now = aware_utc(now)
         if now < self.not_before:
             state = "not_yet_valid"
         elif now > self.not_after:
             state = "expired"
-        elif self.not_after - now <= EXPIRING_WITHIN:
+        elif expiry_days_left(not_after=self.not_after, now=now) <= EXPIRING_DAYS:
             state = "expiring"
         else:
             state = "valid"

@@ -1,5 +1,6 @@
-"""Where each inventory record stands on the way to expiry: one classification for the device
-list, the expiry overview, its chart and CSV, and the ``cert_expiry_report`` command.
+"""Where each inventory record stands on the way to expiry: the ONE set of definitions for the
+device tables, the expiry overview's counts, chart and CSV, ``cert_expiry_report`` and the
+metrics. Nothing else decides what "expired" or "within 30 days" means.
 
 Every record falls in exactly one state, decided in this order:
 
@@ -8,14 +9,23 @@ Every record falls in exactly one state, decided in this order:
   failed has no status), the platform answered a status this code does not know, or the
   certificate could not be read (ready, but no expiry date);
 - ``not_issued``: the platform has no certificate yet (status 0) or failed to make one (1);
-- ``expired``, ``within_7``, ``within_30``, ``within_90``, ``valid``: a ready certificate, by
-  how far away its notAfter is.
+- a ready certificate, by its days left (``certs.details.expiry_days_left``: whole days until
+  notAfter, toward zero, the number every page and file shows):
 
-The windows follow the certificate page (``certs.details.Validity``): a certificate is expired
-once ``now`` is past its notAfter (notAfter itself is still valid, as in RFC 5280), and each
-window includes its upper edge: notAfter exactly 30 days from now is ``within_30``, as the
-certificate page calls it "expiring". The windows do not overlap: ``within_30`` is more than 7
-and at most 30 days.
+  - ``expired``: ``now`` is past notAfter (notAfter itself is still valid, as in RFC 5280);
+  - ``days_0_7``: not expired, 0–7 days left;
+  - ``days_8_30``: 8–30 days left;
+  - ``days_31_90``: 31–90 days left;
+  - ``days_over_90``: more than 90 days left.
+
+So a row that says "7 days left" is in ``days_0_7`` and one that says "8 days left" in
+``days_8_30``: the bounds are whole days left, not hours. In time: ``days_0_7`` is notAfter from
+``now`` up to (not including) ``now`` + 8 days.
+
+"Expires within N days", wherever it is asked (the overview's summary, ``cert_expiry_report
+--within N``, the metric ``certadmin_certificates_expiring_within_days``), means: ready, NOT
+expired, at most N days left (``expiry_within_q``). Expired certificates are never in it: they
+are counted, and named, as expired. Within 30 days is therefore ``days_0_7`` + ``days_8_30``.
 """
 
 from datetime import datetime, timedelta
@@ -23,29 +33,62 @@ from datetime import datetime, timedelta
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
+from certadmin.certs.details import EXPIRING_DAYS
 from certadmin.devices.models import NOT_READY_Q, READY_Q, CertificateRecord
 from certadmin.iot.results import CertStatus
 
 EXPIRY_STATES: tuple[tuple[str, str], ...] = (
     ("expired", _("Expired")),
-    ("within_7", _("Expires within 7 days")),
-    ("within_30", _("Expires within 30 days")),
-    ("within_90", _("Expires within 90 days")),
-    ("valid", _("Valid beyond 90 days")),
+    ("days_0_7", _("Expires in 0–7 days")),
+    ("days_8_30", _("Expires in 8–30 days")),
+    ("days_31_90", _("Expires in 31–90 days")),
+    ("days_over_90", _("Expires in more than 90 days")),
     ("not_issued", _("Not issued")),
     ("failed", _("Lookup failed")),
     ("never", _("Never checked")),
 )
 STATE_LABELS = dict(EXPIRY_STATES)
-# The windows, as (state, days): a ready certificate whose notAfter is at most ``days`` ahead,
-# and more than the previous window's days, is in that state.
-WINDOWS = (("within_7", 7), ("within_30", 30), ("within_90", 90))
-# A ready certificate that has not expired yet: what the chart of expiries per month counts.
-UNEXPIRED_STATES = ("within_7", "within_30", "within_90", "valid")
+# The windows, as (state, days): a ready certificate that has not expired, with at most
+# ``days`` days left and more than the previous window's, is in that state.
+WINDOWS = (("days_0_7", 7), ("days_8_30", EXPIRING_DAYS), ("days_31_90", 90))
+# A ready certificate that has not expired yet: what "expires within N days" and the chart of
+# expiries per month count.
+UNEXPIRED_STATES = ("days_0_7", "days_8_30", "days_31_90", "days_over_90")
+# The question the overview answers in words, and the report's default ``--within``.
+WITHIN_DAYS_DEFAULT = EXPIRING_DAYS
 KNOWN_STATUSES = (CertStatus.GENERATING, CertStatus.FAILED, CertStatus.READY)
 # ``models.READY_Q`` (checked, last lookup succeeded, certificate issued and read: it has a
 # notAfter) is where the windows start: a ready certificate's state depends only on how far
 # away its notAfter is.
+
+
+def days_left_edge(days: int, *, now: datetime) -> datetime:
+    """The first notAfter with MORE than ``days`` days left at ``now``: a notAfter before it
+    (and not before ``now``) has at most ``days`` days left (``expiry_days_left`` drops the
+    partial day, so "7 days left" runs up to 8 whole days ahead)."""
+    return now + timedelta(days=days + 1)
+
+
+def expiry_unexpired_q(*, now: datetime) -> Q:
+    """Ready certificates that have not expired at ``now`` (notAfter itself is still valid)."""
+    return READY_Q & Q(not_after__gte=now)
+
+
+def expiry_within_q(days: int, *, now: datetime) -> Q:
+    """Ready certificates that expire within ``days`` days: not expired at ``now``, at most
+    ``days`` days left. Expired ones are not included (see the module's docstring)."""
+    return expiry_unexpired_q(now=now) & Q(not_after__lt=days_left_edge(days, now=now))
+
+
+def expiry_within_count(counts: dict[str, int], days: int) -> int:
+    """How many expire within ``days`` days (``expiry_within_q``), from ``expiry_counts``;
+    ``days`` is one of the windows' (7, 30, 90)."""
+    total = 0
+    for state, window_days in WINDOWS:
+        total += counts[state]
+        if window_days == days:
+            return total
+    raise ValueError(f"{days} is not a window's days; count with expiry_within_q")
 
 
 def expiry_state_q(state: str, *, now: datetime) -> Q:
@@ -65,26 +108,20 @@ def expiry_state_q(state: str, *, now: datetime) -> Q:
         return ~never & ~failed & Q(status__in=[CertStatus.GENERATING, CertStatus.FAILED])
     if state == "expired":
         return READY_Q & Q(not_after__lt=now)
-    # Each window is (previous window's days, its own days]; the first starts at now itself
-    # (not expired yet) and ``valid`` has no upper bound.
+    # Each window is (previous window's days, its own days] of days left; the first starts at
+    # now itself (not expired yet) and ``days_over_90`` has no upper bound.
     lower: int | None = None
-    for window, days in (*WINDOWS, ("valid", None)):
+    for window, days in (*WINDOWS, ("days_over_90", None)):
         if state == window:
             if lower is None:
                 in_window = Q(not_after__gte=now)
             else:
-                in_window = Q(not_after__gt=now + timedelta(days=lower))
+                in_window = Q(not_after__gte=days_left_edge(lower, now=now))
             if days is not None:
-                in_window &= Q(not_after__lte=now + timedelta(days=days))
+                in_window &= Q(not_after__lt=days_left_edge(days, now=now))
             return READY_Q & in_window
         lower = days
     raise ValueError(f"unknown expiry state {state!r}")
-
-
-def expiry_within_q(days: int, *, now: datetime) -> Q:
-    """Ready certificates expired, or expiring at most ``days`` days from ``now``: the devices
-    ``cert_expiry_report --within DAYS`` lists."""
-    return READY_Q & Q(not_after__lte=now + timedelta(days=days))
 
 
 def expiry_state_annotated(
@@ -105,8 +142,8 @@ def expiry_counts(records: QuerySet[CertificateRecord], *, now: datetime) -> dic
 
     Three queries that indexes answer, instead of classifying every record: the records that
     are not ready (never checked, failed, not issued: usually few) grouped by state; the ready
-    ones whose notAfter is at most 90 days ahead, counted by window from one index range; and
-    how many are ready at all (``valid`` is the rest).
+    ones with at most 90 days left, counted by window from one index range; and how many are
+    ready at all (``days_over_90`` is the rest).
     """
     records = records.order_by()
     counts = dict.fromkeys(STATE_LABELS, 0)
@@ -128,12 +165,13 @@ def expiry_counts(records: QuerySet[CertificateRecord], *, now: datetime) -> dic
     for row in unready:
         counts[row["expiry_state"]] += row["count"]
     ready = records.filter(READY_Q)
-    # Cumulative: notAfter before now, then at most 7, 30 and 90 days ahead. Counting notAfter
+    # Cumulative: notAfter before now, then at most 7, 30 and 90 days left. Counting notAfter
     # (never NULL when ready) rather than the key lets the index alone answer.
-    edges = ready.filter(not_after__lte=now + timedelta(days=WINDOWS[-1][1])).aggregate(
+    last_edge = days_left_edge(WINDOWS[-1][1], now=now)
+    edges = ready.filter(not_after__lt=last_edge).aggregate(
         expired=Count("not_after", filter=Q(not_after__lt=now)),
         **{
-            window: Count("not_after", filter=Q(not_after__lte=now + timedelta(days=days)))
+            window: Count("not_after", filter=Q(not_after__lt=days_left_edge(days, now=now)))
             for window, days in WINDOWS[:-1]
         },
         **{WINDOWS[-1][0]: Count("not_after")},
@@ -142,7 +180,7 @@ def expiry_counts(records: QuerySet[CertificateRecord], *, now: datetime) -> dic
     for window, _days in WINDOWS:
         counts[window] = edges[window] - below
         below = edges[window]
-    counts["valid"] = ready.count() - below
+    counts["days_over_90"] = ready.count() - below
     return counts
 
 
@@ -161,6 +199,6 @@ def expiry_state_of(record: CertificateRecord, *, now: datetime) -> str:
     if record.not_after < now:
         return "expired"
     for window, days in WINDOWS:
-        if record.not_after <= now + timedelta(days=days):
+        if record.not_after < days_left_edge(days, now=now):
             return window
-    return "valid"
+    return "days_over_90"

@@ -13,7 +13,7 @@ holds:
   the counts are being made only makes the value fresher than its key says);
 - the current minute and time zone: the states and the chart's months move with the clock, so a
   cached value is at most one minute behind it (a certificate that expired 30 s ago may still
-  count as "within 7 days" for up to a minute). A write is never behind: it changes the key.
+  count as "0–7 days" for up to a minute). A write is never behind: it changes the key.
 
 A scope without any version row (records written around the inventory functions, e.g. a bulk
 load) is not cached. Only counts are cached: public numbers, nothing secret.

@@ -2,10 +2,11 @@
 query, and the geometry of its server-rendered SVG worked out here, so that the template only
 places what it is given (``templates/devices/expiry_chart.html``).
 
-What is counted: ready certificates that have not expired yet (``expiry.UNEXPIRED_STATES``),
-by the calendar month of their notAfter in the current time zone, from this month (the part
-of it still ahead) through ``months`` months. Expired certificates, failed lookups and
-certificates not issued are in the overview's counts, not in the chart.
+What is counted: ready certificates that have not expired yet (``expiry.expiry_unexpired_q``:
+the overview's states ``expiry.UNEXPIRED_STATES``), by the calendar month of their notAfter in
+the current time zone, from this month (the part of it still ahead) through ``months`` months.
+Expired certificates, failed lookups and certificates not issued are in the overview's counts,
+not in the chart.
 """
 
 from dataclasses import dataclass
@@ -17,24 +18,48 @@ from django.db import connection
 from django.db.models import Count, DateTimeField, F, Func, IntegerField, QuerySet, Value
 from django.utils import timezone
 
-from certadmin.devices.models import READY_Q, CertificateRecord
+from certadmin.devices.expiry import expiry_unexpired_q
+from certadmin.devices.models import CertificateRecord
 
-# The SVG's coordinate system (viewBox); CSS scales it to the page's width.
-WIDTH = 720
+# The SVG's coordinate system (viewBox); CSS scales it to the page's width. Two drawings of
+# the same numbers, one for wide screens and one for phones (app.css shows one of them): one
+# drawing scaled to a phone would shrink its labels to a few pixels.
 HEIGHT = 260
-PLOT_LEFT = 48  # room for the count axis labels
-PLOT_RIGHT = WIDTH - 8
+PLOT_RIGHT_MARGIN = 8
 PLOT_TOP = 12
 BASELINE = 208  # the bars' foot; month and year labels below it
 MONTH_LABEL_Y = BASELINE + 18
 YEAR_LABEL_Y = BASELINE + 36
 BAR_FILL = 0.7  # share of each month's slot the bar covers
 AXIS_TICKS = 4  # about this many steps up the count axis
+# Room between a year label and what it names: the first one ends left of the plot, each
+# January's starts just right of the line marking the year's start.
+YEAR_LABEL_GAP = 6
+
+
+@dataclass(frozen=True)
+class ChartLayout:
+    """One drawing's geometry: its coordinate width, the room left of the plot for the count
+    axis and the first year, and which months carry a label (every month, or every third:
+    January, April, July, October). The labels are 11 units high (app.css); each layout keeps
+    them apart at the widths it is shown at."""
+
+    name: str
+    width: int
+    plot_left: int
+    month_label_every: int
+
+
+LAYOUTS = (
+    ChartLayout("wide", 720, 48, 1),  # 28 units a month: "Mar" or "10月" fits
+    ChartLayout("narrow", 340, 44, 3),  # about 1:1 on a phone; 12 units a month
+)
 
 
 @dataclass(frozen=True)
 class ExpiryBar:
-    """One month: its first day, how many certificates expire in it, and where its bar is."""
+    """One month in one drawing: its first day, how many certificates expire in it, where its
+    bar is, and whether its month is labelled."""
 
     month: date
     count: int
@@ -42,8 +67,19 @@ class ExpiryBar:
     y: float
     width: float
     height: float
-    label_x: float  # the centre of the month's slot, for its labels
-    shows_year: bool  # the first month and every January carry the year under them
+    label_x: float  # the centre of the month's slot, for its label
+    shows_month: bool
+
+
+@dataclass(frozen=True)
+class YearLabel:
+    """A year under the month labels: the first month's at the left of the plot (ending
+    there), every later January's starting at its month's left edge, after a mark."""
+
+    year: int
+    x: float
+    anchor: str  # SVG text-anchor: "end" or "start"
+    mark_x: float | None  # the line marking where the year starts; None for the first
 
 
 @dataclass(frozen=True)
@@ -55,24 +91,35 @@ class AxisTick:
 
 
 @dataclass(frozen=True)
-class ExpiryChart:
-    """Everything ``devices/expiry_chart.html`` draws."""
+class ChartDrawing:
+    """One SVG drawing of the chart (see ``LAYOUTS``)."""
 
+    name: str
+    width: int
+    plot_left: int
+    plot_right: int
     bars: list[ExpiryBar]
     ticks: list[AxisTick]
+    years: list[YearLabel]
+    height: int = HEIGHT
+    baseline: int = BASELINE
+    month_label_y: int = MONTH_LABEL_Y
+    year_label_y: int = YEAR_LABEL_Y
+
+
+@dataclass(frozen=True)
+class ExpiryChart:
+    """Everything ``devices/expiry_chart.html`` draws: the counts per month (the table under
+    the chart) and one drawing per layout."""
+
+    month_counts: list[tuple[date, int]]
+    drawings: list[ChartDrawing]
     total: int
     max_count: int
     axis_max: int
     months: int
     first_month: date
     last_month: date
-    width: int = WIDTH
-    height: int = HEIGHT
-    plot_left: int = PLOT_LEFT
-    plot_right: int = PLOT_RIGHT
-    baseline: int = BASELINE
-    month_label_y: int = MONTH_LABEL_Y
-    year_label_y: int = YEAR_LABEL_Y
 
 
 def _month_after(month: date, steps: int) -> date:
@@ -111,9 +158,8 @@ def expiry_month_counts(
         datetime(month.year, month.month, 1, tzinfo=zone)
         for month in (_month_after(first_month, step) for step in range(1, months + 1))
     ]
-    # Ready and not expired yet (``UNEXPIRED_STATES``): within a month's range, notAfter is
-    # at least ``now``.
-    ready = records.order_by().filter(READY_Q)
+    # Ready and not expired yet, as the overview's states count them.
+    ready = records.order_by().filter(expiry_unexpired_q(now=now))
     if connection.vendor == "postgresql":
         # One range scan of the index, each notAfter placed in its month by width_bucket over
         # the sorted month starts (bucket i is [starts[i-1], starts[i])): half the time of a
@@ -155,20 +201,39 @@ def expiry_months(
 
 def expiry_chart_of(values: list[int], *, now: datetime) -> ExpiryChart:
     """The chart of ``values`` (``expiry_month_counts``: one count per month from ``now``'s
-    month on), its geometry worked out here."""
+    month on), its drawings worked out here."""
     months = len(values)
     first_month = _first_month(now)
     month_list = [_month_after(first_month, step) for step in range(months)]
     max_count = max(values)
     step = _axis_step(max_count)
     axis_max = max(step, -(-max_count // step) * step)
+    return ExpiryChart(
+        month_counts=list(zip(month_list, values, strict=True)),
+        drawings=[
+            _drawing(layout, month_list, values, step=step, axis_max=axis_max) for layout in LAYOUTS
+        ],
+        total=sum(values),
+        max_count=max_count,
+        axis_max=axis_max,
+        months=months,
+        first_month=first_month,
+        last_month=month_list[-1],
+    )
+
+
+def _drawing(
+    layout: ChartLayout, month_list: list[date], values: list[int], *, step: int, axis_max: int
+) -> ChartDrawing:
+    plot_right = layout.width - PLOT_RIGHT_MARGIN
     plot_height = BASELINE - PLOT_TOP
-    slot = (PLOT_RIGHT - PLOT_LEFT) / months
+    slot = (plot_right - layout.plot_left) / len(values)
     bar_width = round(slot * BAR_FILL, 1)
     bars = []
+    years = [YearLabel(month_list[0].year, layout.plot_left - YEAR_LABEL_GAP, "end", None)]
     for index, (month, count) in enumerate(zip(month_list, values, strict=True)):
         height = round(plot_height * count / axis_max, 1)
-        left = PLOT_LEFT + index * slot
+        left = layout.plot_left + index * slot
         bars.append(
             ExpiryBar(
                 month=month,
@@ -178,20 +243,23 @@ def expiry_chart_of(values: list[int], *, now: datetime) -> ExpiryChart:
                 width=bar_width,
                 height=height,
                 label_x=round(left + slot / 2, 1),
-                shows_year=index == 0 or month.month == 1,
+                shows_month=(month.month - 1) % layout.month_label_every == 0,
             )
         )
+        if index and month.month == 1:
+            years.append(
+                YearLabel(month.year, round(left + YEAR_LABEL_GAP / 2, 1), "start", round(left, 1))
+            )
     ticks = [
         AxisTick(value=value, y=round(BASELINE - plot_height * value / axis_max, 1))
         for value in range(0, axis_max + 1, step)
     ]
-    return ExpiryChart(
+    return ChartDrawing(
+        name=layout.name,
+        width=layout.width,
+        plot_left=layout.plot_left,
+        plot_right=plot_right,
         bars=bars,
         ticks=ticks,
-        total=sum(values),
-        max_count=max_count,
-        axis_max=axis_max,
-        months=months,
-        first_month=first_month,
-        last_month=month_list[-1],
+        years=years,
     )

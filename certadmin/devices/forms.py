@@ -467,6 +467,65 @@ class KeyActionForm(KeyAccessForm):
         return str(self.data.get("action", "")) if self.is_bound else self["action"].initial
 
 
+class ProductPickForm(PlainLabelForm):
+    """The expiry overview's product picker: one of ``products`` (the inventory's products the
+    person may see, ``selectors.inventory_products_visible``) or every product. The overview's
+    other filters ride along unseen, so picking a product keeps them. A choice's value is
+    ``account/ProductKey/IotInstanceId`` (none of the three can hold a ``/``)."""
+
+    product = forms.ChoiceField(label=_("Product"), required=False)
+    q = forms.CharField(required=False, max_length=128, widget=forms.HiddenInput())
+    state = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput())
+    sort = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput())
+
+    def __init__(self, *args, products: Sequence, current: str = "", **kwargs):
+        # Its own ids: the overview's table form has fields of the same names.
+        kwargs.setdefault("auto_id", "id_picker_%s")
+        super().__init__(*args, **kwargs)
+        several_accounts = len({product.account for product in products}) > 1
+        choices = [("", _("All products"))]
+        for product in products:
+            label = product.product_key
+            if product.iot_instance_id:
+                label += f" ({product.iot_instance_id})"
+            if several_accounts:
+                label += f" · {product.account_label}"
+            value = self.value_of(
+                account=product.account,
+                product_key=product.product_key,
+                iot_instance_id=product.iot_instance_id,
+            )
+            choices.append((value, label))
+        # The product on the page stays shown even when the list does not hold it (no record
+        # yet, or past the list's length).
+        if current and all(value != current for value, _label in choices):
+            choices.append((current, current.split("/")[1]))
+        self.fields["product"].choices = choices
+        self.fields["product"].initial = current
+        self.fields["product"].error_messages["invalid_choice"] = _(
+            "Choose one of the products in the list."
+        )
+
+    @staticmethod
+    def value_of(*, account: str, product_key: str, iot_instance_id: str) -> str:
+        """The choice value naming one product."""
+        return f"{account}/{product_key}/{iot_instance_id}"
+
+    def picked_query(self) -> dict[str, str]:
+        """The overview's query for the valid form's choice: the product's ``product_key``,
+        ``instance`` and ``account`` (left out when default or empty), and the carried
+        filters that are set."""
+        data = self.cleaned_data
+        query: dict[str, str] = {}
+        if data["product"]:
+            account, product_key, instance = data["product"].split("/")
+            query = {"product_key": product_key, "instance": instance}
+            if account != settings.IOT_DEFAULT_ACCOUNT:
+                query["account"] = account
+        query.update({name: data[name] for name in ("q", "state", "sort")})
+        return {name: value for name, value in query.items() if value}
+
+
 class InventoryFilterForm(ScopeForm):
     """What a device table of the inventory shows: one product (or every product), a search,
     an expiry state, an order and a page. The product device list and the expiry overview
@@ -507,6 +566,12 @@ class InventoryFilterForm(ScopeForm):
             self.fields[name].widget = forms.HiddenInput()
         self.default_sort = default_sort
         self.fields["sort"].initial = default_sort
+        # A bound form shows its data, not ``initial``: without a sort in the query, the Order
+        # box would show its first option while the rows are in the default order, and Show
+        # would then re-sort them. The box shows the order the rows are in.
+        if self.is_bound and not self.data.get("sort"):
+            self.data = self.data.copy()
+            self.data["sort"] = default_sort
 
     def clean_q(self) -> str:
         value = self.cleaned_data["q"]

@@ -249,6 +249,33 @@ def inventory_products(*, account: str, limit: int) -> list[tuple[str, str]]:
         return [(product, instance) for product, instance in cursor.fetchall()]
 
 
+# How many of each API account's products the expiry overview's product picker offers.
+PRODUCT_CHOICES_KEPT = 200
+
+
+@dataclass(frozen=True)
+class InventoryProduct:
+    """One product of the inventory: its API account, ProductKey and IotInstanceId."""
+
+    account: str
+    account_label: str
+    product_key: str
+    iot_instance_id: str
+
+
+def inventory_products_visible(*, user) -> list[InventoryProduct]:
+    """The inventory's products on the API accounts ``user`` may use (``accounts_for``), the
+    default account's first, each account's sorted; at most ``PRODUCT_CHOICES_KEPT`` of each
+    account (one index probe per product on PostgreSQL)."""
+    return [
+        InventoryProduct(account.name, account.display_name, product_key, instance)
+        for account in accounts_for(user=user)
+        for product_key, instance in inventory_products(
+            account=account.name, limit=PRODUCT_CHOICES_KEPT
+        )
+    ]
+
+
 def product_suggestions(*, user) -> ProductSuggestions:
     """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with, on
     the API accounts ``user`` may use: the accounts' instances, products synced, the user's

@@ -92,7 +92,12 @@ class DatabaseCollector(Collector):
 
     def collect(self):
         from certadmin.audit.models import ChainVerification
-        from certadmin.devices.expiry import STATE_LABELS, WINDOWS, expiry_state_annotated
+        from certadmin.devices.expiry import (
+            STATE_LABELS,
+            WINDOWS,
+            expiry_state_annotated,
+            expiry_within_count,
+        )
         from certadmin.devices.models import CertificateRecord
         from certadmin.jobs.models import ItemState, Job, JobItem, JobState
 
@@ -118,12 +123,14 @@ class DatabaseCollector(Collector):
         now = timezone.now()
         certificates = GaugeMetricFamily(
             "certadmin_certificates",
-            "Certificates in the inventory by product and expiry state.",
+            "Certificates in the inventory by product and expiry state (one state each: expired, "
+            "days_0_7, days_8_30, days_31_90, days_over_90 days left, not_issued, failed, never).",
             labels=["product_key", "state"],
         )
         expiring = GaugeMetricFamily(
             "certadmin_certificates_expiring_within_days",
-            "Unexpired certificates that expire within 7, 30 or 90 days, by product.",
+            "Certificates that expire within 7, 30 or 90 days (not expired yet, at most that many "
+            "whole days left), by product.",
             labels=["product_key", "days"],
         )
         rows = (
@@ -136,12 +143,10 @@ class DatabaseCollector(Collector):
         for product_key, state, n in rows:
             per_product.setdefault(product_key, dict.fromkeys(STATE_LABELS, 0))[state] = n
         for product_key, states in sorted(per_product.items()):
-            running = 0
             for state, n in states.items():
                 certificates.add_metric([product_key, state], n)
-            for state, days in WINDOWS:
-                running += states[state]
-                expiring.add_metric([product_key, str(days)], running)
+            for _state, days in WINDOWS:
+                expiring.add_metric([product_key, str(days)], expiry_within_count(states, days))
         yield certificates
         yield expiring
 

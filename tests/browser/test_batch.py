@@ -91,6 +91,6 @@ def test_viewer_uploads_a_csv_watches_the_progress_and_downloads_the_results(
     assert rows[0] == INVENTORY_CSV_HEADER
     by_name = {row[1]: dict(zip(INVENTORY_CSV_HEADER, row, strict=True)) for row in rows[1:]}
     assert sorted(by_name) == sorted([*names, "no-such-unit"])
-    assert all(by_name[name]["state"] == "valid" for name in names)
+    assert all(by_name[name]["state"] == "days_over_90" for name in names)
     assert all(by_name[name]["product_key"] == PRODUCT_KEY for name in names)
     assert by_name["no-such-unit"]["error_code"] == "iot.device.NotExistedDevice"

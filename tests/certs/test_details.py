@@ -356,6 +356,9 @@ def test_malformed_known_extension_is_reported_not_raised(ca):
     [
         (timedelta(days=-10), timedelta(days=100, hours=1), "valid", 100, 100, 0),
         (timedelta(days=-10), timedelta(days=30), "expiring", 30, 30, 0),
+        # "30 days left" is expiring, as the inventory's 8–30 days window counts it.
+        (timedelta(days=-10), timedelta(days=30, hours=23), "expiring", 30, 30, 0),
+        (timedelta(days=-10), timedelta(days=31), "valid", 31, 31, 0),
         (timedelta(days=-10), timedelta(days=5, hours=1), "expiring", 5, 5, 0),
         (timedelta(days=-10), timedelta(0), "expiring", 0, 0, 0),  # notAfter is inclusive
         (timedelta(days=-10), timedelta(days=-3, hours=1), "expired", 0, 0, 2),

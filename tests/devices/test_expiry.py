@@ -15,6 +15,8 @@ from certadmin.devices.expiry import (
     expiry_state_annotated,
     expiry_state_of,
     expiry_state_q,
+    expiry_within_count,
+    expiry_within_q,
 )
 from certadmin.devices.expiry_chart import BASELINE, PLOT_TOP, expiry_months
 from certadmin.devices.models import NOT_READY_Q, READY_Q, CertificateRecord
@@ -60,16 +62,21 @@ def assert_every_way_says(record: CertificateRecord, state: str, *, now=NOW) -> 
     assert counts == {**dict.fromkeys(dict(EXPIRY_STATES), 0), state: 1}
 
 
+DAY = timedelta(days=1)
+# The windows are whole days left (``expiry_days_left``), as every row shows them: "7 days
+# left" (up to 8 days ahead, not included) is in 0–7 days, "8 days left" in 8–30.
 EDGES = [
     (timedelta(0) - MICRO, "expired"),
-    (timedelta(0), "within_7"),  # notAfter itself is still valid (RFC 5280)
-    (timedelta(days=7), "within_7"),
-    (timedelta(days=7) + MICRO, "within_30"),
-    (timedelta(days=30), "within_30"),  # the certificate page calls this "expiring" too
-    (timedelta(days=30) + MICRO, "within_90"),
-    (timedelta(days=90), "within_90"),
-    (timedelta(days=90) + MICRO, "valid"),
-    (timedelta(days=36_500), "valid"),
+    (timedelta(0), "days_0_7"),  # notAfter itself is still valid (RFC 5280)
+    (timedelta(days=7), "days_0_7"),
+    (8 * DAY - MICRO, "days_0_7"),  # 7 days left
+    (8 * DAY, "days_8_30"),  # 8 days left
+    (timedelta(days=30), "days_8_30"),
+    (31 * DAY - MICRO, "days_8_30"),  # 30 days left: the certificate page says "expiring"
+    (31 * DAY, "days_31_90"),
+    (91 * DAY - MICRO, "days_31_90"),
+    (91 * DAY, "days_over_90"),
+    (timedelta(days=36_500), "days_over_90"),
     (-timedelta(days=3650), "expired"),
 ]
 
@@ -77,6 +84,33 @@ EDGES = [
 @pytest.mark.parametrize(("ahead", "state"), EDGES)
 def test_window_edges_are_exact(ahead, state):
     assert_every_way_says(make(not_after=NOW + ahead), state)
+
+
+@pytest.mark.parametrize(("ahead", "state"), EDGES)
+def test_a_window_is_exactly_the_days_left_its_label_names(ahead, state):
+    days = expiry_days_left(not_after=NOW + ahead, now=NOW)
+    if state == "expired":
+        assert ahead < timedelta(0)
+    else:
+        lower = {"days_0_7": 0, "days_8_30": 8, "days_31_90": 31, "days_over_90": 91}[state]
+        upper = {"days_0_7": 7, "days_8_30": 30, "days_31_90": 90}.get(state, 36_500)
+        assert lower <= days <= upper
+
+
+def test_within_n_days_is_the_unexpired_with_at_most_n_days_left():
+    for ahead, _state in EDGES:
+        make(not_after=NOW + ahead)
+    counts = expiry_counts(CertificateRecord.objects.all(), now=NOW)
+    for days in (7, 30, 90):
+        within = CertificateRecord.objects.filter(expiry_within_q(days, now=NOW))
+        assert within.count() == expiry_within_count(counts, days)
+        assert all(
+            0 <= expiry_days_left(not_after=record.not_after, now=NOW) <= days for record in within
+        )
+    assert expiry_within_count(counts, 30) == counts["days_0_7"] + counts["days_8_30"]
+    assert not CertificateRecord.objects.filter(
+        expiry_within_q(30, now=NOW), not_after__lt=NOW
+    ).exists()
 
 
 @pytest.mark.parametrize(
@@ -143,7 +177,7 @@ def test_ready_and_not_ready_split_the_records_as_the_states_do(fields):
     ready = CertificateRecord.objects.filter(READY_Q, pk=record.pk).exists()
     not_ready = CertificateRecord.objects.filter(NOT_READY_Q, pk=record.pk).exists()
     assert ready != not_ready
-    windows = ("expired", "within_7", "within_30", "within_90", "valid")
+    windows = ("expired", "days_0_7", "days_8_30", "days_31_90", "days_over_90")
     assert ready == (expiry_state_of(record, now=NOW) in windows)
 
 
@@ -156,10 +190,10 @@ def test_counts_take_three_queries_however_many_records(django_assert_num_querie
         counts = expiry_counts(CertificateRecord.objects.all(), now=NOW)
     assert counts == {
         "expired": 1,
-        "within_7": 1,
-        "within_30": 1,
-        "within_90": 1,
-        "valid": 1,
+        "days_0_7": 1,
+        "days_8_30": 1,
+        "days_31_90": 1,
+        "days_over_90": 1,
         "not_issued": 1,
         "failed": 0,
         "never": 1,
@@ -185,7 +219,7 @@ def test_counts_follow_the_queryset_filter():
     make(not_after=NOW + timedelta(days=3))
     counts = expiry_counts(CertificateRecord.objects.filter(product_key="a1ExpiryTst"), now=NOW)
     assert counts["expired"] == 0
-    assert counts["within_7"] == 1
+    assert counts["days_0_7"] == 1
 
 
 @pytest.mark.parametrize(
@@ -214,7 +248,10 @@ def local(*args) -> datetime:
 
 
 def bar_counts(chart) -> dict[str, int]:
-    return {bar.month.strftime("%Y-%m"): bar.count for bar in chart.bars if bar.count}
+    counts = {month.strftime("%Y-%m"): count for month, count in chart.month_counts if count}
+    for drawing in chart.drawings:  # every drawing draws the same numbers
+        assert [(bar.month, bar.count) for bar in drawing.bars] == chart.month_counts
+    return counts
 
 
 def test_chart_counts_by_local_calendar_month_over_24_months():
@@ -226,9 +263,9 @@ def test_chart_counts_by_local_calendar_month_over_24_months():
     make(not_after=local(2028, 2, 29, 23, 59, 59))
     make(not_after=local(2028, 3, 1))
     chart = expiry_months(CertificateRecord.objects.all(), now=NOW)
-    assert len(chart.bars) == chart.months == 24
-    assert chart.bars[0].month.isoformat() == "2026-03-01"
-    assert chart.bars[-1].month.isoformat() == "2028-02-01"
+    assert len(chart.month_counts) == chart.months == 24
+    assert chart.month_counts[0][0].isoformat() == "2026-03-01"
+    assert chart.month_counts[-1][0].isoformat() == "2028-02-01"
     assert bar_counts(chart) == {"2026-03": 1, "2026-04": 2, "2028-02": 1}
     assert chart.total == 4
     assert chart.max_count == 2
@@ -258,18 +295,43 @@ def test_chart_geometry_scales_bars_to_a_round_axis():
         make(not_after=local(2026, 6, 10))
     chart = expiry_months(CertificateRecord.objects.all(), now=NOW, months=12)
     assert chart.axis_max == 8
-    assert [tick.value for tick in chart.ticks] == [0, 2, 4, 6, 8]
-    assert chart.ticks[0].y == BASELINE
-    assert chart.ticks[-1].y == PLOT_TOP
-    may, june = chart.bars[2], chart.bars[3]
-    assert may.height == pytest.approx((BASELINE - PLOT_TOP) * 7 / 8, abs=0.1)
-    assert june.height == pytest.approx((BASELINE - PLOT_TOP) * 2 / 8, abs=0.1)
-    assert may.y + may.height == pytest.approx(BASELINE, abs=0.1)
-    assert chart.bars[0].height == 0
-    xs = [bar.x for bar in chart.bars]
-    assert xs == sorted(xs)
-    assert all(bar.x + bar.width <= chart.plot_right for bar in chart.bars)
-    assert [bar.shows_year for bar in chart.bars].count(True) == 2  # March 2026, January 2027
+    assert [drawing.name for drawing in chart.drawings] == ["wide", "narrow"]
+    for drawing in chart.drawings:
+        assert [tick.value for tick in drawing.ticks] == [0, 2, 4, 6, 8]
+        assert drawing.ticks[0].y == BASELINE
+        assert drawing.ticks[-1].y == PLOT_TOP
+        may, june = drawing.bars[2], drawing.bars[3]
+        assert may.height == pytest.approx((BASELINE - PLOT_TOP) * 7 / 8, abs=0.1)
+        assert june.height == pytest.approx((BASELINE - PLOT_TOP) * 2 / 8, abs=0.1)
+        assert may.y + may.height == pytest.approx(BASELINE, abs=0.1)
+        assert drawing.bars[0].height == 0
+        xs = [bar.x for bar in drawing.bars]
+        assert xs == sorted(xs)
+        assert drawing.plot_left <= xs[0]
+        assert all(bar.x + bar.width <= drawing.plot_right for bar in drawing.bars)
+
+
+def test_year_labels_sit_apart_the_first_left_of_the_plot_each_january_after_a_mark():
+    # December first: the old labels put 2025 and 2026 on neighbouring months.
+    december = datetime(2025, 12, 10, 4, 0, tzinfo=UTC)
+    make(not_after=december + timedelta(days=40))
+    chart = expiry_months(CertificateRecord.objects.all(), now=december)
+    for drawing in chart.drawings:
+        first, *januaries = drawing.years
+        assert (first.year, first.anchor, first.mark_x) == (2025, "end", None)
+        assert first.x < drawing.plot_left
+        assert [(year.year, year.anchor) for year in januaries] == [
+            (2026, "start"),
+            (2027, "start"),
+        ]
+        slot = (drawing.plot_right - drawing.plot_left) / 24
+        assert januaries[0].mark_x == pytest.approx(drawing.plot_left + slot, abs=0.1)
+        assert januaries[1].mark_x == pytest.approx(drawing.plot_left + 13 * slot, abs=0.1)
+        assert januaries[0].x > drawing.plot_left
+    wide, narrow = chart.drawings
+    assert all(bar.shows_month for bar in wide.bars)
+    labelled = [bar.month.month for bar in narrow.bars if bar.shows_month]
+    assert set(labelled) == {1, 4, 7, 10}
 
 
 def test_chart_renders_accessible_svg_with_a_table_and_no_inline_style():
@@ -278,12 +340,13 @@ def test_chart_renders_accessible_svg_with_a_table_and_no_inline_style():
     chart = expiry_months(CertificateRecord.objects.all(), now=NOW)
     html = render_to_string("devices/expiry_chart.html", {"chart": chart})
     assert 'role="img"' in html
-    assert 'aria-labelledby="expiry-chart-title expiry-chart-desc"' in html
-    assert '<title id="expiry-chart-title">' in html
+    for name in ("wide", "narrow"):
+        assert f'aria-labelledby="expiry-chart-title-{name} expiry-chart-desc-{name}"' in html
+        assert f'<title id="expiry-chart-title-{name}">' in html
     assert "<details" in html
     assert "<table" in html
     assert re.search(r"<th scope=\"row\">April 2026</th><td>2</td>", html)
-    assert html.count('class="expiry-chart-bar"') == 1
+    assert html.count('class="expiry-chart-bar"') == 2  # one bar in each drawing
     assert "style=" not in html
     assert "<script" not in html
     assert not re.search(r"\son[a-z]+=", html)

@@ -46,26 +46,26 @@ def product_scope(product_key: str = PRODUCT, **scope) -> dict:
 def test_counts_are_cached_until_a_write_changes_the_version():
     now = timezone.now()
     first = record("unit-1")
-    assert expiry_counts_cached(scope=product_scope(), now=now)["valid"] == 1
+    assert expiry_counts_cached(scope=product_scope(), now=now)["days_over_90"] == 1
     # Written around the inventory functions (no signal): the cached value stands...
     CertificateRecord.objects.filter(pk=first.pk).update(not_after=now + timedelta(days=3))
-    assert expiry_counts_cached(scope=product_scope(), now=now)["valid"] == 1
+    assert expiry_counts_cached(scope=product_scope(), now=now)["days_over_90"] == 1
     # ... until the product's version changes, as every writer does in its transaction.
     inventory_changed(account="", product_key=PRODUCT, iot_instance_id="")
     counts = expiry_counts_cached(scope=product_scope(), now=now)
-    assert counts["valid"] == 0
-    assert counts["within_7"] == 1
+    assert counts["days_over_90"] == 0
+    assert counts["days_0_7"] == 1
 
 
 def test_the_clock_moves_a_cached_value_on_within_a_minute():
     now = timezone.now()
     first = record("unit-1")
-    assert expiry_counts_cached(scope=product_scope(), now=now)["valid"] == 1
+    assert expiry_counts_cached(scope=product_scope(), now=now)["days_over_90"] == 1
     CertificateRecord.objects.filter(pk=first.pk).update(not_after=now + timedelta(days=3))
 
     later = expiry_counts_cached(scope=product_scope(), now=now + timedelta(seconds=60))
 
-    assert later["within_7"] == 1
+    assert later["days_0_7"] == 1
 
 
 def test_each_writer_changes_the_version():
@@ -102,12 +102,13 @@ def test_no_two_scopes_share_a_cached_value():
     }
     for _round in range(2):
         for expected, scope in scopes.items():
-            assert expiry_counts_cached(scope=scope, now=now)["valid"] == expected
+            assert expiry_counts_cached(scope=scope, now=now)["days_over_90"] == expected
             assert sum(expiry_month_counts_cached(scope=scope, now=now)) == expected
     everything = {"product_key": None, "accounts": ["default"]}
-    assert expiry_counts_cached(scope=everything, now=now)["valid"] == 6
+    assert expiry_counts_cached(scope=everything, now=now)["days_over_90"] == 6
     assert (
-        expiry_counts_cached(scope={**everything, "accounts": ["staging"]}, now=now)["valid"] == 4
+        expiry_counts_cached(scope={**everything, "accounts": ["staging"]}, now=now)["days_over_90"]
+        == 4
     )
 
 
@@ -115,7 +116,7 @@ def test_every_product_is_not_cached_while_a_product_has_no_version():
     now = timezone.now()
     record("unit-1")
     everything = {"product_key": None, "accounts": ["default"]}
-    assert expiry_counts_cached(scope=everything, now=now)["valid"] == 1
+    assert expiry_counts_cached(scope=everything, now=now)["days_over_90"] == 1
     # A bulk load around the inventory functions leaves its product without a version.
     CertificateRecord.objects.bulk_create(
         [
@@ -129,7 +130,7 @@ def test_every_product_is_not_cached_while_a_product_has_no_version():
         not_after=now + timedelta(days=400)
     )
 
-    assert expiry_counts_cached(scope=everything, now=now)["valid"] == 3
+    assert expiry_counts_cached(scope=everything, now=now)["days_over_90"] == 3
 
 
 def test_a_certificate_lookup_shows_on_the_overview_at_once(iot, viewer, client_for):
@@ -153,7 +154,7 @@ def test_a_failed_lookup_and_a_sync_listing_show_at_once(viewer, client_for):
     client = client_for(viewer)
     url = f"/expiry/?product_key={PRODUCT}"
     record("unit-1")
-    assert counts_of(page_text(client.get(url)))["valid"] == 1
+    assert counts_of(page_text(client.get(url)))["days_over_90"] == 1
 
     inventory_store_failure(device=DeviceRef(PRODUCT, "unit-1"), code="iot.device.NotExistedDevice")
     assert counts_of(page_text(client.get(url)))["failed"] == 1

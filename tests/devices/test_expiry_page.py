@@ -7,10 +7,13 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from certadmin.devices.forms import InventoryFilterForm
 from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER
 from certadmin.devices.models import CertificateRecord
+from tests.support.iot_accounts import account_on
 from tests.support.pages import HTMX_HEADERS, page_text
 
 pytestmark = pytest.mark.django_db
@@ -63,10 +66,10 @@ def test_counts_per_state_for_one_product(known, viewer, client_for):
     assert response.status_code == 200
     assert counts_of(page_text(response)) == {
         "expired": 3,
-        "within_7": 2,
-        "within_30": 1,
-        "within_90": 1,
-        "valid": 4,
+        "days_0_7": 2,
+        "days_8_30": 1,
+        "days_31_90": 1,
+        "days_over_90": 4,
         "not_issued": 1,
         "failed": 1,
         "never": 1,
@@ -96,7 +99,13 @@ def test_a_count_link_filters_the_table_to_its_state(known, viewer, client_for):
 
 @pytest.mark.parametrize(
     ("query", "total"),
-    [("", 14), ("&state=expired", 3), ("&state=valid", 4), ("&state=never", 1), ("&q=soon", 2)],
+    [
+        ("", 14),
+        ("&state=expired", 3),
+        ("&state=days_over_90", 4),
+        ("&state=never", 1),
+        ("&q=soon", 2),
+    ],
 )
 def test_table_total_is_the_count_of_its_state_and_the_table_counts_only_a_search(
     known, viewer, client_for, query, total
@@ -124,7 +133,7 @@ def test_table_pages_through_a_state_with_its_count_as_the_total(viewer, client_
     record("later-0")
 
     html = page_text(
-        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&page=3")
+        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=days_0_7&page=3")
     )
 
     assert "120 devices" in html
@@ -146,7 +155,7 @@ def test_rows_show_state_days_and_a_link_to_the_device(viewer, client_for):
     # 2 days and 1 hour ago: whole days toward zero, as the CSV and the report count it.
     assert "2 days ago" in html
     assert "3 days ago" not in html
-    assert '<span class="badge expiry-within_7">Expires within 7 days</span>' in html
+    assert '<span class="badge expiry-days_0_7">Expires in 0–7 days</span>' in html
 
 
 def test_failed_lookups_show_their_error_code(known, viewer, client_for):
@@ -158,12 +167,12 @@ def test_failed_lookups_show_their_error_code(known, viewer, client_for):
 
 def test_page_has_the_chart_and_a_csv_link_with_the_same_filters(known, viewer, client_for):
     html = page_text(
-        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=within_7&q=soon")
+        client_for(viewer).get(f"/expiry/?product_key={PRODUCT_KEY}&state=days_0_7&q=soon")
     )
 
     assert "expiry-chart" in html
     assert re.search(
-        r'href="/expiry/csv/\?product_key=a1Expiry001&amp;state=within_7&amp;q=soon"', html
+        r'href="/expiry/csv/\?product_key=a1Expiry001&amp;state=days_0_7&amp;q=soon"', html
     )
 
 
@@ -181,7 +190,7 @@ def test_csv_export_is_exactly_what_the_filters_show_on_every_page(viewer, clien
         for n in range(1, 2601)
     )
     client = client_for(viewer)
-    query = f"?product_key={PRODUCT_KEY}&state=within_30&q=unit-1"
+    query = f"?product_key={PRODUCT_KEY}&state=days_8_30&q=unit-1"
 
     html = page_text(client.get(f"/expiry/{query}"))
     total = int(re.search(r"(\d+) devices", html).group(1))
@@ -199,8 +208,9 @@ def test_csv_export_is_exactly_what_the_filters_show_on_every_page(viewer, clien
         for r in CertificateRecord.objects.filter(
             product_key=PRODUCT_KEY,
             device_name__startswith="unit-1",
-            not_after__gte=now + timedelta(days=7),
-            not_after__lt=now + timedelta(days=30),
+            # 8–30 days left: notAfter from 8 days ahead to 31 days ahead (not included).
+            not_after__gte=now + timedelta(days=8),
+            not_after__lt=now + timedelta(days=31),
         )
     ]
     assert total == len(expected) > 50
@@ -234,3 +244,94 @@ def test_invalid_filters_are_refused_plainly(viewer, client_for):
 
     assert response.status_code == 400
     assert "<b>" not in page_text(response)
+
+
+# --- the Order box and the product picker --------------------------------------------------
+
+
+def selected_options(html: str, name: str) -> list[str]:
+    select = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return re.findall(r'<option value="([^"]*)"[^>]*\bselected\b', select)
+
+
+def shown_devices(html: str) -> list[str]:
+    return re.findall(r'class="mono" href="[^"]+">([\w-]+)<', html)
+
+
+def test_the_order_box_shows_the_order_the_rows_are_in_and_show_keeps_it(known, viewer, client_for):
+    client = client_for(viewer)
+    first = page_text(client.get(f"/expiry/?product_key={PRODUCT_KEY}"))
+    # Days left, fewest first, and the box says so (not "DeviceName A–Z", its first option).
+    assert selected_options(first, "sort") == ["days"]
+    assert shown_devices(first)[:4] == ["expired-2", "expired-1", "expired-0", "soon-0"]
+    # Show without a change submits what the box shows: the same rows in the same order.
+    again = page_text(client.get(f"/expiry/?product_key={PRODUCT_KEY}&q=&state=&sort=days"))
+    assert shown_devices(again) == shown_devices(first)
+    by_name = page_text(client.get(f"/expiry/?product_key={PRODUCT_KEY}&sort=name"))
+    assert selected_options(by_name, "sort") == ["name"]
+    assert shown_devices(by_name) == sorted(shown_devices(first))
+
+
+@pytest.mark.parametrize("default", ["name", "days"])
+def test_a_table_form_without_an_order_shows_its_default(default):
+    # The product device list (default "name") and the overview ("days") share the form.
+    form = InventoryFilterForm({"q": "", "sort": ""}, default_sort=default, accounts=None)
+    assert form.is_valid()
+    assert form.cleaned_data["sort"] == default
+    assert selected_options(str(form["sort"]), "sort") == [default]
+
+
+def test_the_product_picker_offers_the_products_of_the_accounts_one_may_use(
+    known, make_user, client_for, settings
+):
+    account_on(settings, "staging", groups=("Staging team",))
+    record("staged-0", product_key="a1Staging01", account="staging")
+    record("instanced-0", iot_instance_id="iot-06z00ep2pjifrby")
+    viewer = make_user("Viewer")
+
+    html = page_text(client_for(viewer).get("/expiry/"))
+    assert selected_options(html, "product") == [""]
+    options = re.findall(r'<option value="([^"]*)"', html[html.index('name="product"') :])
+    assert options[:4] == [
+        "",
+        "default/a1Expiry001/",
+        "default/a1Expiry001/iot-06z00ep2pjifrby",
+        "default/a1Other0001/",
+    ]
+    assert "a1Staging01" not in html  # not an account this person may use
+
+    staff = make_user("Viewer", "staged-viewer")
+    staff.groups.add(Group.objects.get_or_create(name="Staging team")[0])
+    html = page_text(client_for(staff).get(f"/expiry/?product_key={PRODUCT_KEY}"))
+    assert selected_options(html, "product") == [f"default/{PRODUCT_KEY}/"]
+    # With several accounts, each product names its account.
+    assert ">a1Staging01 · staging</option>" in html
+    assert ">a1Expiry001 (iot-06z00ep2pjifrby) · default</option>" in html
+
+
+def test_picking_a_product_keeps_the_other_filters(known, viewer, client_for):
+    client = client_for(viewer)
+    html = page_text(client.get("/expiry/?state=expired&q=exp&sort=-days"))
+    picker = html[html.index('class="expiry-product-picker"') :]
+    picker = picker[: picker.index("</form>")]
+    for name, value in (("q", "exp"), ("state", "expired"), ("sort", "-days")):
+        assert f'type="hidden" name="{name}" value="{value}"' in picker
+
+    response = client.get(f"/expiry/?product=default/{PRODUCT_KEY}/&q=exp&state=expired&sort=-days")
+    assert response.status_code == 302
+    assert response["Location"] == (
+        f"/expiry/?product_key={PRODUCT_KEY}&q=exp&state=expired&sort=-days"
+    )
+    page = page_text(client.get(response["Location"]))
+    assert "Certificate expiry of a1Expiry001" in page
+    assert shown_devices(page) == ["expired-0", "expired-1", "expired-2"]
+    assert client.get("/expiry/?product=&state=expired")["Location"] == "/expiry/?state=expired"
+
+
+def test_a_product_one_may_not_see_is_refused_in_words(known, make_user, client_for, settings):
+    account_on(settings, "staging", groups=("Staging team",))
+    record("staged-0", product_key="a1Staging01", account="staging")
+    response = client_for(make_user("Viewer")).get("/expiry/?product=staging/a1Staging01/")
+    assert response.status_code == 400
+    assert "Choose one of the products in the list." in page_text(response)
+    assert "staged-0" not in page_text(response)

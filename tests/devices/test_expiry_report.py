@@ -68,8 +68,17 @@ def test_json_lists_expired_and_expiring_devices_soonest_first_with_counts(fleet
     code, out = report("--format", "json", "--product-key", PK)
     data = json.loads(out)
     assert code == 2
-    assert set(data) == {"generated_at", "within_days", "counts", "devices"}
+    assert set(data) == {
+        "generated_at",
+        "within_days",
+        "expiring_within_days",
+        "counts",
+        "devices",
+    }
     assert data["within_days"] == 30
+    # Not expired yet, at most 30 days left: the overview's 0–7 and 8–30 days, expired apart.
+    assert data["expiring_within_days"] == 3
+    assert data["counts"]["expired"] == 2
     assert data["generated_at"].endswith("Z")
     assert [d["device_name"] for d in data["devices"]] == [
         "old-cert",
@@ -95,9 +104,9 @@ def test_json_lists_expired_and_expiring_devices_soonest_first_with_counts(fleet
     assert [d["state"] for d in data["devices"]] == [
         "expired",
         "expired",
-        "within_7",
-        "within_30",
-        "within_30",
+        "days_0_7",
+        "days_8_30",
+        "days_8_30",
     ]
     assert data["devices"][4]["iot_instance_id"] == "iot-06z00ep2pjifrby"
     record = fleet["in_10"]
@@ -108,10 +117,10 @@ def test_json_lists_expired_and_expiring_devices_soonest_first_with_counts(fleet
     )
     assert data["counts"] == {
         "expired": 2,
-        "within_7": 1,
-        "within_30": 2,
-        "within_90": 1,
-        "valid": 1,
+        "days_0_7": 1,
+        "days_8_30": 2,
+        "days_31_90": 1,
+        "days_over_90": 1,
         "not_issued": 1,
         "failed": 1,
         "never": 1,
@@ -148,12 +157,14 @@ def test_exit_codes_follow_what_the_inventory_holds():
 
 @pytest.mark.django_db
 def test_within_counts_exact_days_like_the_states_and_filters_narrow_the_report(fleet):
-    # soon-10 expires in 10.5 days: days_left 10, but not within 10 days (as it is not within_7
-    # with 7.5 days left); --within 7 lists exactly the expired and within_7 states.
+    # soon-10 expires in 10.5 days: "10 days left", so within 10 days (as "7 days left" is in
+    # 0–7 days); --within 9 stops before it.
     code, out = report("--format", "json", "--within", "10", "--product-key", PK)
-    assert [d["device_name"] for d in json.loads(out)["devices"]][-1] == "soon-3"
-    code, out = report("--format", "json", "--within", "11", "--product-key", PK)
     assert [d["device_name"] for d in json.loads(out)["devices"]][-1] == "soon-10"
+    assert json.loads(out)["expiring_within_days"] == 2
+    code, out = report("--format", "json", "--within", "9", "--product-key", PK)
+    assert [d["device_name"] for d in json.loads(out)["devices"]][-1] == "soon-3"
+    assert json.loads(out)["expiring_within_days"] == 1
     code, out = report("--format", "json", "--instance", "iot-06z00ep2pjifrby")
     assert code == 1
     assert [d["device_name"] for d in json.loads(out)["devices"]] == ["soon-29"]
@@ -168,7 +179,9 @@ def test_text_report_summarises_and_tabulates(fleet):
     assert code == 2
     assert "Expired" in out
     assert "Never checked" in out
-    assert "Expired or expiring within 30 days (5):" in out
+    assert "Expire within 30 days (not expired yet): 3" in out
+    assert "Expired: 2" in out
+    assert "Expired, then expiring within 30 days (5):" in out
     assert out.index("old-cert") < out.index("soon-29")
     assert "later-45" not in out
 

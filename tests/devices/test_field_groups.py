@@ -52,7 +52,7 @@ def test_the_instance_retry_field_is_djangos_field_group(data):
     ("form_class", "data"),
     [
         (InventoryFilterForm, None),
-        (InventoryFilterForm, {"q": "unit-<1>", "state": "within_30", "sort": "-days_left"}),
+        (InventoryFilterForm, {"q": "unit-<1>", "state": "days_8_30", "sort": "-days_left"}),
         (InventoryFilterForm, {"q": "x" * 300, "state": "nope", "sort": "nope"}),
         (DeviceLookupForm, None),
         (DeviceLookupForm, {"product_key": "a1<b>", "device_name": ""}),

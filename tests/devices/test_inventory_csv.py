@@ -77,7 +77,7 @@ def test_ready_certificate_row_has_utc_times_days_left_and_state():
     assert cells["not_before"] == "2025-03-15T12:00:00Z"
     assert cells["last_checked"] == "2026-03-15T11:00:00Z"
     assert cells["days_left"] == "10"
-    assert cells["state"] == "within_30"
+    assert cells["state"] == "days_8_30"
     assert cells["cert_status"] == "2"
     assert cells["key_matches"] == "true"
     assert cells["nickname"] == "Boiler_2"

@@ -112,7 +112,7 @@ def test_sorting(fleet, sort, expected):
 
 def test_state_filter_uses_the_expiry_classification(fleet):
     assert names(inventory_devices(product_key=PRODUCT_KEY, state="expired")) == ["valve-0001"]
-    assert names(inventory_devices(product_key=PRODUCT_KEY, state="within_7")) == ["pump-0001"]
+    assert names(inventory_devices(product_key=PRODUCT_KEY, state="days_0_7")) == ["pump-0001"]
     assert names(inventory_devices(product_key=PRODUCT_KEY, state="never")) == ["valve-0002"]
 
 

@@ -67,7 +67,7 @@ def test_uploaded_csv_becomes_a_job_whose_results_page_and_csv_list_every_device
     assert rows[0] == INVENTORY_CSV_HEADER
     by_name = {row[1]: dict(zip(INVENTORY_CSV_HEADER, row, strict=True)) for row in rows[1:]}
     assert sorted(by_name) == ["dev-00001", "dev-00002", "dev-99999"]
-    assert by_name["dev-00001"]["state"] == "valid"
+    assert by_name["dev-00001"]["state"] == "days_over_90"
     assert by_name["dev-00001"]["not_after"]
     assert by_name["dev-99999"]["error_code"] == "iot.device.NotExistedDevice"
     assert by_name["dev-99999"]["state"] == "failed"

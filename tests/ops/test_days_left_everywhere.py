@@ -42,9 +42,14 @@ def _table_text(html: str, device_name: str) -> str:
     ("not_after_from_now", "days_left", "table_text", "state"),
     [
         (-timedelta(days=2, hours=1), -2, "2 days ago", "expired"),
+        (-timedelta(hours=25), -1, "1 day ago", "expired"),
         (-timedelta(hours=1), 0, "0 days ago", "expired"),
-        (timedelta(hours=1), 0, "0 days left", "within_7"),
-        (timedelta(days=2, hours=23), 2, "2 days left", "within_7"),
+        (timedelta(hours=1), 0, "0 days left", "days_0_7"),
+        (timedelta(hours=23), 0, "0 days left", "days_0_7"),
+        (timedelta(hours=25), 1, "1 day left", "days_0_7"),
+        (timedelta(days=2, hours=23), 2, "2 days left", "days_0_7"),
+        (timedelta(days=7, hours=23), 7, "7 days left", "days_0_7"),
+        (timedelta(days=8, hours=1), 8, "8 days left", "days_8_30"),
     ],
 )
 def test_table_csv_report_and_metrics_agree_on_one_certificate(
@@ -66,6 +71,8 @@ def test_table_csv_report_and_metrics_agree_on_one_certificate(
 
     row_text = _table_text(table, "the-device")
     assert table_text in row_text
+    # The row's badge names the window its days left are in.
+    assert f"expiry-{state}" in table
     (csv_row,) = csv.DictReader(io.StringIO(csv_text))
     assert (int(csv_row["days_left"]), csv_row["state"]) == (days_left, state)
     (reported,) = json.loads(report_out.getvalue())["devices"]

@@ -57,7 +57,8 @@ def test_metrics_count_views_platform_calls_jobs_certificates_and_the_audit_chai
     )
     assert 'outcome="iot.device.NotExistedDevice"' in text
     assert "certadmin_platform_call_duration_seconds_bucket" in text
-    assert f'certadmin_certificates{{product_key="{DEMO_PRODUCT_KEY}",state="valid"}}' in text
+    over_90 = f'certadmin_certificates{{product_key="{DEMO_PRODUCT_KEY}",state="days_over_90"}}'
+    assert over_90 in text
     assert (
         f'certadmin_certificates_expiring_within_days{{days="30",product_key="{DEMO_PRODUCT_KEY}"}}'
         in text

@@ -2,21 +2,25 @@
 
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.devices import forms
-from certadmin.devices.expiry import EXPIRY_STATES
+from certadmin.devices.expiry import EXPIRY_STATES, WITHIN_DAYS_DEFAULT, expiry_within_count
 from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
 from certadmin.devices.expiry_chart import expiry_chart_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
-from certadmin.devices.selectors import inventory_batches, inventory_devices
+from certadmin.devices.selectors import (
+    inventory_batches,
+    inventory_devices,
+    inventory_products_visible,
+)
 from certadmin.devices.views.search import inventory_table
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
 
@@ -34,7 +38,19 @@ def _filter_form(request: HtmxHttpRequest) -> forms.InventoryFilterForm:
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def expiry(request: HtmxHttpRequest) -> HttpResponse:
     """Counts per expiry state, expiries per month and the devices by days left, for the
-    product in ``?product_key=&instance=`` or for every product."""
+    product in ``?product_key=&instance=&account=`` or for every product.
+
+    The product picker's ``?product=`` is turned into that URL (the same filters kept), so a
+    product's overview has one address."""
+    if "product" in request.GET:
+        picked = forms.ProductPickForm(
+            request.GET, products=inventory_products_visible(user=request.user)
+        )
+        if picked.is_valid():
+            query = picked.picked_query()
+            return redirect(reverse("devices:expiry") + (f"?{urlencode(query)}" if query else ""))
+        context = {"filter_form": picked, "picker": picked, "invalid": True}
+        return render(request, "devices/expiry.html", context, status=400)
     form = _filter_form(request)
     if not form.is_valid():
         context = {"filter_form": form, "invalid": True}
@@ -57,6 +73,9 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
         "instance": instance,
         "counts": [(state, label, counts[state]) for state, label in EXPIRY_STATES],
         "total": total,
+        "expired": counts["expired"],
+        "within_days": WITHIN_DAYS_DEFAULT,
+        "within_count": expiry_within_count(counts, WITHIN_DAYS_DEFAULT),
         "state": data["state"],
         "all_products": product_key is None,
         **inventory_table(
@@ -71,6 +90,16 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
     if not partial_wanted(request):
         context["chart"] = expiry_chart_of(
             expiry_month_counts_cached(scope=scope, now=now), now=now
+        )
+        current = ""
+        if product_key:
+            current = forms.ProductPickForm.value_of(
+                account=data["account"], product_key=product_key, iot_instance_id=instance
+            )
+        context["picker"] = forms.ProductPickForm(
+            initial={"q": data["q"], "state": data["state"], "sort": data["sort"]},
+            products=inventory_products_visible(user=request.user),
+            current=current,
         )
     return render(request, page_or_partial(request, "devices/expiry.html", "results"), context)
 

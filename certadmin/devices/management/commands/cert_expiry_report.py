@@ -4,11 +4,14 @@
                                  [--format text|csv|json]
 
 Reads the inventory only (no API call): run ``cert_sync`` first for fresh data. Lists the
-certificates that have expired or expire within DAYS days (default 30), soonest first, with the
-counts of every expiry state. Exit status, for monitoring (Nagios-like):
+certificates that have expired, then those that expire within DAYS days (default 30), soonest
+first, with the counts of every expiry state (``devices/expiry.py``). "Expire within DAYS days"
+is the overview's and the metrics' notion: not expired yet, at most DAYS whole days left
+(``expiry_within_q``); the expired ones are listed too, but counted as expired, never as
+expiring. Exit status, for monitoring (Nagios-like):
 
 - 0: nothing expired, nothing expires within DAYS;
-- 1: something expires within DAYS;
+- 1: something expires within DAYS (nothing expired);
 - 2: something has expired;
 - 3: the report could not be made (bad arguments, database unreachable…), reason on stderr.
 
@@ -31,8 +34,10 @@ from django.utils import timezone
 from certadmin.certs.details import expiry_days_left
 from certadmin.devices.expiry import (
     STATE_LABELS,
+    WITHIN_DAYS_DEFAULT,
     expiry_counts,
     expiry_state_of,
+    expiry_state_q,
     expiry_within_q,
 )
 from certadmin.devices.forms import clean_instance_id, clean_product_key
@@ -55,8 +60,9 @@ def _one_line(text: object) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Report certificates expired or expiring within DAYS from the inventory. Exit status: "
-        "0 none, 1 something expires within DAYS, 2 something has expired, 3 no report."
+        "Report the inventory's expired certificates and those that expire within DAYS (not "
+        "expired yet, at most DAYS whole days left). Exit status: 0 none, 1 something expires "
+        "within DAYS, 2 something has expired, 3 no report."
     )
     # Set by handle(): the exit status of the last report (for callers of call_command).
     exit_code: int = EXIT_NO_REPORT
@@ -78,9 +84,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--within",
             type=int,
-            default=30,
+            default=WITHIN_DAYS_DEFAULT,
             metavar="DAYS",
-            help="List certificates expiring within this many days (default 30).",
+            help=(
+                "Also list certificates that expire within this many days: not expired yet, at "
+                f"most DAYS whole days left (default {WITHIN_DAYS_DEFAULT}). Expired ones are "
+                "always listed."
+            ),
         )
         parser.add_argument("--product-key", default="", help="Only this product.")
         parser.add_argument(
@@ -150,25 +160,25 @@ class Command(BaseCommand):
             ) from None
         now = timezone.now()
         counts = expiry_counts(records, now=now)
-        devices = list(
-            records.filter(expiry_within_q(within, now=now)).order_by(
-                "not_after", "product_key", "device_name", "iot_instance_id"
-            )
-        )
+        order = ("not_after", "product_key", "device_name", "iot_instance_id")
+        expired = list(records.filter(expiry_state_q("expired", now=now)).order_by(*order))
+        expiring = list(records.filter(expiry_within_q(within, now=now)).order_by(*order))
         output = {"text": self._text, "csv": self._csv, "json": self._json}[options["format"]]
-        output(now=now, within=within, counts=counts, devices=devices)
-        if counts["expired"]:
+        output(now=now, within=within, counts=counts, expired=expired, expiring=expiring)
+        if expired:
             self.exit_code = EXIT_EXPIRED
-        elif devices:
+        elif expiring:
             self.exit_code = EXIT_EXPIRING
         else:
             self.exit_code = EXIT_OK
 
-    def _json(self, *, now, within, counts, devices) -> None:
+    def _json(self, *, now, within, counts, expired, expiring) -> None:
         report = {
             "generated_at": utc_text(now),
             "within_days": within,
             "counts": counts,
+            # Not expired yet, at most ``within_days`` days left: ``counts`` has the expired.
+            "expiring_within_days": len(expiring),
             "devices": [
                 {
                     "account": record.account,
@@ -179,27 +189,30 @@ class Command(BaseCommand):
                     "days_left": expiry_days_left(not_after=record.not_after, now=now),
                     "state": expiry_state_of(record, now=now),
                 }
-                for record in devices
+                for record in [*expired, *expiring]
             ],
         }
         self.stdout.write(json.dumps(report, indent=2))
 
-    def _csv(self, *, now, within, counts, devices) -> None:
+    def _csv(self, *, now, within, counts, expired, expiring) -> None:
         writer = csv.writer(LineBuffer())
         self.stdout.write(writer.writerow(INVENTORY_CSV_HEADER), ending="")
-        for row in inventory_csv_rows(devices, now=now):
+        for row in inventory_csv_rows([*expired, *expiring], now=now):
             self.stdout.write(writer.writerow(row), ending="")
 
-    def _text(self, *, now: datetime, within: int, counts, devices) -> None:
+    def _text(self, *, now: datetime, within: int, counts, expired, expiring) -> None:
         write = self.stdout.write
         write(f"Certificate expiry report, {utc_text(now)}")
         width = max(len(str(label)) for label in STATE_LABELS.values())
         for state, label in STATE_LABELS.items():
             write(f"  {label!s:<{width}}  {counts[state]:>7}  ({state})")
+        write(f"Expire within {within} days (not expired yet): {len(expiring)}")
+        write(f"Expired: {len(expired)}")
+        devices = [*expired, *expiring]
         if not devices:
             write(f"Nothing expired or expiring within {within} days.")
             return
-        write(f"\nExpired or expiring within {within} days ({len(devices)}):")
+        write(f"\nExpired, then expiring within {within} days ({len(devices)}):")
         rows = [("not after (UTC)", "days left", "state", "product", "device", "instance")]
         rows += [
             (
