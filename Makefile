@@ -10,14 +10,15 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 EMULATOR_PORT ?= 8001
 # Debian packages the tests need: a browser (and a CJK font for its screenshots), the
-# production database and cache, openssl for checking downloads, gettext for the catalogs.
-TEST_APT_PACKAGES := chromium fonts-wqy-microhei redis-server postgresql openssl gettext
+# production database and cache, openssl for checking downloads, gettext for the catalogs,
+# prometheus for promtool (checks the alert rules in deploy/prometheus/).
+TEST_APT_PACKAGES := chromium fonts-wqy-microhei redis-server postgresql openssl gettext prometheus
 
 .PHONY: help install run serve test test-quick lint format lock messages system-deps services bench clean
 
 help:
 	@echo "make run    - set up and start the demo dashboard on http://$(HOST):$(PORT)"
-	@echo "make serve  - run production from the environment (README, Deployment): gunicorn + task workers"
+	@echo "make serve  - run production from the environment (README, Deployment): gunicorn + task workers + scheduler"
 	@echo "make test-quick - the tests that need no browser, PostgreSQL or Redis (SQLite, a few minutes)"
 	@echo "make test   - set up and run ruff and the whole test suite"
 	@echo "make lint / format / messages / lock / bench / clean"
@@ -43,14 +44,17 @@ run: install messages
 	$(PY) manage.py iot_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --write-ca var/emulator-ca.pem & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
 	$(PY) manage.py task_worker --no-reload --queue-name '*' & \
-	sleep 3; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard, the job worker and the emulator)"; \
+	$(PY) manage.py crontask --no-heartbeat & \
+	sleep 3; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard, the job worker, the scheduler and the emulator)"; \
 	echo "  log in as one of these demo users (username, password, role):"; \
 	$(PY) manage.py seed_demo; echo; \
 	wait
 
 # Production: refuse a missing configuration before touching anything, then migrate, collect
 # static files, compile catalogs, and run gunicorn (gunicorn.conf.py) with TASK_WORKERS task
-# workers. Metrics of every process meet in PROMETHEUS_MULTIPROC_DIR, emptied first.
+# workers and the scheduler. Metrics of every process meet in PROMETHEUS_MULTIPROC_DIR, emptied
+# first. The scheduler holds a Redis lock: on a second host it waits as a standby, trying again
+# every 10 s, and takes over when the first one stops.
 TASK_WORKERS ?= $(or $(CERTADMIN_TASK_WORKERS),2)
 # Only serve's processes share a metrics directory: `make run` and `make test` keep metrics in
 # each process.
@@ -73,6 +77,7 @@ serve: install
 	rm -rf "$(PROMETHEUS_MULTIPROC_DIR)" && mkdir -p "$(PROMETHEUS_MULTIPROC_DIR)"
 	@trap 'kill 0 2>/dev/null' EXIT; unset CERTADMIN_MIGRATE_DATABASE_URL; \
 	for i in $$(seq $(TASK_WORKERS)); do $(PY) manage.py task_worker --no-reload --queue-name '*' & done; \
+	while :; do $(PY) manage.py crontask --no-heartbeat; sleep 10; done & \
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py & \
 	wait -n; echo "a certadmin process ended: stopping the others" >&2; exit 1
 

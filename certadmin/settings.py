@@ -132,6 +132,8 @@ INSTALLED_APPS = [
     "certadmin.audit",
     "django_tasks_db",
     "certadmin.jobs",
+    "certadmin.schedules",
+    "crontask",
     "certadmin.ops",
 ]
 if EMULATOR_ENABLED:
@@ -363,6 +365,36 @@ JOBS_QUEUED_TOTAL = int(_env("CERTADMIN_JOBS_QUEUED_TOTAL", "200"))
 # items are claimed again, and the job's watchdog enqueues a fresh run.
 JOB_LEASE_SECONDS = float(_env("CERTADMIN_JOB_LEASE_SECONDS", "60"))
 # --- end of background jobs -----------------------------------------------------------------
+
+# --- Watching the fleet: sync schedules, freshness, metrics -------------------------------
+# A record not re-checked for this many days is past its product's freshness bound (the
+# schedules page, the `certadmin_records_stale` metric and the `record.stale` finding).
+FRESHNESS_DAYS = int(_env("CERTADMIN_FRESHNESS_DAYS", "7"))
+# Sync schedules set in configuration (certadmin/schedules/cron.py has the format). They win
+# over a schedule set in the dashboard for the same product, and the dashboard cannot change
+# them.
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from certadmin.schedules.cron import sync_schedules_parse  # noqa: E402
+
+try:
+    SYNC_SCHEDULES = sync_schedules_parse(
+        _env("CERTADMIN_SYNC_SCHEDULES"),
+        accounts={name: account.instance_id for name, account in IOT_ACCOUNTS.items()},
+        timezone=ZoneInfo(_env("CERTADMIN_TIME_ZONE", "Asia/Shanghai")),
+    )
+except ValueError as error:
+    raise ImproperlyConfigured(f"CERTADMIN_SYNC_SCHEDULES: {error}") from None
+# The scheduler (`manage.py crontask`) looks for due schedules every minute; a number of
+# seconds here makes it look that often instead (the tests use 1).
+SCHEDULER_TICK_SECONDS = float(_env("CERTADMIN_SCHEDULER_TICK_SECONDS", "0"))
+# django-crontask: with Redis, one lock lets only one scheduler run across hosts.
+CRONTASK = {"REDIS_URL": _env("REDIS_URL") or None}
+# Metrics per device (certadmin_certificate_expiry_timestamp_seconds): off by default (one
+# series per device), and at most this many, the earliest expiries first.
+METRICS_PER_DEVICE = _env_flag("CERTADMIN_METRICS_PER_DEVICE")
+METRICS_PER_DEVICE_LIMIT = int(_env("CERTADMIN_METRICS_PER_DEVICE_LIMIT", "1000"))
+# --- end of watching the fleet --------------------------------------------------------------
 
 # --- Security headers -----------------------------------------------------------------------
 SECURE_CSP = {

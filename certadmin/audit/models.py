@@ -65,6 +65,8 @@ class AuditAction(models.TextChoices):
     CHAIN_VERIFY = "chain_verify", _("Audit chain verification")
     FIELD_REDACT = "field_redact", _("Audit field redaction")
     CHAIN_CHECKPOINT = "chain_checkpoint", _("Audit chain checkpoint")
+    SCHEDULE_SET = "schedule_set", _("Sync schedule set")
+    SCHEDULE_DELETE = "schedule_delete", _("Sync schedule removal")
 
 
 class AuditOutcome(models.TextChoices):

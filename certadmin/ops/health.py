@@ -1,5 +1,5 @@
 """``/healthz`` (the process answers) and ``/readyz`` (it can serve: database, cache, a task
-worker alive; the IoT Platform's reachability reported but not required).
+worker and the scheduler alive; the IoT Platform's reachability reported but not required).
 
 Both answer without login, in JSON, never cached, and say nothing about versions, hosts,
 addresses or configuration: only the state of each dependency.
@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from certadmin.ops.heartbeat import heartbeat_is_fresh, heartbeat_latest
+from certadmin.ops.heartbeat import SCHEDULER, WORKER, heartbeat_is_fresh, heartbeat_latest
 
 # A probe of the platform is a plain unsigned GET of the endpoint (it spends no API quota);
 # its answer is remembered for a while so frequent probes do not become traffic.
@@ -37,11 +37,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """200 when the database, the cache and a task worker are fine, else 503."""
+    """200 when the database, the cache, a task worker and the scheduler are fine, else 503.
+    Each check names its state: a process's is "none" (never seen) or "stale" (not seen for
+    ``HEARTBEAT_STALE``) when it is not "ok"."""
     checks = {
         "database": _database_state(),
         "cache": _cache_state(),
-        "worker": _worker_state(),
+        "worker": _heartbeat_state(WORKER),
+        "scheduler": _heartbeat_state(SCHEDULER),
     }
     ready = all(state == "ok" for state in checks.values())
     # Every account's endpoint (one probe per distinct endpoint): reachable only if all are.
@@ -74,9 +77,9 @@ def _cache_state() -> str:
         return "unavailable"
 
 
-def _worker_state() -> str:
+def _heartbeat_state(role: str) -> str:
     try:
-        beat = heartbeat_latest()
+        beat = heartbeat_latest(role=role)
     except DatabaseError:
         return "unknown"
     if beat is None:

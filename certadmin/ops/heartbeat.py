@@ -1,5 +1,6 @@
-"""Task worker heartbeats in the database (django-tasks-db keeps none): every worker process
-touches its row every ``HEARTBEAT_SECONDS``; readiness wants one younger than ``HEARTBEAT_STALE``.
+"""Heartbeats in the database (django-tasks-db and django-crontask keep none): every task
+worker and the scheduler touch their row every ``HEARTBEAT_SECONDS``; readiness wants one of
+each role younger than ``HEARTBEAT_STALE``.
 """
 
 import logging
@@ -15,18 +16,31 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15
 HEARTBEAT_STALE = timedelta(seconds=60)
+# Roles: a task worker (manage.py task_worker), the scheduler (manage.py crontask).
+WORKER = "worker"
+SCHEDULER = "scheduler"
 
 
-def heartbeat_record(*, worker_id: str) -> None:
+def heartbeat_record(*, worker_id: str, role: str = WORKER) -> None:
     """Say that ``worker_id`` is alive now."""
     WorkerHeartbeat.objects.update_or_create(
-        worker_id=worker_id, defaults={"seen_at": timezone.now()}
+        worker_id=worker_id, defaults={"seen_at": timezone.now(), "role": role}
     )
 
 
-def heartbeat_latest() -> WorkerHeartbeat | None:
-    """The most recent heartbeat of any worker, or None."""
-    return WorkerHeartbeat.objects.order_by("-seen_at").first()
+def heartbeat_beat(*, worker_id: str, role: str) -> None:
+    """``heartbeat_record`` from a thread of its own (the scheduler's): a database that fails
+    is logged, not raised, and the next beat tries again on a fresh connection."""
+    try:
+        close_old_connections()
+        heartbeat_record(worker_id=worker_id, role=role)
+    except DatabaseError as exc:
+        logger.warning("%s heartbeat failed (%s)", role, type(exc).__name__)
+
+
+def heartbeat_latest(*, role: str = WORKER) -> WorkerHeartbeat | None:
+    """The most recent heartbeat of any process of ``role``, or None."""
+    return WorkerHeartbeat.objects.filter(role=role).order_by("-seen_at").first()
 
 
 def heartbeat_is_fresh(beat: WorkerHeartbeat | None) -> bool:

@@ -4,7 +4,14 @@ Counted as things happen: request latency by view (route name), platform calls b
 outcome Code, their latency, throttled answers and retries. Computed at scrape time from the
 database (``DatabaseCollector``): jobs by state and their items' progress, certificates by expiry
 state per product (the classification of certadmin/devices/expiry.py), and the audit chain's
-last verification. With several processes (gunicorn workers, task workers) set
+last verification. For watching the fleet, as cert-manager and x509-certificate-exporter name
+theirs: each product's earliest expiry and last successful sync as absolute
+``*_timestamp_seconds`` gauges, records past the freshness bound, sync errors by reason, the
+scheduler's last heartbeat, and, only when switched on (``METRICS_PER_DEVICE``), each device's
+expiry, capped at ``METRICS_PER_DEVICE_LIMIT`` series (earliest first) with a count of those
+left out. Labels stay few: account, product, reason (device only when switched on).
+
+With several processes (gunicorn workers, task workers) set
 ``PROMETHEUS_MULTIPROC_DIR`` (``make serve`` does): each process writes its counters there and a
 scrape adds them up.
 
@@ -16,10 +23,11 @@ the demo answers only its own machine.
 import hmac
 import ipaddress
 import os
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count
+from django.db.models import Count, Max, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -33,7 +41,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from certadmin.http.client_address import client_address
@@ -150,6 +158,8 @@ class DatabaseCollector(Collector):
         yield certificates
         yield expiring
 
+        yield from _fleet_metrics(now=now)
+
         last = ChainVerification.objects.order_by("-checked_at").first()
         chain_ok = GaugeMetricFamily(
             "certadmin_audit_chain_ok",
@@ -165,6 +175,113 @@ class DatabaseCollector(Collector):
             checked_at.add_metric([], last.checked_at.timestamp())
         yield chain_ok
         yield checked_at
+
+
+def _fleet_metrics(*, now):
+    """Per product: earliest expiry, last successful sync, records past the freshness bound;
+    sync errors by reason; the scheduler's heartbeat; per device expiries when switched on."""
+    from certadmin.devices.models import CertificateRecord, ProductSync
+    from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
+    from certadmin.ops.heartbeat import SCHEDULER
+    from certadmin.ops.models import WorkerHeartbeat
+
+    records = CertificateRecord.objects.order_by()
+    earliest = GaugeMetricFamily(
+        "certadmin_product_earliest_expiry_timestamp_seconds",
+        "The earliest notAfter among the product's certificates in the inventory (Unix time).",
+        labels=["account", "product"],
+    )
+    rows = (
+        records.filter(not_after__isnull=False)
+        .values_list("account", "product_key")
+        .annotate(first=Min("not_after"))
+    )
+    for account, product, first in sorted(rows):
+        earliest.add_metric([account, product], first.timestamp())
+    yield earliest
+
+    synced = GaugeMetricFamily(
+        "certadmin_product_last_sync_success_timestamp_seconds",
+        "When the product's last complete sync finished (Unix time).",
+        labels=["account", "product"],
+    )
+    # A product synced on several instances: its latest.
+    rows = ProductSync.objects.values_list("account", "product_key").annotate(at=Max("synced_at"))
+    for account, product, at in sorted(rows.order_by()):
+        synced.add_metric([account, product], at.timestamp())
+    yield synced
+
+    stale = GaugeMetricFamily(
+        "certadmin_records_stale",
+        "Inventory records not checked within the freshness bound (CERTADMIN_FRESHNESS_DAYS).",
+        labels=["account", "product"],
+    )
+    bound = now - timedelta(days=settings.FRESHNESS_DAYS)
+    rows = records.values_list("account", "product_key").annotate(
+        n=Count("pk", filter=Q(last_checked__lt=bound) | Q(last_checked__isnull=True))
+    )
+    for account, product, n in sorted(rows):
+        stale.add_metric([account, product], n)
+    yield stale
+
+    # Counted from the jobs' own rows, so every process (and a restart) agrees: each device a
+    # sync could not look up, by the platform's error Code, and each sync that failed whole.
+    errors = CounterMetricFamily(
+        "certadmin_sync_errors",
+        "Product sync errors by reason: a device lookup's platform error Code, or job_failed.",
+        labels=["reason"],
+    )
+    rows = (
+        JobItem.objects.filter(job__kind=JobKind.PRODUCT_SYNC, state=ItemState.FAILED)
+        .values_list("error_code")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_reason = {code or "unknown": n for code, n in rows}
+    failed = Job.objects.filter(kind=JobKind.PRODUCT_SYNC, state=JobState.FAILED).count()
+    by_reason["job_failed"] = by_reason.get("job_failed", 0) + failed
+    for reason, n in sorted(by_reason.items()):
+        errors.add_metric([reason], n)
+    yield errors
+
+    beat = GaugeMetricFamily(
+        "certadmin_scheduler_last_heartbeat_timestamp_seconds",
+        "When the scheduler (manage.py crontask) last said it runs (Unix time; absent before "
+        "it first ran).",
+    )
+    last = WorkerHeartbeat.objects.filter(role=SCHEDULER).aggregate(at=Max("seen_at"))["at"]
+    if last is not None:
+        beat.add_metric([], last.timestamp())
+    yield beat
+
+    if settings.METRICS_PER_DEVICE:
+        yield from _device_expiry_metrics(records)
+
+
+def _device_expiry_metrics(records):
+    limit = max(settings.METRICS_PER_DEVICE_LIMIT, 0)
+    expiring = records.filter(not_after__isnull=False)
+    devices = GaugeMetricFamily(
+        "certadmin_certificate_expiry_timestamp_seconds",
+        "A device certificate's notAfter (Unix time): the earliest "
+        "CERTADMIN_METRICS_PER_DEVICE_LIMIT only.",
+        labels=["account", "product", "device"],
+    )
+    rows = expiring.order_by("not_after", "account", "product_key", "device_name").values_list(
+        "account", "product_key", "device_name", "not_after"
+    )[:limit]
+    shown = 0
+    for account, product, device, not_after in rows:
+        devices.add_metric([account, product, device], not_after.timestamp())
+        shown += 1
+    yield devices
+    omitted = GaugeMetricFamily(
+        "certadmin_certificate_expiry_series_omitted",
+        "Device certificates left out of certadmin_certificate_expiry_timestamp_seconds by "
+        "CERTADMIN_METRICS_PER_DEVICE_LIMIT.",
+    )
+    omitted.add_metric([], max(expiring.count() - shown, 0))
+    yield omitted
 
 
 _MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))

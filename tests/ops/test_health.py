@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from certadmin.ops.heartbeat import heartbeat_record
+from certadmin.ops.heartbeat import SCHEDULER, heartbeat_record
 from certadmin.ops.models import WorkerHeartbeat
 from tests.support.iot_accounts import account_on
 
@@ -26,14 +26,55 @@ def test_healthz_answers_anyone_with_ok(client, django_assert_num_queries):
     assert _body(response) == {"status": "ok"}
 
 
-def test_readyz_is_ready_with_database_cache_and_a_live_worker(client, dashboard_iot):
+def _live_worker_and_scheduler() -> None:
     heartbeat_record(worker_id="worker-1")
+    heartbeat_record(worker_id="scheduler-1", role=SCHEDULER)
+
+
+def test_readyz_is_ready_with_database_cache_a_live_worker_and_scheduler(client, dashboard_iot):
+    _live_worker_and_scheduler()
     response = client.get("/readyz")
     assert response.status_code == 200
     assert _body(response) == {
         "status": "ready",
-        "checks": {"database": "ok", "cache": "ok", "worker": "ok", "platform": "reachable"},
+        "checks": {
+            "database": "ok",
+            "cache": "ok",
+            "worker": "ok",
+            "scheduler": "ok",
+            "platform": "reachable",
+        },
     }
+
+
+def test_readyz_is_not_ready_without_a_scheduler_and_a_worker_beat_does_not_count(client):
+    heartbeat_record(worker_id="worker-1")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert _body(response)["checks"] == {
+        "database": "ok",
+        "cache": "ok",
+        "worker": "ok",
+        "scheduler": "none",
+        "platform": _body(response)["checks"]["platform"],
+    }
+
+
+def test_readyz_is_not_ready_when_the_schedulers_last_heartbeat_is_stale(client):
+    heartbeat_record(worker_id="worker-1")
+    WorkerHeartbeat.objects.create(
+        worker_id="scheduler-1", role=SCHEDULER, seen_at=timezone.now() - timedelta(minutes=5)
+    )
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert _body(response)["checks"]["scheduler"] == "stale"
+
+
+def test_a_scheduler_beat_does_not_stand_in_for_a_worker(client):
+    heartbeat_record(worker_id="scheduler-1", role=SCHEDULER)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert _body(response)["checks"]["worker"] == "none"
 
 
 def test_readyz_is_not_ready_without_a_worker_heartbeat(client):
@@ -53,7 +94,7 @@ def test_readyz_is_not_ready_when_the_last_heartbeat_is_stale(client):
 
 def test_an_unreachable_platform_is_reported_but_does_not_fail_readiness(client, settings):
     account_on(settings, endpoint="http://127.0.0.1:9")  # discard port: nothing listens
-    heartbeat_record(worker_id="worker-1")
+    _live_worker_and_scheduler()
     response = client.get("/readyz")
     assert response.status_code == 200
     assert _body(response)["checks"]["platform"] == "unreachable"

@@ -133,6 +133,11 @@ class Processes:
         ]  # fmt: skip
         return self._start(name, command, env)
 
+    def scheduler(self, name: str, env: dict[str, str]) -> subprocess.Popen:
+        """Start ``manage.py crontask`` (the scheduler; with Redis, one holds the lock)."""
+        command = [sys.executable, "manage.py", "crontask", "--no-heartbeat"]
+        return self._start(name, command, env)
+
     def tail(self, name: str, lines: int = 40) -> str:
         return "\n".join(self.logs[name].read_text(errors="replace").splitlines()[-lines:])
 

@@ -54,8 +54,9 @@ class TwoHosts:
 
 @pytest.fixture(scope="module")
 def two_hosts(emulator_session, django_db_setup, tmp_path_factory) -> Iterator[TwoHosts]:
-    """Two gunicorn instances on their own loopback ports and two task workers, all on the
-    test database (by name) and the test Redis, talking to the session's emulator."""
+    """Two gunicorn instances on their own loopback ports, two task workers and two schedulers,
+    all on the test database (by name) and the test Redis, talking to the session's
+    emulator."""
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         pytest.skip(
             "needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): hosts share nothing else"
@@ -88,6 +89,7 @@ def two_hosts(emulator_session, django_db_setup, tmp_path_factory) -> Iterator[T
             }
             bases.append(processes.gunicorn(f"web-{host}", host_env))
             processes.task_worker(f"worker-{host}", env)
+            processes.scheduler(f"scheduler-{host}", env)
         yield TwoHosts(bases=bases, env=env, home=home, processes=processes)
     finally:
         processes.stop()
@@ -260,6 +262,26 @@ def test_concurrent_reveals_through_both_instances_keep_the_audit_chain_valid(
     assert emulator.throttled["QueryDeviceCert"] == 0
 
 
+def test_only_one_of_the_two_schedulers_runs(two_hosts):
+    from certadmin.ops.heartbeat import SCHEDULER
+    from certadmin.ops.models import WorkerHeartbeat
+
+    processes = two_hosts.processes
+    # The one that did not get django-crontask's Redis lock gives up (its process manager, or
+    # make serve's loop, starts it again as a standby).
+    wait_for(
+        lambda: any(
+            "Another scheduler is already running" in processes.tail(f"scheduler-{host}")
+            for host in ("a", "b")
+        ),
+        timeout=60,
+        what="one scheduler to find the lock taken",
+    )
+    beats = WorkerHeartbeat.objects.filter(role=SCHEDULER)
+    wait_for(beats.exists, timeout=30, what="the running scheduler's heartbeat")
+    assert beats.count() == 1
+
+
 def test_a_job_started_on_one_instance_is_seen_and_cancelled_on_the_other(
     two_hosts, emulator, make_user
 ):
@@ -270,12 +292,12 @@ def test_a_job_started_on_one_instance_is_seen_and_cancelled_on_the_other(
         )
     viewer = make_user("Viewer")
     (base_a, a), (base_b, b) = [(base, _log_in(base, viewer.username)) for base in two_hosts.bases]
-    # Both instances see a task worker's heartbeat in the shared database.
+    # Both instances see a task worker's and the scheduler's heartbeats in the shared database.
     for base in (base_a, base_b):
         wait_for(
             lambda base=base: requests.get(f"{base}/readyz", timeout=TIMEOUT).status_code == 200,
             timeout=30,
-            what=f"{base}/readyz to see a task worker",
+            what=f"{base}/readyz to see a task worker and the scheduler",
         )
 
     started = a.post(

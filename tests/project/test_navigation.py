@@ -7,16 +7,21 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-SECTIONS = {"Devices": "devices:home", "Expiry": "devices:expiry", "Jobs": "jobs:list"}
+SECTIONS = {
+    "Devices": "devices:home",
+    "Expiry": "devices:expiry",
+    "Jobs": "jobs:list",
+    "Schedules": "schedules:list",
+}
 
 
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("Viewer", {"Devices", "Expiry", "Jobs"}),
-        ("Key custodian", {"Devices", "Expiry", "Jobs"}),
+        ("Viewer", {"Devices", "Expiry", "Jobs", "Schedules"}),
+        ("Key custodian", {"Devices", "Expiry", "Jobs", "Schedules"}),
         ("Auditor", {"Audit trail"}),
-        ("Fleet manager", {"Devices", "Expiry", "Jobs"}),
+        ("Fleet manager", {"Devices", "Expiry", "Jobs", "Schedules"}),
         (None, set()),
     ],
 )

@@ -1,0 +1,108 @@
+"""Reading schedules: one row per product a person may see, with its schedule, last and next
+run, and how fresh its records are."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from certadmin.accounts.api_accounts import accounts_for
+from certadmin.devices.models import CertificateRecord, ProductSync
+from certadmin.schedules.models import ScheduleSource, SyncSchedule
+from certadmin.schedules.services import schedule_next_run
+
+ProductKey = tuple[str, str, str]  # account, ProductKey, IotInstanceId
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    account: str
+    product_key: str
+    iot_instance_id: str
+    # The product's schedule (unsaved for a configured one the scheduler has not read yet).
+    schedule: SyncSchedule | None
+    last_synced: datetime | None
+    records: int
+    oldest_checked: datetime | None
+    # Records not checked within the freshness bound (or never).
+    stale: int
+
+    @property
+    def stale_percent(self) -> int:
+        return round(100 * self.stale / self.records) if self.records else 0
+
+    @property
+    def from_configuration(self) -> bool:
+        return self.schedule is not None and self.schedule.source == ScheduleSource.CONFIGURATION
+
+
+def freshness_bound(*, now: datetime) -> datetime:
+    """Records last checked before this are past the freshness bound (``FRESHNESS_DAYS``)."""
+    return now - timedelta(days=settings.FRESHNESS_DAYS)
+
+
+def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
+    """Every product on the accounts ``user`` may use that is synced, scheduled or in the
+    inventory, with its schedule and freshness; by account and ProductKey."""
+    now = now or timezone.now()
+    accounts = [account.name for account in accounts_for(user=user)]
+    schedules: dict[ProductKey, SyncSchedule] = {
+        (s.account, s.product_key, s.iot_instance_id): s
+        for s in SyncSchedule.objects.filter(account__in=accounts).select_related("last_job")
+    }
+    for entry in settings.SYNC_SCHEDULES:
+        key = (entry.account, entry.product_key, entry.iot_instance_id)
+        current = schedules.get(key)
+        if entry.account not in accounts:
+            continue
+        if current is None or current.source != ScheduleSource.CONFIGURATION:
+            # Not read by the scheduler yet: shown as it will be.
+            schedules[key] = SyncSchedule(
+                account=entry.account,
+                product_key=entry.product_key,
+                iot_instance_id=entry.iot_instance_id,
+                cron=entry.cron,
+                mode=entry.mode,
+                source=ScheduleSource.CONFIGURATION,
+                next_run_at=schedule_next_run(cron=entry.cron, after=now),
+            )
+    synced: dict[ProductKey, datetime] = {
+        (s.account, s.product_key, s.iot_instance_id): s.synced_at
+        for s in ProductSync.objects.filter(account__in=accounts)
+    }
+    bound = freshness_bound(now=now)
+    freshness = {
+        (row["account"], row["product_key"], row["iot_instance_id"]): row
+        for row in CertificateRecord.objects.filter(account__in=accounts)
+        .values("account", "product_key", "iot_instance_id")
+        .annotate(
+            records=Count("pk"),
+            oldest=Min("last_checked"),
+            stale=Count("pk", filter=Q(last_checked__lt=bound) | Q(last_checked__isnull=True)),
+        )
+        .order_by()
+    }
+    rows = []
+    for key in sorted(set(schedules) | set(synced) | set(freshness)):
+        fresh = freshness.get(key, {})
+        rows.append(
+            ScheduleRow(
+                account=key[0],
+                product_key=key[1],
+                iot_instance_id=key[2],
+                schedule=schedules.get(key),
+                last_synced=synced.get(key),
+                records=fresh.get("records", 0),
+                oldest_checked=fresh.get("oldest"),
+                stale=fresh.get("stale", 0),
+            )
+        )
+    return rows
+
+
+def schedule_for(*, user, schedule_id: int) -> SyncSchedule | None:
+    """The schedule ``schedule_id`` if it is on an account ``user`` may use."""
+    accounts = [account.name for account in accounts_for(user=user)]
+    return SyncSchedule.objects.filter(pk=schedule_id, account__in=accounts).first()
