@@ -30,7 +30,7 @@ from certadmin.devices.inventory import (
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
 from certadmin.devices.platform import ca_certificates, iot_client
-from certadmin.iot.client import IotClient
+from certadmin.iot.client import LISTING_WINDOW_ROWS, IotClient
 from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import CertStatus, DeviceListing
 
@@ -321,10 +321,13 @@ def device_list(
     account = account or default_account_name()
     client = client or iot_client(account=account)
     if not name_filter:
+        # The platform answers a page past its 10,000-row window only to a caller that walked
+        # there page by page (NextToken): the live list offers the pages it can jump to.
+        reachable_pages = LISTING_WINDOW_ROWS // DEVICE_LIST_PAGE_SIZE
         with live_lookup_slot(user=user):
             result = client.query_device(
                 product_key=product_key,
-                page=page,
+                page=min(page, reachable_pages),
                 page_size=DEVICE_LIST_PAGE_SIZE,
                 iot_instance_id=iot_instance_id or None,
             )
@@ -334,7 +337,7 @@ def device_list(
             name_filter="",
             devices=list(result.devices),
             page=result.page,
-            page_count=max(result.page_count, 1),
+            page_count=max(min(result.page_count, reachable_pages), 1),
             total=result.total,
             truncated=False,
             scanned=result.total,
