@@ -76,6 +76,8 @@ def _start() -> RunningEmulator:
 
 def _reset(emulator: RunningEmulator) -> None:
     emulator.set_fault(None)
+    emulator.reset_quotas()
+    emulator.set_listing_rules()
     emulator.reset_rate_limits()
     emulator.request_log.clear()
     emulator.throttled.clear()
@@ -91,7 +93,8 @@ def emulator_session() -> Iterator[RunningEmulator]:
 
 @pytest.fixture
 def emulator(emulator_session: RunningEmulator) -> Iterator[RunningEmulator]:
-    """The session's emulator, with no faults, full quotas and an empty request log."""
+    """The session's emulator, with no faults, the platform's quotas (full) and listing rules,
+    and an empty request log."""
     _reset(emulator_session)
     yield emulator_session
     _reset(emulator_session)

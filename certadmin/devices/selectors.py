@@ -304,24 +304,6 @@ def product_suggestions(*, user) -> ProductSuggestions:
     )
 
 
-def device_status_of(
-    *, product_key: str, device_name: str, iot_instance_id: str = "", account: str = ""
-) -> str:
-    """The device's status (ONLINE, OFFLINE, UNACTIVE, DISABLE) as the inventory last saw it,
-    or "" when it never listed the device."""
-    return (
-        CertificateRecord.objects.filter(
-            account=account or default_account_name(),
-            product_key=product_key,
-            device_name=device_name,
-            iot_instance_id=iot_instance_id,
-        )
-        .values_list("device_status", flat=True)
-        .first()
-        or ""
-    )
-
-
 def device_search_target(
     *,
     product_key: str,

@@ -30,7 +30,8 @@ from certadmin.devices.inventory import (
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import CertificateRecord, RecentDevice, default_account_name
 from certadmin.devices.platform import ca_certificates, iot_client
-from certadmin.iot.client import IotClient
+from certadmin.iot.client import LISTING_WINDOW_ROWS, IotClient
+from certadmin.iot.errors import IotError
 from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import CertStatus, DeviceListing
 
@@ -255,6 +256,38 @@ def _certificate_view(
 
 
 @dataclass(frozen=True)
+class DevicePresence:
+    """Whether a device is online, as ``QueryDeviceDetail`` said just now.
+
+    ``status`` is the platform's word (``ONLINE``, ``OFFLINE``, ``UNACTIVE``, ``DISABLE``), ""
+    when the platform could not say (then ``problem`` is the error's Code); ``last_online`` the
+    last time the device came online, None when unknown or never.
+    """
+
+    status: str = ""
+    last_online: datetime | None = None
+    problem: str = ""
+
+
+def device_presence_lookup(*, device: DeviceRef, client: IotClient | None = None) -> DevicePresence:
+    """The device's status now (``QueryDeviceDetail``, 50 calls/s per account, not the
+    certificate's 10). Never raises for the platform: a failed call is a presence with no
+    status, so the certificate page it sits on is not lost with it. The answer's DeviceSecret
+    never reaches the result (the client drops it)."""
+    client = client or iot_client(account=device.account)
+    try:
+        detail = client.query_device_detail(
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id or None,
+        )
+    except IotError as error:
+        logger.info("device status unknown for %s: %s", device, error.code)
+        return DevicePresence(problem=error.code or "unknown")
+    return DevicePresence(status=detail.status, last_online=detail.last_online)
+
+
+@dataclass(frozen=True)
 class DeviceList:
     """One screen of a product's devices."""
 
@@ -323,10 +356,13 @@ def device_list(
     account = account or default_account_name()
     client = client or iot_client(account=account)
     if not name_filter:
+        # The platform answers a page past its 10,000-row window only to a caller that walked
+        # there page by page (NextToken): the live list offers the pages it can jump to.
+        reachable_pages = LISTING_WINDOW_ROWS // DEVICE_LIST_PAGE_SIZE
         with live_lookup_slot(user=user):
             result = client.query_device(
                 product_key=product_key,
-                page=page,
+                page=min(page, reachable_pages),
                 page_size=DEVICE_LIST_PAGE_SIZE,
                 iot_instance_id=iot_instance_id or None,
             )
@@ -336,7 +372,7 @@ def device_list(
             name_filter="",
             devices=list(result.devices),
             page=result.page,
-            page_count=max(result.page_count, 1),
+            page_count=max(min(result.page_count, reachable_pages), 1),
             total=result.total,
             truncated=False,
             scanned=result.total,

@@ -6,7 +6,7 @@ lookup of that device), so tests can exercise a client's timeouts, retries and p
 
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +57,16 @@ class GlobalFaults:
         self._random = random.Random()
         self.set(kind, rate=rate, latency=latency)
 
-    def set(self, kind: str | None, *, rate: float = 1.0, latency: float = 0.0) -> None:
-        """Replace the setting: ``kind`` in FAULT_KINDS or None, ``rate`` 0..1, ``latency`` s."""
+    def set(
+        self,
+        kind: str | None,
+        *,
+        rate: float = 1.0,
+        latency: float = 0.0,
+        actions: Iterable[str] | None = None,
+    ) -> None:
+        """Replace the setting: ``kind`` in FAULT_KINDS or None, ``rate`` 0..1, ``latency`` s,
+        ``actions``: the actions faulted (None: every request)."""
         if kind is not None and kind not in FAULT_KINDS:
             raise ValueError(f"fault must be one of {', '.join(FAULT_KINDS)} or None")
         if not 0.0 <= rate <= 1.0:
@@ -69,9 +77,12 @@ class GlobalFaults:
             self.kind = kind
             self.rate = rate
             self.latency = latency
+            self.actions = None if actions is None else frozenset(actions)
 
-    def draw(self) -> tuple[str | None, float]:
-        """The fault (or None) and the latency to apply to the next request."""
+    def draw(self, action: str | None = None) -> tuple[str | None, float]:
+        """The fault (or None) and the latency to apply to the next request (of ``action``)."""
         with self._lock:
+            if self.actions is not None and action not in self.actions:
+                return None, 0.0
             kind = self.kind if self.kind and self._random.random() < self.rate else None
             return kind, self.latency

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import parse_qsl
 
-from certadmin.emulator.actions import ACTIONS
+from certadmin.emulator.actions import ACTIONS, PlatformRules
 from certadmin.emulator.errors import BusinessError, GatewayError
 from certadmin.emulator.faults import GlobalFaults
 from certadmin.emulator.render import JSON_CONTENT_TYPE, render
 from certadmin.emulator.store import Device, DeviceStore
-from certadmin.emulator.throttling import SlidingWindowLimiter
+from certadmin.emulator.throttling import SlidingWindowLimiter, quota_names
 from certadmin.emulator.verify import (
     CallIdentity,
     NonceCache,
@@ -107,6 +107,7 @@ class Gateway:
         self.store = store
         self.faults = faults or GlobalFaults()
         self.limiter = limiter or SlidingWindowLimiter()
+        self.rules = PlatformRules()
         self.nonces = NonceCache()
         self.request_log: list[RequestLogEntry] = []
         self.security_tokens: list[str] = []
@@ -133,7 +134,7 @@ class Gateway:
                     request.params.get("DeviceName"),
                 )
             )
-        fault, delay = self.faults.draw()
+        fault, delay = self.faults.draw(identity.action)
         if fault is not None:
             return _fault_response(fault, request_id, delay)
         fmt = identity.response_format
@@ -186,14 +187,15 @@ class Gateway:
             with self._lock:
                 self.security_tokens.append(caller.security_token)
         account = self.accounts.get(caller.access_key_id, caller.access_key_id)
-        if not self.limiter.allow(account, caller.action):
-            with self._lock:
-                self.throttled[caller.action] += 1
-            raise GatewayError(
-                400, "Throttling.User", "Request was denied due to user flow control."
-            )
+        for quota in quota_names(caller.action, request.params):
+            if not self.limiter.allow(account, quota):
+                with self._lock:
+                    self.throttled[caller.action] += 1
+                raise GatewayError(
+                    400, "Throttling.User", "Request was denied due to user flow control."
+                )
         store = self.account_stores.get(caller.access_key_id, self.store)
-        return action(store, request.params)
+        return action(store, request.params, self.rules)
 
 
 def _ok(data: dict, fmt: str, action: str | None, request_id: str) -> Response:

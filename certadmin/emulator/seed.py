@@ -18,8 +18,15 @@ meter-expired       2       certificate expired 30 days before its first query
 edge-ec01           2       EC P-256 key (PKCS#8), certificate signed by the RSA CA
 legacy-b64          2       certificate and PKCS#1 key as headerless base64 with CRLF breaks
 sensor-0001..0055   2       55 plain devices so QueryDevice paging is real (odd: PKCS#1,
-                            even: PKCS#8)
+                            even: PKCS#8); most ONLINE, a few OFFLINE, DISABLE or UNACTIVE
+                            (see :func:`sensor_device_status`)
 ==================  ======  =====================================================================
+
+Seeded devices are listed in the order above, which is their creation order newest first
+(QueryDevice lists the newest first): ``thermo-001`` is the newest. The detail calls' node type
+(``gateway-07`` and ``ent-gw-01`` are gateways, as is about one in twenty others), firmware,
+activation and last online time follow from each device's names and status
+(``Device.context``).
 
 Product ``a1Ent0Prd9k`` on the enterprise instance ``iot-06z00demo0ent`` (queries must pass
 ``IotInstanceId=iot-06z00demo0ent``, else ``iot.system.InstanceNotFound``):
@@ -33,6 +40,12 @@ each 0 and 1) and validity counted from its first query: about 4 % expired, 2 % 
 7 days, 4 % within 30, 6 % within 90, 37 % between 90 days and 24 months, 35 % in 2 to 10
 years, the rest the platform's usual 100 years. Their RSA keys come from the CA's key pool.
 
+Product ``a1Scale120k`` on the public instance: 120,000 devices ``node-000001`` (the newest) to
+``node-120000``, generated lazily: a device exists only as its number until it is listed or
+asked for, and everything about it follows from its name as for the fleet (so the emulator
+still starts at once). Listing it reaches past QueryDevice's 10,000-row window (NextToken) and
+past the 100,000-row offset where QueryDevice's quota falls to 2 calls/s.
+
 Certificates come from the emulator's own CA (``CN=Alibaba Cloud IoT Operation CA1,
 O=Alibaba Cloud IoT, C=CN``, a new key at every start) and are issued on a device's first
 query. CertSN is the certificate's serial number in decimal.
@@ -43,12 +56,20 @@ device, ``thermo-001``: the same names as the first account's, a different devic
 certificate. The first account's other products do not exist for it.
 """
 
+import datetime as dt
 import hashlib
 import itertools
+import re
 from dataclasses import dataclass
 
 from certadmin.emulator.ca import CertificateSpec
-from certadmin.emulator.store import STATUS_FAILED, STATUS_GENERATING, STATUS_READY, Device
+from certadmin.emulator.store import (
+    STATUS_FAILED,
+    STATUS_GENERATING,
+    STATUS_READY,
+    Device,
+    GeneratedProduct,
+)
 
 DEMO_PRODUCT_KEY = "a1Demo7Sh2x"
 ENTERPRISE_PRODUCT_KEY = "a1Ent0Prd9k"
@@ -58,6 +79,13 @@ SENSOR_COUNT = 55
 FLEET_PRODUCT_KEY = "a1Fleet5kXz"
 FLEET_SIZE = 5000
 FLEET_UNITS_PER_LINE = 2000
+SCALE_PRODUCT_KEY = "a1Scale120k"
+SCALE_SIZE = 120_000
+# The newest seeded device's creation time; each next one in a seed list is a minute older.
+# The generated product's devices are older still. Devices added later are newer (store.py).
+_SEED_NEWEST = dt.datetime(2024, 12, 31, 8, 0, tzinfo=dt.UTC)
+_SCALE_NEWEST = dt.datetime(2024, 6, 1, 8, 0, tzinfo=dt.UTC)
+_SCALE_NAME = re.compile(r"node-(\d{6})")
 
 SEEDED_DEVICES = """\
 | ProductKey | DeviceName | Status | what it is for |
@@ -77,6 +105,7 @@ SEEDED_DEVICES = """\
 | a1Demo7Sh2x | sensor-0001 … sensor-0055 | 2 | plain devices for QueryDevice paging |
 | a1Ent0Prd9k | ent-gw-01, ent-meter-02 | 2 | instance iot-06z00demo0ent: IotInstanceId required |
 | a1Fleet5kXz | line1-unit-00001 … line3-unit-05000 | mixed | 5,000 devices, spread expiry |
+| a1Scale120k | node-000001 … node-120000 | mixed | 120,000 devices, generated lazily |
 """
 
 # (share of the fleet, certificate status, (least, most) days of validity; None: 100 years)
@@ -160,6 +189,51 @@ def fleet_devices() -> list[Device]:
     return devices
 
 
+def scale_device_name(unit: int) -> str:
+    """The DeviceName of unit ``unit`` (1-based) of the 120,000-device product."""
+    return f"node-{unit:06d}"
+
+
+def _scale_device(index: int) -> Device:
+    name = scale_device_name(index + 1)
+    profile = fleet_profile(name)
+    return Device(
+        SCALE_PRODUCT_KEY,
+        name,
+        status=profile.status,
+        spec=CertificateSpec(valid_days=profile.valid_days, pooled_key=True),
+        device_status=profile.device_status,
+        nickname=profile.nickname,
+        created=_SCALE_NEWEST - dt.timedelta(minutes=index),
+    )
+
+
+def _scale_index(device_name: str) -> int | None:
+    match = _SCALE_NAME.fullmatch(device_name)
+    unit = int(match.group(1)) if match else 0
+    return unit - 1 if 1 <= unit <= SCALE_SIZE else None
+
+
+def scale_product() -> GeneratedProduct:
+    """The 120,000-device product, generated lazily (nothing is built until asked for)."""
+    return GeneratedProduct(SCALE_PRODUCT_KEY, SCALE_SIZE, _scale_device, _scale_index)
+
+
+def sensor_device_status(number: int) -> str:
+    """The status of ``sensor-<number>``: a few of each kind among mostly ONLINE."""
+    for divisor, status in ((19, "UNACTIVE"), (17, "DISABLE"), (5, "OFFLINE")):
+        if number % divisor == 0:
+            return status
+    return "ONLINE"
+
+
+def _newest_first(devices: list[Device]) -> list[Device]:
+    """Date ``devices`` so that they are listed in the order given (the first is the newest)."""
+    for age, device in enumerate(devices):
+        device.created = _SEED_NEWEST - dt.timedelta(minutes=age)
+    return devices
+
+
 def seeded_devices() -> list[Device]:
     """A fresh list of the demo devices (certificates not issued yet)."""
     pkcs8 = CertificateSpec(key_format="pkcs8")
@@ -183,21 +257,28 @@ def seeded_devices() -> list[Device]:
         Device(DEMO_PRODUCT_KEY, "legacy-b64", spec=CertificateSpec(text_form="base64-crlf")),
     ]
     sensors = [
-        Device(DEMO_PRODUCT_KEY, f"sensor-{n:04d}", spec=pkcs8 if n % 2 == 0 else CertificateSpec())
+        Device(
+            DEMO_PRODUCT_KEY,
+            f"sensor-{n:04d}",
+            spec=pkcs8 if n % 2 == 0 else CertificateSpec(),
+            device_status=sensor_device_status(n),
+        )
         for n in range(1, SENSOR_COUNT + 1)
     ]
     enterprise = [
         Device(ENTERPRISE_PRODUCT_KEY, name, iot_instance_id=ENTERPRISE_INSTANCE_ID)
         for name in ("ent-gw-01", "ent-meter-02")
     ]
-    return named + sensors + enterprise + fleet_devices()
+    return _newest_first(named + sensors + enterprise + fleet_devices())
 
 
 def seeded_staging_devices() -> list[Device]:
     """A fresh list of the second (staging) account's demo devices."""
-    return [
-        Device(STAGING_PRODUCT_KEY, "stage-001"),
-        Device(STAGING_PRODUCT_KEY, "stage-002", spec=CertificateSpec(key_format="pkcs8")),
-        Device(STAGING_PRODUCT_KEY, "stage-003", device_status="OFFLINE"),
-        Device(DEMO_PRODUCT_KEY, "thermo-001"),
-    ]
+    return _newest_first(
+        [
+            Device(STAGING_PRODUCT_KEY, "stage-001"),
+            Device(STAGING_PRODUCT_KEY, "stage-002", spec=CertificateSpec(key_format="pkcs8")),
+            Device(STAGING_PRODUCT_KEY, "stage-003", device_status="OFFLINE"),
+            Device(DEMO_PRODUCT_KEY, "thermo-001"),
+        ]
+    )

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from certadmin.emulator.actions import PlatformRules
 from certadmin.emulator.ca import EmulatorCA
 from certadmin.emulator.errors import GatewayError
 from certadmin.emulator.faults import GlobalFaults
@@ -29,8 +30,9 @@ from certadmin.emulator.gateway import (
     new_request_id,
     receive,
 )
-from certadmin.emulator.seed import seeded_devices
+from certadmin.emulator.seed import scale_product, seeded_devices
 from certadmin.emulator.store import Device, DeviceStore, device_from_entry, load_devices_file
+from certadmin.emulator.throttling import ACTION_QPS
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -171,13 +173,47 @@ class RunningEmulator:
         """The STS tokens of authenticated calls, in order."""
         return self._gateway.security_tokens
 
-    def set_fault(self, fault: str | None, rate: float = 1.0, latency: float = 0.0) -> None:
+    def set_fault(
+        self,
+        fault: str | None,
+        rate: float = 1.0,
+        latency: float = 0.0,
+        *,
+        actions: Iterable[str] | None = None,
+    ) -> None:
         """Fault every request from now on: ``"5xx"``, ``"malformed"``, ``"drop"`` or None.
 
         ``rate`` is the probability a request is faulted; ``latency`` (seconds) delays every
-        request, faulted or not.
+        request, faulted or not; ``actions`` limits both to those actions (None: all).
         """
-        self._gateway.faults.set(fault, rate=rate, latency=latency)
+        self._gateway.faults.set(fault, rate=rate, latency=latency, actions=actions)
+
+    def set_quota(self, action: str, qps: int) -> None:
+        """Change an action's quota (calls per second per account) from now on; the deep
+        QueryDevice pages' quota is ``"QueryDevice.DeepPage"``. Tests raise them to go at full
+        speed; ``reset_quotas`` restores the platform's."""
+        self._gateway.limiter.limit_set(action, qps)
+
+    def reset_quotas(self) -> None:
+        """The platform's quotas again (see ``throttling.ACTION_QPS``)."""
+        for action, qps in ACTION_QPS.items():
+            self._gateway.limiter.limit_set(action, qps)
+
+    def set_listing_rules(
+        self,
+        *,
+        window_rows: int = 10_000,
+        max_rows: int = 1_000_000,
+        cut_after: int | None = None,
+        cut_ends: bool = False,
+    ) -> None:
+        """QueryDevice's paging rules from now on (the defaults are the platform's).
+
+        ``window_rows``: rows reachable without a NextToken (a test scales it down to need
+        tokens on a small product); ``cut_after``: a stand-in that loses every row from that
+        offset on, with empty pages after it (``cut_ends=False``) or an early end
+        (``cut_ends=True``: no NextToken from there)."""
+        self._gateway.rules = PlatformRules(window_rows, max_rows, cut_after, cut_ends)
 
     def add_device(self, entry: Mapping[str, Any]) -> None:
         """Add or replace a device; ``entry`` has the shape of a devices-file entry."""
@@ -216,7 +252,8 @@ class RunningEmulator:
             self._gateway.account_stores[access_key_id] = store
 
     def reset_rate_limits(self) -> None:
-        """Forget past calls, so the next test starts with a full quota."""
+        """Forget past calls, so the next test starts with a full quota (the quotas and the
+        listing rules themselves are left as they are: see ``reset_quotas``)."""
         self._gateway.limiter.reset()
 
     def write_ca(self, path: str | Path) -> Path:
@@ -263,9 +300,11 @@ def start_emulator(
         devices += load_devices_file(devices_file)
     devices += [device_from_entry(entry) for entry in extra_devices or ()]
     ca = EmulatorCA()
+    store = DeviceStore(ca, devices)
+    store.add_generated(scale_product())
     gateway = Gateway(
         credentials={access_key_id: access_key_secret},
-        store=DeviceStore(ca, devices),
+        store=store,
         faults=faults,
     )
     server = _EmulatorHTTPServer((host, port), gateway, log_requests)

@@ -11,18 +11,24 @@ A devices file is JSON::
                   "key_type": "rsa", "key_format": "pkcs8",   # optional, for issued certs
                   "text_form": "pem", "valid_days": 20,       # optional, for issued certs
                   "nickname": "Boiler_2",                     # optional, QueryDevice's Nickname
-                  "device_status": "OFFLINE"}]}               # optional, default ONLINE
+                  "device_status": "OFFLINE",                 # optional, default ONLINE
+                  "node_type": 1,                             # optional: 0 device, 1 gateway
+                  "firmware_version": "2.4.1"}]}              # optional
 
 An entry replaces a seeded device with the same ProductKey and DeviceName. Certificate, key
 and CertSN strings given in the file are returned verbatim; if neither certificate nor key is
 given (and status is 2) the emulator issues a certificate from its CA on first query.
+
+A device added later is newer than every seeded one: QueryDevice lists it first (newest first).
+What the detail calls say beyond the names (node type, firmware, activation and last online
+time, IP address) follows from the device's names and status unless the entry sets it.
 """
 
 import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,9 +61,31 @@ _ENTRY_KEYS = {
     "valid_days",
     "nickname",
     "device_status",
+    "node_type",
+    "firmware_version",
 }
 DEVICE_STATUSES = ("ONLINE", "OFFLINE", "UNACTIVE", "DISABLE")
+# Devices added to a running emulator are created from here on, a minute apart; seeded ones
+# are older (see seed.py), so a device added by a test is listed first.
 _EPOCH = dt.datetime(2025, 1, 6, 8, 0, tzinfo=dt.UTC)
+NODE_DEVICE, NODE_GATEWAY = 0, 1
+# Last online times fall in the weeks before this instant (fixed: the same at every start).
+_LAST_ONLINE_BEFORE = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """What BatchQueryDeviceDetail and QueryDeviceDetail say about a device besides its names.
+
+    ``activated`` and ``last_online`` are None for a device never activated.
+    """
+
+    node_type: int
+    firmware_version: str
+    activated: dt.datetime | None
+    last_online: dt.datetime | None
+    modified: dt.datetime
+    ip_address: str
 
 
 class DevicesFileError(ValueError):
@@ -79,7 +107,11 @@ class Device:
     fault: DeviceFault | None = None
     device_status: str = "ONLINE"
     nickname: str = ""
-    created: dt.datetime = _EPOCH
+    # None until a store adds the device (then: its creation time, which orders QueryDevice).
+    created: dt.datetime | None = None
+    # None: follows from the names (see ``context``).
+    node_type: int | None = None
+    firmware_version: str | None = None
     _issued: IssuedCertificate | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -94,6 +126,30 @@ class Device:
         """A stable, fake DeviceSecret (QueryDevice returns one; clients must drop it)."""
         digest = hashlib.sha256(f"secret/{self.product_key}/{self.device_name}".encode())
         return digest.hexdigest()[:32]
+
+    def context(self) -> DeviceContext:
+        """Node type, firmware, activation and last online time: the same at every start.
+
+        A device named like a gateway (``gateway-07``, ``ent-gw-01``) is one, as is about one
+        in twenty others; a device never activated has no firmware, activation or online time.
+        """
+        digest = hashlib.sha256(f"context/{self.product_key}/{self.device_name}".encode()).digest()
+        draws = [int.from_bytes(digest[i : i + 4]) for i in range(0, 24, 4)]
+        created = self.created or _EPOCH
+        node_type = self.node_type
+        if node_type is None:
+            named_gateway = "gateway" in self.device_name or "-gw-" in self.device_name
+            node_type = NODE_GATEWAY if named_gateway or draws[0] % 20 == 0 else NODE_DEVICE
+        modified = created + dt.timedelta(minutes=draws[1] % (60 * 24 * 90))
+        if self.device_status == "UNACTIVE":
+            return DeviceContext(node_type, self.firmware_version or "", None, None, modified, "")
+        firmware = self.firmware_version
+        if firmware is None:
+            firmware = f"{1 + draws[2] % 3}.{draws[2] // 3 % 10}.{draws[2] // 30 % 20}"
+        activated = created + dt.timedelta(minutes=10 + draws[3] % (60 * 72))
+        last_online = max(activated, _LAST_ONLINE_BEFORE - dt.timedelta(minutes=draws[4] % 40000))
+        address = f"10.{draws[5] % 256}.{draws[5] // 256 % 256}.{1 + draws[5] // 65536 % 254}"
+        return DeviceContext(node_type, firmware, activated, last_online, modified, address)
 
 
 def validate_names(product_key: str, device_name: str) -> None:
@@ -160,7 +216,16 @@ def device_from_entry(entry: Mapping[str, Any]) -> Device:
         fault=fault,
         device_status=_choice(entry, "device_status", DEVICE_STATUSES, "ONLINE"),
         nickname=_optional_string(entry, "nickname") or "",
+        node_type=_node_type(entry),
+        firmware_version=_optional_string(entry, "firmware_version"),
     )
+
+
+def _node_type(entry: Mapping[str, Any]) -> int | None:
+    value = entry.get("node_type")
+    if value is not None and (isinstance(value, bool) or value not in (NODE_DEVICE, NODE_GATEWAY)):
+        raise DevicesFileError("node_type must be 0 (device) or 1 (gateway)")
+    return value
 
 
 def load_devices_file(path: str | Path) -> list[Device]:
@@ -182,41 +247,88 @@ def load_devices_file(path: str | Path) -> list[Device]:
     return devices
 
 
+@dataclass(frozen=True)
+class GeneratedProduct:
+    """A product whose devices exist only as numbers until one is asked for.
+
+    ``device_at(index)`` builds the device listed at ``index`` (0: the newest), with its
+    ``created`` time set; ``index_of(name)`` is its inverse (None: no such device). Both are
+    pure, so a device is the same at every call and at every start.
+    """
+
+    product_key: str
+    count: int
+    device_at: Callable[[int], Device]
+    index_of: Callable[[str], int | None]
+
+
 class DeviceStore:
     """Products (each on the public or an enterprise instance) and their devices.
 
-    Certificates are issued lazily, on a device's first query, and kept in memory.
+    Certificates are issued lazily, on a device's first query, and kept in memory. A generated
+    product's devices are built from their index when listed or asked for; only those asked
+    for by name are kept (with their certificate).
     """
 
     def __init__(self, ca: EmulatorCA, devices: Iterable[Device] = ()) -> None:
         self._ca = ca
         self._lock = threading.Lock()
         self._products: dict[str, str | None] = {}
-        # ProductKey -> DeviceName -> Device, in creation order (a replaced device keeps its
-        # place), so QueryDevice pages a 5,000-device product without sorting it each call.
+        # ProductKey -> DeviceName -> Device, in the order added (a replaced device keeps its
+        # place and its creation time).
         self._devices: dict[str, dict[str, Device]] = {}
+        # ProductKey -> its devices newest first, worked out when first listed after a change.
+        self._listing: dict[str, list[Device]] = {}
+        self._generated: dict[str, GeneratedProduct] = {}
+        # Generated devices replaced by ``add`` or asked for by name, per product.
+        self._known: dict[str, dict[str, Device]] = {}
         self._count = 0
         for device in devices:
             self.add(device)
 
+    def _instance_check(self, product_key: str, iot_instance_id: str | None) -> None:
+        known = self._products.get(product_key, iot_instance_id)
+        if known != iot_instance_id:
+            raise DevicesFileError(
+                f"product {product_key} is on instance {known or '(public)'}, "
+                f"not {iot_instance_id or '(public)'}"
+            )
+        self._products[product_key] = iot_instance_id
+
     def add(self, device: Device) -> None:
         """Add a device, replacing any with the same ProductKey and DeviceName."""
         with self._lock:
-            known = self._products.get(device.product_key, device.iot_instance_id)
-            if known != device.iot_instance_id:
-                raise DevicesFileError(
-                    f"product {device.product_key} is on instance {known or '(public)'}, "
-                    f"not {device.iot_instance_id or '(public)'}"
-                )
-            self._products[device.product_key] = device.iot_instance_id
+            self._instance_check(device.product_key, device.iot_instance_id)
+            generated = self._generated.get(device.product_key)
+            if generated is not None and generated.index_of(device.device_name) is not None:
+                replaced = self._generated_device(generated, device.device_name)
+                device.created = replaced.created
+                self._known[device.product_key][device.device_name] = device
+                return
             product = self._devices.setdefault(device.product_key, {})
             replaced = product.get(device.device_name)
-            if replaced is None:
+            if replaced is not None:
+                device.created = replaced.created
+            elif device.created is None:
                 device.created = _EPOCH + dt.timedelta(minutes=self._count)
                 self._count += 1
-            else:
-                device.created = replaced.created
             product[device.device_name] = device
+            self._listing.pop(device.product_key, None)
+
+    def add_generated(self, product: GeneratedProduct, iot_instance_id: str | None = None) -> None:
+        """Add a generated product (its devices are older than any added one)."""
+        with self._lock:
+            self._instance_check(product.product_key, iot_instance_id)
+            self._generated[product.product_key] = product
+            self._known.setdefault(product.product_key, {})
+
+    def _generated_device(self, generated: GeneratedProduct, device_name: str) -> Device:
+        # Called with the lock held; the name is known to be one of the product's.
+        known = self._known[generated.product_key]
+        device = known.get(device_name)
+        if device is None:
+            device = known[device_name] = generated.device_at(generated.index_of(device_name))
+        return device
 
     def product_instance(self, product_key: str) -> tuple[bool, str | None]:
         """``(exists, iot_instance_id)`` for a ProductKey (instance None: public instance)."""
@@ -231,12 +343,46 @@ class DeviceStore:
     def get(self, product_key: str, device_name: str) -> Device | None:
         """The device, or None."""
         with self._lock:
-            return self._devices.get(product_key, {}).get(device_name)
+            device = self._devices.get(product_key, {}).get(device_name)
+            generated = self._generated.get(product_key)
+            if (
+                device is None
+                and generated is not None
+                and generated.index_of(device_name) is not None
+            ):
+                device = self._generated_device(generated, device_name)
+            return device
 
-    def devices_of(self, product_key: str) -> list[Device]:
-        """A product's devices in creation order."""
+    def _added_newest_first(self, product_key: str) -> list[Device]:
+        listing = self._listing.get(product_key)
+        if listing is None:
+            added = self._devices.get(product_key, {}).values()
+            listing = sorted(added, key=lambda device: device.created, reverse=True)
+            self._listing[product_key] = listing
+        return listing
+
+    def device_count(self, product_key: str) -> int:
+        """How many devices the product has."""
         with self._lock:
-            return list(self._devices.get(product_key, {}).values())
+            generated = self._generated.get(product_key)
+            extra = generated.count if generated is not None else 0
+            return len(self._devices.get(product_key, {})) + extra
+
+    def devices_page(self, product_key: str, offset: int, limit: int) -> list[Device]:
+        """Devices ``offset`` to ``offset + limit`` of the product, newest first."""
+        with self._lock:
+            added = self._added_newest_first(product_key)
+            page = added[offset : offset + limit]
+            generated = self._generated.get(product_key)
+            if generated is None or len(page) >= limit:
+                return page
+            known = self._known[product_key]
+            first = max(offset - len(added), 0)
+            last = min(first + limit - len(page), generated.count)
+            for index in range(first, last):
+                device = generated.device_at(index)
+                page.append(known.get(device.device_name, device))
+            return page
 
     def certificate_info(self, device: Device) -> dict[str, Any]:
         """The ``DeviceCertInfo`` of a device, issuing its certificate on first use."""

@@ -5,9 +5,27 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
-# Documented quotas: QueryDeviceCert 10 QPS per Alibaba Cloud account, QueryDevice 50 QPS
-# (every AccessKey of the account, its RAM users' included, counts against them).
-ACTION_QPS = {"QueryDeviceCert": 10, "QueryDevice": 50}
+# Documented quotas per Alibaba Cloud account (every AccessKey of the account, its RAM users'
+# included, counts against them).
+ACTION_QPS = {
+    "QueryDeviceCert": 10,
+    "QueryDevice": 50,
+    "BatchQueryDeviceDetail": 5,
+    "QueryDeviceDetail": 50,
+    # QueryDevice calls that reach ``DEEP_PAGE_ROWS`` rows count against this as well.
+    "QueryDevice.DeepPage": 2,
+}
+DEEP_PAGE_ROWS = 100_000
+
+
+def quota_names(action: str, params: Mapping[str, str]) -> tuple[str, ...]:
+    """The quotas a call counts against: its action's, and for a QueryDevice page at
+    ``CurrentPage × PageSize ≥ 100,000`` also the deep pages' 2 calls/s (checked first)."""
+    if action == "QueryDevice":
+        page, size = params.get("CurrentPage") or "1", params.get("PageSize") or "10"
+        if page.isdigit() and size.isdigit() and int(page) * int(size) >= DEEP_PAGE_ROWS:
+            return ("QueryDevice.DeepPage", action)
+    return (action,)
 
 
 class SlidingWindowLimiter:
@@ -43,6 +61,11 @@ class SlidingWindowLimiter:
                 return False
             calls.append(now)
             return True
+
+    def limit_set(self, action: str, qps: int) -> None:
+        """Change one quota from now on (tests raise them to go at full speed)."""
+        with self._lock:
+            self._limits[action] = qps
 
     def reset(self) -> None:
         """Forget every recorded call."""

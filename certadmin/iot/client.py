@@ -1,4 +1,5 @@
-"""HTTP client for Alibaba Cloud IoT Platform's ``QueryDeviceCert`` and ``QueryDevice``.
+"""HTTP client for Alibaba Cloud IoT Platform's ``QueryDeviceCert``, ``QueryDevice``,
+``BatchQueryDeviceDetail`` and ``QueryDeviceDetail``.
 
 Each attempt is signed afresh (new nonce and timestamp) with V3 (ACS3-HMAC-SHA256, the default)
 or V1 (HMAC-SHA1), sent as ``POST /`` with the parameters in the query string and an empty body,
@@ -20,8 +21,12 @@ within the deadline. A page uses both; a background job may keep ``deadline=None
 
 Rate limiting: before every ``QueryDeviceCert`` attempt the client calls
 ``rate_limiter.acquire(access_key_id)`` (the quota is 10 QPS per account, shared by its RAM users).
-``QueryDevice`` (50 QPS, and a listing is a handful of pages) is not limited locally; a
-``Throttling`` answer to it is retried like any other.
+``QueryDevice``, ``BatchQueryDeviceDetail`` and ``QueryDeviceDetail`` are not limited here (a sync
+holds its listing to its own limiter); a ``Throttling`` answer to them is retried like any other.
+
+Listing: ``QueryDevice`` answers carry a ``NextToken`` (``DeviceListPage.next_token``, "" on the
+last page). The platform returns no data for a page past ``LISTING_WINDOW_ROWS`` rows unless the
+previous answer's token is sent, so ``query_device`` refuses to ask for such a page without one.
 
 Observing: ``on_call`` (optional) is called once per call, after its last attempt, with a
 ``CallRecord`` (action, device, outcome code, RequestId, duration, attempts, throttled answers):
@@ -40,7 +45,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -67,8 +72,12 @@ from certadmin.iot.platform_text import platform_identifier, platform_message, p
 from certadmin.iot.ratelimit import RateLimiter, process_rate_limiter
 from certadmin.iot.results import (
     DeviceCert,
+    DeviceDetail,
+    DeviceDetails,
     DeviceListPage,
     parse_device_cert,
+    parse_device_detail,
+    parse_device_details,
     parse_device_list_page,
 )
 
@@ -77,6 +86,10 @@ logger = logging.getLogger(__name__)
 API_VERSION = "2018-01-20"
 SIGNATURE_VERSIONS = ("v3", "v1")
 MAX_PAGE_SIZE = 50
+# QueryDevice: rows (PageSize x CurrentPage) reachable without a NextToken, and with one.
+LISTING_WINDOW_ROWS = 10_000
+LISTING_MAX_ROWS = 1_000_000
+MAX_DETAIL_NAMES = 100
 _RETRYABLE_GATEWAY_CODES = frozenset({"ServiceUnavailable", "InternalError", "ServiceTimeout"})
 _READ_TIMEOUT_CODE = "Transport.Timeout"
 _MAX_MESSAGE_CHARS = 2000
@@ -355,11 +368,26 @@ class IotClient:
         page: int = 1,
         page_size: int = MAX_PAGE_SIZE,
         iot_instance_id: str | None = None,
+        next_token: str | None = None,
     ) -> DeviceListPage:
-        """List one page of a product's devices (``QueryDevice``), without their secrets."""
+        """List one page of a product's devices (``QueryDevice``, newest first), without their
+        secrets.
+
+        ``next_token``: the previous page's ``next_token``, for every page after the first (it
+        must lead to ``page``). Raises ValueError for a page past ``LISTING_WINDOW_ROWS`` rows
+        without one (the platform would answer it with no data) or past ``LISTING_MAX_ROWS``.
+        """
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
+        if page * page_size > LISTING_WINDOW_ROWS and not next_token:
+            raise ValueError(
+                f"a page past row {LISTING_WINDOW_ROWS} needs the previous page's NextToken"
+            )
+        if page * page_size >= LISTING_MAX_ROWS:
+            raise ValueError(f"a listing reaches at most {LISTING_MAX_ROWS} rows")
         params = {"ProductKey": product_key, "CurrentPage": str(page), "PageSize": str(page_size)}
+        if next_token:
+            params["NextToken"] = next_token
         if iot_instance_id:
             params["IotInstanceId"] = iot_instance_id
         data, request_id, _ = self._call("QueryDevice", params, rate_limit_key=None)
@@ -371,6 +399,42 @@ class IotClient:
             page_size=page_size,
             request_id=request_id,
         )
+
+    def batch_query_device_detail(
+        self,
+        *,
+        product_key: str,
+        device_names: Sequence[str],
+        iot_instance_id: str | None = None,
+    ) -> DeviceDetails:
+        """Details of 1-100 devices of one product (``BatchQueryDeviceDetail``): status, node
+        type, firmware, activation, without their secrets. Names the platform does not know are
+        left out of the answer; a product of another account fails the call (IotBusinessError).
+        """
+        if not 1 <= len(device_names) <= MAX_DETAIL_NAMES:
+            raise ValueError(f"device_names must hold 1 to {MAX_DETAIL_NAMES} names")
+        params = {"ProductKey": product_key}
+        params.update({f"DeviceName.{n}": name for n, name in enumerate(device_names, 1)})
+        if iot_instance_id:
+            params["IotInstanceId"] = iot_instance_id
+        data, request_id, _ = self._call("BatchQueryDeviceDetail", params, rate_limit_key=None)
+        return parse_device_details(
+            data,
+            product_key=product_key,
+            iot_instance_id=iot_instance_id or None,
+            request_id=request_id,
+        )
+
+    def query_device_detail(
+        self, *, product_key: str, device_name: str, iot_instance_id: str | None = None
+    ) -> DeviceDetail:
+        """One device's details (``QueryDeviceDetail``): the batch call's, plus the last time it
+        came online and its IP address; never its secret. Errors as ``query_device_cert``."""
+        params = {"ProductKey": product_key, "DeviceName": device_name}
+        if iot_instance_id:
+            params["IotInstanceId"] = iot_instance_id
+        data, request_id, _ = self._call("QueryDeviceDetail", params, rate_limit_key=None)
+        return parse_device_detail(data, product_key=product_key, request_id=request_id)
 
     # ---- one call, with retries --------------------------------------------------------------
 

@@ -1,10 +1,12 @@
 """What the IoT API client returns: frozen dataclasses, parsed from the platform's JSON.
 
-The parsers here are the client boundary: a ``DeviceSecret`` in a ``QueryDevice`` row is dropped
-before any object is built, and a private key is kept out of every ``repr``. A response of the
+The parsers here are the client boundary: a ``DeviceSecret`` (in a ``QueryDevice`` row or a
+detail answer) is never read, so it is dropped before any object is built, and a private key is
+kept out of every ``repr``. A response of the
 wrong shape raises ``IotResponseError`` whose message never quotes the response body.
 """
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -61,11 +63,17 @@ class DeviceListing:
     device_status: str
     iot_id: str
     created: str
+    # ``UtcModified``: when the device's listing row last changed ("" when not given).
+    modified: str = ""
 
 
 @dataclass(frozen=True)
 class DeviceListPage:
-    """One page of a product's devices (``QueryDevice``)."""
+    """One page of a product's devices (``QueryDevice``).
+
+    ``next_token``: what to send with the next page ("" when the platform says there is none:
+    the listing ends here).
+    """
 
     product_key: str
     iot_instance_id: str | None
@@ -74,6 +82,43 @@ class DeviceListPage:
     total: int
     page_count: int
     devices: list[DeviceListing]
+    request_id: str
+    next_token: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceDetail:
+    """One device as ``BatchQueryDeviceDetail`` or ``QueryDeviceDetail`` describes it, without
+    its DeviceSecret.
+
+    ``status`` is the platform's word (``ONLINE``, ``OFFLINE``, ``UNACTIVE``, ``DISABLE``);
+    ``node_type`` 0 (device) or 1 (gateway), None when not given. Times are UTC, None when the
+    platform gives none (a device never activated) or one that cannot be read.
+    ``last_online`` and ``ip_address`` come only from ``QueryDeviceDetail``.
+    """
+
+    product_key: str
+    device_name: str
+    iot_id: str
+    nickname: str
+    status: str
+    node_type: int | None
+    firmware_version: str
+    product_name: str
+    region: str
+    created: dt.datetime | None
+    activated: dt.datetime | None
+    last_online: dt.datetime | None = None
+    ip_address: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceDetails:
+    """The devices a ``BatchQueryDeviceDetail`` call found (names it did not know are left out)."""
+
+    product_key: str
+    iot_instance_id: str | None
+    devices: list[DeviceDetail]
     request_id: str
 
 
@@ -189,6 +234,9 @@ def parse_device_list_page(
                 _text(row.get("UtcCreate") or row.get("GmtCreate"), "UtcCreate", request_id),
                 max_length=64,
             ),
+            modified=platform_message(
+                _text(row.get("UtcModified"), "UtcModified", request_id), max_length=64
+            ),
         )
         for row in _device_rows(data, request_id)
     ]
@@ -208,5 +256,94 @@ def parse_device_list_page(
         total=total,
         page_count=page_count,
         devices=devices,
+        request_id=request_id,
+        next_token=_next_token(data.get("NextToken"), request_id),
+    )
+
+
+NEXT_TOKEN_MAX_LENGTH = 1024
+
+
+def _next_token(value: Any, request_id: str) -> str:
+    """The opaque cursor, verbatim (it goes back to the platform as it came), but only when it
+    is one run of printable ASCII: anything else is a malformed answer, not something to keep."""
+    token = _text(value, "NextToken", request_id)
+    if token and (
+        len(token) > NEXT_TOKEN_MAX_LENGTH
+        or not token.isascii()
+        or not all(ch.isprintable() and not ch.isspace() for ch in token)
+    ):
+        raise _malformed("NextToken is not a paging token", request_id)
+    return token
+
+
+def _utc_time(value: Any) -> dt.datetime | None:
+    """An ISO UTC time such as ``2025-01-06T08:00:00.000Z``; None when absent or unreadable
+    (a time the page cannot show is not worth failing the answer for)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _node_type(value: Any, request_id: str) -> int | None:
+    if value is None or value == "":
+        return None
+    return _integer(value, "NodeType", request_id)
+
+
+def _device_detail(row: Mapping[str, Any], product_key: str, request_id: str) -> DeviceDetail:
+    # Only the fields named here are read: DeviceSecret never leaves the answer.
+    def text(name: str, max_length: int = 128) -> str:
+        return platform_message(_text(row.get(name), name, request_id), max_length=max_length)
+
+    return DeviceDetail(
+        product_key=product_key,
+        device_name=platform_token(_text(row.get("DeviceName"), "DeviceName", request_id)),
+        iot_id=platform_token(_text(row.get("IotId"), "IotId", request_id)),
+        nickname=text("Nickname"),
+        status=platform_token(_text(row.get("Status"), "Status", request_id)),
+        node_type=_node_type(row.get("NodeType"), request_id),
+        firmware_version=text("FirmwareVersion", 64),
+        product_name=text("ProductName"),
+        region=platform_token(_text(row.get("Region"), "Region", request_id)),
+        created=_utc_time(row.get("UtcCreate")),
+        activated=_utc_time(row.get("UtcActive")),
+        last_online=_utc_time(row.get("UtcOnline")),
+        ip_address=text("IpAddress", 64),
+    )
+
+
+def parse_device_detail(
+    data: Mapping[str, Any], *, product_key: str, request_id: str
+) -> DeviceDetail:
+    """Build a ``DeviceDetail`` from a successful ``QueryDeviceDetail`` response body."""
+    row = data.get("Data")
+    if not isinstance(row, Mapping):
+        raise _malformed("Data is missing", request_id)
+    return _device_detail(row, product_key, request_id)
+
+
+def parse_device_details(
+    data: Mapping[str, Any], *, product_key: str, iot_instance_id: str | None, request_id: str
+) -> DeviceDetails:
+    """Build ``DeviceDetails`` from a successful ``BatchQueryDeviceDetail`` response body."""
+    container = data.get("Data")
+    rows: Any = []
+    if container not in (None, ""):
+        if not isinstance(container, Mapping):
+            raise _malformed("Data is not an object", request_id)
+        rows = container.get("Data", [])
+    if isinstance(rows, Mapping):  # one device, converted from XML
+        rows = [rows]
+    if not isinstance(rows, list) or not all(isinstance(row, Mapping) for row in rows):
+        raise _malformed("Data.Data is not a list of objects", request_id)
+    return DeviceDetails(
+        product_key=product_key,
+        iot_instance_id=iot_instance_id,
+        devices=[_device_detail(row, product_key, request_id) for row in rows],
         request_id=request_id,
     )

@@ -79,6 +79,9 @@ class Job(models.Model):
     # A sync first walks QueryDevice page by page; one worker at a time holds the listing.
     listing_complete = models.BooleanField(default=False)
     listing_next_page = models.PositiveIntegerField(default=1)
+    # The NextToken that leads to that page (the platform's paging cursor, not a secret):
+    # a run taking the listing over goes on from the same place.
+    listing_next_token = models.TextField(blank=True, default="")
     listing_lease_until = models.DateTimeField(null=True, blank=True)
     # The run holding the listing (a sync) or the whole job (a chain verification).
     listing_token = models.CharField(max_length=32, blank=True, default="")

@@ -15,7 +15,9 @@ nobody holds a lease, it enqueues a fresh ``job_work`` run, which carries on whe
 stopped.
 
 A product sync first walks ``QueryDevice`` page by page (one run at a time holds the listing's
-lease; the next page to fetch is saved after each page) and creates the items as it goes; runs
+lease; the next page to fetch and the NextToken that leads to it are saved after each page; an
+empty NextToken ends the listing) and creates the items as it goes; a listing the platform cuts
+short (an empty or short page before the end, or an end before ``Total``) fails the job; runs
 without a listing to do look up the items already listed. When the listing ends complete (as many
 devices listed as the platform counts), the inventory's records of that product's devices it did
 not list are removed (``inventory_unlisted_remove``). A lookup the platform answers with "no such
@@ -52,7 +54,7 @@ from certadmin.http.request_id import request_id_bound
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
 from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
 from certadmin.iot.identity import DeviceRef
-from certadmin.iot.results import DeviceListing
+from certadmin.iot.results import DeviceListing, DeviceListPage
 from certadmin.jobs.models import ENDED_STATES, ItemState, Job, JobItem, JobKind, JobState
 from certadmin.jobs.services import (
     job_end,
@@ -173,20 +175,30 @@ def _listing_claim(job: Job, token: str) -> bool:
 
 
 def _listing_walk(job: Job, token: str, client: IotClient) -> None:
-    """Fetch the product's devices page by page from where the listing stopped."""
-    page = job.listing_next_page
+    """Fetch the product's devices page by page from where the listing stopped.
+
+    Every page after the first is asked with the NextToken of the page before (saved with the
+    page number, so a run taking over goes on from the same place); an empty NextToken ends the
+    listing. A listing the platform cuts short fails the job (``_listing_cut_short``).
+    """
+    page, next_token = job.listing_next_page, job.listing_next_token
+    if page > 1 and not next_token:
+        # Saved before tokens were kept: the place cannot be reached again without one, so the
+        # listing starts over (items already listed are not created twice).
+        page = 1
     limiter = listing_rate_limiter(account=job.account)
     while True:
         if Job.objects.filter(pk=job.pk, state=JobState.CANCELLING).exists():
             return
 
-        def fetch(page: int = page):
+        def fetch(page: int = page, next_token: str = next_token):
             limiter.acquire(client.access_key_id)
             return client.query_device(
                 product_key=job.product_key,
                 page=page,
                 page_size=MAX_PAGE_SIZE,
                 iot_instance_id=job.iot_instance_id or None,
+                next_token=next_token or None,
             )
 
         try:
@@ -194,6 +206,17 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
         except IotError as error:
             # The product vanished, or the platform stayed unreachable: the sync cannot go on.
             raise JobFailed(describe_iot_error(error, product_key=job.product_key)) from None
+        cut_short = _listing_cut_short(job, page, result)
+        if cut_short:
+            logger.warning(
+                "job %s: listing of %s cut short at page %s (%s rows of %s)",
+                job.pk,
+                job.product_key,
+                page,
+                (page - 1) * MAX_PAGE_SIZE + len(result.devices),
+                result.total,
+            )
+            raise JobFailed(cut_short)
         JobItem.objects.bulk_create(
             [
                 JobItem(
@@ -215,11 +238,12 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
             iot_instance_id=job.iot_instance_id,
             listings=result.devices,
         )
-        last = page >= result.page_count or not result.devices
+        last = not result.next_token
         now = timezone.now()
         with transaction.atomic():
             held = Job.objects.filter(pk=job.pk, listing_token=token).update(
                 listing_next_page=page + 1,
+                listing_next_token=result.next_token,
                 listing_lease_until=now + _lease(),
                 total=max(result.total, JobItem.objects.filter(job_id=job.pk).count()),
                 last_progress_at=now,
@@ -242,7 +266,53 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
                     )
         if not held or last:
             return
-        page += 1
+        page, next_token = page + 1, result.next_token
+
+
+def _listing_cut_short(job: Job, page: int, result: DeviceListPage) -> str:
+    """Why this page shows the platform left devices out ("" when it does not): an empty page
+    or a short one before the end, or an end (no NextToken) before ``Total`` rows. A sync that
+    went on would report success with devices missing, and a complete one removes from the
+    inventory the devices it did not list."""
+    reached = (page - 1) * MAX_PAGE_SIZE + len(result.devices)
+    if reached >= result.total:
+        return ""
+    values = {
+        "product": job.product_key,
+        "page": page,
+        "reached": reached,
+        "total": result.total,
+        "count": len(result.devices),
+        "size": MAX_PAGE_SIZE,
+    }
+    if not result.devices:
+        return (
+            _(
+                "The IoT Platform answered page %(page)s of product %(product)s with no devices "
+                "although it counts %(total)s and only %(reached)s came before: the listing was "
+                "cut short, so the sync stopped instead of leaving devices out."
+            )
+            % values
+        )
+    if not result.next_token:
+        return (
+            _(
+                "The IoT Platform ended the listing of product %(product)s after %(reached)s of "
+                "the %(total)s devices it counts: the listing was cut short, so the sync stopped "
+                "instead of leaving devices out."
+            )
+            % values
+        )
+    if len(result.devices) < MAX_PAGE_SIZE:
+        return (
+            _(
+                "The IoT Platform answered page %(page)s of product %(product)s with %(count)s "
+                "devices instead of %(size)s before the end of the listing: devices were left "
+                "out, so the sync stopped."
+            )
+            % values
+        )
+    return ""
 
 
 def _listing_renew(job: Job, token: str) -> None:

@@ -54,6 +54,7 @@ def test_viewer_finds_a_device_in_the_live_list_and_reads_its_certificate(
     expect(summary).to_contain_text(re.compile(r"expires in \d+ days"))
     expect(summary).to_contain_text("RSA 2048")
     expect(page.locator(".badge-ok", has_text="Certificate ready")).to_be_visible()
+    expect(page.locator("#device-presence")).to_contain_text(re.compile(r"online\s+last online"))
 
     expect(kv_value(page, "Issuer").first).to_contain_text("CN=Alibaba Cloud IoT Operation CA1")
     fingerprint = kv_value(page, "SHA-256 fingerprint").inner_text().strip()

@@ -47,6 +47,7 @@ def test_first_page_by_default(v1):
 def test_rows_carry_the_documented_fields_including_a_device_secret(v3):
     row = query_device(v3)["Data"]["DeviceInfo"][0]
     assert set(row) == {
+        "DeviceId",
         "DeviceName",
         "DeviceSecret",
         "IotId",
@@ -55,9 +56,13 @@ def test_rows_carry_the_documented_fields_including_a_device_secret(v3):
         "Nickname",
         "GmtCreate",
         "UtcCreate",
+        "GmtModified",
+        "UtcModified",
         "DeviceType",
     }
     assert row["DeviceSecret"]
+    assert (row["DeviceId"], row["DeviceType"]) == ("", "")
+    assert row["UtcModified"] >= row["UtcCreate"]
     assert row["ProductKey"] == DEMO_PRODUCT_KEY
 
 

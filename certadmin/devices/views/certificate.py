@@ -16,8 +16,8 @@ from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import ca_bundle, describe_iot_error, iot_error_status
-from certadmin.devices.selectors import device_status_of, product_suggestions
-from certadmin.devices.services import certificate_lookup, device_query
+from certadmin.devices.selectors import product_suggestions
+from certadmin.devices.services import certificate_lookup, device_presence_lookup, device_query
 from certadmin.devices.views.common import (
     DeviceNotCanonical,
     attachment,
@@ -64,12 +64,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         "key_form": forms.KeyActionForm() if can_reveal else None,
         "reauth_fresh": reauth_is_fresh(request),
         "ca_bundle_problem": ca_bundle().problem,
-        "device_status": device_status_of(
-            product_key=ref.product_key,
-            device_name=ref.device_name,
-            iot_instance_id=ref.iot_instance_id,
-            account=ref.account,
-        ),
+        "presence": None,
         "recent_reveals": device_recent_reveals(device=ref)
         if can_reveal or request.user.has_perm(VIEW_AUDIT_TRAIL)
         else None,
@@ -79,6 +74,9 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         context["view"] = certificate_lookup(
             device=ref, user=request.user, refresh=request.GET.get("refresh") == "1"
         )
+        # Asked beside the certificate, every time (the status changes by the minute); its
+        # failure only makes the status unknown.
+        context["presence"] = device_presence_lookup(device=ref)
     except IotError as error:
         context.update(
             error=describe_iot_error(

@@ -1,0 +1,157 @@
+"""A product sync lists as the platform pages: NextToken for every page past the first, an
+empty NextToken as the end, and a listing the platform cuts short fails the job with the
+reason. The emulator follows the platform's reference over real HTTP."""
+
+import logging
+
+import pytest
+from django.apps import apps
+
+from certadmin.devices.models import CertificateRecord
+from certadmin.iot.ratelimit import GcraRateLimiter
+from certadmin.jobs import runner
+from certadmin.jobs.models import Job, JobItem, JobState
+from certadmin.jobs.services import product_sync_start
+from tests.support.iot_accounts import account_on
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def full_speed(dashboard_iot, settings, monkeypatch):
+    """Quotas raised on both sides, so a listing of thousands of devices takes seconds: the
+    emulator's per-action quotas and the job's share of the account (the platform's own rules
+    for paging stay in force)."""
+    for action in ("QueryDevice", "QueryDevice.DeepPage", "QueryDeviceCert"):
+        dashboard_iot.set_quota(action, 100_000)
+    account_on(settings, "default", qps=5_000, job_qps=4_000)
+    monkeypatch.setattr(
+        runner, "listing_rate_limiter", lambda **_: GcraRateLimiter(limit=100_000, margin=0)
+    )
+    return dashboard_iot
+
+
+def product_of(emulator, product_key: str, count: int) -> list[str]:
+    """A product of ``count`` devices whose certificates are being generated (nothing to issue:
+    a lookup is quick). Returns the names, newest (listed first) first."""
+    names = [f"unit-{number:05d}" for number in range(1, count + 1)]
+    for name in names:
+        emulator.add_device({"product_key": product_key, "device_name": name, "status": 0})
+    return names[::-1]
+
+
+def listing_only(job: Job) -> None:
+    """Walk the job's listing as a run of the real runner does, without the lookups."""
+    client = runner.iot_client(account=job.account, purpose="job")
+    assert runner._listing_claim(job, "listing-run")
+    runner._listing_walk(job, "listing-run", client)
+
+
+def database_text() -> str:
+    """Every row of every table, as text."""
+    rows = []
+    for model in apps.get_models():
+        rows.extend(str(row) for row in model.objects.order_by().values_list())
+    return "\n".join(rows)
+
+
+@pytest.mark.slow
+def test_a_product_of_10250_devices_is_listed_completely_past_the_window(viewer, full_speed):
+    names = product_of(full_speed, "paging10250", 10_250)
+    job = product_sync_start(owner=viewer, product_key="paging10250")
+
+    listing_only(job)
+
+    job.refresh_from_db()
+    assert job.listing_complete
+    assert job.total == 10_250
+    assert job.state != JobState.FAILED, job.error
+    assert set(JobItem.objects.filter(job=job).values_list("device_name", flat=True)) == set(names)
+    assert CertificateRecord.objects.filter(product_key="paging10250").count() == 10_250
+    assert full_speed.throttled == {}
+
+
+def test_a_sync_past_the_window_checks_every_device_and_keeps_no_device_secret(
+    viewer, full_speed, caplog
+):
+    # The window scaled down to 50 rows: from the second page of 50 on, only a NextToken leads
+    # on, as past 10,000 rows on the platform.
+    full_speed.set_listing_rules(window_rows=50)
+    names = product_of(full_speed, "paging160xx", 160)
+    job = product_sync_start(owner=viewer, product_key="paging160xx")
+
+    with caplog.at_level(logging.DEBUG):
+        assert runner.job_work(job_id=job.pk) == "finished"
+
+    job.refresh_from_db()
+    assert (job.state, job.total, job.done, job.failed) == (JobState.FINISHED, 160, 160, 0)
+    records = CertificateRecord.objects.filter(product_key="paging160xx")
+    assert sorted(records.values_list("device_name", flat=True)) == sorted(names)
+    secrets = [full_speed._gateway.store.get("paging160xx", name).device_secret for name in names]
+    kept = database_text() + caplog.text + job.error
+    assert not [secret for secret in secrets if secret in kept]
+
+
+def test_the_first_page_comes_without_a_token_and_the_empty_token_ends_the_listing(
+    viewer, full_speed
+):
+    product_of(full_speed, "paging120xx", 120)
+    job = product_sync_start(owner=viewer, product_key="paging120xx")
+    full_speed.request_log.clear()
+
+    listing_only(job)
+
+    job.refresh_from_db()
+    assert job.listing_complete
+    assert job.listing_next_token == ""
+    assert [entry.action for entry in full_speed.request_log] == ["QueryDevice"] * 3
+
+
+def test_a_listing_taken_over_goes_on_with_the_saved_token(viewer, full_speed):
+    full_speed.set_listing_rules(window_rows=50)
+    names = product_of(full_speed, "paging150xx", 150)
+    job = product_sync_start(owner=viewer, product_key="paging150xx")
+    client = runner.iot_client(account=job.account, purpose="job")
+    first = client.query_device(product_key="paging150xx", page=1, page_size=50)
+    # As a run killed after its first page leaves the job.
+    Job.objects.filter(pk=job.pk).update(listing_next_page=2, listing_next_token=first.next_token)
+    job.refresh_from_db()
+
+    listing_only(job)
+
+    job.refresh_from_db()
+    assert (job.listing_complete, job.state) == (True, JobState.QUEUED)
+    listed = set(JobItem.objects.filter(job=job).values_list("device_name", flat=True))
+    assert listed == set(names[50:])
+
+
+@pytest.mark.parametrize(
+    ("cut", "reason"),
+    [
+        ({"cut_after": 100}, "answered page 3 of product paging200xx with no devices"),
+        (
+            {"cut_after": 100, "cut_ends": True},
+            "ended the listing of product paging200xx after 100 of the 200",
+        ),
+        (
+            {"cut_after": 130},
+            "answered page 3 of product paging200xx with 30 devices instead of 50",
+        ),
+    ],
+)
+def test_a_listing_cut_short_fails_the_job_with_the_reason(viewer, full_speed, cut, reason):
+    product_of(full_speed, "paging200xx", 200)
+    CertificateRecord.objects.create(product_key="paging200xx", device_name="unit-00001")
+    job = product_sync_start(owner=viewer, product_key="paging200xx")
+    full_speed.set_listing_rules(**cut)
+
+    assert runner.job_work(job_id=job.pk) == "failed"
+
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED
+    assert reason in job.error
+    assert "cut short" in job.error or "left out" in job.error
+    # Nothing was taken for gone: the devices the platform did not list stay in the inventory.
+    assert CertificateRecord.objects.filter(
+        product_key="paging200xx", device_name="unit-00001"
+    ).exists()
