@@ -15,6 +15,7 @@ urlpatterns = [
     # in the jobs app: one "audit" namespace.
     path("audit/", include((audit_urls.urlpatterns + jobs_audit_urls.urlpatterns, "audit"))),
     path("jobs/", include("certadmin.jobs.urls")),
+    path("fleet/", include("certadmin.findings.urls")),
     path("admin/", admin.site.urls),
     path("", include("certadmin.ops.urls")),
 ]

@@ -2,11 +2,17 @@
 
 from django.http import HttpRequest
 
-from certadmin.accounts.roles import REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
+from certadmin.accounts.roles import (
+    MANAGE_FLEET,
+    REVEAL_PRIVATE_KEY,
+    VIEW_AUDIT_TRAIL,
+    VIEW_CERTIFICATES,
+)
 
 
 def permissions(request: HttpRequest) -> dict:
-    """``may.view_certificates``, ``may.reveal_private_key`` and ``may.view_audit_trail``, so
+    """``may.view_certificates``, ``may.reveal_private_key``, ``may.view_audit_trail`` and
+    ``may.manage_fleet_settings``, so
     templates name no permission string of their own."""
     user = getattr(request, "user", None)
 
@@ -18,5 +24,6 @@ def permissions(request: HttpRequest) -> dict:
             "view_certificates": may(VIEW_CERTIFICATES),
             "reveal_private_key": may(REVEAL_PRIVATE_KEY),
             "view_audit_trail": may(VIEW_AUDIT_TRAIL),
+            "manage_fleet_settings": may(MANAGE_FLEET),
         }
     }

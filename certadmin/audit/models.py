@@ -65,6 +65,8 @@ class AuditAction(models.TextChoices):
     CHAIN_VERIFY = "chain_verify", _("Audit chain verification")
     FIELD_REDACT = "field_redact", _("Audit field redaction")
     CHAIN_CHECKPOINT = "chain_checkpoint", _("Audit chain checkpoint")
+    FINDING_SUPPRESS = "finding_suppress", _("Finding suppression")
+    FINDING_UNSUPPRESS = "finding_unsuppress", _("Finding suppression withdrawn")
 
 
 class AuditOutcome(models.TextChoices):

@@ -16,7 +16,7 @@ from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import ca_bundle, describe_iot_error, iot_error_status
-from certadmin.devices.selectors import device_status_of, product_suggestions
+from certadmin.devices.selectors import device_findings, device_status_of, product_suggestions
 from certadmin.devices.services import certificate_lookup, device_query
 from certadmin.devices.views.common import (
     DeviceNotCanonical,
@@ -64,6 +64,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
             iot_instance_id=ref.iot_instance_id,
             account=ref.account,
         ),
+        "findings": device_findings(device=ref),
         "recent_reveals": device_recent_reveals(device=ref)
         if can_reveal or request.user.has_perm(VIEW_AUDIT_TRAIL)
         else None,
