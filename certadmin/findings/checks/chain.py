@@ -18,6 +18,9 @@ CHAIN_SEVERITY = {"invalid": Severity.HIGH, "unverified": Severity.MEDIUM}
 
 def chain_findings(record: RecordFacts, context: RunContext) -> Iterator[Observed]:
     severity = CHAIN_SEVERITY.get(record.chain_status)
+    if record.not_after is not None and record.not_after < context.now:
+        # An expired certificate's chain is "invalid" for that alone: cert.expired says it.
+        return
     if severity is not None and record.sha256_fingerprint:
         yield Observed(
             CHAIN_UNTRUSTED,
