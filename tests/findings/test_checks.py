@@ -82,7 +82,7 @@ def test_weak_rsa_key_and_weak_ec_curve(store, run):
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     moment = now()
-    small_rsa = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    small_rsa = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the weak key found
     small_ec = ec.generate_private_key(ec.SECP192R1())
     certs = [
         _build(

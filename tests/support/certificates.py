@@ -207,7 +207,7 @@ def resigned_with(
     swapped = der.replace(_SHA256_WITH_RSA, bytes.fromhex(_WEAK_RSA_SIGNATURES[hash_name]))
     tbs = x509.load_der_x509_certificate(swapped).tbs_certificate_bytes
     old_signature = issued.cert.signature
-    algorithm = hashes.SHA1() if hash_name == "sha1" else hashes.MD5()
+    algorithm = hashes.SHA1() if hash_name == "sha1" else hashes.MD5()  # noqa: S303 - on purpose
     signature = (signer or issued.key).sign(tbs, padding.PKCS1v15(), algorithm)
     assert len(signature) == len(old_signature)
     return x509.load_der_x509_certificate(swapped[: -len(old_signature)] + signature)
