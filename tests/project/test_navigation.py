@@ -7,16 +7,21 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-SECTIONS = {"Devices": "devices:home", "Expiry": "devices:expiry", "Jobs": "jobs:list"}
+SECTIONS = {
+    "Devices": "devices:home",
+    "Expiry": "devices:expiry",
+    "Fleet health": "findings:fleet",
+    "Jobs": "jobs:list",
+}
 
 
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("Viewer", {"Devices", "Expiry", "Jobs"}),
-        ("Key custodian", {"Devices", "Expiry", "Jobs"}),
+        ("Viewer", {"Devices", "Expiry", "Fleet health", "Jobs"}),
+        ("Key custodian", {"Devices", "Expiry", "Fleet health", "Jobs"}),
         ("Auditor", {"Audit trail"}),
-        ("Fleet manager", {"Devices", "Expiry", "Jobs"}),
+        ("Fleet manager", {"Devices", "Expiry", "Fleet health", "Jobs"}),
         (None, set()),
     ],
 )
