@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "certadmin.jobs",
     "certadmin.schedules",
     "crontask",
+    "certadmin.findings",
     "certadmin.ops",
 ]
 if EMULATOR_ENABLED:
@@ -395,6 +396,30 @@ CRONTASK = {"REDIS_URL": _env("REDIS_URL") or None}
 METRICS_PER_DEVICE = _env_flag("CERTADMIN_METRICS_PER_DEVICE")
 METRICS_PER_DEVICE_LIMIT = int(_env("CERTADMIN_METRICS_PER_DEVICE_LIMIT", "1000"))
 # --- end of watching the fleet --------------------------------------------------------------
+# --- Findings (certadmin/findings; docs/fleet-watch.md) ------------------------------------
+# cert.expiring's windows in days: one finding per device, for the tightest window reached.
+FINDINGS_EXPIRING_DAYS = sorted(
+    {
+        int(days)
+        for days in _env("CERTADMIN_FINDINGS_EXPIRING_DAYS", "30,14,7,1").split(",")
+        if days.strip()
+    },
+    reverse=True,
+)
+# ca.expiring: a CA certificate of the bundle expiring within this many days.
+FINDINGS_CA_EXPIRING_DAYS = int(_env("CERTADMIN_FINDINGS_CA_EXPIRING_DAYS", "90"))
+# cert.generation_stuck: a certificate still being generated (status 0) after this many hours.
+FINDINGS_GENERATING_HOURS = float(_env("CERTADMIN_FINDINGS_GENERATING_HOURS", "24"))
+# cert.too_old: a certificate issued (notBefore) longer ago than this many days; 0 turns it off.
+FINDINGS_MAX_AGE_DAYS = int(_env("CERTADMIN_FINDINGS_MAX_AGE_DAYS", "1825"))
+# record.stale: a record not looked up again within FRESHNESS_DAYS (above).
+# cert.lint: also report pkilint's WARNING level (FATAL and ERROR always).
+FINDINGS_LINT_WARNINGS = _env_flag("CERTADMIN_FINDINGS_LINT_WARNINGS", default=False)
+# At most this many certificates not linted before are linted in one run (a few ms each); the
+# rest wait for the next run, so a first run over a large inventory stays short.
+FINDINGS_LINT_PER_RUN = int(_env("CERTADMIN_FINDINGS_LINT_PER_RUN", "20000"))
+# When the daily run over every product starts (crontab, the server's time zone).
+FINDINGS_DAILY_CRON = _env("CERTADMIN_FINDINGS_DAILY_CRON", "15 4 * * *")
 
 # --- Security headers -----------------------------------------------------------------------
 SECURE_CSP = {

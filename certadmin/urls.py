@@ -16,6 +16,7 @@ urlpatterns = [
     path("audit/", include((audit_urls.urlpatterns + jobs_audit_urls.urlpatterns, "audit"))),
     path("jobs/", include("certadmin.jobs.urls")),
     path("schedules/", include("certadmin.schedules.urls")),
+    path("fleet/", include("certadmin.findings.urls")),
     path("admin/", admin.site.urls),
     path("", include("certadmin.ops.urls")),
 ]

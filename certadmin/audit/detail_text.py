@@ -21,6 +21,10 @@ KNOWN_DETAILS = frozenset(
         gettext_noop("the certificate could not be decoded"),
         gettext_noop("the private key could not be decoded"),
         gettext_noop("the private key does not belong to the certificate"),
+        # Finding suppressions (certadmin.findings.suppressions): "<code>: <text>".
+        gettext_noop("suppressed"),
+        gettext_noop("suppression withdrawn"),
+        gettext_noop("expired findings are never suppressed"),
         # The trail's own events (certadmin.audit.services).
         gettext_noop("management command"),
     }

@@ -67,6 +67,8 @@ class AuditAction(models.TextChoices):
     CHAIN_CHECKPOINT = "chain_checkpoint", _("Audit chain checkpoint")
     SCHEDULE_SET = "schedule_set", _("Sync schedule set")
     SCHEDULE_DELETE = "schedule_delete", _("Sync schedule removal")
+    FINDING_SUPPRESS = "finding_suppress", _("Finding suppression")
+    FINDING_UNSUPPRESS = "finding_unsuppress", _("Finding suppression withdrawn")
 
 
 class AuditOutcome(models.TextChoices):

@@ -296,6 +296,16 @@ class CertificateDetails:
         return _oid_name(self._cert.signature_algorithm_oid)
 
     @functools.cached_property
+    def signature_hash(self) -> str:
+        """The signature's hash in lower case (``sha256``, ``sha1``, ``md5``…); "" when the
+        algorithm names none (Ed25519) or is unknown to cryptography."""
+        try:
+            algorithm = self._cert.signature_hash_algorithm
+        except UnsupportedAlgorithm:
+            return ""
+        return algorithm.name.lower() if algorithm is not None else ""
+
+    @functools.cached_property
     def sha1_fingerprint(self) -> str:
         return colon_hex(hashlib.sha1(self._der).digest())  # noqa: S324 - display only
 

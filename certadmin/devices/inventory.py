@@ -167,6 +167,28 @@ def device_cert_decode(result: DeviceCert) -> DecodedCertificate | None:
     return decode_if_any(result.certificate)
 
 
+def certificate_key_fields(details: CertificateDetails | None) -> dict[str, object]:
+    """The inventory's key and signature columns (``public_key_sha256``, ``key_algorithm``,
+    ``key_size``, ``key_curve``, ``signature_hash``) of a decoded certificate; empty without
+    one. The one writer of these columns: a lookup's store and the backfill of migration
+    devices 0012 both use it."""
+    if details is None:
+        return {
+            "public_key_sha256": "",
+            "key_algorithm": "",
+            "key_size": None,
+            "key_curve": "",
+            "signature_hash": "",
+        }
+    return {
+        "public_key_sha256": details.public_key_sha256,
+        "key_algorithm": details.public_key_algorithm[:32],
+        "key_size": details.public_key_size,
+        "key_curve": (details.public_key_curve or "")[:32],
+        "signature_hash": details.signature_hash[:16],
+    }
+
+
 def _listing_fields(listing: DeviceListing | None) -> dict[str, str]:
     if listing is None:
         return {}
@@ -217,6 +239,7 @@ def inventory_store(
             "issuer": details.issuer_text if details else "",
             "not_before": details.not_before if details else None,
             "not_after": details.not_after if details else None,
+            **certificate_key_fields(details),
             "key_matches": key_matches,
             "chain_status": chain,
             "last_error_code": "",

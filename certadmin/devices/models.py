@@ -76,6 +76,17 @@ class CertificateRecord(models.Model):
     issuer = models.TextField(_("issuer"), blank=True, default="")
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     not_after = models.DateTimeField(_("not after"), null=True, blank=True)
+    # Facts of the certificate's key and signature, decoded once when the record is stored, so
+    # the fleet's checks (certadmin/findings) read columns instead of decoding every PEM:
+    # the SHA-256 of its SubjectPublicKeyInfo (lowercase hex, also names the key pair), the key's
+    # algorithm ("RSA", "EC", "Ed25519"…), size in bits, EC curve, and the signature's hash.
+    public_key_sha256 = models.CharField(
+        _("public key SHA-256"), max_length=64, blank=True, default=""
+    )
+    key_algorithm = models.CharField(_("key algorithm"), max_length=32, blank=True, default="")
+    key_size = models.PositiveIntegerField(_("key size"), null=True, blank=True)
+    key_curve = models.CharField(_("key curve"), max_length=32, blank=True, default="")
+    signature_hash = models.CharField(_("signature hash"), max_length=16, blank=True, default="")
     # Whether the key the API returned matches the certificate, worked out on the server at
     # lookup time (the key itself is never kept). None when there was no key to check.
     key_matches = models.BooleanField(_("key matches certificate"), null=True, blank=True)
@@ -132,6 +143,8 @@ class CertificateRecord(models.Model):
             models.Index(fields=["cert_sn"], name="certrecord_cert_sn"),
             models.Index(fields=["sha256_fingerprint"], name="certrecord_fingerprint"),
             models.Index(fields=["serial"], name="certrecord_serial"),
+            # Devices sharing one key pair (findings' key.shared; who else holds this key).
+            models.Index(fields=["public_key_sha256"], name="certrecord_public_key"),
         ]
         default_permissions = ("view",)
         permissions = model_permissions("devices", "certificaterecord")

@@ -172,6 +172,32 @@ def running_sync_finder_use(find: Callable[..., Any]) -> None:
     _running_sync_find = find
 
 
+# A device's open findings: findings live in the findings app above this one, which installs
+# the lookup at startup (certadmin/findings/apps.py). None: no findings app, so no card.
+def _no_device_findings(**device: str) -> None:
+    return None
+
+
+_device_findings_find: Callable[..., Any] = _no_device_findings
+
+
+def device_findings_finder_use(find: Callable[..., Any]) -> None:
+    """Find a device's findings with ``find(account=, product_key=, iot_instance_id=,
+    device_name=)`` (a list, or None when there are no findings to show)."""
+    global _device_findings_find
+    _device_findings_find = find
+
+
+def device_findings(*, device: DeviceRef) -> Any:
+    """The findings the certificate page shows for ``device`` (None: no findings card)."""
+    return _device_findings_find(
+        account=device.account,
+        product_key=device.product_key,
+        iot_instance_id=device.iot_instance_id,
+        device_name=device.device_name,
+    )
+
+
 @dataclass(frozen=True)
 class ProductInventory:
     """Whether a product's device list can come from the inventory: its last complete sync,

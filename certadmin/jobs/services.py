@@ -7,7 +7,8 @@ itself is in ``runner``. A product has at most one sync queued or running per ac
 instance (the database holds to it), and the queue has a cap per person and in all.
 """
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,6 +39,8 @@ from certadmin.jobs.models import (
     JobState,
 )
 from certadmin.jobs.selectors import chain_verification_running, product_sync_running
+
+logger = logging.getLogger(__name__)
 
 
 class JobStartError(Exception):
@@ -403,6 +406,32 @@ def job_cancel(*, job: Job, actor) -> Job:
     return job
 
 
+# What runs after a product sync has finished: apps above this one (the findings' checks) plug in
+# at startup, so this module never imports them.
+_sync_finished_observers: list[Callable[..., None]] = []
+
+
+def product_sync_finished_observer_use(observe: Callable[..., None]) -> None:
+    """Call ``observe(account=, product_key=, iot_instance_id=, job_id=)`` after each product
+    sync that finished (once its end is committed). Installed once per observer, at startup."""
+    if observe not in _sync_finished_observers:
+        _sync_finished_observers.append(observe)
+
+
+def _product_sync_finished(job: Job) -> None:
+    for observe in _sync_finished_observers:
+        try:
+            observe(
+                account=job.account,
+                product_key=job.product_key,
+                iot_instance_id=job.iot_instance_id,
+                job_id=job.pk,
+            )
+        except Exception:
+            # The sync is done and recorded: what comes after it must not undo that.
+            logger.exception("after the sync of job %s: an observer failed", job.pk)
+
+
 def job_end(*, job_id: int, state: JobState, error: str = "") -> bool:
     """Move an active job to an ended state (once); record a finished sync; admit the owner's
     next waiting job. Returns False when the job had already ended."""
@@ -426,6 +455,7 @@ def job_end(*, job_id: int, state: JobState, error: str = "") -> bool:
                     "job": job,
                 },
             )
+            transaction.on_commit(lambda: _product_sync_finished(job))
     jobs_admit(owner=job.owner)
     return True
 

@@ -26,6 +26,7 @@ def test_every_measure_of_issue_13_has_a_script():
             "audit_verify.py",
             "client_calls.py",
             "decode.py",
+            "findings.py",
             "inventory_search.py",
             "page_latency.py",
             "quota.py",

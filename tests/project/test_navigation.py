@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 SECTIONS = {
     "Devices": "devices:home",
     "Expiry": "devices:expiry",
+    "Fleet health": "findings:fleet",
     "Jobs": "jobs:list",
     "Schedules": "schedules:list",
 }
@@ -18,10 +19,10 @@ SECTIONS = {
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("Viewer", {"Devices", "Expiry", "Jobs", "Schedules"}),
-        ("Key custodian", {"Devices", "Expiry", "Jobs", "Schedules"}),
+        ("Viewer", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
+        ("Key custodian", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
         ("Auditor", {"Audit trail"}),
-        ("Fleet manager", {"Devices", "Expiry", "Jobs", "Schedules"}),
+        ("Fleet manager", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
         (None, set()),
     ],
 )

@@ -186,3 +186,28 @@ def _build(
         builder = builder.add_extension(value, critical=critical)
     algorithm = None if isinstance(signing_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return builder.sign(signing_key, algorithm)
+
+
+# sha256WithRSAEncryption, and the older algorithms of the same length that cryptography no
+# longer signs with (its builder refuses them): their OIDs differ in the last byte only.
+_SHA256_WITH_RSA = bytes.fromhex("06092a864886f70d01010b")
+_WEAK_RSA_SIGNATURES = {"sha1": "06092a864886f70d010105", "md5": "06092a864886f70d010104"}
+
+
+def resigned_with(
+    issued: Issued, hash_name: str, *, signer: PrivateKeyTypes | None = None
+) -> x509.Certificate:
+    """``issued``'s RSA certificate signed again with SHA-1 or MD5 (``hash_name``), as old
+    CAs did: the algorithm is swapped in both places it is named and the TBS part signed anew by
+    ``signer`` (its issuer's key; default the certificate's own, for a self-signed one)."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    der = issued.cert.public_bytes(serialization.Encoding.DER)
+    assert der.count(_SHA256_WITH_RSA) == 2, "an RSA certificate signed with SHA-256"
+    swapped = der.replace(_SHA256_WITH_RSA, bytes.fromhex(_WEAK_RSA_SIGNATURES[hash_name]))
+    tbs = x509.load_der_x509_certificate(swapped).tbs_certificate_bytes
+    old_signature = issued.cert.signature
+    algorithm = hashes.SHA1() if hash_name == "sha1" else hashes.MD5()  # noqa: S303 - on purpose
+    signature = (signer or issued.key).sign(tbs, padding.PKCS1v15(), algorithm)
+    assert len(signature) == len(old_signature)
+    return x509.load_der_x509_certificate(swapped[: -len(old_signature)] + signature)

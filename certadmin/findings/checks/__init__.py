@@ -1,0 +1,40 @@
+"""The checks: plain functions over one inventory record's facts (``RecordFacts``) that say
+what is wrong with it (``Observed``). One module per concern; ``record_findings`` runs them
+all for one record. Nothing here reads the database: ``runs`` feeds the records and keeps
+the findings.
+"""
+
+import dataclasses
+from collections.abc import Iterator
+
+from certadmin.findings.checks import (
+    age,
+    chain,
+    device_state,
+    expiry,
+    freshness,
+    generation,
+    keys,
+    lint,
+)
+from certadmin.findings.checks.facts import Observed, RecordFacts, RunContext, device_rank
+
+RECORD_CHECKS = (
+    expiry.expiry_findings,
+    device_state.inactive_device_findings,
+    keys.weak_key_findings,
+    keys.shared_key_findings,
+    chain.chain_findings,
+    generation.generation_findings,
+    age.age_findings,
+    lint.lint_findings,
+    freshness.freshness_findings,
+)
+
+
+def record_findings(record: RecordFacts, context: RunContext) -> Iterator[Observed]:
+    """Every problem of one record, each ranked by its device (``device_rank``)."""
+    rank = device_rank(record.device_status)
+    for check in RECORD_CHECKS:
+        for observed in check(record, context):
+            yield dataclasses.replace(observed, device_rank=rank) if rank else observed

@@ -1,0 +1,95 @@
+"""What the checks read and say: one record's facts, one observed problem, the policy and
+what a run shares."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+
+class RecordFacts(NamedTuple):
+    """The inventory columns the checks read (``RECORD_FIELDS``, in this order)."""
+
+    device_name: str
+    device_status: str
+    status: int | None
+    not_before: datetime | None
+    not_after: datetime | None
+    chain_status: str
+    last_checked: datetime | None
+    sha256_fingerprint: str
+    public_key_sha256: str
+    key_algorithm: str
+    key_size: int | None
+    key_curve: str
+    signature_hash: str
+
+
+RECORD_FIELDS = RecordFacts._fields
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """One problem a check found on one device (``device_name`` "" for none)."""
+
+    code: str
+    severity: int
+    device_name: str = ""
+    subject: str = ""
+    detail: str = ""
+    device_rank: int = 0
+    window_days: int | None = None
+    not_after: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What identifies the finding within one product."""
+        return (self.code, self.device_name, self.subject)
+
+
+@dataclass(frozen=True)
+class CheckPolicy:
+    """The checks' settings (``policy_from_settings`` in ``runs`` reads them)."""
+
+    # cert.expiring's windows in days, widest first (default 30, 14, 7, 1).
+    expiring_windows: Sequence[int] = (30, 14, 7, 1)
+    ca_expiring_days: int = 90
+    generating_after: timedelta = timedelta(hours=24)
+    # None: cert.too_old is off.
+    max_age: timedelta | None = timedelta(days=1825)
+    freshness: timedelta = timedelta(days=7)
+    lint_warnings: bool = False
+
+
+# A device the platform says is online: its problems come first (its certificate is in use).
+ONLINE = "ONLINE"
+# Never activated, and disabled, on the platform's device list.
+INACTIVE_STATUSES = {"UNACTIVE": "never activated", "DISABLE": "disabled"}
+
+
+def device_rank(device_status: str) -> int:
+    """How much a device's findings matter beyond their severity: 1 online, 0 otherwise.
+
+    The seam for gateways: once the inventory records a device's node type, a gateway (whose
+    sub-devices fall off with it) ranks above an online device here."""
+    return 1 if device_status == ONLINE else 0
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the checks of one product's records share: now, the policy, and what was worked out
+    once for the run (keys on more than one device, generation start times, lint results)."""
+
+    now: datetime
+    policy: CheckPolicy
+    # public_key_sha256 -> on how many devices of the whole inventory (only those on 2+).
+    shared_keys: Mapping[str, int]
+    # device_name -> since when its certificate is being generated (status 0).
+    generating_since: Mapping[str, datetime]
+    # sha256_fingerprint -> [(severity, code), ...] from pkilint (absent: not linted yet).
+    lint_problems: Mapping[str, Sequence[Sequence[str]]]
+
+
+def ready(record: RecordFacts) -> bool:
+    """A certificate the platform issued (status 2) and that was read (it has a notAfter)."""
+    return record.status == 2 and record.not_after is not None
