@@ -21,8 +21,10 @@ and at most 30 days.
 from datetime import datetime, timedelta
 
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from certadmin.devices.display_names import CERT_STATUSES
 from certadmin.devices.models import NOT_READY_Q, READY_Q, CertificateRecord
 from certadmin.iot.results import CertStatus
 
@@ -164,3 +166,13 @@ def expiry_state_of(record: CertificateRecord, *, now: datetime) -> str:
         if record.not_after <= now + timedelta(days=days):
             return window
     return "valid"
+
+
+def expiry_state_label(*, state: str, status: int | None) -> str:
+    """What a device table, the batch results and the inventory CSV say of a record in
+    ``state`` whose certificate Status is ``status``: the state's label, except that a
+    certificate not issued says which: being generated, or generation failed
+    (``display_names.CERT_STATUSES``, as the certificate page says it)."""
+    if state == "not_issued" and status in CERT_STATUSES:
+        return gettext(CERT_STATUSES[status][0])
+    return str(STATE_LABELS.get(state, state))

@@ -21,7 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.certs.details import expiry_days_left
-from certadmin.devices.expiry import STATE_LABELS, expiry_state_of
+from certadmin.devices.expiry import expiry_state_label, expiry_state_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
@@ -202,7 +202,7 @@ def _batch_results(job: Job) -> dict:
             {
                 "record": record,
                 "state": state,
-                "state_label": STATE_LABELS[state],
+                "state_label": expiry_state_label(state=state, status=record.status),
                 "days_left": None
                 if record.not_after is None
                 else expiry_days_left(not_after=record.not_after, now=now),
