@@ -358,7 +358,10 @@ def batch_lookup_start(
     """
     account = _account_check(owner=owner, account=account)
     _queue_check(owner=owner)
-    problems = [*batch.problems, *_batch_product_problems(batch, owner, account, client)]
+    problems = [
+        *batch.problems,
+        *_batch_product_problems(batch=batch, owner=owner, account=account, client=client),
+    ]
     if problems:
         raise BatchRowsRefused(sorted(problems, key=lambda problem: problem.line))
     return device_lookup_job_create(
@@ -377,7 +380,7 @@ def _names_the_product(code: str) -> bool:
 
 
 def _batch_product_problems(
-    batch: BatchDevices, owner, account: str, client: IotClient | None
+    *, batch: BatchDevices, owner, account: str, client: IotClient | None
 ) -> list[RowProblem]:
     """Each row of ``batch`` that names a product the account cannot read, with why."""
     products = list(
