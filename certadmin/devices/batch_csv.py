@@ -11,9 +11,14 @@ lookup form (``devices.forms``), so a row refused here would have been refused t
 - UTF-8 with or without a byte-order mark; CRLF, LF and CR line ends; blank lines skipped.
 - Cells are trimmed of spaces; control characters (tabs included) are refused, not trimmed.
 - A device listed twice is looked up once; the repeats are reported with their line numbers.
+- A row longer than ``BATCH_ROW_MAX_CHARS`` is refused as it is, its cells unread.
+- Each problem carries the row's text as the person wrote it, made showable
+  (``row_text_shown``): control characters as visible symbols, at most ``ROW_TEXT_SHOWN``
+  characters.
 """
 
 import csv
+import unicodedata
 from dataclasses import dataclass, field
 
 from django import forms
@@ -26,6 +31,11 @@ from certadmin.iot.identity import DeviceRef
 BATCH_MAX_ROWS = 10_000
 # Checked before anything is decoded: 10,000 rows of the longest valid cells fit well within.
 BATCH_MAX_BYTES = 2 * 1024 * 1024
+# The longest valid row is 32 + 32 + 64 characters and two commas, quoted and padded: a row
+# longer than this is not a device reference, whatever its cells say.
+BATCH_ROW_MAX_CHARS = 256
+# Of a bad row's text, this much is shown beside its reason (the whole row is in the box).
+ROW_TEXT_SHOWN = 120
 _HEADER_NAMES = (("productkey",), ("devicename",), ("iotinstanceid", "instanceid", "instance"))
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -40,10 +50,21 @@ class BatchCsvError(Exception):
 
 @dataclass(frozen=True)
 class RowProblem:
-    """A row that cannot be looked up: its line number (from 1) and why."""
+    """A row that cannot be looked up: its line number (from 1), why, and its text as shown
+    (``row_text_shown``)."""
 
     line: int
     reason: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """A row that names a device: its line number, its text as shown, the device."""
+
+    line: int
+    text: str
+    device: DeviceRef
 
 
 @dataclass(frozen=True)
@@ -57,15 +78,45 @@ class RowDuplicate:
 
 @dataclass(frozen=True)
 class BatchDevices:
-    """The devices a CSV names, each once, in the order of their first row."""
+    """What a CSV names: every row that names a device (repeats included), the rows that
+    cannot be looked up, the repeats, and whether it had a header."""
 
-    devices: list[DeviceRef] = field(default_factory=list)
+    rows: list[BatchRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     duplicates: list[RowDuplicate] = field(default_factory=list)
     header: bool = False
 
+    @property
+    def devices(self) -> list[DeviceRef]:
+        """The devices named, each once, in the order of their first row."""
+        return list(dict.fromkeys(row.device for row in self.rows))
 
-def _decoded(data: bytes) -> str:
+
+def _visible(ch: str) -> str:
+    # A control character shows as its Unicode "control picture" (a tab as ␉, NUL as ␀), so
+    # the person sees where the refused character is; other invisible or reordering
+    # characters (format characters such as a right-to-left override) as �.
+    code = ord(ch)
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    return "\ufffd" if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch
+
+
+def row_text_shown(line: str) -> str:
+    """A row's text as a page shows it beside its problem: every character visible (control
+    characters as their symbols), at most ``ROW_TEXT_SHOWN`` characters, a longer row cut with
+    "…" and its length. Escaping is the page's (autoescape) and the CSV's (``csv_cell``) job."""
+    shown = "".join(_visible(ch) for ch in line[:ROW_TEXT_SHOWN])
+    if len(line) <= ROW_TEXT_SHOWN:
+        return shown
+    return _("%(start)s… (%(count)s characters)") % {"start": shown, "count": f"{len(line):,}"}
+
+
+def batch_csv_decode(data: bytes) -> str:
+    """An uploaded file's text (UTF-8, its byte-order mark dropped); raises ``BatchCsvError``
+    for UTF-16 or other bytes that are not UTF-8."""
     if data.startswith(_UTF16_BOMS):
         raise BatchCsvError(
             _("The file is UTF-16 text. Save it as UTF-8 (“CSV UTF-8” in Excel) and send it again.")
@@ -143,7 +194,9 @@ def batch_csv_parse(data: bytes | str) -> BatchDevices:
     Raises ``BatchCsvError`` for a file over ``BATCH_MAX_BYTES``, not UTF-8, with more than
     ``BATCH_MAX_ROWS`` rows, or naming no device. Row problems and duplicates are returned.
     """
-    size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+    # Pasted text counts LF line ends: a browser sends a text box's lines with CRLF, and a file
+    # kept in the box after a refusal must not grow past the limit on its way back.
+    size = len(data.replace("\r\n", "\n").encode("utf-8")) if isinstance(data, str) else len(data)
     if size > BATCH_MAX_BYTES:
         raise BatchCsvError(
             _("The list is %(size)s MB; at most %(limit)s MB can be sent at once.")
@@ -152,18 +205,22 @@ def batch_csv_parse(data: bytes | str) -> BatchDevices:
                 "limit": f"{BATCH_MAX_BYTES / 1024 / 1024:.0f}",
             }
         )
-    text = _decoded(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    text = batch_csv_decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
 
-    rows: list[tuple[int, list[str]]] = []
+    rows: list[tuple[int, str, list[str]]] = []
     header = False
     for number, line in enumerate(_lines(text), start=1):
+        if len(line) > BATCH_ROW_MAX_CHARS:
+            # Not split into cells: its text is shown cut, with one reason.
+            rows.append((number, line, []))
+            continue
         cells = _cells(line)
         if not cells:
             continue
         if not rows and not header and _is_header(cells):
             header = True
             continue
-        rows.append((number, cells))
+        rows.append((number, line, cells))
     if len(rows) > BATCH_MAX_ROWS:
         raise BatchCsvError(
             _("The list has %(count)s rows; at most %(limit)s can be looked up at once. Split it.")
@@ -175,22 +232,30 @@ def batch_csv_parse(data: bytes | str) -> BatchDevices:
         )
 
     first_line: dict[DeviceRef, int] = {}
+    named: list[BatchRow] = []
     problems: list[RowProblem] = []
     duplicates: list[RowDuplicate] = []
-    for number, cells in rows:
+    for number, line, cells in rows:
+        shown = row_text_shown(line)
+        if not cells:
+            reason = _(
+                "The row is %(count)s characters long; a device reference is at most %(limit)s."
+            ) % {"count": f"{len(line):,}", "limit": BATCH_ROW_MAX_CHARS}
+            problems.append(RowProblem(number, reason, shown))
+            continue
         if _is_header(cells):
             # Two files pasted one after the other: not a product called "ProductKey".
-            problems.append(RowProblem(number, _("A header row belongs on the first line only.")))
+            reason = _("A header row belongs on the first line only.")
+            problems.append(RowProblem(number, reason, shown))
             continue
         try:
             device = _device(cells)
         except forms.ValidationError as error:
-            problems.append(RowProblem(number, " ".join(error.messages)))
+            problems.append(RowProblem(number, " ".join(error.messages), shown))
             continue
+        named.append(BatchRow(number, shown, device))
         if device in first_line:
             duplicates.append(RowDuplicate(number, first_line[device], device))
         else:
             first_line[device] = number
-    return BatchDevices(
-        devices=list(first_line), problems=problems, duplicates=duplicates, header=header
-    )
+    return BatchDevices(rows=named, problems=problems, duplicates=duplicates, header=header)

@@ -70,14 +70,14 @@ class ExportSource:
     # The API account of the records ("" when they span several).
     account: str = ""
     # The filters that chose the records, each as (name, value) as applied, e.g.
-    # ("search", "dev-00"), ("expiry state", "within_30"); none: the whole product.
+    # ("search", "dev-00"), ("expiry state", "days_8_30"); none: the whole product.
     filters: tuple[tuple[str, str], ...] = ()
     # The batch job whose devices these are (then no product and no filter).
     batch: int | None = None
 
     def scope_text(self) -> str:
         """What was exported, in English for the audit trail: ``whole product a1Fleet5kXz``,
-        ``selection of a1Fleet5kXz (search "dev-00"; expiry state "within_30")``,
+        ``selection of a1Fleet5kXz (search "dev-00"; expiry state "days_8_30")``,
         ``all products``, ``batch 12``."""
         if self.batch is not None:
             return f"batch {self.batch}"

@@ -9,6 +9,8 @@ where they are declared, in ``certadmin.certs.details``.
 
 from django.utils.translation import gettext_noop
 
+from certadmin.iot.results import CertStatus
+
 # certs.chain.check_chain: why a chain is invalid (shown next to the "Invalid" badge).
 CHAIN_REASONS = (
     gettext_noop("bad signature: not signed by the CA with that name"),
@@ -27,4 +29,14 @@ DEVICE_STATUSES = {
     "OFFLINE": (gettext_noop("offline"), "neutral"),
     "UNACTIVE": (gettext_noop("not activated"), "info"),
     "DISABLE": (gettext_noop("disabled"), "bad"),
+}
+
+# QueryDeviceCert's Status: the words and the badge colour for each. The one wording: the
+# certificate page's badge (``{% cert_status_badge %}``), and, for a certificate not issued, the
+# device table, the batch results and the inventory CSV (``expiry.expiry_state_label``) say
+# whether the platform is still generating it or failed to.
+CERT_STATUSES = {
+    CertStatus.GENERATING: (gettext_noop("Certificate being generated"), "info"),
+    CertStatus.FAILED: (gettext_noop("Certificate generation failed"), "bad"),
+    CertStatus.READY: (gettext_noop("Certificate ready"), "ok"),
 }

@@ -31,9 +31,11 @@ are counted, and named, as expired. Within 30 days is therefore ``days_0_7`` + `
 from datetime import datetime, timedelta
 
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.certs.details import EXPIRING_DAYS
+from certadmin.devices.display_names import CERT_STATUSES
 from certadmin.devices.models import NOT_READY_Q, READY_Q, CertificateRecord
 from certadmin.iot.results import CertStatus
 
@@ -202,3 +204,13 @@ def expiry_state_of(record: CertificateRecord, *, now: datetime) -> str:
         if record.not_after < days_left_edge(days, now=now):
             return window
     return "days_over_90"
+
+
+def expiry_state_label(*, state: str, status: int | None) -> str:
+    """What a device table, the batch results and the inventory CSV say of a record in
+    ``state`` whose certificate Status is ``status``: the state's label, except that a
+    certificate not issued says which: being generated, or generation failed
+    (``display_names.CERT_STATUSES``, as the certificate page says it)."""
+    if state == "not_issued" and status in CERT_STATUSES:
+        return gettext(CERT_STATUSES[status][0])
+    return str(STATE_LABELS.get(state, state))

@@ -7,6 +7,9 @@ whole days until notAfter, toward zero and negative once expired
 (``certs.details.expiry_days_left``, the same number as the report's JSON and the device
 table); ``state`` is the record's expiry state (``expiry.EXPIRY_STATES`` keys);
 ``cert_status`` is the platform's Status (0 being generated, 1 generation failed, 2 issued);
+``state_text`` says the state in words, in the reader's language, as the device table does
+(``expiry.expiry_state_label``: "Certificate being generated" or "Certificate generation
+failed" where ``state`` is ``not_issued``);
 ``key_matches`` is ``true``/``false``, empty when there was no key to check. Every cell goes
 through ``csv_safety.csv_cell``: text a spreadsheet would run as a formula is neutralised.
 """
@@ -16,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from certadmin.certs.details import expiry_days_left
-from certadmin.devices.expiry import expiry_state_of
+from certadmin.devices.expiry import expiry_state_label, expiry_state_of
 from certadmin.devices.models import CertificateRecord
 from certadmin.web.csv_safety import LineBuffer, csv_cell
 from certadmin.web.times import utc_text
@@ -43,6 +46,7 @@ INVENTORY_CSV_HEADER: list[str] = [
     "error_code",
     # Last, so the earlier columns keep their places for existing readers.
     "account",
+    "state_text",
 ]
 
 
@@ -57,7 +61,11 @@ def inventory_csv_rows(
 ) -> Iterator[list[str]]:
     """One row of cells (``INVENTORY_CSV_HEADER`` order) per record, states and days left at
     ``now``. The header is not included."""
+    labels: dict[tuple[str, int | None], str] = {}
     for record in records:
+        state = expiry_state_of(record, now=now)
+        if (state, record.status) not in labels:
+            labels[state, record.status] = expiry_state_label(state=state, status=record.status)
         row = [
             record.product_key,
             record.device_name,
@@ -75,12 +83,13 @@ def inventory_csv_rows(
             None
             if record.not_after is None
             else expiry_days_left(not_after=record.not_after, now=now),
-            expiry_state_of(record, now=now),
+            state,
             _key_matches(record.key_matches),
             record.chain_status,
             utc_text(record.last_checked),
             record.last_error_code,
             record.account,
+            labels[state, record.status],
         ]
         yield [csv_cell(value) for value in row]
 

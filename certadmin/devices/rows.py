@@ -19,7 +19,7 @@ from django.utils.translation import gettext, ngettext
 
 from certadmin.audit.rows import PathFormat
 from certadmin.certs.details import expiry_days_left
-from certadmin.devices.expiry import EXPIRY_STATES, expiry_state_of
+from certadmin.devices.expiry import expiry_state_label, expiry_state_of
 from certadmin.devices.models import CertificateRecord
 from certadmin.devices.services import device_query
 from certadmin.devices.templatetags.device_status import device_status_badge
@@ -72,8 +72,9 @@ def inventory_rows(
     counts use), days left, staleness and what its cells show."""
     now = now or timezone.now()
     stale_before = now - timedelta(hours=settings.INVENTORY_STALE_HOURS)
-    labels = {state: str(label) for state, label in EXPIRY_STATES}
     badges: dict[str, SafeString] = {}
+    # Each (state, certificate Status) label translated once per page.
+    labels: dict[tuple[str, int | None], str] = {}
     device_path = PathFormat("devices:device", 2)
     times = LocalTimes()
     rows = []
@@ -82,6 +83,8 @@ def inventory_rows(
         days_left = None
         if record.not_after is not None:
             days_left = expiry_days_left(not_after=record.not_after, now=now)
+        if (state, record.status) not in labels:
+            labels[state, record.status] = expiry_state_label(state=state, status=record.status)
         if record.device_status not in badges:
             badges[record.device_status] = device_status_badge(record.device_status)
         local_not_after = timezone.localtime(record.not_after) if record.not_after else None
@@ -89,7 +92,7 @@ def inventory_rows(
             InventoryRow(
                 record=record,
                 state=state,
-                state_label=labels.get(state, state),
+                state_label=labels[state, record.status],
                 days_left=days_left,
                 stale=record.last_checked is not None and record.last_checked < stale_before,
                 device_url=_device_url(device_path, record),

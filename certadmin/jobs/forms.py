@@ -1,7 +1,7 @@
 """Input for starting jobs. Refused input starts nothing and never reaches the IoT API."""
 
 from django import forms
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.devices.batch_csv import (
@@ -9,6 +9,7 @@ from certadmin.devices.batch_csv import (
     BATCH_MAX_ROWS,
     BatchCsvError,
     BatchDevices,
+    batch_csv_decode,
     batch_csv_parse,
 )
 from certadmin.devices.forms import ScopeForm
@@ -20,7 +21,13 @@ class ProductSyncForm(ScopeForm):
 
 class BatchLookupForm(ScopeForm):
     """A list of devices to look up, pasted or uploaded as CSV. ``batch`` holds what was read
-    (its row problems and duplicates) once the form has been cleaned."""
+    (every row naming a device, the rows that cannot be, the repeats) once the form has been
+    cleaned; bad rows do not make the form invalid: ``jobs.services.batch_lookup_start``
+    refuses them together with the rows naming an unknown product, in one pass.
+
+    A browser cannot put a file back into a file input, so a refused upload is kept in the
+    text box (``upload_keep``): the person fixes the listed rows there and sends again, or
+    chooses a corrected file, which then replaces the box (``kept``)."""
 
     text = forms.CharField(
         label=_("Paste the list"),
@@ -38,12 +45,17 @@ class BatchLookupForm(ScopeForm):
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
     )
+    # Set when the box holds a refused upload's rows: a new file replaces them.
+    kept = forms.BooleanField(required=False, widget=forms.HiddenInput)
     # Each row names its product and instance; the form names only the API account.
     product_key = None
     instance = None
-    field_order = ("text", "file", "account")
+    field_order = ("text", "file", "account", "kept")
 
     batch: BatchDevices | None = None
+    # The uploaded file's name and text, once it has been read as UTF-8.
+    upload_name: str = ""
+    upload_text: str | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -57,7 +69,7 @@ class BatchLookupForm(ScopeForm):
         text, upload = cleaned.get("text") or "", cleaned.get("file")
         if self.errors:
             return cleaned
-        if upload and text.strip():
+        if upload and text.strip() and not cleaned.get("kept"):
             raise forms.ValidationError(_("Paste a list or upload a file, not both."))
         if not upload and not text.strip():
             raise forms.ValidationError(_("Paste a list of devices or upload a CSV file."))
@@ -72,20 +84,18 @@ class BatchLookupForm(ScopeForm):
                             "limit": f"{BATCH_MAX_BYTES // 1024 // 1024}",
                         }
                     )
-                self.batch = batch_csv_parse(upload.read())
-            else:
-                self.batch = batch_csv_parse(text)
+                text = batch_csv_decode(upload.read())
+                self.upload_name, self.upload_text = upload.name, text
+            self.batch = batch_csv_parse(text)
         except BatchCsvError as refused:
             raise forms.ValidationError(refused.message) from None
-        if self.batch.problems:
-            raise forms.ValidationError(
-                ngettext(
-                    "%(count)d row cannot be looked up (below). Fix it and send the list "
-                    "again: nothing was started.",
-                    "%(count)d rows cannot be looked up (below). Fix them and send the list "
-                    "again: nothing was started.",
-                    len(self.batch.problems),
-                )
-                % {"count": len(self.batch.problems)}
-            )
         return cleaned
+
+    def upload_keep(self) -> None:
+        """After a refusal, show the uploaded file's rows in the text box (marked ``kept``),
+        with their line numbers unchanged, for the person to fix in place."""
+        if self.upload_text is None:
+            return
+        data = self.data.copy()
+        data["text"], data["kept"] = self.upload_text, "on"
+        self.data = data

@@ -23,11 +23,17 @@ from django.utils.translation import ngettext
 
 from certadmin.accounts.api_accounts import account_allowed
 from certadmin.audit.services import RequestContext
+from certadmin.devices.batch_csv import BatchDevices, RowProblem
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import ProductSync
 from certadmin.devices.platform import describe_iot_error, iot_client
 from certadmin.iot.client import IotClient
-from certadmin.iot.errors import IotBusinessError, IotError
+from certadmin.iot.errors import (
+    INSTANCE_ERROR_CODES,
+    NOT_FOUND_CODES,
+    IotBusinessError,
+    IotError,
+)
 from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.models import (
     ACTIVE_STATES,
@@ -68,6 +74,25 @@ class ProductSyncActive(JobStartError):
             code=SYNC_ALREADY_ACTIVE,
         )
         self.job = job
+
+
+class BatchRowsRefused(JobStartError):
+    """A batch list with rows that cannot be looked up: all of them, by line (``problems``).
+    Nothing was started."""
+
+    def __init__(self, problems: list[RowProblem]) -> None:
+        super().__init__(
+            ngettext(
+                "%(count)d row cannot be looked up (below). Fix it and send the list "
+                "again: nothing was started.",
+                "%(count)d rows cannot be looked up (below). Fix them and send the list "
+                "again: nothing was started.",
+                len(problems),
+            )
+            % {"count": len(problems)},
+            code="BatchRowsRefused",
+        )
+        self.problems = problems
 
 
 class JobPermissionError(Exception):
@@ -323,31 +348,68 @@ BATCH_PRODUCTS_CHECKED = 20
 
 
 def batch_lookup_start(
-    *, owner, devices: Iterable[DeviceRef], account: str = "", client: IotClient | None = None
+    *, owner, batch: BatchDevices, account: str = "", client: IotClient | None = None
 ) -> Job:
-    """Create a batch lookup of ``devices`` (validated, e.g. by ``batch_csv_parse``) on API
+    """Create a batch lookup of the devices ``batch`` names (``batch_csv_parse``) on API
     account ``account`` ("": the default account).
 
-    Raises ``JobStartError`` for an account the owner may not use, a full queue, or when a
-    product it names does not exist, is on an unknown instance, or the account may not read it
-    (checked for up to ``BATCH_PRODUCTS_CHECKED`` products): nothing is created then.
+    Every row is checked in one pass: the rows the CSV reading refused and each row naming a
+    product that does not exist, is on an unknown instance or that the account may not read
+    (up to ``BATCH_PRODUCTS_CHECKED`` products) are raised together, by line, as
+    ``BatchRowsRefused``. Raises ``JobStartError`` for an account the owner may not use, a full
+    queue or a platform that cannot answer. Nothing is created then.
     """
     account = _account_check(owner=owner, account=account)
     _queue_check(owner=owner)
-    devices = list(dict.fromkeys(devices))
-    products = list(dict.fromkeys((d.product_key, d.iot_instance_id) for d in devices))
-    if len(products) <= BATCH_PRODUCTS_CHECKED:
-        client = client or iot_client(account=account)
-        for product_key, iot_instance_id in products:
+    problems = [
+        *batch.problems,
+        *_batch_product_problems(batch=batch, owner=owner, account=account, client=client),
+    ]
+    if problems:
+        raise BatchRowsRefused(sorted(problems, key=lambda problem: problem.line))
+    return device_lookup_job_create(
+        owner=owner, kind=JobKind.BATCH_LOOKUP, devices=batch.devices, account=account
+    )
+
+
+def _names_the_product(code: str) -> bool:
+    # The product, or its instance, is wrong for this account: a fault of the rows that name
+    # it. Anything else (credentials, throttling, an unreachable platform) is the request's.
+    return (
+        code in NOT_FOUND_CODES
+        or code in INSTANCE_ERROR_CODES
+        or code.startswith(("iot.prod.", "iot.common.RamActionPermissionDeny"))
+    )
+
+
+def _batch_product_problems(
+    *, batch: BatchDevices, owner, account: str, client: IotClient | None
+) -> list[RowProblem]:
+    """Each row of ``batch`` that names a product the account cannot read, with why."""
+    products = list(
+        dict.fromkeys((row.device.product_key, row.device.iot_instance_id) for row in batch.rows)
+    )
+    if not products or len(products) > BATCH_PRODUCTS_CHECKED:
+        return []
+    client = client or iot_client(account=account)
+    refused: dict[tuple[str, str], str] = {}
+    for product_key, iot_instance_id in products:
+        try:
             _product_check(
                 client=client,
                 product_key=product_key,
                 iot_instance_id=iot_instance_id,
                 owner=owner,
             )
-    return device_lookup_job_create(
-        owner=owner, kind=JobKind.BATCH_LOOKUP, devices=devices, account=account
-    )
+        except JobStartError as error:
+            if not _names_the_product(error.code):
+                raise
+            refused[product_key, iot_instance_id] = f"{error.message} ({error.code})"
+    return [
+        RowProblem(row.line, refused[product], row.text)
+        for row in batch.rows
+        if (product := (row.device.product_key, row.device.iot_instance_id)) in refused
+    ]
 
 
 def chain_verification_start(

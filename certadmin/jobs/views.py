@@ -21,7 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.certs.details import expiry_days_left
-from certadmin.devices.expiry import STATE_LABELS, expiry_state_of
+from certadmin.devices.expiry import expiry_state_label, expiry_state_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
@@ -36,6 +36,7 @@ from certadmin.jobs.selectors import (
 )
 from certadmin.jobs.services import (
     JOB_QUEUE_FULL,
+    BatchRowsRefused,
     JobPermissionError,
     JobStartError,
     ProductSyncActive,
@@ -124,30 +125,43 @@ def product_sync(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 @permission_required(VIEW_CERTIFICATES, raise_exception=True)
 def batch_lookup(request: HtmxHttpRequest) -> HttpResponse:
     """Look up a pasted or uploaded list of devices as a job. A list with bad rows starts
-    nothing: the rows are listed with their line numbers and reasons."""
+    nothing: every bad row is listed at once, with its line number, its text and why, and an
+    uploaded file's rows stay in the text box to be fixed there."""
     form = BatchLookupForm(
         request.POST or None, request.FILES or None, accounts=accounts_for(user=request.user)
     )
     status = 400 if request.method == "POST" else 200
+    refused_rows = None
+    problems = []
     if request.method == "POST" and form.is_valid():
         try:
             job = batch_lookup_start(
-                owner=request.user,
-                devices=form.batch.devices,
-                account=form.cleaned_data["account"],
+                owner=request.user, batch=form.batch, account=form.cleaned_data["account"]
             )
+        except BatchRowsRefused as refused:
+            refused_rows, problems = refused, refused.problems
         except JobStartError as refused:
             form.add_error(None, f"{refused.message} ({refused.code})")
             status = _refused_status(refused, otherwise=status)
+            # The products could not be checked, but the rows' own faults can be fixed now.
+            problems = form.batch.problems
         else:
             _duplicates_note(request, form)
-            return redirect(reverse("jobs:detail", args=[job.pk]))
-    problems = form.batch.problems if form.batch else []
-    context = {"form": form, "problems": problems[:PROBLEMS_SHOWN], "problem_count": len(problems)}
-    return retry_after_add(render(request, "jobs/batch.html", context, status=status))
+            return page_redirect(request, reverse("jobs:detail", args=[job.pk]))
+    if request.method == "POST":
+        form.upload_keep()
+    context = {
+        "form": form,
+        "refused_rows": refused_rows,
+        "problems": problems[:PROBLEMS_SHOWN],
+        "problem_count": len(problems),
+    }
+    template = page_or_partial(request, "jobs/batch.html", "batch")
+    return retry_after_add(render(request, template, context, status=status))
 
 
 def _duplicates_note(request: HtmxHttpRequest, form: BatchLookupForm) -> None:
@@ -202,7 +216,7 @@ def _batch_results(job: Job) -> dict:
             {
                 "record": record,
                 "state": state,
-                "state_label": STATE_LABELS[state],
+                "state_label": expiry_state_label(state=state, status=record.status),
                 "days_left": None
                 if record.not_after is None
                 else expiry_days_left(not_after=record.not_after, now=now),

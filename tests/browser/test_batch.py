@@ -94,3 +94,61 @@ def test_viewer_uploads_a_csv_watches_the_progress_and_downloads_the_results(
     assert all(by_name[name]["state"] == "days_over_90" for name in names)
     assert all(by_name[name]["product_key"] == PRODUCT_KEY for name in names)
     assert by_name["no-such-unit"]["error_code"] == "iot.device.NotExistedDevice"
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_refused_upload_lists_every_bad_row_and_is_fixed_in_the_box(
+    new_page, page_problems, person, dashboard, shot, javascript
+):
+    for number in (1, 2, 3):
+        dashboard.add_device(
+            {"product_key": PRODUCT_KEY, "device_name": f"unit-{number:04d}", "key_type": "ec"}
+        )
+    upload = (
+        "ProductKey,DeviceName\r\n"
+        f"{PRODUCT_KEY},unit-0001\r\n"
+        f"{PRODUCT_KEY},x\r\n"
+        "nosuchproduct1,unit-0002\r\n"
+        f"{PRODUCT_KEY},unit-0002\r\n"
+        "nosuchproduct1,unit-0003\r\n"
+    )
+    page_problems.allow_http_errors(on_path="/jobs/batch/")  # the refusal is a 400
+    page = new_page(java_script_enabled=javascript)
+    swaps: list[str] = []
+    page.on("request", lambda r: swaps.append(r.url) if r.headers.get("hx-request") else None)
+    log_in(page, person("Viewer"))
+    page.goto("/jobs/batch/")
+    page.get_by_label("or upload a CSV file").set_input_files(
+        files=[{"name": "fleet.csv", "mimeType": "text/csv", "buffer": upload.encode()}]
+    )
+    page.get_by_role("button", name="Start lookup").click()
+
+    # Every bad row at once, by line, with its text: the row's own fault and the unknown product.
+    rows = page.locator(".batch-problems-table tbody tr")
+    expect(rows).to_have_count(3)
+    assert [rows.nth(n).locator("th").inner_text() for n in range(3)] == ["3", "4", "6"]
+    assert [rows.nth(n).locator("code").inner_text() for n in range(3)] == [
+        f"{PRODUCT_KEY},x",
+        "nosuchproduct1,unit-0002",
+        "nosuchproduct1,unit-0003",
+    ]
+    expect(rows.nth(1)).to_contain_text("There is no product nosuchproduct1")
+    expect(page.get_by_role("alert").first).to_contain_text("3 rows cannot be looked up")
+    assert bool(swaps) is javascript, "htmx posts the form only when JavaScript runs"
+    assert Job.objects.count() == 0
+
+    # The file's rows are in the box on the same lines; the file input is empty.
+    box = page.get_by_label("Paste the list")
+    assert box.input_value() == upload.replace("\r\n", "\n")
+    expect(page.locator(".batch-kept")).to_contain_text("The rows of fleet.csv are in the box")
+    assert page.get_by_label("or upload a CSV file").input_value() == ""
+    shot(page, "refused")
+
+    # Fixed in place and sent again: the job starts.
+    lines = box.input_value().split("\n")
+    lines[2], lines[3], lines[5] = f"{PRODUCT_KEY},unit-0003", "", ""
+    box.fill("\n".join(lines))
+    page.get_by_role("button", name="Start lookup").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    job = Job.objects.get()
+    assert job.total == 3

@@ -165,8 +165,8 @@ def test_search_works_without_javascript(new_page, person, dashboard, shot):
 
 DEVICE_PAGES = [
     # (path after /devices/, what the page must show)
-    (f"{PRODUCT_KEY}/sensor-gen/", "Being generated"),
-    (f"{PRODUCT_KEY}/sensor-fail/", "Generation failed"),
+    (f"{PRODUCT_KEY}/sensor-gen/", "Certificate being generated"),
+    (f"{PRODUCT_KEY}/sensor-fail/", "Certificate generation failed"),
     (f"{PRODUCT_KEY}/meter-expiring/", "Expiring soon"),
     (f"{PRODUCT_KEY}/meter-expired/", "Expired"),
     (f"{PRODUCT_KEY}/legacy-b64/", "Valid"),

@@ -5,8 +5,11 @@ import pytest
 from certadmin.devices.batch_csv import (
     BATCH_MAX_BYTES,
     BATCH_MAX_ROWS,
+    BATCH_ROW_MAX_CHARS,
+    ROW_TEXT_SHOWN,
     BatchCsvError,
     batch_csv_parse,
+    row_text_shown,
 )
 from certadmin.iot.identity import DeviceRef
 
@@ -160,3 +163,37 @@ def test_a_list_with_no_device_is_refused(text):
     with pytest.raises(BatchCsvError) as refused:
         batch_csv_parse(text)
     assert "no device" in refused.value.message
+
+
+def test_each_problem_carries_its_rows_text_with_control_characters_made_visible():
+    text = f"{PK},dev-0001\n{PK},dev-0002\t\n\u202e{PK},x\n{PK},dev-0001\n"
+    parsed = batch_csv_parse(text)
+    assert [(p.line, p.text) for p in parsed.problems] == [
+        (2, f"{PK},dev-0002\u2409"),  # the tab as ␉
+        (3, f"\ufffd{PK},x"),  # a right-to-left override cannot reorder the page
+    ]
+    # Rows that name a device keep their line and text too, repeats included.
+    assert [(row.line, row.text) for row in parsed.rows] == [
+        (1, f"{PK},dev-0001"),
+        (4, f"{PK},dev-0001"),
+    ]
+    assert parsed.devices == [DeviceRef(PK, "dev-0001")]
+
+
+def test_a_row_too_long_is_refused_whole_and_its_text_is_cut():
+    row = f"{PK}," + "d" * (BATCH_ROW_MAX_CHARS + 10)
+    parsed = batch_csv_parse(f"{PK},dev-0001\n{row}\n")
+    (problem,) = parsed.problems
+    assert problem.line == 2
+    assert f"is {len(row)} characters long" in problem.reason
+    assert problem.text == f"{row[:ROW_TEXT_SHOWN]}… ({len(row)} characters)"
+    assert row_text_shown("x" * ROW_TEXT_SHOWN) == "x" * ROW_TEXT_SHOWN
+
+
+def test_a_pasted_list_counts_lf_line_ends_against_the_size_limit():
+    # A file at the limit, kept in the text box, comes back with CRLF line ends.
+    line = f"{PK},dev-0001\n"
+    text = line * (BATCH_MAX_BYTES // len(line))
+    with pytest.raises(BatchCsvError) as refused:
+        batch_csv_parse(text.replace("\n", "\r\n"))
+    assert "rows" in refused.value.message  # refused for its row count, not its size

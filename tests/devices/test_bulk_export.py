@@ -163,7 +163,7 @@ def test_a_whole_product_and_a_selection_get_distinct_names_and_audit_entries(
 
     whole = client.get(reverse(EXPORT), {"product_key": product_key, "sort": "-name"})
     selection = client.get(
-        reverse(EXPORT), {"product_key": product_key, "q": "dev-0", "state": "valid"}
+        reverse(EXPORT), {"product_key": product_key, "q": "dev-0", "state": "days_over_90"}
     )
 
     assert _filename(whole).startswith(f"certificates-{product_key}-all-")
@@ -176,7 +176,7 @@ def test_a_whole_product_and_a_selection_get_distinct_names_and_audit_entries(
         f"whole product {product_key}: 4 devices, 3 certificates ({_filename(whole)})"
     )
     assert selection_event.detail == (
-        f'selection of {product_key} (search "dev-0"; expiry state "valid"): '
+        f'selection of {product_key} (search "dev-0"; expiry state "days_over_90"): '
         f"3 devices, 3 certificates ({_filename(selection)})"
     )
 
@@ -305,7 +305,7 @@ def test_a_search_too_long_for_the_detail_keeps_the_filter_and_leaves_the_file_n
         CertificateRecord.objects.none(),
         "a1Fleet5kXz",
         "",
-        filters=(("search", search), ("expiry state", "within_30")),
+        filters=(("search", search), ("expiry state", "days_8_30")),
     )
     filename = source.filename(devices=10_000, at=timezone.now())
 
@@ -314,6 +314,6 @@ def test_a_search_too_long_for_the_detail_keeps_the_filter_and_leaves_the_file_n
     assert FILENAME.fullmatch(filename)
     assert len(detail) <= AuditEvent._meta.get_field("detail").max_length
     assert detail == (
-        f'selection of a1Fleet5kXz (search "{search}"; expiry state "within_30"): '
+        f'selection of a1Fleet5kXz (search "{search}"; expiry state "days_8_30"): '
         "10000 devices, 10000 certificates"
     )

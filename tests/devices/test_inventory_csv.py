@@ -67,6 +67,7 @@ def test_header_names_every_column_of_the_overview():
         "last_checked",
         "error_code",
         "account",
+        "state_text",
     ]
 
 
@@ -78,10 +79,25 @@ def test_ready_certificate_row_has_utc_times_days_left_and_state():
     assert cells["last_checked"] == "2026-03-15T11:00:00Z"
     assert cells["days_left"] == "10"
     assert cells["state"] == "days_8_30"
+    assert cells["state_text"] == "Expires in 8–30 days"
     assert cells["cert_status"] == "2"
     assert cells["key_matches"] == "true"
     assert cells["nickname"] == "Boiler_2"
     assert cells["error_code"] == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [(0, "Certificate being generated"), (1, "Certificate generation failed")],
+)
+def test_a_certificate_not_issued_says_whether_it_is_being_generated_or_failed(status, text):
+    (row,) = inventory_csv_rows([record(status=status, not_before=None, not_after=None)], now=NOW)
+    cells = as_dict(row)
+    assert (cells["state"], cells["cert_status"], cells["state_text"]) == (
+        "not_issued",
+        str(status),
+        text,
+    )
 
 
 def test_expired_certificate_has_negative_days_left_unquoted():

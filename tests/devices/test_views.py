@@ -462,10 +462,10 @@ def test_ready_certificate_page_shows_the_decoded_certificate(
 @pytest.mark.parametrize(
     ("device_name", "badge", "next_step"),
     [
-        ("sensor-gen", "Being generated", "still generating this device"),
+        ("sensor-gen", "Certificate being generated", "still generating this device"),
         (
             "sensor-fail",
-            "Generation failed",
+            "Certificate generation failed",
             "Re-create the certificate in the IoT Platform console",
         ),
     ],

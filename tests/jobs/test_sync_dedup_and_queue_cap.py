@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from certadmin.iot.identity import DeviceRef
+from certadmin.devices.batch_csv import batch_csv_parse
 from certadmin.jobs import runner, services
 from certadmin.jobs.models import Job, JobKind, JobState
 from certadmin.jobs.services import (
@@ -178,7 +178,7 @@ def test_a_person_with_a_full_queue_is_refused_before_the_platform_is_asked(
     with pytest.raises(JobStartError) as refused:
         product_sync_start(owner=alice, product_key=product_key)
     with pytest.raises(JobStartError) as refused_batch:
-        batch_lookup_start(owner=alice, devices=[DeviceRef(product_key, "dev-00001")])
+        batch_lookup_start(owner=alice, batch=batch_csv_parse(f"{product_key},dev-00001"))
 
     for error in (refused.value, refused_batch.value):
         assert error.code == JOB_QUEUE_FULL
