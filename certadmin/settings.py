@@ -298,6 +298,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
+# The API quotas' schedule when there is no Redis (and while Redis cannot be reached): small
+# files under this directory, locked with flock, shared by every process of this host
+# (certadmin/iot/ratelimit.py). It must be on a local filesystem. Processes on several hosts
+# can share the quotas only through REDIS_URL (`manage.py check` warns: certadmin.W021).
+IOT_RATE_LIMIT_DIR = Path(_env("CERTADMIN_RATE_LIMIT_DIR") or VAR_DIR / "ratelimit")
+
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",

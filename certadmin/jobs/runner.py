@@ -47,7 +47,7 @@ from certadmin.devices.inventory import (
     inventory_listing_store,
     inventory_unlisted_remove,
 )
-from certadmin.devices.platform import describe_iot_error, iot_client, listing_rate_limiter
+from certadmin.devices.platform import describe_iot_error, iot_client
 from certadmin.http.request_id import request_id_bound
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
 from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
@@ -175,13 +175,12 @@ def _listing_claim(job: Job, token: str) -> bool:
 def _listing_walk(job: Job, token: str, client: IotClient) -> None:
     """Fetch the product's devices page by page from where the listing stopped."""
     page = job.listing_next_page
-    limiter = listing_rate_limiter(account=job.account)
     while True:
         if Job.objects.filter(pk=job.pk, state=JobState.CANCELLING).exists():
             return
 
         def fetch(page: int = page):
-            limiter.acquire(client.access_key_id)
+            # The job's client holds it to the jobs' share of QueryDevice's quota.
             return client.query_device(
                 product_key=job.product_key,
                 page=page,

@@ -94,6 +94,7 @@ def db_worker(dashboard_iot, settings):
             "CERTADMIN_IOT_ENDPOINT": dashboard_iot.url,
             "CERTADMIN_JOB_LEASE_SECONDS": str(settings.JOB_LEASE_SECONDS),
             "CERTADMIN_JOB_QPS": str(settings.JOB_QPS),
+            "CERTADMIN_RATE_LIMIT_DIR": str(settings.IOT_RATE_LIMIT_DIR),
             "CERTADMIN_LOG_LEVEL": "WARNING",
             **extra_env,
         }
