@@ -103,7 +103,7 @@ def process_env(dashboard_iot, settings):
 
 # The task workers `make run` and `make serve` start (Makefile, Procfile): one that takes only
 # the short jobs people wait for, and one that takes any job.
-INTERACTIVE_QUEUES = "interactive,default"
+INTERACTIVE_QUEUES = "interactive"
 ANY_QUEUE = "*"
 
 

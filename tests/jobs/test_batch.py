@@ -8,8 +8,10 @@ from django.urls import reverse
 
 from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER
 from certadmin.devices.models import CertificateRecord
+from certadmin.iot.identity import DeviceRef
 from certadmin.jobs import runner
 from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
+from certadmin.jobs.services import batch_lookup_start, product_sync_start
 from tests.support.iot_accounts import account_on
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +131,10 @@ def test_a_third_job_waits_and_its_page_says_why(client_for, viewer, own_product
     waiting = Job.objects.order_by("pk").last()
     assert waiting.admitted_at is None
     page = client.get(reverse("jobs:detail", args=[waiting.pk])).content.decode()
-    assert "Waiting: this person already has 2 jobs running (at most 2 at once)." in page
+    reason = "Waiting for your other 2 running jobs to end (at most 2 run at once per person)."
+    assert reason in page
+    # The jobs list says it too, beside the job's state.
+    assert reason in client.get(reverse("jobs:list")).content.decode()
 
 
 def test_batch_page_needs_the_viewer_permission(client, client_for, auditor):
@@ -167,3 +172,26 @@ def test_results_csv_neutralises_formulas_and_only_lists_the_jobs_devices(client
     CertificateRecord.objects.create(product_key="a1BwAGV1234", device_name="not-in-job")
     rows = _results_csv(client_for(viewer), job)
     assert [row[1] for row in rows[1:]] == ["'=cmd|x"]
+
+
+def _queued_runs(job) -> set[tuple[str, int]]:
+    from django_tasks_db.models import DBTaskResult
+
+    runs = DBTaskResult.objects.filter(task_path__endswith=".job_work", args_kwargs__args__0=job.pk)
+    return {(run.queue_name, run.priority) for run in runs}
+
+
+def test_a_short_batch_queues_as_interactive_and_a_large_one_with_the_syncs(
+    viewer, own_product, settings, django_capture_on_commit_callbacks
+):
+    settings.JOB_INTERACTIVE_MAX_ITEMS = 2
+    settings.JOBS_PER_PERSON = 3
+    product_key = own_product(3)
+    names = [DeviceRef(product_key, f"dev-{n:05d}") for n in (1, 2, 3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        short = batch_lookup_start(owner=viewer, devices=names[:2])
+        large = batch_lookup_start(owner=viewer, devices=names)
+        sync = product_sync_start(owner=viewer, product_key=own_product(1))
+    assert _queued_runs(short) == {("interactive", 10)}
+    assert _queued_runs(large) == {("sync", 0)}
+    assert _queued_runs(sync) == {("sync", 0)}
