@@ -43,23 +43,30 @@ run: install messages
 	export CERTADMIN_IOT_ENDPOINT=http://127.0.0.1:$(EMULATOR_PORT); \
 	$(PY) manage.py iot_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --write-ca var/emulator-ca.pem & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
+	$(PY) manage.py task_worker --no-reload --queue-name interactive & \
 	$(PY) manage.py task_worker --no-reload --queue-name '*' & \
 	$(PY) manage.py crontask --no-heartbeat & \
-	sleep 3; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard, the job worker, the scheduler and the emulator)"; \
+	sleep 3; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard, the job workers, the scheduler and the emulator)"; \
 	echo "  log in as one of these demo users (username, password, role):"; \
 	$(PY) manage.py seed_demo; echo; \
 	wait
 
 # Production: refuse a missing configuration before touching anything, then migrate, collect
-# static files, compile catalogs, and run gunicorn (gunicorn.conf.py) with TASK_WORKERS task
-# workers and the scheduler. Metrics of every process meet in PROMETHEUS_MULTIPROC_DIR, emptied
-# first. The scheduler holds a Redis lock: on a second host it waits as a standby, trying again
-# every 10 s, and takes over when the first one stops.
+# static files, compile catalogs, and run gunicorn (gunicorn.conf.py) with task workers and the
+# scheduler. Task workers: INTERACTIVE_WORKERS that take only the short jobs people wait for
+# (queue "interactive"), and TASK_WORKERS that take any job, syncs included, so a sync never
+# holds every worker a short job can use (settings.py, "Background jobs"); `make run` starts one
+# of each. The scheduler holds a Redis lock: on a second host it waits as a standby, trying
+# again every 10 s, and takes over when the first one stops. Metrics of every process meet in
+# PROMETHEUS_MULTIPROC_DIR, emptied first.
 TASK_WORKERS ?= $(or $(CERTADMIN_TASK_WORKERS),2)
+INTERACTIVE_WORKERS ?= $(or $(CERTADMIN_INTERACTIVE_WORKERS),1)
 # Only serve's processes share a metrics directory: `make run` and `make test` keep metrics in
 # each process.
 serve: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 serve: install
+	@test "$(INTERACTIVE_WORKERS)" -ge 1 || { echo "CERTADMIN_INTERACTIVE_WORKERS must be 1 or more:" \
+		"without one, a long sync holds up every short job (docs/deployment.md)." >&2; exit 1; }
 	@test -n "$$ALIBABA_CLOUD_ACCESS_KEY_ID" || { echo "make serve runs production and needs its environment:" \
 		"ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, CERTADMIN_AUDIT_KEYS," \
 		"CERTADMIN_AUDIT_SIGNING_KEY," \
@@ -76,6 +83,7 @@ serve: install
 	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --ignore=.venv -v 0; fi
 	rm -rf "$(PROMETHEUS_MULTIPROC_DIR)" && mkdir -p "$(PROMETHEUS_MULTIPROC_DIR)"
 	@trap 'kill 0 2>/dev/null' EXIT; unset CERTADMIN_MIGRATE_DATABASE_URL; \
+	for i in $$(seq $(INTERACTIVE_WORKERS)); do $(PY) manage.py task_worker --no-reload --queue-name interactive & done; \
 	for i in $$(seq $(TASK_WORKERS)); do $(PY) manage.py task_worker --no-reload --queue-name '*' & done; \
 	while :; do $(PY) manage.py crontask --no-heartbeat; sleep 10; done & \
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py & \

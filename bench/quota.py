@@ -88,9 +88,11 @@ def main() -> None:
             failed.samples.append(sum(errors for _, errors in results))
     finally:
         emulator.stop()
+    from django.conf import settings
+
     from certadmin.devices.platform import _limiters
 
-    limiter = _limiters(redis_url, 8)["interactive"]
+    limiter = _limiters(redis_url, str(settings.IOT_RATE_LIMIT_DIR), 8)["interactive"]
     report(
         args,
         name="quota",

@@ -301,6 +301,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
+# The API quotas' schedule when there is no Redis (and while Redis cannot be reached): small
+# files under this directory, locked with flock, shared by every process of this host
+# (certadmin/iot/ratelimit.py). It must be on a local filesystem. Processes on several hosts
+# can share the quotas only through REDIS_URL (`manage.py check` warns: certadmin.W021).
+IOT_RATE_LIMIT_DIR = Path(_env("CERTADMIN_RATE_LIMIT_DIR") or VAR_DIR / "ratelimit")
+
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -350,7 +356,25 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEMO_MODE
 
 # --- Background jobs (django.tasks on the django-tasks-db queue; see certadmin/jobs) --------
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Two queues, so that a long sync never holds up a short job someone is waiting for:
+# - "sync": product syncs, and batch lookups of more than JOB_INTERACTIVE_MAX_ITEMS devices;
+# - "interactive": the short jobs people wait for (batch lookups, chain verifications) and the
+#   jobs' watchdogs, at a higher priority, so a worker that takes both takes these first.
+# `make run` and `make serve` (and the Procfile) start workers that take only "interactive"
+# (CERTADMIN_INTERACTIVE_WORKERS, at least 1) beside workers that take every queue
+# (CERTADMIN_TASK_WORKERS): see docs/deployment.md, "Job workers". ("default" is Django's
+# queue for any other task; the workers that take every queue run it.)
+JOB_QUEUE_SYNC = "sync"
+JOB_QUEUE_INTERACTIVE = "interactive"
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", JOB_QUEUE_INTERACTIVE, JOB_QUEUE_SYNC],
+    }
+}
+# A batch lookup of more devices than this is a long job: it queues with the syncs (at the
+# jobs' 8 lookups per second, 500 devices take about a minute).
+JOB_INTERACTIVE_MAX_ITEMS = int(_env("CERTADMIN_JOB_INTERACTIVE_MAX_ITEMS", "500"))
 # Of QueryDeviceCert's 10 QPS per account, what all jobs together may use: the rest stays free
 # for people opening certificate pages.
 JOB_QPS = int(_env("CERTADMIN_JOB_QPS", "8"))

@@ -54,6 +54,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Never the demo's var/audit-checkpoints: a checkpoint a demo run wrote names rows that the
     # test database does not have.
     settings.AUDIT_CHECKPOINT_DIR = tempfile.mkdtemp(prefix="certadmin-test-checkpoints-")
+    # The quotas' schedule of this test run (and of the processes its tests start), not the
+    # demo's var/ratelimit.
+    settings.IOT_RATE_LIMIT_DIR = tempfile.mkdtemp(prefix="certadmin-test-ratelimit-")
 
 
 @pytest.fixture(autouse=True)

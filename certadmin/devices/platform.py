@@ -18,57 +18,77 @@ from certadmin.iot.accounts import IotAccount
 from certadmin.iot.client import CallRecord, IotClient
 from certadmin.iot.errors import IotError, IotResponseError, IotTransportError
 from certadmin.iot.ratelimit import (
+    ACTION_QPS,
+    JOB_QPS,
+    QUERY_DEVICE_CERT,
     QUERY_DEVICE_CERT_QPS,
+    FileRateLimiter,
     GcraRateLimiter,
     JobShareRateLimiter,
     RateLimiter,
     RedisRateLimiter,
-    process_rate_limiter,
 )
 
 logger = logging.getLogger(__name__)
 
-# QueryDevice's quota is 50 QPS per account; a sync's paging keeps to half of it, leaving the
-# rest to the dashboard's device lists.
-LISTING_QPS = 25
-
 
 @functools.cache
 def _limiters(
-    redis_url: str, job_qps: int, qps: int = QUERY_DEVICE_CERT_QPS
+    redis_url: str, rate_limit_dir: str, job_qps: int, qps: int = QUERY_DEVICE_CERT_QPS
 ) -> dict[str, RateLimiter]:
-    # One set per account quota (``qps``/``job_qps``). The limiters key their schedules by the
-    # AccessKeyId the client passes: accounts with different AccessKeys never share a schedule,
-    # and two names for one AccessKey (two instances of one Alibaba Cloud account) share the
-    # quota the platform itself counts per account.
-    if not redis_url:
-        account = (
-            process_rate_limiter
-            if qps == QUERY_DEVICE_CERT_QPS
-            else GcraRateLimiter(limit=qps, max_wait=10.0)
+    # One set per account quota (``qps``/``job_qps`` are QueryDeviceCert's; every other action
+    # has the platform's quota and the jobs' share in ``ACTION_QPS``/``JOB_QPS``). The limiters
+    # key their schedules by the AccessKeyId the client passes and the quota: accounts with
+    # different AccessKeys never share a schedule, and two names for one AccessKey (two
+    # instances of one Alibaba Cloud account) share the quotas the platform itself counts per
+    # account.
+    account_limits = {**ACTION_QPS, QUERY_DEVICE_CERT: qps}
+    job_limits = {**JOB_QPS, QUERY_DEVICE_CERT: job_qps}
+
+    def on_host(limits: dict[str, int], **options) -> RateLimiter:
+        # The processes of this host share the schedule through files; a process falls back
+        # to its own memory only while the directory cannot be used.
+        return FileRateLimiter(
+            rate_limit_dir,
+            limits=limits,
+            fallback=GcraRateLimiter(limits=limits, **options),
+            **options,
         )
+
+    if not redis_url:
         return {
-            "interactive": account,
+            "interactive": on_host(account_limits, max_wait=10.0),
             # The jobs' share needs no spacing margin: the account limiter behind it keeps
-            # the platform's window.
+            # the platform's window. A job may wait longer for its turn than a person.
             "job": JobShareRateLimiter(
-                batch=GcraRateLimiter(limit=job_qps, margin=0), account=account
+                batch=on_host(job_limits, margin=0),
+                account=on_host(account_limits, max_wait=30.0),
             ),
-            "listing": GcraRateLimiter(limit=LISTING_QPS),
         }
     import redis
 
-    # Several gunicorn workers and job workers share one account quota: count calls in Redis.
+    # Several gunicorn workers and job workers on several hosts share one account's quotas:
+    # count calls in Redis (on this host's files while Redis cannot be reached).
     connection = redis.Redis.from_url(redis_url)
     return {
-        "interactive": RedisRateLimiter(connection, limit=qps, max_wait=5.0),
-        "job": JobShareRateLimiter(
-            batch=RedisRateLimiter(connection, limit=job_qps, margin=0),
-            # The same keys as the interactive limiter: one account budget. A job may wait
-            # longer for its turn than a person.
-            account=RedisRateLimiter(connection, limit=qps, max_wait=30.0),
+        "interactive": RedisRateLimiter(
+            connection,
+            limits=account_limits,
+            max_wait=5.0,
+            fallback=on_host(account_limits, max_wait=5.0),
         ),
-        "listing": RedisRateLimiter(connection, limit=LISTING_QPS, prefix="certadmin:iot:listing:"),
+        "job": JobShareRateLimiter(
+            batch=RedisRateLimiter(
+                connection, limits=job_limits, margin=0, fallback=on_host(job_limits, margin=0)
+            ),
+            # The same keys as the interactive limiter: one account budget.
+            account=RedisRateLimiter(
+                connection,
+                limits=account_limits,
+                max_wait=30.0,
+                fallback=on_host(account_limits, max_wait=30.0),
+            ),
+        ),
     }
 
 
@@ -90,7 +110,9 @@ def _call_report(record: CallRecord, *, account: str) -> None:
 
 
 @functools.cache
-def _client(purpose: str, account: IotAccount, redis_url: str, deadline: float | None) -> IotClient:
+def _client(
+    purpose: str, account: IotAccount, redis_url: str, rate_limit_dir: str, deadline: float | None
+) -> IotClient:
     # A person waits for a page: one budget for all attempts, and a read timeout (the call may
     # have run and spent quota) is not repeated. A job has no deadline and retries as before.
     return IotClient(
@@ -99,7 +121,7 @@ def _client(purpose: str, account: IotAccount, redis_url: str, deadline: float |
         access_key_secret=account.access_key_secret,
         security_token=account.security_token,
         region_id=account.region,
-        rate_limiter=_limiters(redis_url, account.job_qps, account.qps)[purpose],
+        rate_limiter=_limiters(redis_url, rate_limit_dir, account.job_qps, account.qps)[purpose],
         deadline=deadline,
         retry_read_timeouts=deadline is None,
         # Metrics and a log line per call (certadmin/ops), outside the pure client.
@@ -114,22 +136,18 @@ def iot_client(
     kept alive.
 
     Interactive calls (pages, the CLI) end within ``IOT_DEADLINE_SECONDS``. ``purpose="job"``
-    is the client every background job uses: no deadline, and each QueryDeviceCert takes a
-    grant from the jobs' batch budget (the account's ``job_qps``) and then from the account
-    budget that interactive calls share, so jobs never take the whole quota.
+    is the client every background job uses: no deadline, and each call takes a grant from the
+    jobs' budget (its action's share, ``JOB_QPS``; QueryDeviceCert's is the account's
+    ``job_qps``) and then from the account budget that interactive calls share, so jobs never
+    take a whole quota.
     """
     return _client(
         purpose,
         iot_account(account),
         settings.REDIS_URL,
+        str(settings.IOT_RATE_LIMIT_DIR),
         settings.IOT_DEADLINE_SECONDS if purpose == "interactive" else None,
     )
-
-
-def listing_rate_limiter(*, account: str = "") -> RateLimiter:
-    """The limiter a sync's QueryDevice paging acquires per page (key: the AccessKeyId)."""
-    configured = iot_account(account)
-    return _limiters(settings.REDIS_URL, configured.job_qps, configured.qps)["listing"]
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ timeout (``Transport.Timeout``: the request was sent, so it may have run and spe
 raised at once; a connection that could not be made (``Transport.Unreachable``) is still retried
 within the deadline. A page uses both; a background job may keep ``deadline=None`` and retries.
 
-Rate limiting: before every ``QueryDeviceCert`` attempt the client calls
-``rate_limiter.acquire(access_key_id)`` (the quota is 10 QPS per account, shared by its RAM users).
-``QueryDevice``, ``BatchQueryDeviceDetail`` and ``QueryDeviceDetail`` are not limited here (a sync
-holds its listing to its own limiter); a ``Throttling`` answer to them is retried like any other.
+Rate limiting: before every attempt the client calls
+``rate_limiter.acquire(access_key_id, quota=...)`` for each quota the call counts against
+(``ratelimit.call_quotas``: its action's, and for a ``QueryDevice`` page at or past row 100,000
+the deep-page quota too). Quotas are per account, shared by its RAM users, one per action.
 
 Listing: ``QueryDevice`` answers carry a ``NextToken`` (``DeviceListPage.next_token``, "" on the
 last page). The platform returns no data for a page past ``LISTING_WINDOW_ROWS`` rows unless the
@@ -69,7 +69,7 @@ from certadmin.iot.errors import (
     IotTransportError,
 )
 from certadmin.iot.platform_text import platform_identifier, platform_message, platform_token
-from certadmin.iot.ratelimit import RateLimiter, process_rate_limiter
+from certadmin.iot.ratelimit import RateLimiter, call_quotas, process_rate_limiter
 from certadmin.iot.results import (
     DeviceCert,
     DeviceDetail,
@@ -390,7 +390,7 @@ class IotClient:
             params["NextToken"] = next_token
         if iot_instance_id:
             params["IotInstanceId"] = iot_instance_id
-        data, request_id, _ = self._call("QueryDevice", params, rate_limit_key=None)
+        data, request_id, _ = self._call("QueryDevice", params, rate_limit_key=self.access_key_id)
         return parse_device_list_page(
             data,
             product_key=product_key,
@@ -489,9 +489,11 @@ class IotClient:
         )
         deadline_at = None if self.deadline is None else time.monotonic() + self.deadline
         last_error: IotError | None = None
+        quotas = call_quotas(action, params) if rate_limit_key is not None else ()
         for attempt in range(1, self.max_attempts + 1):
-            if rate_limit_key is not None and self.rate_limiter is not None:
-                self.rate_limiter.acquire(rate_limit_key)
+            if self.rate_limiter is not None:
+                for quota in quotas:
+                    self.rate_limiter.acquire(rate_limit_key, quota=quota)
             if deadline_at is not None and time.monotonic() >= deadline_at:
                 # The limiter's wait used up the budget: do not start a call that cannot finish.
                 raise last_error or self._deadline_error()

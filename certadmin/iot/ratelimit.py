@@ -1,12 +1,21 @@
-"""Client-side rate limiting, so the dashboard stays under QueryDeviceCert's 10 QPS per account.
+"""Client-side rate limiting, so the dashboard stays within each API action's quota per account.
 
-A limiter spaces the calls made under one key (the client uses the AccessKeyId, since RAM users
-share their account's quota) at least ``window * (1 + margin) / limit`` seconds apart: the
-Generic Cell Rate Algorithm with no burst. Each ``acquire`` reserves the next free slot (the
-key's "theoretical arrival time") and sleeps until it, so waiting callers are served in order
-and no window of ``window`` seconds ever holds more than ``limit`` grants. ``acquire`` gives up
-with ``RateLimitTimeout`` (an ``IotThrottledError``, code ``Throttling.Local``) when the slot is
-more than ``max_wait`` seconds away, reserving nothing.
+Every action has its own quota per Alibaba Cloud account (every AccessKey of the account, its
+RAM users' included, shares it): ``ACTION_QPS``. ``QueryDevice`` has two: 50 calls/s, and 2
+calls/s once ``CurrentPage × PageSize ≥ 100,000`` (``QUERY_DEVICE_DEEP``); ``call_quotas`` says
+which quotas one call counts against. A quota is named by its action, and a limiter's
+``acquire(key, quota=...)`` holds calls under one key (the client passes the AccessKeyId) to
+that quota's rate, each quota on its own schedule.
+
+A limiter spaces the calls made under one key and quota at least
+``window * (1 + margin) / limit`` seconds apart: the Generic Cell Rate Algorithm with no burst.
+Each ``acquire`` reserves the next free slot (the schedule's "theoretical arrival time") and
+sleeps until it, so waiting callers are served in order and no window of ``window`` seconds
+ever holds more than ``limit`` grants. ``acquire`` gives up with ``RateLimitTimeout`` (an
+``IotThrottledError``, code ``Throttling.Local``) when the slot is more than ``max_wait``
+seconds away, reserving nothing. A quota the limiter has no limit for is refused
+(``ValueError``): a call's limit is known before it is sent, never learnt from a
+``Throttling`` answer.
 
 Why spacing and not a window of grants: the platform (and the emulator) refuse the 11th arrival
 within any second. A sliding window of grants lets 10 calls go at once, so the network's jitter
@@ -17,15 +26,38 @@ from ``bench/quota.py`` (two processes sharing Redis against the emulator's real
 window: 0 throttled from 3 % up) and from the two-host test, where two gunicorn instances on a
 loaded machine brought the 11th arrival within 30 ms of the window at 3 %.
 
-- ``GcraRateLimiter``: in-process and thread-safe; ``process_rate_limiter`` is the one
-  instance every client in the process shares by default.
-- ``RedisRateLimiter``: the same schedule kept in Redis (one key per limiter key, updated by an
-  atomic Lua script on Redis's clock), shared by every worker process.
+Where the schedule lives decides who shares it:
+
+- ``GcraRateLimiter``: in one process's memory, thread-safe. ``process_rate_limiter`` is the one
+  instance every client of a process shares by default (the pure client, tests, benchmarks).
+- ``FileRateLimiter``: in small files under a directory, one per key and quota, each read and
+  rewritten under an exclusive ``fcntl.flock``: shared by every process of one host, which is
+  what the demo and a one-host deployment without Redis need (a ``cert_sync --wait`` beside a
+  task worker, several gunicorn workers). Chosen over a row in the database because it is as
+  cheap as the call it guards (an open, a lock, 40 bytes; no database write per call, which on
+  SQLite would queue every grant behind the jobs' and the audit trail's writers on its single
+  write lock), because the kernel drops a lock when its process dies (no stale lock after a
+  kill -9), and because it keeps this package free of Django. The slot is a
+  ``time.monotonic()`` reading, the clock every process of a host shares and that a wall-clock
+  step cannot move, stored with the kernel's boot id so a schedule from before a reboot is
+  ignored. It cannot be shared across hosts (nor through NFS, whose locks are not reliable):
+  several hosts need Redis, and ``manage.py check`` says so.
+- ``RedisRateLimiter``: in Redis (one key per key and quota, updated by an atomic Lua script on
+  Redis's clock), shared by every process on every host.
+
+``JobShareRateLimiter`` is what background jobs use: a grant from the jobs' own budget
+(``JOB_QPS``, a share of each quota) and then one from the account's, so jobs always leave the
+rest of every quota to people.
 """
 
+import fcntl
+import hashlib
 import logging
+import os
 import threading
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from certadmin.iot.errors import RateLimitTimeout
@@ -35,18 +67,61 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-QUERY_DEVICE_CERT_QPS = 10
+QUERY_DEVICE_CERT = "QueryDeviceCert"
+QUERY_DEVICE = "QueryDevice"
+BATCH_QUERY_DEVICE_DETAIL = "BatchQueryDeviceDetail"
+QUERY_DEVICE_DETAIL = "QueryDeviceDetail"
+# QueryDevice's deep pages (CurrentPage × PageSize at or past DEEP_PAGE_ROWS) count against a
+# quota of their own, besides QueryDevice's.
+QUERY_DEVICE_DEEP = "QueryDevice.deep"
+DEEP_PAGE_ROWS = 100_000
+
+# Each quota's calls per second per Alibaba Cloud account (the platform's API reference).
+ACTION_QPS: Mapping[str, int] = {
+    QUERY_DEVICE_CERT: 10,
+    QUERY_DEVICE: 50,
+    QUERY_DEVICE_DEEP: 2,
+    BATCH_QUERY_DEVICE_DETAIL: 5,
+    QUERY_DEVICE_DETAIL: 50,
+}
+# Of each quota, what all background jobs of an account together may take; the rest is kept
+# for people (pages, device lists, the CLI). QueryDeviceCert's share is configurable per
+# account (CERTADMIN_JOB_QPS). Jobs may take every deep QueryDevice page: only a sync lists that
+# far (a device list scans at most 1,000 devices).
+JOB_QPS: Mapping[str, int] = {
+    QUERY_DEVICE_CERT: 8,
+    QUERY_DEVICE: 25,
+    QUERY_DEVICE_DEEP: 2,
+    BATCH_QUERY_DEVICE_DETAIL: 4,
+    QUERY_DEVICE_DETAIL: 40,
+}
+QUERY_DEVICE_CERT_QPS = ACTION_QPS[QUERY_DEVICE_CERT]
 # The platform's quota window, in seconds.
 QUOTA_WINDOW = 1.0
 # Extra spacing between grants, as a fraction of the quota's interval (see the module text).
 SPACING_MARGIN = 0.05
 
 
-class RateLimiter(Protocol):
-    """Anything that can block until one more call under ``key`` is allowed."""
+def call_quotas(action: str, params: Mapping[str, str]) -> tuple[str, ...]:
+    """The quotas one call of ``action`` with ``params`` counts against, scarcest first: its
+    action's, and for a ``QueryDevice`` page at or past row 100,000 (``CurrentPage ×
+    PageSize``, defaults 1 and 10) the deep-page quota before it."""
+    if action == QUERY_DEVICE:
+        try:
+            rows = int(params.get("CurrentPage") or 1) * int(params.get("PageSize") or 10)
+        except ValueError:
+            rows = 0
+        if rows >= DEEP_PAGE_ROWS:
+            return (QUERY_DEVICE_DEEP, QUERY_DEVICE)
+    return (action,)
 
-    def acquire(self, key: str) -> None:
-        """Block until a call under ``key`` is allowed (or raise ``RateLimitTimeout``)."""
+
+class RateLimiter(Protocol):
+    """Anything that can block until one more call under ``key`` is within ``quota``."""
+
+    def acquire(self, key: str, *, quota: str) -> None:
+        """Block until a call under ``key`` is within ``quota`` (or raise
+        ``RateLimitTimeout``)."""
         ...
 
 
@@ -56,21 +131,32 @@ def _interval(limit: int, window: float, margin: float) -> float:
     return window * (1 + margin) / limit
 
 
+def _intervals(limits: Mapping[str, int], window: float, margin: float) -> dict[str, float]:
+    return {quota: _interval(limit, window, margin) for quota, limit in limits.items()}
+
+
+def _quota_interval(intervals: Mapping[str, float], quota: str) -> float:
+    try:
+        return intervals[quota]
+    except KeyError:
+        raise ValueError(f"no rate limit is known for {quota!r}") from None
+
+
 class GcraRateLimiter:
-    """In-process limiter: grants under one key at least ``window * (1 + margin) / limit``
-    seconds apart, in the order asked. Thread-safe; a waiting thread sleeps (its slot is
-    reserved), it does not poll."""
+    """In-process limiter: grants under one key and quota at least
+    ``window * (1 + margin) / limits[quota]`` seconds apart, in the order asked. Thread-safe; a
+    waiting thread sleeps (its slot is reserved), it does not poll."""
 
     def __init__(
         self,
         *,
-        limit: int = QUERY_DEVICE_CERT_QPS,
+        limits: Mapping[str, int] = ACTION_QPS,
         window: float = QUOTA_WINDOW,
         margin: float = SPACING_MARGIN,
         max_wait: float | None = None,
     ) -> None:
-        self.interval = _interval(limit, window, margin)
-        self.limit = limit
+        self.intervals = _intervals(limits, window, margin)
+        self.limits = dict(limits)
         self.window = window
         self.margin = margin
         self.max_wait = max_wait
@@ -79,19 +165,21 @@ class GcraRateLimiter:
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(limit={self.limit}, window={self.window}, "
+            f"{type(self).__name__}(limits={self.limits}, window={self.window}, "
             f"margin={self.margin}, max_wait={self.max_wait})"
         )
 
-    def acquire(self, key: str) -> None:
-        """Reserve the next free slot under ``key`` and sleep until it."""
+    def acquire(self, key: str, *, quota: str) -> None:
+        """Reserve the next free slot under ``key`` and ``quota`` and sleep until it."""
+        interval = _quota_interval(self.intervals, quota)
+        schedule = f"{quota}:{key}"
         with self._lock:
             now = time.monotonic()
-            slot = max(self._next.get(key, now), now)
+            slot = max(self._next.get(schedule, now), now)
             wait = slot - now
             if self.max_wait is not None and wait > self.max_wait:
                 raise RateLimitTimeout()
-            self._next[key] = slot + self.interval
+            self._next[schedule] = slot + interval
         if wait > 0:
             time.sleep(wait)
 
@@ -102,7 +190,112 @@ class GcraRateLimiter:
 
 
 # The one in-process limiter every client shares unless given another.
-process_rate_limiter = GcraRateLimiter(limit=QUERY_DEVICE_CERT_QPS, max_wait=10.0)
+process_rate_limiter = GcraRateLimiter(max_wait=10.0)
+
+
+def _boot_id() -> str:
+    # Linux names each boot; elsewhere "" (a slot far ahead is then caught by STALE_AHEAD).
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+_BOOT_ID = _boot_id()
+# A stored slot further ahead than this was not reserved by this boot's clock: ignored.
+STALE_AHEAD = 3600.0
+
+
+class FileRateLimiter:
+    """GCRA limiter whose schedule lives in files under ``directory`` (one per key and quota,
+    read and rewritten under ``fcntl.flock``): shared by every process of this host.
+
+    Same spacing as ``GcraRateLimiter``. When the directory cannot be used (missing rights, a
+    full disk), calls are limited by ``fallback`` (this process's limiter) instead of failing,
+    and logged once per ``retry_files_after`` seconds.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        limits: Mapping[str, int] = ACTION_QPS,
+        window: float = QUOTA_WINDOW,
+        margin: float = SPACING_MARGIN,
+        max_wait: float | None = None,
+        fallback: RateLimiter | None = process_rate_limiter,
+        retry_files_after: float = 30.0,
+    ) -> None:
+        self.directory = Path(directory)
+        self.intervals = _intervals(limits, window, margin)
+        self.limits = dict(limits)
+        self.window = window
+        self.margin = margin
+        self.max_wait = max_wait
+        self.fallback = fallback
+        self.retry_files_after = retry_files_after
+        self._files_down_until = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({str(self.directory)!r}, limits={self.limits}, "
+            f"window={self.window}, margin={self.margin}, max_wait={self.max_wait})"
+        )
+
+    def _path(self, key: str, quota: str) -> Path:
+        # The key (an AccessKeyId, maybe with a prefix) as a digest: a safe, fixed-size name.
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return self.directory / f"{quota}-{digest}"
+
+    def acquire(self, key: str, *, quota: str) -> None:
+        """Reserve the next free slot under ``key`` and ``quota`` in its file and sleep until
+        it."""
+        interval = _quota_interval(self.intervals, quota)
+        if self.fallback is not None and time.monotonic() < self._files_down_until:
+            self.fallback.acquire(key, quota=quota)
+            return
+        try:
+            wait = self._reserve(self._path(key, quota), interval)
+        except OSError as exc:
+            if self.fallback is None:
+                raise
+            logger.warning(
+                "rate limiter: %s unusable (%s); limiting in-process for %.0fs",
+                self.directory,
+                type(exc).__name__,
+                self.retry_files_after,
+            )
+            self._files_down_until = time.monotonic() + self.retry_files_after
+            self.fallback.acquire(key, quota=quota)
+            return
+        if wait > 0:
+            time.sleep(wait)
+
+    def _reserve(self, path: Path, interval: float) -> float:
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            # Closing the descriptor releases the lock, as does the process's death.
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            now = time.monotonic()
+            boot, _, stored = os.pread(descriptor, 64, 0).decode("ascii", "replace").partition(" ")
+            try:
+                slot = float(stored) if boot == _BOOT_ID else now
+            except ValueError:
+                slot = now
+            if not now <= slot <= now + STALE_AHEAD:
+                slot = now
+            wait = slot - now
+            if self.max_wait is not None and wait > self.max_wait:
+                raise RateLimitTimeout()
+            record = f"{_BOOT_ID} {slot + interval:.6f}".encode("ascii").ljust(64)
+            os.pwrite(descriptor, record, 0)
+        finally:
+            os.close(descriptor)
+        return wait
 
 
 # GCRA in one atomic step on Redis's clock (TIME: the one clock every worker agrees on), in
@@ -130,15 +323,16 @@ class RedisRateLimiter:
     """GCRA limiter whose schedule lives in Redis, shared by every process using the server.
 
     Same spacing as ``GcraRateLimiter``. While Redis cannot be reached, calls are limited by
-    ``fallback`` (this process's limiter) instead of failing, and Redis is not asked again for
-    ``retry_redis_after`` seconds, so an outage does not slow every call.
+    ``fallback`` instead of failing (the dashboard passes this host's ``FileRateLimiter``), and
+    Redis is not asked again for ``retry_redis_after`` seconds, so an outage does not slow
+    every call.
     """
 
     def __init__(
         self,
         client: "redis.Redis",
         *,
-        limit: int = QUERY_DEVICE_CERT_QPS,
+        limits: Mapping[str, int] = ACTION_QPS,
         window: float = QUOTA_WINDOW,
         margin: float = SPACING_MARGIN,
         max_wait: float | None = None,
@@ -149,8 +343,8 @@ class RedisRateLimiter:
         import redis
 
         self._redis_error = redis.RedisError
-        self.interval = _interval(limit, window, margin)
-        self.limit = limit
+        self.intervals = _intervals(limits, window, margin)
+        self.limits = dict(limits)
         self.window = window
         self.margin = margin
         self.max_wait = max_wait
@@ -162,21 +356,22 @@ class RedisRateLimiter:
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(limit={self.limit}, window={self.window}, "
+            f"{type(self).__name__}(limits={self.limits}, window={self.window}, "
             f"margin={self.margin}, max_wait={self.max_wait}, prefix={self.prefix!r})"
         )
 
-    def acquire(self, key: str) -> None:
-        """Reserve the next free slot under ``key`` in Redis and sleep until it."""
+    def acquire(self, key: str, *, quota: str) -> None:
+        """Reserve the next free slot under ``key`` and ``quota`` in Redis and sleep until it."""
+        interval = _quota_interval(self.intervals, quota)
         if self.fallback is not None and time.monotonic() < self._redis_down_until:
-            self.fallback.acquire(key)
+            self.fallback.acquire(key, quota=quota)
             return
         max_wait_us = -1 if self.max_wait is None else int(self.max_wait * 1_000_000)
         try:
             wait_us = int(
                 self._script(
-                    keys=[self.prefix + key],
-                    args=[round(self.interval * 1_000_000), max_wait_us],
+                    keys=[f"{self.prefix}{quota}:{key}"],
+                    args=[round(interval * 1_000_000), max_wait_us],
                 )
             )
         except self._redis_error as exc:
@@ -184,12 +379,12 @@ class RedisRateLimiter:
                 raise
             # Only the class name: a Redis error's text can name the server's address.
             logger.warning(
-                "rate limiter: Redis unavailable (%s); limiting in-process for %.0fs",
+                "rate limiter: Redis unavailable (%s); limiting on this host for %.0fs",
                 type(exc).__name__,
                 self.retry_redis_after,
             )
             self._redis_down_until = time.monotonic() + self.retry_redis_after
-            self.fallback.acquire(key)
+            self.fallback.acquire(key, quota=quota)
             return
         if wait_us < 0:
             raise RateLimitTimeout()
@@ -197,16 +392,17 @@ class RedisRateLimiter:
             time.sleep(wait_us / 1_000_000)
 
 
-# The batch budget's keys sit beside the account's: "batch:<AccessKeyId>".
+# The jobs' budget's keys sit beside the account's: "batch:<AccessKeyId>".
 BATCH_KEY_PREFIX = "batch:"
 
 
 class JobShareRateLimiter:
-    """A job's limiter: a grant from the shared batch budget, then one from the account's.
+    """A job's limiter: a grant from the shared jobs' budget, then one from the account's.
 
-    ``batch`` grants at most the jobs' share of the quota (e.g. 8 of 10 per window) across all
-    jobs; ``account`` is the very limiter the dashboard's interactive calls use, so a job never
-    pushes the account over its quota and always leaves the rest of it to people.
+    ``batch`` grants at most the jobs' share of each quota (e.g. 8 of QueryDeviceCert's 10 per
+    window) across all jobs; ``account`` is the very limiter the dashboard's interactive calls
+    use, so a job never pushes the account over a quota and always leaves the rest of it to
+    people.
     """
 
     def __init__(self, *, batch: RateLimiter, account: RateLimiter) -> None:
@@ -216,7 +412,7 @@ class JobShareRateLimiter:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(batch={self.batch!r}, account={self.account!r})"
 
-    def acquire(self, key: str) -> None:
-        """Block until both the batch budget and the account budget allow a call."""
-        self.batch.acquire(BATCH_KEY_PREFIX + key)
-        self.account.acquire(key)
+    def acquire(self, key: str, *, quota: str) -> None:
+        """Block until both the jobs' budget and the account's allow a call within ``quota``."""
+        self.batch.acquire(BATCH_KEY_PREFIX + key, quota=quota)
+        self.account.acquire(key, quota=quota)

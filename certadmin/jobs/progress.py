@@ -1,5 +1,7 @@
 """A job's progress as its page and ``cert_sync`` show it: numbers for the bar, and the state
-in words (translated here, so the selectors return data only)."""
+in words (translated here, so the selectors return data only), including what a waiting job
+waits for: the person's other running jobs, a free sync worker (naming the long job that holds
+it), or any worker at all."""
 
 import math
 from dataclasses import dataclass
@@ -8,8 +10,13 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from certadmin.jobs.models import Job, JobState
-from certadmin.jobs.selectors import jobs_running
+from certadmin.jobs.models import Job, JobKind, JobState
+from certadmin.jobs.selectors import (
+    job_is_long,
+    jobs_admitted_count,
+    jobs_holding_workers,
+    jobs_running,
+)
 
 
 @dataclass(frozen=True)
@@ -26,9 +33,10 @@ class JobProgress:
     state_text: str
 
 
-def job_progress(*, job: Job) -> JobProgress:
-    """Progress of ``job``. The time left assumes the jobs' share of its API account's quota
-    (the account's ``job_qps``) is split evenly among the account's running jobs."""
+def job_progress(*, job: Job, viewer=None) -> JobProgress:
+    """Progress of ``job``, as ``viewer`` (who may be its owner) reads it. The time left
+    assumes the jobs' share of its API account's quota (the account's ``job_qps``) is split
+    evenly among the account's running jobs."""
     total = max(job.total, job.done)
     fraction = job.done / total if total else (1.0 if not job.is_active else 0.0)
     seconds_left = None
@@ -44,19 +52,89 @@ def job_progress(*, job: Job) -> JobProgress:
         fraction=fraction,
         percent=int(fraction * 100),
         seconds_left=seconds_left,
-        state_text=_state_text(job, seconds_left),
+        state_text=job_waiting_text(job=job, viewer=viewer) or _state_text(job, seconds_left),
     )
 
 
-def _state_text(job: Job, seconds_left: int | None) -> str:
-    if job.state == JobState.QUEUED and job.admitted_at is None:
-        return ngettext(
-            "Waiting: this person already has %(count)d job running (at most %(count)d at once).",
-            "Waiting: this person already has %(count)d jobs running (at most %(count)d at once).",
-            settings.JOBS_PER_PERSON,
-        ) % {"count": settings.JOBS_PER_PERSON}
-    if job.state == JobState.QUEUED:
+def job_waiting_text(*, job: Job, viewer=None) -> str:
+    """What a queued job waits for, in words ("" for a job that is not waiting)."""
+    if job.state != JobState.QUEUED:
+        return ""
+    if job.admitted_at is None:
+        return _per_person_text(job, viewer)
+    if job.kind == JobKind.CHAIN_VERIFY or not job_is_long(kind=job.kind, total=job.total):
+        busy = jobs_holding_workers(long=False, exclude=job.pk).count()
+        if busy:
+            return ngettext(
+                "Waiting for a free worker: %(count)d other short job is running.",
+                "Waiting for a free worker: %(count)d other short jobs are running.",
+                busy,
+            ) % {"count": busy}
         return _("Waiting for a worker to pick the job up.")
+    holding = list(jobs_holding_workers(long=True, exclude=job.pk)[:2])
+    if not holding:
+        return _("Waiting for a worker to pick the job up.")
+    first = holding[0]
+    if first.kind == JobKind.PRODUCT_SYNC:
+        what = _("the sync of %(product)s") % {"product": first.product_key}
+    else:
+        what = _("batch lookup #%(number)d") % {"number": first.pk}
+    if len(holding) > 1:
+        others = jobs_holding_workers(long=True, exclude=job.pk).count() - 1
+        return ngettext(
+            "Waiting for a free sync worker: %(job)s and %(count)d other long job are running.",
+            "Waiting for a free sync worker: %(job)s and %(count)d other long jobs are running.",
+            others,
+        ) % {"job": what, "count": others}
+    if first.owner is None:
+        return _(
+            "Waiting for a free sync worker: %(job)s, started from the command line, is running."
+        ) % {"job": what}
+    return _("Waiting for a free sync worker: %(job)s, started by %(person)s, is running.") % {
+        "job": what,
+        "person": first.owner.get_username(),
+    }
+
+
+def _per_person_text(job: Job, viewer) -> str:
+    # The jobs of the owner that hold their places (``jobs_admit``).
+    count = jobs_admitted_count(owner=job.owner)
+    if count < settings.JOBS_PER_PERSON:
+        # A place is free: the job is being admitted.
+        return _("Waiting for a worker to pick the job up.")
+    limit = {"count": count, "limit": settings.JOBS_PER_PERSON}
+    if job.owner is None:
+        return (
+            ngettext(
+                "Waiting for the other running command-line job to end (at most %(limit)d "
+                "at once).",
+                "Waiting for the other %(count)d running command-line jobs to end (at most "
+                "%(limit)d at once).",
+                count,
+            )
+            % limit
+        )
+    if viewer is not None and viewer.pk == job.owner_id:
+        return (
+            ngettext(
+                "Waiting for your other running job to end (at most %(limit)d run at once per "
+                "person).",
+                "Waiting for your other %(count)d running jobs to end (at most %(limit)d run at "
+                "once per person).",
+                count,
+            )
+            % limit
+        )
+    return ngettext(
+        "Waiting for the other running job of %(person)s to end (at most %(limit)d run at "
+        "once per person).",
+        "Waiting for the other %(count)d running jobs of %(person)s to end (at most "
+        "%(limit)d run at once per person).",
+        count,
+    ) % {**limit, "person": job.owner.get_username()}
+
+
+def _state_text(job: Job, seconds_left: int | None) -> str:
     if job.state == JobState.RUNNING:
         if seconds_left is None:
             return _("Running.")

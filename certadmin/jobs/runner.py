@@ -49,7 +49,7 @@ from certadmin.devices.inventory import (
     inventory_listing_store,
     inventory_unlisted_remove,
 )
-from certadmin.devices.platform import describe_iot_error, iot_client, listing_rate_limiter
+from certadmin.devices.platform import describe_iot_error, iot_client
 from certadmin.http.request_id import request_id_bound
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
 from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
@@ -186,13 +186,12 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
         # Saved before tokens were kept: the place cannot be reached again without one, so the
         # listing starts over (items already listed are not created twice).
         page = 1
-    limiter = listing_rate_limiter(account=job.account)
     while True:
         if Job.objects.filter(pk=job.pk, state=JobState.CANCELLING).exists():
             return
 
         def fetch(page: int = page, next_token: str = next_token):
-            limiter.acquire(client.access_key_id)
+            # The job's client holds it to the jobs' share of QueryDevice's quota.
             return client.query_device(
                 product_key=job.product_key,
                 page=page,

@@ -5,6 +5,7 @@ import heapq
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from certadmin.accounts.api_accounts import accounts_for
@@ -74,6 +75,46 @@ def chain_verification_running() -> Job | None:
 
 def job_items(*, job: Job) -> QuerySet[JobItem]:
     return job.items.order_by("product_key", "device_name", "iot_instance_id")
+
+
+def job_is_long(*, kind: str, total: int) -> bool:
+    """Whether a job queues with the syncs ("sync") rather than with the short jobs people
+    wait for ("interactive"): a product sync, or a batch of more than
+    ``JOB_INTERACTIVE_MAX_ITEMS`` devices."""
+    if kind == JobKind.PRODUCT_SYNC:
+        return True
+    return kind == JobKind.BATCH_LOOKUP and total > settings.JOB_INTERACTIVE_MAX_ITEMS
+
+
+def _long_q() -> Q:
+    # job_is_long, as a query.
+    return Q(kind=JobKind.PRODUCT_SYNC) | Q(
+        kind=JobKind.BATCH_LOOKUP, total__gt=settings.JOB_INTERACTIVE_MAX_ITEMS
+    )
+
+
+def jobs_holding_workers(*, long: bool, exclude: int | None = None) -> QuerySet[Job]:
+    """The device jobs a worker is on now (running or being cancelled), long ones (what the
+    sync workers are busy with) or short ones, the longest-running first."""
+    kind = _long_q() if long else Q(kind__in=DEVICE_KINDS) & ~_long_q()
+    return (
+        Job.objects.select_related("owner")
+        .filter(kind, state__in=(JobState.RUNNING, JobState.CANCELLING))
+        .exclude(pk=exclude)
+        .order_by("started_at", "pk")
+    )
+
+
+def jobs_admitted_count(*, owner) -> int:
+    """How many of ``owner``'s device jobs hold one of their places (admitted, not ended); a
+    chain verification uses no API quota and holds none."""
+    return (
+        Job.objects.filter(
+            owner=owner, kind__in=DEVICE_KINDS, state__in=ACTIVE_STATES, admitted_at__isnull=False
+        )
+        .order_by()
+        .count()
+    )
 
 
 def jobs_running(*, account: str) -> int:

@@ -37,14 +37,18 @@ from certadmin.iot.errors import (
 from certadmin.iot.identity import DeviceRef
 from certadmin.jobs.models import (
     ACTIVE_STATES,
-    DEVICE_KINDS,
     SYNC_ACTIVE_STATES,
     Job,
     JobItem,
     JobKind,
     JobState,
 )
-from certadmin.jobs.selectors import chain_verification_running, product_sync_running
+from certadmin.jobs.selectors import (
+    chain_verification_running,
+    job_is_long,
+    jobs_admitted_count,
+    product_sync_running,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,17 +103,6 @@ class JobPermissionError(Exception):
     """Only the job's owner or a superuser may do that."""
 
 
-def _admitted_count(owner) -> int:
-    # A chain verification uses no API quota: it takes none of the person's places.
-    return (
-        Job.objects.filter(
-            owner=owner, kind__in=DEVICE_KINDS, state__in=ACTIVE_STATES, admitted_at__isnull=False
-        )
-        .order_by()
-        .count()
-    )
-
-
 def jobs_admit(*, owner) -> list[Job]:
     """Admit the owner's oldest waiting jobs while they have fewer than ``JOBS_PER_PERSON``
     running, and enqueue their task runs. Returns the jobs admitted."""
@@ -118,7 +111,7 @@ def jobs_admit(*, owner) -> list[Job]:
         if owner is not None:
             # One admission per person at a time (on SQLite the write lock already serialises).
             get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-        room = settings.JOBS_PER_PERSON - _admitted_count(owner)
+        room = settings.JOBS_PER_PERSON - jobs_admitted_count(owner=owner)
         if room <= 0:
             return []
         waiting = Job.objects.filter(
@@ -160,23 +153,35 @@ def job_tasks() -> JobTasks:
     return _job_tasks
 
 
+# Of the tasks waiting, a worker that takes every queue runs the interactive ones first.
+INTERACTIVE_PRIORITY = 10
+SYNC_PRIORITY = 0
+
+
 def job_runs_enqueue(*, job_id: int, runs: int | None = None) -> None:
-    """Put the job's task runs and its watchdog on the queue. A chain verification is one walk
+    """Put the job's task runs and its watchdog on the queue: a long job's runs on the "sync"
+    queue, every other task on the "interactive" one, ahead. A chain verification is one walk
     of the trail: always one run."""
     tasks = job_tasks()
-    kind = Job.objects.filter(pk=job_id).values_list("kind", flat=True).first()
+    kind, total = Job.objects.filter(pk=job_id).values_list("kind", "total").first() or ("", 0)
     if kind == JobKind.CHAIN_VERIFY:
-        tasks.chain_verification.enqueue(job_id)
+        tasks.chain_verification.using(priority=INTERACTIVE_PRIORITY).enqueue(job_id)
     else:
+        if job_is_long(kind=kind, total=total):
+            work = tasks.work.using(queue_name=settings.JOB_QUEUE_SYNC, priority=SYNC_PRIORITY)
+        else:
+            work = tasks.work.using(priority=INTERACTIVE_PRIORITY)
         for _run in range(settings.JOB_RUNS if runs is None else runs):
-            tasks.work.enqueue(job_id)
+            work.enqueue(job_id)
     job_watch_enqueue(job_id=job_id)
 
 
 def job_watch_enqueue(*, job_id: int) -> None:
-    """Schedule the job's watchdog one lease period from now."""
+    """Schedule the job's watchdog one lease period from now (on the "interactive" queue: it
+    takes a moment, and must not wait behind syncs)."""
     job_tasks().watch.using(
-        run_after=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+        run_after=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+        priority=INTERACTIVE_PRIORITY,
     ).enqueue(job_id)
 
 

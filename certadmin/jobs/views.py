@@ -26,7 +26,7 @@ from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind, JobState
-from certadmin.jobs.progress import job_progress
+from certadmin.jobs.progress import job_progress, job_waiting_text
 from certadmin.jobs.selectors import (
     job_items,
     job_products,
@@ -69,11 +69,12 @@ def _list_context(request: HtmxHttpRequest, form: ProductSyncForm) -> dict:
     # The person's own jobs first; other people's (and the command line's) on the products they
     # may see apart, so nobody mistakes them for their own.
     visible = jobs_visible(user=request.user)
-    return {
-        "jobs": visible.filter(owner=request.user)[:JOBS_LISTED],
-        "other_jobs": visible.exclude(owner=request.user)[:JOBS_LISTED],
-        "form": form,
-    }
+    jobs = list(visible.filter(owner=request.user)[:JOBS_LISTED])
+    other_jobs = list(visible.exclude(owner=request.user)[:JOBS_LISTED])
+    # A waiting job says what it waits for beside its state.
+    for job in (*jobs, *other_jobs):
+        job.waiting_text = job_waiting_text(job=job, viewer=request.user)
+    return {"jobs": jobs, "other_jobs": other_jobs, "form": form}
 
 
 def _refused_status(refused: JobStartError, *, otherwise: int) -> int:
@@ -195,7 +196,7 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = _visible_job(request, job_id)
     context = {
         "job": job,
-        "progress": job_progress(job=job),
+        "progress": job_progress(job=job, viewer=request.user),
         "may_cancel": job.is_active and job_may_cancel(job=job, user=request.user),
         "failed_items": job_items(job=job).filter(state=ItemState.FAILED)[:FAILED_ITEMS_SHOWN],
         "is_batch": job.kind == JobKind.BATCH_LOOKUP,

@@ -8,6 +8,8 @@ Messages name variables, never their values.
 """
 
 import ipaddress
+import os
+from pathlib import Path
 
 from django.conf import settings
 from django.core import checks
@@ -180,3 +182,41 @@ def serving_configuration_refuse() -> None:
         raise ImproperlyConfigured(
             "certadmin refuses to serve: " + " ".join(str(problem.msg) for problem in problems)
         )
+
+
+@checks.register()
+def rate_limit_sharing_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Warnings when the API quotas cannot be shared by every process that calls the platform:
+    without Redis they are shared through files on one host only (``IOT_RATE_LIMIT_DIR``), and
+    not at all when that directory cannot be written."""
+    warnings = []
+    directory = Path(settings.IOT_RATE_LIMIT_DIR)
+    if not settings.REDIS_URL:
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            usable = os.access(directory, os.W_OK | os.X_OK)
+        except OSError:
+            usable = False
+        if not usable:
+            warnings.append(
+                checks.Warning(
+                    "CERTADMIN_RATE_LIMIT_DIR cannot be written: each process keeps the API "
+                    "quotas on its own, so two processes (a task worker and cert_sync --wait, "
+                    "two gunicorn workers) can exceed them together.",
+                    hint="Make the directory writable by every certadmin process, or set "
+                    "REDIS_URL.",
+                    id="certadmin.W022",
+                )
+            )
+        if not settings.DEMO_MODE:
+            warnings.append(
+                checks.Warning(
+                    "Without REDIS_URL the API quotas are shared only by the processes of this "
+                    "host (through CERTADMIN_RATE_LIMIT_DIR): dashboards or task workers on "
+                    "another host would each use the whole quota, and the platform would "
+                    "refuse calls (Throttling.User).",
+                    hint="Set REDIS_URL when certadmin runs on more than one host.",
+                    id="certadmin.W021",
+                )
+            )
+    return warnings

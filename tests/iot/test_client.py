@@ -411,28 +411,45 @@ def test_logs_name_the_call_but_carry_no_secrets(canned_api, make_client, caplog
 
 class RecordingLimiter:
     def __init__(self) -> None:
-        self.keys: list[str] = []
+        self.grants: list[tuple[str, str]] = []
 
-    def acquire(self, key: str) -> None:
-        self.keys.append(key)
+    def acquire(self, key: str, *, quota: str) -> None:
+        self.grants.append((key, quota))
 
 
 def test_rate_limiter_is_acquired_before_every_query_device_cert_attempt(canned_api, make_client):
     limiter = RecordingLimiter()
     canned_api.push(gateway("Throttling.User"), ok_cert())
     query(make_client(rate_limiter=limiter))
-    assert limiter.keys == [KEY_ID, KEY_ID]
+    assert limiter.grants == [(KEY_ID, "QueryDeviceCert"), (KEY_ID, "QueryDeviceCert")]
 
 
-def test_query_device_is_not_locally_limited(canned_api, make_client):
+def _empty_page() -> Canned:
+    return Canned(body={"RequestId": "r", "Success": True, "Data": {}, "Total": 0})
+
+
+def test_query_device_is_held_to_its_own_quota(canned_api, make_client):
     limiter = RecordingLimiter()
-    canned_api.push(Canned(body={"RequestId": "r", "Success": True, "Data": {}, "Total": 0}))
-    make_client(rate_limiter=limiter).query_device(product_key="a1Demo7Sh2x")
-    assert limiter.keys == []
+    canned_api.push(_empty_page())
+    make_client(rate_limiter=limiter).query_device(
+        product_key="a1Demo7Sh2x", page=1999, next_token="previous-page-token"
+    )
+    assert limiter.grants == [(KEY_ID, "QueryDevice")]
+
+
+def test_a_query_device_page_past_row_100000_also_takes_the_deep_page_quota(
+    canned_api, make_client
+):
+    limiter = RecordingLimiter()
+    canned_api.push(_empty_page(), _empty_page())
+    client = make_client(rate_limiter=limiter)
+    client.query_device(product_key="a1Demo7Sh2x", page=2000, page_size=50, next_token="t1")
+    client.query_device(product_key="a1Demo7Sh2x", page=2001, page_size=50, next_token="t2")
+    assert limiter.grants == [(KEY_ID, "QueryDevice.deep"), (KEY_ID, "QueryDevice")] * 2
 
 
 def test_local_limiter_timeout_is_raised_without_calling_the_api(canned_api, make_client):
-    limiter = GcraRateLimiter(limit=1, window=10.0, max_wait=0.05)
+    limiter = GcraRateLimiter(limits={"QueryDeviceCert": 1}, window=10.0, max_wait=0.05)
     canned_api.push(ok_cert(), ok_cert())
     client = make_client(rate_limiter=limiter)
     query(client)

@@ -47,7 +47,7 @@ class ClearFaultBeforeRetry:
         self.emulator = emulator
         self.attempts = 0
 
-    def acquire(self, key: str) -> None:
+    def acquire(self, key: str, *, quota: str) -> None:
         self.attempts += 1
         if self.attempts == 2:
             self.emulator.set_fault(None)

@@ -72,48 +72,70 @@ def own_product(dashboard_iot):
 
 
 @pytest.fixture
-def db_worker(dashboard_iot, settings):
-    """``db_worker(**env)``: start a real ``manage.py db_worker`` process on the test database,
-    talking to the test emulator; every one started is killed at the end of the test.
+def process_env(dashboard_iot, settings):
+    """``process_env(**extra)``: the environment of a ``manage.py`` process on the test database
+    (and quota schedule), talking to the test emulator; ``REDIS_URL=""`` runs it without Redis.
 
     The test database must be one another process can open: PostgreSQL (DATABASE_URL) or a
     SQLite file; the in-memory SQLite test database cannot be shared, so such tests skip."""
     import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
     url = database_url_for_processes()
-    root = Path(__file__).resolve().parents[2]
-    started: list[subprocess.Popen] = []
 
-    def start(**extra_env: str) -> subprocess.Popen:
+    def environment(**extra_env: str) -> dict[str, str]:
         env = {
             **os.environ,
             "DATABASE_URL": url,
             "CERTADMIN_IOT_ENDPOINT": dashboard_iot.url,
             "CERTADMIN_JOB_LEASE_SECONDS": str(settings.JOB_LEASE_SECONDS),
             "CERTADMIN_JOB_QPS": str(settings.JOB_QPS),
+            "CERTADMIN_JOB_RUNS": str(settings.JOB_RUNS),
+            "CERTADMIN_RATE_LIMIT_DIR": str(settings.IOT_RATE_LIMIT_DIR),
+            "CERTADMIN_CA_BUNDLE": settings.IOT_CA_BUNDLE,
             "CERTADMIN_LOG_LEVEL": "WARNING",
             **extra_env,
         }
         env.pop("ALIBABA_CLOUD_ACCESS_KEY_ID", None)
+        return env
+
+    return environment
+
+
+# The task workers `make run` and `make serve` start (Makefile, Procfile): one that takes only
+# the short jobs people wait for, and one that takes any job.
+INTERACTIVE_QUEUES = "interactive"
+ANY_QUEUE = "*"
+
+
+@pytest.fixture
+def db_worker(process_env):
+    """``db_worker(queues="*", **env)``: start a real ``manage.py task_worker`` process taking
+    ``queues`` (as ``make run`` starts them), on the test database, talking to the test
+    emulator; every one started is killed at the end of the test."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    started: list[subprocess.Popen] = []
+
+    def start(queues: str = ANY_QUEUE, **extra_env: str) -> subprocess.Popen:
         process = subprocess.Popen(
             [
                 sys.executable,
                 "manage.py",
-                "db_worker",
+                "task_worker",
                 "--no-reload",
                 "--no-startup-delay",
                 "--interval",
                 "0.2",
                 "--queue-name",
-                "*",
+                queues,
                 "-v",
                 "0",
             ],
             cwd=root,
-            env=env,
+            env=process_env(**extra_env),
         )
         started.append(process)
         return process

@@ -7,10 +7,12 @@ import re
 import pytest
 from django.urls import reverse
 
+from certadmin.devices.batch_csv import batch_csv_parse
 from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER
 from certadmin.devices.models import CertificateRecord
 from certadmin.jobs import runner
 from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
+from certadmin.jobs.services import batch_lookup_start, product_sync_start
 from tests.support.iot_accounts import account_on
 from tests.support.pages import HTMX_HEADERS
 
@@ -262,7 +264,10 @@ def test_a_third_job_waits_and_its_page_says_why(client_for, viewer, own_product
     waiting = Job.objects.order_by("pk").last()
     assert waiting.admitted_at is None
     page = client.get(reverse("jobs:detail", args=[waiting.pk])).content.decode()
-    assert "Waiting: this person already has 2 jobs running (at most 2 at once)." in page
+    reason = "Waiting for your other 2 running jobs to end (at most 2 run at once per person)."
+    assert reason in page
+    # The jobs list says it too, beside the job's state.
+    assert reason in client.get(reverse("jobs:list")).content.decode()
 
 
 def test_batch_page_needs_the_viewer_permission(client, client_for, auditor):
@@ -333,3 +338,26 @@ def test_results_say_whether_a_certificate_is_being_generated_or_failed(
     assert {name: row["state_text"] for name, row in by_name.items()} == states
     assert by_name["sensor-gen"]["cert_status"] == "0"
     assert by_name["sensor-fail"]["cert_status"] == "1"
+
+
+def _queued_runs(job) -> set[tuple[str, int]]:
+    from django_tasks_db.models import DBTaskResult
+
+    runs = DBTaskResult.objects.filter(task_path__endswith=".job_work", args_kwargs__args__0=job.pk)
+    return {(run.queue_name, run.priority) for run in runs}
+
+
+def test_a_short_batch_queues_as_interactive_and_a_large_one_with_the_syncs(
+    viewer, own_product, settings, django_capture_on_commit_callbacks
+):
+    settings.JOB_INTERACTIVE_MAX_ITEMS = 2
+    settings.JOBS_PER_PERSON = 3
+    product_key = own_product(3)
+    names = [f"{product_key},dev-{n:05d}" for n in (1, 2, 3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        short = batch_lookup_start(owner=viewer, batch=batch_csv_parse("\n".join(names[:2])))
+        large = batch_lookup_start(owner=viewer, batch=batch_csv_parse("\n".join(names)))
+        sync = product_sync_start(owner=viewer, product_key=own_product(1))
+    assert _queued_runs(short) == {("interactive", 10)}
+    assert _queued_runs(large) == {("sync", 0)}
+    assert _queued_runs(sync) == {("sync", 0)}

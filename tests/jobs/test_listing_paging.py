@@ -7,8 +7,8 @@ import logging
 import pytest
 from django.apps import apps
 
+from certadmin.devices import platform
 from certadmin.devices.models import CertificateRecord
-from certadmin.iot.ratelimit import GcraRateLimiter
 from certadmin.jobs import runner
 from certadmin.jobs.models import Job, JobItem, JobState
 from certadmin.jobs.services import product_sync_start
@@ -25,10 +25,12 @@ def full_speed(dashboard_iot, settings, monkeypatch):
     for action in ("QueryDevice", "QueryDevice.DeepPage", "QueryDeviceCert"):
         dashboard_iot.set_quota(action, 100_000)
     account_on(settings, "default", qps=5_000, job_qps=4_000)
-    monkeypatch.setattr(
-        runner, "listing_rate_limiter", lambda **_: GcraRateLimiter(limit=100_000, margin=0)
-    )
-    return dashboard_iot
+    fast = dict.fromkeys(platform.ACTION_QPS, 100_000)
+    monkeypatch.setattr(platform, "ACTION_QPS", fast)
+    monkeypatch.setattr(platform, "JOB_QPS", fast)
+    platform._limiters.cache_clear()
+    yield dashboard_iot
+    platform._limiters.cache_clear()
 
 
 def product_of(emulator, product_key: str, count: int) -> list[str]:

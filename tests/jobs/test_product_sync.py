@@ -66,8 +66,17 @@ def test_cert_sync_wait_runs_the_job_in_the_foreground(own_product, emulator_cou
     job = Job.objects.get(product_key=product_key)
     assert job.state == JobState.FINISHED
     assert job.done == 12
-    assert "12/12" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    # Not a terminal (cron): no progress bar, a one-line summary.
+    assert err == ""
+    assert f"Job {job.pk} finished: 12 devices, 0 failed." in out
     assert emulator_counts.throttled == {}
+
+
+def test_cert_sync_wait_draws_its_progress_bar_when_asked(own_product, capsys):
+    product_key = own_product(3)
+    call_command("cert_sync", "--product-key", product_key, "--wait", verbosity=2)
+    assert "3/3 devices" in capsys.readouterr().err
 
 
 def test_cert_sync_of_an_unknown_product_exits_non_zero(dashboard_iot):

@@ -5,6 +5,7 @@ import itertools
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 
 from certadmin.jobs.models import Job, JobItem, JobKind, JobState
 from tests.support.iot_accounts import account_on
@@ -133,11 +134,48 @@ def test_progress_partial_polls_while_active_and_stops_when_ended(client_for, vi
     assert "Reload" not in ended
 
 
-def test_waiting_job_says_it_waits_for_the_persons_other_jobs(client_for, viewer):
+def test_waiting_job_says_it_waits_for_the_persons_other_jobs(
+    client_for, viewer, make_user, settings
+):
+    settings.JOBS_PER_PERSON = 2
+    now = timezone.now()
+    for _ in range(2):
+        _job(viewer, state=JobState.RUNNING, admitted_at=now, started_at=now)
     job = _job(viewer, state=JobState.QUEUED)
+    detail = reverse("jobs:detail", args=[job.pk])
+    page = client_for(viewer).get(detail).content.decode()
+    reason = "Waiting for your other 2 running jobs to end (at most 2 run at once per person)."
+    assert reason in page
+    # Whoever else follows the job reads whose jobs it waits for.
+    other = make_user("superuser")
+    page = client_for(other).get(detail).content.decode()
+    assert f"Waiting for the other 2 running jobs of {viewer.username} to end" in page
+
+
+def test_a_queued_job_nothing_holds_waits_for_a_worker(client_for, viewer):
+    job = _job(viewer, kind=JobKind.BATCH_LOOKUP, product_key="", admitted_at=timezone.now())
     page = client_for(viewer).get(reverse("jobs:detail", args=[job.pk])).content.decode()
-    assert "Waiting" in page
-    assert "at most 2 at once" in page
+    assert "Waiting for a worker to pick the job up." in page
+
+
+def test_a_queued_sync_names_the_long_job_that_holds_the_sync_workers(
+    client_for, viewer, make_user
+):
+    alice = make_user("Viewer", username="alice")
+    now = timezone.now()
+    running = _job(alice, state=JobState.RUNNING, admitted_at=now, started_at=now)
+    waiting = _job(viewer, admitted_at=now)
+    client = client_for(viewer)
+    reason = (
+        f"Waiting for a free sync worker: the sync of {running.product_key}, started by alice, "
+        "is running."
+    )
+    assert reason in client.get(reverse("jobs:detail", args=[waiting.pk])).content.decode()
+    assert reason in client.get(reverse("jobs:list")).content.decode()
+    # A short job is not held by syncs: it waits for a worker of its own.
+    batch = _job(viewer, kind=JobKind.BATCH_LOOKUP, product_key="", admitted_at=now)
+    page = client.get(reverse("jobs:detail", args=[batch.pk])).content.decode()
+    assert "Waiting for a worker to pick the job up." in page
 
 
 def test_sync_of_unknown_product_starts_nothing_and_says_why(client_for, viewer, dashboard_iot):

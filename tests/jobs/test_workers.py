@@ -1,12 +1,19 @@
-"""Real ``db_worker`` processes: a worker killed mid-job, and two workers sharing one job."""
+"""Real ``task_worker`` processes: a worker killed mid-job, two workers sharing one job, and the
+workers `make run` starts keeping short jobs moving beside a long sync."""
 
 import signal
 import time
+from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
+from certadmin.devices.batch_csv import batch_csv_parse
 from certadmin.jobs.models import Job, JobState
-from certadmin.jobs.services import product_sync_start
+from certadmin.jobs.services import batch_lookup_start, product_sync_start
+from tests.jobs.conftest import ANY_QUEUE, INTERACTIVE_QUEUES
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wait_for(condition, *, timeout: float, what: str):
@@ -84,3 +91,52 @@ def test_two_workers_on_postgresql_share_one_job_within_the_quota(
     assert len(workers) == 2
     # 80 lookups within the jobs' share (8 per second) take at least ~10 s.
     assert elapsed >= 80 / settings.JOB_QPS * 1.1 - 2
+
+
+def test_make_run_make_serve_and_the_procfile_start_an_interactive_worker_beside_the_others():
+    worker = "manage.py task_worker --no-reload --queue-name"
+    makefile = (ROOT / "Makefile").read_text()
+    run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    serve = makefile.split("\nserve:", 1)[1].split("\n\n", 1)[0]
+    for recipe in (run, serve):
+        assert f"{worker} {INTERACTIVE_QUEUES} &" in recipe
+        assert f"{worker} '{ANY_QUEUE}' &" in recipe
+    procfile = (ROOT / "Procfile").read_text()
+    assert f"{worker} {INTERACTIVE_QUEUES}\n" in procfile
+    assert f"{worker} '{ANY_QUEUE}'\n" in procfile
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_small_batch_completes_within_seconds_beside_a_long_sync_and_a_waiting_sync_says_why(
+    viewer, make_user, own_product, db_worker, client_for
+):
+    # A sync the emulator makes slow: each lookup answers after a second (40 s in all).
+    slow_product = own_product(40, fault={"latency": 1.0})
+    small_product = own_product(3)
+    other_product = own_product(2)
+    db_worker(INTERACTIVE_QUEUES)
+    db_worker(ANY_QUEUE)
+    sync = product_sync_start(owner=viewer, product_key=slow_product)
+    _wait_for(lambda: _job(sync.pk).done >= 1, timeout=30, what="the sync to be under way")
+
+    bob = make_user("Viewer", username="bob")
+    waiting_sync = product_sync_start(owner=bob, product_key=other_product)
+    began = time.monotonic()
+    batch = batch_lookup_start(
+        owner=bob,
+        batch=batch_csv_parse("\n".join(f"{small_product},dev-{n:05d}" for n in (1, 2, 3))),
+    )
+    _wait_for(lambda: not _job(batch.pk).is_active, timeout=20, what="the batch to end")
+    assert time.monotonic() - began < 6
+    assert (_job(batch.pk).state, _job(batch.pk).done) == (JobState.FINISHED, 3)
+    assert _job(sync.pk).state == JobState.RUNNING
+
+    # The other sync waits for the one worker that takes syncs, and says so.
+    assert _job(waiting_sync.pk).state == JobState.QUEUED
+    reason = (
+        f"Waiting for a free sync worker: the sync of {slow_product}, started by "
+        f"{viewer.username}, is running."
+    )
+    browser = client_for(bob)
+    assert reason in browser.get(reverse("jobs:detail", args=[waiting_sync.pk])).content.decode()
+    assert reason in browser.get(reverse("jobs:list")).content.decode()

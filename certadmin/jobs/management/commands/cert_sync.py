@@ -2,12 +2,17 @@
 
     manage.py cert_sync --product-key a1BwAGV1234 [--instance iot-06z00ep2pjifrby] [--wait]
 
-Without ``--wait`` the sync is enqueued for the workers (``manage.py db_worker``) and the
-command prints the job's number. With ``--wait`` this process works on the job too, shows a
-progress bar on stderr, and exits 1 unless the job finished. A sync of the product that is
-already queued or running is not queued again: the command names it (and waits on it).
+Without ``--wait`` the sync is enqueued for the workers (``manage.py task_worker``) and the
+command prints the job's number. With ``--wait`` this process works on the job too (within the
+same shared quotas as the workers) and exits 1 unless the job finished. A sync of the product
+that is already queued or running is not queued again: the command names it (and waits on it).
+
+Quiet for cron: what it prints by default is the job's number, a one-line summary and any
+warning or error. A progress bar is drawn on stderr when it is a terminal; ``-v 2`` draws it
+anyway and lets the per-call log lines through; ``-v 0`` prints errors only.
 """
 
+import logging
 import time
 
 from django.conf import settings
@@ -47,7 +52,21 @@ class Command(BaseCommand):
             help="Work on the job here with a progress bar; exit 1 unless it finishes.",
         )
 
-    def handle(self, *args, product_key, account, instance, user, wait, **options):
+    def handle(self, *args, verbosity, **options):
+        self.verbosity = verbosity
+        self.draw_progress = verbosity >= 2 or (verbosity >= 1 and self.stderr.isatty())
+        chatty = logging.getLogger("certadmin")
+        level = chatty.level
+        if verbosity < 2:
+            # A line per platform call and per job run is for someone watching (-v 2), not for
+            # a cron mail: thousands of them in a large sync. Warnings and errors still show.
+            chatty.setLevel(logging.WARNING)
+        try:
+            self._sync(**options)
+        finally:
+            chatty.setLevel(level)
+
+    def _sync(self, *, product_key, account, instance, user, wait, **options):
         from django import forms
 
         try:
@@ -77,13 +96,13 @@ class Command(BaseCommand):
             )
         except ProductSyncActive as active:
             job = active.job
-            self.stdout.write(
+            self._say(
                 f"Job {job.pk}: a sync of {product_key} is already {job.state}; not queued again."
             )
         except JobStartError as refused:
             raise CommandError(f"{refused.message} ({refused.code})") from None
         else:
-            self.stdout.write(f"Job {job.pk}: sync of {product_key} ({job.total} devices) queued.")
+            self._say(f"Job {job.pk}: sync of {product_key} ({job.total} devices) queued.")
         if not wait:
             return
         job = self._wait(job)
@@ -91,7 +110,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Job {job.pk} {job.get_state_display()}: {job.error or 'see the dashboard'}"
             )
-        self.stdout.write(f"Job {job.pk} finished: {job.done} devices, {job.failed} failed.")
+        self._say(f"Job {job.pk} finished: {job.done} devices, {job.failed} failed.")
+
+    def _say(self, line: str) -> None:
+        if self.verbosity >= 1:
+            self.stdout.write(line)
 
     def _wait(self, job: Job) -> Job:
         while True:
@@ -109,11 +132,14 @@ class Command(BaseCommand):
                 # Other workers hold the last items: wait for them.
                 self._draw(job)
                 time.sleep(POLL_SECONDS)
-        self._draw(job)
-        self.stderr.write("")
+        if self.draw_progress:
+            self._draw(job)
+            self.stderr.write("")
         return job
 
     def _draw(self, job: Job) -> None:
+        if not self.draw_progress:
+            return
         progress = job_progress(job=job)
         filled = int(BAR_WIDTH * progress.fraction)
         self.stderr.write(
