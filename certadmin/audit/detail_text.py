@@ -8,6 +8,8 @@ something else (a file name, a count) that is shown as it is.
 
 from django.utils.translation import gettext, gettext_noop
 
+from certadmin.web.punctuation import label_join
+
 KNOWN_DETAILS = frozenset(
     {
         # The key-access policy (certadmin.devices.key_release.key_access_authorize).
@@ -37,5 +39,5 @@ def detail_display(detail: str) -> str:
         return gettext(detail)
     prefix, separator, rest = detail.partition(": ")
     if separator and rest in KNOWN_DETAILS:
-        return f"{prefix}: {gettext(rest)}"
+        return label_join(label=prefix, text=gettext(rest))
     return detail

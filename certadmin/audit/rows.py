@@ -21,6 +21,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from certadmin.audit.detail_text import KNOWN_DETAILS
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
+from certadmin.web.punctuation import label_join
 from certadmin.web.times import LocalTimes
 
 # What ``reverse`` leaves unquoted in a path (django.urls.resolvers).
@@ -215,7 +216,7 @@ def _detail_shown(detail: str, translated: dict[str, str]) -> str:
         return shown
     prefix, separator, rest = detail.partition(": ")
     if separator and rest in translated:
-        return f"{prefix}: {translated[rest]}"
+        return label_join(label=prefix, text=translated[rest])
     return detail
 
 

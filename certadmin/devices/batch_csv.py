@@ -27,6 +27,7 @@ from django.utils.translation import ngettext
 
 from certadmin.devices.forms import clean_device_name, clean_instance_id, clean_product_key
 from certadmin.iot.identity import DeviceRef
+from certadmin.web.punctuation import label_join
 
 BATCH_MAX_ROWS = 10_000
 # Checked before anything is decoded: 10,000 rows of the longest valid cells fit well within.
@@ -182,7 +183,7 @@ def _device(cells: list[str]) -> DeviceRef:
         try:
             values.append(clean(value))
         except forms.ValidationError as error:
-            reasons.extend(f"{label}: {message}" for message in error.messages)
+            reasons.extend(label_join(label=label, text=message) for message in error.messages)
     if reasons:
         raise forms.ValidationError(reasons)
     return DeviceRef(*values)

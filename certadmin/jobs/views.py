@@ -46,6 +46,7 @@ from certadmin.jobs.services import (
     product_sync_start,
 )
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, page_redirect
+from certadmin.web.punctuation import items_join
 
 JOBS_LISTED = 100
 FAILED_ITEMS_SHOWN = 100
@@ -169,12 +170,13 @@ def _duplicates_note(request: HtmxHttpRequest, form: BatchLookupForm) -> None:
     duplicates = form.batch.duplicates
     if not duplicates:
         return
-    lines = ", ".join(
+    named = [
         f"{duplicate.line} (= {duplicate.first_line})"
         for duplicate in duplicates[:DUPLICATES_NAMED]
-    )
+    ]
     if len(duplicates) > DUPLICATES_NAMED:
-        lines += ", …"
+        named.append("…")
+    lines = items_join(named)
     messages.info(
         request,
         ngettext(
