@@ -140,3 +140,41 @@ def test_a_small_batch_completes_within_seconds_beside_a_long_sync_and_a_waiting
     browser = client_for(bob)
     assert reason in browser.get(reverse("jobs:detail", args=[waiting_sync.pk])).content.decode()
     assert reason in browser.get(reverse("jobs:list")).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_sync_of_a_running_product_points_to_it_and_cancel_asks_first(
+    viewer, make_user, own_product, db_worker, client_for, emulator_counts
+):
+    # A real worker runs a slow sync (a second per lookup) while people ask for it again.
+    product_key = own_product(30, fault={"latency": 1.0})
+    db_worker(ANY_QUEUE)
+    owner = client_for(viewer)
+    started = owner.post(reverse("jobs:product-sync"), {"product_key": product_key})
+    assert started.status_code == 302
+    sync = Job.objects.get()
+    _wait_for(lambda: _job(sync.pk).done >= 1, timeout=30, what="the sync to be under way")
+    assert _job(sync.pk).state == JobState.RUNNING
+
+    # Someone else asks for the same product: they are sent to the running sync, nothing is
+    # queued, and their job slots stay free.
+    other = client_for(make_user("Viewer", username="carol"))
+    again = other.post(reverse("jobs:product-sync"), {"product_key": product_key}, follow=True)
+    assert again.redirect_chain[-1][0] == reverse("jobs:detail", args=[sync.pk])
+    assert Job.objects.count() == 1
+    assert "already" in again.content.decode()
+
+    # Cancel job without JavaScript opens a confirmation page; nothing is cancelled yet.
+    owner = client_for(viewer)
+    confirm = owner.get(reverse("jobs:cancel", args=[sync.pk]))
+    assert confirm.status_code == 200
+    assert 'method="post"' in confirm.content.decode()
+    assert _job(sync.pk).state == JobState.RUNNING
+    # Confirming cancels, and the worker stops asking the platform.
+    assert owner.post(reverse("jobs:cancel", args=[sync.pk])).status_code == 302
+    _wait_for(lambda: not _job(sync.pk).is_active, timeout=30, what="the sync to stop")
+    assert _job(sync.pk).state == JobState.CANCELLED
+    asked = sum(emulator_counts.lookups.values())
+    time.sleep(2)
+    assert sum(emulator_counts.lookups.values()) == asked
+    assert asked < 30
