@@ -316,3 +316,10 @@ def test_an_unrecordable_lookup_shows_nothing(trail, rsa_leaf, auditor, client_f
 def test_unused_key_slots_are_not_confused(ca):
     # make_key caches per slot: the "other" device's key differs from the RSA and EC leaves'.
     assert public_key_sha256(make_key("ec", 7)) != public_key_sha256(make_key("ec", 0))
+
+
+def test_every_refusal_detail_is_a_known_detail():
+    from certadmin.audit.detail_text import KNOWN_DETAILS
+    from certadmin.audit.key_lookup import REFUSAL_DETAILS
+
+    assert set(REFUSAL_DETAILS.values()) <= KNOWN_DETAILS
