@@ -29,6 +29,10 @@ KNOWN_DETAILS = frozenset(
         gettext_noop("expired findings are never suppressed"),
         # The trail's own events (certadmin.audit.services).
         gettext_noop("management command"),
+        # Key lookups refused for their input (certadmin.audit.key_lookup.REFUSAL_DETAILS).
+        gettext_noop("encrypted private key refused"),
+        gettext_noop("pasted text too large"),
+        gettext_noop("not a certificate or key"),
     }
 )
 

@@ -12,6 +12,11 @@ audit_export_verify`` runs it): exactly the two members, each once, nothing befo
 manifest without a repeated key at any level, in this format, validly signed; the CSV's bytes
 and row count as it states. Format 1 manifests were HMAC'd with an audit chain key, which every
 verifier holds, so they prove nothing and are refused.
+
+The custody report's CSV (``certadmin.audit.custody_report``) travels the same way: a ZIP of
+``custody-report.csv`` and a ``manifest.json`` in format ``certadmin-custody-report/1``, signed
+alike (under its own domain, so neither manifest can pass for the other), and checked by the
+same function and command.
 """
 
 import csv
@@ -45,6 +50,25 @@ EXPORT_BATCH = 5000  # rows per query and per CSV chunk
 EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
 # An export signature is never a row hash, nor a checkpoint's signature.
 _DOMAIN = b"certadmin audit export v2\n"
+REPORT_FORMAT = "certadmin-custody-report/1"
+REPORT_NAME = "custody-report.csv"
+
+
+@dataclass(frozen=True)
+class SignedArchive:
+    """One kind of signed archive: its CSV member, the manifest format and the manifest member
+    describing the CSV, and the domain its signature is made under."""
+
+    csv_name: str
+    format: str
+    csv_field: str
+    domain: bytes
+
+
+TRAIL_ARCHIVE = SignedArchive(EVENTS_NAME, EXPORT_FORMAT, "events_csv", _DOMAIN)
+REPORT_ARCHIVE = SignedArchive(
+    REPORT_NAME, REPORT_FORMAT, "report_csv", b"certadmin custody report v1\n"
+)
 
 
 @dataclass(frozen=True)
@@ -247,16 +271,23 @@ def export_manifest(
         "chain_head": {"id": export.head_id, "hash": export.head_hash},
         "export_event_id": export.export_event_id,
         "events_csv": {"name": EVENTS_NAME, "bytes": size, "sha256": csv_sha256},
-        "key_id": signing_key.key_id,
     }
+    return manifest_sign(manifest, signing_key=signing_key)
+
+
+def manifest_sign(manifest: dict, *, signing_key: SigningKey) -> dict:
+    """``manifest`` with the signing key's id and its Ed25519 signature added."""
+    manifest = {**manifest, "key_id": signing_key.key_id}
     manifest[SIGNATURE_FIELD] = signature_make(manifest_signed_bytes(manifest), key=signing_key)
     return manifest
 
 
 def manifest_signed_bytes(manifest: Mapping) -> bytes:
-    """What a manifest's signature covers: every other member, as sorted-key compact JSON."""
+    """What a manifest's signature covers: its kind's domain, then every other member, as
+    sorted-key compact JSON."""
+    domain = REPORT_ARCHIVE.domain if manifest.get("format") == REPORT_FORMAT else _DOMAIN
     fields = {name: value for name, value in manifest.items() if name != SIGNATURE_FIELD}
-    return _DOMAIN + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    return domain + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
 class _Refused(Exception):
@@ -266,21 +297,22 @@ class _Refused(Exception):
 def export_manifest_verify(
     archive_bytes: bytes, *, public_keys: Mapping[str, Ed25519PublicKey] | None = None
 ) -> tuple[bool, str]:
-    """``(True, "")`` when the archive holds exactly ``events.csv`` and ``manifest.json``, the
-    manifest is validly signed under a trusted public key (default: the ``AUDIT_PUBLIC_KEYS``
-    setting) and the CSV is as it states; otherwise ``(False, why)`` in English."""
+    """``(True, "")`` when the archive holds exactly its CSV (``events.csv``, or a custody
+    report's ``custody-report.csv``) and ``manifest.json``, the manifest is validly signed under
+    a trusted public key (default: the ``AUDIT_PUBLIC_KEYS`` setting) and the CSV is as it
+    states; otherwise ``(False, why)`` in English."""
     public_keys = settings.AUDIT_PUBLIC_KEYS if public_keys is None else public_keys
     try:
-        events_csv, manifest_bytes = _members_read(archive_bytes)
+        kind, events_csv, manifest_bytes = _members_read(archive_bytes)
         manifest = _manifest_parse(manifest_bytes)
-        _manifest_check(manifest, public_keys=public_keys)
-        _events_check(events_csv, manifest=manifest)
+        _manifest_check(manifest, kind=kind, public_keys=public_keys)
+        _events_check(events_csv, kind=kind, manifest=manifest)
     except _Refused as refused:
         return False, str(refused)
     return True, ""
 
 
-def _members_read(archive_bytes: bytes) -> tuple[bytes, bytes]:
+def _members_read(archive_bytes: bytes) -> tuple[SignedArchive, bytes, bytes]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(archive_bytes))
     except (zipfile.BadZipFile, ValueError, OSError):
@@ -288,22 +320,25 @@ def _members_read(archive_bytes: bytes) -> tuple[bytes, bytes]:
     with archive:
         infos = archive.infolist()
         names = [info.filename for info in infos]
-        for name in MEMBERS:
+        # Which kind it is, by the CSV it holds: the trail's unless it holds a custody report.
+        kind = REPORT_ARCHIVE if REPORT_NAME in names else TRAIL_ARCHIVE
+        members = (kind.csv_name, MANIFEST_NAME)
+        for name in members:
             if names.count(name) > 1:
                 raise _Refused(f"the archive holds {name} {names.count(name)} times")
             if name not in names:
                 raise _Refused(f"the archive holds no {name}")
-        if len(names) != len(MEMBERS):
-            others = ", ".join(sorted(json.dumps(n) for n in set(names) - set(MEMBERS)))
+        if len(names) != len(members):
+            others = ", ".join(sorted(json.dumps(n) for n in set(names) - set(members)))
             raise _Refused(
-                f"the archive holds other members than events.csv and manifest.json: {others}"
+                f"the archive holds other members than {kind.csv_name} and manifest.json: {others}"
             )
         # What a reader that scans from the start (rather than from the central directory at
         # the end) would find first must be these members too.
         if min(info.header_offset for info in infos) != 0:
             raise _Refused("the archive has data before its first member")
         try:
-            return archive.read(EVENTS_NAME), archive.read(MANIFEST_NAME)
+            return kind, archive.read(kind.csv_name), archive.read(MANIFEST_NAME)
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError):
             raise _Refused("a member of the archive is damaged or cannot be read") from None
 
@@ -342,15 +377,17 @@ def _manifest_parse(data: bytes) -> dict:
     return manifest
 
 
-def _manifest_check(manifest: dict, *, public_keys: Mapping[str, Ed25519PublicKey]) -> None:
+def _manifest_check(
+    manifest: dict, *, kind: SignedArchive, public_keys: Mapping[str, Ed25519PublicKey]
+) -> None:
     given = manifest.get("format")
     if given == LEGACY_EXPORT_FORMAT:
         raise _Refused(
             f"the manifest is in format {LEGACY_EXPORT_FORMAT}, HMAC'd with an audit chain key "
             "that every verifier holds: it proves nothing, so it is not verified"
         )
-    if given != EXPORT_FORMAT:
-        raise _Refused(f"manifest.json is not a {EXPORT_FORMAT} manifest")
+    if given != kind.format:
+        raise _Refused(f"manifest.json is not a {kind.format} manifest")
     key_id = manifest.get("key_id")
     if not isinstance(key_id, str) or not KEY_ID.fullmatch(key_id):
         raise _Refused("the manifest names no valid signing key id")
@@ -368,18 +405,19 @@ def _manifest_check(manifest: dict, *, public_keys: Mapping[str, Ed25519PublicKe
         raise _Refused("the manifest's signature does not verify")
 
 
-def _events_check(events_csv: bytes, *, manifest: dict) -> None:
+def _events_check(events_csv: bytes, *, kind: SignedArchive, manifest: dict) -> None:
     # The manifest is signed: what it states is what certadmin wrote.
-    stated = manifest.get("events_csv")
+    name = kind.csv_name
+    stated = manifest.get(kind.csv_field)
     if not isinstance(stated, dict) or hashlib.sha256(events_csv).hexdigest() != stated.get(
         "sha256"
     ):
-        raise _Refused("events.csv does not match the SHA-256 in the manifest")
+        raise _Refused(f"{name} does not match the SHA-256 in the manifest")
     try:
         records = sum(1 for _ in csv.reader(io.StringIO(events_csv.decode("utf-8"), newline="")))
     except (UnicodeDecodeError, csv.Error):
-        raise _Refused("events.csv is not a UTF-8 CSV file") from None
+        raise _Refused(f"{name} is not a UTF-8 CSV file") from None
     rows = max(records - 1, 0)  # the header line is no row
     stated_rows = manifest.get("rows")
     if type(stated_rows) is not int or rows != stated_rows:
-        raise _Refused(f"events.csv holds {rows} rows but the manifest states {stated_rows!r}")
+        raise _Refused(f"{name} holds {rows} rows but the manifest states {stated_rows!r}")

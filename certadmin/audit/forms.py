@@ -6,11 +6,16 @@ from datetime import date, timedelta
 
 from django import forms
 from django.conf import settings
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
+from certadmin.audit.custody_report import ReportPeriod
 from certadmin.audit.models import REDACTABLE_FIELDS, AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.reasons import KeyAccessForm
 from certadmin.audit.selectors import KEY_ACTIONS
+from certadmin.certs.key_identity import KeyIdentity, KeyInputError, key_identity_parse
+from certadmin.certs.loading import MAX_INPUT_CHARS
 from certadmin.iot.accounts import IotAccount
 
 # One choice for "who has seen a key": a reveal or a key-bundle download.
@@ -115,6 +120,188 @@ def quick_ranges(*, today: date) -> list[QuickRange]:
         QuickRange(_("Last 7 days"), today - timedelta(days=6), today),
         QuickRange(_("Last 30 days"), today - timedelta(days=29), today),
         QuickRange(_("Last month"), last_month_start, last_month_end),
+    ]
+
+
+class NeverEchoedTextarea(forms.Textarea):
+    """A textarea that never writes back what was typed into it: a pasted private key must not
+    come back in the page, not even beside an error."""
+
+    def format_value(self, value):
+        return None
+
+
+# Why a pasted text names no key pair (``KeyInputError.code``), as the form says it.
+KEY_INPUT_ERRORS = {
+    "empty": _("Paste a certificate, a public key or a private key."),
+    "too_large": _("The text is too large for a certificate or a key."),
+    "encrypted": _(
+        "This private key is encrypted. Paste its certificate or its public key instead; "
+        "never type its passphrase here."
+    ),
+    "unrecognised": _(
+        "This is not a certificate, a public key or a private key in PEM, DER (base64 or hex) "
+        "or OpenSSH form."
+    ),
+}
+
+
+class KeyLookupForm(forms.Form):
+    """What an auditor pastes to ask who has seen a key. Once cleaned, only ``identity`` (the
+    key pair's fingerprints) is kept: the text itself is not kept in ``cleaned_data``, and the
+    field never shows it again."""
+
+    material = forms.CharField(
+        label=_("Certificate or key"),
+        max_length=MAX_INPUT_CHARS,
+        strip=False,
+        error_messages={"required": KEY_INPUT_ERRORS["empty"]},
+        help_text=_(
+            "A certificate, a public key or a private key: PEM, DER as base64 or hex, or an "
+            "OpenSSH public key. A private key is only used to work out its public key: it is "
+            "not stored, logged or shown again."
+        ),
+        widget=NeverEchoedTextarea(
+            attrs={"rows": 10, "spellcheck": "false", "autocomplete": "off", "wrap": "off"}
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.identity: KeyIdentity | None = None
+        self.refusal = ""
+
+    @method_decorator(sensitive_variables("text"))
+    def clean_material(self) -> str:
+        text = self.cleaned_data["material"]
+        try:
+            self.identity = key_identity_parse(text)
+        except KeyInputError as error:
+            self.refusal = error.code
+            raise forms.ValidationError(KEY_INPUT_ERRORS[error.code], code=error.code) from None
+        return ""
+
+
+REPORT_PERIODS = ("month", "quarter", "range")
+
+
+def quarter_of(day: date) -> str:
+    """``2026-Q1``: the calendar quarter of ``day``."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def quarter_days(label: str) -> tuple[date, date]:
+    """The first and last day of quarter ``label`` (``2026-Q1``)."""
+    year, quarter = int(label[:4]), int(label[-1])
+    start = date(year, 3 * quarter - 2, 1)
+    end = date(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1)
+    return start, end - timedelta(days=1)
+
+
+def month_days(label: str) -> tuple[date, date]:
+    """The first and last day of month ``label`` (``2026-03``)."""
+    start = date(int(label[:4]), int(label[5:7]), 1)
+    end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    return start, end - timedelta(days=1)
+
+
+class CustodyReportForm(forms.Form):
+    """The custody report's period (a month, a quarter or a range of days) and API account.
+    Unfilled, it is the current month."""
+
+    period = forms.ChoiceField(
+        label=_("Period"),
+        choices=[("month", _("Month")), ("quarter", _("Quarter")), ("range", _("Custom range"))],
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    month = forms.RegexField(
+        label=_("Month"),
+        regex=r"^\d{4}-(0[1-9]|1[0-2])$",
+        required=False,
+        error_messages={"invalid": _("Enter a month as YYYY-MM.")},
+        widget=forms.DateInput(attrs={"type": "month"}),
+    )
+    quarter = forms.RegexField(
+        label=_("Quarter"),
+        regex=r"^\d{4}-Q[1-4]$",
+        required=False,
+        error_messages={"invalid": _("Enter a quarter as YYYY-Q1 to YYYY-Q4.")},
+        widget=forms.TextInput(attrs={"placeholder": "2026-Q1", "size": 8}),
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    account = forms.ChoiceField(label=_("API account"), required=False)
+
+    def __init__(self, *args, today: date, accounts: Collection[IotAccount], **kwargs):
+        """``accounts``: those whose events the auditor may read."""
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.today = today
+        if len(accounts) > 1:
+            self.fields["account"].choices = [
+                ("", _("Any account")),
+                *((account.name, account.display_name) for account in accounts),
+            ]
+        else:
+            del self.fields["account"]
+
+    def clean(self):
+        cleaned = super().clean()
+        period = cleaned.get("period") or "month"
+        cleaned["period"] = period
+        if period == "range":
+            date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
+            if not date_from:
+                self.add_error("date_from", _("Enter the first day of the range."))
+            if not date_to:
+                self.add_error("date_to", _("Enter the last day of the range."))
+            if date_from and date_to and date_from > date_to:
+                self.add_error("date_to", _("The end date is before the start date."))
+        return cleaned
+
+    def report_period(self) -> ReportPeriod:
+        """The chosen period (the form must be valid)."""
+        data = self.cleaned_data
+        if data["period"] == "range":
+            start, end = data["date_from"], data["date_to"]
+            return ReportPeriod(f"{start.isoformat()}..{end.isoformat()}", start, end)
+        if data["period"] == "quarter":
+            label = data.get("quarter") or quarter_of(self.today)
+            return ReportPeriod(label, *quarter_days(label))
+        label = data.get("month") or self.today.strftime("%Y-%m")
+        return ReportPeriod(label, *month_days(label))
+
+    def account_chosen(self) -> str:
+        return self.cleaned_data.get("account", "")
+
+
+@dataclass(frozen=True)
+class QuickPeriod:
+    """A month or quarter the report page offers as one click: its query's ``period`` and the
+    month (``2026-03``) or quarter (``2026-Q1``)."""
+
+    label: str
+    period: str
+    month: str | None = None
+    quarter: str | None = None
+
+
+def report_quick_periods(*, today: date) -> list[QuickPeriod]:
+    """This and last month, this and last quarter."""
+    last_month = today.replace(day=1) - timedelta(days=1)
+    this_quarter = quarter_of(today)
+    last_quarter = quarter_of(quarter_days(this_quarter)[0] - timedelta(days=1))
+    return [
+        QuickPeriod(_("This month"), "month", month=today.strftime("%Y-%m")),
+        QuickPeriod(_("Last month"), "month", month=last_month.strftime("%Y-%m")),
+        QuickPeriod(_("This quarter"), "quarter", quarter=this_quarter),
+        QuickPeriod(_("Last quarter"), "quarter", quarter=last_quarter),
     ]
 
 

@@ -69,6 +69,8 @@ class AuditAction(models.TextChoices):
     SCHEDULE_DELETE = "schedule_delete", _("Sync schedule removal")
     FINDING_SUPPRESS = "finding_suppress", _("Finding suppression")
     FINDING_UNSUPPRESS = "finding_unsuppress", _("Finding suppression withdrawn")
+    KEY_LOOKUP = "key_lookup", _("Key lookup")
+    CUSTODY_REPORT = "custody_report", _("Custody report export")
 
 
 class AuditOutcome(models.TextChoices):
@@ -140,6 +142,18 @@ class AuditEvent(AppendOnlyModel):
             models.Index(fields=["action", "-id"], name="audit_action_id_idx"),
             models.Index(
                 fields=["product_key", "outcome", "-id"], name="audit_product_outcome_idx"
+            ),
+            # "Who has seen this key?" (``key_lookup``): the events naming a key pair or a
+            # certificate, among millions that name none.
+            models.Index(
+                fields=["key_fingerprint"],
+                condition=~models.Q(key_fingerprint=""),
+                name="audit_key_fingerprint_idx",
+            ),
+            models.Index(
+                fields=["certificate_sha256"],
+                condition=~models.Q(certificate_sha256=""),
+                name="audit_certificate_sha256_idx",
             ),
         ]
         default_permissions = ("view",)

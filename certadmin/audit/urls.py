@@ -1,6 +1,6 @@
 from django.urls import path
 
-from certadmin.audit import views
+from certadmin.audit import report_views, views
 
 app_name = "audit"
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("events/<int:event_id>/redact/", views.event_redact, name="redact"),
     path("devices/<str:product_key>/<str:device_name>/", views.device_events, name="device"),
     path("users/<str:username>/", views.user_events, name="user"),
+    path("keys/", report_views.key_lookup_page, name="key-lookup"),
+    path("custody/", report_views.custody_report_page, name="custody-report"),
+    path("custody/export/", report_views.custody_report_download, name="custody-export"),
 ]

@@ -12,6 +12,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
+from certadmin.audit.key_lookup import InventoryHolder
 from certadmin.devices.expiry import (
     EXPIRY_STATES,
     expiry_state_q,
@@ -484,3 +485,43 @@ def product_accounts_elsewhere(
             continue
         found.append(other)
     return found
+
+
+# How many inventory records a key lookup lists: a key pair shared by more devices is a finding
+# of its own (key.shared), and the first ones make the point.
+KEY_HOLDERS_LIMIT = 200
+
+
+def inventory_key_holders(
+    *, public_key_sha256: str, certificate_sha256: str, accounts: Collection[str] | None
+) -> list[InventoryHolder]:
+    """The inventory's devices whose certificate carries the key pair ``public_key_sha256``, or
+    is the certificate ``certificate_sha256`` (either may be ""), of ``accounts`` (every
+    account for None): the audit trail's key lookup (``certadmin.audit.key_lookup``), found on
+    the two fingerprint indexes."""
+    matching = Q(pk__in=[])
+    if public_key_sha256:
+        matching |= Q(public_key_sha256=public_key_sha256)
+    if certificate_sha256:
+        matching |= Q(sha256_fingerprint=certificate_sha256)
+    records = CertificateRecord.objects.filter(matching)
+    if accounts is not None:
+        records = records.filter(account__in=list(accounts))
+    rows = records.order_by("account", "product_key", "device_name", "iot_instance_id").values_list(
+        "account",
+        "product_key",
+        "device_name",
+        "iot_instance_id",
+        "sha256_fingerprint",
+        "cert_sn",
+        "not_after",
+    )[:KEY_HOLDERS_LIMIT]
+    return [
+        InventoryHolder(
+            device=DeviceRef(product_key, device_name, instance, account),
+            certificate_sha256=fingerprint,
+            cert_sn=cert_sn,
+            not_after=not_after,
+        )
+        for account, product_key, device_name, instance, fingerprint, cert_sn, not_after in rows
+    ]
