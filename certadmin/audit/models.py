@@ -69,6 +69,12 @@ class AuditAction(models.TextChoices):
     SCHEDULE_DELETE = "schedule_delete", _("Sync schedule removal")
     FINDING_SUPPRESS = "finding_suppress", _("Finding suppression")
     FINDING_UNSUPPRESS = "finding_unsuppress", _("Finding suppression withdrawn")
+    NOTIFICATION_ROUTE_SET = "notification_route_set", _("Notification route set")
+    NOTIFICATION_ROUTE_DELETE = "notification_route_delete", _("Notification route removal")
+    NOTIFICATION_CHANNEL_SET = "notification_channel_set", _("Notification channel set")
+    NOTIFICATION_CHANNEL_DELETE = "notification_channel_delete", _("Notification channel removal")
+    NOTIFICATION_SEND = "notification_send", _("Notification sent")
+    NOTIFICATION_TEST = "notification_test", _("Notification test message")
 
 
 class AuditOutcome(models.TextChoices):

@@ -7,9 +7,10 @@ state per product (the classification of certadmin/devices/expiry.py), and the a
 last verification. For watching the fleet, as cert-manager and x509-certificate-exporter name
 theirs: each product's earliest expiry and last successful sync as absolute
 ``*_timestamp_seconds`` gauges, records past the freshness bound, sync errors by reason, the
-scheduler's last heartbeat, open findings by code and severity, and, only when switched on (``METRICS_PER_DEVICE``), each device's
-expiry, capped at ``METRICS_PER_DEVICE_LIMIT`` series (earliest first) with a count of those
-left out. Labels stay few: account, product, code, severity, reason (device only when switched on).
+scheduler's last heartbeat, open findings by code and severity, and, only when switched on
+(``METRICS_PER_DEVICE``), each device's expiry, capped at ``METRICS_PER_DEVICE_LIMIT`` series
+(earliest first) with a count of those left out. Labels stay few: account, product, code,
+severity, reason (device only when switched on).
 
 With several processes (gunicorn workers, task workers) set
 ``PROMETHEUS_MULTIPROC_DIR`` (``make serve`` does): each process writes its counters there and a
