@@ -69,7 +69,7 @@ def channel_save(*, actor, context: RequestContext, name: str, url: str) -> Chan
                 "scheme": scheme,
                 "host_masked": masked,
                 "updated_at": timezone.now(),
-                "updated_by_username": actor.get_username(),
+                "updated_by_username": actor.get_username() if actor else "",
             },
         )
         saved.append(channel)
@@ -147,7 +147,7 @@ def route_save(
         values = {
             **vars(fields),
             "updated_at": timezone.now(),
-            "updated_by_username": actor.get_username(),
+            "updated_by_username": actor.get_username() if actor else "",
         }
         if route is None:
             saved.append(Route.objects.create(**values))
