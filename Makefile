@@ -36,11 +36,20 @@ messages: install
 	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --ignore=.venv -v 0; \
 	else echo "gettext's msgfmt is missing: using the committed .mo catalogs"; fi
 
+# The demo watches its small products on its own (docs/fleet-watch.md): a full sync every 5
+# minutes, the scheduler looking every 5 s, and a route that sends every finding to the demo
+# inbox (notify_demo_seed, which also runs the first syncs at once).
+DEMO_SYNC_SCHEDULES ?= default:a1Demo7Sh2x=*/5 * * * *|default:a1Ent0Prd9k:iot-06z00demo0ent=*/5 * * * *|staging:a1Stg0Demo1=*/5 * * * *
+DEMO_SCHEDULER_TICK_SECONDS ?= 5
+
 run: install messages
 	mkdir -p var
 	$(PY) manage.py migrate --noinput -v 0
 	@trap 'kill 0 2>/dev/null' EXIT; \
 	export CERTADMIN_IOT_ENDPOINT=http://127.0.0.1:$(EMULATOR_PORT); \
+	export CERTADMIN_BASE_URL=http://$(HOST):$(PORT); \
+	export CERTADMIN_SYNC_SCHEDULES='$(DEMO_SYNC_SCHEDULES)'; \
+	export CERTADMIN_SCHEDULER_TICK_SECONDS=$(DEMO_SCHEDULER_TICK_SECONDS); \
 	$(PY) manage.py iot_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --write-ca var/emulator-ca.pem & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
 	$(PY) manage.py task_worker --no-reload --queue-name interactive & \
@@ -48,7 +57,9 @@ run: install messages
 	$(PY) manage.py crontask --no-heartbeat & \
 	sleep 3; echo; echo "  certadmin demo: http://$(HOST):$(PORT)/   (Ctrl-C stops the dashboard, the job workers, the scheduler and the emulator)"; \
 	echo "  log in as one of these demo users (username, password, role):"; \
-	$(PY) manage.py seed_demo; echo; \
+	$(PY) manage.py seed_demo; \
+	$(PY) manage.py notify_demo_seed; \
+	echo "  findings and the messages sent about them: http://$(HOST):$(PORT)/fleet/ and http://$(HOST):$(PORT)/notifications/demo-inbox/"; echo; \
 	wait
 
 # Production: refuse a missing configuration before touching anything, then migrate, collect

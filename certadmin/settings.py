@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "certadmin.schedules",
     "crontask",
     "certadmin.findings",
+    "certadmin.notifications",
     "certadmin.ops",
 ]
 if EMULATOR_ENABLED:
@@ -445,6 +446,39 @@ FINDINGS_LINT_PER_RUN = int(_env("CERTADMIN_FINDINGS_LINT_PER_RUN", "20000"))
 # When the daily run over every product starts (crontab, the server's time zone).
 FINDINGS_DAILY_CRON = _env("CERTADMIN_FINDINGS_DAILY_CRON", "15 4 * * *")
 
+# --- Notifications (certadmin/notifications; docs/fleet-watch.md) --------------------------
+# The dashboard's address as people reach it: messages link to certificate pages with it.
+BASE_URL = _env("CERTADMIN_BASE_URL", "http://127.0.0.1:8000" if DEMO_MODE else "").rstrip("/")
+# Channels (apprise URLs, which hold tokens) from CERTADMIN_NOTIFY_CHANNEL_<NAME>; the demo adds
+# its own inbox. Named *_SECRETS so Django's settings reports hide them.
+from certadmin.notifications.configuration import (  # noqa: E402
+    DEMO_CHANNEL,
+    channels_from_environment,
+    demo_inbox_url,
+    demo_notify_key,
+)
+
+try:
+    NOTIFY_CHANNEL_SECRETS = channels_from_environment(os.environ)
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
+if DEMO_MODE and BASE_URL:
+    NOTIFY_CHANNEL_SECRETS.setdefault(
+        DEMO_CHANNEL, demo_inbox_url(base_url=BASE_URL, secret_key=SECRET_KEY)
+    )
+# Fernet keys for the channels stored in the dashboard, comma-separated: the first encrypts,
+# every one decrypts (add a new key first to rotate). None: channels come from the environment
+# only. The demo derives one from its public secret key.
+NOTIFY_KEYS = [key.strip() for key in _env("CERTADMIN_NOTIFY_KEYS").split(",") if key.strip()]
+if DEMO_MODE and not NOTIFY_KEYS:
+    NOTIFY_KEYS = [demo_notify_key(SECRET_KEY)]
+# At most this many messages per route in one dispatch; the rest are announced in one summary.
+NOTIFY_MESSAGES_PER_RUN = int(_env("CERTADMIN_NOTIFY_MESSAGES_PER_RUN", "20"))
+# The longest one send may take (seconds).
+NOTIFY_TIMEOUT_SECONDS = float(_env("CERTADMIN_NOTIFY_TIMEOUT_SECONDS", "20"))
+# When each route's daily digest is sent (crontab, the server's time zone).
+NOTIFY_DIGEST_CRON = _env("CERTADMIN_NOTIFY_DIGEST_CRON", "0 9 * * *")
+
 # --- Security headers -----------------------------------------------------------------------
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -494,11 +528,12 @@ LOGGING = {
     # Every handler takes query strings out of everything a record carries (message, Django's
     # `request` attribute, exception text): no log line, in any format, holds one.
     "handlers": {
+        "null": {"class": "logging.NullHandler"},
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
             "filters": ["request_id", "no_query_strings"],
-        }
+        },
     },
     "root": {"handlers": ["console"], "level": _env("CERTADMIN_LOG_LEVEL", "INFO")},
     "filters": {
@@ -507,6 +542,9 @@ LOGGING = {
     },
     "loggers": {
         "urllib3": {"level": "WARNING"},
+        # apprise logs the URLs it sends to, and channel URLs hold tokens: none of its lines are
+        # kept (certadmin/notifications/channels.py logs each send without the URL).
+        "apprise": {"handlers": ["null"], "level": "CRITICAL", "propagate": False},
         "axes": {"level": "WARNING"},
         # Django's defaults give these loggers handlers of their own (a console one when DEBUG,
         # mail to ADMINS): replaced, so their lines go through "console" like all others.

@@ -71,6 +71,12 @@ class AuditAction(models.TextChoices):
     FINDING_UNSUPPRESS = "finding_unsuppress", _("Finding suppression withdrawn")
     KEY_LOOKUP = "key_lookup", _("Key lookup")
     CUSTODY_REPORT = "custody_report", _("Custody report export")
+    NOTIFICATION_ROUTE_SET = "notification_route_set", _("Notification route set")
+    NOTIFICATION_ROUTE_DELETE = "notification_route_delete", _("Notification route removal")
+    NOTIFICATION_CHANNEL_SET = "notification_channel_set", _("Notification channel set")
+    NOTIFICATION_CHANNEL_DELETE = "notification_channel_delete", _("Notification channel removal")
+    NOTIFICATION_SEND = "notification_send", _("Notification sent")
+    NOTIFICATION_TEST = "notification_test", _("Notification test message")
 
 
 class AuditOutcome(models.TextChoices):

@@ -9,11 +9,12 @@ same way, as findings of no product. A product no longer in the inventory has it
 closed by the full (daily) run.
 
 Runs after every finished product sync (that product) and daily (every product): see ``apps``
-and ``tasks``.
+and ``tasks``. Higher apps learn that a run finished through ``findings_run_observer_use``
+(notifications send what it found).
 """
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -79,6 +80,16 @@ class ProductScope:
 
 # The findings of no product (the CA bundle's).
 BUNDLE_SCOPE = ProductScope("", "", "")
+
+# Called with each finished run's summary (``findings_run_observer_use``).
+_run_observers: list[Callable[[RunSummary], None]] = []
+
+
+def findings_run_observer_use(observer: Callable[[RunSummary], None]) -> None:
+    """Call ``observer(summary)`` after every findings run (a higher app's ``ready`` plugs
+    itself in here, once)."""
+    if observer not in _run_observers:
+        _run_observers.append(observer)
 
 
 def policy_from_settings() -> CheckPolicy:
@@ -149,6 +160,8 @@ def findings_run(
             **{k: v for k, v in vars(summary).items() if k != "open_by_code"},
         },
     )
+    for observer in _run_observers:
+        observer(summary)
     return summary
 
 

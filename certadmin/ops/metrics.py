@@ -7,9 +7,10 @@ state per product (the classification of certadmin/devices/expiry.py), and the a
 last verification. For watching the fleet, as cert-manager and x509-certificate-exporter name
 theirs: each product's earliest expiry and last successful sync as absolute
 ``*_timestamp_seconds`` gauges, records past the freshness bound, sync errors by reason, the
-scheduler's last heartbeat, and, only when switched on (``METRICS_PER_DEVICE``), each device's
-expiry, capped at ``METRICS_PER_DEVICE_LIMIT`` series (earliest first) with a count of those
-left out. Labels stay few: account, product, reason (device only when switched on).
+scheduler's last heartbeat, open findings by code and severity, and, only when switched on
+(``METRICS_PER_DEVICE``), each device's expiry, capped at ``METRICS_PER_DEVICE_LIMIT`` series
+(earliest first) with a count of those left out. Labels stay few: account, product, code,
+severity, reason (device only when switched on).
 
 With several processes (gunicorn workers, task workers) set
 ``PROMETHEUS_MULTIPROC_DIR`` (``make serve`` does): each process writes its counters there and a
@@ -254,8 +255,34 @@ def _fleet_metrics(*, now):
         beat.add_metric([], last.timestamp())
     yield beat
 
+    yield _findings_metric(now=now)
+
     if settings.METRICS_PER_DEVICE:
         yield from _device_expiry_metrics(records)
+
+
+def _findings_metric(*, now):
+    """Open findings nobody suppressed, by account, product, code and severity (name): a few
+    series per product, whatever the fleet's size. The CA bundle's have empty account and
+    product."""
+    from certadmin.findings.models import OPEN_Q, Finding
+    from certadmin.findings.severity import SEVERITY_NAMES
+
+    family = GaugeMetricFamily(
+        "certadmin_findings_open",
+        "Open findings nobody suppressed, by account, product, code and severity.",
+        labels=["account", "product", "code", "severity"],
+    )
+    rows = (
+        Finding.objects.filter(OPEN_Q)
+        .exclude(suppressed_until__gt=now)
+        .values_list("account", "product_key", "code", "severity")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for account, product, code, severity, n in sorted(rows):
+        family.add_metric([account, product, code, SEVERITY_NAMES[severity]], n)
+    return family
 
 
 def _device_expiry_metrics(records):

@@ -112,3 +112,36 @@ def test_per_device_series_only_when_switched_on_and_capped_earliest_first(clien
     }
     assert devices == {"dev-10", "dev-20"}
     assert samples[("certadmin_certificate_expiry_series_omitted", ())] == 2
+
+
+def test_open_findings_nobody_suppressed_are_counted_by_account_product_code_and_severity(client):
+    from certadmin.findings.models import Finding
+    from certadmin.findings.severity import Severity
+
+    now = timezone.now()
+
+    def finding(device: str, code: str, severity: int, **fields) -> Finding:
+        return Finding.objects.create(
+            account="default",
+            product_key="a1Metric005",
+            device_name=device,
+            code=code,
+            severity=severity,
+            first_seen=now,
+            last_seen=now,
+            **fields,
+        )
+
+    finding("dev-1", "cert.expired", Severity.CRITICAL)
+    finding("dev-2", "cert.expired", Severity.CRITICAL)
+    finding("dev-3", "cert.expiring", Severity.HIGH, window_days=7)
+    finding("dev-4", "cert.expiring", Severity.HIGH, suppressed_until=now + timedelta(days=3))
+    finding("dev-5", "cert.expiring", Severity.HIGH, suppressed_until=now - timedelta(days=1))
+    finding("dev-6", "key.weak", Severity.HIGH, closed_at=now)
+    open_by = {
+        (dict(labels)["code"], dict(labels)["severity"]): value
+        for (name, labels), value in _samples(client).items()
+        if name == "certadmin_findings_open" and dict(labels)["product"] == "a1Metric005"
+    }
+    # Suppressed (until later) and closed findings are not counted; a lapsed suppression is.
+    assert open_by == {("cert.expired", "critical"): 2, ("cert.expiring", "high"): 2}

@@ -13,6 +13,7 @@ SECTIONS = {
     "Fleet health": "findings:fleet",
     "Jobs": "jobs:list",
     "Schedules": "schedules:list",
+    "Notifications": "notifications:routes",
 }
 
 
@@ -22,7 +23,10 @@ SECTIONS = {
         ("Viewer", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
         ("Key custodian", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
         ("Auditor", {"Audit trail"}),
-        ("Fleet manager", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
+        (
+            "Fleet manager",
+            {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules", "Notifications"},
+        ),
         (None, set()),
     ],
 )

@@ -1,0 +1,340 @@
+"""Sending: each route's new and escalated findings, the daily digest, and a route's test
+message. Every send, and every failed send, is an audit event (``NOTIFICATION_SEND``, or
+``NOTIFICATION_TEST`` for the button), whose detail names the route and the channel, never the
+channel's URL.
+
+A finding is announced once per threshold on each route: its severity and, for an expiring
+certificate, its window (30, 14, 7, 1 days). ``Delivery`` records what each route announced;
+a finding whose threshold is above everything announced for it (new, or escalated) is announced
+again, one below (its severity fell) is not. A failed send records nothing, so the next
+dispatch tries again; the route's other messages wait for it too (a channel that is down is
+not hammered). One dispatch at a time per route (a lease on the route row), so two workers
+never announce the same thing twice. A worker killed between a send and its record may repeat
+that one message: at least once, never lost.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone, translation
+
+from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.services import AuditWriteError, RequestContext, audit_record
+from certadmin.devices.models import CertificateRecord
+from certadmin.findings.models import OPEN_Q, Finding
+from certadmin.findings.severity import SEVERITY_NAMES
+from certadmin.iot.identity import DeviceRef
+from certadmin.notifications.channels import channel_send
+from certadmin.notifications.messages import (
+    DIGEST_TOP,
+    CertificateFacts,
+    Message,
+    digest_message,
+    finding_message,
+    route_test_message,
+    summary_message,
+)
+from certadmin.notifications.models import Delivery, DigestDelivery, Route
+
+logger = logging.getLogger(__name__)
+
+# How long one dispatch may hold a route: past it, a killed worker's hold lapses.
+ROUTE_LEASE = timedelta(minutes=10)
+RISK_ORDER = ("-severity", "-device_rank", "first_seen", "pk")
+# What the audit trail records as the client of a send no person asked for.
+NOTIFIER_CONTEXT = RequestContext(ip_address=None, user_agent="certadmin notifications")
+ID_BATCH = 900
+
+
+@dataclass
+class DispatchSummary:
+    routes: int = 0
+    sent: int = 0
+    failed: int = 0
+    summarised: int = 0
+    busy: int = 0
+
+
+def route_findings(route: Route, *, now: datetime) -> QuerySet[Finding]:
+    """The open findings nobody suppressed that ``route`` covers, the riskiest first: its
+    account's (one product's, or every product's and the CA bundle's), at or above its
+    minimum severity."""
+    scope = Q(account=route.account)
+    if route.product_key:
+        scope &= Q(product_key=route.product_key)
+    else:
+        scope |= Q(account="", product_key="")
+    return (
+        Finding.objects.filter(OPEN_Q, scope, severity__gte=route.min_severity)
+        .exclude(suppressed_until__gt=now)
+        .order_by(*RISK_ORDER)
+    )
+
+
+def _threshold(severity: int, window_days: int | None) -> tuple[int, int]:
+    # Higher is worse: a worse severity, then a tighter window (no window: the widest).
+    return (severity, -(window_days or 100_000))
+
+
+def _announced(route: Route, finding_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """For each finding the route has announced, the highest threshold it announced."""
+    highest: dict[int, tuple[int, int]] = {}
+    for start in range(0, len(finding_ids), ID_BATCH):
+        rows = Delivery.objects.filter(
+            route=route, finding_id__in=finding_ids[start : start + ID_BATCH]
+        ).values_list("finding_id", "severity", "window_days")
+        for finding_id, severity, window in rows:
+            threshold = _threshold(severity, window)
+            if finding_id not in highest or threshold > highest[finding_id]:
+                highest[finding_id] = threshold
+    return highest
+
+
+def _announced_severity(route: Route, finding: Finding) -> int | None:
+    return (
+        Delivery.objects.filter(route=route, finding=finding)
+        .order_by("-severity")
+        .values_list("severity", flat=True)
+        .first()
+    )
+
+
+def route_due(route: Route, *, now: datetime) -> list[Finding]:
+    """The route's findings to announce now: new to it, or past every threshold announced."""
+    findings = list(route_findings(route, now=now))
+    announced = _announced(route, [f.pk for f in findings])
+    return [
+        f
+        for f in findings
+        if f.pk not in announced or _threshold(f.severity, f.window_days) > announced[f.pk]
+    ]
+
+
+def certificate_facts(findings: list[Finding]) -> dict[int, CertificateFacts]:
+    """The inventory's serial, fingerprint and notAfter of each finding's device."""
+    facts: dict[int, CertificateFacts] = {}
+    for finding in findings:
+        if not finding.device_name:
+            continue
+        row = (
+            CertificateRecord.objects.filter(
+                account=finding.account,
+                product_key=finding.product_key,
+                iot_instance_id=finding.iot_instance_id,
+                device_name=finding.device_name,
+            )
+            .values_list("serial", "sha256_fingerprint", "not_after")
+            .first()
+        )
+        if row:
+            facts[finding.pk] = CertificateFacts(*row)
+    return facts
+
+
+def _device(finding: Finding) -> DeviceRef | None:
+    if not finding.product_key:
+        return None
+    return DeviceRef(
+        product_key=finding.product_key,
+        device_name=finding.device_name,
+        iot_instance_id=finding.iot_instance_id,
+        account=finding.account,
+    )
+
+
+def _route_detail(route: Route, what: str) -> str:
+    # Route and channel by name (never the channel's URL), then what was sent.
+    return f"{route.name} → {route.channel}: {what}"[:255]
+
+
+def _audit(
+    *,
+    action: AuditAction,
+    sent: bool,
+    route: Route,
+    what: str,
+    actor=None,
+    context: RequestContext = NOTIFIER_CONTEXT,
+    device: DeviceRef | None = None,
+    certificate_sha256: str = "",
+) -> bool:
+    """Record one send; False when the record could not be written."""
+    try:
+        audit_record(
+            action=action,
+            outcome=AuditOutcome.SUCCESS if sent else AuditOutcome.FAILED,
+            actor=actor,
+            context=context,
+            device=device,
+            certificate_sha256=certificate_sha256,
+            detail=_route_detail(route, what),
+        )
+    except AuditWriteError:
+        logger.error("notification on route %s sent but not audited", route.name)
+        return False
+    return True
+
+
+def _send(route: Route, message: Message) -> bool:
+    return channel_send(channel=route.channel, title=message.title, body=message.body)
+
+
+def _record(route: Route, findings: list[Finding], *, now: datetime, in_summary: bool) -> None:
+    for finding in findings:
+        try:
+            with transaction.atomic():
+                Delivery.objects.create(
+                    route=route,
+                    finding=finding,
+                    severity=finding.severity,
+                    window_days=finding.window_days or 0,
+                    sent_at=now,
+                    in_summary=in_summary,
+                )
+        except IntegrityError:
+            # Announced at this threshold before (and escalated since, then back): kept.
+            continue
+
+
+def _route_hold(route: Route, *, now: datetime) -> bool:
+    free = Q(dispatching_until__isnull=True) | Q(dispatching_until__lt=now)
+    return bool(Route.objects.filter(free, pk=route.pk).update(dispatching_until=now + ROUTE_LEASE))
+
+
+def _route_release(route: Route) -> None:
+    Route.objects.filter(pk=route.pk).update(dispatching_until=None)
+
+
+def notifications_dispatch(*, now: datetime | None = None) -> DispatchSummary:
+    """Announce every enabled route's due findings: the riskiest one by one, up to
+    ``NOTIFY_MESSAGES_PER_RUN``, the rest in one summary."""
+    summary = DispatchSummary()
+    if not settings.AUDIT_KEYS:
+        # Every send is audited: with no audit key nothing can be, so nothing is sent.
+        logger.warning("notifications not sent: no audit key is configured")
+        return summary
+    for route in Route.objects.filter(enabled=True):
+        now_route = now or timezone.now()
+        if not _route_hold(route, now=now_route):
+            summary.busy += 1
+            continue
+        summary.routes += 1
+        try:
+            _route_dispatch(route, now=now_route, summary=summary)
+        finally:
+            _route_release(route)
+    return summary
+
+
+def _route_dispatch(route: Route, *, now: datetime, summary: DispatchSummary) -> None:
+    due = route_due(route, now=now)
+    if not due:
+        return
+    limit = max(settings.NOTIFY_MESSAGES_PER_RUN, 0)
+    one_by_one, rest = due[:limit], due[limit:]
+    facts = certificate_facts(one_by_one)
+    for finding in one_by_one:
+        announced = _announced_severity(route, finding)
+        fact = facts.get(finding.pk, CertificateFacts())
+        with translation.override(route.language):
+            message = finding_message(
+                finding,
+                fact,
+                escalated_from=announced,
+                now=now,
+            )
+        sent = _send(route, message)
+        what = f"{finding.code} {SEVERITY_NAMES[finding.severity]}"
+        _audit(
+            action=AuditAction.NOTIFICATION_SEND,
+            sent=sent,
+            route=route,
+            what=what if sent else f"{what}, failed",
+            device=_device(finding),
+            certificate_sha256=fact.sha256_fingerprint,
+        )
+        if not sent:
+            # The channel is down or refuses: the rest wait for the next dispatch.
+            summary.failed += 1
+            return
+        _record(route, [finding], now=now, in_summary=False)
+        summary.sent += 1
+    if rest:
+        with translation.override(route.language):
+            message = summary_message(
+                rest, route_name=route.name, account=route.account, product_key=route.product_key
+            )
+        sent = _send(route, message)
+        what = f"summary of {len(rest)} findings"
+        _audit(
+            action=AuditAction.NOTIFICATION_SEND,
+            sent=sent,
+            route=route,
+            what=what if sent else f"{what}, failed",
+        )
+        if not sent:
+            summary.failed += 1
+            return
+        _record(route, rest, now=now, in_summary=True)
+        summary.summarised += len(rest)
+
+
+def notifications_digest(*, now: datetime | None = None) -> int:
+    """Send each enabled route's daily digest (once a day, and only when it has open
+    findings); returns how many were sent. A failed digest is audited and sent by the next
+    digest run of the same day, or the day after."""
+    if not settings.AUDIT_KEYS:
+        logger.warning("notification digests not sent: no audit key is configured")
+        return 0
+    now = now or timezone.now()
+    day = timezone.localdate(now)
+    sent_count = 0
+    for route in Route.objects.filter(enabled=True, digest=True):
+        if DigestDelivery.objects.filter(route=route, day=day).exists():
+            continue
+        findings = list(route_findings(route, now=now))
+        if not findings:
+            continue
+        facts = certificate_facts(findings[:DIGEST_TOP])
+        with translation.override(route.language):
+            message = digest_message(
+                findings,
+                facts,
+                route_name=route.name,
+                account=route.account,
+                product_key=route.product_key,
+                now=now,
+            )
+        sent = _send(route, message)
+        what = f"digest of {len(findings)} findings"
+        _audit(
+            action=AuditAction.NOTIFICATION_SEND,
+            sent=sent,
+            route=route,
+            what=what if sent else f"{what}, failed",
+        )
+        if sent:
+            DigestDelivery.objects.get_or_create(route=route, day=day, defaults={"sent_at": now})
+            sent_count += 1
+    return sent_count
+
+
+def route_test_send(*, route: Route, actor, context: RequestContext) -> bool:
+    """Send the route's test message now (the page's button), audited
+    (``NOTIFICATION_TEST``); whether the channel took it. Raises ``AuditWriteError`` when the
+    record cannot be written (the message has gone then)."""
+    with translation.override(route.language):
+        message = route_test_message(route_name=route.name)
+    sent = _send(route, message)
+    audit_record(
+        action=AuditAction.NOTIFICATION_TEST,
+        outcome=AuditOutcome.SUCCESS if sent else AuditOutcome.FAILED,
+        actor=actor,
+        context=context,
+        detail=_route_detail(route, "test message" if sent else "test message, failed"),
+    )
+    return sent
