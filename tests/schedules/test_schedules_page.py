@@ -85,10 +85,12 @@ def test_a_bad_schedule_is_refused_with_its_reason_and_nothing_changes(
     assert not AuditEvent.objects.exists()
 
 
-def test_an_incremental_mode_is_not_offered_yet(fleet_manager_client):
-    response = fleet_manager_client.post(SET, _form(mode="incremental"))
-    assert response.status_code == 400
+def test_an_incremental_schedule_is_set_and_an_unknown_mode_refused(fleet_manager_client):
+    assert fleet_manager_client.post(SET, _form(mode="weekly")).status_code == 400
     assert not SyncSchedule.objects.exists()
+    assert fleet_manager_client.post(SET, _form(mode="incremental")).status_code == 302
+    assert SyncSchedule.objects.get().mode == "incremental"
+    assert "(incremental)" in page_text(fleet_manager_client.get(LIST))
 
 
 def test_a_viewer_reads_the_schedules_but_cannot_change_them(viewer_client, fleet_manager_client):
