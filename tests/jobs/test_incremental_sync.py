@@ -225,6 +225,8 @@ def test_a_device_no_longer_listed_is_marked_removed_left_out_and_back_when_list
     page = viewer_client.get(reverse("devices:list"), {"product_key": product_key})
     assert "gone-0001" not in page.content.decode()
     assert "1 device no longer listed by the platform" in page.content.decode()
+    assert "Coverage: 3 of 3 devices listed were looked up (100 %)." in page.content.decode()
+    assert "within 7 days" in page.content.decode()
     page = viewer_client.get(
         reverse("devices:list"), {"product_key": product_key, "state": "removed"}
     )

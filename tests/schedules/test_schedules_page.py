@@ -152,6 +152,36 @@ def test_each_product_shows_how_fresh_its_records_are(viewer_client, settings):
     assert "50 % (2/4)" in text
 
 
+def test_each_product_shows_its_coverage_removed_devices_and_recheck_bound(viewer_client, settings):
+    settings.SYNC_RECHECK_DAYS = 7
+    settings.SYNC_RECHECK_DAYS_PER_PRODUCT = {("default", "a1Cover0002"): 3}
+    now = timezone.now()
+    for product_key in ("a1Cover0001", "a1Cover0002"):
+        for number, checked in enumerate([now, now, now, None]):
+            CertificateRecord.objects.create(
+                account="default",
+                product_key=product_key,
+                device_name=f"dev-{number}",
+                last_checked=checked,
+            )
+    CertificateRecord.objects.create(
+        account="default",
+        product_key="a1Cover0001",
+        device_name="gone-0",
+        last_checked=now,
+        removed_at=now,
+    )
+    text = page_text(viewer_client.get(LIST))
+    first = text[text.index("a1Cover0001") : text.index("a1Cover0002")]
+    second = text[text.index("a1Cover0002") :]
+    # Three of the four devices listed were looked up; the removed one is not counted.
+    assert "75 % (3/4)" in first
+    assert "1 removed" in first
+    assert "7 days" in first
+    assert "3 days" in second
+    assert "removed" not in second
+
+
 def test_products_of_an_account_the_person_may_not_use_are_not_listed(viewer_client, settings):
     from tests.support.iot_accounts import account_on
 
