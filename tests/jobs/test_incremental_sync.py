@@ -231,6 +231,13 @@ def test_a_device_no_longer_listed_is_marked_removed_left_out_and_back_when_list
         reverse("devices:list"), {"product_key": product_key, "state": "removed"}
     )
     assert "gone-0001" in page.content.decode()
+    expiry = viewer_client.get(
+        reverse("devices:expiry"), {"product_key": product_key, "state": "removed"}
+    )
+    assert expiry.status_code == 200
+    assert "gone-0001" in expiry.content.decode()
+    everything = viewer_client.get(reverse("devices:expiry"), {"product_key": product_key})
+    assert "gone-0001" not in everything.content.decode()
 
     # The platform lists it again: the mark goes.
     dashboard_iot.add_device({"product_key": product_key, "device_name": "gone-0001"})
