@@ -396,6 +396,34 @@ JOB_LEASE_SECONDS = float(_env("CERTADMIN_JOB_LEASE_SECONDS", "60"))
 # A record not re-checked for this many days is past its product's freshness bound (the
 # schedules page, the `certadmin_records_stale` metric and the `record.stale` finding).
 FRESHNESS_DAYS = int(_env("CERTADMIN_FRESHNESS_DAYS", "7"))
+# An incremental sync looks every device up again within this many days (a daily one asks
+# about a seventh of the unchanged devices). "7" for every product, or "7|a1BwAGV1234=3|
+# staging:a1Other12345=14": the default, then [account:]ProductKey=days for the exceptions.
+
+
+def _recheck_days_parse(text: str) -> tuple[int, dict[tuple[str, str], int]]:
+    default, *entries = [part.strip() for part in (text or "7").split("|")]
+    exceptions: dict[tuple[str, str], int] = {}
+    try:
+        days = int(default)
+        for entry in filter(None, entries):
+            product, _equals, value = entry.rpartition("=")
+            account, _colon, product_key = product.rpartition(":")
+            if not product_key.strip():
+                raise ValueError(entry)
+            exceptions[(account.strip() or IOT_DEFAULT_ACCOUNT, product_key.strip())] = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"CERTADMIN_SYNC_RECHECK_DAYS: {text!r} is not days[|[account:]ProductKey=days...]"
+        ) from None
+    if min([days, *exceptions.values()]) < 1:
+        raise ImproperlyConfigured("CERTADMIN_SYNC_RECHECK_DAYS: a bound is at least 1 day")
+    return days, exceptions
+
+
+SYNC_RECHECK_DAYS, SYNC_RECHECK_DAYS_PER_PRODUCT = _recheck_days_parse(
+    _env("CERTADMIN_SYNC_RECHECK_DAYS", "7")
+)
 # Sync schedules set in configuration (certadmin/schedules/cron.py has the format). They win
 # over a schedule set in the dashboard for the same product, and the dashboard cannot change
 # them.

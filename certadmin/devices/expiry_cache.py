@@ -4,7 +4,7 @@ view does not count the whole inventory again while nothing changed.
 Every write to ``CertificateRecord`` gives its product (API account, ProductKey, instance) a new
 random ``InventoryVersion`` in the same transaction (``inventory.inventory_changed``, called by
 each writer: ``inventory_store``, ``inventory_store_failure``, ``inventory_listing_store``, and
-by the removers ``inventory_remove`` and ``inventory_unlisted_remove``). A cached value's key
+by ``inventory_mark_removed`` and ``inventory_unlisted_mark_removed``). A cached value's key
 holds:
 
 - the scope: the account, product and instance, or the sorted list of accounts for "every

@@ -23,6 +23,7 @@ from certadmin.accounts.api_accounts import iot_accounts
 from certadmin.audit.reasons import INVISIBLE_CHARACTERS, KeyAccessForm
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
 from certadmin.devices.expiry import EXPIRY_STATES
+from certadmin.devices.models import REMOVED_STATE
 from certadmin.iot.accounts import IotAccount
 from certadmin.iot.identity import DeviceRef, is_device_name, is_instance_id, is_product_key
 from certadmin.web.form_labels import PlainLabelForm
@@ -553,7 +554,9 @@ class InventoryFilterForm(ScopeForm):
         ),
     )
     state = forms.ChoiceField(
-        label=_("Expiry"), required=False, choices=(("", _("Any")), *EXPIRY_STATES)
+        label=_("Expiry"),
+        required=False,
+        choices=(("", _("Any")), *EXPIRY_STATES, (REMOVED_STATE, _("Removed from the platform"))),
     )
     sort = forms.ChoiceField(label=_("Order"), required=False, choices=SORTS)
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)

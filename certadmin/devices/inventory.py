@@ -1,10 +1,13 @@
 """The inventory: the last known public state of each device's certificate.
 
 Certificate pages, product syncs and batch lookups write it; device lists, searches and the
-expiry overview read it. It holds the devices the platform has: a lookup the platform answers
-with "no such device" or "no such product" (``IotError.is_not_found``) removes the device's
-record instead of recording the failure, and a product sync whose listing was complete removes
-the records of that product's devices it did not list (``inventory_unlisted_remove``).
+expiry overview read it. It knows which devices the platform has: a lookup the platform answers
+with "no such device" or "no such product" (``IotError.is_not_found``) marks the device's
+record removed instead of recording the failure, and a product sync whose listing was complete
+marks removed the records of that product's devices it did not list
+(``inventory_unlisted_mark_removed``). A removed record is kept (``removed_at``), left out of
+lists, counts and exports unless asked for (``models.LISTED_Q``), and a listing or lookup that
+finds the device again clears the mark.
 Everything stored is public: the private key the API returns with
 every certificate is used for one thing, checking that it matches the certificate, and is
 dropped; a DeviceSecret never reaches this module (``DeviceListing`` has none).
@@ -33,7 +36,12 @@ from certadmin.certs.loading import (
     load_certificate,
     load_private_key,
 )
-from certadmin.devices.models import CertificateRecord, InventoryVersion, default_account_name
+from certadmin.devices.models import (
+    LISTED_Q,
+    CertificateRecord,
+    InventoryVersion,
+    default_account_name,
+)
 from certadmin.devices.platform import ca_certificates
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError
@@ -198,6 +206,16 @@ def _listing_fields(listing: DeviceListing | None) -> dict[str, str]:
     }
 
 
+def _looked_up_fields(listing: DeviceListing | None) -> dict[str, object]:
+    # A lookup's write: the listing's fields, and the row's UtcModified, which an incremental
+    # sync compares with the next listing's (kept only once the lookup is recorded, so a
+    # device whose lookup never happened is not taken as up to date).
+    fields: dict[str, object] = {**_listing_fields(listing), "removed_at": None}
+    if listing is not None and listing.modified:
+        fields["listing_modified"] = _storable(listing.modified)[:64]
+    return fields
+
+
 def inventory_store(
     *,
     result: DeviceCert,
@@ -228,7 +246,7 @@ def inventory_store(
         device_name=result.device_name,
         iot_instance_id=result.iot_instance_id or "",
         defaults={
-            **_listing_fields(listing),
+            **_looked_up_fields(listing),
             "status": int(result.status),
             "cert_sn": _storable(result.cert_sn)[:128],
             # The parsed certificate re-encoded, never the received text ("" when unparsable).
@@ -256,15 +274,18 @@ def inventory_listing_store(
     listings: Iterable[DeviceListing],
     account: str = "",
 ) -> int:
-    """Record the devices a product sync listed (one QueryDevice page): nickname and device
-    status, in bulk. A device new to the inventory is "never checked" (``last_checked`` empty);
-    one already there keeps its certificate fields. Returns how many devices were listed."""
+    """Record the devices a product sync listed (one QueryDevice page): nickname, device
+    status and when they were listed, in bulk. A device new to the inventory is "never
+    checked" (``last_checked`` empty); one already there keeps its certificate fields, and
+    loses its removed mark (the platform lists it again). Returns how many were listed."""
+    now = timezone.now()
     records = {
         listing.device_name: CertificateRecord(
             account=account or default_account_name(),
             product_key=product_key,
             device_name=listing.device_name,
             iot_instance_id=iot_instance_id,
+            listed_at=now,
             **_listing_fields(listing),
         )
         for listing in listings
@@ -274,7 +295,7 @@ def inventory_listing_store(
             records.values(),
             update_conflicts=True,
             unique_fields=["account", "product_key", "device_name", "iot_instance_id"],
-            update_fields=["nickname", "device_status"],
+            update_fields=["nickname", "device_status", "listed_at", "removed_at"],
             batch_size=500,
         )
         inventory_changed(account=account, product_key=product_key, iot_instance_id=iot_instance_id)
@@ -294,61 +315,64 @@ def inventory_store_failure(
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id,
         defaults={
-            **_listing_fields(listing),
+            **_looked_up_fields(listing),
             "last_error_code": _storable(code)[:_CODE_LENGTH] or "UnknownError",
             "last_checked": timezone.now(),
         },
     )
 
 
-def inventory_remove(*, device: DeviceRef) -> int:
-    """Forget ``device`` (the platform says it does not exist); returns how many records went."""
+def inventory_mark_removed(*, device: DeviceRef) -> int:
+    """Mark ``device``'s record removed (the platform says it does not exist); a device the
+    inventory never had gets no record. Returns how many records were marked."""
     with transaction.atomic():
-        removed, _ = CertificateRecord.objects.filter(
+        marked = CertificateRecord.objects.filter(
+            LISTED_Q,
             account=device.account or default_account_name(),
             product_key=device.product_key,
             device_name=device.device_name,
             iot_instance_id=device.iot_instance_id,
-        ).delete()
-        if removed:
+        ).update(removed_at=timezone.now())
+        if marked:
             inventory_changed(
                 account=device.account,
                 product_key=device.product_key,
                 iot_instance_id=device.iot_instance_id,
             )
-    return removed
+    return marked
 
 
-def inventory_unlisted_remove(
+def inventory_unlisted_mark_removed(
     *,
     account: str,
     product_key: str,
     iot_instance_id: str,
-    listed: Iterable[str],
     listing_started: datetime,
 ) -> int:
-    """Remove the records of one product's devices that a complete listing (QueryDevice, every
-    page) did not contain: the platform no longer has them. ``listed`` is the DeviceNames the
-    listing had (a list or a values_list queryset); call it only when the listing was complete.
+    """Mark removed the records of one product's devices that a complete listing (QueryDevice,
+    every page, begun at ``listing_started``) did not contain: the platform no longer has them.
+    The listing's pages stamped the devices they had (``inventory_listing_store``); call this
+    only when the listing was complete. The records are kept, with their last certificate.
 
-    A record checked since ``listing_started`` (the listing began) is kept: a lookup found that
-    device after the listing may have passed it by. Returns how many records went."""
+    A record checked since the listing began is left alone: a lookup found that device after
+    the listing may have passed it by. Returns how many were marked."""
     with transaction.atomic():
-        removed, _ = (
+        marked = (
             CertificateRecord.objects.filter(
+                LISTED_Q,
                 account=account or default_account_name(),
                 product_key=product_key,
                 iot_instance_id=iot_instance_id,
             )
+            .filter(Q(listed_at__isnull=True) | Q(listed_at__lt=listing_started))
             .filter(Q(last_checked__isnull=True) | Q(last_checked__lt=listing_started))
-            .exclude(device_name__in=listed)
-            .delete()
+            .update(removed_at=timezone.now())
         )
-        if removed:
+        if marked:
             inventory_changed(
                 account=account, product_key=product_key, iot_instance_id=iot_instance_id
             )
-    return removed
+    return marked
 
 
 @sensitive_variables("result")
@@ -360,7 +384,7 @@ def device_certificate_check(
     certificate fields).
 
     When the platform has no such device or product (``is_not_found``), the device's record,
-    if any, is removed and the IotBusinessError is raised: a typo is a result of the batch
+    if any, is marked removed and the IotBusinessError is raised: a typo is a result of the batch
     that named it, not a device of the inventory. Raises IotThrottledError, IotTransportError
     and retryable IotGatewayError for the caller to retry."""
     try:
@@ -371,7 +395,7 @@ def device_certificate_check(
         )
     except IotBusinessError as error:
         if error.is_not_found:
-            inventory_remove(device=device)
+            inventory_mark_removed(device=device)
             raise
         return inventory_store_failure(device=device, code=error.code, listing=listing)
     decoded = device_cert_decode(result)

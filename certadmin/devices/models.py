@@ -28,6 +28,13 @@ NOT_READY_Q = (
 )
 
 
+# Records of devices the platform still lists: what every list, count and export shows unless
+# it asks for the removed ones.
+LISTED_Q = models.Q(removed_at__isnull=True)
+# The device tables' filter (``state``) that shows the removed records instead.
+REMOVED_STATE = "removed"
+
+
 def default_account_name() -> str:
     """The default API account's name: what rows made before named accounts belong to."""
     return settings.IOT_DEFAULT_ACCOUNT
@@ -100,6 +107,15 @@ class CertificateRecord(models.Model):
     request_id = models.CharField(_("RequestId"), max_length=128, blank=True, default="")
     # Empty for a device a product sync listed but has not looked up yet.
     last_checked = models.DateTimeField(_("last checked"), null=True, blank=True)
+    # The device's listing row (QueryDevice ``UtcModified``) as it was at the last lookup a sync
+    # made: an incremental sync looks up again the devices whose row changed since ("": unknown).
+    listing_modified = models.CharField(_("listing changed"), max_length=64, blank=True, default="")
+    # When a product sync's listing last had the device (None: never listed by a sync).
+    listed_at = models.DateTimeField(_("last listed"), null=True, blank=True)
+    # When a complete listing of the product no longer had the device (None: listed). The
+    # record is kept, but lists, counts, the expiry overview and exports leave it out unless
+    # asked for (``LISTED_Q``); a listing that has the device again clears it.
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("certificate record")
@@ -201,8 +217,10 @@ class InventoryVersion(models.Model):
 
 
 class ProductSync(models.Model):
-    """When a product was last synced in full (by a sync job), and how many devices it had
-    then: whether its device list can come from the inventory."""
+    """When a product was last synced (by a sync job whose listing was complete, so the
+    inventory holds every device it listed), and how many devices it had then: whether its
+    device list can come from the inventory. ``mode`` is that sync's; ``full_synced_at`` the
+    end of the last full one (an incremental sync looks up only some devices)."""
 
     account = account_field()
     product_key = models.CharField(_("ProductKey"), max_length=64)
@@ -210,6 +228,8 @@ class ProductSync(models.Model):
     device_count = models.PositiveIntegerField(_("devices"))
     failed_count = models.PositiveIntegerField(_("failed lookups"), default=0)
     synced_at = models.DateTimeField(_("last synced"))
+    mode = models.CharField(_("sync mode"), max_length=16, blank=True, default="full")
+    full_synced_at = models.DateTimeField(_("last full sync"), null=True, blank=True)
     # The sync job that made it. Named, not imported: the jobs app sits above this one.
     job = models.ForeignKey("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True)
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
@@ -19,6 +20,8 @@ from certadmin.devices.expiry import (
 )
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import (
+    LISTED_Q,
+    REMOVED_STATE,
     CertificateRecord,
     ProductSync,
     RecentDevice,
@@ -98,10 +101,12 @@ def inventory_scope(
     iot_instance_id: str = "",
     account: str = "",
     accounts: Collection[str] | None = None,
+    removed: bool = False,
 ) -> QuerySet[CertificateRecord]:
     """Every inventory record of one product of API account ``account`` ("": the default
-    account), or (``product_key`` None) of every product of ``accounts`` (None: of all)."""
-    records = CertificateRecord.objects.all()
+    account), or (``product_key`` None) of every product of ``accounts`` (None: of all): of
+    the devices the platform lists, or (``removed``) of those it no longer lists."""
+    records = CertificateRecord.objects.filter(LISTED_Q if not removed else ~LISTED_Q)
     if product_key is not None:
         records = records.filter(
             account=account or default_account_name(),
@@ -142,15 +147,21 @@ def inventory_devices(
 
     ``q`` matches a case-insensitive part of the DeviceName or nickname, or exactly a CertSN,
     a serial or a SHA-256 fingerprint (colons and case optional); ``state`` is one of
-    ``EXPIRY_STATES`` or empty; ``sort`` one of ``INVENTORY_SORTS`` (ties by name).
+    ``EXPIRY_STATES``, ``REMOVED_STATE`` (the devices the platform no longer lists, whatever
+    their expiry) or empty; ``sort`` one of ``INVENTORY_SORTS`` (ties by name).
     """
     now = now or timezone.now()
+    removed = state == REMOVED_STATE
     records = inventory_scope(
-        product_key=product_key, iot_instance_id=iot_instance_id, account=account, accounts=accounts
+        product_key=product_key,
+        iot_instance_id=iot_instance_id,
+        account=account,
+        accounts=accounts,
+        removed=removed,
     )
     if q.strip():
         records = records.filter(_search_q(q.strip()))
-    if state:
+    if state and not removed:
         records = records.filter(expiry_state_q(state, now=now))
     # No expiry-state column: the rows of a page work theirs out in Python
     # (``rows.inventory_rows``), so the database is not asked to classify every matching record.
@@ -202,10 +213,12 @@ def device_findings(*, device: DeviceRef) -> Any:
 @dataclass(frozen=True)
 class ProductInventory:
     """Whether a product's device list can come from the inventory: its last complete sync,
-    and a sync of it under way (a job)."""
+    a sync of it under way (a job), and how much of it the inventory covers (None when it was
+    never synced)."""
 
     sync: ProductSync | None
     running: Any
+    coverage: "ProductCoverage | None" = None
 
     @property
     def synced(self) -> bool:
@@ -222,9 +235,67 @@ def product_inventory(
         "product_key": product_key,
         "iot_instance_id": iot_instance_id,
     }
+    sync = ProductSync.objects.filter(**scope).first()
     return ProductInventory(
-        sync=ProductSync.objects.filter(**scope).first(),
+        sync=sync,
         running=_running_sync_find(**scope),
+        coverage=product_coverage(**scope) if sync is not None else None,
+    )
+
+
+def product_recheck_days(*, account: str, product_key: str) -> int:
+    """Within how many days an incremental sync looks each of the product's devices up again
+    (``CERTADMIN_SYNC_RECHECK_DAYS``: the default, or the product's own bound)."""
+    key = (account or default_account_name(), product_key)
+    return settings.SYNC_RECHECK_DAYS_PER_PRODUCT.get(key, settings.SYNC_RECHECK_DAYS)
+
+
+@dataclass(frozen=True)
+class ProductCoverage:
+    """How much of a product the inventory covers: devices listed by the platform (at the
+    last listing), of those looked up at least once (``synced``), devices the platform no
+    longer lists (``removed``), the oldest and newest lookups of listed devices, the last
+    listing, and the bound within which an incremental sync looks each device up again."""
+
+    listed: int
+    synced: int
+    removed: int
+    oldest_checked: datetime | None
+    newest_checked: datetime | None
+    last_listed: datetime | None
+    recheck_days: int
+
+    @property
+    def percent(self) -> int:
+        """Devices synced ÷ devices listed, in whole percent (rounded down: 100 only when
+        every device was looked up)."""
+        return 100 * self.synced // self.listed if self.listed else 0
+
+
+def coverage_aggregates() -> dict[str, Any]:
+    """The aggregates of ``ProductCoverage`` over a queryset of records (every record of one
+    or many products, removed ones included): for ``.aggregate()`` or ``.annotate()``."""
+    listed = Q(removed_at__isnull=True)
+    return {
+        "listed": Count("pk", filter=listed),
+        "synced": Count("pk", filter=listed & Q(last_checked__isnull=False)),
+        "removed": Count("pk", filter=Q(removed_at__isnull=False)),
+        "oldest_checked": Min("last_checked", filter=listed),
+        "newest_checked": Max("last_checked", filter=listed),
+        "last_listed": Max("listed_at"),
+    }
+
+
+def product_coverage(
+    *, product_key: str, iot_instance_id: str = "", account: str = ""
+) -> ProductCoverage:
+    """The inventory's coverage of one product (see ``ProductCoverage``)."""
+    account = account or default_account_name()
+    totals = CertificateRecord.objects.filter(
+        account=account, product_key=product_key, iot_instance_id=iot_instance_id
+    ).aggregate(**coverage_aggregates())
+    return ProductCoverage(
+        **totals, recheck_days=product_recheck_days(account=account, product_key=product_key)
     )
 
 

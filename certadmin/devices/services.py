@@ -207,6 +207,8 @@ def _certificate_view(
                 iot_instance_id=device.iot_instance_id,
                 # A failed lookup keeps the last good certificate: not one to show as current.
                 last_error_code="",
+                # The platform no longer listed it: ask it again.
+                removed_at__isnull=True,
                 last_checked__gte=timezone.now()
                 - timedelta(seconds=settings.INVENTORY_FRESH_SECONDS),
             )

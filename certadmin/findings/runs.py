@@ -25,7 +25,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from certadmin.certs.loading import CertificateDecodeError, load_certificate
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import LISTED_Q, CertificateRecord
 from certadmin.devices.platform import ca_certificates
 from certadmin.findings.checks import record_findings
 from certadmin.findings.checks.chain import ca_expiring_findings
@@ -168,7 +168,7 @@ def findings_run(
 def _products_everywhere(account: str | None) -> list[ProductScope]:
     """Every product of the inventory, and every product that still has open findings (gone
     from the inventory: its findings close)."""
-    records = CertificateRecord.objects.all()
+    records = CertificateRecord.objects.filter(LISTED_Q)
     findings = Finding.objects.filter(OPEN_Q).exclude(product_key="")
     if account is not None:
         name = account or settings.IOT_DEFAULT_ACCOUNT
@@ -183,7 +183,8 @@ def _products_everywhere(account: str | None) -> list[ProductScope]:
 def _shared_keys() -> dict[str, int]:
     """Public keys on more than one device of the whole inventory, with how many devices."""
     return dict(
-        CertificateRecord.objects.exclude(public_key_sha256="")
+        CertificateRecord.objects.filter(LISTED_Q)
+        .exclude(public_key_sha256="")
         .values("public_key_sha256")
         .annotate(devices=Count("pk"))
         .filter(devices__gt=1)
@@ -195,7 +196,7 @@ def _generating_since(scope: ProductScope, *, now: datetime) -> dict[str, dateti
     """Since when each of the product's certificates being generated has been seen so: new ones
     from now, those no longer generating forgotten."""
     generating = set(
-        CertificateRecord.objects.filter(**scope.filter(), status=GENERATING).values_list(
+        CertificateRecord.objects.filter(LISTED_Q, **scope.filter(), status=GENERATING).values_list(
             "device_name", flat=True
         )
     )
@@ -224,7 +225,9 @@ def _product_observed(
     generating_since = _generating_since(scope, now=now)
     observed: dict[tuple[str, str, str], Observed] = {}
     records = (
-        CertificateRecord.objects.filter(**scope.filter()).order_by().values_list(*RECORD_FIELDS)
+        CertificateRecord.objects.filter(LISTED_Q, **scope.filter())
+        .order_by()
+        .values_list(*RECORD_FIELDS)
     )
     for chunk in _chunks(records.iterator(chunk_size=CHUNK), CHUNK):
         facts = [RecordFacts._make(row) for row in chunk]

@@ -13,10 +13,28 @@ from certadmin.devices.batch_csv import (
     batch_csv_parse,
 )
 from certadmin.devices.forms import ScopeForm
+from certadmin.jobs.models import SyncMode
 
 
 class ProductSyncForm(ScopeForm):
-    """Which product to sync: ProductKey (+ IotInstanceId for enterprise instances)."""
+    """Which product to sync: ProductKey (+ IotInstanceId for enterprise instances), and how
+    much of it (``SyncMode``)."""
+
+    mode = forms.ChoiceField(
+        label=_("Sync mode"),
+        choices=SyncMode.choices,
+        initial=SyncMode.FULL,
+        required=False,
+        help_text=_(
+            "Full: every device. Incremental: new and changed devices, certificates being "
+            "generated or failed, and a share of the rest, so that every device is looked up "
+            "again within the product's bound."
+        ),
+    )
+
+    def clean_mode(self) -> str:
+        # Left out (a form of an older page, the device list's button): a full sync.
+        return self.cleaned_data["mode"] or SyncMode.FULL
 
 
 class BatchLookupForm(ScopeForm):

@@ -26,6 +26,16 @@ class JobKind(models.TextChoices):
 DEVICE_KINDS = (JobKind.PRODUCT_SYNC, JobKind.BATCH_LOOKUP)
 
 
+class SyncMode(models.TextChoices):
+    """How much of a product a sync looks up (``certadmin/jobs/incremental.py``)."""
+
+    # Every device the listing has.
+    FULL = "full", _("full")
+    # New and changed devices, certificates being generated or failed, and a slice of the
+    # rest, so that each device is looked up again within its product's bound.
+    INCREMENTAL = "incremental", _("incremental")
+
+
 class JobState(models.TextChoices):
     QUEUED = "queued", _("queued")
     RUNNING = "running", _("running")
@@ -76,6 +86,11 @@ class Job(models.Model):
     iot_instance_id = models.CharField(_("IotInstanceId"), max_length=128, blank=True, default="")
     # Why the job failed, in words for its reader (never a secret, never a traceback).
     error = models.CharField(_("error"), max_length=500, blank=True, default="")
+    # A product sync's mode, and how many devices its listing had (for a full sync, the items).
+    mode = models.CharField(
+        _("sync mode"), max_length=16, choices=SyncMode.choices, default=SyncMode.FULL
+    )
+    listed = models.PositiveIntegerField(_("listed"), default=0)
     # A sync first walks QueryDevice page by page; one worker at a time holds the listing.
     listing_complete = models.BooleanField(default=False)
     listing_next_page = models.PositiveIntegerField(default=1)
@@ -150,6 +165,8 @@ class JobItem(models.Model):
     # From the QueryDevice listing (public data; never the DeviceSecret).
     nickname = models.CharField(_("nickname"), max_length=128, blank=True, default="")
     device_status = models.CharField(_("device status"), max_length=32, blank=True, default="")
+    # The row's UtcModified, stored with the lookup's result (see CertificateRecord).
+    listing_modified = models.CharField(max_length=64, blank=True, default="")
     state = models.CharField(
         _("state"), max_length=16, choices=ItemState.choices, default=ItemState.PENDING
     )

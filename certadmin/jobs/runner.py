@@ -18,10 +18,18 @@ A product sync first walks ``QueryDevice`` page by page (one run at a time holds
 lease; the next page to fetch and the NextToken that leads to it are saved after each page; an
 empty NextToken ends the listing) and creates the items as it goes; a listing the platform cuts
 short (an empty or short page before the end, or an end before ``Total``) fails the job; runs
-without a listing to do look up the items already listed. When the listing ends complete (as many
-devices listed as the platform counts), the inventory's records of that product's devices it did
-not list are removed (``inventory_unlisted_remove``). A lookup the platform answers with "no such
-device" fails its item with that Code and leaves no inventory record (``device_certificate_check``).
+without a listing to do look up the items already listed. A full sync makes an item of every
+device listed; an incremental one only of those ``incremental.listing_picks`` chooses, and, once
+the listing is complete, of a rolling slice of the rest (``incremental.rolling_slice``). When the
+listing ends complete (as many devices listed as the platform counts), the inventory's records
+of that product's devices it did not list are marked removed
+(``inventory_unlisted_mark_removed``). A lookup the platform answers with "no such device" fails
+its item with that Code and marks the device's record, if any, removed
+(``device_certificate_check``).
+
+Nothing is asked twice: a device the inventory shows as looked up since the job was created
+(by this job's run that died before recording its item, or by anyone) is not asked again, and
+a run taking the listing over goes on from the page and NextToken saved after the last page.
 
 A chain verification has no items: one run walks the audit trail (``chain_verify``), writing
 the rows checked after each batch, and ends the job with the ``ChainVerification`` it
@@ -47,15 +55,25 @@ from certadmin.audit.verification import chain_verify
 from certadmin.devices.inventory import (
     device_certificate_check,
     inventory_listing_store,
-    inventory_unlisted_remove,
+    inventory_unlisted_mark_removed,
 )
+from certadmin.devices.models import CertificateRecord
 from certadmin.devices.platform import describe_iot_error, iot_client
 from certadmin.http.request_id import request_id_bound
 from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
 from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
 from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import DeviceListing, DeviceListPage
-from certadmin.jobs.models import ENDED_STATES, ItemState, Job, JobItem, JobKind, JobState
+from certadmin.jobs.incremental import listing_picks, rolling_slice
+from certadmin.jobs.models import (
+    ENDED_STATES,
+    ItemState,
+    Job,
+    JobItem,
+    JobKind,
+    JobState,
+    SyncMode,
+)
 from certadmin.jobs.services import (
     job_end,
     job_item_lease_q,
@@ -143,11 +161,12 @@ def _job_work(
             if job.admitted_at is None:
                 return "not admitted"
             if not job.listing_complete and _listing_claim(job, token):
-                _listing_walk(job, token, client)
+                # Read again now that it is held: the place where the last holder stopped.
+                _listing_walk(Job.objects.get(pk=job_id), token, client)
                 continue
             item = _item_claim(job, token)
             if item is not None:
-                _item_process(item, token, client, account)
+                _item_process(item, token, client, job)
                 continue
             if not job.listing_complete:
                 time.sleep(LISTING_WAIT)
@@ -216,20 +235,11 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
                 result.total,
             )
             raise JobFailed(cut_short)
-        JobItem.objects.bulk_create(
-            [
-                JobItem(
-                    job=job,
-                    product_key=job.product_key,
-                    device_name=device.device_name,
-                    iot_instance_id=job.iot_instance_id,
-                    nickname=(device.nickname or "")[:128],
-                    device_status=(device.device_status or "")[:32],
-                )
-                for device in result.devices
-            ],
-            ignore_conflicts=True,
-        )
+        if job.mode == SyncMode.INCREMENTAL:
+            # Read against the inventory before this page is stored in it.
+            _items_create(job, listing_picks(job=job, devices=result.devices))
+        else:
+            _items_create(job, result.devices)
         # Every listed device is searchable at once, "never checked" until its lookup.
         inventory_listing_store(
             account=job.account,
@@ -240,32 +250,75 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
         last = not result.next_token
         now = timezone.now()
         with transaction.atomic():
+            items = JobItem.objects.filter(job_id=job.pk).count()
             held = Job.objects.filter(pk=job.pk, listing_token=token).update(
                 listing_next_page=page + 1,
                 listing_next_token=result.next_token,
                 listing_lease_until=now + _lease(),
-                total=max(result.total, JobItem.objects.filter(job_id=job.pk).count()),
+                # A full sync's items are the product's devices; an incremental one's are
+                # known once the listing ends.
+                total=max(result.total, items) if job.mode == SyncMode.FULL else items,
                 last_progress_at=now,
             )
             if held and last:
-                listed = JobItem.objects.filter(job_id=job.pk)
-                listed_count = listed.count()
-                Job.objects.filter(pk=job.pk).update(
-                    listing_complete=True, listing_lease_until=None, total=listed_count
-                )
-                if listed_count >= result.total:
-                    # Every device the platform counts was listed: the inventory's other
-                    # devices of this product are gone from the platform.
-                    inventory_unlisted_remove(
-                        account=job.account,
-                        product_key=job.product_key,
-                        iot_instance_id=job.iot_instance_id,
-                        listed=listed.values_list("device_name", flat=True),
-                        listing_started=job.started_at or now,
-                    )
+                _listing_end(job, platform_total=result.total, now=now)
         if not held or last:
             return
         page, next_token = page + 1, result.next_token
+
+
+def _items_create(job: Job, devices: list[DeviceListing]) -> None:
+    """Items for ``devices``; a device listed again (a page fetched twice) gets no second
+    item."""
+    JobItem.objects.bulk_create(
+        [
+            JobItem(
+                job=job,
+                product_key=job.product_key,
+                device_name=device.device_name,
+                iot_instance_id=job.iot_instance_id,
+                nickname=(device.nickname or "")[:128],
+                device_status=(device.device_status or "")[:32],
+                listing_modified=(device.modified or "")[:64],
+            )
+            for device in devices
+        ],
+        batch_size=500,
+        ignore_conflicts=True,
+    )
+
+
+def _listing_end(job: Job, *, platform_total: int, now) -> None:
+    """The listing's last page is stored (in the transaction that saved it): mark removed the
+    devices it did not have, add an incremental sync's rolling slice, and count."""
+    started = job.started_at or job.created_at or now
+    listed = (
+        CertificateRecord.objects.filter(
+            account=job.account,
+            product_key=job.product_key,
+            iot_instance_id=job.iot_instance_id,
+            listed_at__gte=started,
+        )
+        .order_by()
+        .count()
+    )
+    if listed >= platform_total:
+        # Every device the platform counts was listed: the inventory's other devices of this
+        # product are gone from the platform.
+        inventory_unlisted_mark_removed(
+            account=job.account,
+            product_key=job.product_key,
+            iot_instance_id=job.iot_instance_id,
+            listing_started=started,
+        )
+    if job.mode == SyncMode.INCREMENTAL:
+        _items_create(job, rolling_slice(job=job, now=now))
+    Job.objects.filter(pk=job.pk).update(
+        listing_complete=True,
+        listing_lease_until=None,
+        total=JobItem.objects.filter(job_id=job.pk).count(),
+        listed=listed,
+    )
 
 
 def _listing_cut_short(job: Job, page: int, result: DeviceListPage) -> str:
@@ -381,16 +434,39 @@ def _record_error_code(record) -> str:
     return getattr(record, "last_error_code", "") or ""
 
 
-def _item_process(item: JobItem, token: str, client: IotClient, account: str) -> None:
-    device = DeviceRef(item.product_key, item.device_name, item.iot_instance_id, account)
+def _looked_up_since(device: DeviceRef, since) -> CertificateRecord | None:
+    """The device's record if it was looked up at or after ``since`` and the platform still
+    has the device: a run that died between the answer and its item's result, or a person's
+    certificate page, already asked."""
+    return (
+        CertificateRecord.objects.filter(
+            account=device.account,
+            product_key=device.product_key,
+            device_name=device.device_name,
+            iot_instance_id=device.iot_instance_id,
+            last_checked__gte=since,
+            removed_at__isnull=True,
+        )
+        .only("last_error_code")
+        .first()
+    )
+
+
+def _item_process(item: JobItem, token: str, client: IotClient, job: Job) -> None:
+    device = DeviceRef(item.product_key, item.device_name, item.iot_instance_id, job.account)
+    already = _looked_up_since(device, job.created_at)
+    if already is not None:
+        _item_finish(item, token, _record_error_code(already))
+        return
     listing = None
-    if item.nickname or item.device_status:
+    if item.nickname or item.device_status or item.listing_modified:
         listing = DeviceListing(
             device_name=item.device_name,
             nickname=item.nickname,
             device_status=item.device_status,
             iot_id="",
             created="",
+            modified=item.listing_modified,
         )
     try:
         record = _with_retries(

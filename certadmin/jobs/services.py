@@ -42,6 +42,7 @@ from certadmin.jobs.models import (
     JobItem,
     JobKind,
     JobState,
+    SyncMode,
 )
 from certadmin.jobs.selectors import (
     chain_verification_running,
@@ -277,10 +278,12 @@ def product_sync_start(
     product_key: str,
     iot_instance_id: str = "",
     account: str = "",
+    mode: str = SyncMode.FULL,
     client: IotClient | None = None,
 ) -> Job:
     """Create a product sync (admitted now, or queued behind the owner's running jobs) on API
-    account ``account`` ("": the default account).
+    account ``account`` ("": the default account), full or incremental (``mode``, a
+    ``SyncMode``: see ``certadmin/jobs/incremental.py``).
 
     Raises ``ProductSyncActive`` (a ``JobStartError`` naming the job) when a sync of the same
     product, account and instance is already queued or running, whoever started it; and
@@ -301,7 +304,9 @@ def product_sync_start(
         owner=owner,
     )
     try:
-        job = _job_create(owner=owner, kind=JobKind.PRODUCT_SYNC, total=total, **product)
+        job = _job_create(
+            owner=owner, kind=JobKind.PRODUCT_SYNC, total=total, mode=SyncMode(mode), **product
+        )
     except IntegrityError:
         # Another start of the same sync won the race (one_active_sync_per_product).
         if (active := product_sync_active(**product)) is not None:
@@ -516,10 +521,13 @@ def job_end(*, job_id: int, state: JobState, error: str = "") -> bool:
                 product_key=job.product_key,
                 iot_instance_id=job.iot_instance_id,
                 defaults={
-                    "device_count": job.total,
+                    # The devices listed (an incremental sync looks only some of them up).
+                    "device_count": job.listed or job.total,
                     "failed_count": job.failed,
                     "synced_at": now,
+                    "mode": job.mode,
                     "job": job,
+                    **({"full_synced_at": now} if job.mode == SyncMode.FULL else {}),
                 },
             )
             transaction.on_commit(lambda: _product_sync_finished(job))

@@ -109,6 +109,7 @@ def product_sync(request: HtmxHttpRequest) -> HttpResponse:
                 product_key=form.cleaned_data["product_key"],
                 iot_instance_id=form.cleaned_data["instance"],
                 account=form.cleaned_data["account"],
+                mode=form.cleaned_data["mode"],
             )
         except ProductSyncActive as active:
             # Nothing queued twice: the person is shown the sync that will do the work.

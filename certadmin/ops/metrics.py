@@ -107,7 +107,7 @@ class DatabaseCollector(Collector):
             expiry_state_annotated,
             expiry_within_count,
         )
-        from certadmin.devices.models import CertificateRecord
+        from certadmin.devices.models import LISTED_Q, CertificateRecord
         from certadmin.jobs.models import ItemState, Job, JobItem, JobState
 
         jobs = GaugeMetricFamily("certadmin_jobs", "Jobs by state.", labels=["kind", "state"])
@@ -143,7 +143,7 @@ class DatabaseCollector(Collector):
             labels=["product_key", "days"],
         )
         rows = (
-            expiry_state_annotated(CertificateRecord.objects.all(), now=now)
+            expiry_state_annotated(CertificateRecord.objects.filter(LISTED_Q), now=now)
             .values_list("product_key", "expiry_state")
             .annotate(n=Count("pk"))
             .order_by()
@@ -181,12 +181,12 @@ class DatabaseCollector(Collector):
 def _fleet_metrics(*, now):
     """Per product: earliest expiry, last successful sync, records past the freshness bound;
     sync errors by reason; the scheduler's heartbeat; per device expiries when switched on."""
-    from certadmin.devices.models import CertificateRecord, ProductSync
+    from certadmin.devices.models import LISTED_Q, CertificateRecord, ProductSync
     from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
     from certadmin.ops.heartbeat import SCHEDULER
     from certadmin.ops.models import WorkerHeartbeat
 
-    records = CertificateRecord.objects.order_by()
+    records = CertificateRecord.objects.filter(LISTED_Q).order_by()
     earliest = GaugeMetricFamily(
         "certadmin_product_earliest_expiry_timestamp_seconds",
         "The earliest notAfter among the product's certificates in the inventory (Unix time).",

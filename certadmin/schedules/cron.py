@@ -20,8 +20,8 @@ CRON_FIELDS = "fields"
 CRON_WEEKDAY_NUMBER = "weekday_number"
 CRON_INVALID = "invalid"
 
-# Sync modes. Only a full sync exists; an incremental one (issue 21) will join this list.
-SYNC_MODES = ("full",)
+# Sync modes (certadmin.jobs.models.SyncMode; this module is read by the settings, before models).
+SYNC_MODES = ("full", "incremental")
 SYNC_MODE_DEFAULT = "full"
 
 

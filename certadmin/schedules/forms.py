@@ -5,6 +5,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.devices.forms import ScopeForm
+from certadmin.jobs.models import SyncMode
 from certadmin.schedules.cron import (
     CRON_FIELDS,
     CRON_WEEKDAY_NUMBER,
@@ -12,7 +13,6 @@ from certadmin.schedules.cron import (
     cron_normalised,
     cron_trigger,
 )
-from certadmin.schedules.models import SyncMode
 from certadmin.schedules.services import schedule_time_zone
 
 

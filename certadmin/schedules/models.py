@@ -5,11 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from certadmin.devices.models import account_field
-
-
-class SyncMode(models.TextChoices):
-    # Only a full sync exists today; an incremental one becomes a second choice here.
-    FULL = "full", _("full")
+from certadmin.jobs.models import SyncMode
 
 
 class ScheduleSource(models.TextChoices):

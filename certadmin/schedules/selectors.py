@@ -5,11 +5,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
-from certadmin.devices.models import CertificateRecord, ProductSync
+from certadmin.devices.models import LISTED_Q, CertificateRecord, ProductSync
+from certadmin.devices.selectors import (
+    ProductCoverage,
+    coverage_aggregates,
+    product_recheck_days,
+)
+from certadmin.jobs.models import SyncMode
 from certadmin.schedules.models import ScheduleSource, SyncSchedule
 from certadmin.schedules.services import schedule_next_run
 
@@ -24,10 +30,25 @@ class ScheduleRow:
     # The product's schedule (unsaved for a configured one the scheduler has not read yet).
     schedule: SyncSchedule | None
     last_synced: datetime | None
-    records: int
-    oldest_checked: datetime | None
-    # Records not checked within the freshness bound (or never).
+    # The last sync's mode, and when the last full one ended.
+    last_mode: str
+    last_full_sync: datetime | None
+    # Devices listed, synced and removed, the oldest check, the recheck bound.
+    coverage: ProductCoverage
+    # Listed devices not checked within the freshness bound (or never).
     stale: int
+
+    @property
+    def last_mode_label(self) -> str:
+        return str(SyncMode(self.last_mode).label) if self.last_mode in SyncMode.values else ""
+
+    @property
+    def records(self) -> int:
+        return self.coverage.listed
+
+    @property
+    def oldest_checked(self) -> datetime | None:
+        return self.coverage.oldest_checked
 
     @property
     def stale_percent(self) -> int:
@@ -68,8 +89,8 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
                 source=ScheduleSource.CONFIGURATION,
                 next_run_at=schedule_next_run(cron=entry.cron, after=now),
             )
-    synced: dict[ProductKey, datetime] = {
-        (s.account, s.product_key, s.iot_instance_id): s.synced_at
+    synced: dict[ProductKey, ProductSync] = {
+        (s.account, s.product_key, s.iot_instance_id): s
         for s in ProductSync.objects.filter(account__in=accounts)
     }
     bound = freshness_bound(now=now)
@@ -78,24 +99,36 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
         for row in CertificateRecord.objects.filter(account__in=accounts)
         .values("account", "product_key", "iot_instance_id")
         .annotate(
-            records=Count("pk"),
-            oldest=Min("last_checked"),
-            stale=Count("pk", filter=Q(last_checked__lt=bound) | Q(last_checked__isnull=True)),
+            **coverage_aggregates(),
+            stale=Count(
+                "pk",
+                filter=LISTED_Q & (Q(last_checked__lt=bound) | Q(last_checked__isnull=True)),
+            ),
         )
         .order_by()
     }
     rows = []
     for key in sorted(set(schedules) | set(synced) | set(freshness)):
         fresh = freshness.get(key, {})
+        sync = synced.get(key)
         rows.append(
             ScheduleRow(
                 account=key[0],
                 product_key=key[1],
                 iot_instance_id=key[2],
                 schedule=schedules.get(key),
-                last_synced=synced.get(key),
-                records=fresh.get("records", 0),
-                oldest_checked=fresh.get("oldest"),
+                last_synced=sync.synced_at if sync else None,
+                last_mode=sync.mode if sync else "",
+                last_full_sync=sync.full_synced_at if sync else None,
+                coverage=ProductCoverage(
+                    listed=fresh.get("listed", 0),
+                    synced=fresh.get("synced", 0),
+                    removed=fresh.get("removed", 0),
+                    oldest_checked=fresh.get("oldest_checked"),
+                    newest_checked=fresh.get("newest_checked"),
+                    last_listed=fresh.get("last_listed"),
+                    recheck_days=product_recheck_days(account=key[0], product_key=key[1]),
+                ),
                 stale=fresh.get("stale", 0),
             )
         )

@@ -204,6 +204,7 @@ def _scheduled_sync_start(schedule: SyncSchedule, *, due_at: datetime) -> Schedu
             product_key=schedule.product_key,
             iot_instance_id=schedule.iot_instance_id,
             account=schedule.account,
+            mode=schedule.mode,
         )
     except ProductSyncActive as active:
         # Nothing queued twice: this run is the one already queued or running.

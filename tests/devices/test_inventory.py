@@ -67,14 +67,18 @@ def test_certificate_being_generated_is_stored_without_certificate_fields(client
     assert record.last_error_code == ""
 
 
-def test_a_device_the_platform_does_not_have_leaves_no_record_and_loses_an_old_one(client):
+def test_a_device_the_platform_does_not_have_leaves_no_record_and_an_old_one_is_marked_removed(
+    client,
+):
     device = DeviceRef(DEMO_PRODUCT_KEY, "no-such-device")
-    # A record from before (e.g. a typo a batch once stored as "lookup failed").
+    # A record from before (a device deleted on the platform since).
     inventory_store_failure(device=device, code="iot.device.NotExistedDevice")
     with pytest.raises(IotBusinessError) as missing:
         device_certificate_check(device=device, client=client, listing=listing("x"))
     assert missing.value.code == "iot.device.NotExistedDevice"
-    assert not CertificateRecord.objects.filter(device_name="no-such-device").exists()
+    kept = CertificateRecord.objects.get(device_name="no-such-device")
+    assert kept.removed_at is not None
+    CertificateRecord.objects.filter(pk=kept.pk).delete()
     other = DeviceRef("a1NoSuchProd", "thermo-001")
     with pytest.raises(IotBusinessError) as no_product:
         device_certificate_check(device=other, client=client)

@@ -100,3 +100,22 @@ def test_a_person_gets_a_certificate_within_two_seconds_while_jobs_use_their_sha
     assert emulator_counts.throttled == {}
     # The jobs really were using their share meanwhile.
     assert len(job_calls) >= 8 * 2
+
+
+def test_a_device_looked_up_since_the_job_was_created_is_not_asked_again(
+    viewer, own_product, emulator_counts
+):
+    from certadmin.devices.inventory import device_certificate_check
+
+    product_key = own_product(4)
+    job = product_sync_start(owner=viewer, product_key=product_key)
+    # As a run that recorded the answer and died before writing its item's result, or a
+    # person's certificate page, leaves the inventory.
+    device_certificate_check(
+        device=DeviceRef(product_key, "dev-00002", "", "default"),
+        client=iot_client(account="default"),
+    )
+    assert runner.job_work(job_id=job.pk) == "finished"
+    job.refresh_from_db()
+    assert (job.done, job.failed) == (4, 0)
+    assert dict(emulator_counts.lookups) == {f"dev-0000{n}": 1 for n in range(1, 5)}

@@ -1,5 +1,5 @@
 """The inventory holds the devices the platform has: a batch's typo is a result of the batch,
-never a device; a complete product sync removes the devices the platform no longer lists; a
+never a device; a complete product sync marks removed the devices the platform no longer lists; a
 device that exists but fails for a while keeps its record. Against the emulator over real HTTP."""
 
 import csv
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from certadmin.devices.expiry import expiry_counts
 from certadmin.devices.inventory import inventory_store_failure
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import LISTED_Q, CertificateRecord
 from certadmin.iot.identity import DeviceRef
 from certadmin.jobs import runner
 from certadmin.jobs.models import Job, JobItem, JobState
@@ -65,7 +65,7 @@ def test_a_batch_typo_is_a_result_of_the_batch_and_never_an_inventory_record(
     assert [row["device_name"] for row in exported] == ["dev-00001"]
 
 
-def test_a_full_sync_removes_records_of_devices_the_platform_does_not_have(
+def test_a_full_sync_marks_removed_the_records_of_devices_the_platform_does_not_have(
     viewer, own_product, dashboard_iot
 ):
     product_key = own_product(3)
@@ -86,13 +86,18 @@ def test_a_full_sync_removes_records_of_devices_the_platform_does_not_have(
     assert runner.job_work(job_id=job.pk) == "finished"
 
     mine = CertificateRecord.objects.filter(account="default", product_key=product_key)
-    assert sorted(mine.values_list("device_name", flat=True)) == [
+    assert sorted(mine.filter(LISTED_Q).values_list("device_name", flat=True)) == [
         "dev-00001",
         "dev-00002",
         "dev-00003",
     ]
-    assert CertificateRecord.objects.filter(product_key=other_product, device_name=TYPO).exists()
-    assert CertificateRecord.objects.filter(account="staging", device_name=TYPO).exists()
+    # Kept, marked: not deleted.
+    assert mine.get(device_name=TYPO).removed_at is not None
+    others = CertificateRecord.objects.filter(device_name=TYPO).exclude(
+        pk=mine.get(device_name=TYPO).pk
+    )
+    assert others.count() == 2
+    assert not others.filter(removed_at__isnull=False).exists()
 
 
 def test_a_device_that_exists_but_keeps_failing_keeps_its_record(

@@ -1,8 +1,10 @@
-"""Real ``task_worker`` processes: a worker killed mid-job, two workers sharing one job, and the
-workers `make run` starts keeping short jobs moving beside a long sync."""
+"""Real ``task_worker`` processes: a worker killed mid-job (in its lookups, and in its listing),
+two workers sharing one job, two accounts' syncs at once, and the workers `make run` starts
+keeping short jobs moving beside a long sync."""
 
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,131 @@ def test_a_second_sync_of_a_running_product_points_to_it_and_cancel_asks_first(
     time.sleep(2)
     assert sum(emulator_counts.lookups.values()) == asked
     assert asked < 30
+
+
+@pytest.fixture
+def listing_offsets(dashboard_iot):
+    """The row offsets of the QueryDevice pages of 50 the emulator answered, in order (the
+    product check's one-row page left out), taken on the emulator's side."""
+    store = dashboard_iot._gateway.store
+    real_page = store.devices_page
+    offsets: list[int] = []
+
+    def devices_page(product_key, offset, limit):
+        if limit == 50:
+            offsets.append(offset)
+        return real_page(product_key, offset, limit)
+
+    store.devices_page = devices_page
+    yield offsets
+    del store.devices_page
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_killed_in_its_listing_and_again_in_its_lookups_asks_nothing_twice(
+    viewer, own_product, listing_offsets, db_worker, dashboard_iot, settings
+):
+    settings.JOB_LEASE_SECONDS = 2
+    settings.JOB_RUNS = 1  # only the watchdog can bring the job back after each kill
+    product_key = own_product(90)  # two pages: 50, 40
+    job = product_sync_start(owner=viewer, product_key=product_key)
+    dashboard_iot.request_log.clear()
+    # A slow listing, so that the first kill lands while a page is being fetched.
+    dashboard_iot.set_fault(None, latency=1.0, actions=["QueryDevice"])
+
+    first = db_worker()
+    _wait_for(lambda: _job(job.pk).listing_next_page >= 2, timeout=60, what="the first page")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    assert not _job(job.pk).listing_complete
+
+    second = db_worker()
+    _wait_for(lambda: _job(job.pk).done >= 20, timeout=60, what="20 devices done")
+    second.send_signal(signal.SIGKILL)
+    second.wait(timeout=10)
+
+    db_worker()
+    _wait_for(lambda: not _job(job.pk).is_active, timeout=120, what="the job to end")
+    job.refresh_from_db()
+    assert (job.state, job.total, job.done, job.failed) == (JobState.FINISHED, 90, 90, 0)
+    # The listing went on from the page saved: page 1 asked once, the page in flight at the
+    # kill at most twice.
+    assert listing_offsets.count(0) == 1
+    assert sorted(set(listing_offsets)) == [0, 50]
+    assert len(listing_offsets) <= 3
+    # Every device asked, and only the one in flight at the second kill (asked, its answer
+    # never recorded) asked twice.
+    asked = Counter(
+        entry.device_name
+        for entry in dashboard_iot.request_log
+        if entry.action == "QueryDeviceCert"
+    )
+    assert len(asked) == 90
+    assert sum(1 for count in asked.values() if count > 1) <= 1
+    assert max(asked.values()) <= 2
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_accounts_sync_at_once_each_within_its_own_quota(
+    viewer, own_product, staging_iot, db_worker, settings
+):
+    from django.db import connection
+
+    from certadmin.emulator.store import device_from_entry
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL): two worker processes at once")
+    settings.JOB_RUNS = 1
+    count = 48
+    default_product = own_product(count)
+    gateway = staging_iot._gateway
+    staging_store = gateway.account_stores[settings.DEMO_STAGING_ACCESS_KEY_ID]
+    staging_product = default_product.replace("jobs", "stag")
+    for number in range(1, count + 1):
+        staging_store.add(
+            device_from_entry(
+                {
+                    "product_key": staging_product,
+                    "device_name": f"dev-{number:05d}",
+                    "key_type": "ec",
+                }
+            )
+        )
+    # When each account's certificate answers were given, taken on the emulator's side.
+    answered: dict[str, list[float]] = {"default": [], "staging": []}
+    wrapped = {"default": gateway.store, "staging": staging_store}
+    for account, store in wrapped.items():
+        real_info = store.certificate_info
+
+        def certificate_info(device, real_info=real_info, times=answered[account]):
+            times.append(time.monotonic())
+            return real_info(device)
+
+        store.certificate_info = certificate_info
+    try:
+        jobs = [
+            product_sync_start(owner=viewer, product_key=default_product),
+            product_sync_start(owner=viewer, product_key=staging_product, account="staging"),
+        ]
+        db_worker()
+        db_worker()
+        for job in jobs:
+            _wait_for(lambda job=job: not _job(job.pk).is_active, timeout=120, what="the syncs")
+    finally:
+        for store in wrapped.values():
+            del store.certificate_info
+    for job in jobs:
+        job.refresh_from_db()
+        assert (job.state, job.done, job.failed) == (JobState.FINISHED, count, 0)
+    assert staging_iot.throttled == {}
+    assert [len(times) for times in answered.values()] == [count, count]
+    # While both ran, together they were answered faster than one account's quota (10 per
+    # second) allows: each had its own.
+    start = max(times[0] for times in answered.values())
+    end = min(times[-1] for times in answered.values())
+    assert end - start > 2
+    both = sum(1 for times in answered.values() for moment in times if start <= moment <= end)
+    assert both / (end - start) > 11

@@ -66,7 +66,10 @@ def test_configured_schedules_are_read_with_their_instance_and_mode():
         ("default:a1-Demo=0 3 * * *", "is not a ProductKey"),
         ("default:a1Demo7Sh2x=0 3 * * 1", "names (mon, tue, … sun), not numbers"),
         ("default:a1Demo7Sh2x=0 3 * *", "five fields"),
-        ("default:a1Demo7Sh2x=0 3 * * *;incremental", "mode 'incremental' is not one of full"),
+        (
+            "default:a1Demo7Sh2x=0 3 * * *;weekly",
+            "mode 'weekly' is not one of full, incremental",
+        ),
         ("default:a1Demo7Sh2x=0 3 * * *|default:a1Demo7Sh2x=0 4 * * *", "scheduled twice"),
         ("default:a1Demo7Sh2x", "write account:ProductKey"),
     ],

@@ -42,9 +42,16 @@ def test_a_due_schedule_starts_its_products_sync_and_moves_to_its_next_run(dashb
     assert schedule.next_run_at > now
     assert schedule.next_run_at.astimezone(timezone.get_default_timezone()).hour == 3
     assert schedule.last_error == ""
+    assert job.mode == "full"
     # Not due any more: the next tick starts nothing.
     assert schedules_due_run() == []
     assert Job.objects.filter(kind=JobKind.PRODUCT_SYNC).count() == 1
+
+
+def test_an_incremental_schedule_starts_an_incremental_sync(dashboard_iot):
+    _schedule(mode="incremental")
+    [run] = schedules_due_run()
+    assert Job.objects.get(pk=run.job_id).mode == "incremental"
 
 
 def test_a_schedule_not_due_yet_starts_nothing(dashboard_iot):

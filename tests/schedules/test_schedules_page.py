@@ -85,10 +85,12 @@ def test_a_bad_schedule_is_refused_with_its_reason_and_nothing_changes(
     assert not AuditEvent.objects.exists()
 
 
-def test_an_incremental_mode_is_not_offered_yet(fleet_manager_client):
-    response = fleet_manager_client.post(SET, _form(mode="incremental"))
-    assert response.status_code == 400
+def test_an_incremental_schedule_is_set_and_an_unknown_mode_refused(fleet_manager_client):
+    assert fleet_manager_client.post(SET, _form(mode="weekly")).status_code == 400
     assert not SyncSchedule.objects.exists()
+    assert fleet_manager_client.post(SET, _form(mode="incremental")).status_code == 302
+    assert SyncSchedule.objects.get().mode == "incremental"
+    assert "(incremental)" in page_text(fleet_manager_client.get(LIST))
 
 
 def test_a_viewer_reads_the_schedules_but_cannot_change_them(viewer_client, fleet_manager_client):
@@ -148,6 +150,36 @@ def test_each_product_shows_how_fresh_its_records_are(viewer_client, settings):
     assert "a1Fresh0001" in text
     # Two of four records are past the 7-day bound.
     assert "50 % (2/4)" in text
+
+
+def test_each_product_shows_its_coverage_removed_devices_and_recheck_bound(viewer_client, settings):
+    settings.SYNC_RECHECK_DAYS = 7
+    settings.SYNC_RECHECK_DAYS_PER_PRODUCT = {("default", "a1Cover0002"): 3}
+    now = timezone.now()
+    for product_key in ("a1Cover0001", "a1Cover0002"):
+        for number, checked in enumerate([now, now, now, None]):
+            CertificateRecord.objects.create(
+                account="default",
+                product_key=product_key,
+                device_name=f"dev-{number}",
+                last_checked=checked,
+            )
+    CertificateRecord.objects.create(
+        account="default",
+        product_key="a1Cover0001",
+        device_name="gone-0",
+        last_checked=now,
+        removed_at=now,
+    )
+    text = page_text(viewer_client.get(LIST))
+    first = text[text.index("a1Cover0001") : text.index("a1Cover0002")]
+    second = text[text.index("a1Cover0002") :]
+    # Three of the four devices listed were looked up; the removed one is not counted.
+    assert "75 % (3/4)" in first
+    assert "1 removed" in first
+    assert "7 days" in first
+    assert "3 days" in second
+    assert "removed" not in second
 
 
 def test_products_of_an_account_the_person_may_not_use_are_not_listed(viewer_client, settings):

@@ -67,7 +67,8 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
     # Without a search, the table shows exactly one of the counts: it need not count again.
     table_total = None
     if not data["q"]:
-        table_total = counts[data["state"]] if data["state"] else total
+        # The removed devices are not among the counts: their table counts its own.
+        table_total = counts.get(data["state"]) if data["state"] else total
     context = {
         "product_key": product_key,
         "instance": instance,

@@ -42,7 +42,7 @@ from certadmin.devices.expiry import (
 )
 from certadmin.devices.forms import clean_instance_id, clean_product_key
 from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER, inventory_csv_rows
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import LISTED_Q, CertificateRecord
 from certadmin.web.csv_safety import LineBuffer
 from certadmin.web.times import utc_text
 
@@ -142,7 +142,7 @@ class Command(BaseCommand):
                 f"--within must be between 0 and {MAX_WITHIN_DAYS} days.",
                 returncode=EXIT_NO_REPORT,
             )
-        records = CertificateRecord.objects.all()
+        records = CertificateRecord.objects.filter(LISTED_Q)
         if account is not None:
             if account not in settings.IOT_ACCOUNTS:
                 raise CommandError(

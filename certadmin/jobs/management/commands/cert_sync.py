@@ -1,6 +1,7 @@
 """Sync a product's certificates into the inventory, for cron:
 
-    manage.py cert_sync --product-key a1BwAGV1234 [--instance iot-06z00ep2pjifrby] [--wait]
+    manage.py cert_sync --product-key a1BwAGV1234 [--instance iot-06z00ep2pjifrby]
+        [--mode full|incremental] [--wait]
 
 Without ``--wait`` the sync is enqueued for the workers (``manage.py task_worker``) and the
 command prints the job's number. With ``--wait`` this process works on the job too (within the
@@ -22,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from certadmin.accounts.api_accounts import UnknownAccount, iot_account
 from certadmin.devices.forms import clean_instance_id, clean_product_key
 from certadmin.jobs import runner
-from certadmin.jobs.models import Job, JobState
+from certadmin.jobs.models import Job, JobState, SyncMode
 from certadmin.jobs.progress import job_progress
 from certadmin.jobs.services import JobStartError, ProductSyncActive, product_sync_start
 
@@ -47,6 +48,14 @@ class Command(BaseCommand):
             "--user", default="", help="Username the job is started for (default: none, cron)."
         )
         parser.add_argument(
+            "--mode",
+            choices=SyncMode.values,
+            default=SyncMode.FULL,
+            help="full: every device (default); incremental: new and changed devices, "
+            "certificates being generated or failed, and a share of the rest "
+            "(CERTADMIN_SYNC_RECHECK_DAYS).",
+        )
+        parser.add_argument(
             "--wait",
             action="store_true",
             help="Work on the job here with a progress bar; exit 1 unless it finishes.",
@@ -66,7 +75,7 @@ class Command(BaseCommand):
         finally:
             chatty.setLevel(level)
 
-    def _sync(self, *, product_key, account, instance, user, wait, **options):
+    def _sync(self, *, product_key, account, instance, user, mode, wait, **options):
         from django import forms
 
         try:
@@ -93,6 +102,7 @@ class Command(BaseCommand):
                 product_key=product_key,
                 iot_instance_id=instance,
                 account=configured.name,
+                mode=mode,
             )
         except ProductSyncActive as active:
             job = active.job
@@ -102,7 +112,9 @@ class Command(BaseCommand):
         except JobStartError as refused:
             raise CommandError(f"{refused.message} ({refused.code})") from None
         else:
-            self._say(f"Job {job.pk}: sync of {product_key} ({job.total} devices) queued.")
+            self._say(
+                f"Job {job.pk}: {job.mode} sync of {product_key} ({job.total} devices) queued."
+            )
         if not wait:
             return
         job = self._wait(job)
@@ -110,7 +122,13 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Job {job.pk} {job.get_state_display()}: {job.error or 'see the dashboard'}"
             )
-        self._say(f"Job {job.pk} finished: {job.done} devices, {job.failed} failed.")
+        if job.mode == SyncMode.INCREMENTAL:
+            self._say(
+                f"Job {job.pk} finished: {job.done} of the {job.listed} devices listed looked "
+                f"up, {job.failed} failed."
+            )
+        else:
+            self._say(f"Job {job.pk} finished: {job.done} devices, {job.failed} failed.")
 
     def _say(self, line: str) -> None:
         if self.verbosity >= 1:
