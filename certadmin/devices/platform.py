@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 # QueryDevice's quota is 50 QPS per account; a sync's paging keeps to half of it, leaving the
 # rest to the dashboard's device lists.
 LISTING_QPS = 25
+# BatchQueryDeviceDetail's quota is 5 QPS per account, and only syncs call it.
+DETAIL_QPS = 5
 
 
 @functools.cache
@@ -55,6 +57,7 @@ def _limiters(
                 batch=GcraRateLimiter(limit=job_qps, margin=0), account=account
             ),
             "listing": GcraRateLimiter(limit=LISTING_QPS),
+            "detail": GcraRateLimiter(limit=DETAIL_QPS),
         }
     import redis
 
@@ -69,6 +72,7 @@ def _limiters(
             account=RedisRateLimiter(connection, limit=qps, max_wait=30.0),
         ),
         "listing": RedisRateLimiter(connection, limit=LISTING_QPS, prefix="certadmin:iot:listing:"),
+        "detail": RedisRateLimiter(connection, limit=DETAIL_QPS, prefix="certadmin:iot:detail:"),
     }
 
 
@@ -130,6 +134,13 @@ def listing_rate_limiter(*, account: str = "") -> RateLimiter:
     """The limiter a sync's QueryDevice paging acquires per page (key: the AccessKeyId)."""
     configured = iot_account(account)
     return _limiters(settings.REDIS_URL, configured.job_qps, configured.qps)["listing"]
+
+
+def detail_rate_limiter(*, account: str = "") -> RateLimiter:
+    """The limiter a sync's BatchQueryDeviceDetail calls acquire per call (key: the
+    AccessKeyId)."""
+    configured = iot_account(account)
+    return _limiters(settings.REDIS_URL, configured.job_qps, configured.qps)["detail"]
 
 
 @dataclass(frozen=True)
