@@ -95,7 +95,8 @@ def test_a_sync_records_every_devices_context_in_batches_of_100_and_never_its_se
     assert {n for n in names if "gateway" in n} <= gateways
     assert {r.device_status for r in records.values()} == set(STATUSES)
     never_activated = [r for r in records.values() if r.device_status == "UNACTIVE"]
-    assert never_activated and all(r.activated_at is None for r in never_activated)
+    assert never_activated
+    assert all(r.activated_at is None for r in never_activated)
 
     # No DeviceSecret anywhere: the database (every table), the logs, the inventory's CSV.
     secrets = [store.get("context230x", name).device_secret for name in names]
