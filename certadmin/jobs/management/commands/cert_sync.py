@@ -92,6 +92,11 @@ class Command(BaseCommand):
                 f"Job {job.pk} {job.get_state_display()}: {job.error or 'see the dashboard'}"
             )
         self.stdout.write(f"Job {job.pk} finished: {job.done} devices, {job.failed} failed.")
+        if job.context_missing:
+            self.stdout.write(
+                f"Device details (node type, firmware, activation) missing for "
+                f"{job.context_missing} devices: BatchQueryDeviceDetail failed (see the log)."
+            )
 
     def _wait(self, job: Job) -> Job:
         while True:
