@@ -53,7 +53,9 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
         )
         if picked.is_valid():
             query = picked.picked_query()
-            return redirect(reverse("devices:expiry") + (f"?{urlencode(query)}" if query else ""))
+            return redirect(
+                reverse("devices:expiry") + (f"?{urlencode(query, doseq=True)}" if query else "")
+            )
         context = {"filter_form": picked, "picker": picked, "invalid": True}
         return render(request, "devices/expiry.html", context, status=400)
     form = _filter_form(request)
