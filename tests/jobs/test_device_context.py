@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from django.apps import apps
+from django.urls import reverse
 from django.utils import timezone
 
 from certadmin.devices.inventory_csv import inventory_csv_lines
@@ -110,7 +111,7 @@ def test_a_sync_records_every_devices_context_in_batches_of_100_and_never_its_se
 
 
 def test_a_failing_detail_call_leaves_the_sync_complete_without_context_and_says_so(
-    viewer, quick_lookups, dashboard_iot, monkeypatch, caplog
+    viewer, client_for, quick_lookups, dashboard_iot, monkeypatch, caplog
 ):
     monkeypatch.setattr(runner, "_backoff", lambda attempt: 0)
     names = context_product(dashboard_iot, "context120x", 120)
@@ -131,6 +132,8 @@ def test_a_failing_detail_call_leaves_the_sync_complete_without_context_and_says
     assert "no device details for 100 devices of context120x" in caplog.text
     assert "no device details for 20 devices of context120x" in caplog.text
     assert len(names) == 120
+    page = client_for(viewer).get(reverse("jobs:detail", args=[job.pk])).content.decode()
+    assert "did not give the details (node type, firmware, activation) of 120 devices" in page
 
 
 def test_names_the_platform_does_not_know_are_left_out(viewer, dashboard_iot):
