@@ -23,6 +23,11 @@ devices listed as the platform counts), the inventory's records of that product'
 not list are removed (``inventory_unlisted_remove``). A lookup the platform answers with "no such
 device" fails its item with that Code and leaves no inventory record (``device_certificate_check``).
 
+Every 100 listed devices (and at the end of the listing) the listing run asks their details of
+``BatchQueryDeviceDetail`` and records node type, firmware and activation in the inventory
+(``_listing_context``); a call that fails is counted in the job's ``context_missing``, and the
+sync goes on without those details.
+
 A chain verification has no items: one run walks the audit trail (``chain_verify``), writing
 the rows checked after each batch, and ends the job with the ``ChainVerification`` it
 recorded. A run the watchdog had to replace starts the walk again.
