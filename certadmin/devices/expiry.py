@@ -56,6 +56,11 @@ WINDOWS = (("days_0_7", 7), ("days_8_30", EXPIRING_DAYS), ("days_31_90", 90))
 # A ready certificate that has not expired yet: what "expires within N days" and the chart of
 # expiries per month count.
 UNEXPIRED_STATES = ("days_0_7", "days_8_30", "days_31_90", "days_over_90")
+# States the tables' filter offers together, by one name: (label, the states it covers).
+# "Valid" is a ready certificate that has not expired (``expiry_unexpired_q``).
+STATE_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "valid": (_("Valid (not expired)"), UNEXPIRED_STATES),
+}
 # The question the overview answers in words, and the report's default ``--within``.
 WITHIN_DAYS_DEFAULT = EXPIRING_DAYS
 KNOWN_STATUSES = (CertStatus.GENERATING, CertStatus.FAILED, CertStatus.READY)
@@ -124,6 +129,22 @@ def expiry_state_q(state: str, *, now: datetime) -> Q:
             return READY_Q & in_window
         lower = days
     raise ValueError(f"unknown expiry state {state!r}")
+
+
+def expiry_filter_q(state: str, *, now: datetime) -> Q:
+    """The records the tables' expiry filter keeps for ``state``: one of ``EXPIRY_STATES``, or
+    a group of them (``STATE_GROUPS``)."""
+    if state == "valid":
+        return expiry_unexpired_q(now=now)
+    return expiry_state_q(state, now=now)
+
+
+def expiry_filter_count(counts: dict[str, int], state: str) -> int | None:
+    """How many records the expiry filter keeps for ``state``, from ``expiry_counts``; None for
+    a filter the counts do not hold (the removed devices: their table counts its own)."""
+    if state in STATE_GROUPS:
+        return sum(counts[member] for member in STATE_GROUPS[state][1])
+    return counts.get(state)
 
 
 def expiry_state_annotated(

@@ -8,7 +8,7 @@ by ``inventory_mark_removed`` and ``inventory_unlisted_mark_removed``). A cached
 holds:
 
 - the scope: the account, product and instance, or the sorted list of accounts for "every
-  product" (so no two scopes share a value);
+  product" (so no two scopes share a value), and the device filters (status, node type);
 - the versions of every product in the scope (read BEFORE the counts: a write that lands while
   the counts are being made only makes the value fresher than its key says);
 - the current minute and time zone: the states and the chart's months move with the clock, so a
@@ -83,7 +83,11 @@ def _cached[T](kind: str, scope: dict, now: datetime, compute: Callable[[], T]) 
     if versions is None:
         return compute()
     minute = int(now.timestamp() // 60)
-    key = f"expiry:{kind}:{versions}:{minute}:{timezone.get_current_timezone_name()}"
+    # The device filters narrow the counts: each choice is a value of its own.
+    narrowed = hashlib.sha256(
+        repr((sorted(scope.get("device_statuses") or ()), scope.get("node_type"))).encode()
+    ).hexdigest()[:16]
+    key = f"expiry:{kind}:{versions}:{narrowed}:{minute}:{timezone.get_current_timezone_name()}"
     value = cache.get(key)
     if value is None:
         value = compute()

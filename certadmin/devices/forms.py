@@ -22,8 +22,9 @@ from zxcvbn import zxcvbn
 from certadmin.accounts.api_accounts import iot_accounts
 from certadmin.audit.reasons import INVISIBLE_CHARACTERS, KeyAccessForm
 from certadmin.certs.bundles import PASSPHRASE_MIN_LENGTH
-from certadmin.devices.expiry import EXPIRY_STATES
-from certadmin.devices.models import REMOVED_STATE
+from certadmin.devices.display_names import DEVICE_STATUSES
+from certadmin.devices.expiry import EXPIRY_STATES, STATE_GROUPS
+from certadmin.devices.models import REMOVED_STATE, NodeType
 from certadmin.iot.accounts import IotAccount
 from certadmin.iot.identity import DeviceRef, is_device_name, is_instance_id, is_product_key
 from certadmin.web.form_labels import PlainLabelForm
@@ -468,6 +469,18 @@ class KeyActionForm(KeyAccessForm):
         return str(self.data.get("action", "")) if self.is_bound else self["action"].initial
 
 
+# The device-status filter's values in a URL, each the platform's word for that status.
+DEVICE_STATUS_FILTERS = {
+    "online": "ONLINE",
+    "offline": "OFFLINE",
+    "never_activated": "UNACTIVE",
+    "disabled": "DISABLE",
+}
+# The node-type filter's values in a URL.
+NODE_TYPE_FILTERS = {"gateway": NodeType.GATEWAY, "device": NodeType.DEVICE}
+_translated = lazy(gettext, str)
+
+
 class ProductPickForm(PlainLabelForm):
     """The expiry overview's product picker: one of ``products`` (the inventory's products the
     person may see, ``selectors.inventory_products_visible``) or every product. The overview's
@@ -477,6 +490,12 @@ class ProductPickForm(PlainLabelForm):
     product = forms.ChoiceField(label=_("Product"), required=False)
     q = forms.CharField(required=False, max_length=128, widget=forms.HiddenInput())
     state = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput())
+    device = forms.MultipleChoiceField(
+        required=False,
+        choices=[(value, value) for value in DEVICE_STATUS_FILTERS],
+        widget=forms.MultipleHiddenInput(),
+    )
+    node = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput())
     sort = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput())
 
     def __init__(self, *args, products: Sequence, current: str = "", **kwargs):
@@ -512,25 +531,26 @@ class ProductPickForm(PlainLabelForm):
         """The choice value naming one product."""
         return f"{account}/{product_key}/{iot_instance_id}"
 
-    def picked_query(self) -> dict[str, str]:
+    def picked_query(self) -> dict[str, str | list[str]]:
         """The overview's query for the valid form's choice: the product's ``product_key``,
         ``instance`` and ``account`` (left out when default or empty), and the carried
-        filters that are set."""
+        filters that are set (``device`` a list: it may be given several times)."""
         data = self.cleaned_data
-        query: dict[str, str] = {}
+        query: dict[str, str | list[str]] = {}
         if data["product"]:
             account, product_key, instance = data["product"].split("/")
             query = {"product_key": product_key, "instance": instance}
             if account != settings.IOT_DEFAULT_ACCOUNT:
                 query["account"] = account
-        query.update({name: data[name] for name in ("q", "state", "sort")})
+        query.update({name: data[name] for name in ("q", "state", "device", "node", "sort")})
         return {name: value for name, value in query.items() if value}
 
 
 class InventoryFilterForm(ScopeForm):
     """What a device table of the inventory shows: one product (or every product), a search,
-    an expiry state, an order and a page. The product device list and the expiry overview
-    both read it."""
+    an expiry state, the devices' status and node type, an order and a page. The product
+    device list and the expiry overview both read it, so one URL says "expired certificate,
+    device online" (``?state=expired&device=online``) on either."""
 
     SORTS = (
         ("name", _("DeviceName A–Z")),
@@ -556,7 +576,31 @@ class InventoryFilterForm(ScopeForm):
     state = forms.ChoiceField(
         label=_("Expiry"),
         required=False,
-        choices=(("", _("Any")), *EXPIRY_STATES, (REMOVED_STATE, _("Removed from the platform"))),
+        choices=(
+            ("", _("Any")),
+            *((group, label) for group, (label, _s) in STATE_GROUPS.items()),
+            *EXPIRY_STATES,
+            (REMOVED_STATE, _("Removed from the platform")),
+        ),
+    )
+    device = forms.MultipleChoiceField(
+        label=_("Device status"),
+        required=False,
+        choices=[
+            (value, _translated(DEVICE_STATUSES[word][0]))
+            for value, word in DEVICE_STATUS_FILTERS.items()
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("From the last sync. None ticked: any status."),
+    )
+    node = forms.ChoiceField(
+        label=_("Node type"),
+        required=False,
+        choices=(
+            ("", _("Any")),
+            ("gateway", _("Gateways")),
+            ("device", _("Devices, not gateways")),
+        ),
     )
     sort = forms.ChoiceField(label=_("Order"), required=False, choices=SORTS)
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
@@ -589,10 +633,15 @@ class InventoryFilterForm(ScopeForm):
         product of one API account, or every product of the accounts offered."""
         data = self.cleaned_data
         product_key = data["product_key"] or None
+        context = {
+            "device_statuses": tuple(sorted(DEVICE_STATUS_FILTERS[v] for v in data["device"])),
+            "node_type": NODE_TYPE_FILTERS.get(data["node"]),
+        }
         if product_key is None:
-            return {"product_key": None, "accounts": self.account_names}
+            return {"product_key": None, "accounts": self.account_names, **context}
         return {
             "product_key": product_key,
             "iot_instance_id": data["instance"],
             "account": data["account"],
+            **context,
         }

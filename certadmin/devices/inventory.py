@@ -10,7 +10,8 @@ lists, counts and exports unless asked for (``models.LISTED_Q``), and a listing 
 finds the device again clears the mark.
 Everything stored is public: the private key the API returns with
 every certificate is used for one thing, checking that it matches the certificate, and is
-dropped; a DeviceSecret never reaches this module (``DeviceListing`` has none).
+dropped; a DeviceSecret never reaches this module (``DeviceListing`` and ``DeviceDetail`` have
+none).
 """
 
 import hashlib
@@ -40,13 +41,14 @@ from certadmin.devices.models import (
     LISTED_Q,
     CertificateRecord,
     InventoryVersion,
+    NodeType,
     default_account_name,
 )
 from certadmin.devices.platform import ca_certificates
 from certadmin.iot.client import IotClient
 from certadmin.iot.errors import IotBusinessError
 from certadmin.iot.identity import DeviceRef
-from certadmin.iot.results import DeviceCert, DeviceListing
+from certadmin.iot.results import DeviceCert, DeviceDetail, DeviceListing
 
 _CODE_LENGTH = CertificateRecord._meta.get_field("last_error_code").max_length
 
@@ -296,6 +298,50 @@ def inventory_listing_store(
             update_conflicts=True,
             unique_fields=["account", "product_key", "device_name", "iot_instance_id"],
             update_fields=["nickname", "device_status", "listed_at", "removed_at"],
+            batch_size=500,
+        )
+        inventory_changed(account=account, product_key=product_key, iot_instance_id=iot_instance_id)
+    return len(records)
+
+
+_FIRMWARE_LENGTH = CertificateRecord._meta.get_field("firmware_version").max_length
+CONTEXT_FIELDS = ["node_type", "firmware_version", "activated_at", "context_checked_at"]
+
+
+def inventory_context_store(
+    *,
+    product_key: str,
+    iot_instance_id: str,
+    details: Iterable[DeviceDetail],
+    account: str = "",
+) -> int:
+    """Record what ``BatchQueryDeviceDetail`` said of a product's devices: node type, firmware
+    version and activation time, checked now (``context_checked_at``), in bulk. The device
+    status stays the listing's. A device the answer left out keeps what it had. Returns how
+    many devices were recorded."""
+    node_types = set(NodeType.values)
+    now = timezone.now()
+    records = {
+        detail.device_name: CertificateRecord(
+            account=account or default_account_name(),
+            product_key=product_key,
+            device_name=detail.device_name,
+            iot_instance_id=iot_instance_id,
+            node_type=detail.node_type if detail.node_type in node_types else None,
+            firmware_version=_storable(detail.firmware_version)[:_FIRMWARE_LENGTH],
+            activated_at=detail.activated,
+            context_checked_at=now,
+        )
+        for detail in details
+    }
+    if not records:
+        return 0
+    with transaction.atomic():
+        CertificateRecord.objects.bulk_create(
+            records.values(),
+            update_conflicts=True,
+            unique_fields=["account", "product_key", "device_name", "iot_instance_id"],
+            update_fields=CONTEXT_FIELDS,
             batch_size=500,
         )
         inventory_changed(account=account, product_key=product_key, iot_instance_id=iot_instance_id)

@@ -7,10 +7,13 @@ whole days until notAfter, toward zero and negative once expired
 (``certs.details.expiry_days_left``, the same number as the report's JSON and the device
 table); ``state`` is the record's expiry state (``expiry.EXPIRY_STATES`` keys);
 ``cert_status`` is the platform's Status (0 being generated, 1 generation failed, 2 issued);
+``key_matches`` is ``true``/``false``, empty when there was no key to check;
 ``state_text`` says the state in words, in the reader's language, as the device table does
 (``expiry.expiry_state_label``: "Certificate being generated" or "Certificate generation
-failed" where ``state`` is ``not_issued``);
-``key_matches`` is ``true``/``false``, empty when there was no key to check. Every cell goes
+failed" where ``state`` is ``not_issued``); ``device_status``
+is the platform's word from the last sync's listing (``ONLINE``, ``OFFLINE``, ``UNACTIVE``,
+``DISABLE``), ``node_type`` ``gateway`` or ``device`` and ``activated_at`` the first activation,
+from the sync's device details (empty when not known or never activated). Every cell goes
 through ``csv_safety.csv_cell``: text a spreadsheet would run as a formula is neutralised.
 """
 
@@ -20,7 +23,7 @@ from datetime import datetime
 
 from certadmin.certs.details import expiry_days_left
 from certadmin.devices.expiry import expiry_state_label, expiry_state_of
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import CertificateRecord, NodeType
 from certadmin.web.csv_safety import LineBuffer, csv_cell
 from certadmin.web.times import utc_text
 
@@ -47,7 +50,14 @@ INVENTORY_CSV_HEADER: list[str] = [
     # Last, so the earlier columns keep their places for existing readers.
     "account",
     "state_text",
+    "node_type",
+    "firmware_version",
+    "activated_at",
 ]
+
+
+# Words, not the platform's 0 and 1, so a reader need not know them.
+_NODE_TYPES = {NodeType.DEVICE: "device", NodeType.GATEWAY: "gateway"}
 
 
 def _key_matches(value: bool | None) -> str:
@@ -90,6 +100,9 @@ def inventory_csv_rows(
             record.last_error_code,
             record.account,
             labels[state, record.status],
+            _NODE_TYPES.get(record.node_type, ""),
+            record.firmware_version,
+            utc_text(record.activated_at),
         ]
         yield [csv_cell(value) for value in row]
 

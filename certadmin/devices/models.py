@@ -54,6 +54,13 @@ class ChainStatus(models.TextChoices):
     INVALID = "invalid", _("invalid")
 
 
+class NodeType(models.IntegerChoices):
+    """What a device is on the platform (``NodeType`` of the detail calls)."""
+
+    DEVICE = 0, _("device")
+    GATEWAY = 1, _("gateway")
+
+
 class CertificateRecord(models.Model):
     """The last known public state of one device's certificate, from its last lookup.
 
@@ -69,6 +76,17 @@ class CertificateRecord(models.Model):
     # From QueryDevice, when a product sync listed the device.
     nickname = models.CharField(_("nickname"), max_length=128, blank=True, default="")
     device_status = models.CharField(_("device status"), max_length=32, blank=True, default="")
+    # From BatchQueryDeviceDetail, when a product sync asked it (``context_checked_at``): what
+    # the device is (NodeType), the firmware of its default OTA module, when it was first
+    # activated (None: never, or not known). Never its DeviceSecret.
+    node_type = models.PositiveSmallIntegerField(
+        _("node type"), choices=NodeType.choices, null=True, blank=True
+    )
+    firmware_version = models.CharField(
+        _("firmware version"), max_length=64, blank=True, default=""
+    )
+    activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
+    context_checked_at = models.DateTimeField(_("device details checked"), null=True, blank=True)
     # The certificate's status (0 being generated, 1 failed, 2 ready); None until a lookup
     # of this device succeeded.
     status = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)

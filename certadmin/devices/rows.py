@@ -20,7 +20,7 @@ from django.utils.translation import gettext, ngettext
 from certadmin.audit.rows import PathFormat
 from certadmin.certs.details import expiry_days_left
 from certadmin.devices.expiry import expiry_state_label, expiry_state_of
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import CertificateRecord, NodeType
 from certadmin.devices.services import device_query
 from certadmin.devices.templatetags.device_status import device_status_badge
 from certadmin.web.times import LocalTimes
@@ -40,6 +40,7 @@ class InventoryRow:
     stale: bool
     device_url: str
     device_status: SafeString
+    node_type: SafeString
     # notAfter in the active time zone: ISO 8601 for <time datetime>, and the date shown.
     not_after_iso: str
     not_after_date: str
@@ -64,6 +65,17 @@ def _device_url(path: PathFormat, record: CertificateRecord) -> str:
     return url + device_query(record) if url else url
 
 
+def node_type_labels() -> dict[int, SafeString]:
+    """What a device table shows for each node type, in the active language: a gateway stands
+    out (its sub-devices depend on it); nothing for a type not known yet."""
+    return {
+        NodeType.GATEWAY: format_html(
+            '<span class="badge badge-info node-type-gateway">{}</span>', gettext("gateway")
+        ),
+        NodeType.DEVICE: format_html('<span class="node-type-device">{}</span>', gettext("device")),
+    }
+
+
 def inventory_rows(
     records: Iterable[CertificateRecord], *, now: datetime | None = None
 ) -> list[InventoryRow]:
@@ -75,6 +87,7 @@ def inventory_rows(
     badges: dict[str, SafeString] = {}
     # Each (state, certificate Status) label translated once per page.
     labels: dict[tuple[str, int | None], str] = {}
+    node_types = node_type_labels()
     device_path = PathFormat("devices:device", 2)
     times = LocalTimes()
     rows = []
@@ -97,6 +110,7 @@ def inventory_rows(
                 stale=record.last_checked is not None and record.last_checked < stale_before,
                 device_url=_device_url(device_path, record),
                 device_status=badges[record.device_status],
+                node_type=node_types.get(record.node_type, ""),
                 not_after_iso=local_not_after.isoformat() if local_not_after else "",
                 not_after_date=local_not_after.strftime("%Y-%m-%d") if local_not_after else "",
                 days_text=_days_text(
@@ -116,6 +130,7 @@ def inventory_rows_html(rows: Iterable[InventoryRow], *, all_products: bool) -> 
         "device_name": escape(gettext("DeviceName")),
         "nickname": escape(gettext("Nickname")),
         "device_status": escape(gettext("Device status")),
+        "node_type": escape(gettext("Node type")),
         "certificate": escape(gettext("Certificate")),
         "expires": escape(gettext("Expires")),
         "last_checked": escape(gettext("Last checked")),
@@ -150,6 +165,7 @@ def inventory_rows_html(rows: Iterable[InventoryRow], *, all_products: bool) -> 
         cells.append(f'<td data-label="{label["device_name"]}">{name}</td>')
         cells.append(f'<td data-label="{label["nickname"]}">{escape(record.nickname)}</td>')
         cells.append(f'<td data-label="{label["device_status"]}">{row.device_status}</td>')
+        cells.append(f'<td data-label="{label["node_type"]}">{row.node_type}</td>')
         error = (
             format_html(' <code class="error-code">{}</code>', record.last_error_code)
             if record.last_error_code

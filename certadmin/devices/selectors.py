@@ -16,6 +16,7 @@ from certadmin.accounts.api_accounts import accounts_for
 from certadmin.audit.key_lookup import InventoryHolder
 from certadmin.devices.expiry import (
     EXPIRY_STATES,
+    expiry_filter_q,
     expiry_state_q,
 )
 from certadmin.devices.live_lookups import live_lookup_slot
@@ -102,10 +103,14 @@ def inventory_scope(
     account: str = "",
     accounts: Collection[str] | None = None,
     removed: bool = False,
+    device_statuses: Collection[str] = (),
+    node_type: int | None = None,
 ) -> QuerySet[CertificateRecord]:
     """Every inventory record of one product of API account ``account`` ("": the default
     account), or (``product_key`` None) of every product of ``accounts`` (None: of all): of
-    the devices the platform lists, or (``removed``) of those it no longer lists."""
+    the devices the platform lists, or (``removed``) of those it no longer lists; of devices
+    with one of ``device_statuses`` (the platform's words; empty: any) and of ``node_type``
+    (None: any)."""
     records = CertificateRecord.objects.filter(LISTED_Q if not removed else ~LISTED_Q)
     if product_key is not None:
         records = records.filter(
@@ -115,6 +120,10 @@ def inventory_scope(
         )
     elif accounts is not None:
         records = records.filter(account__in=list(accounts))
+    if device_statuses:
+        records = records.filter(device_status__in=list(device_statuses))
+    if node_type is not None:
+        records = records.filter(node_type=node_type)
     return records
 
 
@@ -138,6 +147,8 @@ def inventory_devices(
     iot_instance_id: str = "",
     account: str = "",
     accounts: Collection[str] | None = None,
+    device_statuses: Collection[str] = (),
+    node_type: int | None = None,
     q: str = "",
     state: str = "",
     sort: str = "name",
@@ -147,8 +158,9 @@ def inventory_devices(
 
     ``q`` matches a case-insensitive part of the DeviceName or nickname, or exactly a CertSN,
     a serial or a SHA-256 fingerprint (colons and case optional); ``state`` is one of
-    ``EXPIRY_STATES``, ``REMOVED_STATE`` (the devices the platform no longer lists, whatever
-    their expiry) or empty; ``sort`` one of ``INVENTORY_SORTS`` (ties by name).
+    ``EXPIRY_STATES``, a group of them (``STATE_GROUPS``), ``REMOVED_STATE`` (the devices the
+    platform no longer lists, whatever their expiry) or empty; ``device_statuses`` and
+    ``node_type`` as ``inventory_scope``; ``sort`` one of ``INVENTORY_SORTS`` (ties by name).
     """
     now = now or timezone.now()
     removed = state == REMOVED_STATE
@@ -158,14 +170,32 @@ def inventory_devices(
         account=account,
         accounts=accounts,
         removed=removed,
+        device_statuses=device_statuses,
+        node_type=node_type,
     )
     if q.strip():
         records = records.filter(_search_q(q.strip()))
     if state and not removed:
-        records = records.filter(expiry_state_q(state, now=now))
+        records = records.filter(expiry_filter_q(state, now=now))
     # No expiry-state column: the rows of a page work theirs out in Python
     # (``rows.inventory_rows``), so the database is not asked to classify every matching record.
     return records.order_by(*_ordering(sort, now))
+
+
+def device_context(*, device: DeviceRef) -> CertificateRecord | None:
+    """What the inventory knows of ``device`` beyond its certificate, as the last sync recorded
+    it (node type, firmware, activation: ``context_checked_at`` says when); None when the
+    inventory has no such record or no details for it."""
+    return (
+        inventory_scope(
+            product_key=device.product_key,
+            iot_instance_id=device.iot_instance_id,
+            account=device.account,
+        )
+        .filter(device_name=device.device_name, context_checked_at__isnull=False)
+        .only("node_type", "firmware_version", "activated_at", "context_checked_at")
+        .first()
+    )
 
 
 # A product's sync under way: syncs are background jobs, in the jobs app above this one, which

@@ -49,7 +49,7 @@ def findings_csv_rows(findings: Iterable[Finding], *, now: datetime) -> Iterator
                 finding.device_name,
                 finding.subject,
                 finding.detail,
-                "yes" if finding.device_rank else "no",
+                "yes" if finding.device_online else "no",
                 finding.first_seen,
                 finding.last_seen,
                 finding.closed_at,

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from certadmin.devices.models import account_field
 from certadmin.findings.codes import finding_title
+from certadmin.findings.device_ranks import device_rank_gateway, device_rank_online
 from certadmin.findings.severity import SEVERITY_NAMES, Severity
 
 OPEN_Q = Q(closed_at__isnull=True)
@@ -39,8 +40,8 @@ class Finding(models.Model):
     subject = models.CharField(_("subject"), max_length=128, blank=True, default="")
     # Short and public: a number of bits, a date, a rule's code. Never key material.
     detail = models.CharField(_("detail"), max_length=255, blank=True, default="")
-    # How much a device's problem matters beyond its severity: 1 for an online device, 0 for
-    # others (``checks.device_rank``; gateways will rank above when the inventory knows them).
+    # How much a device's problem matters beyond its severity: 3 an online gateway, 2 an online
+    # device, 1 a gateway that is not online, 0 others (``checks.facts.device_rank``).
     device_rank = models.PositiveSmallIntegerField(_("device rank"), default=0)
     # cert.expiring: the tightest window (in days) the certificate has reached.
     window_days = models.PositiveSmallIntegerField(_("window (days)"), null=True, blank=True)
@@ -94,6 +95,14 @@ class Finding(models.Model):
     @property
     def title(self) -> str:
         return finding_title(self.code)
+
+    @property
+    def device_online(self) -> bool:
+        return device_rank_online(self.device_rank)
+
+    @property
+    def device_gateway(self) -> bool:
+        return device_rank_gateway(self.device_rank)
 
     @property
     def is_open(self) -> bool:

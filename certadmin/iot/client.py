@@ -417,7 +417,9 @@ class IotClient:
         params.update({f"DeviceName.{n}": name for n, name in enumerate(device_names, 1)})
         if iot_instance_id:
             params["IotInstanceId"] = iot_instance_id
-        data, request_id, _ = self._call("BatchQueryDeviceDetail", params, rate_limit_key=None)
+        data, request_id, _ = self._call(
+            "BatchQueryDeviceDetail", params, rate_limit_key=self.access_key_id
+        )
         return parse_device_details(
             data,
             product_key=product_key,
@@ -433,7 +435,9 @@ class IotClient:
         params = {"ProductKey": product_key, "DeviceName": device_name}
         if iot_instance_id:
             params["IotInstanceId"] = iot_instance_id
-        data, request_id, _ = self._call("QueryDeviceDetail", params, rate_limit_key=None)
+        data, request_id, _ = self._call(
+            "QueryDeviceDetail", params, rate_limit_key=self.access_key_id
+        )
         return parse_device_detail(data, product_key=product_key, request_id=request_id)
 
     # ---- one call, with retries --------------------------------------------------------------

@@ -23,8 +23,8 @@ from certadmin.web.htmx import HtmxHttpRequest
 
 
 class ExportFilterForm(InventoryFilterForm):
-    """The device table's filters (``product_key``, ``instance``, ``q``, ``state``, ``sort``),
-    or ``job``: a finished batch."""
+    """The device table's filters (``product_key``, ``instance``, ``q``, ``state``, ``device``,
+    ``node``, ``sort``), or ``job``: a finished batch."""
 
     job = forms.IntegerField(required=False, min_value=1)
 
@@ -39,9 +39,14 @@ class ExportFilterForm(InventoryFilterForm):
 
     def applied_filters(self) -> tuple[tuple[str, str], ...]:
         """The filters that narrow ``records`` (the order does not), as the export event
-        records them: the search text and the expiry state, as applied."""
+        records them: the search text, the expiry state and the device filters, as applied."""
         data = self.cleaned_data
-        named = (("search", data["q"]), ("expiry state", data["state"]))
+        named = (
+            ("search", data["q"]),
+            ("expiry state", data["state"]),
+            ("device status", ",".join(data["device"])),
+            ("node type", data["node"]),
+        )
         return tuple((name, value) for name, value in named if value)
 
 

@@ -73,6 +73,9 @@ class Job(models.Model):
     total = models.PositiveIntegerField(_("total"), default=0)
     done = models.PositiveIntegerField(_("done"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
+    # A product sync: listed devices whose details (node type, firmware, activation) the
+    # platform did not give, because their BatchQueryDeviceDetail call failed.
+    context_missing = models.PositiveIntegerField(_("devices without details"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     # When the per-person limit let the job run (its task runs were enqueued).
     admitted_at = models.DateTimeField(_("admitted"), null=True, blank=True)

@@ -31,6 +31,11 @@ Nothing is asked twice: a device the inventory shows as looked up since the job 
 (by this job's run that died before recording its item, or by anyone) is not asked again, and
 a run taking the listing over goes on from the page and NextToken saved after the last page.
 
+Every 100 listed devices (and at the end of the listing) the listing run asks their details of
+``BatchQueryDeviceDetail`` and records node type, firmware and activation in the inventory
+(``_listing_context``); a call that fails is counted in the job's ``context_missing``, and the
+sync goes on without those details.
+
 A chain verification has no items: one run walks the audit trail (``chain_verify``), writing
 the rows checked after each batch, and ends the job with the ``ChainVerification`` it
 recorded. A run the watchdog had to replace starts the walk again.
@@ -54,13 +59,14 @@ from certadmin.audit.services import RequestContext, chain_verification_record
 from certadmin.audit.verification import chain_verify
 from certadmin.devices.inventory import (
     device_certificate_check,
+    inventory_context_store,
     inventory_listing_store,
     inventory_unlisted_mark_removed,
 )
 from certadmin.devices.models import CertificateRecord
 from certadmin.devices.platform import describe_iot_error, iot_client
 from certadmin.http.request_id import request_id_bound
-from certadmin.iot.client import MAX_PAGE_SIZE, IotClient
+from certadmin.iot.client import MAX_DETAIL_NAMES, MAX_PAGE_SIZE, IotClient
 from certadmin.iot.errors import IotBusinessError, IotError, IotThrottledError
 from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import DeviceListing, DeviceListPage
@@ -205,6 +211,8 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
         # Saved before tokens were kept: the place cannot be reached again without one, so the
         # listing starts over (items already listed are not created twice).
         page = 1
+    # Listed names whose details are not asked yet: asked 100 at a time (two pages).
+    context_pending: list[str] = []
     while True:
         if Job.objects.filter(pk=job.pk, state=JobState.CANCELLING).exists():
             return
@@ -247,6 +255,10 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
             iot_instance_id=job.iot_instance_id,
             listings=result.devices,
         )
+        context_pending.extend(device.device_name for device in result.devices)
+        if len(context_pending) >= MAX_DETAIL_NAMES or not result.next_token:
+            _listing_context(job, token, client, context_pending)
+            context_pending.clear()
         last = not result.next_token
         now = timezone.now()
         with transaction.atomic():
@@ -319,6 +331,46 @@ def _listing_end(job: Job, *, platform_total: int, now) -> None:
         total=JobItem.objects.filter(job_id=job.pk).count(),
         listed=listed,
     )
+
+
+def _listing_context(job: Job, token: str, client: IotClient, names: list[str]) -> None:
+    """Ask ``BatchQueryDeviceDetail`` about listed devices, at most 100 names a call, and record
+    their node type, firmware and activation in the inventory (``inventory_context_store``).
+
+    The details only add to what a sync is for: a call that fails (the platform refuses it, a
+    RAM policy without the action, an answer that stays broken) is logged, its devices are
+    counted in the job's ``context_missing`` and the sync goes on without their details."""
+    for start in range(0, len(names), MAX_DETAIL_NAMES):
+        batch = names[start : start + MAX_DETAIL_NAMES]
+
+        def fetch(batch: list[str] = batch):
+            # The job's client holds it to the jobs' share of the action's quota.
+            return client.batch_query_device_detail(
+                product_key=job.product_key,
+                device_names=batch,
+                iot_instance_id=job.iot_instance_id or None,
+            )
+
+        try:
+            details = _with_retries(fetch, renew=lambda: _listing_renew(job, token))
+        except (IotError, JobFailed) as error:
+            code = getattr(error, "code", "") or type(error).__name__
+            logger.warning(
+                "job %s: no device details for %s devices of %s (%s)",
+                job.pk,
+                len(batch),
+                job.product_key,
+                code,
+                extra={"event": "device_details_missing", "job_id": job.pk, "code": code},
+            )
+            Job.objects.filter(pk=job.pk).update(context_missing=F("context_missing") + len(batch))
+            continue
+        inventory_context_store(
+            account=job.account,
+            product_key=job.product_key,
+            iot_instance_id=job.iot_instance_id,
+            details=details.devices,
+        )
 
 
 def _listing_cut_short(job: Job, page: int, result: DeviceListPage) -> str:

@@ -68,7 +68,26 @@ def test_header_names_every_column_of_the_overview():
         "error_code",
         "account",
         "state_text",
+        "node_type",
+        "firmware_version",
+        "activated_at",
     ]
+
+
+def test_device_context_columns_say_gateway_firmware_and_activation_in_utc():
+    (gateway,) = inventory_csv_rows(
+        [record(node_type=1, firmware_version="2.4.1", activated_at=NOW - timedelta(days=30))],
+        now=NOW,
+    )
+    (unknown,) = inventory_csv_rows([record()], now=NOW)
+    cells = as_dict(gateway)
+    assert (cells["node_type"], cells["firmware_version"], cells["activated_at"]) == (
+        "gateway",
+        "2.4.1",
+        "2026-02-13T12:00:00Z",
+    )
+    assert as_dict(unknown)["node_type"] == ""
+    assert as_dict(unknown)["activated_at"] == ""
 
 
 def test_ready_certificate_row_has_utc_times_days_left_and_state():

@@ -37,8 +37,38 @@ def test_expired_is_critical_and_online_adds_its_own_finding(store, run):
     }
     assert open_codes(offline.device_name) == {"cert.expired": Severity.CRITICAL}
     finding = Finding.objects.get(device_name=online.device_name, code="cert.expired")
-    assert finding.device_rank == 1
+    assert finding.device_online
+    assert not finding.device_gateway
     assert "2 days ago" in finding.detail
+
+
+def test_findings_rank_online_gateways_then_online_devices_then_gateways_then_others(store, run):
+    from certadmin.devices.models import CertificateRecord, NodeType
+    from certadmin.findings.selectors import RISK_ORDER
+
+    devices = {
+        "offline-device": ("OFFLINE", NodeType.DEVICE),
+        "offline-gateway": ("OFFLINE", NodeType.GATEWAY),
+        "online-device": ("ONLINE", NodeType.DEVICE),
+        "online-gateway": ("ONLINE", NodeType.GATEWAY),
+    }
+    for device_name, (device_status, node_type) in devices.items():
+        store(leaf_expiring_in(-days(2)), device_name=device_name, device_status=device_status)
+        CertificateRecord.objects.filter(device_name=device_name).update(node_type=node_type)
+    run()
+    ranked = Finding.objects.filter(code="cert.expired").order_by(*RISK_ORDER)
+    assert [f.device_name for f in ranked] == [
+        "online-gateway",
+        "online-device",
+        "offline-gateway",
+        "offline-device",
+    ]
+    assert [(f.device_online, f.device_gateway) for f in ranked] == [
+        (True, True),
+        (True, False),
+        (False, True),
+        (False, False),
+    ]
 
 
 @pytest.mark.parametrize(

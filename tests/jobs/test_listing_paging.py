@@ -12,6 +12,7 @@ from certadmin.devices.models import CertificateRecord
 from certadmin.jobs import runner
 from certadmin.jobs.models import Job, JobItem, JobState
 from certadmin.jobs.services import product_sync_start
+from tests.support.emulator import api_calls
 from tests.support.iot_accounts import account_on
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,12 @@ def full_speed(dashboard_iot, settings, monkeypatch):
     """Quotas raised on both sides, so a listing of thousands of devices takes seconds: the
     emulator's per-action quotas and the job's share of the account (the platform's own rules
     for paging stay in force)."""
-    for action in ("QueryDevice", "QueryDevice.DeepPage", "QueryDeviceCert"):
+    for action in (
+        "QueryDevice",
+        "QueryDevice.DeepPage",
+        "QueryDeviceCert",
+        "BatchQueryDeviceDetail",
+    ):
         dashboard_iot.set_quota(action, 100_000)
     account_on(settings, "default", qps=5_000, job_qps=4_000)
     fast = dict.fromkeys(platform.ACTION_QPS, 100_000)
@@ -69,7 +75,10 @@ def test_a_product_of_10250_devices_is_listed_completely_past_the_window(viewer,
     assert job.total == 10_250
     assert job.state != JobState.FAILED, job.error
     assert set(JobItem.objects.filter(job=job).values_list("device_name", flat=True)) == set(names)
-    assert CertificateRecord.objects.filter(product_key="paging10250").count() == 10_250
+    records = CertificateRecord.objects.filter(product_key="paging10250")
+    assert records.count() == 10_250
+    # Every device's details too, 100 names a call.
+    assert not records.filter(context_checked_at__isnull=True).exists()
     assert full_speed.throttled == {}
 
 
@@ -106,7 +115,10 @@ def test_the_first_page_comes_without_a_token_and_the_empty_token_ends_the_listi
     job.refresh_from_db()
     assert job.listing_complete
     assert job.listing_next_token == ""
-    assert [entry.action for entry in full_speed.request_log] == ["QueryDevice"] * 3
+    listing = [e.action for e in full_speed.request_log if e.action == "QueryDevice"]
+    assert listing == ["QueryDevice"] * 3
+    # The 120 listed devices' details: 100, then the last 20.
+    assert api_calls(full_speed, "BatchQueryDeviceDetail") == 2
 
 
 def test_a_listing_taken_over_goes_on_with_the_saved_token(viewer, full_speed):

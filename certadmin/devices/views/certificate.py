@@ -16,7 +16,7 @@ from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import ca_bundle, describe_iot_error, iot_error_status
-from certadmin.devices.selectors import device_findings, product_suggestions
+from certadmin.devices.selectors import device_context, device_findings, product_suggestions
 from certadmin.devices.services import certificate_lookup, device_presence_lookup, device_query
 from certadmin.devices.views.common import (
     DeviceNotCanonical,
@@ -65,6 +65,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         "reauth_fresh": reauth_is_fresh(request),
         "ca_bundle_problem": ca_bundle().problem,
         "presence": None,
+        "device_context": None,
         "findings": device_findings(device=ref),
         "recent_reveals": device_recent_reveals(device=ref)
         if can_reveal or request.user.has_perm(VIEW_AUDIT_TRAIL)
@@ -78,6 +79,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         # Asked beside the certificate, every time (the status changes by the minute); its
         # failure only makes the status unknown.
         context["presence"] = device_presence_lookup(device=ref)
+        context["device_context"] = device_context(device=ref)
     except IotError as error:
         context.update(
             error=describe_iot_error(

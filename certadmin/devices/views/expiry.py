@@ -12,7 +12,12 @@ from django.views.decorators.vary import vary_on_headers
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
 from certadmin.devices import forms
-from certadmin.devices.expiry import EXPIRY_STATES, WITHIN_DAYS_DEFAULT, expiry_within_count
+from certadmin.devices.expiry import (
+    EXPIRY_STATES,
+    WITHIN_DAYS_DEFAULT,
+    expiry_filter_count,
+    expiry_within_count,
+)
 from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
 from certadmin.devices.expiry_chart import expiry_chart_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
@@ -48,7 +53,9 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
         )
         if picked.is_valid():
             query = picked.picked_query()
-            return redirect(reverse("devices:expiry") + (f"?{urlencode(query)}" if query else ""))
+            return redirect(
+                reverse("devices:expiry") + (f"?{urlencode(query, doseq=True)}" if query else "")
+            )
         context = {"filter_form": picked, "picker": picked, "invalid": True}
         return render(request, "devices/expiry.html", context, status=400)
     form = _filter_form(request)
@@ -67,8 +74,7 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
     # Without a search, the table shows exactly one of the counts: it need not count again.
     table_total = None
     if not data["q"]:
-        # The removed devices are not among the counts: their table counts its own.
-        table_total = counts.get(data["state"]) if data["state"] else total
+        table_total = expiry_filter_count(counts, data["state"]) if data["state"] else total
     context = {
         "product_key": product_key,
         "instance": instance,
@@ -98,7 +104,13 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
                 account=data["account"], product_key=product_key, iot_instance_id=instance
             )
         context["picker"] = forms.ProductPickForm(
-            initial={"q": data["q"], "state": data["state"], "sort": data["sort"]},
+            initial={
+                "q": data["q"],
+                "state": data["state"],
+                "device": data["device"],
+                "node": data["node"],
+                "sort": data["sort"],
+            },
             products=inventory_products_visible(user=request.user),
             current=current,
         )

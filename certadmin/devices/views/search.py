@@ -216,6 +216,8 @@ def _inventory_filter_data(request: HtmxHttpRequest) -> dict:
         "account": query.get("account", ""),
         "q": q,
         "state": query.get("state", ""),
+        "device": query.getlist("device"),
+        "node": query.get("node", ""),
         "sort": query.get("sort", ""),
         "page": query.get("page") or None,
     }

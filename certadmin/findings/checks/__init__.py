@@ -17,7 +17,8 @@ from certadmin.findings.checks import (
     keys,
     lint,
 )
-from certadmin.findings.checks.facts import Observed, RecordFacts, RunContext, device_rank
+from certadmin.findings.checks.facts import Observed, RecordFacts, RunContext
+from certadmin.findings.device_ranks import device_rank
 
 RECORD_CHECKS = (
     expiry.expiry_findings,
@@ -34,7 +35,7 @@ RECORD_CHECKS = (
 
 def record_findings(record: RecordFacts, context: RunContext) -> Iterator[Observed]:
     """Every problem of one record, each ranked by its device (``device_rank``)."""
-    rank = device_rank(record.device_status)
+    rank = device_rank(record.device_status, record.node_type)
     for check in RECORD_CHECKS:
         for observed in check(record, context):
             yield dataclasses.replace(observed, device_rank=rank) if rank else observed

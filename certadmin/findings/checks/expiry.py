@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from certadmin.certs.details import expiry_days_left
-from certadmin.findings.checks.facts import ONLINE, Observed, RecordFacts, RunContext, ready
+from certadmin.findings.checks.facts import Observed, RecordFacts, RunContext, ready
 from certadmin.findings.codes import CERT_EXPIRED, CERT_EXPIRED_DEVICE_ONLINE, CERT_EXPIRING
+from certadmin.findings.device_ranks import ONLINE
 from certadmin.findings.severity import Severity
 
 

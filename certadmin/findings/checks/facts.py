@@ -23,6 +23,8 @@ class RecordFacts(NamedTuple):
     key_size: int | None
     key_curve: str
     signature_hash: str
+    # 0 device, 1 gateway (``devices.models.NodeType``); None until a sync asked the details.
+    node_type: int | None = None
 
 
 RECORD_FIELDS = RecordFacts._fields
@@ -61,18 +63,8 @@ class CheckPolicy:
     lint_warnings: bool = False
 
 
-# A device the platform says is online: its problems come first (its certificate is in use).
-ONLINE = "ONLINE"
 # Never activated, and disabled, on the platform's device list.
 INACTIVE_STATUSES = {"UNACTIVE": "never activated", "DISABLE": "disabled"}
-
-
-def device_rank(device_status: str) -> int:
-    """How much a device's findings matter beyond their severity: 1 online, 0 otherwise.
-
-    The seam for gateways: once the inventory records a device's node type, a gateway (whose
-    sub-devices fall off with it) ranks above an online device here."""
-    return 1 if device_status == ONLINE else 0
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,7 @@ class Command(BaseCommand):
                     "device_name": finding.device_name,
                     "subject": finding.subject,
                     "detail": finding.detail,
-                    "online": bool(finding.device_rank),
+                    "online": finding.device_online,
                     "first_seen": utc_text(finding.first_seen),
                     "last_seen": utc_text(finding.last_seen),
                 }

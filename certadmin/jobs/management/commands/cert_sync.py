@@ -129,6 +129,11 @@ class Command(BaseCommand):
             )
         else:
             self._say(f"Job {job.pk} finished: {job.done} devices, {job.failed} failed.")
+        if job.context_missing:
+            self.stderr.write(
+                f"Device details (node type, firmware, activation) missing for "
+                f"{job.context_missing} devices: BatchQueryDeviceDetail failed (see the log)."
+            )
 
     def _say(self, line: str) -> None:
         if self.verbosity >= 1:
