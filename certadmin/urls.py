@@ -17,6 +17,7 @@ urlpatterns = [
     path("jobs/", include("certadmin.jobs.urls")),
     path("schedules/", include("certadmin.schedules.urls")),
     path("fleet/", include("certadmin.findings.urls")),
+    path("custody/", include("certadmin.custody.urls")),
     path("admin/", admin.site.urls),
     path("", include("certadmin.ops.urls")),
 ]

@@ -69,6 +69,13 @@ class AuditAction(models.TextChoices):
     SCHEDULE_DELETE = "schedule_delete", _("Sync schedule removal")
     FINDING_SUPPRESS = "finding_suppress", _("Finding suppression")
     FINDING_UNSUPPRESS = "finding_unsuppress", _("Finding suppression withdrawn")
+    KEY_REQUEST = "key_request", _("Key release request")
+    KEY_REQUEST_APPROVE = "key_request_approve", _("Key release approval")
+    KEY_REQUEST_REFUSE = "key_request_refuse", _("Key release refusal")
+    KEY_REQUEST_EXPIRE = "key_request_expire", _("Key release request expiry")
+    BREAK_GLASS_REVIEW = "break_glass_review", _("Break-glass review")
+    HANDOVER_CREATE = "handover_create", _("Key hand-over link made")
+    HANDOVER_OPEN = "handover_open", _("Key hand-over link opened")
 
 
 class AuditOutcome(models.TextChoices):

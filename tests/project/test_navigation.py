@@ -13,6 +13,7 @@ SECTIONS = {
     "Fleet health": "findings:fleet",
     "Jobs": "jobs:list",
     "Schedules": "schedules:list",
+    "Key custody": "custody:overview",
 }
 
 
@@ -20,8 +21,15 @@ SECTIONS = {
     ("role", "expected"),
     [
         ("Viewer", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
-        ("Key custodian", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
-        ("Auditor", {"Audit trail"}),
+        (
+            "Key custodian",
+            {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules", "Key custody"},
+        ),
+        ("Auditor", {"Audit trail", "Key custody"}),
+        (
+            "Key approver",
+            {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules", "Key custody"},
+        ),
         ("Fleet manager", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
         (None, set()),
     ],
