@@ -115,9 +115,7 @@ def test_only_auditors_review(approvals, custodian, approver, browser_for):
     assert answer.status_code == 403
 
 
-def test_break_glass_is_only_for_accounts_that_need_approval(
-    dashboard_iot, custodian, browser_for
-):
+def test_break_glass_is_only_for_accounts_that_need_approval(dashboard_iot, custodian, browser_for):
     answer = break_glass(browser_for(custodian))
     assert answer.status_code == 409
     assert b"PRIVATE KEY" not in answer.content
