@@ -4,6 +4,7 @@ Views parse, call one service, render. Every key-bearing step passes devices'
 ``key_access_authorize`` (permission, reason, re-authentication, passphrase) first.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -47,9 +48,11 @@ SENSITIVE = ("password", "passphrase", "passphrase_confirm", "token")
 
 
 def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
-    response = render(
-        request, template, {"reauth_fresh": reauth_is_fresh(request), **context}, status=status
-    )
+    shared = {
+        "reauth_fresh": reauth_is_fresh(request),
+        "visible_seconds": settings.KEY_REVEAL_VISIBLE_SECONDS,
+    }
+    response = render(request, template, {**shared, **context}, status=status)
     add_never_cache_headers(response)
     return response
 
@@ -76,11 +79,14 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         "decided": selectors.requests_decided_by(user=user)
         if user.has_perm(APPROVE_KEY_RELEASE)
         else None,
-        "unreviewed": list(selectors.break_glass_unreviewed())
+        # One review form per release, each with ids of its own.
+        "unreviewed": [
+            (item, ReviewForm(auto_id=f"id_review_{item.pk}_%s"))
+            for item in selectors.break_glass_unreviewed()
+        ]
         if user.has_perm(VIEW_AUDIT_TRAIL)
         else None,
         "reviewed": selectors.break_glass_reviewed() if user.has_perm(VIEW_AUDIT_TRAIL) else None,
-        "review_form": ReviewForm(),
     }
     return _page(request, "custody/overview.html", context)
 
