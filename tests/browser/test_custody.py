@@ -120,6 +120,7 @@ def test_a_hand_over_link_gives_the_recipient_a_p12_once_and_its_reuse_is_report
     page_problems.allow_http_errors()  # the second use answers 410
     creator = person("Key custodian", "cust-dora")
     recipient = person("Viewer", "field-eli")
+    assert recipient.is_active
 
     mine = new_page()
     log_in(mine, creator)
