@@ -76,6 +76,8 @@ class AuditAction(models.TextChoices):
     BREAK_GLASS_REVIEW = "break_glass_review", _("Break-glass review")
     HANDOVER_CREATE = "handover_create", _("Key hand-over link made")
     HANDOVER_OPEN = "handover_open", _("Key hand-over link opened")
+    HANDOVER_REUSE = "handover_reuse", _("Key hand-over link used again or by another person")
+    HANDOVER_EXPIRED = "handover_expired", _("Key hand-over link used after it expired")
 
 
 class AuditOutcome(models.TextChoices):

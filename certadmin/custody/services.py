@@ -624,7 +624,7 @@ def _interception(*, handover: HandOver, actor, why: str, context: RequestContex
     observers)."""
     try:
         audit_record(
-            action=AuditAction.HANDOVER_OPEN,
+            action=AuditAction.HANDOVER_REUSE,
             outcome=AuditOutcome.DENIED,
             actor=actor,
             context=context,
@@ -678,7 +678,7 @@ def handover_admit(*, actor, handover: HandOver, context: RequestContext) -> Non
             actor=actor,
             device=handover.device,
             context=context,
-            action=AuditAction.HANDOVER_OPEN,
+            action=AuditAction.HANDOVER_EXPIRED,
             why=f"hand-over {handover.pk}: expired",
         )
         raise CustodyRefused(
@@ -781,7 +781,7 @@ def handover_download(*, actor, token: str, context: RequestContext) -> Download
             actor=actor,
             device=handover.device,
             context=context,
-            action=AuditAction.KEY_DOWNLOAD,
+            action=AuditAction.HANDOVER_EXPIRED,
             why=f"hand-over {handover.pk}: expired",
         )
         raise CustodyRefused(gettext("This download has expired."), status=410)

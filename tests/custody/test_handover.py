@@ -136,11 +136,7 @@ def test_the_recipient_opens_a_p12_link_once_with_their_password(
     reused = open_link(theirs, link)
     assert reused.status_code == 410
     assert b"already been used" in reused.content
-    denied = events(
-        action=AuditAction.HANDOVER_OPEN,
-        outcome=AuditOutcome.DENIED,
-        detail__contains="interception",
-    )
+    denied = events(action=AuditAction.HANDOVER_REUSE, outcome=AuditOutcome.DENIED)
     assert [e.detail for e in denied] == [
         f"hand-over {HandOver.objects.get().pk}: used before: possible interception"
     ] * 2
@@ -175,7 +171,7 @@ def test_someone_else_cannot_use_the_link_and_the_maker_is_told(
     assert answer.status_code == 403
     assert b"PRIVATE KEY" not in answer.content
     assert api_calls(dashboard_iot) == 0
-    denied = events(action=AuditAction.HANDOVER_OPEN, outcome=AuditOutcome.DENIED)
+    denied = events(action=AuditAction.HANDOVER_REUSE, outcome=AuditOutcome.DENIED)
     assert len(denied) == 2
     assert denied[0].detail.endswith("made for another person: possible interception")
     assert Notice.objects.filter(user=custodian).exists()
@@ -189,7 +185,7 @@ def test_an_expired_link_is_refused_and_recorded(dashboard_iot, custodian, recip
     answer = open_link(browser_for(recipient), link)
     assert answer.status_code == 410
     assert b"expired" in answer.content
-    (denied,) = events(action=AuditAction.HANDOVER_OPEN, outcome=AuditOutcome.DENIED)
+    (denied,) = events(action=AuditAction.HANDOVER_EXPIRED, outcome=AuditOutcome.DENIED)
     assert denied.detail.endswith(": expired")
     assert not Notice.objects.exists()
     assert api_calls(dashboard_iot) == 0
