@@ -1,6 +1,6 @@
 """What the custody pages and the dashboard show each person."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from certadmin.accounts.roles import APPROVE_KEY_RELEASE, REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL
@@ -62,21 +62,28 @@ def notices_for(*, user) -> list[Notice]:
     )
 
 
+def _how_many(queryset: QuerySet) -> int:
+    # An aggregate of its own name: the pages' paginators are the ones that say "__count".
+    return queryset.aggregate(custody_count=Count("pk", distinct=True))["custody_count"]
+
+
 def custody_counts(*, user) -> dict[str, int]:
     """What waits for ``user``: requests to decide, their own approved requests to use,
     break-glass releases to review, hand-over links addressed to them, notices."""
     now = timezone.now()
     counts = {"to_decide": 0, "to_use": 0, "to_review": 0, "to_receive": 0, "notices": 0}
     if user.has_perm(APPROVE_KEY_RELEASE):
-        counts["to_decide"] = requests_waiting_for(user=user).count()
+        counts["to_decide"] = _how_many(requests_waiting_for(user=user))
     if user.has_perm(REVEAL_PRIVATE_KEY):
-        counts["to_use"] = KeyRequest.objects.filter(
-            requester=user, state=KeyRequest.State.APPROVED, expires_at__gt=now
-        ).count()
+        counts["to_use"] = _how_many(
+            KeyRequest.objects.filter(
+                requester=user, state=KeyRequest.State.APPROVED, expires_at__gt=now
+            )
+        )
     if user.has_perm(VIEW_AUDIT_TRAIL):
-        counts["to_review"] = break_glass_unreviewed().exclude(actor=user).count()
-    counts["to_receive"] = HandOver.objects.filter(
-        recipient=user, opened_at__isnull=True, expires_at__gt=now
-    ).count()
-    counts["notices"] = Notice.objects.filter(user=user, dismissed_at__isnull=True).count()
+        counts["to_review"] = _how_many(break_glass_unreviewed().exclude(actor=user))
+    counts["to_receive"] = _how_many(
+        HandOver.objects.filter(recipient=user, opened_at__isnull=True, expires_at__gt=now)
+    )
+    counts["notices"] = _how_many(Notice.objects.filter(user=user, dismissed_at__isnull=True))
     return counts
