@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "crontask",
     "certadmin.findings",
     "certadmin.notifications",
+    "certadmin.custody",
     "certadmin.ops",
 ]
 if EMULATOR_ENABLED:
@@ -183,6 +184,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "certadmin.accounts.context_processors.permissions",
+                "certadmin.custody.context_processors.custody_waiting",
             ],
         },
     },
@@ -506,6 +508,20 @@ NOTIFY_MESSAGES_PER_RUN = int(_env("CERTADMIN_NOTIFY_MESSAGES_PER_RUN", "20"))
 NOTIFY_TIMEOUT_SECONDS = float(_env("CERTADMIN_NOTIFY_TIMEOUT_SECONDS", "20"))
 # When each route's daily digest is sent (crontab, the server's time zone).
 NOTIFY_DIGEST_CRON = _env("CERTADMIN_NOTIFY_DIGEST_CRON", "0 9 * * *")
+# --- Key custody (certadmin/custody; docs/security-model.md#key-custody) -------------------
+# How many people must approve a key release, per API account: "*:1", "default:2,staging:1"
+# (certadmin/custody/rules.py). Unset: none, a key custodian releases keys alone.
+from certadmin.custody.rules import key_approvals_parse  # noqa: E402
+
+try:
+    KEY_APPROVALS = key_approvals_parse(_env("CERTADMIN_KEY_APPROVALS"), accounts=set(IOT_ACCOUNTS))
+except ValueError as error:
+    raise ImproperlyConfigured(f"CERTADMIN_KEY_APPROVALS: {error}") from None
+# A request waits this long for its approvals, and an approved one is usable this long after
+# the approval that completed it.
+KEY_APPROVAL_HOURS = float(_env("CERTADMIN_KEY_APPROVAL_HOURS", "4"))
+# A hand-over link works once, within this many minutes of its making.
+KEY_HANDOVER_MINUTES = float(_env("CERTADMIN_KEY_HANDOVER_MINUTES", "10"))
 
 # --- Security headers -----------------------------------------------------------------------
 SECURE_CSP = {

@@ -18,6 +18,7 @@ urlpatterns = [
     path("schedules/", include("certadmin.schedules.urls")),
     path("fleet/", include("certadmin.findings.urls")),
     path("notifications/", include("certadmin.notifications.urls")),
+    path("custody/", include("certadmin.custody.urls")),
     path("admin/", admin.site.urls),
     path("", include("certadmin.ops.urls")),
 ]

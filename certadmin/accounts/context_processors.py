@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 
 from certadmin.accounts.roles import (
+    APPROVE_KEY_RELEASE,
     MANAGE_FLEET,
     REVEAL_PRIVATE_KEY,
     VIEW_AUDIT_TRAIL,
@@ -11,8 +12,9 @@ from certadmin.accounts.roles import (
 
 
 def permissions(request: HttpRequest) -> dict:
-    """``may.view_certificates``, ``may.reveal_private_key``, ``may.view_audit_trail`` and
-    ``may.manage_fleet``, so templates name no permission string of their own."""
+    """``may.view_certificates``, ``may.reveal_private_key``, ``may.view_audit_trail``,
+    ``may.manage_fleet`` and ``may.approve_key_release``, so templates name no permission
+    string of their own."""
     user = getattr(request, "user", None)
 
     def may(permission: str) -> bool:
@@ -24,5 +26,6 @@ def permissions(request: HttpRequest) -> dict:
             "reveal_private_key": may(REVEAL_PRIVATE_KEY),
             "view_audit_trail": may(VIEW_AUDIT_TRAIL),
             "manage_fleet": may(MANAGE_FLEET),
+            "approve_key_release": may(APPROVE_KEY_RELEASE),
         }
     }

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from certadmin.accounts.roles import AUDITOR, FLEET_MANAGER, KEY_CUSTODIAN, VIEWER
+from certadmin.accounts.roles import AUDITOR, FLEET_MANAGER, KEY_APPROVER, KEY_CUSTODIAN, VIEWER
 
 # (username, password, role or None for the superuser) — listed in the README.
 DEMO_USERS: tuple[tuple[str, str, str | None], ...] = (
@@ -11,6 +11,7 @@ DEMO_USERS: tuple[tuple[str, str, str | None], ...] = (
     ("custodian", "custodian-demo-2026", KEY_CUSTODIAN),
     ("auditor", "auditor-demo-2026", AUDITOR),
     ("fleet", "fleet-demo-2026", FLEET_MANAGER),
+    ("approver", "approver-demo-2026", KEY_APPROVER),
     ("admin", "admin-demo-2026", None),
 )
 

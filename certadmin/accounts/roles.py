@@ -11,6 +11,7 @@ VIEWER = "Viewer"
 KEY_CUSTODIAN = "Key custodian"
 AUDITOR = "Auditor"
 FLEET_MANAGER = "Fleet manager"
+KEY_APPROVER = "Key approver"
 
 VIEW_CERTIFICATES = "devices.view_certificates"
 REVEAL_PRIVATE_KEY = "devices.reveal_private_key"
@@ -18,12 +19,16 @@ VIEW_AUDIT_TRAIL = "audit.view_audit_trail"
 # Sync schedules, finding suppressions and notification routes: settings that change what
 # certadmin watches and whom it tells, not what a person may see.
 MANAGE_FLEET = "devices.manage_fleet_settings"
+# Approving another person's request for a private key, where two-person approval is
+# configured (CERTADMIN_KEY_APPROVALS). It releases no key by itself.
+APPROVE_KEY_RELEASE = "devices.approve_key_release"
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     VIEWER: (VIEW_CERTIFICATES,),
     KEY_CUSTODIAN: (VIEW_CERTIFICATES, REVEAL_PRIVATE_KEY),
     AUDITOR: (VIEW_AUDIT_TRAIL,),
     FLEET_MANAGER: (VIEW_CERTIFICATES, MANAGE_FLEET),
+    KEY_APPROVER: (VIEW_CERTIFICATES, APPROVE_KEY_RELEASE),
 }
 
 # Each custom permission: the model it is declared on, and its name.
@@ -47,6 +52,11 @@ PERMISSIONS: dict[str, tuple[str, str, str]] = {
         "devices",
         "certificaterecord",
         _("Can set sync schedules, suppress findings and route notifications"),
+    ),
+    APPROVE_KEY_RELEASE: (
+        "devices",
+        "certificaterecord",
+        _("Can approve or refuse other people's requests for private keys"),
     ),
 }
 

@@ -28,7 +28,10 @@ class ReleaseChannel:
     details: tuple[str, ...] = ()
 
     def matches(self, *, action: str, detail: str) -> bool:
-        return action == self.action and (not self.details or detail in self.details)
+        # A release's detail is its format, then what it came through after "; " (an approved
+        # request, a break-glass ticket, a hand-over): the format decides the channel.
+        fmt = detail.split(";", 1)[0].strip()
+        return action == self.action and (not self.details or fmt in self.details)
 
 
 KEY_RELEASE_CHANNELS: tuple[ReleaseChannel, ...] = (
@@ -38,7 +41,7 @@ KEY_RELEASE_CHANNELS: tuple[ReleaseChannel, ...] = (
     ReleaseChannel("zip", _("ZIP bundle"), AuditAction.KEY_DOWNLOAD, ("zip", "zip-plain")),
     # A release whose detail no entry above names (a format added later).
     ReleaseChannel("other", _("Other key download"), AuditAction.KEY_DOWNLOAD),
-    # Bulk ZIPs with keys and one-time hand-overs: list their actions here.
+    # Bulk ZIPs with keys: list their actions here.
 )
 KEY_RELEASE_ACTIONS = tuple(dict.fromkeys(channel.action for channel in KEY_RELEASE_CHANNELS))
 
@@ -51,27 +54,67 @@ def release_channel(*, action: str, detail: str) -> ReleaseChannel | None:
 
 @dataclass(frozen=True)
 class CustodyMeasure:
-    """One count of the custody report: events of ``actions`` with one of ``outcomes``."""
+    """One count of the custody report: events of ``actions`` with one of ``outcomes``, and
+    events of ``detail_actions`` whose detail contains ``detail_has`` (a key release marked
+    break-glass or made through a hand-over has no action of its own)."""
 
     code: str
     label: Promise
     actions: tuple[str, ...]
     outcomes: tuple[str, ...] = (AuditOutcome.SUCCESS,)
+    detail_actions: tuple[str, ...] = ()
+    detail_has: str = ""
+
+    def matches(self, *, action: str, outcome: str, detail: str) -> bool:
+        if outcome not in self.outcomes:
+            return False
+        return action in self.actions or (
+            action in self.detail_actions and self.detail_has in detail
+        )
 
 
 CUSTODY_MEASURES: tuple[CustodyMeasure, ...] = (
     # Two-person approval: requests, approvals, refusals, break-glass and its reviews.
-    CustodyMeasure("approval_requested", _("Key requests sent for approval"), ()),
-    CustodyMeasure("approval_granted", _("Approvals"), ()),
-    CustodyMeasure("approval_refused", _("Approval refusals"), ()),
-    CustodyMeasure("approval_expired", _("Approvals expired unused"), ()),
-    CustodyMeasure("break_glass", _("Break-glass releases"), ()),
-    CustodyMeasure("break_glass_reviewed", _("Break-glass reviews"), ()),
-    # One-time hand-overs.
-    CustodyMeasure("handover_created", _("Hand-overs created"), ()),
-    CustodyMeasure("handover_used", _("Hand-overs used"), ()),
-    CustodyMeasure("handover_expired", _("Hand-overs expired"), ()),
-    CustodyMeasure("handover_reused", _("Hand-overs used again (possible interception)"), ()),
+    CustodyMeasure(
+        "approval_requested", _("Key requests sent for approval"), (AuditAction.KEY_REQUEST,)
+    ),
+    CustodyMeasure("approval_granted", _("Approvals"), (AuditAction.KEY_REQUEST_APPROVE,)),
+    CustodyMeasure("approval_refused", _("Approval refusals"), (AuditAction.KEY_REQUEST_REFUSE,)),
+    CustodyMeasure(
+        "approval_expired", _("Approvals expired unused"), (AuditAction.KEY_REQUEST_EXPIRE,)
+    ),
+    CustodyMeasure(
+        "break_glass",
+        _("Break-glass releases"),
+        (),
+        detail_actions=KEY_REQUEST_ACTIONS,
+        detail_has="break-glass",
+    ),
+    CustodyMeasure(
+        "break_glass_reviewed", _("Break-glass reviews"), (AuditAction.BREAK_GLASS_REVIEW,)
+    ),
+    # One-time hand-overs: a PKCS#12 link records its opening; a link that shows the key is
+    # recorded as the reveal itself, "hand-over N from …".
+    CustodyMeasure("handover_created", _("Hand-overs created"), (AuditAction.HANDOVER_CREATE,)),
+    CustodyMeasure(
+        "handover_used",
+        _("Hand-overs used"),
+        (AuditAction.HANDOVER_OPEN,),
+        detail_actions=(AuditAction.KEY_REVEAL,),
+        detail_has="hand-over ",
+    ),
+    CustodyMeasure(
+        "handover_expired",
+        _("Hand-overs expired"),
+        (AuditAction.HANDOVER_EXPIRED,),
+        (AuditOutcome.DENIED,),
+    ),
+    CustodyMeasure(
+        "handover_reused",
+        _("Hand-overs used again (possible interception)"),
+        (AuditAction.HANDOVER_REUSE,),
+        (AuditOutcome.DENIED,),
+    ),
     # Key requests that released nothing.
     CustodyMeasure(
         "key_request_denied",
@@ -98,11 +141,13 @@ CUSTODY_MEASURES: tuple[CustodyMeasure, ...] = (
 
 def measures_counted() -> tuple[CustodyMeasure, ...]:
     """The measures that count something: those with actions."""
-    return tuple(measure for measure in CUSTODY_MEASURES if measure.actions)
+    return tuple(m for m in CUSTODY_MEASURES if m.actions or m.detail_actions)
 
 
-def measure_of(*, action: str, outcome: str) -> CustodyMeasure | None:
-    """The first counted measure an event of ``action`` and ``outcome`` belongs to."""
+def measure_of(*, action: str, outcome: str, detail: str = "") -> CustodyMeasure | None:
+    """The first counted measure an event of ``action``, ``outcome`` and ``detail`` belongs
+    to."""
     return next(
-        (m for m in measures_counted() if action in m.actions and outcome in m.outcomes), None
+        (m for m in measures_counted() if m.matches(action=action, outcome=outcome, detail=detail)),
+        None,
     )

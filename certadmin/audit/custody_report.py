@@ -177,15 +177,15 @@ def _release_counts(events: QuerySet[AuditEvent]) -> list[ReleaseCount]:
 
 def _measure_counts(events: QuerySet[AuditEvent]) -> list[MeasureCount]:
     measured = measures_counted()
-    actions = sorted({action for measure in measured for action in measure.actions})
+    actions = sorted({action for m in measured for action in (*m.actions, *m.detail_actions)})
     if not actions:
         return []
     counts: Counter[tuple[str, str, str, str]] = Counter()
     by_code = {measure.code: measure for measure in measured}
-    for action, outcome, user, account, product_key, n in _grouped(
-        events.filter(action__in=actions), "action", "outcome"
+    for action, outcome, detail, user, account, product_key, n in _grouped(
+        events.filter(action__in=actions), "action", "outcome", "detail"
     ):
-        measure = measure_of(action=action, outcome=outcome)
+        measure = measure_of(action=action, outcome=outcome, detail=detail)
         if measure is not None:
             counts[(measure.code, user, _account(account), product_key)] += n
     order = {measure.code: n for n, measure in enumerate(measured)}
@@ -256,7 +256,12 @@ def _counted() -> dict:
             for channel in KEY_RELEASE_CHANNELS
         },
         **{
-            measure.code: {"actions": list(measure.actions), "outcomes": list(measure.outcomes)}
+            measure.code: {
+                "actions": list(measure.actions),
+                "outcomes": list(measure.outcomes),
+                "detail_actions": list(measure.detail_actions),
+                "detail_has": measure.detail_has,
+            }
             for measure in measures_counted()
         },
     }

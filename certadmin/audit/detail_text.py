@@ -27,6 +27,18 @@ KNOWN_DETAILS = frozenset(
         gettext_noop("suppressed"),
         gettext_noop("suppression withdrawn"),
         gettext_noop("expired findings are never suppressed"),
+        # Key custody (certadmin.custody): "request <id>: <text>", "hand-over <id>: <text>".
+        gettext_noop("two-person approval required"),
+        gettext_noop("approved"),
+        gettext_noop("refused"),
+        gettext_noop("expired"),
+        gettext_noop("the requester cannot approve their own request"),
+        gettext_noop("no longer waiting for approvals"),
+        gettext_noop("not approved, already used or expired"),
+        gettext_noop("reviewed"),
+        gettext_noop("opened"),
+        gettext_noop("used before: possible interception"),
+        gettext_noop("made for another person: possible interception"),
         # The trail's own events (certadmin.audit.services).
         gettext_noop("management command"),
         # Key lookups refused for their input (certadmin.audit.key_lookup.REFUSAL_DETAILS).

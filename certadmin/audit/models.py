@@ -77,6 +77,15 @@ class AuditAction(models.TextChoices):
     NOTIFICATION_CHANNEL_DELETE = "notification_channel_delete", _("Notification channel removal")
     NOTIFICATION_SEND = "notification_send", _("Notification sent")
     NOTIFICATION_TEST = "notification_test", _("Notification test message")
+    KEY_REQUEST = "key_request", _("Key release request")
+    KEY_REQUEST_APPROVE = "key_request_approve", _("Key release approval")
+    KEY_REQUEST_REFUSE = "key_request_refuse", _("Key release refusal")
+    KEY_REQUEST_EXPIRE = "key_request_expire", _("Key release request expiry")
+    BREAK_GLASS_REVIEW = "break_glass_review", _("Break-glass review")
+    HANDOVER_CREATE = "handover_create", _("Key hand-over link made")
+    HANDOVER_OPEN = "handover_open", _("Key hand-over link opened")
+    HANDOVER_REUSE = "handover_reuse", _("Key hand-over link used again or by another person")
+    HANDOVER_EXPIRED = "handover_expired", _("Key hand-over link used after it expired")
 
 
 class AuditOutcome(models.TextChoices):

@@ -1,6 +1,7 @@
 """Files users download: the certificate alone (PEM, DER, chain) or with its private key
 (PKCS#8 PEM, PKCS#12, ZIP bundle). Everything is built in memory; nothing touches the disk."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -9,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
-from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from certadmin.certs import bundles
 from certadmin.certs.chain_check import check_chain
@@ -168,12 +169,15 @@ def key_bundle_download(
     passphrase: str,
     context: RequestContext,
     client: IotClient | None = None,
+    note: str = "",
+    then: Callable[[AuditEvent], None] | None = None,
 ) -> DownloadFile:
     """A download containing the private key, audited exactly like a reveal.
 
     ``kind`` is one of KEY_FORMATS: "zip" encrypts the key in the archive with ``passphrase``,
     "zip-plain" is the archive with the key unencrypted (recorded as such). The caller has
-    checked permission, reason, re-authentication and the passphrase.
+    checked permission, reason, re-authentication and the passphrase. ``note`` follows the
+    format in the record's detail (``p12; request 7``); ``then`` as in ``key_release``.
     Raises ``KeyReleaseError`` (audited as failed) or ``AuditWriteError`` (no file).
     """
     if kind not in KEY_FORMATS:
@@ -238,7 +242,8 @@ def key_bundle_download(
         reason=reason,
         context=context,
         action=AuditAction.KEY_DOWNLOAD,
-        detail=kind,
+        detail=f"{kind}; {note}" if note else kind,
         build=build,
         client=client,
+        then=then,
     )

@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
 from certadmin.accounts.roles import REVEAL_PRIVATE_KEY
-from certadmin.audit.models import AuditAction, AuditOutcome
+from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.reasons import KeyAccessForm
 from certadmin.audit.services import (
     AuditWriteError,
@@ -254,13 +254,16 @@ def key_release[T](
     detail: str,
     build: Callable[[KeyMaterial], T],
     client: IotClient | None = None,
+    then: Callable[[AuditEvent], None] | None = None,
 ) -> T:
     """Fetch the device's key, build ``build(material)``, audit, and return what was built.
 
     The caller has already checked permission, reason and re-authentication. Raises
     ``KeyReleaseError`` (audited as failed) when the platform or the data make it impossible,
     and ``AuditWriteError`` when the success record cannot be committed: then nothing is
-    returned and the key never leaves the server.
+    returned and the key never leaves the server. ``then(event)`` commits with the success
+    record (``audit_record``'s): what it raises rolls the record back and no key leaves (the
+    custody app spends an approval or a hand-over link there, exactly once).
     """
     try:
         with live_lookup_slot(user=actor):
@@ -335,6 +338,7 @@ def key_release[T](
         reason=reason,
         detail=detail,
         platform_request_id=result.request_id,
+        then=then,
     )
     return artifact
 
@@ -358,8 +362,12 @@ def key_reveal(
     reason: str,
     context: RequestContext,
     client: IotClient | None = None,
+    note: str = "",
+    then: Callable[[AuditEvent], None] | None = None,
 ) -> RevealedKey:
-    """Reveal a device's private key to ``actor`` (audited before it is returned)."""
+    """Reveal a device's private key to ``actor`` (audited before it is returned). ``note`` is
+    the record's detail (the approval or hand-over the reveal uses); ``then`` as in
+    ``key_release``."""
 
     def build(material: KeyMaterial) -> RevealedKey:
         matches = None
@@ -377,7 +385,36 @@ def key_reveal(
         reason=reason,
         context=context,
         action=AuditAction.KEY_REVEAL,
-        detail="",
+        detail=note,
         build=build,
         client=client,
+        then=then,
     )
+
+
+# Key custody (two-person approval, break-glass, hand-over links) lives in the custody app above
+# this one, which installs its rule at startup (certadmin/custody/apps.py). None: no custody
+# app, so the key form releases keys directly.
+def _no_key_custody(*, user, device: DeviceRef) -> None:
+    return None
+
+
+_key_custody_find: Callable[..., Any] = _no_key_custody
+
+
+def key_custody_rule_use(find: Callable[..., Any]) -> None:
+    """Ask ``find(user=, device=)`` what custody rules apply to a person's key access: None,
+    or an object with ``approvals_required`` (0: the key form releases the key directly) that
+    the device page passes to templates/custody/key_custody.html."""
+    global _key_custody_find
+    _key_custody_find = find
+
+
+def key_custody(*, user, device: DeviceRef) -> Any:
+    """The custody rules for ``user`` releasing ``device``'s key (see ``key_custody_rule_use``)."""
+    return _key_custody_find(user=user, device=device)
+
+
+def key_custody_blocks(custody: Any) -> bool:
+    """True when the key form may not release the key: approvals are required first."""
+    return custody is not None and custody.approvals_required > 0

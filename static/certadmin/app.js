@@ -26,6 +26,13 @@
     });
   });
 
+  // Copy buttons outside a revealed key (a hand-over link, a passphrase shown once) are marked
+  // data-copy-offer: offered only where the clipboard can be written.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!navigator.clipboard) return;
+    document.querySelectorAll("[data-copy-offer]").forEach(function (n) { n.hidden = false; });
+  });
+
   // Elements marked data-hide-after="N" (a revealed key) are wiped from the page after N seconds.
   // The page promises that (data-hide-notice) and offers Copy only once this script runs: what
   // it says without JavaScript (data-stay-notice) goes.

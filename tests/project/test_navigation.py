@@ -14,6 +14,7 @@ SECTIONS = {
     "Jobs": "jobs:list",
     "Schedules": "schedules:list",
     "Notifications": "notifications:routes",
+    "Key custody": "custody:overview",
 }
 
 
@@ -21,8 +22,15 @@ SECTIONS = {
     ("role", "expected"),
     [
         ("Viewer", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
-        ("Key custodian", {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules"}),
-        ("Auditor", {"Audit trail"}),
+        (
+            "Key custodian",
+            {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules", "Key custody"},
+        ),
+        ("Auditor", {"Audit trail", "Key custody"}),
+        (
+            "Key approver",
+            {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules", "Key custody"},
+        ),
         (
             "Fleet manager",
             {"Devices", "Expiry", "Fleet health", "Jobs", "Schedules", "Notifications"},

@@ -14,6 +14,7 @@ from certadmin.audit.selectors import device_recent_reveals
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.devices import downloads, forms
 from certadmin.devices.downloads import CERTIFICATE_FORMATS, DownloadUnavailable
+from certadmin.devices.key_release import key_custody
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import ca_bundle, describe_iot_error, iot_error_status
 from certadmin.devices.selectors import device_context, device_findings, product_suggestions
@@ -62,6 +63,8 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         "request_id": "",
         "can_reveal": can_reveal,
         "key_form": forms.KeyActionForm() if can_reveal else None,
+        # Two-person approval, break-glass and hand-over links (the custody app), if any.
+        "key_custody": key_custody(user=request.user, device=ref) if can_reveal else None,
         "reauth_fresh": reauth_is_fresh(request),
         "ca_bundle_problem": ca_bundle().problem,
         "presence": None,

@@ -27,6 +27,8 @@ from certadmin.devices.key_release import (
     KeyReleaseError,
     key_access_authorize,
     key_access_denied,
+    key_custody,
+    key_custody_blocks,
     key_reveal,
 )
 from certadmin.devices.live_lookups import retry_after_add
@@ -96,8 +98,29 @@ def _key_access(
         # The browser's "Download key" names the file as the server's own key download does.
         "key_filename": downloads.private_key_filename(device),
         "recent_reveals": None,
+        "key_custody": key_custody(user=request.user, device=device),
     }
     status = 200
+    if request.user.has_perm(REVEAL_PRIVATE_KEY) and key_custody_blocks(context["key_custody"]):
+        # Two-person approval is on for this account: the key leaves only through an approved
+        # request (or break-glass), never through this form. Refused before any password or
+        # passphrase is looked at, and recorded.
+        key_access_denied(
+            actor=request.user,
+            device=device,
+            context=request_context(request),
+            action=audit_action,
+            why="two-person approval required",
+        )
+        context["reauth_fresh"] = reauth_is_fresh(request)
+        response = render(
+            request,
+            page_or_partial(request, "devices/reveal.html", "reveal-panel"),
+            context,
+            status=403,
+        )
+        add_never_cache_headers(response)
+        return response
     try:
         key_access_authorize(request=request, device=device, action=audit_action, form=form)
         reason = form.cleaned_data["reason"]
