@@ -130,7 +130,7 @@ def test_known_details_are_shown_translated_and_stored_in_english(auditor, clien
     event = make_event(outcome=AuditOutcome.FAILED, detail=stored)
     assert AuditEvent.objects.get(pk=event.pk).detail == stored  # the chain hashes English
     with translation.override("zh-hans"):
-        assert detail_display(stored) == "key: 无法解码私钥"
+        assert detail_display(stored) == "key：无法解码私钥"
         assert detail_display("the private key could not be decoded") == "无法解码私钥"
         # Anything else (a file name, a count) is shown as it is.
         assert detail_display("ticket-7.zip") == "ticket-7.zip"
@@ -138,7 +138,7 @@ def test_known_details_are_shown_translated_and_stored_in_english(auditor, clien
     client = client_for(auditor)
     client.cookies["django_language"] = "zh-hans"
     html = client.get(reverse("audit:events")).content.decode()
-    assert "key: 无法解码私钥" in html
+    assert "key：无法解码私钥" in html
 
 
 def test_verify_now_is_recorded_as_an_event(auditor, client_for):

@@ -136,6 +136,8 @@ def test_a_device_of_the_generated_product_has_a_certificate_and_keeps_it(v3):
 
 
 def test_the_cut_listing_fault_loses_rows_or_ends_early(v1, emulator):
+    total = listing(v1, PageSize="1")["Total"]  # other tests may have added demo devices
+    assert total > 60
     emulator.set_listing_rules(cut_after=60)
     second = listing(
         v1, PageSize="50", CurrentPage="2", NextToken=listing(v1, PageSize="50")["NextToken"]
@@ -144,7 +146,7 @@ def test_the_cut_listing_fault_loses_rows_or_ends_early(v1, emulator):
     emulator.set_listing_rules(cut_after=50, cut_ends=True)
     first = listing(v1, PageSize="50")
     assert (len(names(first)), first["NextToken"]) == (50, "")
-    assert first["Total"] == 67
+    assert first["Total"] == total  # the platform still counts every device
 
 
 # ---- quotas ------------------------------------------------------------------------------
