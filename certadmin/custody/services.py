@@ -25,6 +25,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
+from certadmin.accounts.api_accounts import account_allowed
 from certadmin.accounts.roles import APPROVE_KEY_RELEASE, REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL
 from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.services import AuditWriteError, RequestContext, audit_record
@@ -101,10 +102,12 @@ def _announce(kind: str, *, recipients, actor, device: DeviceRef, path: str, obj
     )
 
 
-def approvers_of(*, requester) -> tuple[str, ...]:
-    """Who may decide on ``requester``'s requests: active approvers other than the requester."""
+def approvers_of(*, requester, account: str) -> tuple[str, ...]:
+    """Whom to tell of ``requester``'s request for a key of ``account``: active approvers
+    other than the requester who may use that API account (``account_allowed``)."""
     users = get_user_model().objects.with_perm(APPROVE_KEY_RELEASE, backend=_MODEL_BACKEND)
-    return _usernames(users, exclude=requester)
+    users = users.exclude(pk=requester.pk).order_by("username")
+    return tuple(u.get_username() for u in users if account_allowed(user=u, account=account))
 
 
 # --- Requests and approvals ------------------------------------------------------------------
@@ -171,7 +174,7 @@ def key_request_create(
     request = created[0]
     _announce(
         observers.REQUEST_MADE,
-        recipients=approvers_of(requester=actor),
+        recipients=approvers_of(requester=actor, account=device.account),
         actor=actor,
         device=device,
         path=reverse("custody:request", args=[request.pk]),

@@ -34,6 +34,7 @@ def notifications_demo_seed() -> tuple[bool, int]:
                 language="en",
                 digest=True,
                 enabled=True,
+                custody=True,
             ),
         )
         created = True

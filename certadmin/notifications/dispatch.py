@@ -1,7 +1,7 @@
-"""Sending: each route's new and escalated findings, the daily digest, and a route's test
-message. Every send, and every failed send, is an audit event (``NOTIFICATION_SEND``, or
-``NOTIFICATION_TEST`` for the button), whose detail names the route and the channel, never the
-channel's URL.
+"""Sending: each route's key custody messages and new and escalated findings, the daily
+digest, and a route's test message. Every send, and every failed send, is an audit event
+(``NOTIFICATION_SEND``, or ``NOTIFICATION_TEST`` for the button), whose detail names the route
+and the channel, never the channel's URL.
 
 A finding is announced once per threshold on each route: its severity and, for an expiring
 certificate, its window (30, 14, 7, 1 days). ``Delivery`` records what each route announced;
@@ -11,6 +11,11 @@ dispatch tries again; the route's other messages wait for it too (a channel that
 not hammered). One dispatch at a time per route (a lease on the route row), so two workers
 never announce the same thing twice. A worker killed between a send and its record may repeat
 that one message: at least once, never lost.
+
+Key custody's events (``custody_event_queue``) are kept as ``CustodyMessage`` rows for every
+enabled route of the device's account that takes them, and sent by the route's next dispatch,
+before its findings: a failed one is audited and waits, with everything after it, for the
+dispatch after, as a finding does.
 """
 
 import logging
@@ -24,6 +29,7 @@ from django.utils import timezone, translation
 
 from certadmin.audit.models import AuditAction, AuditOutcome
 from certadmin.audit.services import AuditWriteError, RequestContext, audit_record
+from certadmin.custody import observers
 from certadmin.devices.models import CertificateRecord
 from certadmin.findings.models import OPEN_Q, Finding
 from certadmin.findings.severity import SEVERITY_NAMES
@@ -33,12 +39,13 @@ from certadmin.notifications.messages import (
     DIGEST_TOP,
     CertificateFacts,
     Message,
+    custody_message,
     digest_message,
     finding_message,
     route_test_message,
     summary_message,
 )
-from certadmin.notifications.models import Delivery, DigestDelivery, Route
+from certadmin.notifications.models import CustodyMessage, Delivery, DigestDelivery, Route
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,15 @@ RISK_ORDER = ("-severity", "-device_rank", "first_seen", "pk")
 # What the audit trail records as the client of a send no person asked for.
 NOTIFIER_CONTEXT = RequestContext(ip_address=None, user_agent="certadmin notifications")
 ID_BATCH = 900
+# The custody events a route announces, and how the audit trail names each send. (A hand-over
+# link's making is not announced: the recipient hears of it from its maker.)
+CUSTODY_SENT = {
+    observers.REQUEST_MADE: "key request {number}",
+    observers.REQUEST_APPROVED: "key request {number} approved",
+    observers.REQUEST_REFUSED: "key request {number} refused",
+    observers.BREAK_GLASS: "break-glass {number}, review required",
+    observers.HANDOVER_INTERCEPTION: "hand-over {number}, possible interception",
+}
 
 
 @dataclass
@@ -210,8 +226,8 @@ def _route_release(route: Route) -> None:
 
 
 def notifications_dispatch(*, now: datetime | None = None) -> DispatchSummary:
-    """Announce every enabled route's due findings: the riskiest one by one, up to
-    ``NOTIFY_MESSAGES_PER_RUN``, the rest in one summary."""
+    """Send every enabled route's waiting custody messages, then announce its due findings:
+    the riskiest one by one, up to ``NOTIFY_MESSAGES_PER_RUN``, the rest in one summary."""
     summary = DispatchSummary()
     if not settings.AUDIT_KEYS:
         # Every send is audited: with no audit key nothing can be, so nothing is sent.
@@ -230,7 +246,62 @@ def notifications_dispatch(*, now: datetime | None = None) -> DispatchSummary:
     return summary
 
 
+def custody_event_queue(event: observers.CustodyEvent, *, now: datetime | None = None) -> int:
+    """Keep ``event`` for every enabled route that takes custody messages of the device's
+    account (its product, or every product), for the routes' next dispatch; how many."""
+    if event.kind not in CUSTODY_SENT:
+        return 0
+    account, product_key, device_name = event.device.split("/", 2)
+    routes = Route.objects.filter(enabled=True, custody=True, account=account).filter(
+        Q(product_key="") | Q(product_key=product_key)
+    )
+    kept = CustodyMessage.objects.bulk_create(
+        CustodyMessage(
+            route=route,
+            kind=event.kind,
+            object_id=event.object_id,
+            actor=event.actor,
+            people=",".join(event.recipients)[:1000],
+            account=account,
+            product_key=product_key,
+            device_name=device_name,
+            path=event.path,
+            created_at=now or timezone.now(),
+        )
+        for route in routes
+    )
+    return len(kept)
+
+
+def _route_custody_send(route: Route, *, now: datetime, summary: DispatchSummary) -> bool:
+    """Send the route's waiting custody messages, oldest first; False when one failed (the
+    rest wait with it)."""
+    for item in CustodyMessage.objects.filter(route=route, sent_at__isnull=True):
+        with translation.override(route.language):
+            message = custody_message(item)
+        sent = _send(route, message)
+        what = CUSTODY_SENT[item.kind].format(number=item.object_id)
+        _audit(
+            action=AuditAction.NOTIFICATION_SEND,
+            sent=sent,
+            route=route,
+            what=what if sent else f"{what}, failed",
+            device=DeviceRef(
+                product_key=item.product_key, device_name=item.device_name, account=item.account
+            ),
+        )
+        if not sent:
+            summary.failed += 1
+            return False
+        CustodyMessage.objects.filter(pk=item.pk).update(sent_at=now)
+        summary.sent += 1
+    return True
+
+
 def _route_dispatch(route: Route, *, now: datetime, summary: DispatchSummary) -> None:
+    if not _route_custody_send(route, now=now, summary=summary):
+        # The channel is down or refuses: the findings wait for the next dispatch too.
+        return
     due = route_due(route, now=now)
     if not due:
         return

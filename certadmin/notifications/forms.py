@@ -27,6 +27,16 @@ class RouteForm(PlainLabelForm):
     channel = forms.ChoiceField(label=_("Channel"))
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
     digest = forms.BooleanField(label=_("Daily digest"), required=False, initial=True)
+    custody = forms.BooleanField(
+        label=_("Custody messages"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "Key requests and their decisions, break-glass releases and possible "
+            "interceptions of hand-over links for the account's devices, whatever the minimum "
+            "severity."
+        ),
+    )
     enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
 
     def __init__(self, *args, accounts: list[IotAccount], channels: list[str], **kwargs):
@@ -52,6 +62,7 @@ class RouteForm(PlainLabelForm):
             language=data["language"],
             digest=data["digest"],
             enabled=data["enabled"],
+            custody=data["custody"],
         )
 
 

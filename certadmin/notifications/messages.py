@@ -1,11 +1,13 @@
-"""The texts of notifications: one finding, a summary of many, the daily digest and the test
-message. Each is written in the route's language (the caller activates it with
-``translation.override``): English or Simplified Chinese. Plain text, one "label: value" per
-line, so a chat bot and a mail reader show the same thing.
+"""The texts of notifications: one finding, a summary of many, the daily digest, the test
+message and key custody's events. Each is written in the route's language (the caller
+activates it with ``translation.override``): English or Simplified Chinese. Plain text, one
+"label: value" per line, so a chat bot and a mail reader show the same thing.
 
 A finding's message names the device, ProductKey, API account, serial, SHA-256 fingerprint,
 days left and a link to the certificate page (``CERTADMIN_BASE_URL``). Never key material: the
-inventory holds none.
+inventory holds none. A custody message names the people, the device, ProductKey, API account,
+the request's (or release's, or hand-over's) number and a link to the page where it waits; never
+a key, a passphrase, a link's token, nor a reason (the page shows it to those allowed).
 """
 
 from collections import Counter
@@ -18,10 +20,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from certadmin.certs.details import expiry_days_left
+from certadmin.custody import observers
 from certadmin.devices.services import device_query
 from certadmin.findings.codes import finding_title
 from certadmin.findings.models import Finding
 from certadmin.findings.severity import Severity
+from certadmin.notifications.models import CustodyMessage
 
 DIGEST_TOP = 10
 
@@ -158,6 +162,42 @@ def route_test_message(*, route_name: str) -> Message:
         + "\n\n"
         + f"{_('Link')}: {absolute_url(reverse('notifications:routes'))}",
     )
+
+
+def custody_message(item: CustodyMessage) -> Message:
+    """One custody event, for the account's channel: what happened, to whom it falls, where."""
+    names = {"number": item.object_id, "device": item.device_name, "actor": item.actor}
+    people = ", ".join(item.people_list) or "—"
+    if item.kind == observers.REQUEST_MADE:
+        heading = _("Key request %(number)s waits for approval: %(device)s") % names
+        who = [(_("Requested by"), item.actor), (_("Approvers"), people)]
+    elif item.kind in (observers.REQUEST_APPROVED, observers.REQUEST_REFUSED):
+        if item.kind == observers.REQUEST_APPROVED:
+            heading = _("Key request %(number)s approved: %(device)s") % names
+        else:
+            heading = _("Key request %(number)s refused: %(device)s") % names
+        who = [(_("Requested by"), people), (_("Decided by"), item.actor)]
+    elif item.kind == observers.BREAK_GLASS:
+        heading = _("%(severity)s: break-glass by %(actor)s on %(device)s, review required") % {
+            **names,
+            "severity": _severity(Severity.HIGH),
+        }
+        who = [(_("Released by"), item.actor), (_("Auditors"), people)]
+    else:  # observers.HANDOVER_INTERCEPTION
+        heading = _("%(severity)s: possible interception of hand-over %(number)s on %(device)s") % {
+            **names,
+            "severity": _severity(Severity.HIGH),
+        }
+        who = [(_("Made by"), people), (_("Tried by"), item.actor)]
+    lines = [
+        (_("Number"), str(item.object_id)),
+        *who,
+        (_("Device"), item.device_name),
+        (_("ProductKey"), item.product_key),
+        (_("API account"), item.account),
+        (_("Link"), absolute_url(item.path)),
+    ]
+    return Message(f"[certadmin] {heading}", _lines(lines))
 
 
 def _counts(findings: list[Finding]) -> list[str]:

@@ -1,9 +1,11 @@
 """Notification routes and channels, what was sent, and the demo inbox.
 
 A route sends the findings of one API account (one product, or all) at or above a severity to
-one channel, in its language. A channel is an apprise URL: from the environment, or stored here
-encrypted (``url_encrypted``, Fernet), never shown back. ``Delivery`` records each finding
-announced on a route at a threshold (severity and expiry window), so nothing is announced twice.
+one channel, in its language, and (unless it opts out) the account's key custody events. A
+channel is an apprise URL: from the environment, or stored here encrypted (``url_encrypted``,
+Fernet), never shown back. ``Delivery`` records each finding announced on a route at a threshold
+(severity and expiry window), so nothing is announced twice; ``CustodyMessage`` each custody
+event to announce, until it is sent.
 """
 
 from django.conf import settings
@@ -51,6 +53,9 @@ class Route(models.Model):
         _("language"), max_length=8, choices=settings.LANGUAGES, default="en"
     )
     digest = models.BooleanField(_("daily digest"), default=True)
+    # Key custody's events for the account's devices (``CustodyMessage``), whatever the
+    # minimum severity: on unless a route opts out.
+    custody = models.BooleanField(_("custody messages"), default=True)
     enabled = models.BooleanField(_("enabled"), default=True)
     updated_at = models.DateTimeField(_("changed"))
     updated_by_username = models.CharField(_("changed by"), max_length=150, blank=True)
@@ -127,3 +132,37 @@ class DemoInboxMessage(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CustodyMessage(models.Model):
+    """A key custody event to announce on a route: written when custody tells of the event,
+    sent by the route's next dispatch (``sent_at``); a failed send leaves it for the one after.
+    Names people, the device and the dashboard page; never a key, passphrase, token or reason.
+    """
+
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="custody_messages")
+    # ``certadmin.custody.observers``: REQUEST_MADE, BREAK_GLASS…
+    kind = models.CharField(max_length=32)
+    # The request's, break-glass release's or hand-over's number (their audit event's).
+    object_id = models.BigIntegerField()
+    actor = models.CharField(max_length=150)
+    # Usernames, comma-separated: whom custody tells (approvers, the requester, auditors…).
+    people = models.CharField(max_length=1000, blank=True, default="")
+    account = models.CharField(max_length=32)
+    product_key = models.CharField(max_length=64)
+    device_name = models.CharField(max_length=64)
+    path = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        default_permissions = ()
+        indexes = [models.Index(fields=["route", "sent_at"], name="custody_message_waiting")]
+
+    def __str__(self) -> str:
+        return f"{self.route_id}: {self.kind} {self.object_id}"
+
+    @property
+    def people_list(self) -> list[str]:
+        return [name for name in self.people.split(",") if name]

@@ -112,6 +112,7 @@ class RouteFields:
     language: str
     digest: bool
     enabled: bool
+    custody: bool = True
 
 
 def route_detail(fields: RouteFields) -> str:
@@ -121,6 +122,8 @@ def route_detail(fields: RouteFields) -> str:
     extras = [fields.language]
     if fields.digest:
         extras.append("digest")
+    if not fields.custody:
+        extras.append("no custody messages")
     if not fields.enabled:
         extras.append("disabled")
     text = (

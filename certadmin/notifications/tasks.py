@@ -1,15 +1,22 @@
-"""The notifications' task functions: thin. A dispatch queued after every findings run, and the
-daily digest, which crontask's scheduler starts (``@cron``). Sending never happens inside a
-findings run nor a web request (but for the page's test button)."""
+"""The notifications' task functions: thin. A dispatch queued after every findings run and after
+every key custody event, and the daily digest, which crontask's scheduler starts (``@cron``).
+Sending never happens inside a findings run nor a web request (but for the page's test
+button)."""
 
 from datetime import timedelta
 
 from crontask import cron
 from django.conf import settings
+from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
-from certadmin.notifications.dispatch import notifications_digest, notifications_dispatch
+from certadmin.custody.observers import CustodyEvent
+from certadmin.notifications.dispatch import (
+    custody_event_queue,
+    notifications_digest,
+    notifications_dispatch,
+)
 from certadmin.notifications.models import Route
 
 # A route another dispatch holds: this one comes back after that long.
@@ -18,7 +25,7 @@ BUSY_RETRY = timedelta(seconds=30)
 
 @task
 def notifications_send() -> str:
-    """Announce every route's new and escalated findings."""
+    """Send every route's custody messages and announce its new and escalated findings."""
     summary = notifications_dispatch()
     if summary.busy:
         # Another worker holds a route: it may have read the findings before this run's were
@@ -42,3 +49,11 @@ def notifications_after_findings_run(_summary) -> None:
     route to send on."""
     if Route.objects.filter(enabled=True).exists():
         notifications_send.enqueue()
+
+
+def notifications_after_custody_event(event: CustodyEvent) -> None:
+    """What custody calls after each event: keep its message for the routes that take it, and
+    queue a dispatch on the workers once the caller's transaction commits (the request that
+    caused the event never waits for a channel)."""
+    if custody_event_queue(event):
+        transaction.on_commit(notifications_send.enqueue)

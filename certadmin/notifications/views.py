@@ -85,6 +85,7 @@ def notification_routes(request: HtmxHttpRequest) -> HttpResponse:
                 "language": editing.language,
                 "digest": editing.digest,
                 "enabled": editing.enabled,
+                "custody": editing.custody,
             },
         )
     return _page(request, route_form=route_form, editing=editing)

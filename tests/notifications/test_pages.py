@@ -3,6 +3,7 @@ change audited; the test button sends at once and is audited; the demo inbox and
 receiver."""
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -24,6 +25,7 @@ ROUTE = {
     "channel": "hook",
     "language": "zh-hans",
     "digest": "on",
+    "custody": "on",
     "enabled": "on",
 }
 
@@ -84,6 +86,27 @@ def test_a_fleet_manager_creates_changes_and_removes_a_route_each_audited(
         ),
         (AuditAction.NOTIFICATION_ROUTE_DELETE, "ops-zh"),
     ]
+
+
+def test_custody_messages_are_on_for_a_new_route_and_a_route_can_opt_out_audited(
+    fleet_manager_client, channels
+):
+    page = fleet_manager_client.get(reverse("notifications:routes")).content.decode()
+    assert re.search(r'<input type="checkbox" name="custody"[^>]* checked', page)
+    without = {key: value for key, value in ROUTE.items() if key != "custody"}
+    assert (
+        fleet_manager_client.post(reverse("notifications:route-save"), without).status_code == 302
+    )
+    route = Route.objects.get()
+    assert route.custody is False
+    edit = fleet_manager_client.get(reverse("notifications:routes"), {"route": route.pk})
+    assert not re.search(
+        r'<input type="checkbox" name="custody"[^>]* checked', edit.content.decode()
+    )
+    (event,) = AuditEvent.objects.filter(action=AuditAction.NOTIFICATION_ROUTE_SET)
+    assert event.detail == (
+        "ops-zh: default/a1Demo7Sh2x ≥ medium → hook (zh-hans, digest, no custody messages)"
+    )
 
 
 def test_a_route_to_an_unknown_channel_or_a_taken_name_is_refused(
