@@ -54,6 +54,7 @@ def notifications_after_findings_run(_summary) -> None:
 def notifications_after_custody_event(event: CustodyEvent) -> None:
     """What custody calls after each event: keep its message for the routes that take it, and
     queue a dispatch on the workers once the caller's transaction commits (the request that
-    caused the event never waits for a channel)."""
+    caused the event never waits for a channel). A dispatch that cannot be queued is logged:
+    the message waits for the next one."""
     if custody_event_queue(event):
-        transaction.on_commit(notifications_send.enqueue)
+        transaction.on_commit(notifications_send.enqueue, robust=True)
