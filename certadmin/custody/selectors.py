@@ -3,6 +3,7 @@
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import APPROVE_KEY_RELEASE, REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL
 from certadmin.custody.models import BreakGlass, HandOver, KeyRequest, Notice
 
@@ -12,8 +13,11 @@ def requests_waiting_for(*, user) -> QuerySet[KeyRequest]:
     them. None for someone who is not an approver."""
     if not user.has_perm(APPROVE_KEY_RELEASE):
         return KeyRequest.objects.none()
+    accounts = [account.name for account in accounts_for(user=user)]
     return (
-        KeyRequest.objects.filter(state=KeyRequest.State.PENDING, expires_at__gt=timezone.now())
+        KeyRequest.objects.filter(
+            state=KeyRequest.State.PENDING, expires_at__gt=timezone.now(), account__in=accounts
+        )
         .exclude(requester=user)
         .exclude(decisions__approver=user)
         .select_related("requester", "recipient")

@@ -226,7 +226,10 @@ def key_request_decide(
     ``CustodyRefused`` (attempts at one's own request recorded as denied) and
     ``AuditWriteError``."""
     action = AuditAction.KEY_REQUEST_APPROVE if approve else AuditAction.KEY_REQUEST_REFUSE
-    if not actor.has_perm(APPROVE_KEY_RELEASE):
+    if not actor.has_perm(APPROVE_KEY_RELEASE) or not account_allowed(
+        user=actor, account=key_request.account
+    ):
+        # An approver decides only on the API accounts they may use.
         raise CustodyRefused(gettext("You are not allowed to approve key requests."), status=403)
     label = f"request {key_request.pk}"
     if key_request.requester_id == actor.pk:

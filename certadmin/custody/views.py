@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from certadmin.accounts.api_accounts import account_allowed
 from certadmin.accounts.reauth import reauth_confirm, reauth_is_fresh
 from certadmin.accounts.roles import APPROVE_KEY_RELEASE, REVEAL_PRIVATE_KEY, VIEW_AUDIT_TRAIL
 from certadmin.audit.models import AuditAction
@@ -136,10 +137,11 @@ def _request_for(request: HtmxHttpRequest, pk: int) -> KeyRequest:
         KeyRequest.objects.select_related("requester", "recipient"), pk=pk
     )
     user = request.user
-    if not (
-        key_request.requester_id == user.pk
-        or user.has_perm(APPROVE_KEY_RELEASE)
-        or user.has_perm(VIEW_AUDIT_TRAIL)
+    if key_request.requester_id == user.pk:
+        return key_request
+    # Approvers and auditors see the requests of the API accounts they may use, no others.
+    if not (user.has_perm(APPROVE_KEY_RELEASE) or user.has_perm(VIEW_AUDIT_TRAIL)) or not (
+        account_allowed(user=user, account=key_request.account)
     ):
         raise Http404
     return key_request

@@ -362,3 +362,33 @@ def test_approvers_and_viewers_may_not_request_keys(approvals, approver, viewer,
     for person in (approver, viewer):
         assert ask(browser_for(person)).status_code == 403
     assert not KeyRequest.objects.exists()
+
+
+def test_an_approver_decides_only_on_the_api_accounts_they_may_use(
+    approvals, settings, dashboard_iot, custodian, approver, make_user, browser_for
+):
+    from django.contrib.auth.models import Group
+
+    from tests.support.iot_accounts import account_on
+
+    # The default account is now for the "prod" group only: the custodian is in it, the
+    # approver is not; a second approver is.
+    account_on(settings, "default", groups=("prod",))
+    prod = Group.objects.create(name="prod")
+    custodian.groups.add(prod)
+    insider = make_user("Key approver")
+    insider.groups.add(prod)
+    assert ask(browser_for(custodian)).status_code == 302
+    key_request = KeyRequest.objects.get()
+
+    outsider = browser_for(approver)
+    assert key_request.pk not in [
+        r.pk for r in outsider.get(reverse("custody:overview")).context["to_decide"]
+    ]
+    assert outsider.get(reverse("custody:request", args=[key_request.pk])).status_code == 404
+    assert decide(outsider, key_request).status_code == 404
+    assert not KeyApproval.objects.exists()
+
+    assert decide(browser_for(insider), key_request).status_code == 302
+    key_request.refresh_from_db()
+    assert key_request.state == KeyRequest.State.APPROVED
