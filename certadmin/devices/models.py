@@ -26,6 +26,21 @@ NOT_READY_Q = (
     | models.Q(status__gt=2)
     | models.Q(not_after__isnull=True)
 )
+# The rank of a record's expiry state in ``expiry.EXPIRY_STATES`` where it does not depend on
+# the time: 7 never checked, 6 lookup failed, 5 not issued, and 0 for a ready certificate
+# (READY_Q), whose rank, 0 to 4, follows from its notAfter at the time asked
+# (``expiry.expiry_state_rank``). The same conditions as ``expiry.expiry_state_q``.
+STATUS_RANK = models.Case(
+    models.When(last_checked__isnull=True, then=models.Value(7)),
+    models.When(
+        ~models.Q(last_error_code="")
+        | ~models.Q(status__in=[0, 1, 2])
+        | models.Q(status=2, not_after__isnull=True),
+        then=models.Value(6),
+    ),
+    models.When(status__in=[0, 1], then=models.Value(5)),
+    default=models.Value(0),
+)
 
 
 def default_account_name() -> str:
@@ -100,6 +115,14 @@ class CertificateRecord(models.Model):
     request_id = models.CharField(_("RequestId"), max_length=128, blank=True, default="")
     # Empty for a device a product sync listed but has not looked up yet.
     last_checked = models.DateTimeField(_("last checked"), null=True, blank=True)
+    # Kept by the database on every write, however the record is written: the device list sorts
+    # by status from it and notAfter instead of classifying every record of the product.
+    status_rank = models.GeneratedField(
+        expression=STATUS_RANK,
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+        verbose_name=_("status rank"),
+    )
 
     class Meta:
         verbose_name = _("certificate record")
