@@ -19,6 +19,8 @@ SQLITE_ANALYSIS_LIMIT = 1000
 
 def audit_statistics_refresh(*, connection: BaseDatabaseWrapper) -> None:
     """Refresh the planner's statistics of the audit trail (ANALYZE)."""
+    if AuditEvent._meta.db_table not in connection.introspection.table_names():
+        return  # migrated back before the table
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
