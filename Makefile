@@ -132,7 +132,7 @@ test-quick: install messages
 # Benchmarks (BENCHMARKS.md): each script prints its table and replaces its own
 # section of BENCHMARKS.md. Not part of `make test`. Each runs alone too (--quick: tiny sizes).
 BENCH_SCRIPTS := client_calls decode quota sync inventory_search audit_list audit_export \
-	audit_verify page_latency
+	audit_verify page_latency sync_cpu
 
 bench: install services
 	source var/test-services.env && set -e && \

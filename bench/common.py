@@ -37,14 +37,15 @@ BENCH_KEY_SECRET = "demo-secret-for-the-local-emulator-only"  # noqa: S105
 # ---- arguments -------------------------------------------------------------------------------
 
 
-def bench_args(doc: str, *, repeats: int = 5, **sizes: int) -> argparse.Namespace:
-    """Parse the common options plus one ``--<size>`` option per keyword (its default)."""
+def bench_args(doc: str, *, repeats: int = 5, **sizes: int | str) -> argparse.Namespace:
+    """Parse the common options plus one ``--<size>`` option per keyword (its default, whose
+    type the option takes)."""
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes; print, write nothing")
     parser.add_argument("--repeats", type=int, default=repeats, help="repeats (median taken)")
     parser.add_argument("--output", type=Path, default=None, help="Markdown file to update")
     for name, default in sizes.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=default)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args()
     if args.quick:
         args.repeats = 1
@@ -186,6 +187,12 @@ def scratch_database_url(
         import psycopg
 
         head = base.rpartition("/")[0]
+        if given := os.environ.get("BENCH_SCRATCH_DATABASE"):
+            # A role that may not create databases: an existing one, never dropped; the script
+            # empties what it fills (``keep`` scripts only).
+            if not keep:
+                raise SystemExit("BENCH_SCRATCH_DATABASE needs a script's --keep 1")
+            return f"{head}/{given}"
         name = f"certadmin_bench_{suffix}"
         with psycopg.connect(f"{head}/postgres", autocommit=True) as conn:
             if not keep:
@@ -257,17 +264,143 @@ def emulator_start(**kwargs):
 # ---- data fills (Django set up) --------------------------------------------------------------
 
 
-def audit_fill(rows: int, *, days: int = 60, batch: int = 5000) -> None:
-    """Append ``rows`` audit events forming a valid keyed chain (what ``audit_record`` writes,
-    without its per-row lock), spread over ``days`` days ending now, for 200 users, 2 products
-    and 5,000 devices, in every action and outcome."""
+# Rows shaped like a real trail's (issue 24: minimal rows hid slow plans and a slow export):
+# browsers' user agents, reasons of the length people type (some with commas), the demo fleet's
+# DeviceNames, many events per device with a few devices far busier than the rest.
+_USER_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "certadmin-task-worker/1.0",
+)
+_REASONS = (
+    "INC-{n}: field technician re-provisioning the gateway after a firmware reset",
+    "Replacing the sensor on line {line}, unit swapped under warranty, key needed for the new "
+    "board",
+    "Quarterly key escrow check requested by security, ticket SEC-{n}",
+    "Customer site visit, plant {line}: device lost its credentials after power failure, "
+    "restoring from inventory",
+    "CHG-{n} certificate rotation rehearsal",
+    "Debugging TLS handshake failures reported by the MQTT broker (alert #{n}), comparing the "
+    "device's certificate with the one the platform holds",
+    'audit request from compliance, "Q3 access review", sample {n}',
+)
+_ACTIONS = (  # (action, weight, about a device)
+    ("cert_download", 34, True),
+    ("key_reveal", 25, True),
+    ("key_download", 10, True),
+    ("finding_suppress", 3, True),
+    ("finding_unsuppress", 1, True),
+    ("cert_export", 8, False),
+    ("chain_verify", 6, False),
+    ("chain_checkpoint", 5, False),
+    ("trail_export", 3, False),
+    ("schedule_set", 3, False),
+    ("schedule_delete", 1, False),
+    ("field_redact", 1, False),
+)
+_OUTCOMES = (("success", 88), ("denied", 5), ("refused", 4), ("failed", 3))
+_FIRST = ("wang", "li", "zhang", "liu", "chen", "yang", "huang", "zhao", "wu", "zhou")
+_LAST = ("wei", "fang", "na", "min", "jing", "lei", "yan", "jun", "tao", "qiang")
+# The fleet's and the demo product's names (certadmin.emulator.seed), busiest first.
+AUDIT_FILL_DEMO_DEVICES = (
+    "thermo-001",
+    "thermo-002",
+    "gateway-07",
+    "thermo-003",
+    "edge-ec01",
+    "cam-lobby:01",
+    "lab.probe@b2",
+    "legacy-b64",
+    "meter-expiring",
+    "meter-expired",
+    *(f"sensor-{n:04d}" for n in range(1, 56)),
+)
+
+
+def audit_fill_rows(rows: int, *, days: int = 60, seed: int = 24):
+    """``rows`` realistic ``AuditEvent`` field dicts (no ids, hashes or key id), oldest first,
+    spread over ``days`` days ending now: 200 users (a few busy), products ``a1Fleet5kXz``
+    (its 5,000 DeviceNames) and ``a1Demo7Sh2x`` (its seeded names), every action and outcome
+    in a plausible mix."""
+    import random
     from datetime import timedelta
 
     from django.conf import settings
     from django.utils import timezone
 
+    from certadmin.emulator.seed import FLEET_PRODUCT_KEY, FLEET_SIZE, fleet_device_name
+
+    rng = random.Random(seed)
+    fleet = [fleet_device_name(unit) for unit in range(1, FLEET_SIZE + 1)]
+    users = [f"{_FIRST[n % 10]}.{_LAST[n // 10 % 10]}{n // 100 or ''}" for n in range(200)]
+    actions = [a for a, weight, _ in _ACTIONS for _ in range(weight)]
+    about_device = {a: device for a, _, device in _ACTIONS}
+    outcomes = [o for o, weight in _OUTCOMES for _ in range(weight)]
+    account = settings.IOT_DEFAULT_ACCOUNT
+    start = timezone.now() - timedelta(days=days)
+    step = timedelta(days=days) / max(rows, 1)
+    for i in range(rows):
+        action = rng.choice(actions)
+        outcome = rng.choice(outcomes)
+        # Skewed: low indices (a pilot line, the demo's thermostats) see most of the traffic.
+        user = users[int(200 * rng.random() ** 2)]
+        product_key = device_name = cert_sn = sha = key_fp = reason = detail = ""
+        if about_device[action]:
+            if rng.random() < 0.2:
+                product_key = "a1Demo7Sh2x"
+                names = AUDIT_FILL_DEMO_DEVICES
+                device_name = names[int(len(names) * rng.random() ** 3)]
+            else:
+                product_key = FLEET_PRODUCT_KEY
+                device_name = fleet[int(FLEET_SIZE * rng.random() ** 1.5)]
+            cert_sn = str(rng.getrandbits(64))
+            sha = rng.getrandbits(256).to_bytes(32).hex(":").upper()
+            if action.startswith("key"):
+                key_fp = rng.getrandbits(256).to_bytes(32).hex(":").upper()
+                reason = rng.choice(_REASONS).format(n=rng.randrange(10_000), line=i % 3 + 1)
+        elif action == "cert_export":
+            product_key = rng.choice(("a1Demo7Sh2x", FLEET_PRODUCT_KEY))
+            detail = f"{rng.randrange(1, 5000)} certificates, PEM bundle"
+        if outcome == "failed":
+            detail = "iot.system.SystemBusy: the platform is busy, try again later"
+        elif outcome == "denied":
+            detail = "wrong password for the key reveal"
+        yield {
+            "created_at": start + step * i,
+            "actor_username": user,
+            "action": action,
+            "outcome": outcome,
+            "product_key": product_key,
+            "device_name": device_name,
+            "cert_sn": cert_sn,
+            "certificate_sha256": sha,
+            "key_fingerprint": key_fp,
+            "reason": reason,
+            "detail": detail,
+            "ip_address": f"10.{i % 7}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            "user_agent": _USER_AGENTS[int(len(_USER_AGENTS) * rng.random() ** 2)],
+            "platform_request_id": ""
+            if not device_name
+            else f"5E4F1A2B-{i:04X}-4000-8000-{rng.getrandbits(48):012X}",
+            "platform_code": "iot.system.SystemBusy" if outcome == "failed" else "",
+            "account": account if product_key else "",
+        }
+
+
+def audit_fill(rows: int, *, days: int = 60, batch: int = 5000) -> None:
+    """Append ``rows`` audit events (``audit_fill_rows``) forming a valid keyed chain (what
+    ``audit_record`` writes, without its per-row lock), then ANALYZE as the product does after
+    a migration."""
+    from django.conf import settings
+
     from certadmin.audit.hash_chain import GENESIS_HASH, event_hash
-    from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
+    from certadmin.audit.models import AuditEvent
 
     def _bulk_insert(events):
         # The manager refuses bulk inserts (the product appends one row at a time under a
@@ -281,30 +414,10 @@ def audit_fill(rows: int, *, days: int = 60, batch: int = 5000) -> None:
         with triggers_lifted(connection=connection):
             QuerySet.bulk_create(AuditEvent.objects.all(), events)
 
-    actions = [choice.value for choice in AuditAction]
-    outcomes = [choice.value for choice in AuditOutcome]
-    start = timezone.now() - timedelta(days=days)
-    step = timedelta(days=days) / max(rows, 1)
     prev = GENESIS_HASH
     pending = []
-    for i in range(rows):
-        event = AuditEvent(
-            id=i + 1,
-            created_at=start + step * i,
-            actor_id=None,
-            actor_username=f"user{i % 200}",
-            action=actions[i % len(actions)],
-            outcome=outcomes[(i // 3) % len(outcomes)],
-            product_key=("a1Demo7Sh2x", "a1Fleet5kXz")[i % 2],
-            device_name=f"device-{i % 5000}",
-            cert_sn=str(i * 7919),
-            certificate_sha256=f"{i:064x}",
-            reason=f"INC-{i} routine maintenance",
-            ip_address="10.0.0.1",
-            user_agent="bench",
-            prev_hash=prev,
-            key_id=settings.AUDIT_KEY_ID,
-        )
+    for i, fields in enumerate(audit_fill_rows(rows, days=days)):
+        event = AuditEvent(id=i + 1, prev_hash=prev, key_id=settings.AUDIT_KEY_ID, **fields)
         event.entry_hash = prev = event_hash(event)
         pending.append(event)
         if len(pending) >= batch:
@@ -319,7 +432,11 @@ def audit_fill(rows: int, *, days: int = 60, batch: int = 5000) -> None:
             cursor.execute(
                 "SELECT setval(pg_get_serial_sequence('audit_auditevent', 'id'), %s)", [rows + 1]
             )
-            cursor.execute("ANALYZE audit_auditevent")
+    # What audit_record would have done row by row, then what a migration does.
+    from certadmin.audit.planner import audit_names_refresh, audit_statistics_refresh
+
+    audit_names_refresh(connection=connection)
+    audit_statistics_refresh(connection=connection)
 
 
 def scratch_django(suffix: str, *, sqlite: bool = False, keep: bool = False, **environ: str) -> str:

@@ -170,6 +170,11 @@ class AuditEvent(AppendOnlyModel):
                 condition=~models.Q(certificate_sha256=""),
                 name="audit_certificate_sha256_idx",
             ),
+            # One device's or one user's events of some actions, and one product's events,
+            # newest first without sorting the matches (issue 24).
+            models.Index(fields=["device_name", "action", "-id"], name="audit_device_action_idx"),
+            models.Index(fields=["actor_username", "action", "-id"], name="audit_user_action_idx"),
+            models.Index(fields=["product_key", "-id"], name="audit_product_id_idx"),
         ]
         default_permissions = ("view",)
         permissions = model_permissions("audit", "auditevent")
@@ -211,6 +216,29 @@ class ChainProblem(models.TextChoices):
     )
     CHECKPOINT_ABSENT = "checkpoint_absent", _("A recorded checkpoint is missing")
     CHECKPOINT_OVERDUE = "checkpoint_overdue", _("A checkpoint is overdue")
+
+
+class AuditName(models.Model):
+    """Each DeviceName and username the trail names, once, with how many events name it
+    (``audit_record`` counts each event in its transaction). The list's partial, any-case name
+    filters look here first: a substring can use no index of a million events, but once it is
+    a few whole names their indexes answer (``selectors.events_filtered``). Not part of the
+    chain: derived from the events, and counted again from them by
+    ``planner.audit_names_refresh``."""
+
+    field = models.CharField(max_length=32)  # the AuditEvent column: device_name, actor_username
+    name = models.CharField(max_length=150)
+    # How many events name it: whether sorting all of a few names' events is cheap.
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["field", "name"], name="audit_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field}={self.name}"
 
 
 class ChainVerification(AppendOnlyModel):

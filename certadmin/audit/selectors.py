@@ -10,7 +10,13 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
-from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome, ChainVerification
+from certadmin.audit.models import (
+    AuditAction,
+    AuditEvent,
+    AuditName,
+    AuditOutcome,
+    ChainVerification,
+)
 from certadmin.iot.identity import DeviceRef
 
 KEY_ACTIONS = (AuditAction.KEY_REVEAL, AuditAction.KEY_DOWNLOAD)
@@ -34,12 +40,33 @@ def _after_day(day: date) -> datetime | None:
     return _day_start(day + timedelta(days=1))
 
 
+# A part of a name is looked up among the names the trail holds (AuditName, thousands of rows
+# where the events are a million; issue 24): SQLite has no index for a part of a name and walked
+# a quarter of the trail for one device's key reveals. One name found is filtered by equality
+# (its index gives the newest first); a few, whose events together are few enough to sort, by
+# those names; more (or busier) by the part itself: so many events match that the newest are
+# found soon walking back from the newest.
+NAME_MATCHES_MAX = 20
+NAME_EVENTS_SORTED_MAX = 5000
+
+
 def _name_matching(field: str, text: str) -> Q:
     """Any part of the name in any case; or, in double quotes, exactly the name (served by the
     plain index, so the device page's link to its trail stays fast). Names (DeviceName,
     usernames) cannot contain a double quote, so quoting is unambiguous."""
     if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
         return Q(**{field: text[1:-1]})
+    found = list(
+        AuditName.objects.filter(field=field, name__icontains=text)
+        .order_by()
+        .values_list("name", "events")[: NAME_MATCHES_MAX + 1]
+    )
+    if len(found) == 1:
+        return Q(**{field: found[0][0]})
+    if len(found) <= NAME_MATCHES_MAX and sum(events for _, events in found) <= (
+        NAME_EVENTS_SORTED_MAX
+    ):
+        return Q(**{f"{field}__in": [name for name, _ in found]})  # none found: nothing
     return Q(**{f"{field}__icontains": text})
 
 

@@ -30,6 +30,7 @@ from certadmin.audit.models import (
     AuditOutcome,
     ChainVerification,
 )
+from certadmin.audit.planner import audit_names_count
 from certadmin.audit.reasons import clean_reason
 from certadmin.http.client_address import client_address, ip_address_normalised
 from certadmin.iot.identity import DeviceRef
@@ -144,6 +145,8 @@ def audit_record(
             event.entry_hash = event_hash(event)
             event.save(force_insert=True)
             _check_linked(event=event, head_id=head_id)
+            # The list's partial name filters look names up there (selectors).
+            audit_names_count(event=event, connection=connection)
             if then is not None:
                 then(event)
     except RuntimeError as exc:

@@ -30,7 +30,7 @@ are counted, and named, as expired. Within 30 days is therefore ``days_0_7`` + `
 
 from datetime import datetime, timedelta
 
-from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -145,6 +145,21 @@ def expiry_filter_count(counts: dict[str, int], state: str) -> int | None:
     if state in STATE_GROUPS:
         return sum(counts[member] for member in STATE_GROUPS[state][1])
     return counts.get(state)
+
+
+def expiry_state_rank(*, now: datetime) -> Case:
+    """The rank of a record's expiry state in ``EXPIRY_STATES`` (most urgent first) at ``now``,
+    for sorting: the stored ``status_rank`` (models.STATUS_RANK), and for a ready certificate
+    its window, from notAfter alone (a few comparisons per record, not every state's test)."""
+    windows = [When(not_after__lt=now, then=Value(0))]
+    windows += [
+        When(not_after__lt=days_left_edge(days, now=now), then=Value(rank))
+        for rank, (_window, days) in enumerate(WINDOWS, start=1)
+    ]
+    ready = Case(*windows, default=Value(len(WINDOWS) + 1))
+    return Case(
+        When(status_rank=0, then=ready), default=F("status_rank"), output_field=IntegerField()
+    )
 
 
 def expiry_state_annotated(

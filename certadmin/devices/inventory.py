@@ -114,7 +114,10 @@ def key_matches_certificate(
     if certificate is None or not private_key_text:
         return None
     try:
-        key = load_private_key(private_key_text)
+        # Without OpenSSL's RSA validation (its primality tests were more than half of a
+        # synced device's CPU): the key only answers whether it fits, and private_key_matches
+        # checks its numbers itself. The key is never used to sign or released from here.
+        key = load_private_key(private_key_text, validate=False)
     except PrivateKeyDecodeError:
         return None
     return private_key_matches(certificate, key)

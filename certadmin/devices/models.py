@@ -26,6 +26,21 @@ NOT_READY_Q = (
     | models.Q(status__gt=2)
     | models.Q(not_after__isnull=True)
 )
+# The rank of a record's expiry state in ``expiry.EXPIRY_STATES`` where it does not depend on
+# the time: 7 never checked, 6 lookup failed, 5 not issued, and 0 for a ready certificate
+# (READY_Q), whose rank, 0 to 4, follows from its notAfter at the time asked
+# (``expiry.expiry_state_rank``). The same conditions as ``expiry.expiry_state_q``.
+STATUS_RANK = models.Case(
+    models.When(last_checked__isnull=True, then=models.Value(7)),
+    models.When(
+        ~models.Q(last_error_code="")
+        | ~models.Q(status__in=[0, 1, 2])
+        | models.Q(status=2, not_after__isnull=True),
+        then=models.Value(6),
+    ),
+    models.When(status__in=[0, 1], then=models.Value(5)),
+    default=models.Value(0),
+)
 
 
 # Records of devices the platform still lists: what every list, count and export shows unless
@@ -134,6 +149,14 @@ class CertificateRecord(models.Model):
     # record is kept, but lists, counts, the expiry overview and exports leave it out unless
     # asked for (``LISTED_Q``); a listing that has the device again clears it.
     removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+    # Kept by the database on every write, however the record is written: the device list sorts
+    # by status from it and notAfter instead of classifying every record of the product.
+    status_rank = models.GeneratedField(
+        expression=STATUS_RANK,
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+        verbose_name=_("status rank"),
+    )
 
     class Meta:
         verbose_name = _("certificate record")

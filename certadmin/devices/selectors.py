@@ -9,15 +9,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models import Count, F, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.audit.key_lookup import InventoryHolder
 from certadmin.devices.expiry import (
-    EXPIRY_STATES,
     expiry_filter_q,
-    expiry_state_q,
+    expiry_state_rank,
 )
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import (
@@ -63,18 +62,6 @@ def _search_q(text: str) -> Q:
     return match
 
 
-def _state_rank(now: datetime) -> Case:
-    # The states in the order EXPIRY_STATES lists them: most urgent first.
-    return Case(
-        *(
-            When(expiry_state_q(state, now=now), then=Value(rank))
-            for rank, (state, _label) in enumerate(EXPIRY_STATES)
-        ),
-        default=Value(len(EXPIRY_STATES)),
-        output_field=IntegerField(),
-    )
-
-
 INVENTORY_SORTS = ("name", "-name", "days", "-days", "status", "-status", "checked", "-checked")
 
 
@@ -87,7 +74,7 @@ def _ordering(sort: str, now: datetime) -> list:
     if sort == "-days":
         return [F("not_after").desc(nulls_last=True), *by_name]
     if sort in ("status", "-status"):
-        rank = _state_rank(now)
+        rank = expiry_state_rank(now=now)
         return [rank.asc() if sort == "status" else rank.desc(), *by_name]
     if sort == "checked":
         return [F("last_checked").asc(nulls_first=True), *by_name]

@@ -53,3 +53,66 @@ def test_generated_batches_are_written_as_csv_writer_writes_them():
 def test_each_kind_of_column_is_written_as_csv_writer_writes_it(column):
     rows = [[value, "x"] for value in column]
     assert csv_text([column, ["x"] * len(column)]) == _reference(rows)
+
+
+def _homogeneous_column(rng: random.Random, height: int) -> list:
+    """A column as an export has them: all text (some None), or all integers (some None)."""
+    kind = rng.random()
+    none_share = rng.choice([0, 0, 0.3])
+    column = []
+    for _ in range(height):
+        if rng.random() < none_share:
+            column.append(None)
+        elif kind < 0.3:
+            column.append(rng.choice([0, 7, -3, -(10**20), 10**30]))
+        else:
+            column.append("".join(rng.choice(ALPHABET) for _ in range(rng.randrange(12))))
+    return column
+
+
+def test_generated_columns_of_one_type_are_written_as_csv_writer_writes_them():
+    """The fast paths: text columns (with or without None) and integer columns."""
+    rng = random.Random(24)
+    for _ in range(3000):
+        width, height = rng.randrange(2, 5), rng.randrange(1, 30)
+        columns = [_homogeneous_column(rng, height) for _ in range(width)]
+        rows = [list(row) for row in zip(*columns, strict=True)]
+        assert csv_text(columns) == _reference(rows), rows
+
+
+# Every formula start, alone, after whitespace or a control character (which spreadsheets may
+# strip, but csv_cell's rule is the first character: these stay as they are), doubled, quoted
+# and inside text; in every position of a column.
+FORMULA_CELLS = [
+    *(f"{prefix}{tail}" for prefix in "=+-@\t\r" for tail in ("", "1+1", "cmd|' /C calc'!A0")),
+    *(f"{lead}=1+1" for lead in (" ", "\n", "\x00", "\x0b", "\x0c", "\u00a0", "\ufeff", "'")),
+    "==1",
+    "=-1",
+    "-=1",
+    '"=1"',
+    '=HYPERLINK("http://x","a,b")',
+    "a=b",
+    "key_reveal",
+    "",
+]
+
+
+@pytest.mark.parametrize("none", [False, True], ids=["text", "text and None"])
+def test_every_formula_start_is_marked_wherever_it_stands(none):
+    rng = random.Random(7)
+    for _ in range(200):
+        column = rng.sample(FORMULA_CELLS, k=rng.randrange(1, len(FORMULA_CELLS)))
+        if none:
+            column.insert(rng.randrange(len(column) + 1), None)
+        rows = [[value, "x"] for value in column]
+        text = csv_text([column, ["x"] * len(column)])
+        assert text == _reference(rows)
+        for row in csv.reader(io.StringIO(text, newline="")):
+            assert not row[0].startswith(("=", "+", "-", "@", "\t", "\r")), row
+
+
+def test_integer_columns_are_numbers_never_marked_or_quoted():
+    column = [-3, None, 0, 10**20, -(10**30)]
+    assert csv_text([column, ["x"] * 5]) == "-3,x\r\n,x\r\n0,x\r\n" + (
+        "100000000000000000000,x\r\n-1000000000000000000000000000000,x\r\n"
+    )

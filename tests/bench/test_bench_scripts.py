@@ -31,6 +31,7 @@ def test_every_measure_of_issue_13_has_a_script():
             "page_latency.py",
             "quota.py",
             "sync.py",
+            "sync_cpu.py",  # issue 24
         ]
     )
     assert expected == SCRIPTS

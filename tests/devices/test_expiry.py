@@ -15,6 +15,7 @@ from certadmin.devices.expiry import (
     expiry_state_annotated,
     expiry_state_of,
     expiry_state_q,
+    expiry_state_rank,
     expiry_within_count,
     expiry_within_q,
 )
@@ -60,6 +61,11 @@ def assert_every_way_says(record: CertificateRecord, state: str, *, now=NOW) -> 
     # The counts come from index ranges, not from these rules: they must still agree.
     counts = expiry_counts(CertificateRecord.objects.filter(pk=record.pk), now=now)
     assert counts == {**dict.fromkeys(dict(EXPIRY_STATES), 0), state: 1}
+    # The status sort's rank: the stored status_rank and notAfter (issue 24), not these rules.
+    ranked = CertificateRecord.objects.filter(pk=record.pk).annotate(
+        rank=expiry_state_rank(now=now)
+    )
+    assert ranked.get().rank == [name for name, _label in EXPIRY_STATES].index(state)
 
 
 DAY = timedelta(days=1)
@@ -367,3 +373,33 @@ def test_empty_chart_says_so_instead_of_drawing():
     assert chart.total == 0
     assert "<svg" not in html
     assert "No issued certificate expires in the next 24 months." in html
+
+
+def test_the_stored_status_rank_follows_every_kind_of_write():
+    """The database keeps it (a generated column): an update() that no Python code sees too."""
+    record = make(last_checked=None)
+    assert CertificateRecord.objects.get(pk=record.pk).status_rank == 7
+    CertificateRecord.objects.filter(pk=record.pk).update(last_checked=NOW, last_error_code="x")
+    assert CertificateRecord.objects.get(pk=record.pk).status_rank == 6
+    CertificateRecord.objects.filter(pk=record.pk).update(last_error_code="", status=0)
+    assert CertificateRecord.objects.get(pk=record.pk).status_rank == 5
+    CertificateRecord.objects.filter(pk=record.pk).update(status=2)
+    assert CertificateRecord.objects.get(pk=record.pk).status_rank == 0
+
+
+@pytest.mark.parametrize("sort", ["status", "-status"])
+def test_the_device_list_sorted_by_status_is_by_state_then_name(sort):
+    from certadmin.devices.selectors import inventory_devices
+
+    for ahead, _state in EDGES:
+        make(not_after=NOW + ahead)
+    for fields in PRECEDENCE_CASES:
+        make(**fields)
+    order = [name for name, _label in EXPIRY_STATES]
+    direction = -1 if sort == "-status" else 1  # most urgent last; ties still by name
+    records = list(inventory_devices(product_key="a1ExpiryTst", sort=sort, now=NOW))
+    expected = sorted(
+        records,
+        key=lambda r: (direction * order.index(expiry_state_of(r, now=NOW)), r.device_name),
+    )
+    assert [r.device_name for r in records] == [r.device_name for r in expected]
