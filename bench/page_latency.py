@@ -183,9 +183,8 @@ def main() -> None:
     try:
         # Warm: both workers load templates; the first certificate view fills the inventory.
         for base in bases.values():
-            request = urllib.request.Request(
-                base + DEVICE, headers={"Cookie": f"sessionid={cookie}"}
-            )
+            cookie_header = {"Cookie": f"sessionid={cookie}"}
+            request = urllib.request.Request(base + DEVICE, headers=cookie_header)  # noqa: S310
             urllib.request.urlopen(request, timeout=30).read()  # noqa: S310 - loopback
             for path, session in pages.values():
                 _load(base + path, session, 1 if args.quick else 3)
