@@ -41,6 +41,11 @@ _FIELDS_HTML_LOCK = threading.Lock()
 FIELDS_HTML_KEPT = 256
 
 
+def _hashable(value):
+    # What a widget read from the query: a text, None, or a list of them (a multiple choice).
+    return tuple(value) if isinstance(value, list) else value
+
+
 class EventFilterForm(PageForm):
     account = forms.ChoiceField(label=_("API account"), required=False)
     user = forms.CharField(
@@ -115,7 +120,8 @@ class EventFilterForm(PageForm):
         key = (
             get_language(),
             tuple(self.fields["account"].choices) if "account" in self.fields else (),
-            *((field.name, tuple(self.data.getlist(field.html_name))) for field in fields),
+            self.is_bound,
+            *((field.name, _hashable(field.data)) for field in fields),
         )
         with _FIELDS_HTML_LOCK:
             written = _FIELDS_HTML.get(key)
