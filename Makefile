@@ -135,6 +135,9 @@ BENCH_SCRIPTS := client_calls decode quota sync inventory_search audit_list audi
 	audit_verify page_latency sync_cpu
 
 bench: install services
+	@# wrk makes bench/page_latency.py's load (Debian's package; without it the script's own
+	@# Python clients do, which share the cores and flatten its ratios).
+	@$(MAKE) --no-print-directory system-deps TEST_APT_PACKAGES=wrk
 	source var/test-services.env && set -e && \
 	for script in $(BENCH_SCRIPTS); do echo "== bench/$$script.py"; $(PY) bench/$$script.py; done && \
 	$(PY) bench/audit_trail.py --rows 2000000

@@ -1,22 +1,35 @@
-"""Page latency under load: gunicorn (2 workers × 4 threads) on PostgreSQL + Redis, 8 concurrent
-keep-alive clients for N seconds on each of: the login page (the trivial view), the
-certificate page served from the inventory, and the audit list (N events). p50/p99 and the p99
-relative to the login page's, measured in the same run.
+"""Page latency under load: gunicorn (2 workers × 4 threads, production settings), 8 keep-alive
+connections from ``wrk`` for N seconds on each of: the login page (the trivial view), the
+certificate page served from the inventory, and the audit list (N realistic events:
+``common.audit_fill``). p50/p99 and the p99 relative to the login page's, measured in the same
+run.
 
-Needs DATABASE_URL (PostgreSQL) and REDIS_URL (``make services; source var/test-services.env``).
-The scratch database ``certadmin_bench_pages`` is re-created; gunicorn and the emulator listen
-on free loopback ports and are stopped at the end.
+``wrk`` (Debian's package; ``make bench`` installs it) makes the load: a load generator in
+Python needs a core of its own on this 2-core machine and flattens every ratio. Without ``wrk``
+on PATH the script's own generator (8 threads) is used and the table says so.
 
-    .venv/bin/python bench/page_latency.py [--seconds 20] [--events 100000] [--repeats 3] [--quick]
+PostgreSQL and Redis by default (DATABASE_URL, REDIS_URL: ``make services; source
+var/test-services.env``); ``--sqlite 1``: a SQLite file and the local-memory cache instead.
+``--keep 1`` keeps the filled database (``certadmin_bench_pages_kept``) for the next run.
+``BENCH_BEFORE_REV=<commit>``: that commit (``git archive`` into a temporary directory) is
+served beside this checkout on the same database, and the rounds alternate between the two,
+so the before/after ratios come from one run.
+
+    .venv/bin/python bench/page_latency.py [--seconds 20] [--events 100000] [--repeats 3]
+        [--keep 0] [--sqlite 0] [--quick]
 """
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 from common import (
     ROOT,
@@ -30,10 +43,32 @@ from common import (
 )
 
 DEVICE = "/devices/a1Fleet5kXz/line1-unit-00042/"
-CLIENTS = 8
+CONNECTIONS = 8
+WRK = shutil.which("wrk")
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def _load(base: str, path: str, cookie: str, seconds: float) -> list[float]:
+def _wrk(url: str, cookie: str, seconds: float) -> tuple[float, float]:
+    """p50 and p99 (ms) of ``wrk`` with CONNECTIONS connections on ``url`` for ``seconds``."""
+    command = [WRK, "-t", "2", "-c", str(CONNECTIONS), "-d", f"{max(seconds, 1):.0f}s"]
+    command += ["--latency", "--timeout", "30s"]
+    if cookie:
+        command += ["-H", f"Cookie: sessionid={cookie}"]
+    done = subprocess.run(
+        [*command, url], capture_output=True, text=True, timeout=seconds + 60, check=True
+    )
+    if "Non-2xx or 3xx responses" in done.stdout or "requests in" not in done.stdout:
+        raise SystemExit(f"wrk on {url}: not every answer was a 200\n{done.stdout}")
+    found = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)\s*$", done.stdout, re.MULTILINE))
+    values = []
+    for rank in ("50", "99"):
+        number, unit = re.fullmatch(r"([\d.]+)(\w+)", found[rank]).groups()
+        values.append(float(number) * _UNITS[unit])
+    return values[0], values[1]
+
+
+def _threads(url: str, cookie: str, seconds: float) -> tuple[float, float]:
+    """p50 and p99 (ms) from CONNECTIONS Python clients (when ``wrk`` is missing)."""
     import requests
 
     samples: list[float] = []
@@ -47,102 +82,154 @@ def _load(base: str, path: str, cookie: str, seconds: float) -> list[float]:
         own = []
         while time.monotonic() < stop_at:
             start = time.perf_counter()
-            response = session.get(base + path, timeout=30)
+            response = session.get(url, timeout=30)
             own.append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200, (path, response.status_code)
+            assert response.status_code == 200, (url, response.status_code)
         with lock:
             samples.extend(own)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=client) for _ in range(CONNECTIONS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(seconds + 60)
-    return samples
+    return percentile(samples, 50), percentile(samples, 99)
+
+
+def _load(url: str, cookie: str, seconds: float) -> tuple[float, float]:
+    return (_wrk if WRK else _threads)(url, cookie, seconds)
+
+
+def _gunicorn(directory: Path, environ: dict[str, str], port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py"],
+        cwd=directory,
+        env={**os.environ, **environ, "CERTADMIN_BIND": f"127.0.0.1:{port}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)  # noqa: S310 - loopback
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server
+
+
+def _checkout(rev: str, into: Path) -> Path:
+    """``rev`` of this repository exported into ``into`` (its files only, as committed)."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev], cwd=ROOT, capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def main() -> None:
-    args = bench_args(__doc__, repeats=3, seconds=20, events=100_000)
+    args = bench_args(__doc__, repeats=3, seconds=20, events=100_000, keep=0, sqlite=0)
     if args.quick:
         args.seconds, args.events = 1, 300
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
-        "REDIS_URL"
-    ):
-        sys.exit("page_latency.py needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
-    emulator_port, web_port = free_port(), free_port()
+    postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    if not args.sqlite and not (postgres and os.environ.get("REDIS_URL")):
+        sys.exit("page_latency.py needs DATABASE_URL (PostgreSQL) and REDIS_URL, or --sqlite 1")
+    if args.sqlite:
+        os.environ.pop("REDIS_URL", None)
+    before_rev = os.environ.get("BENCH_BEFORE_REV", "")
+    emulator_port = free_port()
     environ = {
         "CERTADMIN_IOT_ENDPOINT": f"http://127.0.0.1:{emulator_port}",
         "CERTADMIN_INVENTORY_FRESH_SECONDS": "86400",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "CERTADMIN_BIND": f"127.0.0.1:{web_port}",
         "CERTADMIN_WEB_WORKERS": "2",
         "CERTADMIN_WEB_THREADS": "4",
         "CERTADMIN_LOG_LEVEL": "WARNING",
         "CERTADMIN_LOG_FORMAT": "text",
     }
-    scratch_django("pages", **environ)
-    from common import audit_fill
+    vendor = scratch_django("pages", sqlite=bool(args.sqlite), keep=bool(args.keep), **environ)
+    from common import audit_empty, audit_fill
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.test.utils import setup_test_environment
 
+    from certadmin.audit.models import AuditEvent
+
     setup_test_environment()
-    audit_fill(args.events)
-    user = get_user_model().objects.create_superuser("bench-pages", password=None)
+    if AuditEvent.objects.count() != args.events:
+        audit_empty()
+        audit_fill(args.events)
+    user = get_user_model().objects.filter(username="bench-pages").first()
+    if user is None:
+        user = get_user_model().objects.create_superuser("bench-pages", password=None)
     client = Client()
     client.force_login(user)
     cookie = client.cookies["sessionid"].value
     emulator = emulator_start(port=emulator_port)
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env={**os.environ, **environ},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{web_port}"
+    sides = {"after": ROOT}
+    scratch = Path(tempfile.mkdtemp(prefix="certadmin-pages-"))
+    if before_rev:
+        sides = {"before": _checkout(before_rev, scratch), "after": ROOT}
+    ports = {side: free_port() for side in sides}
+    servers = {side: _gunicorn(path, environ, ports[side]) for side, path in sides.items()}
+    bases = {side: f"http://127.0.0.1:{port}" for side, port in ports.items()}
+    pages = {
+        "login page (trivial)": ("/login/", ""),
+        "certificate page (inventory)": (DEVICE, cookie),
+        f"audit list ({args.events:,} events)": ("/audit/", cookie),
+    }
+    stats = {(side, name): (Stat(), Stat(), Stat()) for side in sides for name in pages}
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)  # noqa: S310 - loopback
-                break
-            except OSError:
-                time.sleep(0.2)
         # Warm: both workers load templates; the first certificate view fills the inventory.
-        for path, with_cookie in (("/login/", False), (DEVICE, True), ("/audit/", True)):
-            _load(base, path, cookie if with_cookie else "", 0.5 if args.quick else 2.0)
-        pages = {
-            "login page (trivial)": ("/login/", ""),
-            "certificate page (inventory)": (DEVICE, cookie),
-            f"audit list ({args.events:,} events)": ("/audit/", cookie),
-        }
-        stats = {name: (Stat(), Stat(), Stat()) for name in pages}
+        for base in bases.values():
+            cookie_header = {"Cookie": f"sessionid={cookie}"}
+            request = urllib.request.Request(base + DEVICE, headers=cookie_header)  # noqa: S310
+            urllib.request.urlopen(request, timeout=30).read()  # noqa: S310 - loopback
+            for path, session in pages.values():
+                _load(base + path, session, 1 if args.quick else 3)
         for _ in range(args.repeats):
-            measured = {}
-            for name, (path, session) in pages.items():
-                measured[name] = _load(base, path, session, args.seconds)
-            login_p99 = percentile(measured["login page (trivial)"], 99)
-            for name, samples in measured.items():
-                p50, p99, ratio = stats[name]
-                p50.samples.append(percentile(samples, 50))
-                p99.samples.append(percentile(samples, 99))
-                ratio.samples.append(percentile(samples, 99) / login_p99)
+            for side, base in bases.items():
+                measured = {
+                    name: _load(base + path, session, args.seconds)
+                    for name, (path, session) in pages.items()
+                }
+                login_p99 = measured["login page (trivial)"][1]
+                for name, (p50, p99) in measured.items():
+                    cells = stats[(side, name)]
+                    cells[0].samples.append(p50)
+                    cells[1].samples.append(p99)
+                    cells[2].samples.append(p99 / login_p99)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
+        for server in servers.values():
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
         emulator.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+    engine = "SQLite, local-memory cache" if vendor == "sqlite" else "PostgreSQL + Redis"
+    generator = f"`wrk`, {CONNECTIONS} connections" if WRK else f"{CONNECTIONS} Python clients"
+    headers = ["page", "p50 ms", "p99 ms", "p99 ÷ login p99"]
+    if before_rev:
+        headers = ["code", *headers]
+    rows = []
+    for (side, name), (p50, p99, ratio) in stats.items():
+        row = [name, p50.cell("{:.1f}"), p99.cell("{:.1f}"), ratio.cell("{:.2f}")]
+        if before_rev:
+            row = [f"before ({before_rev})" if side == "before" else "after", *row]
+        rows.append(row)
     report(
         args,
-        name="page_latency",
-        title=f"Page latency under load: gunicorn 2×4, {CLIENTS} clients × {args.seconds} s",
-        headers=["page", "p50 ms", "p99 ms", "p99 ÷ login p99"],
-        rows=[
-            [name, p50.cell("{:.1f}"), p99.cell("{:.1f}"), ratio.cell("{:.2f}")]
-            for name, (p50, p99, ratio) in stats.items()
-        ],
-        notes="Target: p99 of each ≤ 3× the login page's. PostgreSQL + Redis, loopback; the "
-        "load generator runs on the same 2 cores.",
+        name="page_latency" + ("_sqlite" if vendor == "sqlite" else ""),
+        title=f"Page latency under load: gunicorn 2×4, {generator} × {args.seconds} s ({engine})",
+        headers=headers,
+        rows=rows,
+        notes="Target: p99 of each ≤ 3× the login page's. Loopback; the load generator runs on "
+        "the same 2 cores."
+        + (
+            " Before and after served side by side on one database, their rounds alternating."
+            if before_rev
+            else ""
+        ),
     )
 
 

@@ -4,10 +4,11 @@ real throttle (10 per account in any 1-second window).
 Each process calls the product's own interactive client (``iot_client()``: the Redis limiter
 every gunicorn worker shares) for half the lookups, one after another. Sustained calls/s is
 measured over whole multiples of the quota after the first second's grants, so a limiter that
-bursts is not flattered by its first burst.
+bursts is not flattered by its first burst. Ten runs by default (issue 24's target is no
+``Throttling.User`` answer in ten), each run's throttled answers listed.
 
     export REDIS_URL=redis://127.0.0.1:6379/6
-    .venv/bin/python bench/quota.py [--lookups 200] [--repeats 3] [--quick]
+    .venv/bin/python bench/quota.py [--lookups 200] [--repeats 10] [--quick]
 """
 
 import multiprocessing
@@ -54,7 +55,7 @@ def _clear_redis(url: str) -> None:
 
 
 def main() -> None:
-    args = bench_args(__doc__, repeats=3, lookups=200)
+    args = bench_args(__doc__, repeats=10, lookups=200)
     if args.quick:
         args.lookups = 30
     redis_url = os.environ.get("REDIS_URL", "")
@@ -97,17 +98,26 @@ def main() -> None:
         args,
         name="quota",
         title=f"Quota use: {args.lookups} lookups, 2 processes sharing Redis, emulator throttle",
-        headers=["limiter", "sustained calls/s", "seconds", "throttled by emulator", "failed"],
+        headers=[
+            "limiter",
+            "sustained calls/s",
+            "seconds",
+            "throttled by emulator",
+            "throttled per run",
+            "failed",
+        ],
         rows=[
             [
                 f"`{limiter!r}`",
                 rates.cell(),
                 elapsed.cell("{:.1f}"),
                 throttled.cell("{:.0f}"),
+                " ".join(f"{count:.0f}" for count in throttled.samples),
                 failed.cell("{:.0f}"),
             ]
         ],
-        notes="Target: ≥ 9.5 calls/s sustained, 0 throttled.",
+        notes="Target: ≥ 9.5 calls/s sustained, 0 throttled in each of 10 runs. A throttled "
+        'answer is retried by the client: "failed" counts the lookups that still failed.',
     )
 
 

@@ -1,5 +1,7 @@
 """Filter forms of the audit views: they validate what auditors type into the query string."""
 
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -7,6 +9,9 @@ from datetime import date, timedelta
 from django import forms
 from django.conf import settings
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -27,6 +32,18 @@ class PageForm(forms.Form):
     """Keyset paging: the id the next page's events must be older than."""
 
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+# The audit list's filter fields as HTML, by what decides them (``EventFilterForm.fields_html``):
+# the most recently used, in this process.
+_FIELDS_HTML: OrderedDict[tuple, SafeString] = OrderedDict()
+_FIELDS_HTML_LOCK = threading.Lock()
+FIELDS_HTML_KEPT = 256
+
+
+def _hashable(value):
+    # What a widget read from the query: a text, None, or a list of them (a multiple choice).
+    return tuple(value) if isinstance(value, list) else value
 
 
 class EventFilterForm(PageForm):
@@ -89,6 +106,38 @@ class EventFilterForm(PageForm):
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", _("The end date is before the start date."))
         return cleaned
+
+    def fields_html(self) -> SafeString:
+        """Every visible field's group, each in its ``audit-field`` box: what the audit list
+        shows above its rows.
+
+        Written once per process for each language, account choices and typed values, then
+        reused: the choices (actions, outcomes, the accounts this auditor may read) change
+        only with a new release or configuration, and the same values give the same fields,
+        errors included. Writing them was a fifth of the list's time under load. The account
+        choices are part of the key, so an auditor is never shown another's accounts."""
+        fields = self.visible_fields()
+        key = (
+            get_language(),
+            tuple(self.fields["account"].choices) if "account" in self.fields else (),
+            self.is_bound,
+            *((field.name, _hashable(field.data)) for field in fields),
+        )
+        with _FIELDS_HTML_LOCK:
+            written = _FIELDS_HTML.get(key)
+            if written is not None:
+                _FIELDS_HTML.move_to_end(key)
+                return written
+        written = format_html_join(
+            "\n",
+            '<div class="field audit-field audit-field-{}">{}</div>',
+            ((field.name, field.as_field_group()) for field in fields),
+        )
+        with _FIELDS_HTML_LOCK:
+            _FIELDS_HTML[key] = written
+            while len(_FIELDS_HTML) > FIELDS_HTML_KEPT:
+                _FIELDS_HTML.popitem(last=False)
+        return written
 
     def filters(self) -> dict:
         """The cleaned filters, as keyword arguments of ``selectors.events_filtered``."""

@@ -6,9 +6,11 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from certadmin.audit import forms as audit_forms
 from certadmin.audit.evidence_export import export_manifest_verify
 from certadmin.audit.models import AuditAction
 from certadmin.audit.selectors import events_visible
+from certadmin.web import forms as web_forms
 from tests.audit.chain_runs import verification_run
 from tests.support.audit_events import export_unpacked, make_event
 from tests.support.pages import HTMX_HEADERS
@@ -195,3 +197,74 @@ def test_with_no_account_limited_to_groups_every_auditor_sees_every_event(
     }
     events = [make_event(account="prod"), make_event(account="renamed"), make_event()]
     assert {e.id for e in events_visible(viewer=outsider)} == {e.id for e in events}
+
+
+# The filter fields are written once per process for each language, account choices and typed
+# values (``EventFilterForm.fields_html``) and reused: never with another auditor's accounts,
+# never with another query's values or errors.
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    """How many field groups were written since the cache was emptied."""
+    audit_forms._FIELDS_HTML.clear()
+    written = []
+    real = web_forms.field_group_html
+
+    def counted(field):
+        written.append(field.name)
+        return real(field)
+
+    monkeypatch.setattr(web_forms, "field_group_html", counted)
+    return written
+
+
+def test_the_same_fields_are_written_once_and_then_reused(trail, insider, client_for, writes):
+    client = client_for(insider)
+    first = client.get(reverse("audit:events")).content.decode()
+    assert writes  # every visible field once
+    count = len(writes)
+    again = client.get(reverse("audit:events"), {"before": 10**9}).content.decode()
+    assert len(writes) == count
+    assert 'name="date_from"' in again
+
+    def fields(html: str) -> str:
+        start = html.index('class="audit-filter-fields"')
+        return html[start : html.index("audit-quick-ranges", start)]
+
+    assert fields(first) == fields(again)
+
+
+def test_an_auditor_is_never_shown_the_accounts_another_one_may_read(
+    trail, insider, outsider, client_for, writes
+):
+    inside = client_for(insider).get(reverse("audit:events")).content.decode()
+    assert "Secret fleet" in inside
+    outside = client_for(outsider).get(reverse("audit:events")).content.decode()
+    assert "Secret fleet" not in outside
+    assert "Secret fleet" in client_for(insider).get(reverse("audit:events")).content.decode()
+
+
+def test_typed_values_and_their_errors_belong_to_their_own_query(
+    trail, insider, client_for, writes
+):
+    client = client_for(insider)
+    wrong = client.get(
+        reverse("audit:events"), {"date_from": "2026-05-02", "date_to": "2026-05-01"}
+    )
+    html = wrong.content.decode()
+    assert "The end date is before the start date." in html
+    assert 'value="2026-05-02"' in html
+    plain = client.get(reverse("audit:events")).content.decode()
+    assert "The end date is before the start date." not in plain
+    assert 'value="2026-05-02"' not in plain
+    typed = client.get(reverse("audit:events"), {"device_name": "thermo-001"}).content.decode()
+    assert 'value="thermo-001"' in typed
+
+
+def test_the_cache_keeps_a_bounded_number_of_forms(trail, insider, client_for, writes, monkeypatch):
+    monkeypatch.setattr(audit_forms, "FIELDS_HTML_KEPT", 3)
+    client = client_for(insider)
+    for n in range(6):
+        client.get(reverse("audit:events"), {"device_name": f"dev-{n}"})
+    assert len(audit_forms._FIELDS_HTML) == 3

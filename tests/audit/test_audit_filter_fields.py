@@ -50,3 +50,16 @@ def test_unknown_widget_falls_back_to_django():
     field = form["user"]
     assert field_group_html(field) is None
     assert field.as_field_group() == BoundField.as_field_group(field)
+
+
+@pytest.mark.parametrize("data", CASES)
+def test_the_written_fields_are_the_field_groups_in_their_boxes(data):
+    # Twice: written, then reused from the cache, the same.
+    for _ in range(2):
+        form = EventFilterForm(data) if data is not None else EventFilterForm()
+        expected = "\n".join(
+            f'<div class="field audit-field audit-field-{field.name}">'
+            f"{BoundField.as_field_group(field)}</div>"
+            for field in form.visible_fields()
+        )
+        assert form.fields_html() == expected
