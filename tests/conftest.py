@@ -70,6 +70,16 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
 
 
+@pytest.fixture(autouse=True)
+def _custody_counts_forgotten():
+    """Every test counts custody anew: the menu's counts are cached per user id and minute, and
+    a test's writes roll back (so their forgetting, done on commit, never runs) while the next
+    test may get the same user ids."""
+    from certadmin.custody.selectors import custody_counts_forget
+
+    custody_counts_forget()
+
+
 def _start() -> RunningEmulator:
     return start_emulator(
         access_key_id=settings.DEMO_ACCESS_KEY_ID,

@@ -1,5 +1,8 @@
 """What the custody pages and the dashboard show each person."""
 
+import time
+
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -71,7 +74,34 @@ def _how_many(queryset: QuerySet) -> int:
     return queryset.aggregate(custody_count=Count("pk", distinct=True))["custody_count"]
 
 
+# The menu shows custody_counts on every page: five counts, kept in the cache per person and
+# read again after any custody write (custody_counts_forget bumps the version in the key) or
+# when the minute turns (what expires with time: approvals, links).
+_COUNTS_VERSION_KEY = "custody:counts:version"
+
+
+def custody_counts_forget() -> None:
+    """Every person's cached custody counts are read again: called after each custody write
+    (the models' save and delete signals, and the services' conditional updates)."""
+    try:
+        cache.incr(_COUNTS_VERSION_KEY)
+    except ValueError:
+        cache.set(_COUNTS_VERSION_KEY, 1, timeout=None)
+
+
 def custody_counts(*, user) -> dict[str, int]:
+    """What waits for ``user`` (``custody_counts_counted``), from the cache when nothing in
+    custody changed this minute."""
+    version = cache.get(_COUNTS_VERSION_KEY, 0)
+    key = f"custody:counts:{user.pk}:{version}:{int(time.time() // 60)}"
+    counts = cache.get(key)
+    if counts is None:
+        counts = custody_counts_counted(user=user)
+        cache.set(key, counts, timeout=120)
+    return counts
+
+
+def custody_counts_counted(*, user) -> dict[str, int]:
     """What waits for ``user``: requests to decide, their own approved requests to use,
     break-glass releases to review, hand-over links addressed to them, notices."""
     now = timezone.now()

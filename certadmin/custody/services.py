@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -33,6 +34,7 @@ from certadmin.custody import observers
 from certadmin.custody.forms import KeyRequestForm
 from certadmin.custody.models import BreakGlass, Delivery, HandOver, KeyApproval, KeyRequest, Notice
 from certadmin.custody.rules import approvals_required
+from certadmin.custody.selectors import custody_counts_forget
 from certadmin.devices.downloads import DownloadFile, key_bundle_download
 from certadmin.devices.key_release import RevealedKey, key_access_denied, key_reveal
 from certadmin.iot.identity import DeviceRef
@@ -194,6 +196,7 @@ def key_requests_expire() -> int:
             changed = KeyRequest.objects.filter(pk=pk, state__in=waiting).update(
                 state=KeyRequest.State.EXPIRED, decided_at=now
             )
+            transaction.on_commit(custody_counts_forget)
             if not changed:
                 raise _Spent
 
@@ -342,6 +345,7 @@ def _spend_request(*, key_request: KeyRequest, actor):
             state=KeyRequest.State.APPROVED,
             expires_at__gt=timezone.now(),
         ).update(state=KeyRequest.State.USED, used_at=timezone.now())
+        transaction.on_commit(custody_counts_forget)
         if not changed:
             raise _Spent
 
@@ -474,6 +478,7 @@ def break_glass_review(
             review_note=note,
             review_event_id=event.pk,
         )
+        transaction.on_commit(custody_counts_forget)
         if not changed:
             raise _Spent
 
@@ -702,6 +707,7 @@ def _open_once(*, handover: HandOver, **changes):
         changed = HandOver.objects.filter(
             pk=handover.pk, opened_at__isnull=True, expires_at__gt=now
         ).update(opened_at=now, **changes)
+        transaction.on_commit(custody_counts_forget)
         if not changed:
             raise _Spent
 
@@ -796,6 +802,7 @@ def handover_download(*, actor, token: str, context: RequestContext) -> Download
         changed = HandOver.objects.filter(pk=handover.pk, downloaded_at__isnull=True).update(
             downloaded_at=timezone.now()
         )
+        transaction.on_commit(custody_counts_forget)
         if not changed:
             raise _Spent
 
@@ -824,3 +831,4 @@ def notice_dismiss(*, user, notice_id: int) -> None:
     Notice.objects.filter(pk=notice_id, user=user, dismissed_at__isnull=True).update(
         dismissed_at=timezone.now()
     )
+    transaction.on_commit(custody_counts_forget)

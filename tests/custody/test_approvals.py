@@ -392,3 +392,33 @@ def test_an_approver_decides_only_on_the_api_accounts_they_may_use(
     assert decide(browser_for(insider), key_request).status_code == 302
     key_request.refresh_from_db()
     assert key_request.state == KeyRequest.State.APPROVED
+
+
+def test_the_menu_count_follows_each_decision_without_counting_on_every_page(
+    approvals,
+    dashboard_iot,
+    custodian,
+    approver,
+    browser_for,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    from certadmin.custody.selectors import custody_counts
+
+    # (Each write is committed as in production: the cached counts are forgotten on commit.)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ask(browser_for(custodian)).status_code == 302
+    key_request = KeyRequest.objects.get()
+    assert custody_counts(user=approver)["to_decide"] == 1
+    # Counted once, then read from the cache until something in custody changes.
+    with django_assert_max_num_queries(0):
+        assert custody_counts(user=approver)["to_decide"] == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert decide(browser_for(approver), key_request).status_code == 302
+    assert custody_counts(user=approver)["to_decide"] == 0
+    assert custody_counts(user=custodian)["to_use"] == 1
+    # Using the approval is a conditional update, not a save: the count follows it too.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert use(browser_for(custodian), key_request).status_code == 200
+    assert custody_counts(user=custodian)["to_use"] == 0
