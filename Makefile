@@ -50,7 +50,9 @@ run: install messages
 	export CERTADMIN_BASE_URL=http://$(HOST):$(PORT); \
 	export CERTADMIN_SYNC_SCHEDULES='$(DEMO_SYNC_SCHEDULES)'; \
 	export CERTADMIN_SCHEDULER_TICK_SECONDS=$(DEMO_SCHEDULER_TICK_SECONDS); \
+	rm -f var/emulator-ca.pem; \
 	$(PY) manage.py iot_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --write-ca var/emulator-ca.pem & \
+	for i in $$(seq 100); do test -s var/emulator-ca.pem && break; sleep 0.1; done; \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
 	$(PY) manage.py task_worker --no-reload --queue-name interactive & \
 	$(PY) manage.py task_worker --no-reload --queue-name '*' & \

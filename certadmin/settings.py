@@ -590,6 +590,11 @@ LOGGING = {
         # kept (certadmin/notifications/channels.py logs each send without the URL).
         "apprise": {"handlers": ["null"], "level": "CRITICAL", "propagate": False},
         "axes": {"level": "WARNING"},
+        # The scheduler's tick runs every few seconds in the demo: a line per tick (APScheduler's
+        # and the tasks framework's) would bury everything else. Warnings and errors still show;
+        # jobs and findings log their own lines.
+        "apscheduler": {"level": "WARNING"},
+        "django.tasks": {"level": "WARNING"},
         # Django's defaults give these loggers handlers of their own (a console one when DEBUG,
         # mail to ADMINS): replaced, so their lines go through "console" like all others.
         "django": {"handlers": [], "level": "INFO"},
