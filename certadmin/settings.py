@@ -395,12 +395,12 @@ JOB_LEASE_SECONDS = float(_env("CERTADMIN_JOB_LEASE_SECONDS", "60"))
 # --- end of background jobs -----------------------------------------------------------------
 
 # --- Watching the fleet: sync schedules, freshness, metrics -------------------------------
-# A record not re-checked for this many days is past its product's freshness bound (the
-# schedules page, the `certadmin_records_stale` metric and the `record.stale` finding).
-FRESHNESS_DAYS = int(_env("CERTADMIN_FRESHNESS_DAYS", "7"))
-# An incremental sync looks every device up again within this many days (a daily one asks
-# about a seventh of the unchanged devices). "7" for every product, or "7|a1BwAGV1234=3|
-# staging:a1Other12345=14": the default, then [account:]ProductKey=days for the exceptions.
+# Each product's freshness bound, in days: an incremental sync looks every device up again
+# within it (a daily one asks about a seventh of the unchanged devices), and a record not
+# re-checked within it is stale (the schedules page, the `certadmin_records_stale` metric and
+# the `record.stale` finding; devices/selectors.py `product_recheck_days` is the one rule).
+# "7" for every product, or "7|a1BwAGV1234=3|staging:a1Other12345=14": the default, then
+# [account:]ProductKey=days for the exceptions.
 
 
 def _recheck_days_parse(text: str) -> tuple[int, dict[tuple[str, str], int]]:
@@ -467,7 +467,7 @@ FINDINGS_CA_EXPIRING_DAYS = int(_env("CERTADMIN_FINDINGS_CA_EXPIRING_DAYS", "90"
 FINDINGS_GENERATING_HOURS = float(_env("CERTADMIN_FINDINGS_GENERATING_HOURS", "24"))
 # cert.too_old: a certificate issued (notBefore) longer ago than this many days; 0 turns it off.
 FINDINGS_MAX_AGE_DAYS = int(_env("CERTADMIN_FINDINGS_MAX_AGE_DAYS", "1825"))
-# record.stale: a record not looked up again within FRESHNESS_DAYS (above).
+# record.stale: a record not looked up again within its product's SYNC_RECHECK_DAYS (above).
 # cert.lint: also report pkilint's WARNING level (FATAL and ERROR always).
 FINDINGS_LINT_WARNINGS = _env_flag("CERTADMIN_FINDINGS_LINT_WARNINGS", default=False)
 # At most this many certificates not linted before are linted in one run (a few ms each); the

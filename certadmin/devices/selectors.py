@@ -4,7 +4,7 @@ inventory that the product device list and the expiry overview share."""
 import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -261,10 +261,39 @@ def product_inventory(
 
 
 def product_recheck_days(*, account: str, product_key: str) -> int:
-    """Within how many days an incremental sync looks each of the product's devices up again
-    (``CERTADMIN_SYNC_RECHECK_DAYS``: the default, or the product's own bound)."""
+    """The product's freshness bound in days (``CERTADMIN_SYNC_RECHECK_DAYS``: the default, or
+    the product's own): an incremental sync looks each device up again within it, and a record
+    not checked within it is stale (schedules page, metrics, the ``record.stale`` finding)."""
     key = (account or default_account_name(), product_key)
     return settings.SYNC_RECHECK_DAYS_PER_PRODUCT.get(key, settings.SYNC_RECHECK_DAYS)
+
+
+def stale_counts(
+    records: QuerySet[CertificateRecord], *, now: datetime
+) -> dict[tuple[str, str, str], int]:
+    """How many of ``records`` are past their product's freshness bound (never checked
+    included), by (account, ProductKey, IotInstanceId): one query for the products on the
+    default bound, one for each product with a bound of its own."""
+
+    def counted(queryset: QuerySet[CertificateRecord], days: int) -> dict:
+        bound = now - timedelta(days=days)
+        rows = (
+            queryset.values_list("account", "product_key", "iot_instance_id")
+            .annotate(
+                n=Count("pk", filter=Q(last_checked__lt=bound) | Q(last_checked__isnull=True))
+            )
+            .order_by()
+        )
+        return {(account, product, instance): n for account, product, instance, n in rows}
+
+    own = settings.SYNC_RECHECK_DAYS_PER_PRODUCT
+    default_rest = records
+    for account, product_key in own:
+        default_rest = default_rest.exclude(account=account, product_key=product_key)
+    counts = counted(default_rest, settings.SYNC_RECHECK_DAYS)
+    for (account, product_key), days in own.items():
+        counts.update(counted(records.filter(account=account, product_key=product_key), days))
+    return counts
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def policy_from_settings() -> CheckPolicy:
         ca_expiring_days=settings.FINDINGS_CA_EXPIRING_DAYS,
         generating_after=timedelta(hours=settings.FINDINGS_GENERATING_HOURS),
         max_age=timedelta(days=max_age) if max_age else None,
-        freshness=timedelta(days=settings.FRESHNESS_DAYS),
+        freshness=timedelta(days=settings.SYNC_RECHECK_DAYS),
         lint_warnings=settings.FINDINGS_LINT_WARNINGS,
     )
 

@@ -24,11 +24,10 @@ the demo answers only its own machine.
 import hmac
 import ipaddress
 import os
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -182,6 +181,7 @@ def _fleet_metrics(*, now):
     """Per product: earliest expiry, last successful sync, records past the freshness bound;
     sync errors by reason; the scheduler's heartbeat; per device expiries when switched on."""
     from certadmin.devices.models import LISTED_Q, CertificateRecord, ProductSync
+    from certadmin.devices.selectors import stale_counts
     from certadmin.jobs.models import ItemState, Job, JobItem, JobKind, JobState
     from certadmin.ops.heartbeat import SCHEDULER
     from certadmin.ops.models import WorkerHeartbeat
@@ -214,14 +214,14 @@ def _fleet_metrics(*, now):
 
     stale = GaugeMetricFamily(
         "certadmin_records_stale",
-        "Inventory records not checked within the freshness bound (CERTADMIN_FRESHNESS_DAYS).",
+        "Inventory records not checked within their product's freshness bound "
+        "(CERTADMIN_SYNC_RECHECK_DAYS).",
         labels=["account", "product"],
     )
-    bound = now - timedelta(days=settings.FRESHNESS_DAYS)
-    rows = records.values_list("account", "product_key").annotate(
-        n=Count("pk", filter=Q(last_checked__lt=bound) | Q(last_checked__isnull=True))
-    )
-    for account, product, n in sorted(rows):
+    by_product: dict[tuple[str, str], int] = {}
+    for (account, product, _instance), n in stale_counts(records, now=now).items():
+        by_product[account, product] = by_product.get((account, product), 0) + n
+    for (account, product), n in sorted(by_product.items()):
         stale.add_metric([account, product], n)
     yield stale
 

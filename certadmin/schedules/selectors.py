@@ -2,10 +2,9 @@
 run, and how fresh its records are."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
@@ -14,6 +13,7 @@ from certadmin.devices.selectors import (
     ProductCoverage,
     coverage_aggregates,
     product_recheck_days,
+    stale_counts,
 )
 from certadmin.jobs.models import SyncMode
 from certadmin.schedules.models import ScheduleSource, SyncSchedule
@@ -59,11 +59,6 @@ class ScheduleRow:
         return self.schedule is not None and self.schedule.source == ScheduleSource.CONFIGURATION
 
 
-def freshness_bound(*, now: datetime) -> datetime:
-    """Records last checked before this are past the freshness bound (``FRESHNESS_DAYS``)."""
-    return now - timedelta(days=settings.FRESHNESS_DAYS)
-
-
 def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
     """Every product on the accounts ``user`` may use that is synced, scheduled or in the
     inventory, with its schedule and freshness; by account and ProductKey."""
@@ -93,20 +88,16 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
         (s.account, s.product_key, s.iot_instance_id): s
         for s in ProductSync.objects.filter(account__in=accounts)
     }
-    bound = freshness_bound(now=now)
     freshness = {
         (row["account"], row["product_key"], row["iot_instance_id"]): row
         for row in CertificateRecord.objects.filter(account__in=accounts)
         .values("account", "product_key", "iot_instance_id")
-        .annotate(
-            **coverage_aggregates(),
-            stale=Count(
-                "pk",
-                filter=LISTED_Q & (Q(last_checked__lt=bound) | Q(last_checked__isnull=True)),
-            ),
-        )
+        .annotate(**coverage_aggregates())
         .order_by()
     }
+    stale = stale_counts(
+        CertificateRecord.objects.filter(LISTED_Q, account__in=accounts), now=timezone.now()
+    )
     rows = []
     for key in sorted(set(schedules) | set(synced) | set(freshness)):
         fresh = freshness.get(key, {})
@@ -129,7 +120,7 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
                     last_listed=fresh.get("last_listed"),
                     recheck_days=product_recheck_days(account=key[0], product_key=key[1]),
                 ),
-                stale=fresh.get("stale", 0),
+                stale=stale.get(key, 0),
             )
         )
     return rows

@@ -271,7 +271,7 @@ def test_record_not_rechecked_within_the_freshness_bound(store, run, settings):
     CertificateRecord.objects.filter(pk=record.pk).update(last_checked=now() - days(8))
     run()
     assert open_codes(record.device_name) == {"record.stale": Severity.LOW}
-    settings.FRESHNESS_DAYS = 10
+    settings.SYNC_RECHECK_DAYS = 10
     run()
     assert open_codes(record.device_name) == {}
 

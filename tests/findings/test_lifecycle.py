@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_open_refresh_escalate_and_close(store, run, settings):
-    settings.FRESHNESS_DAYS = 365  # moving the clock on must not make it stale
+    settings.SYNC_RECHECK_DAYS = 365  # moving the clock on must not make it stale
     record = store(leaf_expiring_in(days(20)))
     first = now()
     summary = run(now=first)

@@ -63,7 +63,7 @@ def test_a_new_finding_is_announced_once_with_everything_a_person_needs(
 def test_an_escalation_from_30_to_7_days_is_announced_again(
     channels, webhook, make_route, store, settings
 ):
-    settings.FRESHNESS_DAYS = 30  # two weeks on, the record is not stale yet
+    settings.SYNC_RECHECK_DAYS = 30  # two weeks on, the record is not stale yet
     make_route()
     store(leaf_expiring_in(days(20)), device_name="meter-esc")
     findings_run()

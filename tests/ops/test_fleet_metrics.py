@@ -55,7 +55,7 @@ def test_each_products_earliest_expiry_is_an_absolute_timestamp(client):
 
 
 def test_last_sync_and_records_past_the_freshness_bound_per_product(client, settings):
-    settings.FRESHNESS_DAYS = 7
+    settings.SYNC_RECHECK_DAYS = 7
     synced_at = timezone.now() - timedelta(hours=5)
     ProductSync.objects.create(
         account="default", product_key="a1Metric003", device_count=3, synced_at=synced_at
@@ -67,6 +67,18 @@ def test_last_sync_and_records_past_the_freshness_bound_per_product(client, sett
     last_sync = _by_product(samples, "certadmin_product_last_sync_success_timestamp_seconds")
     assert last_sync["a1Metric003"] == pytest.approx(synced_at.timestamp())
     assert _by_product(samples, "certadmin_records_stale")["a1Metric003"] == 2
+
+
+def test_a_product_with_a_bound_of_its_own_is_stale_by_it(client, settings):
+    settings.SYNC_RECHECK_DAYS = 7
+    settings.SYNC_RECHECK_DAYS_PER_PRODUCT = {("default", "a1Metric006"): 3}
+    for product in ("a1Metric006", "a1Metric007"):
+        _record(product, "dev-1", checked_days_ago=1)
+        _record(product, "dev-2", checked_days_ago=5)
+        _record(product, "dev-3", checked_days_ago=8)
+    stale = _by_product(_samples(client), "certadmin_records_stale")
+    assert stale["a1Metric006"] == 2  # 5 and 8 days: past its 3 days
+    assert stale["a1Metric007"] == 1  # 8 days: past the default 7
 
 
 def test_sync_errors_are_counted_by_reason(client):

@@ -137,7 +137,7 @@ def test_a_configured_schedule_is_shown_as_such_and_cannot_be_changed_here(
 
 
 def test_each_product_shows_how_fresh_its_records_are(viewer_client, settings):
-    settings.FRESHNESS_DAYS = 7
+    settings.SYNC_RECHECK_DAYS = 7
     now = timezone.now()
     for number, age in enumerate([1, 2, 10, 30]):
         CertificateRecord.objects.create(
