@@ -11,8 +11,8 @@ counters in one transaction, only if it still holds the lease. So:
 django-tasks-db leaves the task of a SIGKILLed worker ``RUNNING`` for ever and never runs it
 again. A job therefore does not rely on its own task runs surviving: the deferred ``job_watch``
 task looks every lease period, and when the job has made no progress for a lease period and
-nobody holds a lease, it enqueues a fresh ``job_work`` run, which carries on where the dead one
-stopped.
+nobody holds a lease, it enqueues fresh ``job_work`` runs (``JOB_RUNS``, as at the start), which
+carry on where the dead ones stopped.
 
 A product sync first walks ``QueryDevice`` page by page (one run at a time holds the listing's
 lease; the next page to fetch and the NextToken that leads to it are saved after each page; an
@@ -646,8 +646,12 @@ def job_watch(*, job_id: int) -> str:
             job_end(job_id=job_id, state=JobState.CANCELLED)
             return "cancelled"
         if not _run_waiting(job_id):
-            logger.warning("job %s: no progress for a lease period; enqueuing a new run", job_id)
-            job_runs_enqueue(job_id=job_id, runs=1)
+            # As many runs as the job started with: one run alone holds the listing and looks
+            # nothing up meanwhile, and then looks devices up one at a time, slower than the
+            # jobs' share once a lookup takes longer than its slot (a loaded worker, a distant
+            # platform). Runs share the work through leases, so more than one is safe.
+            logger.warning("job %s: no progress for a lease period; enqueuing new runs", job_id)
+            job_runs_enqueue(job_id=job_id)
             return "revived"
     job_watch_enqueue(job_id=job_id)
     return revived

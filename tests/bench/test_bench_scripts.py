@@ -13,6 +13,8 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 NEEDS_REDIS = {"quota.py"}
 NEEDS_POSTGRES_AND_REDIS = {"page_latency.py"}
+# Rows a script's table must show besides its header (its parts all ran).
+ROWS = {"sync_scale.py": ("| listing |", "| sync |", "| resumed |", "| incremental |")}
 SCRIPTS = sorted(
     path.name for path in BENCH.glob("*.py") if path.name not in {"common.py", "audit_trail.py"}
 )
@@ -32,6 +34,8 @@ def test_every_measure_of_issue_13_has_a_script():
             "quota.py",
             "sync.py",
             "sync_cpu.py",  # issue 24
+            # Issue 21, item 6: the 120,000-device product (listing, window, resume, incremental).
+            "sync_scale.py",
         ]
     )
     assert expected == SCRIPTS
@@ -61,4 +65,6 @@ def test_script_runs_quick_and_prints_its_table(script, tmp_path):
     table = [line for line in done.stdout.splitlines() if line.startswith("|")]
     assert len(table) >= 3, done.stdout  # header, rule, at least one row
     assert table[1].startswith("|---")
+    for part in ROWS.get(script, ()):
+        assert any(line.startswith(part) for line in table), (part, done.stdout)
     assert benchmarks.read_text(encoding="utf-8") == before  # --quick writes nothing

@@ -119,3 +119,30 @@ def test_a_device_looked_up_since_the_job_was_created_is_not_asked_again(
     job.refresh_from_db()
     assert (job.done, job.failed) == (4, 0)
     assert dict(emulator_counts.lookups) == {f"dev-0000{n}": 1 for n in range(1, 5)}
+
+
+def test_the_watchdog_revives_a_dead_job_with_as_many_runs_as_it_started_with(
+    viewer, own_product, settings, django_capture_on_commit_callbacks
+):
+    # One revived run alone would hold the listing and look nothing up meanwhile, then look
+    # devices up one at a time (bench/sync_scale.py: a 120,000-device sync killed mid-listing).
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    settings.JOB_RUNS = 3
+    with django_capture_on_commit_callbacks(execute=True):
+        job = product_sync_start(owner=viewer, product_key=own_product(2))
+    runs = DBTaskResult.objects.filter(task_path__endswith=".job_work", args_kwargs__args__0=job.pk)
+    assert runs.count() == 3
+    # Its workers took the runs and were killed: the runs stay "running" for ever.
+    runs.update(status="RUNNING")
+    stale = timezone.now() - timezone.timedelta(seconds=settings.JOB_LEASE_SECONDS * 2)
+    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, last_progress_at=stale)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runner.job_watch(job_id=job.pk) == "revived"
+    assert runs.ready().count() == 3
+    # Not again while they wait for a worker.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runner.job_watch(job_id=job.pk) == "watching"
+    assert runs.ready().count() == 3
