@@ -100,8 +100,9 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
         .values("account", "product_key", "iot_instance_id")
         .annotate(
             **coverage_aggregates(),
+            # On ProductKey, as coverage_aggregates counts: answered from the index alone.
             stale=Count(
-                "pk",
+                "product_key",
                 filter=LISTED_Q & (Q(last_checked__lt=bound) | Q(last_checked__isnull=True)),
             ),
         )
