@@ -12,7 +12,6 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -37,6 +36,7 @@ from certadmin.devices.services import device_list, device_query
 from certadmin.iot.errors import IotError
 from certadmin.iot.identity import DeviceRef
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
+from certadmin.web.pagination import CountedPaginator
 
 
 def device_url(device: DeviceRef) -> str:
@@ -150,19 +150,6 @@ def lookup(request: HtmxHttpRequest) -> HttpResponse:
             account=data["account"],
         )
     )
-
-
-class CountedPaginator(Paginator):
-    """A paginator told its total, for a page that has already counted the records (the expiry
-    overview's counts per state): the table does not count them a second time."""
-
-    def __init__(self, object_list, per_page: int, *, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
 
 
 def inventory_table(
