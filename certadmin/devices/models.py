@@ -170,30 +170,46 @@ class CertificateRecord(models.Model):
         # A product's device list, expiry overview and lookups by a certificate's identifiers.
         indexes = [
             models.Index(fields=["not_after"], name="certrecord_not_after"),
+            # removed_at and listed_at ride along so that a product's total (of the devices
+            # listed) and its coverage (``selectors.coverage_aggregates``) are counted from
+            # these indexes alone: PostgreSQL then reads no row of the table for them.
             models.Index(
-                fields=["account", "product_key", "iot_instance_id", "device_name"],
-                name="certrecord_acct_name",
+                fields=["account", "product_key", "iot_instance_id", "device_name", "removed_at"],
+                name="certrecord_acct_name_listed",
             ),
             models.Index(
                 fields=["account", "product_key", "iot_instance_id", "not_after"],
                 name="certrecord_acct_expiry",
             ),
             models.Index(
-                fields=["account", "product_key", "iot_instance_id", "last_checked"],
-                name="certrecord_acct_checked",
+                fields=[
+                    "account",
+                    "product_key",
+                    "iot_instance_id",
+                    "last_checked",
+                    "removed_at",
+                    "listed_at",
+                ],
+                name="certrecord_acct_coverage",
             ),
             # The expiry overview: ready certificates by notAfter (counts per window, the chart's
-            # months) for one product and for every product, and the few records not ready.
+            # months) for one product and for every product, and the few records not ready; of
+            # the devices still listed (LISTED_Q, as every count asks), so that PostgreSQL counts
+            # from the index alone instead of visiting each row for ``removed_at``.
             models.Index(
                 fields=["account", "product_key", "iot_instance_id", "not_after"],
-                condition=READY_Q,
-                name="certrecord_acct_ready",
+                condition=READY_Q & LISTED_Q,
+                name="certrecord_acct_ready_listed",
             ),
-            models.Index(fields=["not_after"], condition=READY_Q, name="certrecord_ready"),
+            models.Index(
+                fields=["not_after", "account"],
+                condition=READY_Q & LISTED_Q,
+                name="certrecord_ready_listed",
+            ),
             models.Index(
                 fields=["account", "product_key", "iot_instance_id", "last_checked"],
-                condition=NOT_READY_Q,
-                name="certrecord_acct_unready",
+                condition=NOT_READY_Q & LISTED_Q,
+                name="certrecord_acct_unready_listed",
             ),
             # "Days left, most first" (notAfter DESC NULLS LAST) has its own indexes on
             # PostgreSQL (migration 0009_inventory_days_left_desc_indexes).

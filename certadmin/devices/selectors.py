@@ -15,7 +15,11 @@ from django.utils import timezone
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.audit.key_lookup import InventoryHolder
 from certadmin.devices.expiry import (
+    EXPIRY_STATES,
+    STATE_GROUPS,
+    expiry_counts,
     expiry_filter_q,
+    expiry_state_q,
     expiry_state_rank,
 )
 from certadmin.devices.live_lookups import live_lookup_slot
@@ -65,8 +69,12 @@ def _search_q(text: str) -> Q:
 INVENTORY_SORTS = ("name", "-name", "days", "-days", "status", "-status", "checked", "-checked")
 
 
+# Ties of every sort: by name (and what tells two equal names apart).
+_BY_NAME = ("device_name", "product_key", "iot_instance_id")
+
+
 def _ordering(sort: str, now: datetime) -> list:
-    by_name = ["device_name", "product_key", "iot_instance_id"]
+    by_name = list(_BY_NAME)
     if sort == "-name":
         return ["-device_name", "-product_key", "-iot_instance_id"]
     if sort == "days":
@@ -167,6 +175,72 @@ def inventory_devices(
     # No expiry-state column: the rows of a page work theirs out in Python
     # (``rows.inventory_rows``), so the database is not asked to classify every matching record.
     return records.order_by(*_ordering(sort, now))
+
+
+class StatusSortedRecords:
+    """The records of ``inventory_devices(sort="status")`` (or ``"-status"``) in exactly its
+    order, for a paginator, read one expiry state after another: a slice asks each state in
+    rank order for its records by name (``expiry_state_q``: an index range or the name index,
+    ``LIMIT`` the rows still missing), instead of ranking every record of the product to sort
+    them. Each state is one contiguous run of that order, so the pieces joined are the order;
+    a page past the first counts the records of each state (``expiry_counts``: three queries
+    the indexes answer, at the same ``now``) to know where it starts."""
+
+    # Django's Paginator warns about an unordered list unless it says it is ordered.
+    ordered = True
+
+    def __init__(
+        self, records: QuerySet[CertificateRecord], *, states: tuple[str, ...], now: datetime
+    ) -> None:
+        self._records = records.order_by()
+        self._states = states
+        self._now = now
+
+    def count(self) -> int:
+        return self._records.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def _state_records(self, state: str) -> QuerySet[CertificateRecord]:
+        return self._records.filter(expiry_state_q(state, now=self._now)).order_by(*_BY_NAME)
+
+    def __getitem__(self, window: slice) -> list[CertificateRecord]:
+        if not isinstance(window, slice) or window.step not in (None, 1):
+            raise TypeError("StatusSortedRecords takes a slice of consecutive records")
+        skip = window.start or 0
+        wanted = None if window.stop is None else window.stop - skip
+        if skip < 0 or (wanted is not None and wanted < 0):
+            raise ValueError("negative indexing is not supported")
+        found: list[CertificateRecord] = []
+        counts = expiry_counts(self._records, now=self._now) if skip else {}
+        for state in self._states:
+            if wanted is not None and len(found) >= wanted:
+                break
+            if counts and (skip >= counts[state] or not counts[state]):
+                skip -= counts[state]  # the page starts after this state
+                continue
+            records = self._state_records(state)
+            stop = None if wanted is None else skip + wanted - len(found)
+            found += records[skip:stop]
+            skip = 0
+        return found
+
+
+def inventory_status_sorted(
+    records: QuerySet[CertificateRecord], *, state: str, descending: bool, now: datetime
+) -> StatusSortedRecords:
+    """``records`` (``inventory_devices``' for ``state``, any ``sort``) in the order of the
+    status sort (``descending``: ``"-status"``), paged a state at a time
+    (``StatusSortedRecords``). Only the states the filter ``state`` can hold are asked."""
+    if state in STATE_GROUPS:
+        states = STATE_GROUPS[state][1]
+    elif state in dict(EXPIRY_STATES):
+        states = (state,)
+    else:  # no filter, or the removed devices (of any state)
+        states = tuple(name for name, _label in EXPIRY_STATES)
+    ranked = tuple(name for name, _label in EXPIRY_STATES if name in states)
+    return StatusSortedRecords(records, states=ranked[::-1] if descending else ranked, now=now)
 
 
 def device_context(*, device: DeviceRef) -> CertificateRecord | None:
@@ -280,7 +354,11 @@ def stale_counts(
         rows = (
             queryset.values_list("account", "product_key", "iot_instance_id")
             .annotate(
-                n=Count("pk", filter=Q(last_checked__lt=bound) | Q(last_checked__isnull=True))
+                # On ProductKey, as coverage_aggregates counts: answered from the index alone.
+                n=Count(
+                    "product_key",
+                    filter=Q(last_checked__lt=bound) | Q(last_checked__isnull=True),
+                )
             )
             .order_by()
         )
@@ -322,10 +400,12 @@ def coverage_aggregates() -> dict[str, Any]:
     """The aggregates of ``ProductCoverage`` over a queryset of records (every record of one
     or many products, removed ones included): for ``.aggregate()`` or ``.annotate()``."""
     listed = Q(removed_at__isnull=True)
+    # Counted on ProductKey (never NULL), not the key: every column named is in
+    # ``certrecord_acct_coverage``, so PostgreSQL answers from that index alone.
     return {
-        "listed": Count("pk", filter=listed),
-        "synced": Count("pk", filter=listed & Q(last_checked__isnull=False)),
-        "removed": Count("pk", filter=Q(removed_at__isnull=False)),
+        "listed": Count("product_key", filter=listed),
+        "synced": Count("product_key", filter=listed & Q(last_checked__isnull=False)),
+        "removed": Count("product_key", filter=Q(removed_at__isnull=False)),
         "oldest_checked": Min("last_checked", filter=listed),
         "newest_checked": Max("last_checked", filter=listed),
         "last_listed": Max("listed_at"),

@@ -24,7 +24,9 @@ def findings_visible(*, user) -> QuerySet[Finding]:
     """The findings of the API accounts ``user`` may use, and those of no account (the CA
     bundle's). The role a view needs is checked by the view."""
     names = [account.name for account in accounts_for(user=user)]
-    return Finding.objects.filter(Q(account__in=names) | Q(account=""))
+    # One IN list, not an OR of two tests: each database then reads only the findings of these
+    # accounts from one index (finding_open_counts) instead of merging two searches.
+    return Finding.objects.filter(account__in=[*names, ""])
 
 
 def findings_filtered(
@@ -47,7 +49,11 @@ def findings_filtered(
     if severities:
         findings = findings.filter(severity__in=severities)
     if state == "open":
-        findings = findings.filter(OPEN_Q).exclude(suppressed_q(now))
+        # Open and not suppressed at ``now``: among open findings, the complement of
+        # suppressed_q, spelled without closed_at so an index of open findings answers alone.
+        findings = findings.filter(
+            OPEN_Q, Q(suppressed_until__isnull=True) | Q(suppressed_until__lte=now)
+        )
     elif state == "suppressed":
         findings = findings.filter(suppressed_q(now))
     elif state == "closed":
@@ -60,7 +66,8 @@ def findings_counts(findings: QuerySet[Finding]) -> list[dict]:
     return list(
         findings.order_by()
         .values("account", "product_key", "iot_instance_id", "code", "severity")
-        .annotate(count=Count("pk"))
+        # COUNT(*): every column the query names is in finding_open_counts, the index answers.
+        .annotate(count=Count("*"))
         .order_by("-severity", "account", "product_key", "iot_instance_id", "code")
     )
 

@@ -5,7 +5,6 @@ import csv
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -34,6 +33,7 @@ from certadmin.findings.suppressions import (
 )
 from certadmin.web.csv_safety import LineBuffer
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.web.pagination import CountedPaginator
 
 FINDINGS_PAGE_SIZE = 50
 CSV_CHUNK = 2000
@@ -68,7 +68,12 @@ def fleet(request: HtmxHttpRequest) -> HttpResponse:
         return render(request, template, {"filter_form": form, "invalid": True}, status=400)
     now = timezone.now()
     findings = _filtered(request, form, now)
-    page = Paginator(findings, FINDINGS_PAGE_SIZE).get_page(form.cleaned_data["page"])
+    counts = findings_counts(findings)
+    # The counts cover exactly the findings listed: their sum is the list's total.
+    paginator = CountedPaginator(
+        findings, FINDINGS_PAGE_SIZE, count=sum(row["count"] for row in counts)
+    )
+    page = paginator.get_page(form.cleaned_data["page"])
     context = {
         "filter_form": form,
         "counts": [
@@ -78,7 +83,7 @@ def fleet(request: HtmxHttpRequest) -> HttpResponse:
                 "severity_name": SEVERITY_NAMES[row["severity"]],
                 "severity_label": Severity(row["severity"]).label,
             }
-            for row in findings_counts(findings)
+            for row in counts
         ],
         "page_obj": page,
         "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),

@@ -27,6 +27,7 @@ from certadmin.devices.live_lookups import retry_after_add
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind, JobState
 from certadmin.jobs.progress import job_progress, job_waiting_text
+from certadmin.jobs.rows import job_rows_html
 from certadmin.jobs.selectors import (
     job_items,
     job_products,
@@ -75,7 +76,13 @@ def _list_context(request: HtmxHttpRequest, form: ProductSyncForm) -> dict:
     # A waiting job says what it waits for beside its state.
     for job in (*jobs, *other_jobs):
         job.waiting_text = job_waiting_text(job=job, viewer=request.user)
-    return {"jobs": jobs, "other_jobs": other_jobs, "form": form}
+    return {
+        "jobs": jobs,
+        "other_jobs": other_jobs,
+        "jobs_rows": job_rows_html(jobs),
+        "other_jobs_rows": job_rows_html(other_jobs),
+        "form": form,
+    }
 
 
 def _refused_status(refused: JobStartError, *, otherwise: int) -> int:

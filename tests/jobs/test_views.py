@@ -254,3 +254,38 @@ def test_batch_confirmation_names_its_device_count(client_for, viewer):
     batch = _job(viewer, kind=JobKind.BATCH_LOOKUP, product_key="", total=3)
     text = client_for(viewer).get(reverse("jobs:cancel", args=[batch.pk])).content.decode()
     assert f"Cancel job #{batch.pk} (Batch lookup of 3 devices)?" in text
+
+
+def test_each_job_row_shows_its_cells_in_the_persons_time_zone_and_escapes_what_it_stores(
+    client_for, viewer, settings
+):
+    """The rows are built in Python (``jobs.rows``, issue 24): every cell the template showed,
+    values escaped, times as every page writes them."""
+    from certadmin.web.times import local_time_html
+
+    started = timezone.now().replace(microsecond=0)
+    job = _job(
+        viewer,
+        product_key="<b>a1Evil</b>",
+        state=JobState.FINISHED,
+        done=7,
+        failed=2,
+        started_at=started,
+        finished_at=started,
+    )
+    cli = _job(None, kind=JobKind.BATCH_LOOKUP, product_key="")
+
+    html = client_for(viewer).get(reverse("jobs:list")).content.decode()
+
+    assert f'<a href="{reverse("jobs:detail", args=[job.pk])}">#{job.pk}</a>' in html
+    assert '<code class="break">&lt;b&gt;a1Evil&lt;/b&gt;</code>' in html
+    assert "<b>a1Evil" not in html
+    assert f'class="break">{viewer.get_username()}</td>' in html
+    assert '<span class="job-state job-state-finished">finished</span>' in html
+    assert '<td data-label="Done">7/10</td>' in html
+    assert '<td data-label="Failures">2</td>' in html
+    assert f'<td data-label="Started">{local_time_html(started)}</td>' in html
+    assert f'<td data-label="Finished">{local_time_html(started)}</td>' in html
+    assert f"#{cli.pk}</a>" in html
+    assert "command line" in html
+    assert '<td data-label="Started">—</td>' in html

@@ -12,7 +12,6 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -26,6 +25,7 @@ from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
     device_search_target,
     inventory_devices,
+    inventory_status_sorted,
     name_lookup_offer,
     product_accounts_elsewhere,
     product_inventory,
@@ -36,6 +36,7 @@ from certadmin.devices.services import device_list, device_query
 from certadmin.iot.errors import IotError
 from certadmin.iot.identity import DeviceRef
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
+from certadmin.web.pagination import CountedPaginator
 
 
 def device_url(device: DeviceRef) -> str:
@@ -151,19 +152,6 @@ def lookup(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-class CountedPaginator(Paginator):
-    """A paginator told its total, for a page that has already counted the records (the expiry
-    overview's counts per state): the table does not count them a second time."""
-
-    def __init__(self, object_list, per_page: int, *, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
-
-
 def inventory_table(
     form: forms.InventoryFilterForm,
     *,
@@ -187,6 +175,11 @@ def inventory_table(
     )
     # The certificate text is not shown in a table: do not fetch it for every row.
     shown = records.defer("certificate", "subject", "issuer")
+    if data["sort"] in ("status", "-status"):
+        # One state at a time from the indexes: the same order, without ranking every record.
+        shown = inventory_status_sorted(
+            shown, state=data["state"], descending=data["sort"] == "-status", now=now
+        )
     if total is None:
         paginator = Paginator(shown, INVENTORY_PAGE_SIZE)
     else:

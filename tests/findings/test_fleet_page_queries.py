@@ -1,0 +1,120 @@
+"""The fleet-health page's queries at scale (issue 24): the same findings as before, a page read
+in risk order from ``finding_open_risk`` rather than sorting every open finding, the counts from
+``finding_open_counts``, and the list's total taken from the counts."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
+
+from certadmin.findings.models import OPEN_Q, Finding
+from certadmin.findings.runs import findings_statistics_refresh
+from certadmin.findings.selectors import (
+    findings_counts,
+    findings_filtered,
+    findings_visible,
+    suppressed_q,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
+
+
+def _finding(n: int, **fields) -> Finding:
+    values = {
+        "code": ("cert.expired", "cert.expiring", "key.shared")[n % 3],
+        "severity": (50, 40, 20)[n % 3],
+        "account": "default",
+        "product_key": f"a1Plan{n % 4:05d}",
+        "device_name": f"unit-{n:05d}",
+        "device_rank": n % 2,
+        "first_seen": NOW - timedelta(days=n % 30),
+        "last_seen": NOW,
+    }
+    return Finding(**{**values, **fields})
+
+
+@pytest.fixture
+def crafted(viewer):
+    """Open, closed and suppressed findings (suppressed until before, exactly at and after
+    now), ties in every risk column but the name, the bundle's (no account) and another
+    account's."""
+    rows = [_finding(n) for n in range(40)]
+    rows += [_finding(100 + n, suppressed_until=NOW + timedelta(days=n - 1)) for n in range(3)]
+    rows += [_finding(200, suppressed_until=NOW)]  # a suppression ending now has ended
+    rows += [_finding(300 + n, closed_at=NOW - timedelta(days=1)) for n in range(3)]
+    rows += [_finding(400, closed_at=NOW, suppressed_until=NOW + timedelta(days=3))]
+    rows += [_finding(500 + n, device_rank=1, first_seen=NOW, severity=50) for n in range(4)]
+    rows += [_finding(600, account="", product_key="", device_name="", subject="CN=CA")]
+    rows += [_finding(700, account="elsewhere")]
+    Finding.objects.bulk_create(rows)
+    return viewer
+
+
+@pytest.mark.parametrize("state", ["open", "suppressed", "closed", "all"])
+def test_the_same_findings_as_before_in_the_same_order(crafted, state):
+    visible = findings_visible(user=crafted)
+    found = list(findings_filtered(visible, now=NOW, state=state).values_list("pk", flat=True))
+    # As the selectors spelled it before: an OR of the accounts, the open ones by exclude().
+    before = Finding.objects.filter(
+        Q(account__in=[a for a in visible.values_list("account", flat=True).distinct()])
+        | Q(account="")
+    ).exclude(account="elsewhere")
+    if state == "open":
+        before = before.filter(OPEN_Q).exclude(suppressed_q(NOW))
+    elif state == "suppressed":
+        before = before.filter(suppressed_q(NOW))
+    elif state == "closed":
+        before = before.filter(closed_at__isnull=False)
+    expected = list(
+        before.order_by(
+            "-severity", "-device_rank", "first_seen", "product_key", "device_name", "code"
+        ).values_list("pk", flat=True)
+    )
+    assert found == expected
+    assert not Finding.objects.filter(pk__in=found, account="elsewhere").exists()
+
+
+def test_the_page_total_is_the_sum_of_its_counts(crafted, client_for):
+    client = client_for(crafted)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get("/fleet/").content.decode()
+    open_now = findings_filtered(findings_visible(user=crafted), now=datetime.now(UTC)).count()
+    assert f">{open_now} findings</p>" in html
+    counts = [q["sql"] for q in queries.captured_queries if "findings_finding" in q["sql"]]
+    assert len(counts) == 2, "the counts per code and one page of rows: no separate COUNT"
+
+
+def _plan(sql: str) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # What the indexes can answer (a test's rows are never all-visible to PostgreSQL).
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute("EXPLAIN " + sql)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        return "\n".join(str(row) for row in cursor.fetchall())
+
+
+def test_with_statistics_a_page_is_read_in_risk_order_and_the_counts_from_one_index(viewer):
+    # One account holds every finding, as in most installations: the account filter picks
+    # them all, which SQLite only knows from the statistics a run refreshes.
+    Finding.objects.bulk_create(_finding(n) for n in range(3000))
+    findings_statistics_refresh()
+    findings = findings_filtered(findings_visible(user=viewer), now=NOW)
+    with CaptureQueriesContext(connection) as queries:
+        list(findings[:50])
+    rows_plan = _plan(queries.captured_queries[0]["sql"])
+    assert "finding_open_risk" in rows_plan
+    assert "TEMP B-TREE FOR ORDER BY" not in rows_plan
+    assert "Sort" not in rows_plan
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL counts from the index alone once rows are all-visible (a benchmark)
+    with CaptureQueriesContext(connection) as queries:
+        findings_counts(findings)
+    counts_plan = _plan(queries.captured_queries[0]["sql"])
+    assert "COVERING INDEX finding_open_counts" in counts_plan
