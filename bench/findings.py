@@ -121,15 +121,17 @@ def _ready(records: int, *, keep: bool, vendor: str) -> datetime:
     from certadmin.findings.models import Finding, LintResult, PendingGeneration
 
     if keep:
-        # Plain DELETEs: the ORM's delete() would load a million findings to send its signals,
-        # and the process's peak RSS is what the run is measured by.
+        # Emptied in SQL: the ORM's delete() would load a million findings to send its signals
+        # (the process's peak RSS is measured); TRUNCATE leaves PostgreSQL no dead rows to step
+        # over, as a fresh database has none.
+        empty = "TRUNCATE {}" if vendor == "postgresql" else "DELETE FROM {}"
         with connection.cursor() as cursor:
             for model in (Finding, LintResult, PendingGeneration):
-                cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608
+                cursor.execute(empty.format(model._meta.db_table))
         if CertificateRecord.objects.count() == records:
             return CertificateRecord.objects.aggregate(Max("last_checked"))["last_checked__max"]
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {CertificateRecord._meta.db_table}")  # noqa: S608
+            cursor.execute(empty.format(CertificateRecord._meta.db_table))
     now = datetime.now(UTC)
     _fill(records, now)
     if vendor == "postgresql":
