@@ -16,18 +16,21 @@ from certadmin.findings.severity import Severity
 CHAIN_SEVERITY = {"invalid": Severity.HIGH, "unverified": Severity.MEDIUM}
 
 
-def chain_findings(record: RecordFacts, context: RunContext) -> Iterator[Observed]:
+def chain_findings(record: RecordFacts, context: RunContext) -> list[Observed]:
     severity = CHAIN_SEVERITY.get(record.chain_status)
+    if severity is None or not record.sha256_fingerprint:
+        return []
     if record.not_after is not None and record.not_after < context.now:
         # An expired certificate's chain is "invalid" for that alone: cert.expired says it.
-        return
-    if severity is not None and record.sha256_fingerprint:
-        yield Observed(
+        return []
+    return [
+        Observed(
             CHAIN_UNTRUSTED,
             severity,
             record.device_name,
             detail=f"chain {record.chain_status} against the configured CA bundle",
         )
+    ]
 
 
 def ca_expiring_findings(

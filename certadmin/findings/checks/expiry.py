@@ -5,7 +5,6 @@ is past its notAfter, and within a window of W days while its notAfter is at mos
 Days left are counted by the one rule, ``expiry_days_left``.
 """
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 from certadmin.certs.details import expiry_days_left
@@ -26,32 +25,43 @@ def window_severity(days: int) -> Severity:
     return Severity.LOW
 
 
-def expiry_findings(record: RecordFacts, context: RunContext) -> Iterator[Observed]:
-    if not ready(record):
-        return
-    now = context.now
+def expiry_findings(record: RecordFacts, context: RunContext) -> list[Observed]:
     not_after = record.not_after
-    days = expiry_days_left(not_after=not_after, now=now)
+    # Most certificates are in no window: one comparison says so.
+    if not_after is None or not_after > context.expiring_until or not ready(record):
+        return []
+    now = context.now
     date = not_after.date().isoformat()
     if not_after < now:
+        days = expiry_days_left(not_after=not_after, now=now)
         detail = f"expired {date} ({-days} days ago)"
-        yield Observed(
-            CERT_EXPIRED, Severity.CRITICAL, record.device_name, detail=detail, not_after=not_after
-        )
-        if record.device_status == ONLINE:
-            yield Observed(
-                CERT_EXPIRED_DEVICE_ONLINE,
+        found = [
+            Observed(
+                CERT_EXPIRED,
                 Severity.CRITICAL,
                 record.device_name,
                 detail=detail,
                 not_after=not_after,
             )
-        return
+        ]
+        if record.device_status == ONLINE:
+            found.append(
+                Observed(
+                    CERT_EXPIRED_DEVICE_ONLINE,
+                    Severity.CRITICAL,
+                    record.device_name,
+                    detail=detail,
+                    not_after=not_after,
+                )
+            )
+        return found
     # The tightest window reached: one finding per device, its severity rising as it tightens.
     reached = [w for w in context.policy.expiring_windows if not_after <= now + timedelta(days=w)]
-    if reached:
-        window = min(reached)
-        yield Observed(
+    if not reached:
+        return []
+    window = min(reached)
+    return [
+        Observed(
             CERT_EXPIRING,
             window_severity(window),
             record.device_name,
@@ -59,3 +69,4 @@ def expiry_findings(record: RecordFacts, context: RunContext) -> Iterator[Observ
             window_days=window,
             not_after=not_after,
         )
+    ]

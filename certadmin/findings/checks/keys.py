@@ -1,7 +1,5 @@
 """Weak keys and signatures, and one key pair on more than one device."""
 
-from collections.abc import Iterator
-
 from certadmin.findings.checks.facts import Observed, RecordFacts, RunContext
 from certadmin.findings.codes import KEY_SHARED, KEY_WEAK
 from certadmin.findings.severity import Severity
@@ -23,31 +21,40 @@ def weak_key_problem(*, algorithm: str, size: int | None, curve: str) -> str:
     return ""
 
 
-def weak_key_findings(record: RecordFacts, context: RunContext) -> Iterator[Observed]:
+def weak_key_findings(record: RecordFacts, context: RunContext) -> list[Observed]:
     if not record.sha256_fingerprint:
-        return
+        return []
+    found = []
     problem = weak_key_problem(
         algorithm=record.key_algorithm, size=record.key_size, curve=record.key_curve
     )
     if problem:
-        yield Observed(KEY_WEAK, Severity.HIGH, record.device_name, subject="key", detail=problem)
-    if record.signature_hash in WEAK_HASHES:
-        yield Observed(
-            KEY_WEAK,
-            Severity.HIGH,
-            record.device_name,
-            subject="signature",
-            detail=f"signed with {record.signature_hash.upper()}",
+        found.append(
+            Observed(KEY_WEAK, Severity.HIGH, record.device_name, subject="key", detail=problem)
         )
+    if record.signature_hash in WEAK_HASHES:
+        found.append(
+            Observed(
+                KEY_WEAK,
+                Severity.HIGH,
+                record.device_name,
+                subject="signature",
+                detail=f"signed with {record.signature_hash.upper()}",
+            )
+        )
+    return found
 
 
-def shared_key_findings(record: RecordFacts, context: RunContext) -> Iterator[Observed]:
+def shared_key_findings(record: RecordFacts, context: RunContext) -> list[Observed]:
     devices = context.shared_keys.get(record.public_key_sha256) if record.public_key_sha256 else 0
-    if devices:
-        yield Observed(
+    if not devices:
+        return []
+    return [
+        Observed(
             KEY_SHARED,
             Severity.HIGH,
             record.device_name,
             subject=record.public_key_sha256,
             detail=f"the same public key is on {devices} devices",
         )
+    ]

@@ -4,7 +4,6 @@ checks (milliseconds a certificate), so ``runs`` lints each certificate once, by
 and keeps the result (``LintResult``)."""
 
 import functools
-from collections.abc import Iterator
 from importlib.metadata import version
 
 from certadmin.findings.checks.facts import Observed, RecordFacts, RunContext
@@ -59,17 +58,20 @@ def certificate_lint(der: bytes) -> list[list[str]]:
     return problems
 
 
-def lint_findings(record: RecordFacts, context: RunContext) -> Iterator[Observed]:
+def lint_findings(record: RecordFacts, context: RunContext) -> list[Observed]:
     problems = (
         context.lint_problems.get(record.sha256_fingerprint) if record.sha256_fingerprint else None
     )
-    for severity_name, code in problems or ():
-        if severity_name == "WARNING" and not context.policy.lint_warnings:
-            continue
-        yield Observed(
+    if not problems:
+        return []
+    return [
+        Observed(
             CERT_LINT,
             LINT_SEVERITY[severity_name],
             record.device_name,
             subject=code[:128],
             detail=f"{severity_name}: {code}"[:255],
         )
+        for severity_name, code in problems
+        if severity_name != "WARNING" or context.policy.lint_warnings
+    ]
