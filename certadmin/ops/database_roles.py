@@ -26,6 +26,8 @@ AUDIT_APP = "audit"
 # On the trail: read it and append to it, nothing else (no UPDATE, DELETE, TRUNCATE,
 # REFERENCES, TRIGGER, MAINTAIN: REVOKE ALL first takes whatever was granted before).
 AUDIT_PRIVILEGES = "SELECT, INSERT"
+AUDIT_NAMES_TABLE = "audit_auditname"
+AUDIT_NAMES_PRIVILEGES = "SELECT, INSERT, UPDATE"
 # Everywhere else (sessions, jobs, inventory, the task queue, a cache table): ordinary writes.
 APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 # The one change the trail allows (``audit_field_redact``): blanking a redactable text and
@@ -154,7 +156,13 @@ def serving_role_grant(*, connection: BaseDatabaseWrapper, role: str) -> Serving
         f"GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {grantee}",
     ]
     for name, _ in tables:
-        if table_is_audit(name):
+        if name == AUDIT_NAMES_TABLE:
+            # The trail's name lookup (audit_record counts each DeviceName and username there):
+            # rows are added and counted up, never deleted, so no search can be made to miss an
+            # event.
+            privileges = AUDIT_NAMES_PRIVILEGES
+            audit.append(name)
+        elif table_is_audit(name):
             privileges = AUDIT_PRIVILEGES
             audit.append(name)
         elif name == MigrationRecorder.Migration._meta.db_table:
@@ -203,6 +211,8 @@ def serving_role_findings(*, connection: BaseDatabaseWrapper) -> ServingRoleFind
         if acts_as_owner:
             owned[name] = owner
         extra = [p for p, has in zip(AUDIT_EXCESS_PRIVILEGES, held, strict=True) if has]
+        if name == AUDIT_NAMES_TABLE:
+            extra = [p for p in extra if p not in AUDIT_NAMES_PRIVILEGES]
         if extra:
             excess[name] = extra
     return ServingRoleFindings(role=role, superuser=superuser, owned=owned, excess=excess)

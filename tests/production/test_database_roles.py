@@ -54,6 +54,8 @@ CONTEXT = RequestContext(ip_address="192.0.2.7", user_agent="pytest")
 AUDIT_TABLES = sorted(
     model._meta.db_table
     for model in apps.get_app_config("audit").get_models(include_auto_created=True)
+    # The name lookup is counted up by audit_record (UPDATE granted), never deleted.
+    if model._meta.db_table != "audit_auditname"
 )
 # What the serving role must not do to a trail table; {table} is filled in.
 FORBIDDEN = {
