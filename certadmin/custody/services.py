@@ -41,6 +41,17 @@ from certadmin.iot.identity import DeviceRef
 
 logger = logging.getLogger(__name__)
 
+
+def _device_columns(device: DeviceRef) -> dict[str, str]:
+    """The device columns every custody row carries (KeyDevice's fields)."""
+    return {
+        "account": device.account,
+        "product_key": device.product_key,
+        "device_name": device.device_name,
+        "iot_instance_id": device.iot_instance_id,
+    }
+
+
 # The events no person causes (a request found past its time).
 NO_REQUEST = RequestContext(ip_address=None, user_agent="")
 # A PKCS#12 hand-over's second step: from the passphrase screen to the file.
@@ -144,10 +155,7 @@ def key_request_create(
         created.append(
             KeyRequest.objects.create(
                 id=event.pk,
-                account=device.account,
-                product_key=device.product_key,
-                device_name=device.device_name,
-                iot_instance_id=device.iot_instance_id,
+                **_device_columns(device),
                 requester=actor,
                 action=action,
                 recipient=recipient if action == "handover" else None,
@@ -418,10 +426,7 @@ def break_glass_release(
         marked.append(
             BreakGlass.objects.create(
                 event_id=event.pk,
-                account=device.account,
-                product_key=device.product_key,
-                device_name=device.device_name,
-                iot_instance_id=device.iot_instance_id,
+                **_device_columns(device),
                 actor=actor,
                 actor_username=actor.get_username(),
                 action=kind,
@@ -569,10 +574,7 @@ def handover_create(
         made.append(
             HandOver.objects.create(
                 id=event.pk,
-                account=device.account,
-                product_key=device.product_key,
-                device_name=device.device_name,
-                iot_instance_id=device.iot_instance_id,
+                **_device_columns(device),
                 token_sha256=_token_sha256(token),
                 creator=actor,
                 creator_username=actor.get_username(),
