@@ -466,7 +466,7 @@ def main() -> None:
         f"{args.requests} requests per page, side and round, {args.rounds} alternating rounds "
         "per database on one fill (the requests are the samples). Before: the devices app's "
         "indexes of migration 0016 and the findings app's of 0001, the status sort as one "
-        "query ranking every record; after: this checkout (devices 0017, findings 0002, the "
+        "query ranking every record; after: this checkout (devices 0018, findings 0002, the "
         "status sort one state at a time). Everything else is this checkout's on both sides "
         "(the jobs list's rows built in Python, the fleet page's account filter and total, "
         "the findings' statistics). After a "

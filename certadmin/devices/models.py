@@ -43,6 +43,10 @@ STATUS_RANK = models.Case(
 )
 
 
+# The columns READY_Q and LISTED_Q test besides notAfter (see the expiry indexes).
+_READY_COLUMNS = ("last_checked", "last_error_code", "status", "removed_at")
+
+
 # Records of devices the platform still lists: what every list, count and export shows unless
 # it asks for the removed ones.
 LISTED_Q = models.Q(removed_at__isnull=True)
@@ -195,14 +199,16 @@ class CertificateRecord(models.Model):
             # The expiry overview: ready certificates by notAfter (counts per window, the chart's
             # months) for one product and for every product, and the few records not ready; of
             # the devices still listed (LISTED_Q, as every count asks), so that PostgreSQL counts
-            # from the index alone instead of visiting each row for ``removed_at``.
+            # from the index alone instead of visiting each row for ``removed_at``. The ready
+            # ones also carry the columns of their condition: SQLite reads a partial index
+            # alone only when it holds every column the query names (else a row per entry).
             models.Index(
-                fields=["account", "product_key", "iot_instance_id", "not_after"],
+                fields=["account", "product_key", "iot_instance_id", "not_after", *_READY_COLUMNS],
                 condition=READY_Q & LISTED_Q,
                 name="certrecord_acct_ready_listed",
             ),
             models.Index(
-                fields=["not_after", "account"],
+                fields=["not_after", "account", *_READY_COLUMNS],
                 condition=READY_Q & LISTED_Q,
                 name="certrecord_ready_listed",
             ),
