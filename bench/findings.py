@@ -229,7 +229,8 @@ def main() -> None:
         args,
         # Each database its own section: one run measures one.
         name="findings_sqlite" if args.sqlite else "findings",
-        title=f"Findings run over {args.records:,} inventory records",
+        title=f"Findings run over {args.records:,} inventory records"
+        + (", SQLite" if args.sqlite else ""),
         headers=[
             "run",
             "database",
