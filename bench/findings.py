@@ -9,10 +9,11 @@ of 500 real certificates (what pkilint lints) and a key of its own. Default N is
 core, RSS < 300 MB. The process is pinned to one core (the database server is not).
 
 ``--keep 1`` fills a kept scratch database once (or the one ``BENCH_SCRATCH_DATABASE`` names) and
-reuses it while it holds that many records, its findings, lint results and generation times
-emptied first; the runs take the fill's time as now, so every run finds the same. ``--sqlite 1``
-measures SQLite instead of the PostgreSQL of ``DATABASE_URL``. ``--profile N`` prints each run's
-N most expensive functions (cProfile, cumulative).
+reuses it while it holds that many records. Each of ``--repeats`` rounds empties the findings,
+lint results and generation times, then runs a first run and a repeat; the runs take the fill's
+time as now, so every round finds the same. ``--sqlite 1`` measures SQLite instead of the
+PostgreSQL of ``DATABASE_URL`` (its own section of BENCHMARKS.md). ``--profile N`` prints each
+run's N most expensive functions (cProfile, cumulative).
 
     .venv/bin/python bench/findings.py [--records 100000] [--keep 1] [--sqlite 1] [--quick]
 """
@@ -111,27 +112,35 @@ def _fill(records: int, now: datetime) -> None:
     CertificateRecord.objects.bulk_create(batch)
 
 
+def _findings_empty(vendor: str) -> None:
+    """No findings, lint results or generation times: what a first run starts from."""
+    from django.db import connection
+
+    from certadmin.findings.models import Finding, LintResult, PendingGeneration
+
+    # In SQL: the ORM's delete() would load a million findings to send its signals (the
+    # process's peak RSS is measured). TRUNCATE leaves PostgreSQL no dead rows to step over, as
+    # a fresh database has none (CASCADE: what refers to them, empty in a scratch database).
+    empty = "TRUNCATE {} CASCADE" if vendor == "postgresql" else "DELETE FROM {}"
+    with connection.cursor() as cursor:
+        for model in (Finding, LintResult, PendingGeneration):
+            cursor.execute(empty.format(model._meta.db_table))
+
+
 def _ready(records: int, *, keep: bool, vendor: str) -> datetime:
-    """The scratch inventory of ``records`` records with no findings; the fill's time (a kept
-    one's: its records' latest check, which the fill sets to its now)."""
+    """The scratch inventory of ``records`` records; the fill's time (a kept one's: its
+    records' latest check, which the fill sets to its now)."""
     from django.db import connection
     from django.db.models import Max
 
     from certadmin.devices.models import CertificateRecord
-    from certadmin.findings.models import Finding, LintResult, PendingGeneration
 
     if keep:
-        # Emptied in SQL: the ORM's delete() would load a million findings to send its signals
-        # (the process's peak RSS is measured); TRUNCATE leaves PostgreSQL no dead rows to step
-        # over, as a fresh database has none (CASCADE: what refers to them, empty in a scratch one).
-        empty = "TRUNCATE {} CASCADE" if vendor == "postgresql" else "DELETE FROM {}"
-        with connection.cursor() as cursor:
-            for model in (Finding, LintResult, PendingGeneration):
-                cursor.execute(empty.format(model._meta.db_table))
+        _findings_empty(vendor)
         if CertificateRecord.objects.count() == records:
             return CertificateRecord.objects.aggregate(Max("last_checked"))["last_checked__max"]
         with connection.cursor() as cursor:
-            cursor.execute(empty.format(CertificateRecord._meta.db_table))
+            cursor.execute(f"DELETE FROM {CertificateRecord._meta.db_table}")  # noqa: S608
     now = datetime.now(UTC)
     _fill(records, now)
     if vendor == "postgresql":
@@ -176,48 +185,52 @@ def main() -> None:
     now = _ready(args.records, keep=bool(args.keep), vendor=vendor)
     rss_filled = peak_rss_mib()
     rows = []
-    runs = [("first run", now)]
-    runs += [("repeat", now + timedelta(minutes=1 + n)) for n in range(args.repeats)]
     measured: dict[str, list[Stat]] = {}
-    for label, at in runs:
-        profile = cProfile.Profile() if args.profile else None
-        load = os.getloadavg()[0]
-        server = _server_cpu()
-        cpu = time.process_time()
-        started = time.perf_counter()
-        with profile or contextlib.nullcontext():
-            summary = findings_run(now=at)
-        seconds = time.perf_counter() - started
-        stats = measured.setdefault(label, [Stat() for _ in range(4)])
-        for stat, sample in zip(
-            stats,
-            (seconds, time.process_time() - cpu, _server_cpu() - server, load),
-            strict=True,
-        ):
-            stat.samples.append(sample)
-        if profile is not None:
-            print(f"--- {label}")
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
-        if label == "repeat" and len(stats[0].samples) < args.repeats:
-            continue
-        rows.append(
-            [
-                label,
-                vendor,
-                f"{summary.records:,}",
-                stats[0].cell(),
-                stats[1].cell(),
-                stats[2].cell() if server >= 0 else "-",
-                stats[3].cell("{:.1f}"),
-                f"{summary.opened:,} / {summary.refreshed:,}",
-                f"{summary.linted:,}",
-                f"{peak_rss_mib():.0f}",
-            ]
-        )
+    runs = [("first run", now), ("repeat", now + timedelta(minutes=1))]
+    for round_ in range(args.repeats):
+        if round_:
+            _findings_empty(vendor)
+        for label, at in runs:
+            profile = cProfile.Profile() if args.profile else None
+            load = os.getloadavg()[0]
+            server = _server_cpu()
+            cpu = time.process_time()
+            started = time.perf_counter()
+            with profile or contextlib.nullcontext():
+                summary = findings_run(now=at)
+            seconds = time.perf_counter() - started
+            stats = measured.setdefault(label, [Stat() for _ in range(4)])
+            for stat, sample in zip(
+                stats,
+                (seconds, time.process_time() - cpu, _server_cpu() - server, load),
+                strict=True,
+            ):
+                stat.samples.append(sample)
+            if profile is not None:
+                print(f"--- {label}, round {round_ + 1}")
+                pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
+            if round_ + 1 < args.repeats:
+                continue
+            rows.append(
+                [
+                    label,
+                    vendor,
+                    f"{summary.records:,}",
+                    stats[0].cell(),
+                    stats[1].cell(),
+                    stats[2].cell() if server >= 0 else "-",
+                    stats[3].cell("{:.1f}"),
+                    f"{summary.opened:,} / {summary.refreshed:,}",
+                    f"{summary.linted:,}",
+                    f"{peak_rss_mib():.0f}",
+                ]
+            )
     report(
         args,
-        name="findings",
-        title=f"Findings run over {args.records:,} inventory records",
+        # Each database its own section: one run measures one.
+        name="findings_sqlite" if args.sqlite else "findings",
+        title=f"Findings run over {args.records:,} inventory records"
+        + (", SQLite" if args.sqlite else ""),
         headers=[
             "run",
             "database",
