@@ -338,8 +338,15 @@ def product_recheck_days(*, account: str, product_key: str) -> int:
     """The product's freshness bound in days (``CERTADMIN_SYNC_RECHECK_DAYS``: the default, or
     the product's own): an incremental sync looks each device up again within it, and a record
     not checked within it is stale (schedules page, metrics, the ``record.stale`` finding)."""
-    key = (account or default_account_name(), product_key)
-    return settings.SYNC_RECHECK_DAYS_PER_PRODUCT.get(key, settings.SYNC_RECHECK_DAYS)
+    own = product_recheck_days_own(account=account, product_key=product_key)
+    return settings.SYNC_RECHECK_DAYS if own is None else own
+
+
+def product_recheck_days_own(*, account: str, product_key: str) -> int | None:
+    """The product's own freshness bound in days, or None when it has the default."""
+    return settings.SYNC_RECHECK_DAYS_PER_PRODUCT.get(
+        (account or default_account_name(), product_key)
+    )
 
 
 def stale_counts(

@@ -13,6 +13,7 @@ and ``tasks``. Higher apps learn that a run finished through ``findings_run_obse
 (notifications send what it found).
 """
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from django.utils import timezone
 from certadmin.certs.loading import CertificateDecodeError, load_certificate
 from certadmin.devices.models import LISTED_Q, CertificateRecord
 from certadmin.devices.platform import ca_certificates
+from certadmin.devices.selectors import product_recheck_days_own
 from certadmin.findings.checks import record_findings
 from certadmin.findings.checks.chain import ca_expiring_findings
 from certadmin.findings.checks.facts import (
@@ -251,6 +253,10 @@ def _product_run(
     chunk's, however large the product. The ranges are the database's (``device_name`` between
     the previous chunk's last and this one's, in its own order and collation), so every open
     finding falls in exactly one; those after the last record's are of devices gone."""
+    own_days = product_recheck_days_own(account=scope.account, product_key=scope.product_key)
+    if own_days is not None:
+        # The product's own freshness bound, as its incremental syncs and the metrics use it.
+        policy = dataclasses.replace(policy, freshness=timedelta(days=own_days))
     context = RunContext(
         now=now,
         policy=policy,

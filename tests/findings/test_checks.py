@@ -276,6 +276,20 @@ def test_record_not_rechecked_within_the_freshness_bound(store, run, settings):
     assert open_codes(record.device_name) == {}
 
 
+def test_a_product_with_its_own_freshness_bound_is_stale_by_it(store, run, settings):
+    from certadmin.devices.models import CertificateRecord
+
+    record = store()
+    CertificateRecord.objects.filter(pk=record.pk).update(last_checked=now() - days(4))
+    run()
+    assert open_codes(record.device_name) == {}  # within the default 7 days
+    settings.SYNC_RECHECK_DAYS_PER_PRODUCT = {(record.account, record.product_key): 3}
+    run()
+    assert open_codes(record.device_name) == {"record.stale": Severity.LOW}
+    run(product_key=record.product_key, account=record.account)
+    assert open_codes(record.device_name) == {"record.stale": Severity.LOW}
+
+
 def test_key_facts_are_stored_with_the_record(store):
     record = store(healthy_leaf(key_type="ec"))
     assert (record.key_algorithm, record.key_size, record.key_curve, record.signature_hash) == (
