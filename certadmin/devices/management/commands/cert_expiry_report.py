@@ -21,13 +21,10 @@ change the exit status.
 
 import csv
 import json
-import sys
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError
+from django.core.management.base import CommandError, CommandParser
 from django.forms import ValidationError
 from django.utils import timezone
 
@@ -44,41 +41,23 @@ from certadmin.devices.forms import clean_instance_id, clean_product_key
 from certadmin.devices.inventory_csv import INVENTORY_CSV_HEADER, inventory_csv_rows
 from certadmin.devices.models import LISTED_Q, CertificateRecord
 from certadmin.web.csv_safety import LineBuffer
+from certadmin.web.report_command import EXIT_NO_REPORT, ReportCommand, one_line
 from certadmin.web.times import utc_text
 
 EXIT_OK = 0
 EXIT_EXPIRING = 1
 EXIT_EXPIRED = 2
-EXIT_NO_REPORT = 3
 FORMATS = ("text", "csv", "json")
 MAX_WITHIN_DAYS = 36_500
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
-class Command(BaseCommand):
+class Command(ReportCommand):
     help = (
         "Report the inventory's expired certificates and those that expire within DAYS (not "
         "expired yet, at most DAYS whole days left). Exit status: 0 none, 1 something expires "
         "within DAYS, 2 something has expired, 3 no report."
     )
-    # Set by handle(): the exit status of the last report (for callers of call_command).
-    exit_code: int = EXIT_NO_REPORT
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-
-        # argparse exits 2 on bad arguments, which here means "something has expired".
-        def error(message: str) -> None:
-            if parser.called_from_command_line:
-                parser.print_usage(sys.stderr)
-                parser.exit(EXIT_NO_REPORT, f"{parser.prog}: error: {message}\n")
-            raise CommandError(f"Error: {message}", returncode=EXIT_NO_REPORT)
-
-        parser.error = error  # type: ignore[method-assign]
-        return parser
+    reads = "the inventory"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -104,28 +83,6 @@ class Command(BaseCommand):
             help="Only this API account (CERTADMIN_ACCOUNTS); default: every account.",
         )
         parser.add_argument("--format", default="text", choices=FORMATS)
-
-    def run_from_argv(self, argv: list[str]) -> None:
-        super().run_from_argv(argv)
-        sys.exit(self.exit_code)
-
-    def execute(self, *args: Any, **options: Any) -> str | None:
-        # Any failure, from the system checks' first connection to the last query, is exit 3:
-        # a traceback's exit 1 would read as "something expires".
-        try:
-            return super().execute(*args, **options)
-        except CommandError:
-            raise
-        except DatabaseError as error:
-            raise CommandError(
-                _one_line(f"the inventory could not be read: {type(error).__name__}: {error}"),
-                returncode=EXIT_NO_REPORT,
-            ) from None
-        except Exception as error:
-            raise CommandError(
-                _one_line(f"the report could not be made: {type(error).__name__}: {error}"),
-                returncode=EXIT_NO_REPORT,
-            ) from error
 
     def handle(
         self,
@@ -156,7 +113,7 @@ class Command(BaseCommand):
                 records = records.filter(iot_instance_id=clean_instance_id(instance.strip()))
         except ValidationError as error:
             raise CommandError(
-                _one_line(" ".join(error.messages)), returncode=EXIT_NO_REPORT
+                one_line(" ".join(error.messages)), returncode=EXIT_NO_REPORT
             ) from None
         now = timezone.now()
         counts = expiry_counts(records, now=now)

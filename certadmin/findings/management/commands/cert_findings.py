@@ -17,12 +17,9 @@ Suppressed findings are counted apart and do not change the exit status.
 
 import csv
 import json
-import sys
-from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError
+from django.core.management.base import CommandError, CommandParser
 from django.forms import ValidationError
 from django.utils import timezone
 
@@ -34,38 +31,21 @@ from certadmin.findings.runs import findings_run
 from certadmin.findings.selectors import findings_filtered
 from certadmin.findings.severity import SEVERITY_BY_NAME, SEVERITY_NAMES, Severity
 from certadmin.web.csv_safety import LineBuffer
+from certadmin.web.report_command import EXIT_NO_REPORT, ReportCommand, one_line
 from certadmin.web.times import utc_text
 
 EXIT_OK = 0
 EXIT_WARNING = 1
 EXIT_CRITICAL = 2
-EXIT_NO_REPORT = 3
 FORMATS = ("text", "csv", "json")
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
-class Command(BaseCommand):
+class Command(ReportCommand):
     help = (
         "List the open findings, riskiest first. Exit status: 0 nothing medium or worse, "
         "1 medium or high, 2 critical, 3 no report."
     )
-    exit_code: int = EXIT_NO_REPORT
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-
-        # argparse exits 2 on bad arguments, which here means "something is critical".
-        def error(message: str) -> None:
-            if parser.called_from_command_line:
-                parser.print_usage(sys.stderr)
-                parser.exit(EXIT_NO_REPORT, f"{parser.prog}: error: {message}\n")
-            raise CommandError(f"Error: {message}", returncode=EXIT_NO_REPORT)
-
-        parser.error = error  # type: ignore[method-assign]
-        return parser
+    reads = "the findings"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", default="text", choices=FORMATS)
@@ -82,26 +62,6 @@ class Command(BaseCommand):
             "--run", action="store_true", help="Run the checks first (over the products in scope)."
         )
 
-    def run_from_argv(self, argv: list[str]) -> None:
-        super().run_from_argv(argv)
-        sys.exit(self.exit_code)
-
-    def execute(self, *args: Any, **options: Any) -> str | None:
-        try:
-            return super().execute(*args, **options)
-        except CommandError:
-            raise
-        except DatabaseError as error:
-            raise CommandError(
-                _one_line(f"the findings could not be read: {type(error).__name__}: {error}"),
-                returncode=EXIT_NO_REPORT,
-            ) from None
-        except Exception as error:
-            raise CommandError(
-                _one_line(f"the report could not be made: {type(error).__name__}: {error}"),
-                returncode=EXIT_NO_REPORT,
-            ) from error
-
     def handle(self, *args, account: str, product: str, severity: str, code: str, **options):
         self.exit_code = EXIT_NO_REPORT
         if account and account not in settings.IOT_ACCOUNTS:
@@ -117,7 +77,7 @@ class Command(BaseCommand):
             product = clean_product_key(product.strip()) if product else ""
         except ValidationError as error:
             raise CommandError(
-                _one_line(" ".join(error.messages)), returncode=EXIT_NO_REPORT
+                one_line(" ".join(error.messages)), returncode=EXIT_NO_REPORT
             ) from None
         if options["run"]:
             findings_run(account=account or None, product_key=product or None)
@@ -193,7 +153,7 @@ class Command(BaseCommand):
                 finding.product_key or "-",
                 finding.device_name or "-",
                 utc_text(finding.first_seen),
-                _one_line(finding.detail),
+                one_line(finding.detail),
             )
             for finding in findings
         ]
