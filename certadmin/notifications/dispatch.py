@@ -167,36 +167,31 @@ def _route_detail(route: Route, what: str) -> str:
     return f"{route.name} → {route.channel}: {what}"[:255]
 
 
-def _audit(
-    *,
-    action: AuditAction,
-    sent: bool,
+def _send_audited(
     route: Route,
+    message: Message,
+    *,
     what: str,
-    actor=None,
-    context: RequestContext = NOTIFIER_CONTEXT,
     device: DeviceRef | None = None,
     certificate_sha256: str = "",
 ) -> bool:
-    """Record one send; False when the record could not be written."""
+    """Send ``message`` on the route and record the send, or the failed send, as
+    ``NOTIFICATION_SEND`` ("``what``" or "``what``, failed"); whether the channel took it. A
+    record that cannot be written is logged, never raised: the message has gone."""
+    sent = channel_send(channel=route.channel, title=message.title, body=message.body)
     try:
         audit_record(
-            action=action,
+            action=AuditAction.NOTIFICATION_SEND,
             outcome=AuditOutcome.SUCCESS if sent else AuditOutcome.FAILED,
-            actor=actor,
-            context=context,
+            actor=None,
+            context=NOTIFIER_CONTEXT,
             device=device,
             certificate_sha256=certificate_sha256,
-            detail=_route_detail(route, what),
+            detail=_route_detail(route, what if sent else f"{what}, failed"),
         )
     except AuditWriteError:
         logger.error("notification on route %s sent but not audited", route.name)
-        return False
-    return True
-
-
-def _send(route: Route, message: Message) -> bool:
-    return channel_send(channel=route.channel, title=message.title, body=message.body)
+    return sent
 
 
 def _record(route: Route, findings: list[Finding], *, now: datetime, in_summary: bool) -> None:
@@ -279,13 +274,10 @@ def _route_custody_send(route: Route, *, now: datetime, summary: DispatchSummary
     for item in CustodyMessage.objects.filter(route=route, sent_at__isnull=True):
         with translation.override(route.language):
             message = custody_message(item)
-        sent = _send(route, message)
-        what = CUSTODY_SENT[item.kind].format(number=item.object_id)
-        _audit(
-            action=AuditAction.NOTIFICATION_SEND,
-            sent=sent,
-            route=route,
-            what=what if sent else f"{what}, failed",
+        sent = _send_audited(
+            route,
+            message,
+            what=CUSTODY_SENT[item.kind].format(number=item.object_id),
             device=DeviceRef(
                 product_key=item.product_key, device_name=item.device_name, account=item.account
             ),
@@ -318,13 +310,10 @@ def _route_dispatch(route: Route, *, now: datetime, summary: DispatchSummary) ->
                 escalated_from=announced,
                 now=now,
             )
-        sent = _send(route, message)
-        what = f"{finding.code} {SEVERITY_NAMES[finding.severity]}"
-        _audit(
-            action=AuditAction.NOTIFICATION_SEND,
-            sent=sent,
-            route=route,
-            what=what if sent else f"{what}, failed",
+        sent = _send_audited(
+            route,
+            message,
+            what=f"{finding.code} {SEVERITY_NAMES[finding.severity]}",
             device=_device(finding),
             certificate_sha256=fact.sha256_fingerprint,
         )
@@ -339,14 +328,7 @@ def _route_dispatch(route: Route, *, now: datetime, summary: DispatchSummary) ->
             message = summary_message(
                 rest, route_name=route.name, account=route.account, product_key=route.product_key
             )
-        sent = _send(route, message)
-        what = f"summary of {len(rest)} findings"
-        _audit(
-            action=AuditAction.NOTIFICATION_SEND,
-            sent=sent,
-            route=route,
-            what=what if sent else f"{what}, failed",
-        )
+        sent = _send_audited(route, message, what=f"summary of {len(rest)} findings")
         if not sent:
             summary.failed += 1
             return
@@ -380,14 +362,7 @@ def notifications_digest(*, now: datetime | None = None) -> int:
                 product_key=route.product_key,
                 now=now,
             )
-        sent = _send(route, message)
-        what = f"digest of {len(findings)} findings"
-        _audit(
-            action=AuditAction.NOTIFICATION_SEND,
-            sent=sent,
-            route=route,
-            what=what if sent else f"{what}, failed",
-        )
+        sent = _send_audited(route, message, what=f"digest of {len(findings)} findings")
         if sent:
             DigestDelivery.objects.get_or_create(route=route, day=day, defaults={"sent_at": now})
             sent_count += 1
@@ -400,7 +375,7 @@ def route_test_send(*, route: Route, actor, context: RequestContext) -> bool:
     record cannot be written (the message has gone then)."""
     with translation.override(route.language):
         message = route_test_message(route_name=route.name)
-    sent = _send(route, message)
+    sent = channel_send(channel=route.channel, title=message.title, body=message.body)
     audit_record(
         action=AuditAction.NOTIFICATION_TEST,
         outcome=AuditOutcome.SUCCESS if sent else AuditOutcome.FAILED,
