@@ -75,13 +75,12 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         else None,
     }
     status = 200
+    refresh = request.GET.get("refresh") == "1"
     try:
-        context["view"] = certificate_lookup(
-            device=ref, user=request.user, refresh=request.GET.get("refresh") == "1"
-        )
-        # Asked beside the certificate, every time (the status changes by the minute); its
-        # failure only makes the status unknown.
-        context["presence"] = device_presence_lookup(device=ref)
+        context["view"] = certificate_lookup(device=ref, user=request.user, refresh=refresh)
+        # Asked beside the certificate (the status changes by the minute: an answer is reused
+        # for seconds, a refresh asks again); its failure only makes the status unknown.
+        context["presence"] = device_presence_lookup(device=ref, refresh=refresh)
         context["device_context"] = device_context(device=ref)
     except IotError as error:
         context.update(
