@@ -72,6 +72,8 @@ class CertificateView:
     checked_at: datetime
     from_inventory: bool
     request_id: str
+    # The inventory record served (``from_inventory``), for what else the page shows of it.
+    record: CertificateRecord | None = None
 
     @property
     def age_minutes(self) -> int:
@@ -108,6 +110,7 @@ def _view(
     checked_at: datetime,
     from_inventory: bool,
     request_id: str,
+    record: CertificateRecord | None = None,
 ) -> CertificateView:
     now = timezone.now()
     cert = decoded.certificate if decoded else None
@@ -122,6 +125,7 @@ def _view(
         checked_at=checked_at,
         from_inventory=from_inventory,
         request_id=request_id,
+        record=record,
     )
 
 
@@ -242,6 +246,7 @@ def _certificate_view(
                 checked_at=record.last_checked,
                 from_inventory=True,
                 request_id=record.request_id,
+                record=record,
             )
 
     with live_lookup_slot(user=user):

@@ -81,7 +81,7 @@ def device(request: HtmxHttpRequest, product_key: str, device_name: str) -> Http
         # Asked beside the certificate (the status changes by the minute: an answer is reused
         # for seconds, a refresh asks again); its failure only makes the status unknown.
         context["presence"] = device_presence_lookup(device=ref, refresh=refresh)
-        context["device_context"] = device_context(device=ref)
+        context["device_context"] = device_context(device=ref, served=context["view"].record)
     except IotError as error:
         context.update(
             error=describe_iot_error(
