@@ -34,8 +34,8 @@ def job_rows_html(jobs: Iterable[Job]) -> SafeString:
     command_line = escape(gettext("command line"))
     # Each kind's and state's label translated and escaped once (``get_<field>_display`` builds
     # the choices' table again for every call: two per row).
-    kinds = {value: escape(label) for value, label in JobKind.choices}
-    states = {value: escape(label) for value, label in JobState.choices}
+    kinds = {value: escape(str(label)) for value, label in JobKind.choices}
+    states = {value: escape(str(label)) for value, label in JobState.choices}
     # The detail link reversed once; each row's id put in its place (ids are digits).
     detail = reverse("jobs:detail", args=[_ID_SLOT]).rpartition(str(_ID_SLOT))
     times = LocalTimes()
