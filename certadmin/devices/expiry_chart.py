@@ -23,6 +23,7 @@ from django.utils.translation import get_language
 
 from certadmin.devices.expiry import expiry_unexpired_q
 from certadmin.devices.models import CertificateRecord
+from certadmin.web.fragments import KeptHtml
 
 # The SVG's coordinate system (viewBox); CSS scales it to the page's width. Two drawings of
 # the same numbers, one for wide screens and one for phones (app.css shows one of them): one
@@ -144,20 +145,16 @@ def expiry_chart_html(values: list[int], *, now: datetime) -> SafeString:
     """``devices/expiry_chart.html`` for ``expiry_chart_of(values, now=now)`` in the active
     language, drawn once per counts, month and language in each process: every view of an
     overview draws the same ~1,000 template nodes, most of the page's rendering."""
-    key = (tuple(values), _first_month(now), get_language())
-    html = _charts_drawn.get(key)
-    if html is None:
-        chart = expiry_chart_of(values, now=now)
-        html = render_to_string("devices/expiry_chart.html", {"chart": chart})
-        if len(_charts_drawn) >= CHARTS_KEPT:
-            _charts_drawn.clear()
-        _charts_drawn[key] = html
-    return html
+    return _charts_drawn.get_or_write(
+        (tuple(values), _first_month(now), get_language()),
+        lambda: render_to_string(
+            "devices/expiry_chart.html", {"chart": expiry_chart_of(values, now=now)}
+        ),
+    )
 
 
-# Drawn charts by (counts, first month, language): public counts only.
-CHARTS_KEPT = 64
-_charts_drawn: dict[tuple, SafeString] = {}
+# Public counts only.
+_charts_drawn = KeptHtml(kept=64)
 
 
 def _first_month(now: datetime) -> date:
