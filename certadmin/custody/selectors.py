@@ -92,12 +92,15 @@ def custody_counts_forget() -> None:
 def custody_counts(*, user) -> dict[str, int]:
     """What waits for ``user`` (``custody_counts_counted``), from the cache when nothing in
     custody changed this minute."""
-    version = cache.get(_COUNTS_VERSION_KEY, 0)
-    key = f"custody:counts:{user.pk}:{version}:{int(time.time() // 60)}"
-    counts = cache.get(key)
-    if counts is None:
+    # The person's counts of this minute and the version in one round trip (every page asks):
+    # the counts are kept with the version they were counted at, and used only at that one.
+    key = f"custody:counts:{user.pk}:{int(time.time() // 60)}"
+    kept = cache.get_many([_COUNTS_VERSION_KEY, key])
+    version = kept.get(_COUNTS_VERSION_KEY, 0)
+    counted_at, counts = kept.get(key, (None, None))
+    if counts is None or counted_at != version:
         counts = custody_counts_counted(user=user)
-        cache.set(key, counts, timeout=120)
+        cache.set(key, (version, counts), timeout=120)
     return counts
 
 

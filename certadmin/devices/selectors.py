@@ -243,10 +243,15 @@ def inventory_status_sorted(
     return StatusSortedRecords(records, states=ranked[::-1] if descending else ranked, now=now)
 
 
-def device_context(*, device: DeviceRef) -> CertificateRecord | None:
+def device_context(
+    *, device: DeviceRef, served: CertificateRecord | None = None
+) -> CertificateRecord | None:
     """What the inventory knows of ``device`` beyond its certificate, as the last sync recorded
     it (node type, firmware, activation: ``context_checked_at`` says when); None when the
-    inventory has no such record or no details for it."""
+    inventory has no such record or no details for it. ``served``: the device's listed record
+    its certificate page was just served from (that row: not read again)."""
+    if served is not None:
+        return served if served.context_checked_at is not None else None
     return (
         inventory_scope(
             product_key=device.product_key,

@@ -72,6 +72,8 @@ class CertificateView:
     checked_at: datetime
     from_inventory: bool
     request_id: str
+    # The inventory record served (``from_inventory``), for what else the page shows of it.
+    record: CertificateRecord | None = None
 
     @property
     def age_minutes(self) -> int:
@@ -108,6 +110,7 @@ def _view(
     checked_at: datetime,
     from_inventory: bool,
     request_id: str,
+    record: CertificateRecord | None = None,
 ) -> CertificateView:
     now = timezone.now()
     cert = decoded.certificate if decoded else None
@@ -122,6 +125,7 @@ def _view(
         checked_at=checked_at,
         from_inventory=from_inventory,
         request_id=request_id,
+        record=record,
     )
 
 
@@ -130,20 +134,26 @@ def _view(
 RECENT_DEVICE_RETOUCH = timedelta(seconds=60)
 
 
-def recent_device_touch(*, user, device: DeviceRef) -> None:
-    """Put a device at the top of the user's recently viewed list (keeping the last few)."""
+def recent_device_on_top(*, user, device: DeviceRef) -> bool:
+    """Whether ``device`` tops the user's recently viewed list, viewed less than
+    ``RECENT_DEVICE_RETOUCH`` ago: touching it again would change nothing shown."""
     top = (
         RecentDevice.objects.filter(user=user)
         .order_by("-viewed_at")
         .values_list("product_key", "device_name", "iot_instance_id", "account", "viewed_at")
         .first()
     )
-    if (
+    return (
         top is not None
         and top[:4]
         == (device.product_key, device.device_name, device.iot_instance_id, device.account)
         and timezone.now() - top[4] < RECENT_DEVICE_RETOUCH
-    ):
+    )
+
+
+def recent_device_touch(*, user, device: DeviceRef) -> None:
+    """Put a device at the top of the user's recently viewed list (keeping the last few)."""
+    if recent_device_on_top(user=user, device=device):
         return
     RecentDevice.objects.update_or_create(
         user=user,
@@ -170,9 +180,18 @@ def certificate_lookup(
     """
     view = _certificate_view(device=device, refresh=refresh, client=client, user=user)
     # Only devices that could be shown: a mistyped name must not fill the list.
-    if user is not None and user.is_authenticated:
+    if user is not None and user.is_authenticated and not _recent_on_top(user=user, device=device):
         _best_effort("the recently viewed list", recent_device_touch, user=user, device=device)
     return view
+
+
+def _recent_on_top(*, user, device: DeviceRef) -> bool:
+    # Asked outside a transaction: a page viewed again (the usual case) opens none, two round
+    # trips fewer. A database that cannot answer is left to the write to report.
+    try:
+        return recent_device_on_top(user=user, device=device)
+    except DatabaseError:
+        return False
 
 
 @functools.lru_cache(maxsize=256)
@@ -227,6 +246,7 @@ def _certificate_view(
                 checked_at=record.last_checked,
                 from_inventory=True,
                 request_id=record.request_id,
+                record=record,
             )
 
     with live_lookup_slot(user=user):
@@ -271,11 +291,27 @@ class DevicePresence:
     problem: str = ""
 
 
-def device_presence_lookup(*, device: DeviceRef, client: IotClient | None = None) -> DevicePresence:
+# A device's status as the platform said it, reused for this long by every view of its page
+# (every process: the cache): asked on each view, QueryDeviceDetail's quota (50 calls/s per
+# account) capped the certificate pages the whole dashboard could serve at 50 a second, each
+# waiting its turn. The status changes by the minute; Refresh asks again.
+DEVICE_PRESENCE_FRESH_SECONDS = 10
+
+
+def device_presence_lookup(
+    *, device: DeviceRef, refresh: bool = False, client: IotClient | None = None
+) -> DevicePresence:
     """The device's status now (``QueryDeviceDetail``, 50 calls/s per account, not the
-    certificate's 10). Never raises for the platform: a failed call is a presence with no
-    status, so the certificate page it sits on is not lost with it. The answer's DeviceSecret
-    never reaches the result (the client drops it)."""
+    certificate's 10): an answer of the last ``DEVICE_PRESENCE_FRESH_SECONDS`` unless
+    ``refresh``. Never raises for the platform: a failed call is a presence with no status
+    (not kept: the next view asks again), so the certificate page it sits on is not lost with
+    it. The answer's DeviceSecret never reaches the result (the client drops it)."""
+    key = (
+        f"devices:presence:{device.account}:{device.product_key}:{device.iot_instance_id}:"
+        f"{device.device_name}"
+    )
+    if not refresh and (kept := cache.get(key)) is not None:
+        return kept
     client = client or iot_client(account=device.account)
     try:
         detail = client.query_device_detail(
@@ -286,7 +322,10 @@ def device_presence_lookup(*, device: DeviceRef, client: IotClient | None = None
     except IotError as error:
         logger.info("device status unknown for %s: %s", device, error.code)
         return DevicePresence(problem=error.code or "unknown")
-    return DevicePresence(status=detail.status, last_online=detail.last_online)
+    presence = DevicePresence(status=detail.status, last_online=detail.last_online)
+    # Public data only: the status and a time.
+    cache.set(key, presence, DEVICE_PRESENCE_FRESH_SECONDS)
+    return presence
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.findings.codes import finding_title
 from certadmin.findings.csv_rows import FINDINGS_CSV_HEADER, findings_csv_rows
 from certadmin.findings.forms import FindingFilterForm, SuppressionForm
+from certadmin.findings.rows import finding_rows_html
 from certadmin.findings.selectors import (
     findings_counts,
     findings_filtered,
@@ -74,6 +75,8 @@ def fleet(request: HtmxHttpRequest) -> HttpResponse:
         findings, FINDINGS_PAGE_SIZE, count=sum(row["count"] for row in counts)
     )
     page = paginator.get_page(form.cleaned_data["page"])
+    may_suppress = request.user.has_perm(MANAGE_FLEET)
+    show_accounts = len(accounts_for(user=request.user)) > 1
     context = {
         "filter_form": form,
         "counts": [
@@ -86,10 +89,13 @@ def fleet(request: HtmxHttpRequest) -> HttpResponse:
             for row in counts
         ],
         "page_obj": page,
+        "finding_rows": finding_rows_html(
+            page.object_list, now=now, may_suppress=may_suppress, show_accounts=show_accounts
+        ),
         "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
         "now": now,
-        "may_suppress": request.user.has_perm(MANAGE_FLEET),
-        "show_accounts": len(accounts_for(user=request.user)) > 1,
+        "may_suppress": may_suppress,
+        "show_accounts": show_accounts,
     }
     return render(request, template, context)
 

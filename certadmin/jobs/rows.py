@@ -9,7 +9,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from certadmin.jobs.models import Job
+from certadmin.jobs.models import Job, JobKind, JobState
 from certadmin.web.times import LocalTimes
 
 _ID_SLOT = 987654321
@@ -32,6 +32,10 @@ def job_rows_html(jobs: Iterable[Job]) -> SafeString:
         )
     }
     command_line = escape(gettext("command line"))
+    # Each kind's and state's label translated and escaped once (``get_<field>_display`` builds
+    # the choices' table again for every call: two per row).
+    kinds = {value: escape(str(label)) for value, label in JobKind.choices}
+    states = {value: escape(str(label)) for value, label in JobState.choices}
     # The detail link reversed once; each row's id put in its place (ids are digits).
     detail = reverse("jobs:detail", args=[_ID_SLOT]).rpartition(str(_ID_SLOT))
     times = LocalTimes()
@@ -49,14 +53,16 @@ def job_rows_html(jobs: Iterable[Job]) -> SafeString:
         )
         started = times.html(job.started_at) if job.started_at else "—"
         finished = times.html(job.finished_at) if job.finished_at else "—"
+        kind = kinds.get(job.kind) or escape(job.kind)
+        state = states.get(job.state) or escape(job.state)
         parts.append(
             "<tr>"
             f'<td data-label="{label["job"]}"><a href="{detail[0]}{job.pk}{detail[2]}">'
             f"#{job.pk}</a></td>"
-            f'<td data-label="{label["kind"]}">{escape(job.get_kind_display())}{product}</td>'
+            f'<td data-label="{label["kind"]}">{kind}{product}</td>'
             f'<td data-label="{label["started_by"]}" class="break">{owner}</td>'
             f'<td data-label="{label["state"]}"><span class="job-state job-state-'
-            f'{escape(job.state)}">{escape(job.get_state_display())}</span>{waiting_html}</td>'
+            f'{escape(job.state)}">{state}</span>{waiting_html}</td>'
             f'<td data-label="{label["done"]}">{job.done}/{job.total}</td>'
             f'<td data-label="{label["failures"]}">{job.failed}</td>'
             f'<td data-label="{label["started"]}">{started}</td>'

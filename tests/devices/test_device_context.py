@@ -8,6 +8,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from certadmin.devices.models import CertificateRecord, NodeType, ProductSync
@@ -183,6 +185,12 @@ def test_the_certificate_page_shows_what_the_sync_recorded(viewer, client_for, d
     assert activated.strftime("%Y-%m-%d") in context.group(1)
     # The live status stays, asked of the platform beside the certificate.
     assert 'id="device-presence"' in html
+    # Served from the inventory: the one record gives the certificate and this line.
+    with CaptureQueriesContext(connection) as queries:
+        again = page_text(client_for(viewer).get("/devices/a1Context03/edge-gateway-1/"))
+    assert context.group(0) in again
+    read = [q["sql"] for q in queries.captured_queries if "devices_certificaterecord" in q["sql"]]
+    assert len(read) == 1, read
 
 
 def test_the_certificate_page_of_a_device_no_sync_described_has_no_context_line(

@@ -13,8 +13,8 @@ from tests.support.pages import HTMX_HEADERS
 pytestmark = pytest.mark.django_db
 
 
-def device_page(client, device_name: str, **headers) -> str:
-    response = client.get(f"/devices/{DEMO_PRODUCT_KEY}/{device_name}/", headers=headers)
+def device_page(client, device_name: str, query: str = "", **headers) -> str:
+    response = client.get(f"/devices/{DEMO_PRODUCT_KEY}/{device_name}/{query}", headers=headers)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -46,15 +46,36 @@ def test_the_page_says_whether_the_device_is_online_and_when_it_last_was(
         assert re.search(r'id="device-presence">.*?<time datetime="20', html, re.S)
 
 
+def asked(emulator) -> list[str]:
+    return [entry.action for entry in emulator.request_log]
+
+
 def test_the_status_is_asked_beside_the_certificate_and_refreshed_with_it(
     dashboard_iot, viewer_client
 ):
     device_page(viewer_client, "thermo-002")
-    refreshed = device_page(viewer_client, "thermo-002", **HTMX_HEADERS)
+    refreshed = device_page(viewer_client, "thermo-002", "?refresh=1", **HTMX_HEADERS)
     assert "Device status online" in presence(refreshed)
-    asked = [entry.action for entry in dashboard_iot.request_log]
-    assert asked.count("QueryDeviceDetail") == 2
-    assert "QueryDeviceCert" in asked
+    assert asked(dashboard_iot).count("QueryDeviceDetail") == 2
+    assert asked(dashboard_iot).count("QueryDeviceCert") == 2
+
+
+def test_a_view_again_within_seconds_shows_the_status_the_platform_just_gave(
+    dashboard_iot, viewer_client, custodian_client
+):
+    # Not one QueryDeviceDetail per view: its quota (50/s per account) would cap the pages.
+    first = presence(device_page(viewer_client, "thermo-003"))
+    assert presence(device_page(viewer_client, "thermo-003")) == first
+    assert presence(device_page(custodian_client, "thermo-003")) == first
+    assert first.startswith("Device status offline last online")
+    assert asked(dashboard_iot).count("QueryDeviceDetail") == 1
+
+
+def test_a_failed_status_call_is_not_kept(dashboard_iot, viewer_client):
+    dashboard_iot.set_fault("5xx", actions=["QueryDeviceDetail"])
+    assert presence(device_page(viewer_client, "thermo-001")).startswith("Device status unknown")
+    dashboard_iot.set_fault(None)
+    assert presence(device_page(viewer_client, "thermo-001")).startswith("Device status online")
 
 
 @pytest.mark.parametrize("fault", ["5xx", "malformed", "drop"])

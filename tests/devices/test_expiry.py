@@ -19,7 +19,12 @@ from certadmin.devices.expiry import (
     expiry_within_count,
     expiry_within_q,
 )
-from certadmin.devices.expiry_chart import BASELINE, PLOT_TOP, expiry_months
+from certadmin.devices.expiry_chart import (
+    BASELINE,
+    PLOT_TOP,
+    expiry_chart_html,
+    expiry_months,
+)
 from certadmin.devices.models import NOT_READY_Q, READY_Q, CertificateRecord
 
 pytestmark = pytest.mark.django_db
@@ -364,6 +369,16 @@ def test_chart_months_are_labelled_in_the_users_language():
     with translation.override("zh-hans"):
         html = render_to_string("devices/expiry_chart.html", {"chart": chart})
     assert "2026年4月" in html
+
+
+def test_a_chart_drawn_once_is_drawn_again_for_other_counts_months_and_languages():
+    drawn = expiry_chart_html([1] + [0] * 23, now=NOW)
+    assert drawn is expiry_chart_html([1] + [0] * 23, now=NOW)  # the same drawing reused
+    assert "April 2026" in drawn
+    with translation.override("zh-hans"):
+        assert "2026年4月" in expiry_chart_html([1] + [0] * 23, now=NOW)
+    assert "May 2026" in expiry_chart_html([1] + [0] * 23, now=NOW + timedelta(days=31))
+    assert ">2</td>" in expiry_chart_html([2] + [0] * 23, now=NOW)
 
 
 def test_empty_chart_says_so_instead_of_drawing():

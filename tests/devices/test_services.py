@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from certadmin.devices.inventory import (
     certificate_decode,
@@ -152,6 +154,18 @@ def test_recent_list_keeps_the_newest_few_per_user(make_user):
     assert names[0] == "device-05"
     assert "device-00" not in names
     assert RecentDevice.objects.filter(user=other).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_certificate_viewed_again_writes_nothing_and_opens_no_transaction(dashboard_iot, viewer):
+    device = DeviceRef(DEMO_PRODUCT_KEY, "thermo-001")
+    certificate_lookup(device=device, user=viewer)
+    with CaptureQueriesContext(connection) as queries:
+        again = certificate_lookup(device=device, user=viewer)
+    assert again.from_inventory
+    sql = [query["sql"].split()[0].upper() for query in queries.captured_queries]
+    assert set(sql) == {"SELECT"}, sql
+    assert RecentDevice.objects.filter(user=viewer, device_name="thermo-001").count() == 1
 
 
 @pytest.mark.django_db

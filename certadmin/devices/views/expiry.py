@@ -19,7 +19,7 @@ from certadmin.devices.expiry import (
     expiry_within_count,
 )
 from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
-from certadmin.devices.expiry_chart import expiry_chart_of
+from certadmin.devices.expiry_chart import expiry_chart_html
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.selectors import (
     inventory_batches,
@@ -95,7 +95,7 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
         ),
     }
     if not partial_wanted(request):
-        context["chart"] = expiry_chart_of(
+        context["chart_html"] = expiry_chart_html(
             expiry_month_counts_cached(scope=scope, now=now), now=now
         )
         current = ""
