@@ -24,8 +24,11 @@ People and their browsers (every password is ``tests.support.people.ROLE_PASSWOR
 Helpers that are not fixtures live in ``tests/support`` (``from tests.support.<module> import``).
 """
 
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -36,6 +39,10 @@ from certadmin.emulator.server import RunningEmulator, start_emulator
 from tests.support.iot_accounts import account_on
 from tests.support.key_material import reauth_now
 from tests.support.people import ROLE_PASSWORD
+
+# The first Redis database of pytest-xdist's workers (gw0 has this one, gw1 the next): clear of
+# the 0 that a run without xdist uses.
+XDIST_REDIS_DB_FIRST = 10
 
 
 class QuickPBKDF2PasswordHasher(PBKDF2PasswordHasher):
@@ -57,6 +64,27 @@ def pytest_configure(config: pytest.Config) -> None:
     # The quotas' schedule of this test run (and of the processes its tests start), not the
     # demo's var/ratelimit.
     settings.IOT_RATE_LIMIT_DIR = tempfile.mkdtemp(prefix="certadmin-test-ratelimit-")
+    _xdist_worker_redis_own()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for directory in (settings.AUDIT_CHECKPOINT_DIR, settings.IOT_RATE_LIMIT_DIR):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _xdist_worker_redis_own() -> None:
+    """Under pytest-xdist (`make test` runs two workers) each worker has its own Redis database,
+    as pytest-django gives it its own test database: the quotas' schedules, caches and locks
+    of one worker's tests are not the other's. The processes a test starts inherit it through
+    the environment."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not settings.REDIS_URL:
+        return
+    url = urlsplit(settings.REDIS_URL)
+    own = urlunsplit(url._replace(path=f"/{XDIST_REDIS_DB_FIRST + int(worker.removeprefix('gw'))}"))
+    os.environ["REDIS_URL"] = settings.REDIS_URL = own
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": own}}
+    settings.CRONTASK = {**settings.CRONTASK, "REDIS_URL": own}
 
 
 @pytest.fixture(autouse=True)
