@@ -131,6 +131,7 @@ def test_redis_limiter_moves_the_shared_schedule_on_by_a_late_callers_excess(
     before = int(redis_client.get(schedule))
     limiter.acquire("LTAIkey", quota=QUERY_DEVICE_CERT)  # sleeps 105 ms, wakes 100 ms late
     moved = int(redis_client.get(schedule)) - before
-    # Its own interval, and the 100 ms less the grace (the way to Redis may add a little).
+    # Its own interval, and the 100 ms less the grace (the way to Redis adds a little, tens of
+    # milliseconds on a busy machine: well under the excess, so a move by twice it still fails).
     excess = 100_000 - round(ratelimit.LATE_GRACE * 1_000_000)
-    assert 105_000 + excess <= moved <= 105_000 + excess + 5_000
+    assert 105_000 + excess <= moved <= 105_000 + excess + 40_000
