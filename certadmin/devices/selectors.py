@@ -9,7 +9,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, DateTimeField, F, Func, Max, Min, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    Func,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
@@ -402,6 +414,28 @@ def stale_counts(
     for (account, product_key), days in own.items():
         counts.update(counted(records.filter(account=account, product_key=product_key), days))
     return counts
+
+
+def stale_aggregate(*, now: datetime) -> Count:
+    """How many listed records are past their product's freshness bound at ``now`` (never
+    checked included), as an aggregate beside ``coverage_aggregates``: each product's bound
+    (``product_recheck_days``) is a ``CASE`` on its columns, so every product is counted in
+    the same pass over the coverage index as its coverage."""
+    bound: Any = Value(now - timedelta(days=settings.SYNC_RECHECK_DAYS))
+    own = settings.SYNC_RECHECK_DAYS_PER_PRODUCT
+    if own:
+        bound = Case(
+            *(
+                When(account=account, product_key=product_key, then=now - timedelta(days=days))
+                for (account, product_key), days in own.items()
+            ),
+            default=bound,
+            output_field=DateTimeField(),
+        )
+    return Count(
+        "product_key",
+        filter=LISTED_Q & (Q(last_checked__lt=bound) | Q(last_checked__isnull=True)),
+    )
 
 
 @dataclass(frozen=True)
