@@ -53,7 +53,17 @@ def _middle_page():
 
 
 def test_a_page_deep_in_a_state_skips_over_the_status_sort_index_then_reads_its_rows():
-    plans = _plans(_middle_page)
+    if connection.vendor == "postgresql":
+        # At 3,000 records sorting one state is as cheap as reading it in order: ask which
+        # index gives the order (at 100,000 PostgreSQL takes it by itself).
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_sort = off")
+    try:
+        plans = _plans(_middle_page)
+    finally:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("RESET enable_sort")
     keys = [plan for sql, plan in plans if "LIMIT 50 OFFSET" in sql]
     assert len(keys) == 1
     assert "certrecord_acct_rank_name" in keys[0], keys[0]
