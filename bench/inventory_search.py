@@ -339,6 +339,14 @@ def _side_use(side: str, *, vendor: str) -> None:
             call_command("migrate", app, migration, verbosity=0)
     else:
         call_command("migrate", verbosity=0)
+        # The before side's findings migrations took the versions' table with them: give the
+        # findings their versions again, as the fill's findings run did.
+        from certadmin.findings.models import Finding
+        from certadmin.findings.versions import findings_changed
+
+        scopes = Finding.objects.values_list("account", "product_key", "iot_instance_id")
+        for account, product_key, instance in scopes.distinct().order_by():
+            findings_changed(account=account, product_key=product_key, iot_instance_id=instance)
     if vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
