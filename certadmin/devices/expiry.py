@@ -113,22 +113,46 @@ def expiry_state_q(state: str, *, now: datetime) -> Q:
         return failed
     if state == "not_issued":
         return ~never & ~failed & Q(status__in=[CertStatus.GENERATING, CertStatus.FAILED])
+    window = _ready_window_q(state, now=now)
+    if window is None:
+        raise ValueError(f"unknown expiry state {state!r}")
+    return READY_Q & window
+
+
+def _ready_window_q(state: str, *, now: datetime, field: str = "not_after") -> Q | None:
+    """The notAfter range (of ``field``: notAfter or an alias of it) of a ready certificate in
+    ``state`` at ``now``; None for a state that is not a ready certificate's."""
     if state == "expired":
-        return READY_Q & Q(not_after__lt=now)
+        return Q(**{f"{field}__lt": now})
     # Each window is (previous window's days, its own days] of days left; the first starts at
     # now itself (not expired yet) and ``days_over_90`` has no upper bound.
     lower: int | None = None
     for window, days in (*WINDOWS, ("days_over_90", None)):
         if state == window:
-            if lower is None:
-                in_window = Q(not_after__gte=now)
-            else:
-                in_window = Q(not_after__gte=days_left_edge(lower, now=now))
+            start = now if lower is None else days_left_edge(lower, now=now)
+            in_window = Q(**{f"{field}__gte": start})
             if days is not None:
-                in_window &= Q(not_after__lt=days_left_edge(days, now=now))
-            return READY_Q & in_window
+                in_window &= Q(**{f"{field}__lt": days_left_edge(days, now=now)})
+            return in_window
         lower = days
-    raise ValueError(f"unknown expiry state {state!r}")
+    return None
+
+
+# The stored ``status_rank`` (models.STATUS_RANK) of each state that does not depend on time;
+# every ready certificate (READY_Q) has rank 0.
+_STATE_RANKS = {"never": 7, "failed": 6, "not_issued": 5}
+
+
+def expiry_state_ranked_q(state: str, *, now: datetime, not_after: str = "not_after") -> Q:
+    """The same records as ``expiry_state_q(state)``, asked through the stored ``status_rank``
+    (and notAfter, or the alias ``not_after`` of it, for a ready certificate's window): the
+    columns of the status sort's index (``certrecord_acct_rank_name``)."""
+    if state in _STATE_RANKS:
+        return Q(status_rank=_STATE_RANKS[state])
+    window = _ready_window_q(state, now=now, field=not_after)
+    if window is None:
+        raise ValueError(f"unknown expiry state {state!r}")
+    return Q(status_rank=0) & window
 
 
 def expiry_filter_q(state: str, *, now: datetime) -> Q:

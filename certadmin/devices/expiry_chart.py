@@ -21,8 +21,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from certadmin.devices.expiry import expiry_unexpired_q
-from certadmin.devices.models import CertificateRecord
+from certadmin.devices.models import READY_Q, CertificateRecord
 from certadmin.web.fragments import KeptHtml
 
 # The SVG's coordinate system (viewBox); CSS scales it to the page's width. Two drawings of
@@ -178,8 +177,11 @@ def expiry_month_counts(
         datetime(month.year, month.month, 1, tzinfo=zone)
         for month in (_month_after(first_month, step) for step in range(1, months + 1))
     ]
-    # Ready and not expired yet, as the overview's states count them.
-    ready = records.order_by().filter(expiry_unexpired_q(now=now))
+    # Ready and not expired yet, as the overview's states count them: every month starts at or
+    # after ``now``, so each month's range alone says "not expired". No second lower bound on
+    # notAfter: SQLite would take ``now`` as the range's start and scan every month up to each
+    # one (24 ranges from now, 12 times the entries: half a second at 100,000 records).
+    ready = records.order_by().filter(READY_Q)
     if connection.vendor == "postgresql":
         # One range scan of the index, each notAfter placed in its month by width_bucket over
         # the sorted month starts (bucket i is [starts[i-1], starts[i])): half the time of a

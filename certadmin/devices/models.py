@@ -217,6 +217,25 @@ class CertificateRecord(models.Model):
                 condition=NOT_READY_Q & LISTED_Q,
                 name="certrecord_acct_unready_listed",
             ),
+            # The status sort (``selectors.StatusSortedRecords``): one state's records by name,
+            # a page deep in it skipped over this index alone (the key rides along).
+            models.Index(
+                fields=[
+                    "account",
+                    "product_key",
+                    "iot_instance_id",
+                    "status_rank",
+                    "device_name",
+                    "not_after",
+                    "removed_at",
+                    "id",
+                ],
+                # Only queries naming status_rank (so implying this) may use it: the counts of
+                # records not ready keep their own index (SQLite, without statistics, took this
+                # one for them when it was a full index).
+                condition=models.Q(status_rank__isnull=False),
+                name="certrecord_acct_rank_name",
+            ),
             # "Days left, most first" (notAfter DESC NULLS LAST) has its own indexes on
             # PostgreSQL (migration 0009_inventory_days_left_desc_indexes).
             models.Index(fields=["cert_sn"], name="certrecord_cert_sn"),

@@ -221,3 +221,26 @@ class PendingGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_key}/{self.device_name} since {self.since}"
+
+
+class FindingsVersion(models.Model):
+    """A random number that changes with every write to one product's findings (of one API
+    account and instance; all empty: the CA bundle's), in the same transaction as the write:
+    the fleet-health page's cached counts are keyed on it (``findings.counts_cache``)."""
+
+    account = models.CharField(max_length=32, blank=True, default="")
+    product_key = models.CharField(max_length=64, blank=True, default="")
+    iot_instance_id = models.CharField(max_length=128, blank=True, default="")
+    version = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "product_key", "iot_instance_id"],
+                name="unique_findings_version_per_product",
+            )
+        ]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.product_key}: {self.version}"

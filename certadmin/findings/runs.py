@@ -42,6 +42,7 @@ from certadmin.findings.checks.generation import GENERATING
 from certadmin.findings.checks.lint import certificate_lint, linter_version
 from certadmin.findings.models import OPEN_Q, Finding, LintResult, PendingGeneration
 from certadmin.findings.suppressions import suppressions_apply
+from certadmin.findings.versions import findings_changed
 
 logger = logging.getLogger(__name__)
 
@@ -478,6 +479,8 @@ class _Reconciler:
                     fields += ["previous_severity", "severity_changed_at"]
                 Finding.objects.bulk_update(rows, fields, batch_size=500)
             _findings_insert(new)
+            if gone or changed or new:
+                findings_changed(**self.scope.filter())
         summary.opened += len(new)
         summary.closed += len(gone)
         summary.changed += len(changed)
@@ -487,9 +490,12 @@ class _Reconciler:
     def finish(self) -> None:
         """Every open finding not opened now was seen again now; then the suppressions."""
         with transaction.atomic():
-            self.summary.refreshed += Finding.objects.filter(
+            refreshed = Finding.objects.filter(
                 OPEN_Q, **self.scope.filter(), last_seen__lt=self.now
             ).update(last_seen=self.now)
+            self.summary.refreshed += refreshed
+            if refreshed:
+                findings_changed(**self.scope.filter())
             if self.scope != BUNDLE_SCOPE:
                 suppressions_apply(**self.scope.filter(), now=self.now)
 

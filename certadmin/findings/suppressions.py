@@ -21,6 +21,7 @@ from certadmin.audit.models import AuditAction, AuditEvent, AuditOutcome
 from certadmin.audit.services import RequestContext, audit_record
 from certadmin.findings.codes import FINDING_CODES, NEVER_SUPPRESSED
 from certadmin.findings.models import OPEN_Q, Finding, Suppression
+from certadmin.findings.versions import findings_changed
 from certadmin.iot.identity import DeviceRef
 
 # The longest a suppression may last: it must come up again for a decision.
@@ -61,6 +62,7 @@ def suppressions_apply(
                 covered = covered.filter(subject=suppression.subject)
             # Ascending end dates: the latest one covering a finding is written last.
             covered.update(suppressed_until=suppression.ends_at)
+        findings_changed(**scope)
 
 
 def _device(suppression: Suppression) -> DeviceRef:

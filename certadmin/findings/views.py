@@ -17,11 +17,11 @@ from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import MANAGE_FLEET, VIEW_CERTIFICATES
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.findings.codes import finding_title
+from certadmin.findings.counts_cache import findings_counts_cached
 from certadmin.findings.csv_rows import FINDINGS_CSV_HEADER, findings_csv_rows
 from certadmin.findings.forms import FindingFilterForm, SuppressionForm
 from certadmin.findings.rows import finding_rows_html
 from certadmin.findings.selectors import (
-    findings_counts,
     findings_filtered,
     findings_visible,
     suppressions_visible,
@@ -40,18 +40,20 @@ FINDINGS_PAGE_SIZE = 50
 CSV_CHUNK = 2000
 
 
-def _filtered(request: HtmxHttpRequest, form: FindingFilterForm, now):
+def _filters(form: FindingFilterForm) -> dict:
     data = form.cleaned_data
     severity = SEVERITY_BY_NAME.get(data["severity"])
-    return findings_filtered(
-        findings_visible(user=request.user),
-        now=now,
-        account=data["account"],
-        product_key=data["product_key"],
-        code=data["code"],
-        severities=[severity] if severity else [],
-        state=data["state"],
-    )
+    return {
+        "account": data["account"],
+        "product_key": data["product_key"],
+        "code": data["code"],
+        "severities": [severity] if severity else [],
+        "state": data["state"],
+    }
+
+
+def _filtered(request: HtmxHttpRequest, form: FindingFilterForm, now):
+    return findings_filtered(findings_visible(user=request.user), now=now, **_filters(form))
 
 
 def _filter_form(request: HtmxHttpRequest) -> FindingFilterForm:
@@ -69,7 +71,11 @@ def fleet(request: HtmxHttpRequest) -> HttpResponse:
         return render(request, template, {"filter_form": form, "invalid": True}, status=400)
     now = timezone.now()
     findings = _filtered(request, form, now)
-    counts = findings_counts(findings)
+    counts = findings_counts_cached(
+        accounts=[account.name for account in accounts_for(user=request.user)],
+        now=now,
+        **_filters(form),
+    )
     # The counts cover exactly the findings listed: their sum is the list's total.
     paginator = CountedPaginator(
         findings, FINDINGS_PAGE_SIZE, count=sum(row["count"] for row in counts)

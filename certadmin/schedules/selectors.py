@@ -8,12 +8,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
-from certadmin.devices.models import LISTED_Q, CertificateRecord, ProductSync
+from certadmin.devices.models import CertificateRecord, ProductSync
 from certadmin.devices.selectors import (
     ProductCoverage,
     coverage_aggregates,
     product_recheck_days,
-    stale_counts,
+    stale_aggregate,
 )
 from certadmin.jobs.models import SyncMode
 from certadmin.schedules.models import ScheduleSource, SyncSchedule
@@ -88,16 +88,14 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
         (s.account, s.product_key, s.iot_instance_id): s
         for s in ProductSync.objects.filter(account__in=accounts)
     }
+    # Coverage and staleness in one pass over the coverage index (each had a pass of its own).
     freshness = {
         (row["account"], row["product_key"], row["iot_instance_id"]): row
         for row in CertificateRecord.objects.filter(account__in=accounts)
         .values("account", "product_key", "iot_instance_id")
-        .annotate(**coverage_aggregates())
+        .annotate(**coverage_aggregates(), stale=stale_aggregate(now=timezone.now()))
         .order_by()
     }
-    stale = stale_counts(
-        CertificateRecord.objects.filter(LISTED_Q, account__in=accounts), now=timezone.now()
-    )
     rows = []
     for key in sorted(set(schedules) | set(synced) | set(freshness)):
         fresh = freshness.get(key, {})
@@ -120,7 +118,7 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
                     last_listed=fresh.get("last_listed"),
                     recheck_days=product_recheck_days(account=key[0], product_key=key[1]),
                 ),
-                stale=stale.get(key, 0),
+                stale=fresh.get("stale", 0),
             )
         )
     return rows

@@ -5,6 +5,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from certadmin.devices.inventory import inventory_listing_store
@@ -193,6 +195,27 @@ def test_synced_product_is_listed_from_the_inventory_with_real_totals_and_number
     assert "Served from the inventory" in html
     assert 'hx-push-url="true"' in html
     assert dashboard_iot.request_log == [], "a synced product's list costs no API call"
+
+
+def test_the_unfiltered_lists_total_is_the_coverage_it_shows_without_counting_again(
+    large_synced_product, viewer, client_for
+):
+    CertificateRecord.objects.filter(device_name__in=["unit-0001", "unit-0002"]).update(
+        removed_at=timezone.now()
+    )
+    client = client_for(viewer)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/devices/?product_key={PRODUCT_KEY}&page=3", headers=HTMX_HEADERS)
+
+    html = page_text(response)
+    assert "128 devices" in html
+    assert "Coverage: 128 of 128 devices listed" in html
+    assert "unit-0130" in html
+    counts = [q["sql"] for q in queries.captured_queries if 'COUNT(*) AS "__count"' in q["sql"]]
+    assert counts == [], "the coverage's own count is the total"
+    # A filter counts what it selects.
+    filtered = page_text(client.get(f"/devices/?product_key={PRODUCT_KEY}&q=unit-00"))
+    assert "97 devices" in filtered
 
 
 def test_name_filter_of_a_synced_product_searches_every_device(

@@ -182,6 +182,27 @@ def test_each_product_shows_its_coverage_removed_devices_and_recheck_bound(viewe
     assert "removed" not in second
 
 
+def test_a_products_own_recheck_bound_decides_which_of_its_records_are_stale(
+    viewer_client, settings
+):
+    settings.SYNC_RECHECK_DAYS = 7
+    settings.SYNC_RECHECK_DAYS_PER_PRODUCT = {("default", "a1Bound0002"): 3}
+    now = timezone.now()
+    for product_key in ("a1Bound0001", "a1Bound0002"):
+        for number, age in enumerate([1, 5, 5, 9]):
+            CertificateRecord.objects.create(
+                account="default",
+                product_key=product_key,
+                device_name=f"dev-{number}",
+                last_checked=now - timedelta(days=age),
+            )
+    text = page_text(viewer_client.get(LIST))
+    first = text[text.index("a1Bound0001") : text.index("a1Bound0002")]
+    second = text[text.index("a1Bound0002") :]
+    assert "25 % (1/4)" in first  # past 7 days: the 9-day-old one
+    assert "75 % (3/4)" in second  # past its own 3 days: 5, 5 and 9 days old
+
+
 def test_products_of_an_account_the_person_may_not_use_are_not_listed(viewer_client, settings):
     from tests.support.iot_accounts import account_on
 

@@ -256,11 +256,17 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
             "product": product,
         }
         if product.synced and filter_form.is_valid():
+            shown = filter_form.cleaned_data
+            unfiltered = not any(shown[key] for key in ("state", "device", "node")) and not (
+                shown["q"].strip()
+            )
             context.update(
                 inventory_table(
                     filter_form,
                     table_url=reverse("devices:list"),
                     table_target="#device-list",
+                    # Every listed device: the coverage just counted them, no second count.
+                    total=product.coverage.listed if unfiltered and product.coverage else None,
                 ),
                 name_offer=name_lookup_offer(**offer_scope, name=filter_form.cleaned_data["q"]),
             )

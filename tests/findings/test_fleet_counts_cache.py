@@ -1,0 +1,130 @@
+"""The fleet-health page's counts, cached under the findings' versions (issue 24: 130,000 open
+findings counted again on every view, also after every inventory write): read from the cache
+while no finding changed, right at once after a run, a suppression or a finding written around
+them, and never another person's or filter's."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from certadmin.devices.inventory import inventory_changed
+from certadmin.findings.counts_cache import findings_counts_cached
+from certadmin.findings.models import Finding, FindingsVersion
+from certadmin.findings.suppressions import suppression_create
+from tests.findings.conftest import PRODUCT, days, leaf_expiring_in
+from tests.findings.test_suppressions import CONTEXT, REASON
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _counted(**filters) -> tuple[dict, int]:
+    """The counts for the default account (code -> count), and how many queries counted."""
+    with CaptureQueriesContext(connection) as queries:
+        rows = findings_counts_cached(accounts=["default"], now=timezone.now(), **filters)
+    counting = [q for q in queries.captured_queries if "COUNT(*)" in q["sql"]]
+    return {row["code"]: row["count"] for row in rows}, len(counting)
+
+
+def test_counts_come_from_the_cache_until_the_findings_change(store, run):
+    store(cert=leaf_expiring_in(days(-3)))
+    store(cert=leaf_expiring_in(days(-2)))
+    run()
+    assert FindingsVersion.objects.filter(product_key=PRODUCT).exists()
+    first, counted = _counted()
+    assert first["cert.expired"] == 2
+    assert counted == 1
+    again, counted = _counted()
+    assert (again, counted) == (first, 0)
+    # An inventory write changes no finding: still cached.
+    inventory_changed(account="default", product_key=PRODUCT, iot_instance_id="")
+    assert _counted() == (first, 0)
+    # A run that opens a finding: counted again, and right.
+    store(cert=leaf_expiring_in(days(-1)))
+    run()
+    after, counted = _counted()
+    assert after["cert.expired"] == 3
+    assert counted == 1
+
+
+def test_a_run_that_closes_findings_shows_at_once(store, run):
+    record = store(cert=leaf_expiring_in(days(-3)))
+    run()
+    assert _counted()[0]["cert.expired"] == 1
+    record.delete()  # gone from the inventory: the run closes its findings
+    inventory_changed(account="default", product_key=PRODUCT, iot_instance_id="")
+    run()
+    assert "cert.expired" not in _counted()[0]
+
+
+def test_a_suppression_moves_findings_out_of_the_open_counts_at_once(store, run, fleet_manager):
+    store(device_status="DISABLE")
+    run()
+    assert _counted()[0]["cert.valid_device_inactive"] == 1
+    assert _counted(state="suppressed")[0] == {}
+    suppression_create(
+        actor=fleet_manager,
+        code="cert.valid_device_inactive",
+        account="default",
+        product_key=PRODUCT,
+        iot_instance_id="",
+        device_name="",
+        subject="",
+        reason=REASON,
+        ends_at=timezone.now() + days(30),
+        context=CONTEXT,
+    )
+    assert "cert.valid_device_inactive" not in _counted()[0]
+    assert _counted(state="suppressed")[0] == {"cert.valid_device_inactive": 1}
+
+
+def test_a_finding_written_around_the_runs_changes_the_key(store, run):
+    store(cert=leaf_expiring_in(days(-3)))
+    run()
+    assert _counted()[0]["cert.expired"] == 1
+    template = Finding.objects.get(code="cert.expired")
+    template.pk = None
+    template.device_name = "loaded-in-bulk"
+    template.save()
+    assert _counted()[0]["cert.expired"] == 2
+
+
+def test_without_any_version_nothing_is_cached(store):
+    Finding.objects.create(
+        code="cert.expired",
+        severity=50,
+        account="default",
+        product_key=PRODUCT,
+        device_name="dev-bulk",
+        first_seen=timezone.now(),
+        last_seen=timezone.now(),
+    )
+    assert _counted() == ({"cert.expired": 1}, 1)
+    assert _counted() == ({"cert.expired": 1}, 1)
+
+
+def test_the_page_shows_the_cached_counts_of_the_persons_own_filters(store, run, viewer_client):
+    store(cert=leaf_expiring_in(days(-3)))
+    store(device_status="DISABLE")
+    run()
+    fleet = reverse("findings:fleet")
+
+    def codes(**query) -> dict:
+        response = viewer_client.get(fleet, query)
+        return {row["code"]: row["count"] for row in response.context["counts"]}
+
+    both = codes()
+    assert both["cert.expired"] == 1
+    assert both["cert.valid_device_inactive"] == 1
+    assert set(codes(code="cert.expired")) == {"cert.expired"}
+    # The wider view again (now from the cache) still has both.
+    assert codes() == both
