@@ -32,6 +32,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
@@ -115,8 +116,7 @@ def _batches_pipelined(export: TrailExport, *, first_batch: list[tuple]) -> Iter
     # The next batch's query goes to the server before this batch is handed on (psycopg's
     # pipeline mode), so PostgreSQL reads and formats it while this one is written as CSV: a
     # third of the time went waiting for each batch in turn. The same statements and rows as
-    # ``_batch``; Django's loaders are the connection's, and none of these columns has a
-    # converter.
+    # ``_batch`` (Django's loaders are the connection's).
     import psycopg
 
     connection.ensure_connection()
@@ -124,8 +124,10 @@ def _batches_pipelined(export: TrailExport, *, first_batch: list[tuple]) -> Iter
     batch = first_batch
     with raw.pipeline(), psycopg.Cursor(raw) as cursor:
         while len(batch) == EXPORT_BATCH:
-            query = _batch_query(events_before(export.events, before_id=batch[-1][_ID]))
-            cursor.execute(*query.query.sql_with_params())
+            statement = _batch_statement(events_before(export.events, before_id=batch[-1][_ID]))
+            if statement is None:
+                break
+            cursor.execute(*statement)
             yield batch
             batch = cursor.fetchall()
     if batch:
@@ -137,17 +139,29 @@ def export_first_batch(export: TrailExport) -> list[tuple]:
 
 
 def _batch(events: QuerySet[AuditEvent]) -> list[tuple]:
-    return list(_batch_query(events))
+    # The statement values_list would run, on a plain cursor: values_list fetches 100 rows at a
+    # time and copies each row into a new tuple, a fifth of reading a batch on SQLite.
+    statement = _batch_statement(events)
+    if statement is None:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+        return cursor.fetchall()
 
 
-def _batch_query(events: QuerySet[AuditEvent]) -> QuerySet:
+def _batch_statement(events: QuerySet[AuditEvent]) -> tuple[str, tuple] | None:
+    """The SQL and parameters reading one batch of ``events`` as ``EXPORT_FIELDS`` tuples; None
+    when it can match no row. None of these columns has a converter in Django."""
     # Times as text written out by the database where it can (no datetime made per row by the
     # driver and Django): made local below.
     fields = [
         (utc_time_text(name) or name) if n in _TIMES else name
         for n, name in enumerate(EXPORT_FIELDS)
     ]
-    return events.values_list(*fields)[:EXPORT_BATCH]
+    try:
+        return events.values_list(*fields)[:EXPORT_BATCH].query.sql_with_params()
+    except EmptyResultSet:
+        return None
 
 
 # Each redactable text's column and the column naming the event that redacted it.
