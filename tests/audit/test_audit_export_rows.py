@@ -4,6 +4,7 @@ model instance per row (the former way) gave."""
 import csv
 import io
 import random
+import threading
 import zipfile
 
 import pytest
@@ -102,3 +103,36 @@ def test_generated_tricky_rows_are_exported_as_one_model_instance_per_row_gives(
         events = list(AuditEvent.objects.order_by("-id"))[1:]
         assert len(events) == 36
         assert exported == _reference_csv(events)
+
+
+def _export_threads() -> list[threading.Thread]:
+    return [
+        thread for thread in threading.enumerate() if thread.name.startswith("certadmin-export")
+    ]
+
+
+def test_an_export_cut_short_leaves_no_thread_or_query_in_flight(auditor):
+    """As when the browser goes away: the archive's generator is closed part-way, while one
+    batch is being deflated and (on PostgreSQL) the next one read."""
+    for _ in range(12):  # a reason that does not compress: each batch gives bytes at once
+        make_event(reason=random.Random(_).randbytes(20_000).hex())
+    events = AuditEvent.objects.order_by("-id")
+    export = audit_exports.TrailExport(
+        events=events,
+        filters={},
+        exported_by="auditor",
+        exported_at=timezone.now(),
+        head_id=events[0].pk,
+        head_hash=events[0].entry_hash,
+        export_event_id=events[0].pk,
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit_exports, "EXPORT_BATCH", 2)
+        stream = audit_exports.export_zip_stream(
+            export, first_batch=audit_exports.export_first_batch(export)
+        )
+        assert next(stream)
+        assert next(stream)
+        stream.close()
+    assert _export_threads() == []
+    assert AuditEvent.objects.count() == 12  # the connection is free for the next statement
