@@ -105,6 +105,29 @@ def test_generated_tricky_rows_are_exported_as_one_model_instance_per_row_gives(
         assert exported == _reference_csv(events)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "device_name=sor-0&action=key_reveal&outcome=refused",
+        f"user=auditor&date_from={timezone.now():%Y-%m-%d}&outcome=success",
+    ],
+)
+def test_filtered_exports_in_small_batches_hold_what_the_filters_match(
+    auditor, client_for, monkeypatch, query
+):
+    monkeypatch.setattr(audit_exports, "EXPORT_BATCH", 2)
+    for n in range(9):
+        make_event(actor=auditor if n % 2 else None, device_name=f"sensor-{n:02d}")
+        make_event(outcome=AuditOutcome.REFUSED, device_name=f"sensor-{n:02d}")
+    client = client_for(auditor)
+    expected = client.get(reverse("audit:events") + "?" + query).context["events"]
+    content = client.get(reverse("audit:export") + "?" + query).getvalue()
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        rows = list(csv.reader(io.StringIO(archive.read("events.csv").decode(), newline="")))
+    assert [int(row[0]) for row in rows[1:]] == [event.pk for event in expected]
+    assert len(rows) >= 5  # two full batches at least
+
+
 def _export_threads() -> list[threading.Thread]:
     return [
         thread for thread in threading.enumerate() if thread.name.startswith("certadmin-export")
