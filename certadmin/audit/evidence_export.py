@@ -49,8 +49,8 @@ EVENTS_NAME = "events.csv"
 MANIFEST_NAME = "manifest.json"
 MEMBERS = (EVENTS_NAME, MANIFEST_NAME)
 SIGNATURE_FIELD = "ed25519_signature"
-# Rows per query and per CSV chunk. With the next batch read and the last one deflated while
-# one is written, three are in memory at once: 2,500 keeps the export near 20 MiB (5,000: 35).
+# Rows per query and per CSV chunk. While one batch is written, the last one's bytes are being
+# deflated and (PostgreSQL) the next one read: 2,500 rows keep the export near 20 MiB (5,000: 35).
 EXPORT_BATCH = 2500
 EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
 # An export signature is never a row hash, nor a checkpoint's signature.
