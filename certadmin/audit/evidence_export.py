@@ -26,11 +26,14 @@ import json
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import DateTimeField, QuerySet
 from django.utils import timezone
 
@@ -46,7 +49,9 @@ EVENTS_NAME = "events.csv"
 MANIFEST_NAME = "manifest.json"
 MEMBERS = (EVENTS_NAME, MANIFEST_NAME)
 SIGNATURE_FIELD = "ed25519_signature"
-EXPORT_BATCH = 5000  # rows per query and per CSV chunk
+# Rows per query and per CSV chunk. While one batch is written, the last one's bytes are being
+# deflated and (PostgreSQL) the next one read: 2,500 rows keep the export near 20 MiB (5,000: 35).
+EXPORT_BATCH = 2500
 EXPORT_FIELDS = ["id", *(field.name for field in AuditEvent._meta.fields if field.name != "id")]
 # An export signature is never a row hash, nor a checkpoint's signature.
 _DOMAIN = b"certadmin audit export v2\n"
@@ -98,6 +103,9 @@ _TIMES = [
 def export_batches(export: TrailExport, *, first_batch: list[tuple]) -> Iterator[list[tuple]]:
     """The events as ``EXPORT_FIELDS`` tuples, newest first, in keyset batches (no cursor held
     between batches, no model instance per row)."""
+    if connection.vendor == "postgresql" and len(first_batch) == EXPORT_BATCH:
+        yield from _batches_pipelined(export, first_batch=first_batch)
+        return
     batch = first_batch
     while batch:
         yield batch
@@ -106,18 +114,55 @@ def export_batches(export: TrailExport, *, first_batch: list[tuple]) -> Iterator
         batch = _batch(events_before(export.events, before_id=batch[-1][_ID]))
 
 
+def _batches_pipelined(export: TrailExport, *, first_batch: list[tuple]) -> Iterator[list[tuple]]:
+    # The next batch's query goes to the server before this batch is handed on (psycopg's
+    # pipeline mode), so PostgreSQL reads and formats it while this one is written as CSV: a
+    # third of the time went waiting for each batch in turn. The same statements, parameter
+    # binding and rows as ``_batch``: the cursor class and loaders are those Django gave the
+    # connection.
+    connection.ensure_connection()
+    raw = connection.connection
+    batch = first_batch
+    with raw.pipeline(), raw.cursor() as cursor:
+        while len(batch) == EXPORT_BATCH:
+            statement = _batch_statement(events_before(export.events, before_id=batch[-1][_ID]))
+            if statement is None:
+                break
+            cursor.execute(*statement)
+            yield batch
+            batch = cursor.fetchall()
+    if batch:
+        yield batch
+
+
 def export_first_batch(export: TrailExport) -> list[tuple]:
     return _batch(export.events)
 
 
 def _batch(events: QuerySet[AuditEvent]) -> list[tuple]:
+    # The statement values_list would run, on a plain cursor: values_list fetches 100 rows at a
+    # time and copies each row into a new tuple, a fifth of reading a batch on SQLite.
+    statement = _batch_statement(events)
+    if statement is None:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+        return cursor.fetchall()
+
+
+def _batch_statement(events: QuerySet[AuditEvent]) -> tuple[str, tuple] | None:
+    """The SQL and parameters reading one batch of ``events`` as ``EXPORT_FIELDS`` tuples; None
+    when it can match no row. None of these columns has a converter in Django."""
     # Times as text written out by the database where it can (no datetime made per row by the
     # driver and Django): made local below.
     fields = [
         (utc_time_text(name) or name) if n in _TIMES else name
         for n, name in enumerate(EXPORT_FIELDS)
     ]
-    return list(events.values_list(*fields)[:EXPORT_BATCH])
+    try:
+        return events.values_list(*fields)[:EXPORT_BATCH].query.sql_with_params()
+    except EmptyResultSet:
+        return None
 
 
 # Each redactable text's column and the column naming the event that redacted it.
@@ -227,26 +272,47 @@ def export_zip_stream(export: TrailExport, *, first_batch: list[tuple]) -> Itera
     # for a file about 15 % smaller.
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         with archive.open(EVENTS_NAME, "w", force_zip64=True) as member:
-            header = io.StringIO()
-            csv.writer(header).writerow(EXPORT_FIELDS)
-            pending = header.getvalue()
-            local_time = LocalTimes(timezone.get_current_timezone())
-            for batch in export_batches(export, first_batch=first_batch):
-                rows += len(batch)
-                data = (pending + _csv_text(batch, local_time=local_time)).encode()
-                pending = ""
+
+            def member_write(data: bytes) -> None:
                 member.write(data)
                 digest.update(data)
-                size += len(data)
-                yield sink.take()
-            if pending:  # no events: the header line alone
-                data = pending.encode()
-                member.write(data)
-                digest.update(data)
-                size += len(data)
+
+            # Deflate, its CRC and the SHA-256 run in a thread of their own while the next
+            # batch is read and written as CSV: zlib and hashlib let go of the GIL on large
+            # buffers, so the two overlap (a fifth to a third of the export's time). One batch
+            # at a time, in order; the thread is done before the member is closed.
+            with ThreadPoolExecutor(1, thread_name_prefix="certadmin-export") as deflater:
+                header = io.StringIO()
+                csv.writer(header).writerow(EXPORT_FIELDS)
+                data = header.getvalue()
+                writing = None
+                local_time = LocalTimes(timezone.get_current_timezone())
+                for batch in export_batches(export, first_batch=first_batch):
+                    rows += len(batch)
+                    data = (data + _csv_text(batch, local_time=local_time)).encode()
+                    chunk = _written(writing, sink)
+                    writing = deflater.submit(member_write, data)
+                    size += len(data)
+                    data = ""
+                    if chunk:
+                        yield chunk
+                if data:  # no events: the header line alone
+                    data = data.encode()
+                    member_write(data)
+                    size += len(data)
+                elif writing is not None:
+                    writing.result()  # its bytes stay in the sink for the last chunk
         manifest = export_manifest(export, rows=rows, csv_sha256=digest.hexdigest(), size=size)
         archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     yield sink.take()
+
+
+def _written(writing: Future | None, sink: _Sink) -> bytes:
+    """What the sink holds once ``writing`` is done (its error raised)."""
+    if writing is None:
+        return b""
+    writing.result()
+    return sink.take()
 
 
 def export_manifest(
