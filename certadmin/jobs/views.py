@@ -26,13 +26,14 @@ from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind, JobState
-from certadmin.jobs.progress import job_progress, job_waiting_text
+from certadmin.jobs.progress import job_progress, job_waiting_texts
 from certadmin.jobs.rows import job_rows_html
 from certadmin.jobs.selectors import (
     job_items,
     job_products,
     job_results,
     job_results_count,
+    jobs_listed,
     jobs_visible,
 )
 from certadmin.jobs.services import (
@@ -70,12 +71,12 @@ def _visible_job(request: HtmxHttpRequest, job_id: int) -> Job:
 def _list_context(request: HtmxHttpRequest, form: ProductSyncForm) -> dict:
     # The person's own jobs first; other people's (and the command line's) on the products they
     # may see apart, so nobody mistakes them for their own.
-    visible = jobs_visible(user=request.user)
-    jobs = list(visible.filter(owner=request.user)[:JOBS_LISTED])
-    other_jobs = list(visible.exclude(owner=request.user)[:JOBS_LISTED])
+    jobs = jobs_listed(user=request.user, own=True, limit=JOBS_LISTED)
+    other_jobs = jobs_listed(user=request.user, own=False, limit=JOBS_LISTED)
     # A waiting job says what it waits for beside its state.
-    for job in (*jobs, *other_jobs):
-        job.waiting_text = job_waiting_text(job=job, viewer=request.user)
+    listed = (*jobs, *other_jobs)
+    for job, text in zip(listed, job_waiting_texts(jobs=listed, viewer=request.user), strict=True):
+        job.waiting_text = text
     return {
         "jobs": jobs,
         "other_jobs": other_jobs,
