@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
@@ -48,17 +48,39 @@ _LISTED_FIELDS = (
     "admitted_at",
     "started_at",
     "finished_at",
-    "owner__username",
+    "owner",
 )
 
 
-def jobs_listed(*, user, own: bool, limit: int) -> list[Job]:
+def jobs_listed(
+    *, user, own: bool, limit: int, before: int | None = None
+) -> tuple[list[Job], int | None]:
     """The newest ``limit`` of ``jobs_visible`` that ``user`` started (``own``) or that others
-    (or the command line) started, with the columns the jobs list shows and their owners'
-    names, in one query."""
-    visible = jobs_visible(user=user).only(*_LISTED_FIELDS)
+    (or the command line) started, older than job ``before`` when given, with the columns the
+    jobs list shows and their owners' names, in one query; and the id to ask for the next
+    (older) ones with, None when there are none. A job's ``owner`` carries only its id and
+    name, one object per person (a list names a few people, and building a user per row cost
+    as much as its job)."""
+    person = Job.owner.field.related_model
+    visible = jobs_visible(user=user).select_related(None).only(*_LISTED_FIELDS)
     jobs = visible.filter(owner=user) if own else visible.exclude(owner=user)
-    return list(jobs[:limit])
+    if before is not None:
+        # After job ``before`` in the list's order (newest first, then the higher id).
+        anchor = Subquery(Job.objects.filter(pk=before).values("created_at")[:1])
+        jobs = jobs.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=before))
+    jobs = list(jobs.annotate(owner_name=F(f"owner__{person.USERNAME_FIELD}"))[: limit + 1])
+    older = jobs[limit - 1].pk if len(jobs) > limit else None
+    del jobs[limit:]
+    owners = {}
+    for job in jobs:
+        if job.owner_id is not None:
+            owner = owners.get(job.owner_id)
+            if owner is None:
+                owner = owners[job.owner_id] = person(
+                    pk=job.owner_id, **{person.USERNAME_FIELD: job.owner_name}
+                )
+            job.owner = owner
+    return jobs, older
 
 
 def product_sync_running(

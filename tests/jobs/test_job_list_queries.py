@@ -1,8 +1,10 @@
-"""The jobs list at 200 jobs (issue 24): the columns it shows and their owners' names in one
-query per section, the queue read once for every waiting job, and rows exactly as the page
-wrote them when it loaded whole jobs and asked the queue once per waiting job."""
+"""The jobs list with hundreds of jobs (issue 24): the columns it shows and their owners' names
+in one query per section, the queue read once for every waiting job, rows exactly as the page
+wrote them when it loaded whole jobs and asked the queue once per waiting job, and each
+section's pages."""
 
 import itertools
+import re
 from datetime import timedelta
 
 import pytest
@@ -124,7 +126,7 @@ def test_jobs_list_reads_the_same_few_queries_at_20_and_at_200_jobs(
     # Two lists, the short jobs on the workers, the first long ones and how many there are,
     # and every listed owner's admitted jobs at once: none per row.
     assert len(many) == len(few) <= 6
-    listing = [sql for sql in many if f"LIMIT {JOBS_LISTED}" in sql]
+    listing = [sql for sql in many if f"LIMIT {JOBS_LISTED + 1}" in sql]
     assert len(listing) == 2
     for sql in listing:
         # Only what the page shows: no tokens, user agents or addresses of 200 jobs.
@@ -159,3 +161,48 @@ def test_jobs_list_rows_are_written_as_before(client_for, viewer, people, settin
     assert " running command-line jobs to end" in page
     assert "Waiting for a free worker: 1 other short job is running." in page
     assert "Waiting for a free sync worker: the sync of a1Holding1 and 2 other long jobs" in page
+
+
+def _listed_ids(rows_html: str) -> list[int]:
+    return [int(number) for number in re.findall(r">#(\d+)</a>", rows_html)]
+
+
+def test_each_section_pages_through_every_job_once_newest_first(client_for, viewer, people):
+    _fill(500, people)
+    # Jobs started in the same instant are still paged by their ids.
+    Job.objects.filter(pk__in=Job.objects.order_by("pk").values("pk")[100:200]).update(
+        created_at=timezone.now()
+    )
+    client = client_for(viewer)
+    expected = list(
+        Job.objects.filter(owner=viewer).order_by("-created_at", "-pk").values_list("pk", flat=True)
+    )
+    others_first = None
+    seen, url = [], reverse("jobs:list")
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        seen += _listed_ids(response.context["jobs_rows"])
+        # The other section stays on its first page while this one pages.
+        others = _listed_ids(response.context["other_jobs_rows"])
+        assert others == (others_first := others_first or others)
+        page = response.content.decode()
+        pager = re.search(r'aria-label="Pages of your jobs">(.*?)</nav>', page, re.DOTALL)
+        older = re.search(r'<a href="([^"]*)" rel="next">Older jobs</a>', pager.group(1))
+        url = reverse("jobs:list") + older.group(1).replace("&amp;", "&") if older else None
+    assert seen == expected
+    assert len(expected) > 2 * JOBS_LISTED
+    assert "Newest jobs" in page
+    # The other section pages the same way, under its own parameter.
+    first = client.get(reverse("jobs:list")).content.decode()
+    assert f'href="?others_before={others_first[-1]}" rel="next">Older jobs</a>' in first
+
+
+def test_an_unreadable_page_shows_the_newest_jobs(client_for, viewer, people):
+    _fill(120, people)
+    client = client_for(viewer)
+    newest = client.get(reverse("jobs:list")).context["jobs_rows"]
+    for query in ("?before=abc", "?before=-4", "?others_before=x&before=0"):
+        response = client.get(reverse("jobs:list") + query)
+        assert response.status_code == 200
+        assert response.context["jobs_rows"] == newest
