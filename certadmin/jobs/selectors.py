@@ -37,7 +37,7 @@ def jobs_visible(*, user) -> QuerySet[Job]:
 
 
 # What the jobs list shows of a job (``jobs.rows``) and what its waiting text reads
-# (``job_waiting_texts``): a list of 200 jobs loaded every column, tokens and user agents too.
+# (``job_waiting_texts``): the list loaded every column of its jobs, tokens and user agents too.
 _LISTED_FIELDS = (
     "kind",
     "state",
@@ -65,8 +65,9 @@ def jobs_listed(
     visible = jobs_visible(user=user).select_related(None).only(*_LISTED_FIELDS)
     jobs = visible.filter(owner=user) if own else visible.exclude(owner=user)
     if before is not None:
-        # After job ``before`` in the list's order (newest first, then the higher id).
-        anchor = Subquery(Job.objects.filter(pk=before).values("created_at")[:1])
+        # After job ``before`` in the list's order (newest first, then the higher id); a job the
+        # person may not see places nothing (and the page is empty).
+        anchor = Subquery(visible.filter(pk=before).values("created_at")[:1])
         jobs = jobs.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=before))
     jobs = list(jobs.annotate(owner_name=F(f"owner__{person.USERNAME_FIELD}"))[: limit + 1])
     older = jobs[limit - 1].pk if len(jobs) > limit else None

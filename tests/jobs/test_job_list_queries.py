@@ -206,3 +206,17 @@ def test_an_unreadable_page_shows_the_newest_jobs(client_for, viewer, people):
         response = client.get(reverse("jobs:list") + query)
         assert response.status_code == 200
         assert response.context["jobs_rows"] == newest
+
+
+def test_a_page_after_a_job_the_person_may_not_see_lists_nothing(
+    client_for, viewer, people, make_user
+):
+    _fill(40, people)
+    hidden = Job.objects.create(
+        kind=JobKind.BATCH_LOOKUP, owner=make_user(None), total=1, account="not-configured"
+    )
+    assert not jobs_visible(user=viewer).filter(pk=hidden.pk).exists()
+    response = client_for(viewer).get(reverse("jobs:list") + f"?before={hidden.pk}")
+    assert response.status_code == 200
+    assert response.context["jobs"] == []
+    assert "Newest jobs" in response.content.decode()
