@@ -312,8 +312,11 @@ IOT_RATE_LIMIT_DIR = Path(_env("CERTADMIN_RATE_LIMIT_DIR") or VAR_DIR / "ratelim
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "certadmin.accounts.backends.CachedPermissionsBackend",
 ]
+# Each person's permissions kept in the cache between requests (certadmin/accounts/backends.py):
+# only when every process shares the cache, so that a permission taken away is gone everywhere.
+PERMISSIONS_CACHED = bool(REDIS_URL)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

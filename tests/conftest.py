@@ -108,6 +108,15 @@ def _custody_counts_forgotten():
     custody_counts_forget()
 
 
+@pytest.fixture(autouse=True)
+def _permissions_forgotten():
+    """Every test reads permissions anew (when they are kept in the cache, ``PERMISSIONS_CACHED``):
+    they are kept per user id, and the next test may get the same user ids."""
+    from certadmin.accounts.backends import permissions_forget
+
+    permissions_forget()
+
+
 def _start() -> RunningEmulator:
     return start_emulator(
         access_key_id=settings.DEMO_ACCESS_KEY_ID,

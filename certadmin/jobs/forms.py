@@ -16,6 +16,14 @@ from certadmin.devices.forms import ScopeForm
 from certadmin.jobs.models import SyncMode
 
 
+class JobListPagesForm(forms.Form):
+    """Which page of each section of the jobs list: the jobs started before the one named
+    (the newest when left out)."""
+
+    before = forms.IntegerField(required=False, min_value=1)
+    others_before = forms.IntegerField(required=False, min_value=1)
+
+
 class ProductSyncForm(ScopeForm):
     """Which product to sync: ProductKey (+ IotInstanceId for enterprise instances), and how
     much of it (``SyncMode``)."""

@@ -4,6 +4,7 @@ waits for: the person's other running jobs, a free sync worker (naming the long 
 it), or any worker at all."""
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.utils.translation import ngettext
 from certadmin.jobs.models import Job, JobKind, JobState
 from certadmin.jobs.selectors import (
     job_is_long,
-    jobs_admitted_count,
+    jobs_admitted_counts,
     jobs_holding_workers,
     jobs_running,
 )
@@ -56,14 +57,63 @@ def job_progress(*, job: Job, viewer=None) -> JobProgress:
     )
 
 
+class _Queue:
+    """What the waiting texts read of the queue, each asked once and kept for one page: the
+    jobs that hold the workers, and the owners' admitted jobs. (The jobs a worker holds are
+    running or being cancelled, never the queued job a text is about.)"""
+
+    def __init__(self, *, owners=()) -> None:
+        self._owners = owners
+        self._short_busy: int | None = None
+        self._long: tuple[list[Job], int] | None = None
+        self._admitted: dict[int | None, int] = {}
+        self._counted: set[int | None] = set()
+
+    def short_busy(self) -> int:
+        if self._short_busy is None:
+            self._short_busy = jobs_holding_workers(long=False).count()
+        return self._short_busy
+
+    def long_holding(self) -> tuple[list[Job], int]:
+        """The first two long jobs holding the sync workers, and how many hold them."""
+        if self._long is None:
+            holding = list(jobs_holding_workers(long=True)[:2])
+            count = len(holding)
+            if count > 1:
+                count = jobs_holding_workers(long=True).count()
+            self._long = (holding, count)
+        return self._long
+
+    def admitted(self, owner) -> int:
+        owner_id = getattr(owner, "pk", None)
+        if owner_id not in self._counted:
+            # The page's owners counted together the first time one of them is asked about.
+            owners = {*self._owners, owner}
+            self._admitted |= jobs_admitted_counts(owners=owners)
+            self._counted |= {getattr(each, "pk", None) for each in owners}
+            self._owners = ()
+        return self._admitted.get(owner_id, 0)
+
+
 def job_waiting_text(*, job: Job, viewer=None) -> str:
     """What a queued job waits for, in words ("" for a job that is not waiting)."""
+    return _waiting_text(job, viewer, _Queue())
+
+
+def job_waiting_texts(*, jobs: Sequence[Job], viewer=None) -> list[str]:
+    """``job_waiting_text`` of each of ``jobs``, in order, with the queue read once for all of
+    them (a list of 200 jobs asked it again for every queued one)."""
+    queue = _Queue(owners={job.owner for job in jobs if job.state == JobState.QUEUED})
+    return [_waiting_text(job, viewer, queue) for job in jobs]
+
+
+def _waiting_text(job: Job, viewer, queue: _Queue) -> str:
     if job.state != JobState.QUEUED:
         return ""
     if job.admitted_at is None:
-        return _per_person_text(job, viewer)
+        return _per_person_text(job, viewer, queue.admitted(job.owner))
     if job.kind == JobKind.CHAIN_VERIFY or not job_is_long(kind=job.kind, total=job.total):
-        busy = jobs_holding_workers(long=False, exclude=job.pk).count()
+        busy = queue.short_busy()
         if busy:
             return ngettext(
                 "Waiting for a free worker: %(count)d other short job is running.",
@@ -71,7 +121,7 @@ def job_waiting_text(*, job: Job, viewer=None) -> str:
                 busy,
             ) % {"count": busy}
         return _("Waiting for a worker to pick the job up.")
-    holding = list(jobs_holding_workers(long=True, exclude=job.pk)[:2])
+    holding, holding_count = queue.long_holding()
     if not holding:
         return _("Waiting for a worker to pick the job up.")
     first = holding[0]
@@ -80,7 +130,7 @@ def job_waiting_text(*, job: Job, viewer=None) -> str:
     else:
         what = _("batch lookup #%(number)d") % {"number": first.pk}
     if len(holding) > 1:
-        others = jobs_holding_workers(long=True, exclude=job.pk).count() - 1
+        others = holding_count - 1
         return ngettext(
             "Waiting for a free sync worker: %(job)s and %(count)d other long job are running.",
             "Waiting for a free sync worker: %(job)s and %(count)d other long jobs are running.",
@@ -96,9 +146,8 @@ def job_waiting_text(*, job: Job, viewer=None) -> str:
     }
 
 
-def _per_person_text(job: Job, viewer) -> str:
+def _per_person_text(job: Job, viewer, count: int) -> str:
     # The jobs of the owner that hold their places (``jobs_admit``).
-    count = jobs_admitted_count(owner=job.owner)
     if count < settings.JOBS_PER_PERSON:
         # A place is free: the job is being admitted.
         return _("Waiting for a worker to pick the job up.")

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
@@ -34,6 +34,54 @@ def jobs_visible(*, user) -> QuerySet[Job]:
         return jobs.filter(owner=user)
     accounts = [account.name for account in accounts_for(user=user)]
     return jobs.filter(Q(owner=user) | Q(account__in=accounts))
+
+
+# What the jobs list shows of a job (``jobs.rows``) and what its waiting text reads
+# (``job_waiting_texts``): the list loaded every column of its jobs, tokens and user agents too.
+_LISTED_FIELDS = (
+    "kind",
+    "state",
+    "product_key",
+    "total",
+    "done",
+    "failed",
+    "admitted_at",
+    "started_at",
+    "finished_at",
+    "owner",
+)
+
+
+def jobs_listed(
+    *, user, own: bool, limit: int, before: int | None = None
+) -> tuple[list[Job], int | None]:
+    """The newest ``limit`` of ``jobs_visible`` that ``user`` started (``own``) or that others
+    (or the command line) started, older than job ``before`` when given, with the columns the
+    jobs list shows and their owners' names, in one query; and the id to ask for the next
+    (older) ones with, None when there are none. A job's ``owner`` carries only its id and
+    name, one object per person (a list names a few people, and building a user per row cost
+    as much as its job)."""
+    person = Job.owner.field.related_model
+    visible = jobs_visible(user=user).select_related(None).only(*_LISTED_FIELDS)
+    jobs = visible.filter(owner=user) if own else visible.exclude(owner=user)
+    if before is not None:
+        # After job ``before`` in the list's order (newest first, then the higher id); a job the
+        # person may not see places nothing (and the page is empty).
+        anchor = Subquery(visible.filter(pk=before).values("created_at")[:1])
+        jobs = jobs.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=before))
+    jobs = list(jobs.annotate(owner_name=F(f"owner__{person.USERNAME_FIELD}"))[: limit + 1])
+    older = jobs[limit - 1].pk if len(jobs) > limit else None
+    del jobs[limit:]
+    owners = {}
+    for job in jobs:
+        if job.owner_id is not None:
+            owner = owners.get(job.owner_id)
+            if owner is None:
+                owner = owners[job.owner_id] = person(
+                    pk=job.owner_id, **{person.USERNAME_FIELD: job.owner_name}
+                )
+            job.owner = owner
+    return jobs, older
 
 
 def product_sync_running(
@@ -93,14 +141,13 @@ def _long_q() -> Q:
     )
 
 
-def jobs_holding_workers(*, long: bool, exclude: int | None = None) -> QuerySet[Job]:
+def jobs_holding_workers(*, long: bool) -> QuerySet[Job]:
     """The device jobs a worker is on now (running or being cancelled), long ones (what the
     sync workers are busy with) or short ones, the longest-running first."""
     kind = _long_q() if long else Q(kind__in=DEVICE_KINDS) & ~_long_q()
     return (
         Job.objects.select_related("owner")
         .filter(kind, state__in=(JobState.RUNNING, JobState.CANCELLING))
-        .exclude(pk=exclude)
         .order_by("started_at", "pk")
     )
 
@@ -115,6 +162,24 @@ def jobs_admitted_count(*, owner) -> int:
         .order_by()
         .count()
     )
+
+
+def jobs_admitted_counts(*, owners: Collection) -> dict[int | None, int]:
+    """``jobs_admitted_count`` of each of ``owners`` (users, or None for the command line), by
+    their id, in one query; an owner without such jobs is left out (zero)."""
+    ids = {getattr(owner, "pk", None) for owner in owners}
+    who = Q(owner__in=[pk for pk in ids if pk is not None])
+    if None in ids:
+        who |= Q(owner__isnull=True)
+    rows = (
+        Job.objects.filter(
+            who, kind__in=DEVICE_KINDS, state__in=ACTIVE_STATES, admitted_at__isnull=False
+        )
+        .order_by()
+        .values_list("owner")
+        .annotate(count=Count("pk"))
+    )
+    return dict(rows)
 
 
 def jobs_running(*, account: str) -> int:

@@ -24,15 +24,16 @@ from certadmin.certs.details import expiry_days_left
 from certadmin.devices.expiry import expiry_state_label, expiry_state_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
-from certadmin.jobs.forms import BatchLookupForm, ProductSyncForm
+from certadmin.jobs.forms import BatchLookupForm, JobListPagesForm, ProductSyncForm
 from certadmin.jobs.models import ItemState, Job, JobKind, JobState
-from certadmin.jobs.progress import job_progress, job_waiting_text
+from certadmin.jobs.progress import job_progress, job_waiting_texts
 from certadmin.jobs.rows import job_rows_html
 from certadmin.jobs.selectors import (
     job_items,
     job_products,
     job_results,
     job_results_count,
+    jobs_listed,
     jobs_visible,
 )
 from certadmin.jobs.services import (
@@ -49,7 +50,8 @@ from certadmin.jobs.services import (
 from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, page_redirect
 from certadmin.web.punctuation import items_join
 
-JOBS_LISTED = 100
+# Each section of the jobs list shows this many jobs a page, newest first.
+JOBS_LISTED = 50
 FAILED_ITEMS_SHOWN = 100
 # A batch's results table shows this many devices; its CSV has them all.
 RESULTS_SHOWN = 500
@@ -70,15 +72,26 @@ def _visible_job(request: HtmxHttpRequest, job_id: int) -> Job:
 def _list_context(request: HtmxHttpRequest, form: ProductSyncForm) -> dict:
     # The person's own jobs first; other people's (and the command line's) on the products they
     # may see apart, so nobody mistakes them for their own.
-    visible = jobs_visible(user=request.user)
-    jobs = list(visible.filter(owner=request.user)[:JOBS_LISTED])
-    other_jobs = list(visible.exclude(owner=request.user)[:JOBS_LISTED])
+    # Each section pages on its own; an unreadable page is left out of cleaned_data (the
+    # section shows its newest jobs).
+    pages = JobListPagesForm(request.GET)
+    pages.is_valid()
+    before = pages.cleaned_data
+    jobs, jobs_older = jobs_listed(
+        user=request.user, own=True, limit=JOBS_LISTED, before=before.get("before")
+    )
+    other_jobs, other_jobs_older = jobs_listed(
+        user=request.user, own=False, limit=JOBS_LISTED, before=before.get("others_before")
+    )
     # A waiting job says what it waits for beside its state.
-    for job in (*jobs, *other_jobs):
-        job.waiting_text = job_waiting_text(job=job, viewer=request.user)
+    listed = (*jobs, *other_jobs)
+    for job, text in zip(listed, job_waiting_texts(jobs=listed, viewer=request.user), strict=True):
+        job.waiting_text = text
     return {
         "jobs": jobs,
         "other_jobs": other_jobs,
+        "jobs_older": jobs_older,
+        "other_jobs_older": other_jobs_older,
         "jobs_rows": job_rows_html(jobs),
         "other_jobs_rows": job_rows_html(other_jobs),
         "form": form,
