@@ -15,7 +15,8 @@ queue, one taking the interactive queue, where the jobs' watchdog runs), on a sc
 2. The listing: wall time, QueryDevice calls/s over its shallow and deep pages against the jobs'
    share and the account's quota, BatchQueryDeviceDetail calls/s, listing rows stored/s.
 3. ``--window`` seconds of lookups once the listing is complete: QueryDeviceCert calls/s against
-   the jobs' share, throttled answers, the job workers' RSS (start, middle, end; slope per
+   the jobs' share (and over the whole run: the listing run looks devices up while its listing
+   calls wait), throttled answers, the job workers' RSS (start, middle, end; slope per
    10,000 devices done), records written/s and CPU time per device done. The job is then
    cancelled (the whole sync takes 120,000 ÷ 8 s, about 4 hours).
 4. An incremental re-sync of the product as a finished full sync ``--since-hours`` ago leaves it
@@ -26,7 +27,7 @@ queue, one taking the interactive queue, where the jobs' watchdog runs), on a sc
    call), those made in ``--incremental-window`` seconds after the listing, and lookups ÷
    devices ÷ days since the last sync.
 
-    .venv/bin/python bench/sync_scale.py [--window 300] [--kill-page 2100] [--quick]
+    .venv/bin/python bench/sync_scale.py [--window 900] [--kill-page 2100] [--quick]
 
 ``--quick``: a product of 150 devices, a 50-row NextToken window, short leases and windows.
 """
@@ -302,6 +303,12 @@ def full_sync_run(args, *, product, devices, owner, emulator, granted, workers) 
         )
         if resumed_at and listed_at and listed_at > resumed_at
         else float("nan"),
+        # The whole run: from the job's start to the end of the window, less the outage.
+        "run_rate": rate(
+            granted.count("QueryDeviceCert", started, window_end),
+            window_end - started - outage,
+        ),
+        "run_seconds": window_end - started - outage,
         "window_seconds": window_end - (listed_at or window_end),
         "window_rate": rate(lookups_window, window_end - (listed_at or window_end)),
         "records_rate": rate(window[-1].done - window[0].done, window[-1].at - window[0].at)
@@ -310,8 +317,8 @@ def full_sync_run(args, *, product, devices, owner, emulator, granted, workers) 
         "done": samples[-1].done,
         "throttled": dict(granted.refused),
         "rss": rss_rows,
-        # Each worker caches up to 2,048 signature checks (certs/chain_check.py): the second
-        # half of the window, once they are filled.
+        # The second half of the window: past any bounded cache's filling (each worker keeps
+        # its last 2,048 signature checks, certs/chain_check.py, some 200 bytes each).
         "rss_late": _rss(window[len(window) // 2 :]),
         "rss_listing": rss_listing,
         "cpu_ms": cpu_ms,
@@ -466,7 +473,7 @@ def main() -> None:
     args = bench_args(
         __doc__,
         repeats=1,
-        window=300,
+        window=900,
         kill_page=2100,
         lease=30,
         since_hours=24,
@@ -612,6 +619,14 @@ def _report(args, full, incr, job_qps, action_qps, job_share, load_before, load_
             f"{full['window_rate']:.2f} calls/s = {share_used:.1%} of the share ({job_qps})",
             "≥ 97 %",
             _met(share_used >= 0.97),
+        ],
+        [
+            "sync",
+            f"QueryDeviceCert over the whole run ({full['run_seconds']:.0f} s: listing and "
+            "window, the outage left out)",
+            f"{full['run_rate']:.2f} calls/s = {full['run_rate'] / job_qps:.1%} of the share",
+            "≥ 97 %",
+            _met(full["run_rate"] / job_qps >= 0.97),
         ],
         [
             "sync",

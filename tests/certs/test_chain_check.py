@@ -1,9 +1,13 @@
 import os
+import sys
 import warnings
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
+from certadmin.certs import chain_check
 from certadmin.certs.chain_check import ca_bundle_file_read, check_chain
 from certadmin.certs.loading import CertificateDecodeError, load_ca_bundle
 from tests.support.certificates import make_ca, make_leaf, name
@@ -201,3 +205,29 @@ def test_no_ca_certificate_is_not_reported_as_an_issuer_missing_from_the_bundle(
     result = check_chain(_leaf(chain_ca).cert, [], NOW)
     assert result.status == "unverified"
     assert result.reason == "no CA certificate configured to check against"
+
+
+def test_a_checked_certificate_is_not_kept_by_the_signature_cache(chain_ca):
+    # A sync checks each device's certificate once: a cache holding the certificates grew a
+    # task worker with every device synced until it was full (issue 21 item 6).
+    leaf = _leaf(chain_ca).cert
+    references = sys.getrefcount(leaf)
+    assert check_chain(leaf, [chain_ca.cert], NOW).status == "verified"
+    assert sys.getrefcount(leaf) == references
+
+
+def test_the_signature_cache_answers_again_by_the_certificates_and_keeps_a_bounded_number(
+    chain_ca, monkeypatch
+):
+    monkeypatch.setattr(chain_check, "SIGNATURE_CHECKS_KEPT", 3)
+    impostor = make_ca(key_slot=4, not_before=NOW - timedelta(days=1))
+    leaves = [_leaf(chain_ca).cert for _ in range(4)]
+    for leaf in leaves:
+        assert check_chain(leaf, [chain_ca.cert], NOW).status == "verified"
+        # The same certificate against another CA of that name is another check.
+        assert check_chain(leaf, [impostor.cert], NOW).status == "invalid"
+    assert len(chain_check._signature_checks) == 3
+    # A copy of a certificate (decoded again) gets the same answer.
+    again = x509.load_der_x509_certificate(leaves[-1].public_bytes(serialization.Encoding.DER))
+    assert check_chain(again, [chain_ca.cert], NOW).status == "verified"
+    assert check_chain(again, [impostor.cert], NOW).status == "invalid"

@@ -12,9 +12,12 @@ import pytest
 from certadmin.emulator.throttling import SlidingWindowLimiter
 from certadmin.iot import ratelimit
 from certadmin.iot.ratelimit import (
+    JOB_QPS,
     QUERY_DEVICE_CERT,
+    QUERY_DEVICE_DEEP,
     FileRateLimiter,
     GcraRateLimiter,
+    JobShareRateLimiter,
     RedisRateLimiter,
 )
 
@@ -92,6 +95,49 @@ def test_calls_on_time_move_nothing(clock, tmp_path):
     refused, left = _calls_judged(GcraRateLimiter(), clock, {}, calls=101)
     assert refused == 0
     assert left[-1] - left[0] == pytest.approx(100 * 0.105)
+
+
+def _deep_pages_judged(limiter, clock: SimulatedTime, transit: list[float]) -> int:
+    """Deep QueryDevice pages one after another, page ``n`` on the way ``transit[n]`` s after
+    it leaves (what the limiter cannot see: its other quotas, signing, the network, the
+    server's queue): the refusals of the emulator's 2-in-any-second window, judging each page
+    as it arrives."""
+    emulator = SlidingWindowLimiter(limits={QUERY_DEVICE_DEEP: 2}, clock=clock.monotonic)
+    arrivals = []
+    for delay in transit:
+        limiter.acquire("LTAIkey", quota=QUERY_DEVICE_DEEP)
+        arrivals.append(clock.now + delay)
+        clock.now += 0.002
+    refused = 0
+    for arrival in sorted(arrivals):
+        clock.now = arrival
+        refused += not emulator.allow("account", QUERY_DEVICE_DEEP)
+    return refused
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["in-process", "files"])
+def test_deep_pages_on_the_way_200_ms_longer_than_the_next_are_not_throttled(
+    clock, tmp_path, which
+):
+    # Jobs take the whole 2 calls/s (the batch budget without margin, then the account's):
+    # the spacing's margin is all the slack there is (the bench's throttled deep page).
+    if which:
+        batch = FileRateLimiter(tmp_path / "batch", limits=JOB_QPS, margin=0, fallback=None)
+        account = FileRateLimiter(tmp_path / "account", fallback=None)
+    else:
+        batch, account = GcraRateLimiter(limits=JOB_QPS, margin=0), GcraRateLimiter()
+    limiter = JobShareRateLimiter(batch=batch, account=account)
+    transit = [0.200 if n % 3 == 0 else 0.0 for n in range(60)]
+    assert _deep_pages_judged(limiter, clock, transit) == 0
+
+
+def test_the_margin_of_a_low_quota_is_its_own_and_the_others_keep_theirs():
+    limiter = GcraRateLimiter()
+    # At least 250 ms per window at 2 calls/s; QueryDeviceCert keeps 5 % (9.5 calls/s).
+    assert limiter.intervals[QUERY_DEVICE_DEEP] == pytest.approx(1.25 / 2)
+    assert limiter.intervals[QUERY_DEVICE_CERT] == pytest.approx(1.05 / 10)
+    batch = GcraRateLimiter(limits=JOB_QPS, margin=0)
+    assert batch.intervals[QUERY_DEVICE_CERT] == pytest.approx(1 / JOB_QPS[QUERY_DEVICE_CERT])
 
 
 @pytest.fixture

@@ -3,12 +3,15 @@ empty NextToken as the end, and a listing the platform cuts short fails the job 
 reason. The emulator follows the platform's reference over real HTTP."""
 
 import logging
+import threading
+import time
 
 import pytest
 from django.apps import apps
 
 from certadmin.devices import platform
 from certadmin.devices.models import CertificateRecord
+from certadmin.iot.client import IotClient
 from certadmin.jobs import runner
 from certadmin.jobs.models import Job, JobItem, JobState
 from certadmin.jobs.services import product_sync_start
@@ -169,3 +172,60 @@ def test_a_listing_cut_short_fails_the_job_with_the_reason(viewer, full_speed, c
     assert CertificateRecord.objects.filter(
         product_key="paging200xx", device_name="unit-00001"
     ).exists()
+
+
+def test_the_listing_run_looks_devices_up_while_its_listing_waits_for_its_quota(
+    viewer, full_speed, monkeypatch, request
+):
+    # The jobs' share of QueryDevice down to 2 calls/s: each of the listing's 6 pages waits
+    # for it (up to half a second, longer than storing a page takes even on a loaded machine),
+    # and the one run there is looks devices up meanwhile instead of after.
+    monkeypatch.setattr(platform, "JOB_QPS", {**platform.JOB_QPS, "QueryDevice": 2})
+    # Clients made by earlier tests hold the limiters they were made with.
+    platform._limiters.cache_clear()
+    platform._client.cache_clear()
+    request.addfinalizer(platform._client.cache_clear)
+    names = product_of(full_speed, "meanwhile300", 300)
+    job = product_sync_start(owner=viewer, product_key="meanwhile300")
+    full_speed.request_log.clear()
+
+    assert runner.job_work(job_id=job.pk) == "finished"
+
+    job.refresh_from_db()
+    assert (job.state, job.total, job.done, job.failed) == (JobState.FINISHED, 300, 300, 0)
+    log = list(full_speed.request_log)
+    last_page = max(n for n, entry in enumerate(log) if entry.action == "QueryDevice")
+    assert sum(1 for entry in log[:last_page] if entry.action == "QueryDeviceCert") >= 10
+    # Each device asked once, those asked while listing included.
+    asked = [entry.device_name for entry in log if entry.action == "QueryDeviceCert"]
+    assert sorted(asked) == sorted(names)
+
+
+def test_a_lookup_that_fails_the_job_while_the_details_are_asked_is_not_a_missing_detail(
+    viewer, full_speed, monkeypatch
+):
+    product_of(full_speed, "meanwhile120", 120)
+    job = product_sync_start(owner=viewer, product_key="meanwhile120")
+    # The details call waits a little, and a lookup made meanwhile is refused for good (as
+    # for credentials): the job fails for the lookup, its details are not counted missing.
+    details_asked = threading.Event()
+    ask_details = IotClient.batch_query_device_detail
+    look_up = runner._item_process
+
+    def slow_details(self, **kwargs):
+        details_asked.set()
+        time.sleep(0.3)
+        return ask_details(self, **kwargs)
+
+    def refused_while_details(*args):
+        if details_asked.is_set():
+            raise runner.JobFailed("lookups refused")
+        return look_up(*args)
+
+    monkeypatch.setattr(IotClient, "batch_query_device_detail", slow_details)
+    monkeypatch.setattr(runner, "_item_process", refused_while_details)
+
+    assert runner.job_work(job_id=job.pk) == "failed"
+
+    job.refresh_from_db()
+    assert (job.state, job.error, job.context_missing) == (JobState.FAILED, "lookups refused", 0)
