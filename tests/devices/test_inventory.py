@@ -129,64 +129,75 @@ def test_throttling_is_raised_for_the_caller_and_stores_nothing(client, dashboar
     assert dashboard_iot.throttled["QueryDeviceCert"] == 1
 
 
+def _migrate_to_latest() -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def _model_at(migration: str):
+    executor = MigrationExecutor(connection)
+    executor.migrate([("devices", migration)])
+    state = executor.loader.project_state([("devices", migration)])
+    return state.apps.get_model("devices", "CertificateRecord")
+
+
+@pytest.fixture(scope="module")
+def migrated(django_db_setup, django_db_blocker, emulator_session) -> dict:
+    """Records stored under old schemas, then migrated to the latest one.
+
+    One round trip serves both migration tests below (a round trip each was the slowest part of
+    this file): a record stored under 0001 goes through every later migration, the records of
+    the re-encoding test are stored under 0004, just before it, and then everything migrates to
+    the latest schema once. Read back here; the tests' own flush removes the rows."""
+    thermo_001 = api_answer(emulator_session, "thermo-001")
+    thermo_002 = api_answer(emulator_session, "thermo-002")
+    der_base64 = "".join(thermo_002.certificate.strip().splitlines()[1:-1])
+    stored_under_0004 = {
+        "full-pem": thermo_002.certificate.replace("\n", "\r\n"),
+        "headerless": der_base64,
+        "with-key": thermo_002.certificate + "\n" + der_base64[:40] + "SECRETKEYDATA",
+        "garbage": "not a certificate at all",
+    }
+    with django_db_blocker.unblock():
+        _model_at("0001_initial").objects.create(
+            product_key=DEMO_PRODUCT_KEY,
+            device_name="thermo-001",
+            status=2,
+            certificate=thermo_001.certificate,
+            last_checked=timezone.now(),
+        )
+        old_model = _model_at("0004_inventory_search_trigram")
+        for name, text in stored_under_0004.items():
+            old_model.objects.create(
+                product_key="migr01pk", device_name=name, status=2, certificate=text
+            )
+        _migrate_to_latest()
+        return {
+            "thermo-001": thermo_001,
+            "thermo-002": thermo_002,
+            "record": CertificateRecord.objects.get(device_name="thermo-001"),
+            "stored": dict(
+                CertificateRecord.objects.filter(product_key="migr01pk").values_list(
+                    "device_name", "certificate"
+                )
+            ),
+        }
+
+
 @pytest.mark.django_db(transaction=True)
-def test_migration_fills_serial_and_not_before_from_stored_certificates(emulator):
-    certificate = api_answer(emulator, "thermo-001").certificate
-    executor = MigrationExecutor(connection)
-    executor.migrate([("devices", "0001_initial")])
-    old_model = executor.loader.project_state([("devices", "0001_initial")]).apps.get_model(
-        "devices", "CertificateRecord"
-    )
-    old_model.objects.create(
-        product_key=DEMO_PRODUCT_KEY,
-        device_name="thermo-001",
-        status=2,
-        certificate=certificate,
-        last_checked=timezone.now(),
-    )
-    executor = MigrationExecutor(connection)
-    executor.migrate([("devices", "0002_inventory_fields")])
-    _migrate_to_latest()
-    record = CertificateRecord.objects.get(device_name="thermo-001")
-    cert = x509.load_pem_x509_certificate(certificate.encode())
+def test_migration_fills_serial_and_not_before_from_stored_certificates(migrated):
+    record = migrated["record"]
+    cert = x509.load_pem_x509_certificate(migrated["thermo-001"].certificate.encode())
     assert int(record.serial.replace(":", ""), 16) == cert.serial_number
     assert record.not_before == cert.not_valid_before_utc
     assert record.chain_status == ""
     assert record.last_error_code == ""
 
 
-def _migrate_to_latest() -> None:
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 @pytest.mark.django_db(transaction=True)
-def test_migration_keeps_only_parsed_certificates_re_encoded(emulator):
-    answer = api_answer(emulator, "thermo-002")
-    der_base64 = "".join(answer.certificate.strip().splitlines()[1:-1])
-    stored_before = {
-        "full-pem": answer.certificate.replace("\n", "\r\n"),
-        "headerless": der_base64,
-        "with-key": answer.certificate + "\n" + der_base64[:40] + "SECRETKEYDATA",
-        "garbage": "not a certificate at all",
-    }
-    executor = MigrationExecutor(connection)
-    executor.migrate([("devices", "0004_inventory_search_trigram")])
-    old_model = executor.loader.project_state(
-        [("devices", "0004_inventory_search_trigram")]
-    ).apps.get_model("devices", "CertificateRecord")
-    for name, text in stored_before.items():
-        old_model.objects.create(
-            product_key="migr01pk", device_name=name, status=2, certificate=text
-        )
-    _migrate_to_latest()
-
-    stored = dict(
-        CertificateRecord.objects.filter(product_key="migr01pk").values_list(
-            "device_name", "certificate"
-        )
-    )
-    expected = x509.load_pem_x509_certificate(answer.certificate.encode())
+def test_migration_keeps_only_parsed_certificates_re_encoded(migrated):
+    stored = migrated["stored"]
+    expected = x509.load_pem_x509_certificate(migrated["thermo-002"].certificate.encode())
     for name in ("full-pem", "headerless", "with-key"):
         assert stored[name] == expected.public_bytes(serialization.Encoding.PEM).decode()
     assert stored["garbage"] == ""

@@ -134,6 +134,9 @@ def test_the_device_tables_page_by_status_as_the_ranked_order(url, sort, viewer,
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
 def test_on_postgresql_a_large_state_is_read_in_name_order_without_sorting():
+    # 5,000 records, about 3,900 of them in the state read: a page of 50 is a sliver of it, and
+    # the planner already prefers the name-ordered index from a few hundred rows (checked down to
+    # 500), so 20,000 proved no more. Without that index the plan sorts at any size.
     CertificateRecord.objects.bulk_create(
         CertificateRecord(
             product_key=PRODUCT,
@@ -142,7 +145,7 @@ def test_on_postgresql_a_large_state_is_read_in_name_order_without_sorting():
             not_after=NOW + timedelta(days=n % 900 - 100),
             last_checked=NOW,
         )
-        for n in range(20_000)
+        for n in range(5_000)
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE devices_certificaterecord")

@@ -1,6 +1,7 @@
 """Settings: the demo runs with nothing configured; production serving (check --deploy, the WSGI
 application) refuses development values, while a command-line lookup needs only the AccessKey."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -176,32 +177,67 @@ def test_demo_mode_uses_the_emulator_and_its_demo_pair(settings):
     assert sorted(settings.IOT_ACCOUNTS) == ["default", "staging"]
 
 
-def test_production_mode_defaults_to_the_real_shanghai_endpoint():
-    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
-    result = _manage(
-        "shell",
-        "-c",
-        "from django.conf import settings; print(settings.IOT_ACCOUNTS['default'].endpoint)",
+# Which endpoint and apps production settings choose is decided by loading the settings module
+# alone, so one child loads it once per environment below (a fresh `manage.py shell` per case
+# cost a full Django start-up each) and prints what each chose. The start-up itself is tested as
+# a process above (the WSGI application, check --deploy).
+SETTINGS_CHOICES = """
+import json, os, runpy, sys
+
+variants = json.loads(sys.stdin.read())
+inherited = dict(os.environ)
+chosen = {}
+for name, env in variants.items():
+    os.environ.clear()
+    os.environ.update({**inherited, **env})
+    values = runpy.run_path("certadmin/settings.py")
+    chosen[name] = {
+        "endpoint": values["IOT_ACCOUNTS"]["default"].endpoint,
+        "emulator": "certadmin.emulator" in values["INSTALLED_APPS"],
+    }
+print(json.dumps(chosen))
+"""
+
+PRODUCTION_VARIANTS = {
+    "production": {},
+    "production with CERTADMIN_EMULATOR=1": {"CERTADMIN_EMULATOR": "1"},
+}
+
+
+@pytest.fixture(scope="module")
+def production_choices() -> dict[str, dict]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ALIBABA_CLOUD_", "CERTADMIN_", "DJANGO_"))
+    }
+    env = {**clean, **PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+    result = subprocess.run(
+        [sys.executable, "-c", SETTINGS_CHOICES],
+        cwd=ROOT,
         env=env,
+        input=json.dumps(PRODUCTION_VARIANTS),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "https://iot.cn-shanghai.aliyuncs.com"
+    return json.loads(result.stdout)
+
+
+def test_production_mode_defaults_to_the_real_shanghai_endpoint(production_choices):
+    endpoint = production_choices["production"]["endpoint"]
+    assert endpoint == "https://iot.cn-shanghai.aliyuncs.com"
 
 
 @pytest.mark.parametrize(
-    ("override", "installed"),
-    [({}, False), ({"CERTADMIN_EMULATOR": "1"}, True)],
+    ("variant", "installed"),
+    [("production", False), ("production with CERTADMIN_EMULATOR=1", True)],
 )
-def test_production_settings_install_the_emulator_only_when_asked(override, installed):
-    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), **override}
-    result = _manage(
-        "shell",
-        "-c",
-        "from django.apps import apps; print(apps.is_installed('certadmin.emulator'))",
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == str(installed)
+def test_production_settings_install_the_emulator_only_when_asked(
+    production_choices, variant, installed
+):
+    assert production_choices[variant]["emulator"] is installed
 
 
 def test_demo_mode_installs_the_emulator_for_make_run(settings):
