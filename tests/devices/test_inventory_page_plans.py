@@ -123,3 +123,19 @@ def test_the_products_of_an_account_are_found_by_index_probes():
     assert "DISTINCT" not in " ".join(query["sql"] for query in queries.captured_queries)
     assert inventory_products(account="default", limit=2) == products[:2]
     assert inventory_products(account="nobody", limit=10) == []
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's trigram index (0004)")
+def test_a_part_of_a_name_is_found_from_the_name_index_not_the_products_records():
+    # LIKE alone read every record of the product, for the count and again for the rows.
+    def search():
+        records = inventory_devices(product_key=PRODUCT, q="unit-0042")
+        assert records.count() == 9
+        assert len(records[:50]) == 9
+
+    plans = _plans(search)
+    assert len(plans) == 2
+    for _sql, plan in plans:
+        assert "devices_certificaterecord_name_fts" in plan, plan
+        assert "certrecord_acct_name_listed" not in plan, plan
+        assert "SCAN devices_certificaterecord " not in plan + " ", plan
