@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from certadmin.devices.expiry import expiry_counts, expiry_state_q
+from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
 from certadmin.devices.expiry_chart import expiry_month_counts
 from certadmin.devices.models import CertificateRecord
 from certadmin.devices.selectors import (
@@ -139,3 +140,18 @@ def test_a_part_of_a_name_is_found_from_the_name_index_not_the_products_records(
         assert "devices_certificaterecord_name_fts" in plan, plan
         assert "certrecord_acct_name_listed" not in plan, plan
         assert "SCAN devices_certificaterecord " not in plan + " ", plan
+
+
+def test_every_products_chart_and_counts_read_each_notafter_range_of_the_ready_index():
+    # With the account filter, SQLite took the account's ready index and read every record of
+    # the account for each of the chart's 24 months.
+    scope = {"product_key": None, "accounts": ["default"]}
+    plans = _plans(lambda: expiry_month_counts_cached(scope=scope, now=NOW))
+    plans += _plans(lambda: expiry_counts_cached(scope=scope, now=NOW))
+    # The chart's query and the counts' two of ready certificates (not the few not ready).
+    ready = [plan for _sql, plan in plans if "ready_listed" in plan and "unready" not in plan]
+    assert len(ready) == 3, plans
+    for plan in ready:
+        if connection.vendor == "sqlite":
+            assert "certrecord_ready_listed (not_after>" in plan, plan
+        assert "certrecord_acct_ready_listed" not in plan, plan
