@@ -102,6 +102,17 @@ def _name_part_q(text: str) -> Q:
     return Q(pk__in=indexed) & like
 
 
+def _scope_indexed(*, q: str, product_key: str | None, sort: str) -> bool:
+    """Whether ``inventory_devices`` lets SQLite choose an index for the account and product.
+    Without statistics it took the product's index (every record of it) over a search's own
+    (the name index's few records, CertSN, serial, fingerprint); and for every product by days
+    left, the account's index, sorting every record of the account where the notAfter index
+    gives the order (a page reads its own entries)."""
+    if q and _name_part_indexed(q):
+        return False
+    return not (product_key is None and sort in ("days", "-days"))
+
+
 def _search_q(text: str) -> Q:
     match = _name_part_q(text) | Q(cert_sn=text)
     hexed = _colon_hex(text)
@@ -237,9 +248,7 @@ def inventory_devices(
         removed=removed,
         device_statuses=device_statuses,
         node_type=node_type,
-        # SQLite, without statistics, took the product's index (every record of it) over the
-        # search's own (the name index's few records, CertSN, serial, fingerprint).
-        scope_indexed=not (q and _name_part_indexed(q)),
+        scope_indexed=_scope_indexed(q=q, product_key=product_key, sort=sort),
     )
     if q:
         records = records.filter(_search_q(q))

@@ -155,3 +155,25 @@ def test_every_products_chart_and_counts_read_each_notafter_range_of_the_ready_i
         if connection.vendor == "sqlite":
             assert "certrecord_ready_listed (not_after>" in plan, plan
         assert "certrecord_acct_ready_listed" not in plan, plan
+
+
+@pytest.mark.parametrize("sort", ["days", "-days"])
+def test_every_product_by_days_left_reads_its_page_from_the_notafter_index(sort):
+    # With the account filter, SQLite took the account's index and sorted all its records.
+    records = inventory_devices(product_key=None, accounts=["default"], sort=sort, now=NOW)
+    [(_sql, plan)] = _plans(lambda: list(records[:50]))
+    if connection.vendor == "sqlite":
+        assert "certrecord_not_after" in plan, plan
+        assert "TEMP B-TREE FOR ORDER BY" not in plan, plan  # only ties are sorted
+    ordered = sorted(
+        CertificateRecord.objects.filter(removed_at=None),
+        key=lambda record: (
+            (record.not_after is None, record.not_after or NOW)
+            if sort == "days"
+            else (record.not_after is None, -(record.not_after or NOW).timestamp()),
+            record.device_name,
+            record.product_key,
+        ),
+    )
+    assert [record.pk for record in records[:50]] == [record.pk for record in ordered[:50]]
+    assert [record.pk for record in records[2900:]] == [record.pk for record in ordered[2900:]]
