@@ -312,6 +312,20 @@ def _ranked_as_before(records, **_how):
     return records
 
 
+def _name_part_as_before(text: str) -> bool:
+    return False
+
+
+def _scope_indexed_as_before(**_how) -> bool:
+    return True
+
+
+def _scope_as_before(scope: dict):
+    from certadmin.devices.selectors import inventory_scope
+
+    return inventory_scope(**scope)
+
+
 def _counted_as_before(*, accounts, now, **filters) -> list[dict]:
     # The fleet page's counts before: counted on every view (its versions' table is gone
     # with the findings migrations undone).
@@ -322,6 +336,9 @@ def _counted_as_before(*, accounts, now, **filters) -> list[dict]:
     return findings_counts(findings_filtered(findings, now=now, **filters))
 
 
+_NAME_PART_INDEXED = _SCOPE_INDEXED = _SCOPE_RECORDS = None
+
+
 def _side_use(side: str, *, vendor: str) -> None:
     """The schema and code of ``side``: migrate the devices app to it, keep statistics as
     PostgreSQL's autovacuum does (SQLite's inventory has none in production either), and page
@@ -329,11 +346,17 @@ def _side_use(side: str, *, vendor: str) -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from certadmin.devices import expiry_cache, selectors
     from certadmin.devices.selectors import inventory_status_sorted
     from certadmin.devices.views import search
     from certadmin.findings import views as fleet
     from certadmin.findings.counts_cache import findings_counts_cached
 
+    global _NAME_PART_INDEXED, _SCOPE_INDEXED, _SCOPE_RECORDS
+    if _NAME_PART_INDEXED is None:  # this checkout's, before the first side replaces them
+        _NAME_PART_INDEXED = getattr(selectors, "_name_part_indexed", None)
+        _SCOPE_INDEXED = getattr(selectors, "_scope_indexed", None)
+        _SCOPE_RECORDS = getattr(expiry_cache, "_scope_records", None)
     if side == "before":
         for app, migration in BEFORE_MIGRATIONS:
             call_command("migrate", app, migration, verbosity=0)
@@ -353,6 +376,11 @@ def _side_use(side: str, *, vendor: str) -> None:
     search.inventory_status_sorted = (
         _ranked_as_before if side == "before" else inventory_status_sorted
     )
+    # Before devices 0020 there is no name index to search (LIKE over the product), and every
+    # product's expiry counts and its list by days left took the account's index.
+    selectors._name_part_indexed = _name_part_as_before if side == "before" else _NAME_PART_INDEXED
+    selectors._scope_indexed = _scope_indexed_as_before if side == "before" else _SCOPE_INDEXED
+    expiry_cache._scope_records = _scope_as_before if side == "before" else _SCOPE_RECORDS
     fleet.findings_counts_cached = (
         _counted_as_before if side == "before" else findings_counts_cached
     )
@@ -521,11 +549,14 @@ def main() -> None:
         f"{args.requests} requests per page, side and round, {args.rounds} alternating rounds "
         "per database on one fill (the requests are the samples). Before: the devices app's "
         "indexes of migration 0016 and the findings app's of 0001, the status sort as one "
-        "query ranking every record, the fleet page's counts made on every view; after: this "
-        "checkout (devices 0019, the "
+        "query ranking every record, the fleet page's counts made on every view, a part of a "
+        "name searched by LIKE alone, the every-product expiry counts and list by days left "
+        "from the account's index; after: this checkout (devices 0020, the "
         "status sort one state at a time, a deep page by its keys first, the fleet page's "
-        "counts cached under the findings' versions, findings 0004). Everything else is "
-        "this checkout's on both sides "
+        "counts cached under the findings' versions, findings 0004; on SQLite a part of a name "
+        "from the FTS5 trigram index, every product's expiry counts by notAfter ranges and its "
+        "list by days left in the notAfter index's order). "
+        "Everything else is this checkout's on both sides "
         "(the jobs list's rows built in Python, the fleet page's account filter and total, "
         "the findings' statistics). After a "
         "write: one record updated and its product's inventory version changed before each "

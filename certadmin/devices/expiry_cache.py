@@ -24,11 +24,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.core.cache import cache
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from certadmin.devices.expiry import expiry_counts
 from certadmin.devices.expiry_chart import expiry_month_counts
-from certadmin.devices.models import InventoryVersion, default_account_name
+from certadmin.devices.models import CertificateRecord, InventoryVersion, default_account_name
 from certadmin.devices.selectors import inventory_products, inventory_scope
 
 CACHE_SECONDS = 120  # a key changes every minute anyway; this only bounds the memory
@@ -95,10 +96,18 @@ def _cached[T](kind: str, scope: dict, now: datetime, compute: Callable[[], T]) 
     return value
 
 
+def _scope_records(scope: dict) -> QuerySet[CertificateRecord]:
+    # Every product: SQLite, without statistics, took the account's ready index (account,
+    # product, instance, then notAfter) for the account filter and read every record of the
+    # account for each notAfter range (the chart's 24 months: 0.6 s at 100,000 records); the
+    # ready index led by notAfter (``certrecord_ready_listed``) reads each range alone.
+    return inventory_scope(**scope, scope_indexed=scope.get("product_key") is not None)
+
+
 def expiry_counts_cached(*, scope: dict, now: datetime) -> dict[str, int]:
     """``expiry_counts`` of the records in ``scope`` (``inventory_scope``'s arguments),
     cached under the scope's inventory version and the minute."""
-    return _cached("counts", scope, now, lambda: expiry_counts(inventory_scope(**scope), now=now))
+    return _cached("counts", scope, now, lambda: expiry_counts(_scope_records(scope), now=now))
 
 
 def expiry_month_counts_cached(*, scope: dict, now: datetime, months: int = 24) -> list[int]:
@@ -107,5 +116,5 @@ def expiry_month_counts_cached(*, scope: dict, now: datetime, months: int = 24) 
         f"months{months}",
         scope,
         now,
-        lambda: expiry_month_counts(inventory_scope(**scope), now=now, months=months),
+        lambda: expiry_month_counts(_scope_records(scope), now=now, months=months),
     )

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
+    CharField,
     Count,
     DateTimeField,
     F,
@@ -22,6 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
@@ -70,8 +72,49 @@ def _colon_hex(text: str) -> str | None:
     return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
 
 
+# The SQLite inventory's trigram index of DeviceName and nickname (devices migration 0020): it
+# finds a part of 3 characters or more (a trigram); a shorter one is left to LIKE alone.
+_NAME_FTS = "devices_certificaterecord_name_fts"
+_NAME_FTS_SHORTEST = 3
+
+
+def _name_part_indexed(text: str) -> bool:
+    """Whether a search for ``text`` reads the SQLite name index (``_name_part_q``)."""
+    return connection.vendor == "sqlite" and len(text) >= _NAME_FTS_SHORTEST
+
+
+def _name_part_q(text: str) -> Q:
+    """Records whose DeviceName or nickname contains ``text``, case-insensitive."""
+    like = Q(device_name__icontains=text) | Q(nickname__icontains=text)
+    if not _name_part_indexed(text):
+        return like
+    # The index narrows to the few records with the part's trigrams in a row (LIKE alone
+    # scanned every record of the product, for the count and again for the rows); LIKE then
+    # keeps exactly what it found before (the index also folds the case of non-ASCII letters,
+    # LIKE only of ASCII ones). The part is one FTS5 string: its double quotes doubled,
+    # nothing in it read as query syntax.
+    phrase = '"' + text.replace('"', '""') + '"'
+    # The table's name is this module's constant; the part is a parameter.
+    indexed = RawSQL(  # noqa: S611
+        f"SELECT rowid FROM {_NAME_FTS} WHERE {_NAME_FTS} MATCH %s",  # noqa: S608
+        [phrase],
+    )
+    return Q(pk__in=indexed) & like
+
+
+def _scope_indexed(*, q: str, product_key: str | None, sort: str) -> bool:
+    """Whether ``inventory_devices`` lets SQLite choose an index for the account and product.
+    Without statistics it took the product's index (every record of it) over a search's own
+    (the name index's few records, CertSN, serial, fingerprint); and for every product by days
+    left, the account's index, sorting every record of the account where the notAfter index
+    gives the order (a page reads its own entries)."""
+    if q and _name_part_indexed(q):
+        return False
+    return not (product_key is None and sort in ("days", "-days"))
+
+
 def _search_q(text: str) -> Q:
-    match = Q(device_name__icontains=text) | Q(nickname__icontains=text) | Q(cert_sn=text)
+    match = _name_part_q(text) | Q(cert_sn=text)
     hexed = _colon_hex(text)
     if hexed:
         match |= Q(serial=hexed) | Q(sha256_fingerprint=hexed)
@@ -103,6 +146,17 @@ def _ordering(sort: str, now: datetime) -> list:
     return by_name
 
 
+class _SqliteUnindexed(Func):
+    """``+column`` in SQLite: the same value, but no index is chosen for a test of it."""
+
+    template = "+%(expressions)s"
+    output_field = DateTimeField()
+
+
+# The columns of ``inventory_scope``'s account and product.
+_SCOPE_COLUMNS = ("account", "product_key", "iot_instance_id")
+
+
 def inventory_scope(
     *,
     product_key: str | None,
@@ -112,21 +166,35 @@ def inventory_scope(
     removed: bool = False,
     device_statuses: Collection[str] = (),
     node_type: int | None = None,
+    scope_indexed: bool = True,
 ) -> QuerySet[CertificateRecord]:
     """Every inventory record of one product of API account ``account`` ("": the default
     account), or (``product_key`` None) of every product of ``accounts`` (None: of all): of
     the devices the platform lists, or (``removed``) of those it no longer lists; of devices
     with one of ``device_statuses`` (the platform's words; empty: any) and of ``node_type``
-    (None: any)."""
+    (None: any). ``scope_indexed`` False: on SQLite, no index is chosen for the account and
+    product (a narrower condition of the caller's should choose it)."""
     records = CertificateRecord.objects.filter(LISTED_Q if not removed else ~LISTED_Q)
+    if not scope_indexed and connection.vendor == "sqlite":
+        records = records.alias(
+            **{
+                f"unindexed_{name}": _SqliteUnindexed(F(name), output_field=CharField())
+                for name in _SCOPE_COLUMNS
+            }
+        )
+        fields = {name: f"unindexed_{name}" for name in _SCOPE_COLUMNS}
+    else:
+        fields = {name: name for name in _SCOPE_COLUMNS}
     if product_key is not None:
         records = records.filter(
-            account=account or default_account_name(),
-            product_key=product_key,
-            iot_instance_id=iot_instance_id,
+            **{
+                fields["account"]: account or default_account_name(),
+                fields["product_key"]: product_key,
+                fields["iot_instance_id"]: iot_instance_id,
+            }
         )
     elif accounts is not None:
-        records = records.filter(account__in=list(accounts))
+        records = records.filter(**{f"{fields['account']}__in": list(accounts)})
     if device_statuses:
         records = records.filter(device_status__in=list(device_statuses))
     if node_type is not None:
@@ -171,6 +239,7 @@ def inventory_devices(
     """
     now = now or timezone.now()
     removed = state == REMOVED_STATE
+    q = q.strip()
     records = inventory_scope(
         product_key=product_key,
         iot_instance_id=iot_instance_id,
@@ -179,21 +248,15 @@ def inventory_devices(
         removed=removed,
         device_statuses=device_statuses,
         node_type=node_type,
+        scope_indexed=_scope_indexed(q=q, product_key=product_key, sort=sort),
     )
-    if q.strip():
-        records = records.filter(_search_q(q.strip()))
+    if q:
+        records = records.filter(_search_q(q))
     if state and not removed:
         records = records.filter(expiry_filter_q(state, now=now))
     # No expiry-state column: the rows of a page work theirs out in Python
     # (``rows.inventory_rows``), so the database is not asked to classify every matching record.
     return records.order_by(*_ordering(sort, now))
-
-
-class _SqliteUnindexed(Func):
-    """``+column`` in SQLite: the same value, but no index is chosen for a test of it."""
-
-    template = "+%(expressions)s"
-    output_field = DateTimeField()
 
 
 class StatusSortedRecords:

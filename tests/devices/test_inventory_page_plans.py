@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from certadmin.devices.expiry import expiry_counts, expiry_state_q
+from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
 from certadmin.devices.expiry_chart import expiry_month_counts
 from certadmin.devices.models import CertificateRecord
 from certadmin.devices.selectors import (
@@ -123,3 +124,56 @@ def test_the_products_of_an_account_are_found_by_index_probes():
     assert "DISTINCT" not in " ".join(query["sql"] for query in queries.captured_queries)
     assert inventory_products(account="default", limit=2) == products[:2]
     assert inventory_products(account="nobody", limit=10) == []
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's trigram index (0004)")
+def test_a_part_of_a_name_is_found_from_the_name_index_not_the_products_records():
+    # LIKE alone read every record of the product, for the count and again for the rows.
+    def search():
+        records = inventory_devices(product_key=PRODUCT, q="unit-0042")
+        assert records.count() == 9
+        assert len(records[:50]) == 9
+
+    plans = _plans(search)
+    assert len(plans) == 2
+    for _sql, plan in plans:
+        assert "devices_certificaterecord_name_fts" in plan, plan
+        assert "certrecord_acct_name_listed" not in plan, plan
+        assert "SCAN devices_certificaterecord " not in plan + " ", plan
+
+
+def test_every_products_chart_and_counts_read_each_notafter_range_of_the_ready_index():
+    # With the account filter, SQLite took the account's ready index and read every record of
+    # the account for each of the chart's 24 months.
+    scope = {"product_key": None, "accounts": ["default"]}
+    plans = _plans(lambda: expiry_month_counts_cached(scope=scope, now=NOW))
+    plans += _plans(lambda: expiry_counts_cached(scope=scope, now=NOW))
+    # The chart's query and the counts' two of ready certificates (not the few not ready).
+    ready = [plan for _sql, plan in plans if "ready_listed" in plan and "unready" not in plan]
+    assert len(ready) == 3, plans
+    for plan in ready:
+        if connection.vendor == "sqlite":
+            assert "certrecord_ready_listed (not_after>" in plan, plan
+        assert "certrecord_acct_ready_listed" not in plan, plan
+
+
+@pytest.mark.parametrize("sort", ["days", "-days"])
+def test_every_product_by_days_left_reads_its_page_from_the_notafter_index(sort):
+    # With the account filter, SQLite took the account's index and sorted all its records.
+    records = inventory_devices(product_key=None, accounts=["default"], sort=sort, now=NOW)
+    [(_sql, plan)] = _plans(lambda: list(records[:50]))
+    if connection.vendor == "sqlite":
+        assert "certrecord_not_after" in plan, plan
+        assert "TEMP B-TREE FOR ORDER BY" not in plan, plan  # only ties are sorted
+    ordered = sorted(
+        CertificateRecord.objects.filter(removed_at=None),
+        key=lambda record: (
+            (record.not_after is None, record.not_after or NOW)
+            if sort == "days"
+            else (record.not_after is None, -(record.not_after or NOW).timestamp()),
+            record.device_name,
+            record.product_key,
+        ),
+    )
+    assert [record.pk for record in records[:50]] == [record.pk for record in ordered[:50]]
+    assert [record.pk for record in records[2900:]] == [record.pk for record in ordered[2900:]]
