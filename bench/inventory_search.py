@@ -42,7 +42,7 @@ from common import (
 PRODUCT = "a1Fleet5kXz"
 
 
-def _fill(records: int) -> None:
+def inventory_fill(records: int) -> None:
     """``records`` inventory records of one product, named as the demo fleet's units, most of
     them ready and expiring over 900 days (a ninth expired), 1 % never checked, 0.5 % failed,
     0.5 % not issued, 0.3 % no longer listed; then its sync."""
@@ -101,7 +101,7 @@ def _fill(records: int) -> None:
         inventory_changed(account="", product_key=PRODUCT, iot_instance_id="")
 
 
-def _fill_fleet_pages(records: int, *, viewer) -> float:
+def fleet_pages_fill(records: int, *, viewer) -> float:
     """What the jobs, fleet-health and schedules pages show for that fleet: 200 ended syncs
     (half the viewer's), the last with an item per device; 30 scheduled products (one of them
     the fleet's); the findings of one run of every check. Returns the run's seconds."""
@@ -386,7 +386,7 @@ def _side_use(side: str, *, vendor: str) -> None:
     )
 
 
-def _empty() -> None:
+def inventory_empty() -> None:
     from django.contrib.auth import get_user_model
 
     from certadmin.devices.models import CertificateRecord, InventoryVersion, ProductSync
@@ -437,11 +437,11 @@ def _child(args) -> None:
     fill_seconds = findings_seconds = None
     if not (args.keep and _filled(args.records)):
         if args.keep:  # a kept (or given: BENCH_SCRATCH_DATABASE) database: refilled from empty
-            _empty()
+            inventory_empty()
         started = time.perf_counter()
-        _fill(args.records)
+        inventory_fill(args.records)
         viewer = get_user_model().objects.create_superuser("bench-viewer", password=None)
-        findings_seconds = _fill_fleet_pages(args.records, viewer=viewer)
+        findings_seconds = fleet_pages_fill(args.records, viewer=viewer)
         fill_seconds = time.perf_counter() - started
     client = _client()
     inventory_changed = _inventory_changed()
@@ -575,8 +575,8 @@ def _paired_fill_and_run(args) -> None:
 
     vendor = scratch_django("inventory", keep=bool(args.keep))
     if args.keep:
-        _empty()
-    _fill(args.records)
+        inventory_empty()
+    inventory_fill(args.records)
     if vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")

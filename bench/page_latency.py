@@ -161,7 +161,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import setup_test_environment
-    from inventory_search import PRODUCT, _empty, _fill, _fill_fleet_pages
+    from inventory_search import PRODUCT, fleet_pages_fill, inventory_empty, inventory_fill
 
     from certadmin.audit.models import AuditEvent
     from certadmin.devices.models import CertificateRecord
@@ -174,10 +174,10 @@ def main() -> None:
     records = CertificateRecord.objects.filter(product_key=PRODUCT).count()
     if records != args.records or not Job.objects.exists():
         # inventory_search.py's fleet, the same rows its in-process measures use.
-        _empty()  # with the bench users: the page's user is made again below
-        _fill(args.records)
+        inventory_empty()  # with the bench users: the page's user is made again below
+        inventory_fill(args.records)
         user = get_user_model().objects.create_superuser("bench-pages", password=None)
-        _fill_fleet_pages(args.records, viewer=user)
+        fleet_pages_fill(args.records, viewer=user)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:  # what autovacuum does after a bulk load
                 cursor.execute("ANALYZE")
