@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -126,10 +126,23 @@ def key_matches_certificate(
 def inventory_changed(*, account: str, product_key: str, iot_instance_id: str) -> None:
     """Give one product's inventory a new version: every writer of its records calls it in the
     transaction that writes them (see ``devices.expiry_cache``)."""
-    InventoryVersion.objects.bulk_create(
+    product_version_renew(
+        InventoryVersion,
+        account=account or default_account_name(),
+        product_key=product_key,
+        iot_instance_id=iot_instance_id,
+    )
+
+
+def product_version_renew(
+    model: type[models.Model], *, account: str, product_key: str, iot_instance_id: str
+) -> None:
+    """Upsert a new random version for one product in ``model`` (a table unique on account,
+    ProductKey and instance with a ``version`` column: the inventory's, the findings')."""
+    model.objects.bulk_create(
         [
-            InventoryVersion(
-                account=account or default_account_name(),
+            model(
+                account=account,
                 product_key=product_key,
                 iot_instance_id=iot_instance_id,
                 version=secrets.randbits(62),
