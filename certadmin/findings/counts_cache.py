@@ -112,9 +112,3 @@ class FindingsPageCache:
         )
         part = f"rows:{page_number}:{'|'.join(str(value) for value in shown)}"
         return mark_safe(self._cached(part, made))  # noqa: S308 (escaped when made)
-
-
-def findings_counts_cached(*, accounts: Sequence[str], now: datetime, **filters) -> list[dict]:
-    """``findings_counts`` of the findings of ``accounts`` (and the CA bundle's) that the
-    filters select, cached under their versions and the minute (``FindingsPageCache``)."""
-    return FindingsPageCache(accounts=accounts, now=now, **filters).counts()

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from certadmin.devices.inventory import inventory_changed
-from certadmin.findings.counts_cache import findings_counts_cached
+from certadmin.findings.counts_cache import FindingsPageCache
 from certadmin.findings.models import Finding, FindingsVersion
 from certadmin.findings.suppressions import suppression_create
 from tests.findings.conftest import PRODUCT, days, leaf_expiring_in
@@ -34,7 +34,7 @@ def _empty_cache():
 def _counted(**filters) -> tuple[dict, int]:
     """The counts for the default account (code -> count), and how many queries counted."""
     with CaptureQueriesContext(connection) as queries:
-        rows = findings_counts_cached(accounts=["default"], now=timezone.now(), **filters)
+        rows = FindingsPageCache(accounts=["default"], now=timezone.now(), **filters).counts()
     counting = [q for q in queries.captured_queries if "COUNT(*)" in q["sql"]]
     return {row["code"]: row["count"] for row in rows}, len(counting)
 
