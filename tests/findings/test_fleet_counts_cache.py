@@ -217,3 +217,15 @@ def test_cached_rows_keep_the_suppress_link_to_fleet_managers(
     for _ in range(2):
         assert link in _rows_read(fleet_manager_client)[0]
         assert link not in _rows_read(viewer_client)[0]
+
+
+def test_cached_rows_are_kept_per_language(store, run, viewer_client):
+    store(status=1)
+    run()
+    english, _reads = _rows_read(viewer_client)
+    assert "<td>open</td>" in english
+    chinese = viewer_client.get(
+        reverse("findings:fleet"), headers={"Accept-Language": "zh-hans"}
+    ).content.decode()
+    assert "<td>未关闭</td>" in chinese
+    assert "<td>open</td>" in _rows_read(viewer_client)[0]
