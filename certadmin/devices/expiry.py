@@ -199,37 +199,45 @@ def expiry_state_annotated(
     )
 
 
-def expiry_counts(records: QuerySet[CertificateRecord], *, now: datetime) -> dict[str, int]:
-    """How many of ``records`` are in each state (every state present, zeros included).
+# The states ``expiry_counts`` counts together, one query each (``expiry_counts_of``): the
+# records not ready, grouped; the ready ones with at most 90 days left, by window from one range
+# of notAfter; the ready ones with more.
+EXPIRY_COUNT_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("never", "failed", "not_issued"),
+    ("expired", *(window for window, _days in WINDOWS)),
+    ("days_over_90",),
+)
 
-    Three queries that indexes answer, instead of classifying every record: the records that
-    are not ready (never checked, failed, not issued: usually few) grouped by state; the ready
-    ones with at most 90 days left, counted by window from one index range; and how many are
-    ready at all (``days_over_90`` is the rest).
-    """
+
+def expiry_counts_of(
+    records: QuerySet[CertificateRecord], *, now: datetime, group: tuple[str, ...]
+) -> dict[str, int]:
+    """How many of ``records`` are in each state of ``group`` (one of ``EXPIRY_COUNT_GROUPS``),
+    in one query an index answers."""
     records = records.order_by()
-    counts = dict.fromkeys(STATE_LABELS, 0)
-    unready = (
-        records.filter(NOT_READY_Q)
-        .annotate(
-            expiry_state=Case(
-                *(
-                    When(expiry_state_q(state, now=now), then=Value(state))
-                    for state in ("never", "failed", "not_issued")
-                ),
-                default=Value("failed"),
-                output_field=CharField(),
+    counts = dict.fromkeys(group, 0)
+    if group == EXPIRY_COUNT_GROUPS[0]:
+        unready = (
+            records.filter(NOT_READY_Q)
+            .annotate(
+                expiry_state=Case(
+                    *(When(expiry_state_q(state, now=now), then=Value(state)) for state in group),
+                    default=Value("failed"),
+                    output_field=CharField(),
+                )
             )
+            .values("expiry_state")
+            .annotate(count=Count("*"))
         )
-        .values("expiry_state")
-        .annotate(count=Count("*"))
-    )
-    for row in unready:
-        counts[row["expiry_state"]] += row["count"]
+        for row in unready:
+            counts[row["expiry_state"]] += row["count"]
+        return counts
     ready = records.filter(READY_Q)
-    # Cumulative: notAfter before now, then at most 7, 30 and 90 days left. Counting notAfter
-    # (never NULL when ready) rather than the key lets the index alone answer.
     last_edge = days_left_edge(WINDOWS[-1][1], now=now)
+    if group == EXPIRY_COUNT_GROUPS[2]:
+        # notAfter is never NULL when ready: counting it lets the index alone answer.
+        return {"days_over_90": ready.filter(not_after__gte=last_edge).count()}
+    # Cumulative: notAfter before now, then at most 7, 30 and 90 days left.
     edges = ready.filter(not_after__lt=last_edge).aggregate(
         expired=Count("not_after", filter=Q(not_after__lt=now)),
         **{
@@ -242,7 +250,20 @@ def expiry_counts(records: QuerySet[CertificateRecord], *, now: datetime) -> dic
     for window, _days in WINDOWS:
         counts[window] = edges[window] - below
         below = edges[window]
-    counts["days_over_90"] = ready.count() - below
+    return counts
+
+
+def expiry_counts(records: QuerySet[CertificateRecord], *, now: datetime) -> dict[str, int]:
+    """How many of ``records`` are in each state (every state present, zeros included).
+
+    Three queries that indexes answer (``EXPIRY_COUNT_GROUPS``), instead of classifying every
+    record: the records that are not ready (never checked, failed, not issued: usually few)
+    grouped by state; the ready ones with at most 90 days left, counted by window from one
+    index range; and the ready ones with more.
+    """
+    counts = dict.fromkeys(STATE_LABELS, 0)
+    for group in EXPIRY_COUNT_GROUPS:
+        counts.update(expiry_counts_of(records, now=now, group=group))
     return counts
 
 

@@ -29,9 +29,10 @@ from django.utils import timezone
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.audit.key_lookup import InventoryHolder
 from certadmin.devices.expiry import (
+    EXPIRY_COUNT_GROUPS,
     EXPIRY_STATES,
     STATE_GROUPS,
-    expiry_counts,
+    expiry_counts_of,
     expiry_filter_q,
     expiry_state_rank,
     expiry_state_ranked_q,
@@ -265,22 +266,37 @@ class StatusSortedRecords:
     rank order for its records by name (``expiry_state_ranked_q``: a range of the status-sort
     index, ``LIMIT`` the rows still missing; deep in a state, the keys first), instead of
     ranking every record of the product to sort them. Each state is one contiguous run of that
-    order, so the pieces joined are the order; a page past the first counts the records of each
-    state (``expiry_counts``: three queries the indexes answer, at the same ``now``) to know
-    where it starts."""
+    order, so the pieces joined are the order.
+
+    A page past the first counts only the states before it, to know where it starts: a group
+    of them at a time (``expiry_counts_of``, at the same ``now``: one query an index answers,
+    none for the groups after the page). The records with more than 90 days left (most of a
+    fleet: counting them walks most of the index) are not counted when the total is known
+    (``total``, or once ``count()`` ran, as a paginator's does): the total less the other
+    groups; else a page that starts among them is asked for first, and they are counted only
+    when it lies past them."""
 
     # Django's Paginator warns about an unordered list unless it says it is ordered.
     ordered = True
 
     def __init__(
-        self, records: QuerySet[CertificateRecord], *, states: tuple[str, ...], now: datetime
+        self,
+        records: QuerySet[CertificateRecord],
+        *,
+        states: tuple[str, ...],
+        now: datetime,
+        total: int | None = None,
     ) -> None:
         self._records = records.order_by()
         self._states = states
         self._now = now
+        self._total = total
+        self._counts: dict[str, int] = {}
 
     def count(self) -> int:
-        return self._records.count()
+        if self._total is None:
+            self._total = self._records.count()
+        return self._total
 
     def __len__(self) -> int:
         return self.count()
@@ -319,25 +335,61 @@ class StatusSortedRecords:
         if skip < 0 or (wanted is not None and wanted < 0):
             raise ValueError("negative indexing is not supported")
         found: list[CertificateRecord] = []
-        counts = expiry_counts(self._records, now=self._now) if skip else {}
         for state in self._states:
             if wanted is not None and len(found) >= wanted:
                 break
-            if counts and (skip >= counts[state] or not counts[state]):
-                skip -= counts[state]  # the page starts after this state
-                continue
             stop = None if wanted is None else skip + wanted - len(found)
+            if skip and self._counted_alone(state) and self._total is None:
+                # Ask for the page first: rows mean it starts in this state.
+                rows = self._state_window(state, skip, stop)
+                if rows:
+                    found += rows
+                    skip = 0
+                    continue
+            if skip:
+                counted = self._state_count(state)
+                if skip >= counted:
+                    skip -= counted  # the page starts after this state
+                    continue
             found += self._state_window(state, skip, stop)
             skip = 0
         return found
 
+    @staticmethod
+    def _counted_alone(state: str) -> bool:
+        return any(group == (state,) for group in EXPIRY_COUNT_GROUPS)
+
+    def _group_count(self, group: tuple[str, ...]) -> None:
+        if group[0] not in self._counts:
+            self._counts.update(expiry_counts_of(self._records, now=self._now, group=group))
+
+    def _state_count(self, state: str) -> int:
+        if state in self._counts:
+            return self._counts[state]
+        group = next(group for group in EXPIRY_COUNT_GROUPS if state in group)
+        if self._counted_alone(state) and self._total is not None:
+            others = [other for other in EXPIRY_COUNT_GROUPS if other != group]
+            for other in others:
+                self._group_count(other)
+            counted = sum(self._counts[name] for other in others for name in other)
+            self._counts[state] = max(0, self._total - counted)
+        else:
+            self._group_count(group)
+        return self._counts[state]
+
 
 def inventory_status_sorted(
-    records: QuerySet[CertificateRecord], *, state: str, descending: bool, now: datetime
+    records: QuerySet[CertificateRecord],
+    *,
+    state: str,
+    descending: bool,
+    now: datetime,
+    total: int | None = None,
 ) -> StatusSortedRecords:
     """``records`` (``inventory_devices``' for ``state``, any ``sort``) in the order of the
     status sort (``descending``: ``"-status"``), paged a state at a time
-    (``StatusSortedRecords``). Only the states the filter ``state`` can hold are asked."""
+    (``StatusSortedRecords``; ``total``: how many ``records`` are, when the caller counted
+    them). Only the states the filter ``state`` can hold are asked."""
     if state in STATE_GROUPS:
         states = STATE_GROUPS[state][1]
     elif state in dict(EXPIRY_STATES):
@@ -345,7 +397,9 @@ def inventory_status_sorted(
     else:  # no filter, or the removed devices (of any state)
         states = tuple(name for name, _label in EXPIRY_STATES)
     ranked = tuple(name for name, _label in EXPIRY_STATES if name in states)
-    return StatusSortedRecords(records, states=ranked[::-1] if descending else ranked, now=now)
+    return StatusSortedRecords(
+        records, states=ranked[::-1] if descending else ranked, now=now, total=total
+    )
 
 
 def device_context(

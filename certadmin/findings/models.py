@@ -226,7 +226,7 @@ class PendingGeneration(models.Model):
 class FindingsVersion(models.Model):
     """A random number that changes with every write to one product's findings (of one API
     account and instance; all empty: the CA bundle's), in the same transaction as the write:
-    the fleet-health page's cached counts are keyed on it (``findings.counts_cache``)."""
+    the fleet-health page's cached counts and rows are keyed on it (``findings.counts_cache``)."""
 
     account = models.CharField(max_length=32, blank=True, default="")
     product_key = models.CharField(max_length=64, blank=True, default="")

@@ -1,5 +1,5 @@
 """Each product's findings version: a new random number with every write to its findings, in the
-transaction of the write (``findings_changed``), so that counts cached under it
+transaction of the write (``findings_changed``), so that counts and rows cached under it
 (``findings.counts_cache``) are never read after a change."""
 
 from certadmin.devices.inventory import product_version_renew

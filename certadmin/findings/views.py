@@ -17,7 +17,7 @@ from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import MANAGE_FLEET, VIEW_CERTIFICATES
 from certadmin.audit.services import AuditWriteError, request_context
 from certadmin.findings.codes import finding_title
-from certadmin.findings.counts_cache import findings_counts_cached
+from certadmin.findings.counts_cache import FindingsPageCache
 from certadmin.findings.csv_rows import FINDINGS_CSV_HEADER, findings_csv_rows
 from certadmin.findings.forms import FindingFilterForm, SuppressionForm
 from certadmin.findings.rows import finding_rows_html
@@ -70,19 +70,20 @@ def fleet(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, template, {"filter_form": form, "invalid": True}, status=400)
     now = timezone.now()
-    findings = _filtered(request, form, now)
-    counts = findings_counts_cached(
-        accounts=[account.name for account in accounts_for(user=request.user)],
-        now=now,
-        **_filters(form),
+    accounts = accounts_for(user=request.user)
+    cached = FindingsPageCache(
+        accounts=[account.name for account in accounts], now=now, **_filters(form)
     )
+    counts = cached.counts()
     # The counts cover exactly the findings listed: their sum is the list's total.
     paginator = CountedPaginator(
-        findings, FINDINGS_PAGE_SIZE, count=sum(row["count"] for row in counts)
+        _filtered(request, form, now),
+        FINDINGS_PAGE_SIZE,
+        count=sum(row["count"] for row in counts),
     )
     page = paginator.get_page(form.cleaned_data["page"])
     may_suppress = request.user.has_perm(MANAGE_FLEET)
-    show_accounts = len(accounts_for(user=request.user)) > 1
+    show_accounts = len(accounts) > 1
     context = {
         "filter_form": form,
         "counts": [
@@ -95,8 +96,14 @@ def fleet(request: HtmxHttpRequest) -> HttpResponse:
             for row in counts
         ],
         "page_obj": page,
-        "finding_rows": finding_rows_html(
-            page.object_list, now=now, may_suppress=may_suppress, show_accounts=show_accounts
+        # Read and written out only when not cached: the rows change with the findings only.
+        "finding_rows": cached.rows_html(
+            page_number=page.number,
+            may_suppress=may_suppress,
+            show_accounts=show_accounts,
+            made=lambda: finding_rows_html(
+                page.object_list, now=now, may_suppress=may_suppress, show_accounts=show_accounts
+            ),
         ),
         "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
         "now": now,

@@ -101,9 +101,12 @@ def test_a_page_ranks_no_record_and_reads_no_more_rows_than_it_shows(crafted):
     assert "LIMIT 3" in sql
     with CaptureQueriesContext(connection) as later:
         assert len(paged[12:15]) == 3
-    # Past the first page: the states' counts (``expiry_counts``' three queries), then the rows
-    # of the one or two states the page covers, by name, unranked.
-    rows = [query["sql"] for query in later.captured_queries[3:]]
+    # Past the first page: the counts of the states before it only (here the ready
+    # certificates' windows: one query), then the rows of the one or two states the page
+    # covers, by name, unranked.
+    counted = [q["sql"] for q in later.captured_queries if "COUNT(" in q["sql"].upper()]
+    rows = [q["sql"] for q in later.captured_queries if "COUNT(" not in q["sql"].upper()]
+    assert len(counted) == 1
     assert 1 <= len(rows) <= 2
     assert all("CASE" not in sql.upper() and "LIMIT" in sql for sql in rows)
 
@@ -155,3 +158,53 @@ def test_on_postgresql_a_large_state_is_read_in_name_order_without_sorting():
     # Walked in name order on an index that starts with the product (no sort of the state).
     assert "Index Scan using" in plan
     assert "Sort" not in plan
+
+
+@pytest.fixture
+def fleet():
+    """600 records: most with more than 90 days left (as in a real fleet), the rest spread over
+    every other state, names interleaving across states."""
+    cases = [{"not_after": NOW + ahead} for ahead, _state in EDGES] + list(PRECEDENCE_CASES)
+    rows = []
+    for n in range(600):
+        fields = cases[n % len(cases)] if n % 4 == 0 else {"not_after": NOW + timedelta(days=400)}
+        values = {"status": 2, "not_after": None, "last_checked": NOW - timedelta(hours=1)}
+        rows.append(
+            CertificateRecord(
+                product_key=PRODUCT, device_name=f"unit-{(n * 7919) % 600:04d}", **values | fields
+            )
+        )
+    CertificateRecord.objects.bulk_create(rows)
+
+
+@pytest.mark.parametrize("sort", ["status", "-status"])
+@pytest.mark.parametrize("given_total", [True, False], ids=["total-given", "total-unknown"])
+def test_deep_pages_hold_the_rows_of_the_full_sort(fleet, sort, given_total):
+    ranked = inventory_devices(product_key=PRODUCT, sort=sort, now=NOW)
+    expected = _keys(ranked)
+    assert len(expected) == 600
+    for start in (0, 50, 250, 300, 450, 500, 550, 575, 599, 600):
+        # A new object per page, as each request makes one: nothing counted carries over.
+        paged = inventory_status_sorted(
+            ranked,
+            state="",
+            descending=sort == "-status",
+            now=NOW,
+            total=len(expected) if given_total else None,
+        )
+        assert _keys(paged[start : start + 50]) == expected[start : start + 50], start
+
+
+@pytest.mark.parametrize("given_total", [True, False], ids=["total-given", "total-unknown"])
+def test_a_page_among_the_many_far_from_expiry_does_not_count_them(fleet, given_total):
+    ranked = inventory_devices(product_key=PRODUCT, sort="status", now=NOW)
+    paged = inventory_status_sorted(
+        ranked, state="", descending=False, now=NOW, total=600 if given_total else None
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert len(paged[300:350]) == 50
+    counted = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    # The ready certificates' windows before it (and, from the total, the few not ready); never
+    # the records with more than 90 days left, whose count walks most of the index.
+    assert len(counted) == (2 if given_total else 1)
+    assert not any('"not_after" >=' in sql for sql in counted)

@@ -1,21 +1,25 @@
-"""The fleet-health page's counts, cached under the findings' versions (issue 24: 130,000 open
-findings counted again on every view, also after every inventory write): read from the cache
+"""The fleet-health page's counts and rows, cached under the findings' versions (issue 24:
+130,000 open findings counted again on every view, also after every inventory write, and a
+page's rows read and written out again): read from the cache
 while no finding changed, right at once after a run, a suppression or a finding written around
 them, and never another person's or filter's."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from certadmin.devices.inventory import inventory_changed
-from certadmin.findings.counts_cache import findings_counts_cached
+from certadmin.findings.counts_cache import FindingsPageCache
 from certadmin.findings.models import Finding, FindingsVersion
 from certadmin.findings.suppressions import suppression_create
 from tests.findings.conftest import PRODUCT, days, leaf_expiring_in
 from tests.findings.test_suppressions import CONTEXT, REASON
+from tests.support.iot_accounts import account_on
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +34,7 @@ def _empty_cache():
 def _counted(**filters) -> tuple[dict, int]:
     """The counts for the default account (code -> count), and how many queries counted."""
     with CaptureQueriesContext(connection) as queries:
-        rows = findings_counts_cached(accounts=["default"], now=timezone.now(), **filters)
+        rows = FindingsPageCache(accounts=["default"], now=timezone.now(), **filters).counts()
     counting = [q for q in queries.captured_queries if "COUNT(*)" in q["sql"]]
     return {row["code"]: row["count"] for row in rows}, len(counting)
 
@@ -128,3 +132,100 @@ def test_the_page_shows_the_cached_counts_of_the_persons_own_filters(store, run,
     assert set(codes(code="cert.expired")) == {"cert.expired"}
     # The wider view again (now from the cache) still has both.
     assert codes() == both
+
+
+def _rows_read(client, **query) -> tuple[str, int]:
+    """The fleet page's HTML, and how many queries read findings' rows (not the newest key)."""
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("findings:fleet"), query).content.decode()
+    reads = [
+        q
+        for q in queries.captured_queries
+        if 'FROM "findings_finding"' in q["sql"] and "MAX(" not in q["sql"]
+    ]
+    return html, len(reads)
+
+
+def test_a_page_of_rows_is_cached_until_the_findings_change(store, run, viewer_client):
+    first = store(status=1)
+    run()
+    html, reads = _rows_read(viewer_client)
+    assert first.device_name in html
+    assert reads == 2  # the counts and the page's rows
+    again, reads = _rows_read(viewer_client)
+    assert (again.count(first.device_name), reads) == (html.count(first.device_name), 0)
+    # Other filters are other values.
+    assert _rows_read(viewer_client, state="all")[1] == 2
+    # An inventory write changes no finding: still cached.
+    inventory_changed(account="default", product_key=PRODUCT, iot_instance_id="")
+    assert _rows_read(viewer_client)[1] == 0
+    # A run that opens a finding: the page shows it at once.
+    second = store(status=1)
+    run()
+    after, reads = _rows_read(viewer_client)
+    assert second.device_name in after
+    assert reads == 2
+
+
+def test_a_suppression_takes_the_rows_off_the_open_page_at_once(store, run, fleet_manager):
+    record = store(device_status="DISABLE")
+    run()
+    client = Client()
+    client.force_login(fleet_manager)
+    assert record.device_name in _rows_read(client)[0]
+    suppression_create(
+        actor=fleet_manager,
+        code="cert.valid_device_inactive",
+        account="default",
+        product_key=PRODUCT,
+        iot_instance_id="",
+        device_name="",
+        subject="",
+        reason=REASON,
+        ends_at=timezone.now() + days(30),
+        context=CONTEXT,
+    )
+    assert record.device_name not in _rows_read(client)[0]
+    assert record.device_name in _rows_read(client, state="suppressed")[0]
+
+
+def test_cached_rows_are_never_shown_to_a_person_of_other_accounts(
+    store, run, settings, make_user, client_for, staging_iot
+):
+    account_on(settings, "staging", groups=("Staging team",))
+    mine = store(status=1)
+    theirs = store(status=1, account="staging", product_key="a1Stage0001")
+    run()
+    staff = make_user("Viewer")
+    staff.groups.add(Group.objects.get_or_create(name="Staging team")[0])
+    viewer = make_user("Viewer")
+    for _ in range(2):  # the second time from the cache
+        wide = client_for(staff).get(reverse("findings:fleet")).content.decode()
+        assert mine.device_name in wide
+        assert theirs.device_name in wide
+        narrow = client_for(viewer).get(reverse("findings:fleet")).content.decode()
+        assert mine.device_name in narrow
+        assert theirs.device_name not in narrow
+
+
+def test_cached_rows_keep_the_suppress_link_to_fleet_managers(
+    store, run, viewer_client, fleet_manager_client
+):
+    store(status=1)
+    run()
+    link = reverse("findings:suppressions") + "?finding="
+    for _ in range(2):
+        assert link in _rows_read(fleet_manager_client)[0]
+        assert link not in _rows_read(viewer_client)[0]
+
+
+def test_cached_rows_are_kept_per_language(store, run, viewer_client):
+    store(status=1)
+    run()
+    english, _reads = _rows_read(viewer_client)
+    assert "<td>open</td>" in english
+    chinese = viewer_client.get(
+        reverse("findings:fleet"), headers={"Accept-Language": "zh-hans"}
+    ).content.decode()
+    assert "<td>未关闭</td>" in chinese
+    assert "<td>open</td>" in _rows_read(viewer_client)[0]

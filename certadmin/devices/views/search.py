@@ -178,7 +178,11 @@ def inventory_table(
     if data["sort"] in ("status", "-status"):
         # One state at a time from the indexes: the same order, without ranking every record.
         shown = inventory_status_sorted(
-            shown, state=data["state"], descending=data["sort"] == "-status", now=now
+            shown,
+            state=data["state"],
+            descending=data["sort"] == "-status",
+            now=now,
+            total=total,
         )
     if total is None:
         paginator = Paginator(shown, INVENTORY_PAGE_SIZE)
