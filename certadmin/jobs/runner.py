@@ -1,12 +1,23 @@
 """The work of a job, done by any number of task runs at once, on SQLite or PostgreSQL.
 
-Each run claims one item at a time with a compare-and-set ``UPDATE`` that takes a lease
-(``JOB_LEASE_SECONDS``); it looks the device up, then writes the item's result and the job's
-counters in one transaction, only if it still holds the lease. So:
+Each run claims items in batches (``_ItemBatch``): up to ``ITEM_BATCH`` (about a second of
+the jobs' share) in one compare-and-set ``UPDATE`` that takes a lease (``JOB_LEASE_SECONDS``)
+on those still free, then reads back what it got. One query finds the batch's devices the
+inventory shows as looked up since the job was created: recorded without a lookup. It looks the
+others up one at a time, each answer written to the inventory at once, and records the items'
+results and the job's counters in one transaction per batch (or every ``RECORD_SECONDS``),
+only for the items it still holds. It renews the lease of all it holds in one ``UPDATE`` while
+a lookup is retried and before a lookup once a third of the lease has passed; items another run
+took over meanwhile are dropped unasked, and their results are that run's to count. It reads
+its job again at least every ``JOB_READ_SECONDS``: a cancel records the lookups made and
+leaves the batch's other items pending. So:
 
 - a finished item is never looked up again (it is no longer ``pending``);
-- an item held by a worker that was killed is claimed again once its lease runs out;
-- two runs never work the same item while a lease holds.
+- an item held by a worker that was killed is claimed again once its lease runs out, and its
+  device, if that worker had written its answer to the inventory before dying, is not asked
+  again (see "Nothing is asked twice" below);
+- two runs never work the same item while a lease holds;
+- an item is counted once: by the run whose lease it was under when recorded.
 
 django-tasks-db leaves the task of a SIGKILLed worker ``RUNNING`` for ever and never runs it
 again. A job therefore does not rely on its own task runs surviving: the deferred ``job_watch``
@@ -19,7 +30,9 @@ lease; the next page to fetch and the NextToken that leads to it are saved after
 empty NextToken ends the listing) and creates the items as it goes; a listing the platform cuts
 short (an empty or short page before the end, or an end before ``Total``) fails the job; runs
 without a listing to do look up the items already listed. The listing run looks items up too,
-while each of its listing calls waits for its quota and its answer (``_looked_up_meanwhile``):
+while each of its listing calls waits for its quota and its answer (``_looked_up_meanwhile``,
+from the run's batch; what is left of it waits for the next call, or for another run once
+its lease runs out):
 the listing's pace is set by its quotas (the deep pages' 2 calls/s, the details' share), and
 one run alone looking up, one item at a time, fell short of the lookups' share whenever a
 lookup took longer than its slot (68-81 % of it on a loaded machine, for the listing's length:
