@@ -638,8 +638,9 @@ class _ItemBatch:
 
 
 def _items_claim(job: Job, token: str) -> list[JobItem]:
-    """Claim up to ``ITEM_BATCH`` pending items nobody holds, in one ``UPDATE`` that takes them
-    only if they are still free; the items this run got (none when there is none)."""
+    """Claim up to ``ITEM_BATCH`` pending items nobody holds (half of the free ones near the end
+    of the job), in one ``UPDATE`` that takes them only if they are still free; the items this
+    run got (none when there is none)."""
     for _round in range(5):
         now = timezone.now()
         free = JobItem.objects.filter(job_id=job.pk, state=ItemState.PENDING).filter(
@@ -648,8 +649,9 @@ def _items_claim(job: Job, token: str) -> list[JobItem]:
         candidates = list(free.order_by("pk").values_list("pk", flat=True)[: ITEM_BATCH * 2])
         if not candidates:
             return []
-        # Runs racing for the same first rows would mostly lose: each takes a random part.
-        picked = random.sample(candidates, min(ITEM_BATCH, len(candidates)))
+        # Runs racing for the same first rows would mostly lose: each takes a random part, at
+        # most half of them, so that the last items of a job are shared between its runs.
+        picked = random.sample(candidates, max(1, min(ITEM_BATCH, len(candidates) // 2)))
         claimed = free.filter(pk__in=picked).update(
             lease_token=token, lease_until=now + _lease(), claims=F("claims") + 1
         )
