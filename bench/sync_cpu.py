@@ -194,11 +194,11 @@ def main() -> None:
             ],
         ],
         notes='Target: ≤ 8 ms per synced device. "Lookup only" is decode, key match and '
-        'inventory write (``device_certificate_check``); "whole worker" is ``job_work`` over '
+        'inventory write (`device_certificate_check`); "whole worker" is `job_work` over '
         "a product sync of the same devices (claims, the looked-up check, the inventory write, "
         "results and progress), its listing done beforehand. Alternating rounds in one process; "
         f"{with_keys} of {len(devices)} answers carry a key, each matched its certificate in "
-        "both. The real workers' figure (``sync_scale.py``: task workers, the emulator over "
+        "both. The real workers' figure (`sync_scale.py`: task workers, the emulator over "
         "HTTP) is measured there.",
     )
 
