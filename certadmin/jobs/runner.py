@@ -155,7 +155,8 @@ def job_work(
 ) -> str:
     """Work on the job until nothing is left to claim; end it when every item is done.
 
-    ``on_progress`` is called with the job as read before each step (for a progress bar).
+    ``on_progress`` is called with the job as read before each step (for a progress bar): a
+    listing, or lookups of a batch (``JOB_READ_SECONDS`` of them at most).
     Returns a word for the task's result: why this run stopped. Log lines of the run (its
     platform calls included) carry the request id ``job-<id>``.
     """
