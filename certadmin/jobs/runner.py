@@ -570,8 +570,8 @@ class _ItemBatch:
 
     def done(self, item: JobItem, error_code: str) -> None:
         """``item`` was looked up (``error_code`` "" when it succeeded): recorded with the
-        batch, or now when ``ITEM_BATCH`` results wait or the oldest has for
-        ``RECORD_SECONDS``."""
+        batch, or now when ``ITEM_BATCH`` results wait or the last record is
+        ``RECORD_SECONDS`` old."""
         self.current = None
         self.results[item.pk] = error_code
         if len(self.results) >= ITEM_BATCH:
