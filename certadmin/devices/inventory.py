@@ -154,18 +154,27 @@ def product_version_renew(
     )
 
 
+# The record's key: one device of one API account (the unique constraint upserts go by).
+RECORD_KEY = ["account", "product_key", "device_name", "iot_instance_id"]
+
+
 def _record_write(
-    *, account: str, product_key: str, device_name: str, iot_instance_id: str, defaults: dict
+    *, account: str, product_key: str, device_name: str, iot_instance_id: str, fields: dict
 ) -> CertificateRecord:
-    """Create or update one device's record with ``defaults`` and change its product's
-    inventory version, in one transaction."""
+    """Write ``fields`` into one device's record (created when the inventory has none) and
+    change its product's inventory version, in one transaction: one ``INSERT ... ON CONFLICT
+    DO UPDATE`` of the record (a sync writes one per device). Returns the record as written:
+    its key, ``fields`` and its pk; the columns not written are not read back."""
+    record = CertificateRecord(
+        account=account,
+        product_key=product_key,
+        device_name=device_name,
+        iot_instance_id=iot_instance_id,
+        **fields,
+    )
     with transaction.atomic():
-        record, _ = CertificateRecord.objects.update_or_create(
-            account=account,
-            product_key=product_key,
-            device_name=device_name,
-            iot_instance_id=iot_instance_id,
-            defaults=defaults,
+        CertificateRecord.objects.bulk_create(
+            [record], update_conflicts=True, unique_fields=RECORD_KEY, update_fields=list(fields)
         )
         inventory_changed(account=account, product_key=product_key, iot_instance_id=iot_instance_id)
     return record
@@ -263,7 +272,7 @@ def inventory_store(
         product_key=result.product_key,
         device_name=result.device_name,
         iot_instance_id=result.iot_instance_id or "",
-        defaults={
+        fields={
             **_looked_up_fields(listing),
             "status": int(result.status),
             "cert_sn": _storable(result.cert_sn)[:128],
@@ -312,7 +321,7 @@ def inventory_listing_store(
         CertificateRecord.objects.bulk_create(
             records.values(),
             update_conflicts=True,
-            unique_fields=["account", "product_key", "device_name", "iot_instance_id"],
+            unique_fields=RECORD_KEY,
             update_fields=["nickname", "device_status", "listed_at", "removed_at"],
             batch_size=500,
         )
@@ -356,7 +365,7 @@ def inventory_context_store(
         CertificateRecord.objects.bulk_create(
             records.values(),
             update_conflicts=True,
-            unique_fields=["account", "product_key", "device_name", "iot_instance_id"],
+            unique_fields=RECORD_KEY,
             update_fields=CONTEXT_FIELDS,
             batch_size=500,
         )
@@ -371,17 +380,19 @@ def inventory_store_failure(
 
     The certificate fields of the last good lookup, if any, are kept; ``last_checked`` is now.
     """
-    return _record_write(
+    written = _record_write(
         account=device.account,
         product_key=device.product_key,
         device_name=device.device_name,
         iot_instance_id=device.iot_instance_id,
-        defaults={
+        fields={
             **_looked_up_fields(listing),
             "last_error_code": _storable(code)[:_CODE_LENGTH] or "UnknownError",
             "last_checked": timezone.now(),
         },
     )
+    # Read back whole: the certificate fields kept from the last good lookup are the caller's.
+    return CertificateRecord.objects.get(pk=written.pk)
 
 
 def inventory_mark_removed(*, device: DeviceRef) -> int:

@@ -1,12 +1,23 @@
 """The work of a job, done by any number of task runs at once, on SQLite or PostgreSQL.
 
-Each run claims one item at a time with a compare-and-set ``UPDATE`` that takes a lease
-(``JOB_LEASE_SECONDS``); it looks the device up, then writes the item's result and the job's
-counters in one transaction, only if it still holds the lease. So:
+Each run claims items in batches (``_ItemBatch``): up to ``ITEM_BATCH`` (about a second of
+the jobs' share) in one compare-and-set ``UPDATE`` that takes a lease (``JOB_LEASE_SECONDS``)
+on those still free, then reads back what it got. One query finds the batch's devices the
+inventory shows as looked up since the job was created: recorded without a lookup. It looks the
+others up one at a time, each answer written to the inventory at once, and records the items'
+results and the job's counters in one transaction per batch (or every ``RECORD_SECONDS``),
+only for the items it still holds. It renews the lease of all it holds in one ``UPDATE`` while
+a lookup is retried and before a lookup once a third of the lease has passed; items another run
+took over meanwhile are dropped unasked, and their results are that run's to count. It reads
+its job again at least every ``JOB_READ_SECONDS``: a cancel records the lookups made and
+leaves the batch's other items pending. So:
 
 - a finished item is never looked up again (it is no longer ``pending``);
-- an item held by a worker that was killed is claimed again once its lease runs out;
-- two runs never work the same item while a lease holds.
+- an item held by a worker that was killed is claimed again once its lease runs out, and its
+  device, if that worker had written its answer to the inventory before dying, is not asked
+  again (see "Nothing is asked twice" below);
+- two runs never work the same item while a lease holds;
+- an item is counted once: by the run whose lease it was under when recorded.
 
 django-tasks-db leaves the task of a SIGKILLed worker ``RUNNING`` for ever and never runs it
 again. A job therefore does not rely on its own task runs surviving: the deferred ``job_watch``
@@ -19,7 +30,9 @@ lease; the next page to fetch and the NextToken that leads to it are saved after
 empty NextToken ends the listing) and creates the items as it goes; a listing the platform cuts
 short (an empty or short page before the end, or an end before ``Total``) fails the job; runs
 without a listing to do look up the items already listed. The listing run looks items up too,
-while each of its listing calls waits for its quota and its answer (``_looked_up_meanwhile``):
+while each of its listing calls waits for its quota and its answer (``_looked_up_meanwhile``,
+from the run's batch; what is left of it waits for the next call, or for another run once
+its lease runs out):
 the listing's pace is set by its quotas (the deep pages' 2 calls/s, the details' share), and
 one run alone looking up, one item at a time, fell short of the lookups' share whenever a
 lookup took longer than its slot (68-81 % of it on a loaded machine, for the listing's length:
@@ -142,7 +155,8 @@ def job_work(
 ) -> str:
     """Work on the job until nothing is left to claim; end it when every item is done.
 
-    ``on_progress`` is called with the job as read before each step (for a progress bar).
+    ``on_progress`` is called with the job as read before each step (for a progress bar): a
+    listing, or lookups of a batch (``JOB_READ_SECONDS`` of them at most).
     Returns a word for the task's result: why this run stopped. Log lines of the run (its
     platform calls included) carry the request id ``job-<id>``.
     """
@@ -170,25 +184,28 @@ def _job_work(
         return "ended"
     client = client or iot_client(account=account, purpose="job")
     _job_start(job_id)
+    batch = _ItemBatch(job_id=job_id, token=token)
     try:
         while True:
             job = Job.objects.filter(pk=job_id).first()
             if job is None or job.state in ENDED_STATES:
+                batch.record()
                 return "ended"
             if on_progress is not None:
                 on_progress(job)
             if job.state == JobState.CANCELLING:
+                # The lookups made count; the items held and not asked stay pending.
+                batch.record()
                 job_end(job_id=job_id, state=JobState.CANCELLED)
                 return "cancelled"
             if job.admitted_at is None:
                 return "not admitted"
             if not job.listing_complete and _listing_claim(job, token):
                 # Read again now that it is held: the place where the last holder stopped.
-                _listing_walk(Job.objects.get(pk=job_id), token, client)
+                _listing_walk(Job.objects.get(pk=job_id), batch, client)
                 continue
-            item = _item_claim(job, token)
-            if item is not None:
-                _item_process(item, token, client, job)
+            if batch.fill(job):
+                _items_work(job, batch, client)
                 continue
             if not job.listing_complete:
                 time.sleep(LISTING_WAIT)
@@ -198,6 +215,7 @@ def _job_work(
             job_end(job_id=job_id, state=JobState.FINISHED)
             return "finished"
     except JobFailed as failure:
+        batch.record()
         job_end(job_id=job_id, state=JobState.FAILED, error=str(failure))
         return "failed"
 
@@ -215,13 +233,14 @@ def _listing_claim(job: Job, token: str) -> bool:
     )
 
 
-def _listing_walk(job: Job, token: str, client: IotClient) -> None:
+def _listing_walk(job: Job, batch: "_ItemBatch", client: IotClient) -> None:
     """Fetch the product's devices page by page from where the listing stopped.
 
     Every page after the first is asked with the NextToken of the page before (saved with the
     page number, so a run taking over goes on from the same place); an empty NextToken ends the
     listing. A listing the platform cuts short fails the job (``_listing_cut_short``).
     """
+    token = batch.token
     page, next_token = job.listing_next_page, job.listing_next_token
     if page > 1 and not next_token:
         # Saved before tokens were kept: the place cannot be reached again without one, so the
@@ -246,7 +265,7 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
         try:
             result = _with_retries(
                 lambda fetch=fetch: _looked_up_meanwhile(
-                    fetch, job=job, token=token, client=client
+                    fetch, job=job, batch=batch, client=client
                 ),
                 renew=lambda: _listing_renew(job, token),
             )
@@ -278,7 +297,7 @@ def _listing_walk(job: Job, token: str, client: IotClient) -> None:
         )
         context_pending.extend(device.device_name for device in result.devices)
         if len(context_pending) >= MAX_DETAIL_NAMES or not result.next_token:
-            _listing_context(job, token, client, context_pending)
+            _listing_context(job, batch, client, context_pending)
             context_pending.clear()
         last = not result.next_token
         now = timezone.now()
@@ -354,7 +373,7 @@ def _listing_end(job: Job, *, platform_total: int, now) -> None:
     )
 
 
-def _listing_context(job: Job, token: str, client: IotClient, names: list[str]) -> None:
+def _listing_context(job: Job, batch: "_ItemBatch", client: IotClient, names: list[str]) -> None:
     """Ask ``BatchQueryDeviceDetail`` about listed devices, at most 100 names a call, and record
     their node type, firmware and activation in the inventory (``inventory_context_store``).
 
@@ -362,22 +381,22 @@ def _listing_context(job: Job, token: str, client: IotClient, names: list[str]) 
     RAM policy without the action, an answer that stays broken) is logged, its devices are
     counted in the job's ``context_missing`` and the sync goes on without their details."""
     for start in range(0, len(names), MAX_DETAIL_NAMES):
-        batch = names[start : start + MAX_DETAIL_NAMES]
+        part = names[start : start + MAX_DETAIL_NAMES]
 
-        def fetch(batch: list[str] = batch):
+        def fetch(part: list[str] = part):
             # The job's client holds it to the jobs' share of the action's quota.
             return client.batch_query_device_detail(
                 product_key=job.product_key,
-                device_names=batch,
+                device_names=part,
                 iot_instance_id=job.iot_instance_id or None,
             )
 
         try:
             details = _with_retries(
                 lambda fetch=fetch: _looked_up_meanwhile(
-                    fetch, job=job, token=token, client=client
+                    fetch, job=job, batch=batch, client=client
                 ),
-                renew=lambda: _listing_renew(job, token),
+                renew=lambda: _listing_renew(job, batch.token),
             )
         except _LookupFailed:
             raise
@@ -386,12 +405,12 @@ def _listing_context(job: Job, token: str, client: IotClient, names: list[str]) 
             logger.warning(
                 "job %s: no device details for %s devices of %s (%s)",
                 job.pk,
-                len(batch),
+                len(part),
                 job.product_key,
                 code,
                 extra={"event": "device_details_missing", "job_id": job.pk, "code": code},
             )
-            Job.objects.filter(pk=job.pk).update(context_missing=F("context_missing") + len(batch))
+            Job.objects.filter(pk=job.pk).update(context_missing=F("context_missing") + len(part))
             continue
         inventory_context_store(
             account=job.account,
@@ -401,10 +420,13 @@ def _listing_context(job: Job, token: str, client: IotClient, names: list[str]) 
         )
 
 
-def _looked_up_meanwhile(call: Callable[[], object], *, job: Job, token: str, client: IotClient):
+def _looked_up_meanwhile(
+    call: Callable[[], object], *, job: Job, batch: "_ItemBatch", client: IotClient
+):
     """``call()`` (one of the listing's platform calls), made in a thread of its own while this
     one looks up the job's items, one at a time, until it has answered; its answer, or its
-    error raised here.
+    error raised here. Items of the run's batch left when it answers are looked up during the
+    next call (or once the listing is done), their lease renewed as they wait.
 
     The thread only waits for the call's quota and makes the call (the client is thread-safe;
     its log lines keep the job's request id): everything that touches the database stays in
@@ -427,14 +449,17 @@ def _looked_up_meanwhile(call: Callable[[], object], *, job: Job, token: str, cl
     threading.Thread(target=run, name=f"job-{job.pk}-listing", daemon=True).start()
     answered.wait(LISTING_ANSWER_GRACE)
     while not answered.is_set():
-        item = _item_claim(job, token)
-        if item is None:
+        if not batch.fill(job):
             answered.wait()
             break
+        item = batch.next()
+        if item is None:
+            continue
         try:
-            _item_process(item, token, client, job)
+            batch.done(item, _item_process(item, batch, client, job))
         except JobFailed as failure:
             raise _LookupFailed(str(failure)) from None
+    batch.record_due()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["answer"]
@@ -495,31 +520,149 @@ def _listing_renew(job: Job, token: str) -> None:
 # ---- items -------------------------------------------------------------------------------
 
 
-def _item_claim(job: Job, token: str) -> JobItem | None:
-    """Claim one pending item nobody holds; None when there is none."""
+# Items a run claims at once: about a second of the jobs' share (``JOB_QPS`` lookups a second).
+ITEM_BATCH = 8
+# A run records its results at least this often (the job's progress, which the watchdog and
+# the pages read), and reads its job again at least this often while it looks items up (a
+# cancel stops it within about that, between two lookups).
+RECORD_SECONDS = 2.0
+JOB_READ_SECONDS = 1.0
+
+
+class _ItemBatch:
+    """The items one run holds: claimed and not looked up yet (``held``), the one being looked
+    up (``current``), and those looked up whose results are not recorded yet (``results``:
+    item pk to the lookup's error Code, "" when done). All stay ``pending`` under the run's
+    lease until recorded; the lease is renewed for all of them at once."""
+
+    def __init__(self, *, job_id: int, token: str) -> None:
+        self.job_id = job_id
+        self.token = token
+        self.held: list[JobItem] = []
+        self.current: JobItem | None = None
+        self.results: dict[int, str] = {}
+        now = time.monotonic()
+        self.renewed_at = now  # the last claim or renewal of the lease
+        self.recorded_at = now
+
+    def fill(self, job: Job) -> bool:
+        """Whether the run holds an item to look up: one left, or a new batch claimed (the
+        results so far recorded first). Items whose devices were looked up since the job was
+        created are recorded as such without a lookup."""
+        while not self.held:
+            self.record()
+            claimed = _items_claim(job, self.token)
+            if not claimed:
+                return False
+            self.renewed_at = time.monotonic()
+            already = _items_looked_up_since(job, claimed)
+            self.results.update(already)
+            self.held = [item for item in claimed if item.pk not in already]
+        return True
+
+    def next(self) -> JobItem | None:
+        """The next held item to look up; the lease is renewed first once a third of it has
+        passed, and items another run took over meanwhile are dropped unasked."""
+        if time.monotonic() - self.renewed_at > settings.JOB_LEASE_SECONDS / 3:
+            self.renew()
+        self.current = self.held.pop(0) if self.held else None
+        return self.current
+
+    def done(self, item: JobItem, error_code: str) -> None:
+        """``item`` was looked up (``error_code`` "" when it succeeded): recorded with the
+        batch, or now when ``ITEM_BATCH`` results wait or the last record is
+        ``RECORD_SECONDS`` old."""
+        self.current = None
+        self.results[item.pk] = error_code
+        if len(self.results) >= ITEM_BATCH:
+            self.record()
+        else:
+            self.record_due()
+
+    def record_due(self) -> None:
+        if time.monotonic() - self.recorded_at >= RECORD_SECONDS:
+            self.record()
+
+    def renew(self) -> None:
+        """Extend the lease on every item the run holds, in one ``UPDATE``."""
+        self.renewed_at = time.monotonic()
+        current = [self.current.pk] if self.current is not None else []
+        pks = [item.pk for item in self.held] + current + list(self.results)
+        if not pks:
+            return
+        mine = JobItem.objects.filter(pk__in=pks, lease_token=self.token, state=ItemState.PENDING)
+        if mine.update(lease_until=timezone.now() + _lease()) == len(pks):
+            return
+        # A lease ran out and another run took items over: theirs now, not asked here.
+        kept = set(mine.values_list("pk", flat=True))
+        lost = [item.pk for item in self.held if item.pk not in kept]
+        self.held = [item for item in self.held if item.pk in kept]
+        if lost:
+            logger.warning("job %s: lost the claim on items %s", self.job_id, lost)
+
+    def record(self) -> None:
+        """Record the results: the items' states and the job's counters in one transaction.
+        An item another run took over is not counted here (that run counts it)."""
+        self.recorded_at = time.monotonic()
+        if not self.results:
+            return
+        by_code: dict[str, list[int]] = {}
+        for pk, error_code in self.results.items():
+            by_code.setdefault(error_code, []).append(pk)
+        now = timezone.now()
+        done = failed = 0
+        with transaction.atomic():
+            for error_code, pks in by_code.items():
+                written = JobItem.objects.filter(
+                    pk__in=pks, lease_token=self.token, state=ItemState.PENDING
+                ).update(
+                    state=ItemState.FAILED if error_code else ItemState.DONE,
+                    error_code=error_code[:128],
+                    finished_at=now,
+                    lease_until=None,
+                )
+                done += written
+                failed += written if error_code else 0
+            if done:
+                Job.objects.filter(pk=self.job_id).update(
+                    done=F("done") + done, failed=F("failed") + failed, last_progress_at=now
+                )
+        if done < len(self.results):
+            # Our lease ran out and another run took items over: its results count.
+            logger.warning(
+                "job %s: lost the claim on %s of %s items",
+                self.job_id,
+                len(self.results) - done,
+                len(self.results),
+            )
+        self.results = {}
+
+
+def _items_claim(job: Job, token: str) -> list[JobItem]:
+    """Claim up to ``ITEM_BATCH`` pending items nobody holds (half of the free ones near the end
+    of the job), in one ``UPDATE`` that takes them only if they are still free; the items this
+    run got (none when there is none)."""
     for _round in range(5):
         now = timezone.now()
         free = JobItem.objects.filter(job_id=job.pk, state=ItemState.PENDING).filter(
             job_item_lease_q(now)
         )
-        candidates = list(free.order_by("pk").values_list("pk", flat=True)[:16])
+        candidates = list(free.order_by("pk").values_list("pk", flat=True)[: ITEM_BATCH * 2])
         if not candidates:
-            return None
-        # Runs racing for the same first rows would mostly lose: spread them out.
-        random.shuffle(candidates)
-        for pk in candidates:
-            claimed = free.filter(pk=pk).update(
-                lease_token=token, lease_until=now + _lease(), claims=F("claims") + 1
+            return []
+        # Runs racing for the same first rows would mostly lose: each takes a random part, at
+        # most half of them, so that the last items of a job are shared between its runs.
+        picked = random.sample(candidates, max(1, min(ITEM_BATCH, len(candidates) // 2)))
+        claimed = free.filter(pk__in=picked).update(
+            lease_token=token, lease_until=now + _lease(), claims=F("claims") + 1
+        )
+        if claimed:
+            return list(
+                JobItem.objects.filter(
+                    pk__in=picked, lease_token=token, state=ItemState.PENDING
+                ).order_by("pk")
             )
-            if claimed:
-                return JobItem.objects.get(pk=pk)
-    return None
-
-
-def _item_renew(item: JobItem, token: str) -> None:
-    JobItem.objects.filter(pk=item.pk, lease_token=token, state=ItemState.PENDING).update(
-        lease_until=timezone.now() + _lease()
-    )
+    return []
 
 
 def _with_retries(call, *, renew):
@@ -548,35 +691,46 @@ def _with_retries(call, *, renew):
         renew()
 
 
-def _record_error_code(record) -> str:
-    # The inventory's field for a lookup's error Code (CertificateRecord.last_error_code).
-    return getattr(record, "last_error_code", "") or ""
-
-
-def _looked_up_since(device: DeviceRef, since) -> CertificateRecord | None:
-    """The device's record if it was looked up at or after ``since`` and the platform still
-    has the device: a run that died between the answer and its item's result, or a person's
-    certificate page, already asked."""
-    return (
-        CertificateRecord.objects.filter(
-            account=device.account,
-            product_key=device.product_key,
-            device_name=device.device_name,
-            iot_instance_id=device.iot_instance_id,
-            last_checked__gte=since,
-            removed_at__isnull=True,
+def _items_looked_up_since(job: Job, items: list[JobItem]) -> dict[int, str]:
+    """The items whose devices the inventory shows as looked up since the job was created and
+    still on the platform (a run that died between the answer and recording its item, or a
+    person's certificate page, already asked), with the error Code recorded then: one query a
+    product."""
+    by_product: dict[tuple[str, str], list[JobItem]] = {}
+    for item in items:
+        by_product.setdefault((item.product_key, item.iot_instance_id), []).append(item)
+    found: dict[int, str] = {}
+    for (product_key, iot_instance_id), group in by_product.items():
+        codes = dict(
+            CertificateRecord.objects.filter(
+                account=job.account,
+                product_key=product_key,
+                iot_instance_id=iot_instance_id,
+                device_name__in=[item.device_name for item in group],
+                last_checked__gte=job.created_at,
+                removed_at__isnull=True,
+            ).values_list("device_name", "last_error_code")
         )
-        .only("last_error_code")
-        .first()
-    )
+        found.update(
+            {item.pk: codes[item.device_name] or "" for item in group if item.device_name in codes}
+        )
+    return found
 
 
-def _item_process(item: JobItem, token: str, client: IotClient, job: Job) -> None:
+def _items_work(job: Job, batch: _ItemBatch, client: IotClient) -> None:
+    """Look the held items up one at a time, until none is left or the job is due to be read
+    again (``JOB_READ_SECONDS``: a cancel)."""
+    started = time.monotonic()
+    while (item := batch.next()) is not None:
+        batch.done(item, _item_process(item, batch, client, job))
+        if time.monotonic() - started >= JOB_READ_SECONDS:
+            return
+
+
+def _item_process(item: JobItem, batch: _ItemBatch, client: IotClient, job: Job) -> str:
+    """Look ``item``'s device up (writing the inventory); the error Code, "" when it
+    succeeded."""
     device = DeviceRef(item.product_key, item.device_name, item.iot_instance_id, job.account)
-    already = _looked_up_since(device, job.created_at)
-    if already is not None:
-        _item_finish(item, token, _record_error_code(already))
-        return
     listing = None
     if item.nickname or item.device_status or item.listing_modified:
         listing = DeviceListing(
@@ -590,34 +744,11 @@ def _item_process(item: JobItem, token: str, client: IotClient, job: Job) -> Non
     try:
         record = _with_retries(
             lambda: device_certificate_check(device=device, client=client, listing=listing),
-            renew=lambda: _item_renew(item, token),
+            renew=batch.renew,
         )
     except IotError as error:
-        code = error.code
-    else:
-        code = _record_error_code(record)
-    _item_finish(item, token, code)
-
-
-def _item_finish(item: JobItem, token: str, error_code: str) -> None:
-    now = timezone.now()
-    failed = bool(error_code)
-    with transaction.atomic():
-        written = JobItem.objects.filter(
-            pk=item.pk, lease_token=token, state=ItemState.PENDING
-        ).update(
-            state=ItemState.FAILED if failed else ItemState.DONE,
-            error_code=error_code[:128],
-            finished_at=now,
-            lease_until=None,
-        )
-        if written:
-            Job.objects.filter(pk=item.job_id).update(
-                done=F("done") + 1, failed=F("failed") + int(failed), last_progress_at=now
-            )
-    if not written:
-        # Our lease ran out and another run took the item over: its result counts.
-        logger.warning("job %s: lost the claim on item %s", item.job_id, item.pk)
+        return error.code
+    return record.last_error_code or ""
 
 
 # ---- chain verification ------------------------------------------------------------------

@@ -141,7 +141,12 @@ def test_names_the_platform_does_not_know_are_left_out(viewer, dashboard_iot):
     job = product_sync_start(owner=viewer, product_key="context003x")
     client = runner.iot_client(account=job.account, purpose="job")
 
-    runner._listing_context(job, "no-lease", client, ["ctx-0001", "ctx-0002", "nosuch-0001"])
+    runner._listing_context(
+        job,
+        runner._ItemBatch(job_id=job.pk, token="no-lease"),
+        client,
+        ["ctx-0001", "ctx-0002", "nosuch-0001"],
+    )
 
     records = CertificateRecord.objects.filter(product_key="context003x")
     assert set(

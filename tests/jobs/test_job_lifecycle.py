@@ -15,20 +15,27 @@ from certadmin.jobs.services import job_cancel, product_sync_start
 pytestmark = pytest.mark.django_db
 
 
-def test_cancel_stops_the_workers_between_two_devices(viewer, own_product, emulator_counts):
+def test_cancel_stops_the_workers_between_two_devices_of_a_batch(
+    viewer, own_product, emulator_counts, monkeypatch
+):
+    # The run reads its job again after every lookup (by default after a second of them).
+    monkeypatch.setattr(runner, "JOB_READ_SECONDS", 0)
     product_key = own_product(30)
     job = product_sync_start(owner=viewer, product_key=product_key)
 
     def cancel_after_five(seen: Job) -> None:
-        if seen.done >= 5 and seen.state == JobState.RUNNING:
+        if sum(emulator_counts.lookups.values()) >= 5 and seen.state == JobState.RUNNING:
             job_cancel(job=seen, actor=viewer)
 
     assert runner.job_work(job_id=job.pk, on_progress=cancel_after_five) == "cancelled"
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED
     assert job.finished_at is not None
+    # The five lookups of the batch made before the cancel are recorded; its other three
+    # items, held by the run, were not asked and stay pending with the rest.
     assert job.done == 5
     assert sum(emulator_counts.lookups.values()) == 5
+    assert JobItem.objects.filter(job=job, state=ItemState.DONE).count() == 5
     assert JobItem.objects.filter(job=job, state=ItemState.PENDING).count() == 25
 
 

@@ -55,7 +55,7 @@ def listing_only(job: Job) -> None:
     """Walk the job's listing as a run of the real runner does, without the lookups."""
     client = runner.iot_client(account=job.account, purpose="job")
     assert runner._listing_claim(job, "listing-run")
-    runner._listing_walk(job, "listing-run", client)
+    runner._listing_walk(job, runner._ItemBatch(job_id=job.pk, token="listing-run"), client)
 
 
 def database_text() -> str:
