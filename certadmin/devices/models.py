@@ -243,6 +243,11 @@ class CertificateRecord(models.Model):
             models.Index(fields=["serial"], name="certrecord_serial"),
             # Devices sharing one key pair (findings' key.shared; who else holds this key).
             models.Index(fields=["public_key_sha256"], name="certrecord_public_key"),
+            # A product's last listing (``ProductCoverage.last_listed``): one probe, not a scan.
+            models.Index(
+                fields=["account", "product_key", "iot_instance_id", "listed_at"],
+                name="certrecord_acct_listed_at",
+            ),
         ]
         default_permissions = ("view",)
         permissions = model_permissions("devices", "certificaterecord")
@@ -329,3 +334,49 @@ class ProductSync(models.Model):
 
     def __str__(self) -> str:
         return self.product_key
+
+
+class ProductCounts(models.Model):
+    """One product's counts of records (of one API account and instance), kept in step with
+    ``CertificateRecord`` by database triggers (migration 0021_inventory_kept_counts) on every
+    insert, update and delete, whoever writes: its records (removed ones included), and of the
+    devices still listed those never checked, failed and not issued (``expiry.EXPIRY_STATES``,
+    from the stored ``status_rank``); the devices no longer listed. The ready ones and the
+    checked ones are counted per day (``ProductDayCounts``). Read by ``devices.kept_counts``."""
+
+    pk = models.CompositePrimaryKey("account", "product_key", "iot_instance_id")
+    account = models.CharField(max_length=32)
+    product_key = models.CharField(max_length=64)
+    iot_instance_id = models.CharField(max_length=128, blank=True, default="")
+    records = models.BigIntegerField(default=0)
+    never = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    not_issued = models.BigIntegerField(default=0)
+    removed = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.product_key}: {self.records}"
+
+
+class ProductDayCounts(models.Model):
+    """Per product and UTC day, kept by the same triggers as ``ProductCounts``: the listed
+    records with a ready certificate (``READY_Q``) whose notAfter falls on that day, and the
+    listed records last checked on that day. A count up to any instant is the whole days before
+    its day from here plus the records of its own day before it, counted from an index."""
+
+    pk = models.CompositePrimaryKey("account", "product_key", "iot_instance_id", "day")
+    account = models.CharField(max_length=32)
+    product_key = models.CharField(max_length=64)
+    iot_instance_id = models.CharField(max_length=128, blank=True, default="")
+    day = models.DateField()
+    ready = models.BigIntegerField(default=0)
+    checked = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.product_key} {self.day}: {self.ready}, {self.checked}"

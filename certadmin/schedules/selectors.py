@@ -5,15 +5,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
-from certadmin.devices.models import CertificateRecord, ProductSync
+from certadmin.devices.models import ProductSync
 from certadmin.devices.selectors import (
     ProductCoverage,
-    coverage_aggregates,
     product_recheck_days,
-    stale_aggregate,
+    products_coverage,
 )
 from certadmin.jobs.models import SyncMode
 from certadmin.schedules.models import ScheduleSource, SyncSchedule
@@ -88,14 +88,8 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
         (s.account, s.product_key, s.iot_instance_id): s
         for s in ProductSync.objects.filter(account__in=accounts)
     }
-    # Coverage and staleness in one pass over the coverage index (each had a pass of its own).
-    freshness = {
-        (row["account"], row["product_key"], row["iot_instance_id"]): row
-        for row in CertificateRecord.objects.filter(account__in=accounts)
-        .values("account", "product_key", "iot_instance_id")
-        .annotate(**coverage_aggregates(), stale=stale_aggregate(now=timezone.now()))
-        .order_by()
-    }
+    # Coverage and staleness from the counts the database keeps, in one query.
+    freshness = products_coverage(where=Q(account__in=accounts), now=now)
     rows = []
     for key in sorted(set(schedules) | set(synced) | set(freshness)):
         fresh = freshness.get(key, {})
