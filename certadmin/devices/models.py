@@ -244,8 +244,11 @@ class CertificateRecord(models.Model):
             # Devices sharing one key pair (findings' key.shared; who else holds this key).
             models.Index(fields=["public_key_sha256"], name="certrecord_public_key"),
             # A product's last listing (``ProductCoverage.last_listed``): one probe, not a scan.
+            # Partial, so that only a query asking for a listing time may use it (SQLite,
+            # without statistics, took it for the counts of records not ready).
             models.Index(
                 fields=["account", "product_key", "iot_instance_id", "listed_at"],
+                condition=models.Q(listed_at__isnull=False),
                 name="certrecord_acct_listed_at",
             ),
         ]
@@ -342,9 +345,11 @@ class ProductCounts(models.Model):
     insert, update and delete, whoever writes: its records (removed ones included), and of the
     devices still listed those never checked, failed and not issued (``expiry.EXPIRY_STATES``,
     from the stored ``status_rank``); the devices no longer listed. The ready ones and the
-    checked ones are counted per day (``ProductDayCounts``). Read by ``devices.kept_counts``."""
+    checked ones are counted per day (``ProductDayCounts``). Read by ``devices.kept_counts``.
 
-    pk = models.CompositePrimaryKey("account", "product_key", "iot_instance_id")
+    A product may have several rows (on PostgreSQL each write adds its changes as a row of its
+    own, folded now and then): its counts are their sums."""
+
     account = models.CharField(max_length=32)
     product_key = models.CharField(max_length=64)
     iot_instance_id = models.CharField(max_length=128, blank=True, default="")
@@ -356,6 +361,11 @@ class ProductCounts(models.Model):
 
     class Meta:
         default_permissions = ()
+        indexes = [
+            models.Index(
+                fields=["account", "product_key", "iot_instance_id"], name="productcounts_product"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.account}/{self.product_key}: {self.records}"
@@ -367,7 +377,6 @@ class ProductDayCounts(models.Model):
     listed records last checked on that day. A count up to any instant is the whole days before
     its day from here plus the records of its own day before it, counted from an index."""
 
-    pk = models.CompositePrimaryKey("account", "product_key", "iot_instance_id", "day")
     account = models.CharField(max_length=32)
     product_key = models.CharField(max_length=64)
     iot_instance_id = models.CharField(max_length=128, blank=True, default="")
@@ -377,6 +386,12 @@ class ProductDayCounts(models.Model):
 
     class Meta:
         default_permissions = ()
+        indexes = [
+            models.Index(
+                fields=["account", "product_key", "iot_instance_id", "day"],
+                name="productdaycounts_day",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.account}/{self.product_key} {self.day}: {self.ready}, {self.checked}"

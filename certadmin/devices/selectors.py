@@ -576,8 +576,10 @@ def products_coverage(
             Value(0),
         )
 
-    rows = ProductCounts.objects.filter(where, records__gt=0)
+    # A product's counts may be several rows (``ProductCounts``): summed.
+    rows = ProductCounts.objects.filter(where).values(*_SCOPE_COLUMNS)
     annotations: dict[str, Any] = {
+        **{name: Sum(name) for name in ("records", "never", "removed")},
         "synced": summed(days, Sum("checked")),
         "oldest_checked": Subquery(
             listed_checked.order_by("last_checked").values("last_checked")[:1]
@@ -604,7 +606,7 @@ def products_coverage(
             Count("*"),
         )
     coverage = {}
-    for row in rows.annotate(**annotations).order_by().values():
+    for row in rows.annotate(**annotations).filter(records__gt=0).order_by():
         numbers = {
             "listed": row["never"] + row["synced"],
             "synced": row["synced"],

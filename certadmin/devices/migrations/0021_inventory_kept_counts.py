@@ -39,8 +39,9 @@ def _tally(row: str) -> str:
 
 
 # --- SQLite: a trigger per event and kind of count; an UPDATE touches only what it changed.
-# A record taken away only decreases rows that are there (it was counted in them): a flush that
-# empties the counts before the records (Django's test flush, in no fixed order) leaves none.
+# A record taken away only decreases rows that are there (it was counted in them), on either
+# database: a flush that empties the counts before the records (Django's test flush, in no
+# fixed order) leaves none.
 def _sqlite_of(row: str) -> str:
     return (
         f"account = {row}.account AND product_key = {row}.product_key "
@@ -147,7 +148,15 @@ SQLITE_CREATE = [
         for kind in ("ready", "checked")
     ),
 ]
+# SQLite keeps one row per product and per day (one writer at a time: nothing to wait for),
+# updated in place by upserts, which need these.
+SQLITE_UNIQUE = [
+    f"CREATE UNIQUE INDEX {COUNTS}_one ON {COUNTS} ({SCOPE})",
+    f"CREATE UNIQUE INDEX {DAYS}_one ON {DAYS} ({SCOPE}, day)",
+]
 SQLITE_DROP = [
+    f"DROP INDEX IF EXISTS {COUNTS}_one",
+    f"DROP INDEX IF EXISTS {DAYS}_one",
     f"DROP TRIGGER IF EXISTS {COUNTS}_insert",
     f"DROP TRIGGER IF EXISTS {COUNTS}_delete",
     f"DROP TRIGGER IF EXISTS {COUNTS}_update",
@@ -155,7 +164,14 @@ SQLITE_DROP = [
     f"DROP TRIGGER IF EXISTS {DAYS}_checked_update",
 ]
 
-# --- PostgreSQL: one function for every event; only what a write changed is touched.
+# --- PostgreSQL: one function for every event. Writers only ever INSERT rows of changes
+# (+1/-1), never update a shared counter row, so concurrent writers neither wait for each other
+# nor deadlock (a counter row locked by a sync's page while a lookup holds one of the page's
+# records would); a reader sums a product's rows. Now and then (1 write in COMPACT_ONE_IN) a
+# writer folds its product's rows into one per day, in one statement (the sums stay the same
+# at every instant), unless another writer is folding that product (an advisory lock tried,
+# never waited for).
+COMPACT_ONE_IN = 64
 POSTGRESQL_CREATE = [
     f"""
 CREATE FUNCTION {COUNTS}_add(
@@ -163,54 +179,47 @@ CREATE FUNCTION {COUNTS}_add(
   d_failed integer, d_not_issued integer, d_removed integer
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  IF d_records = 0 AND d_never = 0 AND d_failed = 0 AND d_not_issued = 0 AND d_removed = 0 THEN
-    RETURN;
+  IF d_records <> 0 OR d_never <> 0 OR d_failed <> 0 OR d_not_issued <> 0 OR d_removed <> 0 THEN
+    INSERT INTO {COUNTS} ({SCOPE}, records, never, failed, not_issued, removed)
+    VALUES (p_account, p_product, p_instance, d_records, d_never, d_failed, d_not_issued,
+      d_removed);
   END IF;
-  INSERT INTO {COUNTS} AS c ({SCOPE}, records, never, failed, not_issued, removed)
-  VALUES (p_account, p_product, p_instance, d_records, d_never, d_failed, d_not_issued, d_removed)
-  ON CONFLICT (account, product_key, iot_instance_id) DO UPDATE SET
-    records = c.records + EXCLUDED.records, never = c.never + EXCLUDED.never,
-    failed = c.failed + EXCLUDED.failed, not_issued = c.not_issued + EXCLUDED.not_issued,
-    removed = c.removed + EXCLUDED.removed;
 END $$""",  # noqa: S608
     f"""
 CREATE FUNCTION {DAYS}_add(
   p_account text, p_product text, p_instance text, p_day date, d_ready integer,
   d_checked integer
 ) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-  left_ready bigint;
-  left_checked bigint;
 BEGIN
-  IF p_day IS NULL THEN
-    RETURN;
-  END IF;
-  INSERT INTO {DAYS} AS d ({SCOPE}, day, ready, checked)
-  VALUES (p_account, p_product, p_instance, p_day, d_ready, d_checked)
-  ON CONFLICT (account, product_key, iot_instance_id, day) DO UPDATE SET
-    ready = d.ready + EXCLUDED.ready, checked = d.checked + EXCLUDED.checked
-  RETURNING ready, checked INTO left_ready, left_checked;
-  IF left_ready = 0 AND left_checked = 0 THEN
-    -- Still locked by this transaction: no other writer can have changed it since.
-    DELETE FROM {DAYS} WHERE account = p_account AND product_key = p_product
-      AND iot_instance_id = p_instance AND day = p_day;
+  IF p_day IS NOT NULL THEN
+    INSERT INTO {DAYS} ({SCOPE}, day, ready, checked)
+    VALUES (p_account, p_product, p_instance, p_day, d_ready, d_checked);
   END IF;
 END $$""",  # noqa: S608
-    # Every write of a product's records first takes its ProductCounts row (made if missing),
-    # held to the writer's commit: the writers of one product take its counter rows one
-    # transaction at a time, so two of them never wait for each other's day rows (a deadlock).
     f"""
-CREATE FUNCTION {COUNTS}_lock(p_account text, p_product text, p_instance text)
+CREATE FUNCTION {COUNTS}_compact(p_account text, p_product text, p_instance text)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM 1 FROM {COUNTS} WHERE account = p_account AND product_key = p_product
-    AND iot_instance_id = p_instance FOR UPDATE;
-  IF NOT FOUND THEN
-    INSERT INTO {COUNTS} ({SCOPE}, records, never, failed, not_issued, removed)
-    VALUES (p_account, p_product, p_instance, 0, 0, 0, 0, 0) ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM {COUNTS} WHERE account = p_account AND product_key = p_product
-      AND iot_instance_id = p_instance FOR UPDATE;
+  IF NOT pg_try_advisory_xact_lock(hashtextextended(
+      '{COUNTS}:' || p_account || ':' || p_product || ':' || p_instance, 0)) THEN
+    RETURN;
   END IF;
+  WITH gone AS (
+    DELETE FROM {COUNTS} WHERE account = p_account AND product_key = p_product
+      AND iot_instance_id = p_instance RETURNING *
+  )
+  INSERT INTO {COUNTS} ({SCOPE}, records, never, failed, not_issued, removed)
+  SELECT {SCOPE}, SUM(records), SUM(never), SUM(failed), SUM(not_issued), SUM(removed)
+  FROM gone GROUP BY {SCOPE}
+  HAVING SUM(records) <> 0 OR SUM(never) <> 0 OR SUM(failed) <> 0 OR SUM(not_issued) <> 0
+    OR SUM(removed) <> 0;
+  WITH gone AS (
+    DELETE FROM {DAYS} WHERE account = p_account AND product_key = p_product
+      AND iot_instance_id = p_instance RETURNING *
+  )
+  INSERT INTO {DAYS} ({SCOPE}, day, ready, checked)
+  SELECT {SCOPE}, day, SUM(ready), SUM(checked) FROM gone GROUP BY {SCOPE}, day
+  HAVING SUM(ready) <> 0 OR SUM(checked) <> 0;
 END $$""",  # noqa: S608
     f"""
 CREATE FUNCTION {COUNTS}_kept() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -245,19 +254,8 @@ BEGIN
     same_scope := OLD.account = NEW.account AND OLD.product_key = NEW.product_key
       AND OLD.iot_instance_id = NEW.iot_instance_id;
   END IF;
-  -- Both products of a record moved between products, in one order.
-  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND NOT same_scope
-      AND (OLD.account, OLD.product_key, OLD.iot_instance_id)
-        < (NEW.account, NEW.product_key, NEW.iot_instance_id)) THEN
-    PERFORM {COUNTS}_lock(OLD.account, OLD.product_key, OLD.iot_instance_id);
-  END IF;
-  IF TG_OP <> 'DELETE' THEN
-    PERFORM {COUNTS}_lock(NEW.account, NEW.product_key, NEW.iot_instance_id);
-  END IF;
-  IF TG_OP = 'UPDATE' AND NOT same_scope THEN
-    PERFORM {COUNTS}_lock(OLD.account, OLD.product_key, OLD.iot_instance_id);
-  END IF;
   IF same_scope THEN
+    -- Only what the write changed: a lookup again on the same day changes nothing here.
     PERFORM {COUNTS}_add(NEW.account, NEW.product_key, NEW.iot_instance_id, 0,
       n[1] - o[1], n[2] - o[2], n[3] - o[3], n[4] - o[4]);
     IF o_ready IS DISTINCT FROM n_ready THEN
@@ -268,19 +266,26 @@ BEGIN
       PERFORM {DAYS}_add(OLD.account, OLD.product_key, OLD.iot_instance_id, o_checked, 0, -1);
       PERFORM {DAYS}_add(NEW.account, NEW.product_key, NEW.iot_instance_id, n_checked, 0, 1);
     END IF;
-    RETURN NULL;
+  ELSE
+    IF TG_OP <> 'INSERT' THEN
+      PERFORM {COUNTS}_add(OLD.account, OLD.product_key, OLD.iot_instance_id, -1,
+        -o[1], -o[2], -o[3], -o[4]);
+      PERFORM {DAYS}_add(OLD.account, OLD.product_key, OLD.iot_instance_id, o_ready, -1, 0);
+      PERFORM {DAYS}_add(OLD.account, OLD.product_key, OLD.iot_instance_id, o_checked, 0, -1);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+      PERFORM {COUNTS}_add(NEW.account, NEW.product_key, NEW.iot_instance_id, 1,
+        n[1], n[2], n[3], n[4]);
+      PERFORM {DAYS}_add(NEW.account, NEW.product_key, NEW.iot_instance_id, n_ready, 1, 0);
+      PERFORM {DAYS}_add(NEW.account, NEW.product_key, NEW.iot_instance_id, n_checked, 0, 1);
+    END IF;
   END IF;
-  IF TG_OP <> 'INSERT' THEN
-    PERFORM {COUNTS}_add(OLD.account, OLD.product_key, OLD.iot_instance_id, -1,
-      -o[1], -o[2], -o[3], -o[4]);
-    PERFORM {DAYS}_add(OLD.account, OLD.product_key, OLD.iot_instance_id, o_ready, -1, 0);
-    PERFORM {DAYS}_add(OLD.account, OLD.product_key, OLD.iot_instance_id, o_checked, 0, -1);
-  END IF;
-  IF TG_OP <> 'DELETE' THEN
-    PERFORM {COUNTS}_add(NEW.account, NEW.product_key, NEW.iot_instance_id, 1,
-      n[1], n[2], n[3], n[4]);
-    PERFORM {DAYS}_add(NEW.account, NEW.product_key, NEW.iot_instance_id, n_ready, 1, 0);
-    PERFORM {DAYS}_add(NEW.account, NEW.product_key, NEW.iot_instance_id, n_checked, 0, 1);
+  IF random() * {COMPACT_ONE_IN} < 1 THEN
+    IF TG_OP = 'DELETE' THEN
+      PERFORM {COUNTS}_compact(OLD.account, OLD.product_key, OLD.iot_instance_id);
+    ELSE
+      PERFORM {COUNTS}_compact(NEW.account, NEW.product_key, NEW.iot_instance_id);
+    END IF;
   END IF;
   RETURN NULL;
 END $$""",
@@ -301,7 +306,7 @@ POSTGRESQL_DROP = [
     f"DROP TRIGGER IF EXISTS {COUNTS}_truncated ON {TABLE}",
     f"DROP FUNCTION IF EXISTS {COUNTS}_kept()",
     f"DROP FUNCTION IF EXISTS {COUNTS}_truncated()",
-    f"DROP FUNCTION IF EXISTS {COUNTS}_lock(text, text, text)",
+    f"DROP FUNCTION IF EXISTS {COUNTS}_compact(text, text, text)",
     f"DROP FUNCTION IF EXISTS {COUNTS}_add(text, text, text, integer, integer, integer, "
     "integer, integer)",
     f"DROP FUNCTION IF EXISTS {DAYS}_add(text, text, text, date, integer, integer)",
@@ -335,7 +340,7 @@ def create(apps, schema_editor):
             *_backfill("(%s AT TIME ZONE 'UTC')::date"),
         ]
     else:
-        statements = [*SQLITE_CREATE, *_backfill("date(%s)")]
+        statements = [*SQLITE_UNIQUE, *SQLITE_CREATE, *_backfill("date(%s)")]
     for statement in statements:
         schema_editor.execute(statement)
 
@@ -356,15 +361,9 @@ class Migration(migrations.Migration):
             name="ProductCounts",
             fields=[
                 (
-                    "pk",
-                    models.CompositePrimaryKey(
-                        "account",
-                        "product_key",
-                        "iot_instance_id",
-                        blank=True,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
                 ("account", models.CharField(max_length=32)),
@@ -384,16 +383,9 @@ class Migration(migrations.Migration):
             name="ProductDayCounts",
             fields=[
                 (
-                    "pk",
-                    models.CompositePrimaryKey(
-                        "account",
-                        "product_key",
-                        "iot_instance_id",
-                        "day",
-                        blank=True,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
                 ("account", models.CharField(max_length=32)),
@@ -410,8 +402,22 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="certificaterecord",
             index=models.Index(
+                condition=models.Q(listed_at__isnull=False),
                 fields=["account", "product_key", "iot_instance_id", "listed_at"],
                 name="certrecord_acct_listed_at",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="productcounts",
+            index=models.Index(
+                fields=["account", "product_key", "iot_instance_id"], name="productcounts_product"
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="productdaycounts",
+            index=models.Index(
+                fields=["account", "product_key", "iot_instance_id", "day"],
+                name="productdaycounts_day",
             ),
         ),
         migrations.RunPython(create, drop),
