@@ -19,6 +19,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -576,10 +577,18 @@ def products_coverage(
             Value(0),
         )
 
-    # A product's counts may be several rows (``ProductCounts``): summed.
-    rows = ProductCounts.objects.filter(where).values(*_SCOPE_COLUMNS)
+    # A product's counts may be several rows (``ProductCounts``): one row of each product
+    # drives the query, and each count is the sum of the product's rows.
+    counts = ProductCounts.objects.filter(**product).order_by().values(*_SCOPE_COLUMNS)
+    rows = ProductCounts.objects.filter(
+        pk__in=ProductCounts.objects.filter(where)
+        .order_by()
+        .values(*_SCOPE_COLUMNS)
+        .annotate(first=Min("pk"))
+        .values("first")
+    )
     annotations: dict[str, Any] = {
-        **{name: Sum(name) for name in ("records", "never", "removed")},
+        **{f"all_{name}": summed(counts, Sum(name)) for name in ("records", "never", "removed")},
         "synced": summed(days, Sum("checked")),
         "oldest_checked": Subquery(
             listed_checked.order_by("last_checked").values("last_checked")[:1]
@@ -606,17 +615,17 @@ def products_coverage(
             Count("*"),
         )
     coverage = {}
-    for row in rows.annotate(**annotations).filter(records__gt=0).order_by():
+    for row in rows.annotate(**annotations).filter(all_records__gt=0).order_by().values():
         numbers = {
-            "listed": row["never"] + row["synced"],
+            "listed": row["all_never"] + row["synced"],
             "synced": row["synced"],
-            "removed": row["removed"],
+            "removed": row["all_removed"],
             "oldest_checked": row["oldest_checked"],
             "newest_checked": row["newest_checked"],
             "last_listed": row["last_listed"],
         }
         if now is not None:
-            numbers["stale"] = row["never"] + row["stale_days"] + row["stale_part"]
+            numbers["stale"] = row["all_never"] + row["stale_days"] + row["stale_part"]
         coverage[row["account"], row["product_key"], row["iot_instance_id"]] = numbers
     return coverage
 

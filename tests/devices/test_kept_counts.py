@@ -467,3 +467,22 @@ def test_concurrent_writers_of_one_product_keep_the_counts_exact_on_postgresql()
         thread.join(timeout=120)
     assert errors == []
     _assert_kept_counts_right([base, base + timedelta(days=8, hours=3)])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_folding_a_products_rows_of_changes_keeps_its_sums_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite keeps one row per product and day, updated in place")
+    writes = _Writes(random.Random(13), timezone.now())
+    for _ in range(120):
+        writes.one()
+    kept = _kept_tables()
+    with connection.cursor() as cursor:
+        for product in PRODUCTS:
+            cursor.execute("SELECT devices_productcounts_compact(%s, %s, %s)", product)
+    assert _kept_tables() == kept == _kept_tables_recounted()
+    # One row per product, and per product and day that counts something.
+    assert ProductCounts.objects.count() == len(kept[0])
+    days = {key[:4] for key in kept[1]}
+    assert ProductDayCounts.objects.count() == len(days)
