@@ -1,5 +1,10 @@
 """The expiry overview's counts and chart, cached under the inventory's version, so that a page
-view does not count the whole inventory again while nothing changed.
+view does not work them out again while nothing changed.
+
+Worked out, on a miss, from the counts the database keeps in step with the records
+(``devices.kept_counts``: a few rows per product and the records of the days an edge falls in)
+for one product or every product; a device filter (status, node type) narrows what those counts
+hold, so a filtered overview counts the records (``expiry.expiry_counts``), as before.
 
 Every write to ``CertificateRecord`` gives its product (API account, ProductKey, instance) a new
 random ``InventoryVersion`` in the same transaction (``inventory.inventory_changed``, called by

@@ -175,8 +175,9 @@ class CertificateRecord(models.Model):
         indexes = [
             models.Index(fields=["not_after"], name="certrecord_not_after"),
             # removed_at and listed_at ride along so that a product's total (of the devices
-            # listed) and its coverage (``selectors.coverage_aggregates``) are counted from
-            # these indexes alone: PostgreSQL then reads no row of the table for them.
+            # listed, when a search narrows it) and the probes and stale counts of its coverage
+            # (``selectors.products_coverage``) are answered from these indexes alone:
+            # PostgreSQL then reads no row of the table for them.
             models.Index(
                 fields=["account", "product_key", "iot_instance_id", "device_name", "removed_at"],
                 name="certrecord_acct_name_listed",

@@ -1,5 +1,8 @@
 """Reads for the device pages: recently viewed devices, and the one query path over the
-inventory that the product device list and the expiry overview share."""
+inventory that the product device list and the expiry overview share. A product's coverage (the
+device list's total) and the schedules' freshness are read from the counts the database keeps
+(``devices.kept_counts``), not counted from the records, and not cached: exact at once after
+any write."""
 
 import re
 from collections.abc import Callable, Collection, Iterator
@@ -480,7 +483,7 @@ def stale_counts(
         rows = (
             queryset.values_list("account", "product_key", "iot_instance_id")
             .annotate(
-                # On ProductKey, as coverage_aggregates counts: answered from the index alone.
+                # On ProductKey (never NULL): answered from the coverage index alone.
                 n=Count(
                     "product_key",
                     filter=Q(last_checked__lt=bound) | Q(last_checked__isnull=True),

@@ -4,12 +4,14 @@ every write). ``ProductCounts`` (records, never checked, failed, not issued, rem
 ``ProductDayCounts`` (ready by notAfter's UTC day, checked by last_checked's UTC day), written
 by triggers on ``devices_certificaterecord`` after every INSERT, UPDATE and DELETE, whoever
 issues them (the sync, lookups, ``bulk_create``, ``update()``, the admin, raw SQL), in the
-writer's transaction. On PostgreSQL each counter row is an upsert (``INSERT ... ON CONFLICT DO
-UPDATE``), row-locked until the writer commits, so concurrent writers stay exact; a write first
-locks its product's ``ProductCounts`` row, so the writers of one product never deadlock on the
-day rows; a TRUNCATE of the records empties the counts. A record's state is its stored
-``status_rank`` (7 never checked, 6 failed, 5 not issued, 0 ready: ``models.STATUS_RANK``, the
-rules of ``devices.expiry``).
+writer's transaction. A record's state is its stored ``status_rank`` (7 never checked, 6
+failed, 5 not issued, 0 ready: ``models.STATUS_RANK``, the rules of ``devices.expiry``).
+
+SQLite (one writer at a time) keeps one row per product and per day, updated by upserts.
+PostgreSQL's writers only INSERT their changes as rows of their own (a reader sums them), so
+concurrent writers stay exact without waiting for a shared counter row or deadlocking over one;
+now and then a writer folds its product's rows (``COMPACT_ONE_IN``). A TRUNCATE of the records
+empties the counts.
 
 The records already there are counted once, the table locked (PostgreSQL) so no write falls
 between the count and the triggers. SQLite drops a table's triggers with the table: a later
