@@ -518,6 +518,20 @@ class ProductCoverage:
     last_listed: datetime | None
     recheck_days: int
 
+    @classmethod
+    def of(cls, numbers: dict[str, Any], *, account: str, product_key: str) -> "ProductCoverage":
+        """The coverage of the product whose ``products_coverage`` numbers are ``numbers`` (none:
+        a product without records)."""
+        return cls(
+            listed=numbers.get("listed", 0),
+            synced=numbers.get("synced", 0),
+            removed=numbers.get("removed", 0),
+            oldest_checked=numbers.get("oldest_checked"),
+            newest_checked=numbers.get("newest_checked"),
+            last_listed=numbers.get("last_listed"),
+            recheck_days=product_recheck_days(account=account, product_key=product_key),
+        )
+
     @property
     def percent(self) -> int:
         """Devices synced ÷ devices listed, in whole percent (rounded down: 100 only when
@@ -640,15 +654,7 @@ def product_coverage(
     account = account or default_account_name()
     where = kept_scope_q(product_key=product_key, iot_instance_id=iot_instance_id, account=account)
     numbers = products_coverage(where=where).get((account, product_key, iot_instance_id), {})
-    return ProductCoverage(
-        listed=numbers.get("listed", 0),
-        synced=numbers.get("synced", 0),
-        removed=numbers.get("removed", 0),
-        oldest_checked=numbers.get("oldest_checked"),
-        newest_checked=numbers.get("newest_checked"),
-        last_listed=numbers.get("last_listed"),
-        recheck_days=product_recheck_days(account=account, product_key=product_key),
-    )
+    return ProductCoverage.of(numbers, account=account, product_key=product_key)
 
 
 # How many ProductKeys (and instances) the search form suggests.

@@ -12,7 +12,6 @@ from certadmin.accounts.api_accounts import accounts_for
 from certadmin.devices.models import ProductSync
 from certadmin.devices.selectors import (
     ProductCoverage,
-    product_recheck_days,
     products_coverage,
 )
 from certadmin.jobs.models import SyncMode
@@ -103,15 +102,7 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
                 last_synced=sync.synced_at if sync else None,
                 last_mode=sync.mode if sync else "",
                 last_full_sync=sync.full_synced_at if sync else None,
-                coverage=ProductCoverage(
-                    listed=fresh.get("listed", 0),
-                    synced=fresh.get("synced", 0),
-                    removed=fresh.get("removed", 0),
-                    oldest_checked=fresh.get("oldest_checked"),
-                    newest_checked=fresh.get("newest_checked"),
-                    last_listed=fresh.get("last_listed"),
-                    recheck_days=product_recheck_days(account=key[0], product_key=key[1]),
-                ),
+                coverage=ProductCoverage.of(fresh, account=key[0], product_key=key[1]),
                 stale=fresh.get("stale", 0),
             )
         )
