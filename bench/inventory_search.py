@@ -45,7 +45,8 @@ PRODUCT = "a1Fleet5kXz"
 def inventory_fill(records: int) -> None:
     """``records`` inventory records of one product, named as the demo fleet's units, most of
     them ready and expiring over 900 days (a ninth expired), 1 % never checked, 0.5 % failed,
-    0.5 % not issued, 0.3 % no longer listed; then its sync."""
+    0.5 % not issued, 0.3 % no longer listed; then its sync. Loaded in bulk: the database's
+    triggers keep the product's counts as they keep them for any writer (devices 0021)."""
     from django.utils import timezone
 
     from certadmin.devices.models import CertificateRecord, ProductSync
@@ -343,7 +344,47 @@ class _PageAsBefore:
         return made()
 
 
+def _counts_kept_as_before(scope: dict) -> bool:
+    # The expiry overview's counts before: counted from the records (no kept counts).
+    return False
+
+
+def _coverage_as_before(*, where, now=None) -> dict:
+    # A product's coverage and the schedules' freshness before: counted from the records, each
+    # product's in one pass over its coverage index, and the stale ones beside them.
+    from django.db.models import Count, Max, Min, Q
+
+    from certadmin.devices.models import CertificateRecord
+    from certadmin.devices.selectors import stale_counts
+
+    listed = Q(removed_at__isnull=True)
+    rows = (
+        CertificateRecord.objects.filter(where)
+        .values_list("account", "product_key", "iot_instance_id")
+        .annotate(
+            listed=Count("product_key", filter=listed),
+            synced=Count("product_key", filter=listed & Q(last_checked__isnull=False)),
+            removed=Count("product_key", filter=~listed),
+            oldest_checked=Min("last_checked", filter=listed),
+            newest_checked=Max("last_checked", filter=listed),
+            last_listed=Max("listed_at"),
+        )
+        .order_by()
+    )
+    names = ("listed", "synced", "removed", "oldest_checked", "newest_checked", "last_listed")
+    coverage = {
+        (account, product, instance): dict(zip(names, numbers, strict=True))
+        for account, product, instance, *numbers in rows
+    }
+    if now is not None:
+        stale = stale_counts(CertificateRecord.objects.filter(where, listed), now=now)
+        for key, numbers in coverage.items():
+            numbers["stale"] = stale.get(key, 0)
+    return coverage
+
+
 _NAME_PART_INDEXED = _SCOPE_INDEXED = _SCOPE_RECORDS = None
+_COUNTS_KEPT = _PRODUCTS_COVERAGE = None
 
 
 def _side_use(side: str, *, vendor: str) -> None:
@@ -358,12 +399,15 @@ def _side_use(side: str, *, vendor: str) -> None:
     from certadmin.devices.views import search
     from certadmin.findings import views as fleet
     from certadmin.findings.counts_cache import FindingsPageCache
+    from certadmin.schedules import selectors as schedules
 
-    global _NAME_PART_INDEXED, _SCOPE_INDEXED, _SCOPE_RECORDS
+    global _NAME_PART_INDEXED, _SCOPE_INDEXED, _SCOPE_RECORDS, _COUNTS_KEPT, _PRODUCTS_COVERAGE
     if _NAME_PART_INDEXED is None:  # this checkout's, before the first side replaces them
         _NAME_PART_INDEXED = getattr(selectors, "_name_part_indexed", None)
         _SCOPE_INDEXED = getattr(selectors, "_scope_indexed", None)
         _SCOPE_RECORDS = getattr(expiry_cache, "_scope_records", None)
+        _COUNTS_KEPT = getattr(expiry_cache, "_counts_kept", None)
+        _PRODUCTS_COVERAGE = getattr(selectors, "products_coverage", None)
     if side == "before":
         for app, migration in BEFORE_MIGRATIONS:
             call_command("migrate", app, migration, verbosity=0)
@@ -389,6 +433,11 @@ def _side_use(side: str, *, vendor: str) -> None:
     selectors._scope_indexed = _scope_indexed_as_before if side == "before" else _SCOPE_INDEXED
     expiry_cache._scope_records = _scope_as_before if side == "before" else _SCOPE_RECORDS
     fleet.FindingsPageCache = _PageAsBefore if side == "before" else FindingsPageCache
+    # Before devices 0021 no counts were kept: the overview, a product's coverage (the device
+    # list) and the schedules' freshness counted the records again after every write.
+    expiry_cache._counts_kept = _counts_kept_as_before if side == "before" else _COUNTS_KEPT
+    coverage = _coverage_as_before if side == "before" else _PRODUCTS_COVERAGE
+    selectors.products_coverage = schedules.products_coverage = coverage
 
 
 def inventory_empty() -> None:
@@ -557,7 +606,9 @@ def main() -> None:
         "query ranking every record, the fleet page's counts and rows made on every view, a "
         "part of a "
         "name searched by LIKE alone, the every-product expiry counts and list by days left "
-        "from the account's index; after: this checkout (devices 0020, the "
+        "from the account's index, the expiry counts and chart, a product's coverage and the "
+        "schedules' freshness counted from the records after every write; after: this "
+        "checkout (devices 0021, those counts kept by the database's triggers, the "
         "status sort one state at a time, a deep page by its keys first after counting only "
         "the states before it, the fleet page's counts and rows cached under the findings' "
         "versions, findings 0004; on SQLite a part of a name "

@@ -1,5 +1,10 @@
 """The expiry overview's counts and chart, cached under the inventory's version, so that a page
-view does not count the whole inventory again while nothing changed.
+view does not work them out again while nothing changed.
+
+Worked out, on a miss, from the counts the database keeps in step with the records
+(``devices.kept_counts``: a few rows per product and the records of the days an edge falls in)
+for one product or every product; a device filter (status, node type) narrows what those counts
+hold, so a filtered overview counts the records (``expiry.expiry_counts``), as before.
 
 Every write to ``CertificateRecord`` gives its product (API account, ProductKey, instance) a new
 random ``InventoryVersion`` in the same transaction (``inventory.inventory_changed``, called by
@@ -24,11 +29,16 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from certadmin.devices.expiry import expiry_counts
 from certadmin.devices.expiry_chart import expiry_month_counts
+from certadmin.devices.kept_counts import (
+    expiry_counts_kept,
+    expiry_month_counts_kept,
+    kept_scope_q,
+)
 from certadmin.devices.models import CertificateRecord, InventoryVersion, default_account_name
 from certadmin.devices.selectors import inventory_products, inventory_scope
 
@@ -104,17 +114,47 @@ def _scope_records(scope: dict) -> QuerySet[CertificateRecord]:
     return inventory_scope(**scope, scope_indexed=scope.get("product_key") is not None)
 
 
+def _counts_kept(scope: dict) -> bool:
+    """Whether the database's kept counts (``devices.kept_counts``) answer for ``scope``: one
+    product or every product, not narrowed by a device filter (the counts are per product)."""
+    return (
+        not scope.get("device_statuses")
+        and scope.get("node_type") is None
+        and not scope.get("removed")
+    )
+
+
+def _kept_where(scope: dict) -> Q:
+    return kept_scope_q(
+        product_key=scope.get("product_key"),
+        iot_instance_id=scope.get("iot_instance_id", ""),
+        account=scope.get("account", ""),
+        accounts=scope.get("accounts"),
+    )
+
+
 def expiry_counts_cached(*, scope: dict, now: datetime) -> dict[str, int]:
     """``expiry_counts`` of the records in ``scope`` (``inventory_scope``'s arguments),
     cached under the scope's inventory version and the minute."""
-    return _cached("counts", scope, now, lambda: expiry_counts(_scope_records(scope), now=now))
+
+    def compute() -> dict[str, int]:
+        records = _scope_records(scope)
+        if _counts_kept(scope):
+            return expiry_counts_kept(records, where=_kept_where(scope), now=now)
+        return expiry_counts(records, now=now)
+
+    return _cached("counts", scope, now, compute)
 
 
 def expiry_month_counts_cached(*, scope: dict, now: datetime, months: int = 24) -> list[int]:
     """``expiry_month_counts`` of the records in ``scope``, cached like the counts."""
-    return _cached(
-        f"months{months}",
-        scope,
-        now,
-        lambda: expiry_month_counts(_scope_records(scope), now=now, months=months),
-    )
+
+    def compute() -> list[int]:
+        records = _scope_records(scope)
+        if _counts_kept(scope):
+            return expiry_month_counts_kept(
+                records, where=_kept_where(scope), now=now, months=months
+            )
+        return expiry_month_counts(records, now=now, months=months)
+
+    return _cached(f"months{months}", scope, now, compute)

@@ -161,22 +161,29 @@ def _first_month(now: datetime) -> date:
     return date(local_now.year, local_now.month, 1)
 
 
+def expiry_month_starts(*, now: datetime, months: int) -> list[datetime]:
+    """Where each of the chart's ``months`` months starts, and the last one ends: ``now`` (the
+    part of this month still ahead), then the first instant of each next month in the current
+    time zone."""
+    if months < 1:
+        raise ValueError("months must be at least 1")
+    zone = timezone.get_current_timezone()
+    first_month = _first_month(now)
+    return [now] + [
+        datetime(month.year, month.month, 1, tzinfo=zone)
+        for month in (_month_after(first_month, step) for step in range(1, months + 1))
+    ]
+
+
 def expiry_month_counts(
     records: QuerySet[CertificateRecord], *, now: datetime, months: int = 24
 ) -> list[int]:
     """How many of ``records`` expire in each calendar month of the ``months`` months from
     ``now``'s month (in the current time zone) on, counted in one query."""
-    if months < 1:
-        raise ValueError("months must be at least 1")
-    zone = timezone.get_current_timezone()
-    first_month = _first_month(now)
     # Each month is the range of notAfter from its first instant (local time) to the next
     # month's, the first from ``now`` (not expired yet): one index range count per month, in
     # one query, rather than the month of every certificate worked out one by one.
-    starts = [now] + [
-        datetime(month.year, month.month, 1, tzinfo=zone)
-        for month in (_month_after(first_month, step) for step in range(1, months + 1))
-    ]
+    starts = expiry_month_starts(now=now, months=months)
     # Ready and not expired yet, as the overview's states count them: every month starts at or
     # after ``now``, so each month's range alone says "not expired". No second lower bound on
     # notAfter: SQLite would take ``now`` as the range's start and scan every month up to each

@@ -175,8 +175,9 @@ class CertificateRecord(models.Model):
         indexes = [
             models.Index(fields=["not_after"], name="certrecord_not_after"),
             # removed_at and listed_at ride along so that a product's total (of the devices
-            # listed) and its coverage (``selectors.coverage_aggregates``) are counted from
-            # these indexes alone: PostgreSQL then reads no row of the table for them.
+            # listed, when a search narrows it) and the probes and stale counts of its coverage
+            # (``selectors.products_coverage``) are answered from these indexes alone:
+            # PostgreSQL then reads no row of the table for them.
             models.Index(
                 fields=["account", "product_key", "iot_instance_id", "device_name", "removed_at"],
                 name="certrecord_acct_name_listed",
@@ -243,6 +244,14 @@ class CertificateRecord(models.Model):
             models.Index(fields=["serial"], name="certrecord_serial"),
             # Devices sharing one key pair (findings' key.shared; who else holds this key).
             models.Index(fields=["public_key_sha256"], name="certrecord_public_key"),
+            # A product's last listing (``ProductCoverage.last_listed``): one probe, not a scan.
+            # Partial, so that only a query asking for a listing time may use it (SQLite,
+            # without statistics, took it for the counts of records not ready).
+            models.Index(
+                fields=["account", "product_key", "iot_instance_id", "listed_at"],
+                condition=models.Q(listed_at__isnull=False),
+                name="certrecord_acct_listed_at",
+            ),
         ]
         default_permissions = ("view",)
         permissions = model_permissions("devices", "certificaterecord")
@@ -329,3 +338,61 @@ class ProductSync(models.Model):
 
     def __str__(self) -> str:
         return self.product_key
+
+
+class ProductCounts(models.Model):
+    """One product's counts of records (of one API account and instance), kept in step with
+    ``CertificateRecord`` by database triggers (migration 0021_inventory_kept_counts) on every
+    insert, update and delete, whoever writes: its records (removed ones included), and of the
+    devices still listed those never checked, failed and not issued (``expiry.EXPIRY_STATES``,
+    from the stored ``status_rank``); the devices no longer listed. The ready ones and the
+    checked ones are counted per day (``ProductDayCounts``). Read by ``devices.kept_counts``.
+
+    A product may have several rows (on PostgreSQL each write adds its changes as a row of its
+    own, folded now and then): its counts are their sums."""
+
+    account = models.CharField(max_length=32)
+    product_key = models.CharField(max_length=64)
+    iot_instance_id = models.CharField(max_length=128, blank=True, default="")
+    records = models.BigIntegerField(default=0)
+    never = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    not_issued = models.BigIntegerField(default=0)
+    removed = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [
+            models.Index(
+                fields=["account", "product_key", "iot_instance_id"], name="productcounts_product"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.product_key}: {self.records}"
+
+
+class ProductDayCounts(models.Model):
+    """Per product and UTC day, kept by the same triggers as ``ProductCounts``: the listed
+    records with a ready certificate (``READY_Q``) whose notAfter falls on that day, and the
+    listed records last checked on that day. A count up to any instant is the whole days before
+    its day from here plus the records of its own day before it, counted from an index."""
+
+    account = models.CharField(max_length=32)
+    product_key = models.CharField(max_length=64)
+    iot_instance_id = models.CharField(max_length=128, blank=True, default="")
+    day = models.DateField()
+    ready = models.BigIntegerField(default=0)
+    checked = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [
+            models.Index(
+                fields=["account", "product_key", "iot_instance_id", "day"],
+                name="productdaycounts_day",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.product_key} {self.day}: {self.ready}, {self.checked}"

@@ -1,29 +1,38 @@
 """Reads for the device pages: recently viewed devices, and the one query path over the
-inventory that the product device list and the expiry overview share."""
+inventory that the product device list and the expiry overview share. A product's coverage (the
+device list's total) and the schedules' freshness are read from the counts the database keeps
+(``devices.kept_counts``), not counted from the records, and not cached: exact at once after
+any write."""
 
 import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     Case,
     CharField,
     Count,
+    DateField,
     DateTimeField,
+    ExpressionWrapper,
     F,
     Func,
-    Max,
     Min,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
+    Sum,
     Value,
     When,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
@@ -37,11 +46,14 @@ from certadmin.devices.expiry import (
     expiry_state_rank,
     expiry_state_ranked_q,
 )
+from certadmin.devices.kept_counts import kept_scope_q
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import (
     LISTED_Q,
     REMOVED_STATE,
     CertificateRecord,
+    ProductCounts,
+    ProductDayCounts,
     ProductSync,
     RecentDevice,
     default_account_name,
@@ -525,7 +537,7 @@ def stale_counts(
         rows = (
             queryset.values_list("account", "product_key", "iot_instance_id")
             .annotate(
-                # On ProductKey, as coverage_aggregates counts: answered from the index alone.
+                # On ProductKey (never NULL): answered from the coverage index alone.
                 n=Count(
                     "product_key",
                     filter=Q(last_checked__lt=bound) | Q(last_checked__isnull=True),
@@ -545,28 +557,6 @@ def stale_counts(
     return counts
 
 
-def stale_aggregate(*, now: datetime) -> Count:
-    """How many listed records are past their product's freshness bound at ``now`` (never
-    checked included), as an aggregate beside ``coverage_aggregates``: each product's bound
-    (``product_recheck_days``) is a ``CASE`` on its columns, so every product is counted in
-    the same pass over the coverage index as its coverage."""
-    bound: Any = Value(now - timedelta(days=settings.SYNC_RECHECK_DAYS))
-    own = settings.SYNC_RECHECK_DAYS_PER_PRODUCT
-    if own:
-        bound = Case(
-            *(
-                When(account=account, product_key=product_key, then=now - timedelta(days=days))
-                for (account, product_key), days in own.items()
-            ),
-            default=bound,
-            output_field=DateTimeField(),
-        )
-    return Count(
-        "product_key",
-        filter=LISTED_Q & (Q(last_checked__lt=bound) | Q(last_checked__isnull=True)),
-    )
-
-
 @dataclass(frozen=True)
 class ProductCoverage:
     """How much of a product the inventory covers: devices listed by the platform (at the
@@ -582,6 +572,20 @@ class ProductCoverage:
     last_listed: datetime | None
     recheck_days: int
 
+    @classmethod
+    def of(cls, numbers: dict[str, Any], *, account: str, product_key: str) -> "ProductCoverage":
+        """The coverage of the product whose ``products_coverage`` numbers are ``numbers`` (none:
+        a product without records)."""
+        return cls(
+            listed=numbers.get("listed", 0),
+            synced=numbers.get("synced", 0),
+            removed=numbers.get("removed", 0),
+            oldest_checked=numbers.get("oldest_checked"),
+            newest_checked=numbers.get("newest_checked"),
+            last_listed=numbers.get("last_listed"),
+            recheck_days=product_recheck_days(account=account, product_key=product_key),
+        )
+
     @property
     def percent(self) -> int:
         """Devices synced ÷ devices listed, in whole percent (rounded down: 100 only when
@@ -589,20 +593,112 @@ class ProductCoverage:
         return 100 * self.synced // self.listed if self.listed else 0
 
 
-def coverage_aggregates() -> dict[str, Any]:
-    """The aggregates of ``ProductCoverage`` over a queryset of records (every record of one
-    or many products, removed ones included): for ``.aggregate()`` or ``.annotate()``."""
-    listed = Q(removed_at__isnull=True)
-    # Counted on ProductKey (never NULL), not the key: every column named is in
-    # ``certrecord_acct_coverage``, so PostgreSQL answers from that index alone.
+def _stale_bounds(now: datetime) -> dict[str, Any]:
+    """Each product's freshness bound at ``now`` (``product_recheck_days``, a ``CASE`` on its
+    columns), its UTC day and that day's first instant: for ``products_coverage``."""
+    own = settings.SYNC_RECHECK_DAYS_PER_PRODUCT
+
+    def per_product(value_of: Callable[[datetime], Any], output_field: Any) -> Any:
+        default = Value(value_of(now - timedelta(days=settings.SYNC_RECHECK_DAYS)))
+        if not own:
+            return ExpressionWrapper(default, output_field=output_field)
+        return Case(
+            *(
+                When(
+                    account=account,
+                    product_key=product_key,
+                    then=Value(value_of(now - timedelta(days=days))),
+                )
+                for (account, product_key), days in own.items()
+            ),
+            default=default,
+            output_field=output_field,
+        )
+
     return {
-        "listed": Count("product_key", filter=listed),
-        "synced": Count("product_key", filter=listed & Q(last_checked__isnull=False)),
-        "removed": Count("product_key", filter=Q(removed_at__isnull=False)),
-        "oldest_checked": Min("last_checked", filter=listed),
-        "newest_checked": Max("last_checked", filter=listed),
-        "last_listed": Max("listed_at"),
+        "stale_bound": per_product(lambda bound: bound, DateTimeField()),
+        "stale_day": per_product(lambda bound: bound.astimezone(UTC).date(), DateField()),
+        "stale_midnight": per_product(
+            lambda bound: datetime.combine(bound.astimezone(UTC).date(), time(), tzinfo=UTC),
+            DateTimeField(),
+        ),
     }
+
+
+def products_coverage(
+    *, where: Q, now: datetime | None = None
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The numbers of ``ProductCoverage`` (but its recheck bound) of every product of the
+    inventory that ``where`` selects (on account, ProductKey and IotInstanceId), by (account,
+    ProductKey, IotInstanceId); with ``now``, also ``stale``: the listed records past their
+    product's freshness bound at ``now``, never checked included.
+
+    One query over the counts the database keeps (``devices.kept_counts``): the counts are
+    read, the oldest and newest lookups and the last listing are index probes, and the stale
+    records are the whole days before the bound's day plus that day's part before it."""
+    product = {name: OuterRef(name) for name in _SCOPE_COLUMNS}
+    listed_checked = CertificateRecord.objects.filter(
+        **product, removed_at__isnull=True, last_checked__isnull=False
+    ).order_by()
+    days = ProductDayCounts.objects.filter(**product).order_by().values(*_SCOPE_COLUMNS)
+
+    def summed(rows: QuerySet, aggregate: Any) -> Coalesce:
+        return Coalesce(
+            Subquery(rows.annotate(n=aggregate).values("n"), output_field=BigIntegerField()),
+            Value(0),
+        )
+
+    # A product's counts may be several rows (``ProductCounts``): one row of each product
+    # drives the query, and each count is the sum of the product's rows.
+    counts = ProductCounts.objects.filter(**product).order_by().values(*_SCOPE_COLUMNS)
+    rows = ProductCounts.objects.filter(
+        pk__in=ProductCounts.objects.filter(where)
+        .order_by()
+        .values(*_SCOPE_COLUMNS)
+        .annotate(first=Min("pk"))
+        .values("first")
+    )
+    annotations: dict[str, Any] = {
+        **{f"all_{name}": summed(counts, Sum(name)) for name in ("records", "never", "removed")},
+        "synced": summed(days, Sum("checked")),
+        "oldest_checked": Subquery(
+            listed_checked.order_by("last_checked").values("last_checked")[:1]
+        ),
+        "newest_checked": Subquery(
+            listed_checked.order_by("-last_checked").values("last_checked")[:1]
+        ),
+        "last_listed": Subquery(
+            CertificateRecord.objects.filter(**product, listed_at__isnull=False)
+            .order_by("-listed_at")
+            .values("listed_at")[:1]
+        ),
+    }
+    if now is not None:
+        rows = rows.alias(**_stale_bounds(now))
+        annotations["stale_days"] = summed(
+            days.filter(day__lt=OuterRef("stale_day")), Sum("checked")
+        )
+        annotations["stale_part"] = summed(
+            listed_checked.filter(
+                last_checked__gte=OuterRef("stale_midnight"),
+                last_checked__lt=OuterRef("stale_bound"),
+            ).values(*_SCOPE_COLUMNS),
+            Count("*"),
+        )
+    coverage = {}
+    for row in rows.annotate(**annotations).filter(all_records__gt=0).order_by().values():
+        numbers = {
+            "listed": row["all_never"] + row["synced"],
+            "synced": row["synced"],
+            "removed": row["all_removed"],
+            "oldest_checked": row["oldest_checked"],
+            "newest_checked": row["newest_checked"],
+            "last_listed": row["last_listed"],
+        }
+        if now is not None:
+            numbers["stale"] = row["all_never"] + row["stale_days"] + row["stale_part"]
+        coverage[row["account"], row["product_key"], row["iot_instance_id"]] = numbers
+    return coverage
 
 
 def product_coverage(
@@ -610,12 +706,9 @@ def product_coverage(
 ) -> ProductCoverage:
     """The inventory's coverage of one product (see ``ProductCoverage``)."""
     account = account or default_account_name()
-    totals = CertificateRecord.objects.filter(
-        account=account, product_key=product_key, iot_instance_id=iot_instance_id
-    ).aggregate(**coverage_aggregates())
-    return ProductCoverage(
-        **totals, recheck_days=product_recheck_days(account=account, product_key=product_key)
-    )
+    where = kept_scope_q(product_key=product_key, iot_instance_id=iot_instance_id, account=account)
+    numbers = products_coverage(where=where).get((account, product_key, iot_instance_id), {})
+    return ProductCoverage.of(numbers, account=account, product_key=product_key)
 
 
 # How many ProductKeys (and instances) the search form suggests.

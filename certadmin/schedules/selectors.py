@@ -5,15 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
-from certadmin.devices.models import CertificateRecord, ProductSync
+from certadmin.devices.models import ProductSync
 from certadmin.devices.selectors import (
     ProductCoverage,
-    coverage_aggregates,
-    product_recheck_days,
-    stale_aggregate,
+    products_coverage,
 )
 from certadmin.jobs.models import SyncMode
 from certadmin.schedules.models import ScheduleSource, SyncSchedule
@@ -88,14 +87,8 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
         (s.account, s.product_key, s.iot_instance_id): s
         for s in ProductSync.objects.filter(account__in=accounts)
     }
-    # Coverage and staleness in one pass over the coverage index (each had a pass of its own).
-    freshness = {
-        (row["account"], row["product_key"], row["iot_instance_id"]): row
-        for row in CertificateRecord.objects.filter(account__in=accounts)
-        .values("account", "product_key", "iot_instance_id")
-        .annotate(**coverage_aggregates(), stale=stale_aggregate(now=timezone.now()))
-        .order_by()
-    }
+    # Coverage and staleness from the counts the database keeps, in one query.
+    freshness = products_coverage(where=Q(account__in=accounts), now=now)
     rows = []
     for key in sorted(set(schedules) | set(synced) | set(freshness)):
         fresh = freshness.get(key, {})
@@ -109,15 +102,7 @@ def schedule_rows(*, user, now: datetime | None = None) -> list[ScheduleRow]:
                 last_synced=sync.synced_at if sync else None,
                 last_mode=sync.mode if sync else "",
                 last_full_sync=sync.full_synced_at if sync else None,
-                coverage=ProductCoverage(
-                    listed=fresh.get("listed", 0),
-                    synced=fresh.get("synced", 0),
-                    removed=fresh.get("removed", 0),
-                    oldest_checked=fresh.get("oldest_checked"),
-                    newest_checked=fresh.get("newest_checked"),
-                    last_listed=fresh.get("last_listed"),
-                    recheck_days=product_recheck_days(account=key[0], product_key=key[1]),
-                ),
+                coverage=ProductCoverage.of(fresh, account=key[0], product_key=key[1]),
                 stale=fresh.get("stale", 0),
             )
         )
