@@ -46,7 +46,7 @@ from certadmin.devices.expiry import (
     expiry_state_rank,
     expiry_state_ranked_q,
 )
-from certadmin.devices.kept_counts import kept_scope_q
+from certadmin.devices.kept_counts import expiry_counts_kept, kept_scope_q
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import (
     LISTED_Q,
@@ -298,12 +298,14 @@ class StatusSortedRecords:
         states: tuple[str, ...],
         now: datetime,
         total: int | None = None,
+        counts: dict[str, int] | None = None,
     ) -> None:
         self._records = records.order_by()
         self._states = states
         self._now = now
         self._total = total
-        self._counts: dict[str, int] = {}
+        # Every state's count at ``now``, when the caller has them (``inventory_state_counts``).
+        self._counts: dict[str, int] = dict(counts or {})
 
     def count(self) -> int:
         if self._total is None:
@@ -351,7 +353,12 @@ class StatusSortedRecords:
             if wanted is not None and len(found) >= wanted:
                 break
             stop = None if wanted is None else skip + wanted - len(found)
-            if skip and self._counted_alone(state) and self._total is None:
+            if (
+                skip
+                and self._counted_alone(state)
+                and self._total is None
+                and state not in self._counts
+            ):
                 # Ask for the page first: rows mean it starts in this state.
                 rows = self._state_window(state, skip, stop)
                 if rows:
@@ -397,11 +404,13 @@ def inventory_status_sorted(
     descending: bool,
     now: datetime,
     total: int | None = None,
+    counts: dict[str, int] | None = None,
 ) -> StatusSortedRecords:
     """``records`` (``inventory_devices``' for ``state``, any ``sort``) in the order of the
     status sort (``descending``: ``"-status"``), paged a state at a time
     (``StatusSortedRecords``; ``total``: how many ``records`` are, when the caller counted
-    them). Only the states the filter ``state`` can hold are asked."""
+    them; ``counts``: how many are in each state at ``now``, when the caller has them, so that
+    no deep page counts). Only the states the filter ``state`` can hold are asked."""
     if state in STATE_GROUPS:
         states = STATE_GROUPS[state][1]
     elif state in dict(EXPIRY_STATES):
@@ -410,8 +419,31 @@ def inventory_status_sorted(
         states = tuple(name for name, _label in EXPIRY_STATES)
     ranked = tuple(name for name, _label in EXPIRY_STATES if name in states)
     return StatusSortedRecords(
-        records, states=ranked[::-1] if descending else ranked, now=now, total=total
+        records,
+        states=ranked[::-1] if descending else ranked,
+        now=now,
+        total=total,
+        counts=counts,
     )
+
+
+def inventory_state_counts(*, scope: dict, now: datetime) -> dict[str, int] | None:
+    """How many listed records of ``scope`` (``inventory_scope``'s arguments: one product or
+    every product of some accounts) are in each expiry state at ``now``, from the counts the
+    database keeps (``devices.kept_counts``: a few rows, not the records); None when a device
+    filter narrows the scope (the counts are per product)."""
+    if scope.get("device_statuses") or scope.get("node_type") is not None:
+        return None
+    if scope.get("removed"):
+        return None
+    where = kept_scope_q(
+        **{
+            name: scope[name]
+            for name in ("product_key", "iot_instance_id", "account", "accounts")
+            if name in scope
+        }
+    )
+    return expiry_counts_kept(inventory_scope(**scope), where=where, now=now)
 
 
 def device_context(

@@ -12,7 +12,11 @@ from django.utils import timezone
 
 from certadmin.devices.expiry import EXPIRY_STATES, STATE_GROUPS, expiry_state_of
 from certadmin.devices.models import CertificateRecord, ProductSync
-from certadmin.devices.selectors import inventory_devices, inventory_status_sorted
+from certadmin.devices.selectors import (
+    inventory_devices,
+    inventory_state_counts,
+    inventory_status_sorted,
+)
 from tests.devices.test_expiry import EDGES, NOW, PRECEDENCE_CASES
 from tests.support.pages import HTMX_HEADERS
 
@@ -208,3 +212,31 @@ def test_a_page_among_the_many_far_from_expiry_does_not_count_them(fleet, given_
     # the records with more than 90 days left, whose count walks most of the index.
     assert len(counted) == (2 if given_total else 1)
     assert not any('"not_after" >=' in sql for sql in counted)
+
+
+@pytest.mark.parametrize("sort", ["status", "-status"])
+def test_deep_pages_from_the_kept_counts_hold_the_rows_of_the_full_sort_and_count_nothing(
+    fleet, sort
+):
+    ranked = inventory_devices(product_key=PRODUCT, sort=sort, now=NOW)
+    expected = _keys(ranked)
+    counts = inventory_state_counts(scope={"product_key": PRODUCT}, now=NOW)
+    assert sum(counts.values()) == len(expected) == 600
+    for start in (50, 300, 550, 599):
+        paged = inventory_status_sorted(
+            ranked, state="", descending=sort == "-status", now=NOW, total=600, counts=counts
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert _keys(paged[start : start + 50]) == expected[start : start + 50], start
+        # The states before the page come from the kept counts: no record is counted.
+        assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_the_kept_state_counts_are_none_when_a_device_filter_narrows_the_scope(fleet):
+    assert inventory_state_counts(scope={"product_key": PRODUCT, "node_type": 0}, now=NOW) is None
+    assert (
+        inventory_state_counts(
+            scope={"product_key": PRODUCT, "device_statuses": ("ONLINE",)}, now=NOW
+        )
+        is None
+    )

@@ -25,6 +25,7 @@ from certadmin.devices.selectors import (
     INVENTORY_PAGE_SIZE,
     device_search_target,
     inventory_devices,
+    inventory_state_counts,
     inventory_status_sorted,
     name_lookup_offer,
     product_accounts_elsewhere,
@@ -177,12 +178,16 @@ def inventory_table(
     shown = records.defer("certificate", "subject", "issuer")
     if data["sort"] in ("status", "-status"):
         # One state at a time from the indexes: the same order, without ranking every record.
+        # Every listed record of the scope: its states' counts are kept by the database, so a
+        # deep page does not count the states before it.
+        unfiltered = not data["state"] and not data["q"].strip()
         shown = inventory_status_sorted(
             shown,
             state=data["state"],
             descending=data["sort"] == "-status",
             now=now,
             total=total,
+            counts=inventory_state_counts(scope=form.scope(), now=now) if unfiltered else None,
         )
     if total is None:
         paginator = Paginator(shown, INVENTORY_PAGE_SIZE)
