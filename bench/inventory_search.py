@@ -313,6 +313,10 @@ def _ranked_as_before(records, **_how):
     return records
 
 
+def _no_state_counts(**_scope) -> None:
+    return None
+
+
 def _name_part_as_before(text: str) -> bool:
     return False
 
@@ -426,6 +430,10 @@ def _side_use(side: str, *, vendor: str) -> None:
             cursor.execute("VACUUM ANALYZE")
     search.inventory_status_sorted = (
         _ranked_as_before if side == "before" else inventory_status_sorted
+    )
+    # Before devices 0021 no state counts were kept for the status sort to start a page from.
+    search.inventory_state_counts = (
+        _no_state_counts if side == "before" else selectors.inventory_state_counts
     )
     # Before devices 0020 there is no name index to search (LIKE over the product), and every
     # product's expiry counts and its list by days left took the account's index.
@@ -610,7 +618,7 @@ def main() -> None:
         "schedules' freshness counted from the records after every write; after: this "
         "checkout (devices 0021, those counts kept by the database's triggers, the "
         "status sort one state at a time, a deep page by its keys first after counting only "
-        "the states before it, the fleet page's counts and rows cached under the findings' "
+        "the states before it (an unfiltered list: none, from the kept counts), the fleet page's counts and rows cached under the findings' "
         "versions, findings 0004; on SQLite a part of a name "
         "from the FTS5 trigram index, every product's expiry counts by notAfter ranges and its "
         "list by days left in the notAfter index's order). "

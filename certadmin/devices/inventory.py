@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from django.db import models, transaction
-from django.db.models import Q
+from django.db import connections, models, router, transaction
+from django.db.models import AutoField, Q
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
@@ -139,19 +141,82 @@ def product_version_renew(
 ) -> None:
     """Upsert a new random version for one product in ``model`` (a table unique on account,
     ProductKey and instance with a ``version`` column: the inventory's, the findings')."""
-    model.objects.bulk_create(
-        [
-            model(
-                account=account,
-                product_key=product_key,
-                iot_instance_id=iot_instance_id,
-                version=secrets.randbits(62),
-            )
-        ],
-        update_conflicts=True,
+    upsert_one(
+        model(
+            account=account,
+            product_key=product_key,
+            iot_instance_id=iot_instance_id,
+            version=secrets.randbits(62),
+        ),
         unique_fields=["account", "product_key", "iot_instance_id"],
         update_fields=["version"],
     )
+
+
+# Upserts compiled once, by model, database, key and columns written: a sync writes a record
+# of some fifty columns and its product's version for every device, and Django compiling the
+# same statement again each time cost more CPU than the rest of the write (issue 24).
+_UPSERTS: dict[tuple, str | None] = {}
+
+
+def upsert_one(obj: models.Model, *, unique_fields: list[str], update_fields: list[str]) -> None:
+    """``bulk_create([obj], update_conflicts=True, unique_fields=..., update_fields=...)`` of a
+    new instance (no pk yet), with the statement compiled once and only ``obj``'s values bound
+    each time; ``obj``'s pk is set from the row written where the database returns it, as
+    ``bulk_create`` does. The statement is taken over only when the values bound are the ones
+    Django bound when it compiled it (else every call goes through ``bulk_create``)."""
+    model = type(obj)
+    opts = model._meta
+    alias = router.db_for_write(model, instance=obj)
+    connection = connections[alias]
+    key = (opts.label, alias, connection.vendor, tuple(unique_fields), tuple(update_fields))
+    fields = [
+        field
+        for field in opts.concrete_fields
+        if not field.generated and not isinstance(field, AutoField)
+    ]
+    if key not in _UPSERTS:
+        _UPSERTS[key] = _upsert_compiled(obj, fields, alias, unique_fields, update_fields)
+    sql = _UPSERTS[key]
+    if sql is None:
+        model._base_manager.using(alias).bulk_create(
+            [obj], update_conflicts=True, unique_fields=unique_fields, update_fields=update_fields
+        )
+        return
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.features.can_return_rows_from_bulk_insert:
+            obj.pk = cursor.fetchone()[0]
+    obj._state.adding = False
+    obj._state.db = alias
+
+
+def _upsert_compiled(
+    obj: models.Model, fields: list, alias: str, unique_fields: list[str], update_fields: list[str]
+) -> str | None:
+    """The upsert's SQL as ``bulk_create`` makes it for ``obj`` (returning the pk where the
+    database can), or None when its parameters are not simply the fields' values in order."""
+    opts = type(obj)._meta
+    connection = connections[alias]
+    query = InsertQuery(
+        type(obj),
+        on_conflict=OnConflict.UPDATE,
+        update_fields=[opts.get_field(name) for name in update_fields],
+        unique_fields=[opts.get_field(name) for name in unique_fields],
+    )
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=alias)
+    returning = connection.features.can_return_rows_from_bulk_insert
+    compiler.returning_fields = [opts.pk] if returning else None
+    statements = compiler.as_sql()
+    if len(statements) != 1:
+        return None
+    sql, params = statements[0]
+    mine = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    if list(params) != mine:
+        return None
+    return sql
 
 
 # The record's key: one device of one API account (the unique constraint upserts go by).
@@ -173,9 +238,7 @@ def _record_write(
         **fields,
     )
     with transaction.atomic():
-        CertificateRecord.objects.bulk_create(
-            [record], update_conflicts=True, unique_fields=RECORD_KEY, update_fields=list(fields)
-        )
+        upsert_one(record, unique_fields=RECORD_KEY, update_fields=list(fields))
         inventory_changed(account=account, product_key=product_key, iot_instance_id=iot_instance_id)
     return record
 
