@@ -486,3 +486,41 @@ def test_folding_a_products_rows_of_changes_keeps_its_sums_on_postgresql():
     assert ProductCounts.objects.count() == len(kept[0])
     days = {key[:4] for key in kept[1]}
     assert ProductDayCounts.objects.count() == len(days)
+
+
+@pytest.mark.django_db
+def test_a_statement_of_thousands_of_records_is_counted_once_and_folded():
+    # One statement writing 3,000 records (a bulk load, a product's records marked removed or
+    # checked in one UPDATE): on PostgreSQL the counts are added once per statement from its
+    # transition tables and the product's rows folded after it (a trigger per record had
+    # folded every 64 records, rescanning the rows it had just replaced: minutes at 100,000).
+    now = timezone.now()
+    CertificateRecord.objects.bulk_create(
+        CertificateRecord(
+            product_key="pBulk",
+            device_name=f"unit-{n:05d}",
+            status=CertStatus.READY if n % 10 else None,
+            not_after=now + timedelta(days=n % 400 - 30) if n % 10 else None,
+            last_checked=now - timedelta(days=n % 7) if n % 10 else None,
+        )
+        for n in range(3000)
+    )
+    CertificateRecord.objects.filter(product_key="pBulk").update(last_checked=now)
+    CertificateRecord.objects.filter(product_key="pBulk", device_name__lt="unit-00500").update(
+        removed_at=now
+    )
+    assert _kept_tables() == _kept_tables_recounted()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tgname, tgtype & 1 FROM pg_trigger WHERE tgrelid = "
+                "'devices_certificaterecord'::regclass AND tgname LIKE 'devices_productcounts%%'"
+            )
+            levels = dict(cursor.fetchall())
+        # tgtype bit 0 set: a trigger per row; clear: per statement.
+        assert levels
+        assert not any(levels.values()), levels
+        # Folded after each statement of many records: one row per product and day.
+        assert ProductCounts.objects.filter(product_key="pBulk").count() == 1
+        days = ProductDayCounts.objects.filter(product_key="pBulk")
+        assert days.count() == days.values("day").distinct().count()
