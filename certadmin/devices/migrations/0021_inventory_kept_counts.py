@@ -8,7 +8,8 @@ writer's transaction. A record's state is its stored ``status_rank`` (7 never ch
 failed, 5 not issued, 0 ready: ``models.STATUS_RANK``, the rules of ``devices.expiry``).
 
 SQLite (one writer at a time) keeps one row per product and per day, updated by upserts.
-PostgreSQL's writers only INSERT their changes as rows of their own (a reader sums them), so
+PostgreSQL's writers only INSERT their changes, once per statement from its transition tables,
+as rows of their own (a reader sums them), so
 concurrent writers stay exact without waiting for a shared counter row or deadlocking over one;
 now and then a writer folds its product's rows (``COMPACT_ONE_IN``). A TRUNCATE of the records
 empties the counts.
