@@ -9,9 +9,9 @@ failed, 5 not issued, 0 ready: ``models.STATUS_RANK``, the rules of ``devices.ex
 
 SQLite (one writer at a time) keeps one row per product and per day, updated by upserts.
 PostgreSQL's writers only INSERT their changes, once per statement from its transition tables,
-as rows of their own (a reader sums them), so
-concurrent writers stay exact without waiting for a shared counter row or deadlocking over one;
-now and then a writer folds its product's rows (``COMPACT_ONE_IN``). A TRUNCATE of the records
+as rows of their own (a reader sums them), so concurrent writers stay exact without waiting for
+a shared counter row or deadlocking over one; now and then a writer folds its products' rows
+(``COMPACT_ONE_IN``). A TRUNCATE of the records
 empties the counts.
 
 The records already there are counted once, the table locked (PostgreSQL) so no write falls
