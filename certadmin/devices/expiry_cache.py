@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from certadmin.devices.expiry import expiry_counts
@@ -37,7 +37,7 @@ from certadmin.devices.expiry_chart import expiry_month_counts
 from certadmin.devices.kept_counts import (
     expiry_counts_kept,
     expiry_month_counts_kept,
-    kept_scope_q,
+    kept_where,
 )
 from certadmin.devices.models import CertificateRecord, InventoryVersion, default_account_name
 from certadmin.devices.selectors import inventory_products, inventory_scope
@@ -115,22 +115,8 @@ def _scope_records(scope: dict) -> QuerySet[CertificateRecord]:
 
 
 def _counts_kept(scope: dict) -> bool:
-    """Whether the database's kept counts (``devices.kept_counts``) answer for ``scope``: one
-    product or every product, not narrowed by a device filter (the counts are per product)."""
-    return (
-        not scope.get("device_statuses")
-        and scope.get("node_type") is None
-        and not scope.get("removed")
-    )
-
-
-def _kept_where(scope: dict) -> Q:
-    return kept_scope_q(
-        product_key=scope.get("product_key"),
-        iot_instance_id=scope.get("iot_instance_id", ""),
-        account=scope.get("account", ""),
-        accounts=scope.get("accounts"),
-    )
+    """Whether the database's kept counts (``devices.kept_counts``) answer for ``scope``."""
+    return kept_where(scope) is not None
 
 
 def expiry_counts_cached(*, scope: dict, now: datetime) -> dict[str, int]:
@@ -140,7 +126,7 @@ def expiry_counts_cached(*, scope: dict, now: datetime) -> dict[str, int]:
     def compute() -> dict[str, int]:
         records = _scope_records(scope)
         if _counts_kept(scope):
-            return expiry_counts_kept(records, where=_kept_where(scope), now=now)
+            return expiry_counts_kept(records, where=kept_where(scope), now=now)
         return expiry_counts(records, now=now)
 
     return _cached("counts", scope, now, compute)
@@ -153,7 +139,7 @@ def expiry_month_counts_cached(*, scope: dict, now: datetime, months: int = 24) 
         records = _scope_records(scope)
         if _counts_kept(scope):
             return expiry_month_counts_kept(
-                records, where=_kept_where(scope), now=now, months=months
+                records, where=kept_where(scope), now=now, months=months
             )
         return expiry_month_counts(records, now=now, months=months)
 

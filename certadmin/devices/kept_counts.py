@@ -52,6 +52,22 @@ def kept_scope_q(
     return Q()
 
 
+def kept_where(scope: dict) -> Q | None:
+    """The rows of the kept counts for ``scope`` (``selectors.inventory_scope``'s arguments: one
+    product, or every product of some accounts); None when a device filter narrows the scope or
+    it holds the removed records (the counts are per product, of the listed ones)."""
+    if scope.get("device_statuses") or scope.get("node_type") is not None:
+        return None
+    if scope.get("removed"):
+        return None
+    return kept_scope_q(
+        product_key=scope.get("product_key"),
+        iot_instance_id=scope.get("iot_instance_id", ""),
+        account=scope.get("account", ""),
+        accounts=scope.get("accounts"),
+    )
+
+
 def kept_totals(where: Q) -> dict[str, int]:
     """The sums of ``ProductCounts`` over the products ``where`` selects (every count 0 for
     none)."""

@@ -46,7 +46,7 @@ from certadmin.devices.expiry import (
     expiry_state_rank,
     expiry_state_ranked_q,
 )
-from certadmin.devices.kept_counts import expiry_counts_kept, kept_scope_q
+from certadmin.devices.kept_counts import expiry_counts_kept, kept_scope_q, kept_where
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import (
     LISTED_Q,
@@ -430,19 +430,11 @@ def inventory_status_sorted(
 def inventory_state_counts(*, scope: dict, now: datetime) -> dict[str, int] | None:
     """How many listed records of ``scope`` (``inventory_scope``'s arguments: one product or
     every product of some accounts) are in each expiry state at ``now``, from the counts the
-    database keeps (``devices.kept_counts``: a few rows, not the records); None when a device
-    filter narrows the scope (the counts are per product)."""
-    if scope.get("device_statuses") or scope.get("node_type") is not None:
+    database keeps (``devices.kept_counts``: a few rows, not the records); None when they do
+    not answer for the scope (``kept_where``)."""
+    where = kept_where(scope)
+    if where is None:
         return None
-    if scope.get("removed"):
-        return None
-    where = kept_scope_q(
-        **{
-            name: scope[name]
-            for name in ("product_key", "iot_instance_id", "account", "accounts")
-            if name in scope
-        }
-    )
     return expiry_counts_kept(inventory_scope(**scope), where=where, now=now)
 
 
