@@ -70,13 +70,10 @@ def test_a_run_that_closes_findings_shows_at_once(store, run):
     assert "cert.expired" not in _counted()[0]
 
 
-def test_a_suppression_moves_findings_out_of_the_open_counts_at_once(store, run, fleet_manager):
-    store(device_status="DISABLE")
-    run()
-    assert _counted()[0]["cert.valid_device_inactive"] == 1
-    assert _counted(state="suppressed")[0] == {}
+def _product_inactive_suppressed(actor) -> None:
+    """The product's inactive-device findings suppressed for 30 days."""
     suppression_create(
-        actor=fleet_manager,
+        actor=actor,
         code="cert.valid_device_inactive",
         account="default",
         product_key=PRODUCT,
@@ -87,6 +84,14 @@ def test_a_suppression_moves_findings_out_of_the_open_counts_at_once(store, run,
         ends_at=timezone.now() + days(30),
         context=CONTEXT,
     )
+
+
+def test_a_suppression_moves_findings_out_of_the_open_counts_at_once(store, run, fleet_manager):
+    store(device_status="DISABLE")
+    run()
+    assert _counted()[0]["cert.valid_device_inactive"] == 1
+    assert _counted(state="suppressed")[0] == {}
+    _product_inactive_suppressed(fleet_manager)
     assert "cert.valid_device_inactive" not in _counted()[0]
     assert _counted(state="suppressed")[0] == {"cert.valid_device_inactive": 1}
 
@@ -173,18 +178,7 @@ def test_a_suppression_takes_the_rows_off_the_open_page_at_once(store, run, flee
     client = Client()
     client.force_login(fleet_manager)
     assert record.device_name in _rows_read(client)[0]
-    suppression_create(
-        actor=fleet_manager,
-        code="cert.valid_device_inactive",
-        account="default",
-        product_key=PRODUCT,
-        iot_instance_id="",
-        device_name="",
-        subject="",
-        reason=REASON,
-        ends_at=timezone.now() + days(30),
-        context=CONTEXT,
-    )
+    _product_inactive_suppressed(fleet_manager)
     assert record.device_name not in _rows_read(client)[0]
     assert record.device_name in _rows_read(client, state="suppressed")[0]
 
