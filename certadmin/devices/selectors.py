@@ -517,10 +517,11 @@ class ProductInventory:
 
 
 def product_inventory(
-    *, product_key: str, iot_instance_id: str = "", account: str = ""
+    *, product_key: str, iot_instance_id: str = "", account: str = "", coverage: bool = True
 ) -> ProductInventory:
-    """The product's last complete sync (None if never synced) and its running sync, if any
-    (of API account ``account``; "": the default account)."""
+    """The product's last complete sync (None if never synced), its running sync, if any, and
+    its coverage once synced, unless ``coverage`` is false (of API account ``account``; "":
+    the default account)."""
     scope = {
         "account": account or default_account_name(),
         "product_key": product_key,
@@ -530,7 +531,7 @@ def product_inventory(
     return ProductInventory(
         sync=sync,
         running=_running_sync_find(**scope),
-        coverage=product_coverage(**scope) if sync is not None else None,
+        coverage=product_coverage(**scope) if coverage and sync is not None else None,
     )
 
 

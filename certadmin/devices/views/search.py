@@ -10,14 +10,16 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
+from certadmin.devices.inventory_cache import InventoryCache, product_inventory_cached
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.devices.platform import describe_iot_error, iot_error_status
 from certadmin.devices.rows import inventory_rows, inventory_rows_html
@@ -29,7 +31,6 @@ from certadmin.devices.selectors import (
     inventory_status_sorted,
     name_lookup_offer,
     product_accounts_elsewhere,
-    product_inventory,
     product_suggestions,
     recent_devices,
 )
@@ -246,11 +247,14 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         data = form.cleaned_data
-        product = product_inventory(
-            product_key=data["product_key"],
-            iot_instance_id=data["instance"],
-            account=data["account"],
-        )
+        now = timezone.now()
+        product_scope = {
+            "product_key": data["product_key"],
+            "iot_instance_id": data["instance"],
+            "account": data["account"],
+        }
+        cached = InventoryCache(scope=product_scope, now=now)
+        product = product_inventory_cached(**product_scope, cached=cached)
         context.update(
             product=product,
             sync_product_key=data["product_key"],
@@ -270,12 +274,30 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                 shown["q"].strip()
             )
             context.update(
-                inventory_table(
-                    filter_form,
-                    table_url=reverse("devices:list"),
-                    table_target="#device-list",
-                    # Every listed device: the coverage just counted them, no second count.
-                    total=product.coverage.listed if unfiltered and product.coverage else None,
+                filter_form=filter_form,
+                # The same page of the same records, filtered and sorted alike, in the same
+                # language for the same accounts: the same table, until a write or the minute.
+                inventory_table_html=cached.cached(
+                    "device-list",
+                    lambda: render_to_string(
+                        "devices/inventory_table.html",
+                        inventory_table(
+                            filter_form,
+                            table_url=reverse("devices:list"),
+                            table_target="#device-list",
+                            now=now,
+                            # Every listed device: the coverage counted them, no second count.
+                            total=product.coverage.listed
+                            if unfiltered and product.coverage
+                            else None,
+                        ),
+                        request,
+                    ),
+                    varies=(
+                        sorted(request.GET.lists()),
+                        [account.name for account in usable],
+                        translation.get_language(),
+                    ),
                 ),
                 name_offer=name_lookup_offer(**offer_scope, name=filter_form.cleaned_data["q"]),
             )
