@@ -46,7 +46,12 @@ from certadmin.devices.expiry import (
     expiry_state_rank,
     expiry_state_ranked_q,
 )
-from certadmin.devices.kept_counts import expiry_counts_kept, kept_scope_q, kept_where
+from certadmin.devices.kept_counts import (
+    CompiledOnce,
+    expiry_counts_kept,
+    kept_scope_q,
+    kept_where,
+)
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import (
     LISTED_Q,
@@ -650,13 +655,8 @@ def _stale_bounds(now: datetime) -> dict[str, Any]:
     }
 
 
-def products_coverage(
-    *, where: Q, now: datetime | None = None
-) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """The numbers of ``ProductCoverage`` (but its recheck bound) of every product of the
-    inventory that ``where`` selects (on account, ProductKey and IotInstanceId), by (account,
-    ProductKey, IotInstanceId); with ``now``, also ``stale``: the listed records past their
-    product's freshness bound at ``now``, never checked included.
+def _coverage_rows(*, where: Q, now: datetime | None = None) -> QuerySet:
+    """The rows of ``products_coverage``: one per product ``where`` selects.
 
     One query over the counts the database keeps (``devices.kept_counts``): the counts are
     read, the oldest and newest lookups and the last listing are index probes, and the stale
@@ -710,20 +710,45 @@ def products_coverage(
             ).values(*_SCOPE_COLUMNS),
             Count("*"),
         )
-    coverage = {}
-    for row in rows.annotate(**annotations).filter(all_records__gt=0).order_by().values():
-        numbers = {
-            "listed": row["all_never"] + row["synced"],
-            "synced": row["synced"],
-            "removed": row["all_removed"],
-            "oldest_checked": row["oldest_checked"],
-            "newest_checked": row["newest_checked"],
-            "last_listed": row["last_listed"],
-        }
-        if now is not None:
-            numbers["stale"] = row["all_never"] + row["stale_days"] + row["stale_part"]
-        coverage[row["account"], row["product_key"], row["iot_instance_id"]] = numbers
-    return coverage
+    return rows.annotate(**annotations).filter(all_records__gt=0).order_by().values()
+
+
+def _coverage_numbers(row: dict[str, Any], *, stale: bool) -> dict[str, Any]:
+    numbers = {
+        "listed": row["all_never"] + row["synced"],
+        "synced": row["synced"],
+        "removed": row["all_removed"],
+        "oldest_checked": row["oldest_checked"],
+        "newest_checked": row["newest_checked"],
+        "last_listed": row["last_listed"],
+    }
+    if stale:
+        numbers["stale"] = row["all_never"] + row["stale_days"] + row["stale_part"]
+    return numbers
+
+
+def products_coverage(
+    *, where: Q, now: datetime | None = None
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The numbers of ``ProductCoverage`` (but its recheck bound) of every product of the
+    inventory that ``where`` selects (on account, ProductKey and IotInstanceId), by (account,
+    ProductKey, IotInstanceId); with ``now``, also ``stale``: the listed records past their
+    product's freshness bound at ``now``, never checked included (``_coverage_rows``)."""
+    return {
+        (row["account"], row["product_key"], row["iot_instance_id"]): _coverage_numbers(
+            row, stale=now is not None
+        )
+        for row in _coverage_rows(where=where, now=now)
+    }
+
+
+# One product's coverage, read on every view of its device list: compiled once.
+_PRODUCT_COVERAGE = CompiledOnce(
+    lambda **product: _coverage_rows(where=kept_scope_q(**product)),
+    account="\x01account",
+    product_key="\x01product",
+    iot_instance_id="\x01instance",
+)
 
 
 def product_coverage(
@@ -731,8 +756,10 @@ def product_coverage(
 ) -> ProductCoverage:
     """The inventory's coverage of one product (see ``ProductCoverage``)."""
     account = account or default_account_name()
-    where = kept_scope_q(product_key=product_key, iot_instance_id=iot_instance_id, account=account)
-    numbers = products_coverage(where=where).get((account, product_key, iot_instance_id), {})
+    rows = _PRODUCT_COVERAGE.rows(
+        account=account, product_key=product_key, iot_instance_id=iot_instance_id
+    )
+    numbers = _coverage_numbers(rows[0], stale=False) if rows else {}
     return ProductCoverage.of(numbers, account=account, product_key=product_key)
 
 

@@ -108,3 +108,25 @@ def test_a_cached_table_is_never_shown_for_another_account_or_to_someone_without
     refused = outsider.get(LIST_URL + "&account=staging")
     assert refused.status_code != 200
     assert "stage-0001" not in page_text(refused)
+
+
+def test_a_products_coverage_compiled_once_is_each_products_own(viewer):
+    from certadmin.devices.kept_counts import kept_scope_q
+    from certadmin.devices.selectors import product_coverage, products_coverage
+
+    listed("pump-0001", "pump-0002")
+    listed("stage-0001", account="staging")
+    now = timezone.now()
+    CertificateRecord.objects.filter(device_name="pump-0001").update(last_checked=now)
+
+    for account, listed_count in (("default", 2), ("staging", 1), ("other", 0)):
+        # The second call runs the query compiled by the first, with this product's values.
+        for _ in range(2):
+            coverage = product_coverage(product_key=PRODUCT_KEY, account=account)
+            assert coverage.listed == listed_count
+        numbers = products_coverage(where=kept_scope_q(product_key=PRODUCT_KEY, account=account))
+        assert numbers.get((account, PRODUCT_KEY, ""), {}) == {
+            name: getattr(coverage, name) for name in numbers.get((account, PRODUCT_KEY, ""), {})
+        }
+    assert product_coverage(product_key=PRODUCT_KEY).newest_checked == now
+    assert product_coverage(product_key=PRODUCT_KEY, iot_instance_id="iot-x").listed == 0
