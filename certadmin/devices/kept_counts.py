@@ -10,14 +10,12 @@ it, counted from the records' index (a day's records: about 1/1000 of a large pr
 Exact at any instant, in any time zone.
 """
 
-import threading
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, time
 from itertools import pairwise
-from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 
 from certadmin.devices.expiry import STATE_LABELS, WINDOWS, days_left_edge
@@ -29,53 +27,6 @@ from certadmin.devices.models import (
     ProductDayCounts,
     default_account_name,
 )
-
-
-class CompiledOnce:
-    """A ``.values()`` query that ``build(**stand_ins)`` makes, compiled once per database
-    connection (each thread has its own) with the stand-ins, then run with the real values in
-    their places: for a query read on every page view whose Python (building and compiling the
-    ORM query: a product's coverage, seven subqueries, ~8 ms) costs more than its SQL (~2 ms).
-    The stand-ins are strings no record holds, each a parameter of the compiled query."""
-
-    def __init__(self, build: Callable[..., QuerySet], **stand_ins: str) -> None:
-        self._build = build
-        self._stand_ins = stand_ins
-        self._kept = threading.local()
-
-    def _compiled(self) -> tuple:
-        wrapper = connections[DEFAULT_DB_ALIAS]
-        kept = getattr(self._kept, "compiled", None)
-        if kept is None or kept[0] is not wrapper:
-            query = self._build(**self._stand_ins).query
-            compiler = query.get_compiler(using=DEFAULT_DB_ALIAS)
-            sql, params = compiler.as_sql()
-            names = {value: name for name, value in self._stand_ins.items()}
-            places = [
-                (position, names[param])
-                for position, param in enumerate(params)
-                if isinstance(param, str) and param in names
-            ]
-            assert {name for _position, name in places} == set(names.values()), "each a parameter"
-            columns = [*query.extra_select, *query.values_select, *query.annotation_select]
-            converters = compiler.get_converters([column[0] for column in compiler.select])
-            kept = (wrapper, sql, list(params), places, columns, compiler, converters)
-            self._kept.compiled = kept
-        return kept
-
-    def rows(self, **values: str) -> list[dict[str, Any]]:
-        """The query's rows (as ``.values()`` gives them) with ``values`` for the stand-ins."""
-        wrapper, sql, params, places, columns, compiler, converters = self._compiled()
-        given = list(params)
-        for position, name in places:
-            given[position] = values[name]
-        with wrapper.cursor() as cursor:
-            cursor.execute(sql, given)
-            fetched = cursor.fetchall()
-        if converters:
-            fetched = compiler.apply_converters(fetched, converters)
-        return [dict(zip(columns, row, strict=True)) for row in fetched]
-
 
 # What ``ProductDayCounts`` counts per day, and the record's column that day is of.
 _DAY_FIELDS = {"ready": "not_after", "checked": "last_checked"}

@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.audit.key_lookup import InventoryHolder
+from certadmin.devices.compiled import CompiledOnce
 from certadmin.devices.expiry import (
     EXPIRY_COUNT_GROUPS,
     EXPIRY_STATES,
@@ -46,12 +47,7 @@ from certadmin.devices.expiry import (
     expiry_state_rank,
     expiry_state_ranked_q,
 )
-from certadmin.devices.kept_counts import (
-    CompiledOnce,
-    expiry_counts_kept,
-    kept_scope_q,
-    kept_where,
-)
+from certadmin.devices.kept_counts import expiry_counts_kept, kept_scope_q, kept_where
 from certadmin.devices.live_lookups import live_lookup_slot
 from certadmin.devices.models import (
     LISTED_Q,
@@ -521,6 +517,15 @@ class ProductInventory:
         return self.sync is not None
 
 
+# A product's last complete sync, read on every view of its device list: compiled once.
+_PRODUCT_SYNC = CompiledOnce(
+    lambda **product: ProductSync.objects.filter(**product).order_by("pk")[:1],
+    account="\x01account",
+    product_key="\x01product",
+    iot_instance_id="\x01instance",
+)
+
+
 def product_inventory(
     *, product_key: str, iot_instance_id: str = "", account: str = "", coverage: bool = True
 ) -> ProductInventory:
@@ -532,7 +537,7 @@ def product_inventory(
         "product_key": product_key,
         "iot_instance_id": iot_instance_id,
     }
-    sync = ProductSync.objects.filter(**scope).first()
+    sync = next(iter(_PRODUCT_SYNC.instances(**scope)), None)
     return ProductInventory(
         sync=sync,
         running=_running_sync_find(**scope),

@@ -130,3 +130,26 @@ def test_a_products_coverage_compiled_once_is_each_products_own(viewer):
         }
     assert product_coverage(product_key=PRODUCT_KEY).newest_checked == now
     assert product_coverage(product_key=PRODUCT_KEY, iot_instance_id="iot-x").listed == 0
+
+
+def test_a_sync_started_or_finished_shows_at_once_on_each_products_own_list(viewer, client_for):
+    from certadmin.jobs.models import Job, JobKind, JobState
+
+    listed("pump-0001")
+    listed("stage-0001", account="staging")
+    client = client_for(viewer)
+    assert "A sync of this product is running" not in page_text(client.get(LIST_URL))
+
+    # A sync started writes no record: the product's list says so at the next view all the same.
+    job = Job.objects.create(
+        kind=JobKind.PRODUCT_SYNC, owner=viewer, state=JobState.QUEUED, product_key=PRODUCT_KEY
+    )
+
+    running = page_text(client.get(LIST_URL))
+    assert "A sync of this product is running" in running
+    assert f"/jobs/{job.pk}/" in running
+    staging = page_text(client.get(LIST_URL + "&account=staging"))
+    assert "A sync of this product is running" not in staging
+    assert "(1 device)" in staging
+    ProductSync.objects.filter(account="staging").update(device_count=7)
+    assert "(7 devices)" in page_text(client.get(LIST_URL + "&account=staging"))
