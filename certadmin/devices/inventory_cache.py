@@ -30,6 +30,7 @@ from datetime import datetime
 from django.core.cache import cache
 from django.utils import timezone
 
+from certadmin.devices.compiled import CompiledOnce
 from certadmin.devices.models import InventoryVersion, default_account_name
 from certadmin.devices.selectors import (
     ProductInventory,
@@ -43,6 +44,15 @@ CACHE_SECONDS = 120  # a key changes every minute anyway; this only bounds the m
 PRODUCTS_CACHED = 1000
 
 
+# One product's version, read on every view of its pages: compiled once.
+_PRODUCT_VERSION = CompiledOnce(
+    lambda **product: InventoryVersion.objects.filter(**product).order_by().values("version"),
+    account="\x01account",
+    product_key="\x01product",
+    iot_instance_id="\x01instance",
+)
+
+
 def _scope_versions(
     *, product_key: str | None, iot_instance_id: str, account: str, accounts: list[str] | None
 ) -> str | None:
@@ -52,11 +62,12 @@ def _scope_versions(
     if product_key is not None:
         account = account or default_account_name()
         scope = ["product", account, product_key, iot_instance_id]
-        rows = list(
-            versions.filter(
+        rows = [
+            row["version"]
+            for row in _PRODUCT_VERSION.rows(
                 account=account, product_key=product_key, iot_instance_id=iot_instance_id
-            ).values_list("version", flat=True)
-        )
+            )
+        ]
         if not rows:
             return None
     else:

@@ -5,7 +5,7 @@ device list's total) and the schedules' freshness are read from the counts the d
 any write."""
 
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -855,26 +855,30 @@ def inventory_products_visible(*, user) -> list[InventoryProduct]:
     ]
 
 
-def product_suggestions(*, user) -> ProductSuggestions:
+def product_suggestions(
+    *, user, recent: Iterable[RecentDevice] | None = None
+) -> ProductSuggestions:
     """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with, on
     the API accounts ``user`` may use: the accounts' instances, products synced, the user's
-    recently viewed devices and the inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT``
-    of each."""
+    recently viewed devices (``recent``: ``recent_devices`` already read, else read here) and
+    the inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT`` of each."""
     usable = accounts_for(user=user)
     names = [account.name for account in usable]
     pairs: set[tuple[str, str]] = set()
     for name in names:
         pairs.update(inventory_products(account=name, limit=PRODUCT_SUGGESTIONS_KEPT))
-    sources = (
-        ProductSync.objects.filter(account__in=names),
-        RecentDevice.objects.filter(user=user, account__in=names),
+    # A person's recent devices are a few rows (``RECENT_DEVICES_KEPT``), all of them read.
+    pairs.update(
+        (device.product_key, device.iot_instance_id)
+        for device in (recent_devices(user=user) if recent is None else recent)
+        if device.account in names
     )
-    for source in sources:
-        pairs.update(
-            source.order_by("product_key", "iot_instance_id")
-            .values_list("product_key", "iot_instance_id")
-            .distinct()[:PRODUCT_SUGGESTIONS_KEPT]
-        )
+    pairs.update(
+        ProductSync.objects.filter(account__in=names)
+        .order_by("product_key", "iot_instance_id")
+        .values_list("product_key", "iot_instance_id")
+        .distinct()[:PRODUCT_SUGGESTIONS_KEPT]
+    )
     instances = {instance for _product, instance in pairs if instance}
     instances.update(account.instance_id for account in usable if account.instance_id)
     return ProductSuggestions(

@@ -1,6 +1,6 @@
 """Finding a device: the search page, opening a device by name, and a product's device list."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -21,6 +21,7 @@ from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
 from certadmin.devices.inventory_cache import InventoryCache, product_inventory_cached
 from certadmin.devices.live_lookups import retry_after_add
+from certadmin.devices.models import RecentDevice
 from certadmin.devices.platform import describe_iot_error, iot_error_status
 from certadmin.devices.rows import inventory_rows, inventory_rows_html
 from certadmin.devices.selectors import (
@@ -87,11 +88,16 @@ def product_elsewhere(
 
 
 def search_form(
-    request: HtmxHttpRequest, data=None, *, initial: dict | None = None
+    request: HtmxHttpRequest,
+    data=None,
+    *,
+    initial: dict | None = None,
+    recent: Iterable[RecentDevice] | None = None,
 ) -> forms.DeviceSearchForm:
     """The home page's search form, offering the API accounts the user may use and the
-    ProductKeys and instances the dashboard knows."""
-    known = product_suggestions(user=request.user)
+    ProductKeys and instances the dashboard knows (``recent``: the user's recent devices,
+    when the page has read them)."""
+    known = product_suggestions(user=request.user, recent=recent)
     return forms.DeviceSearchForm(
         data,
         initial=initial,
@@ -348,8 +354,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
         # Unbound, only pre-filled: a bound form would flag the DeviceName nobody typed yet.
         fields = ("product_key", "device_name", "instance", "account")
         typed = {k: request.GET[k] for k in fields if k in request.GET}
-        context.update(
-            form=search_form(request, initial=typed), recent=recent_devices(user=request.user)
-        )
+        recent = list(recent_devices(user=request.user))
+        context.update(form=search_form(request, initial=typed, recent=recent), recent=recent)
     template = page_or_partial(request, "devices/home.html", "device-list")
     return retry_after_add(render(request, template, context, status=status))
