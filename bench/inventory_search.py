@@ -387,8 +387,21 @@ def _coverage_as_before(*, where, now=None) -> dict:
     return coverage
 
 
+def _product_coverage_as_before(*, product_key: str, iot_instance_id: str = "", account: str = ""):
+    # One product's coverage (the device list) before: the same count of its records.
+    from django.db.models import Q
+
+    from certadmin.devices.models import default_account_name
+    from certadmin.devices.selectors import ProductCoverage
+
+    account = account or default_account_name()
+    where = Q(account=account, product_key=product_key, iot_instance_id=iot_instance_id)
+    numbers = _coverage_as_before(where=where).get((account, product_key, iot_instance_id), {})
+    return ProductCoverage.of(numbers, account=account, product_key=product_key)
+
+
 _NAME_PART_INDEXED = _SCOPE_INDEXED = _SCOPE_RECORDS = None
-_COUNTS_KEPT = _PRODUCTS_COVERAGE = None
+_COUNTS_KEPT = _PRODUCTS_COVERAGE = _PRODUCT_COVERAGE = None
 
 
 def _side_use(side: str, *, vendor: str) -> None:
@@ -398,7 +411,7 @@ def _side_use(side: str, *, vendor: str) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from certadmin.devices import expiry_cache, selectors
+    from certadmin.devices import expiry_cache, inventory_cache, selectors
     from certadmin.devices.selectors import inventory_status_sorted
     from certadmin.devices.views import search
     from certadmin.findings import views as fleet
@@ -406,12 +419,14 @@ def _side_use(side: str, *, vendor: str) -> None:
     from certadmin.schedules import selectors as schedules
 
     global _NAME_PART_INDEXED, _SCOPE_INDEXED, _SCOPE_RECORDS, _COUNTS_KEPT, _PRODUCTS_COVERAGE
+    global _PRODUCT_COVERAGE
     if _NAME_PART_INDEXED is None:  # this checkout's, before the first side replaces them
         _NAME_PART_INDEXED = getattr(selectors, "_name_part_indexed", None)
         _SCOPE_INDEXED = getattr(selectors, "_scope_indexed", None)
         _SCOPE_RECORDS = getattr(expiry_cache, "_scope_records", None)
         _COUNTS_KEPT = getattr(expiry_cache, "_counts_kept", None)
         _PRODUCTS_COVERAGE = getattr(selectors, "products_coverage", None)
+        _PRODUCT_COVERAGE = getattr(selectors, "product_coverage", None)
     if side == "before":
         for app, migration in BEFORE_MIGRATIONS:
             call_command("migrate", app, migration, verbosity=0)
@@ -446,6 +461,9 @@ def _side_use(side: str, *, vendor: str) -> None:
     expiry_cache._counts_kept = _counts_kept_as_before if side == "before" else _COUNTS_KEPT
     coverage = _coverage_as_before if side == "before" else _PRODUCTS_COVERAGE
     selectors.products_coverage = schedules.products_coverage = coverage
+    # One product's coverage (the device list) is a query of its own over those counts.
+    one = _product_coverage_as_before if side == "before" else _PRODUCT_COVERAGE
+    selectors.product_coverage = inventory_cache.product_coverage = one
 
 
 def inventory_empty() -> None:

@@ -5,7 +5,7 @@ device list's total) and the schedules' freshness are read from the counts the d
 any write."""
 
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.audit.key_lookup import InventoryHolder
+from certadmin.devices.compiled import CompiledOnce
 from certadmin.devices.expiry import (
     EXPIRY_COUNT_GROUPS,
     EXPIRY_STATES,
@@ -516,21 +517,31 @@ class ProductInventory:
         return self.sync is not None
 
 
+# A product's last complete sync, read on every view of its device list: compiled once.
+_PRODUCT_SYNC = CompiledOnce(
+    lambda **product: ProductSync.objects.filter(**product).order_by("pk")[:1],
+    account="\x01account",
+    product_key="\x01product",
+    iot_instance_id="\x01instance",
+)
+
+
 def product_inventory(
-    *, product_key: str, iot_instance_id: str = "", account: str = ""
+    *, product_key: str, iot_instance_id: str = "", account: str = "", coverage: bool = True
 ) -> ProductInventory:
-    """The product's last complete sync (None if never synced) and its running sync, if any
-    (of API account ``account``; "": the default account)."""
+    """The product's last complete sync (None if never synced), its running sync, if any, and
+    its coverage once synced, unless ``coverage`` is false (of API account ``account``; "":
+    the default account)."""
     scope = {
         "account": account or default_account_name(),
         "product_key": product_key,
         "iot_instance_id": iot_instance_id,
     }
-    sync = ProductSync.objects.filter(**scope).first()
+    sync = next(iter(_PRODUCT_SYNC.instances(**scope)), None)
     return ProductInventory(
         sync=sync,
         running=_running_sync_find(**scope),
-        coverage=product_coverage(**scope) if sync is not None else None,
+        coverage=product_coverage(**scope) if coverage and sync is not None else None,
     )
 
 
@@ -649,13 +660,8 @@ def _stale_bounds(now: datetime) -> dict[str, Any]:
     }
 
 
-def products_coverage(
-    *, where: Q, now: datetime | None = None
-) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """The numbers of ``ProductCoverage`` (but its recheck bound) of every product of the
-    inventory that ``where`` selects (on account, ProductKey and IotInstanceId), by (account,
-    ProductKey, IotInstanceId); with ``now``, also ``stale``: the listed records past their
-    product's freshness bound at ``now``, never checked included.
+def _coverage_rows(*, where: Q, now: datetime | None = None) -> QuerySet:
+    """The rows of ``products_coverage``: one per product ``where`` selects.
 
     One query over the counts the database keeps (``devices.kept_counts``): the counts are
     read, the oldest and newest lookups and the last listing are index probes, and the stale
@@ -709,20 +715,45 @@ def products_coverage(
             ).values(*_SCOPE_COLUMNS),
             Count("*"),
         )
-    coverage = {}
-    for row in rows.annotate(**annotations).filter(all_records__gt=0).order_by().values():
-        numbers = {
-            "listed": row["all_never"] + row["synced"],
-            "synced": row["synced"],
-            "removed": row["all_removed"],
-            "oldest_checked": row["oldest_checked"],
-            "newest_checked": row["newest_checked"],
-            "last_listed": row["last_listed"],
-        }
-        if now is not None:
-            numbers["stale"] = row["all_never"] + row["stale_days"] + row["stale_part"]
-        coverage[row["account"], row["product_key"], row["iot_instance_id"]] = numbers
-    return coverage
+    return rows.annotate(**annotations).filter(all_records__gt=0).order_by().values()
+
+
+def _coverage_numbers(row: dict[str, Any], *, stale: bool) -> dict[str, Any]:
+    numbers = {
+        "listed": row["all_never"] + row["synced"],
+        "synced": row["synced"],
+        "removed": row["all_removed"],
+        "oldest_checked": row["oldest_checked"],
+        "newest_checked": row["newest_checked"],
+        "last_listed": row["last_listed"],
+    }
+    if stale:
+        numbers["stale"] = row["all_never"] + row["stale_days"] + row["stale_part"]
+    return numbers
+
+
+def products_coverage(
+    *, where: Q, now: datetime | None = None
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The numbers of ``ProductCoverage`` (but its recheck bound) of every product of the
+    inventory that ``where`` selects (on account, ProductKey and IotInstanceId), by (account,
+    ProductKey, IotInstanceId); with ``now``, also ``stale``: the listed records past their
+    product's freshness bound at ``now``, never checked included (``_coverage_rows``)."""
+    return {
+        (row["account"], row["product_key"], row["iot_instance_id"]): _coverage_numbers(
+            row, stale=now is not None
+        )
+        for row in _coverage_rows(where=where, now=now)
+    }
+
+
+# One product's coverage, read on every view of its device list: compiled once.
+_PRODUCT_COVERAGE = CompiledOnce(
+    lambda **product: _coverage_rows(where=kept_scope_q(**product)),
+    account="\x01account",
+    product_key="\x01product",
+    iot_instance_id="\x01instance",
+)
 
 
 def product_coverage(
@@ -730,8 +761,10 @@ def product_coverage(
 ) -> ProductCoverage:
     """The inventory's coverage of one product (see ``ProductCoverage``)."""
     account = account or default_account_name()
-    where = kept_scope_q(product_key=product_key, iot_instance_id=iot_instance_id, account=account)
-    numbers = products_coverage(where=where).get((account, product_key, iot_instance_id), {})
+    rows = _PRODUCT_COVERAGE.rows(
+        account=account, product_key=product_key, iot_instance_id=iot_instance_id
+    )
+    numbers = _coverage_numbers(rows[0], stale=False) if rows else {}
     return ProductCoverage.of(numbers, account=account, product_key=product_key)
 
 
@@ -822,26 +855,30 @@ def inventory_products_visible(*, user) -> list[InventoryProduct]:
     ]
 
 
-def product_suggestions(*, user) -> ProductSuggestions:
+def product_suggestions(
+    *, user, recent: Iterable[RecentDevice] | None = None
+) -> ProductSuggestions:
     """The ProductKeys and IotInstanceIds the dashboard has seen or been configured with, on
     the API accounts ``user`` may use: the accounts' instances, products synced, the user's
-    recently viewed devices and the inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT``
-    of each."""
+    recently viewed devices (``recent``: ``recent_devices`` already read, else read here) and
+    the inventory. Sorted, at most ``PRODUCT_SUGGESTIONS_KEPT`` of each."""
     usable = accounts_for(user=user)
     names = [account.name for account in usable]
     pairs: set[tuple[str, str]] = set()
     for name in names:
         pairs.update(inventory_products(account=name, limit=PRODUCT_SUGGESTIONS_KEPT))
-    sources = (
-        ProductSync.objects.filter(account__in=names),
-        RecentDevice.objects.filter(user=user, account__in=names),
+    # A person's recent devices are a few rows (``RECENT_DEVICES_KEPT``), all of them read.
+    pairs.update(
+        (device.product_key, device.iot_instance_id)
+        for device in (recent_devices(user=user) if recent is None else recent)
+        if device.account in names
     )
-    for source in sources:
-        pairs.update(
-            source.order_by("product_key", "iot_instance_id")
-            .values_list("product_key", "iot_instance_id")
-            .distinct()[:PRODUCT_SUGGESTIONS_KEPT]
-        )
+    pairs.update(
+        ProductSync.objects.filter(account__in=names)
+        .order_by("product_key", "iot_instance_id")
+        .values_list("product_key", "iot_instance_id")
+        .distinct()[:PRODUCT_SUGGESTIONS_KEPT]
+    )
     instances = {instance for _product, instance in pairs if instance}
     instances.update(account.instance_id for account in usable if account.instance_id)
     return ProductSuggestions(

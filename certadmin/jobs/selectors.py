@@ -10,6 +10,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_CERTIFICATES
+from certadmin.devices.compiled import CompiledOnce
 from certadmin.devices.models import CertificateRecord
 from certadmin.jobs.models import (
     ACTIVE_STATES,
@@ -93,17 +94,25 @@ def product_sync_running(
 ) -> Job | None:
     """The newest sync of this product in one of ``states`` (default: queued, running or being
     cancelled), if any."""
-    return (
-        Job.objects.filter(
-            kind=JobKind.PRODUCT_SYNC,
-            state__in=states,
-            account=account,
-            product_key=product_key,
-            iot_instance_id=iot_instance_id,
-        )
-        .order_by("-created_at")
-        .first()
+    product = {"account": account, "product_key": product_key, "iot_instance_id": iot_instance_id}
+    if states is ACTIVE_STATES:
+        return next(iter(_ACTIVE_SYNC.instances(**product)), None)
+    return _product_syncs(states=states, **product).first()
+
+
+def _product_syncs(*, states: Collection[str], **product: str) -> QuerySet[Job]:
+    return Job.objects.filter(kind=JobKind.PRODUCT_SYNC, state__in=states, **product).order_by(
+        "-created_at"
     )
+
+
+# A product's running sync, asked on every view of its device list: compiled once.
+_ACTIVE_SYNC = CompiledOnce(
+    lambda **product: _product_syncs(states=ACTIVE_STATES, **product)[:1],
+    account="\x01account",
+    product_key="\x01product",
+    iot_instance_id="\x01instance",
+)
 
 
 def chain_verification_job(*, job_id: int) -> Job | None:

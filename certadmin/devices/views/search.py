@@ -1,6 +1,6 @@
 """Finding a device: the search page, opening a device by name, and a product's device list."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -10,15 +10,18 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from certadmin.accounts.api_accounts import accounts_for
 from certadmin.accounts.roles import VIEW_AUDIT_TRAIL, VIEW_CERTIFICATES
 from certadmin.devices import forms
+from certadmin.devices.inventory_cache import InventoryCache, product_inventory_cached
 from certadmin.devices.live_lookups import retry_after_add
+from certadmin.devices.models import RecentDevice
 from certadmin.devices.platform import describe_iot_error, iot_error_status
 from certadmin.devices.rows import inventory_rows, inventory_rows_html
 from certadmin.devices.selectors import (
@@ -29,7 +32,6 @@ from certadmin.devices.selectors import (
     inventory_status_sorted,
     name_lookup_offer,
     product_accounts_elsewhere,
-    product_inventory,
     product_suggestions,
     recent_devices,
 )
@@ -86,11 +88,16 @@ def product_elsewhere(
 
 
 def search_form(
-    request: HtmxHttpRequest, data=None, *, initial: dict | None = None
+    request: HtmxHttpRequest,
+    data=None,
+    *,
+    initial: dict | None = None,
+    recent: Iterable[RecentDevice] | None = None,
 ) -> forms.DeviceSearchForm:
     """The home page's search form, offering the API accounts the user may use and the
-    ProductKeys and instances the dashboard knows."""
-    known = product_suggestions(user=request.user)
+    ProductKeys and instances the dashboard knows (``recent``: the user's recent devices,
+    when the page has read them)."""
+    known = product_suggestions(user=request.user, recent=recent)
     return forms.DeviceSearchForm(
         data,
         initial=initial,
@@ -246,11 +253,14 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         data = form.cleaned_data
-        product = product_inventory(
-            product_key=data["product_key"],
-            iot_instance_id=data["instance"],
-            account=data["account"],
-        )
+        now = timezone.now()
+        product_scope = {
+            "product_key": data["product_key"],
+            "iot_instance_id": data["instance"],
+            "account": data["account"],
+        }
+        cached = InventoryCache(scope=product_scope, now=now)
+        product = product_inventory_cached(**product_scope, cached=cached)
         context.update(
             product=product,
             sync_product_key=data["product_key"],
@@ -270,12 +280,30 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
                 shown["q"].strip()
             )
             context.update(
-                inventory_table(
-                    filter_form,
-                    table_url=reverse("devices:list"),
-                    table_target="#device-list",
-                    # Every listed device: the coverage just counted them, no second count.
-                    total=product.coverage.listed if unfiltered and product.coverage else None,
+                filter_form=filter_form,
+                # The same page of the same records, filtered and sorted alike, in the same
+                # language for the same accounts: the same table, until a write or the minute.
+                inventory_table_html=cached.cached(
+                    "device-list",
+                    lambda: render_to_string(
+                        "devices/inventory_table.html",
+                        inventory_table(
+                            filter_form,
+                            table_url=reverse("devices:list"),
+                            table_target="#device-list",
+                            now=now,
+                            # Every listed device: the coverage counted them, no second count.
+                            total=product.coverage.listed
+                            if unfiltered and product.coverage
+                            else None,
+                        ),
+                        request,
+                    ),
+                    varies=(
+                        sorted(request.GET.lists()),
+                        [account.name for account in usable],
+                        translation.get_language(),
+                    ),
                 ),
                 name_offer=name_lookup_offer(**offer_scope, name=filter_form.cleaned_data["q"]),
             )
@@ -326,8 +354,7 @@ def devices(request: HtmxHttpRequest) -> HttpResponse:
         # Unbound, only pre-filled: a bound form would flag the DeviceName nobody typed yet.
         fields = ("product_key", "device_name", "instance", "account")
         typed = {k: request.GET[k] for k in fields if k in request.GET}
-        context.update(
-            form=search_form(request, initial=typed), recent=recent_devices(user=request.user)
-        )
+        recent = list(recent_devices(user=request.user))
+        context.update(form=search_form(request, initial=typed, recent=recent), recent=recent)
     template = page_or_partial(request, "devices/home.html", "device-list")
     return retry_after_add(render(request, template, context, status=status))
