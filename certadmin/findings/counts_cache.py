@@ -13,12 +13,13 @@ transaction (``versions.findings_changed``: a run's changes and refreshes, and
 - the current minute: whether a finding is suppressed moves with the clock (its suppression's
   end), so a cached value is at most one minute behind it. A write is never behind.
 
-A page's rows (HTML, ``rows.finding_rows_html``) are also keyed by the page's number, the
-active language and time zone and what the rows show differently per person (the *Suppress*
-links, the account). Nothing is cached while no product of those accounts has a version (no
-findings written since versions came); a product's findings from before then stay as they are
-until a write, which gives it one. Inventory writes do not touch findings: the values stay
-cached across them. Only counts and rows are cached: public names and numbers, nothing secret.
+The page's counts, rows (``rows.finding_rows_html``) and links, written out, are also keyed
+by the page's query (filters and page number), the active language and time zone and what the
+rows show differently per person (the *Suppress* links, the account). Nothing is cached while
+no product of those accounts has a version (only findings written around the runs: migration
+0005 gave every product with findings from before versions one). Inventory writes do not touch
+findings: the values stay cached across them. Only counts and findings are cached: public names
+and numbers, nothing secret.
 """
 
 import hashlib
@@ -99,16 +100,17 @@ class FindingsPageCache:
             ),
         )
 
-    def rows_html(
-        self, *, page_number: int, may_suppress: bool, show_accounts: bool, made: Callable[[], str]
+    def results_html(
+        self, *, query: str, may_suppress: bool, show_accounts: bool, made: Callable[[], str]
     ) -> SafeString:
-        """Page ``page_number``'s rows as ``made()`` writes them (in the active language and
-        time zone, with or without the *Suppress* links and the account)."""
+        """The page's counts, rows and links as ``made()`` writes them for the page's
+        ``query`` (its filters and page number), in the active language and time zone, with or
+        without the *Suppress* links and the account."""
         shown = (
             translation.get_language(),
             timezone.get_current_timezone_name(),
             may_suppress,
             show_accounts,
         )
-        part = f"rows:{page_number}:{'|'.join(str(value) for value in shown)}"
-        return mark_safe(self._cached(part, made))  # noqa: S308 (escaped when made)
+        digest = hashlib.sha256(repr((query, shown)).encode()).hexdigest()[:32]
+        return mark_safe(self._cached(f"results:{digest}", made))  # noqa: S308 (escaped when made)

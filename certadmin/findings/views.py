@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -33,7 +34,7 @@ from certadmin.findings.suppressions import (
     suppression_withdraw,
 )
 from certadmin.web.csv_safety import LineBuffer
-from certadmin.web.htmx import HtmxHttpRequest, page_or_partial
+from certadmin.web.htmx import HtmxHttpRequest, page_or_partial, partial_wanted
 from certadmin.web.pagination import CountedPaginator
 
 FINDINGS_PAGE_SIZE = 50
@@ -74,43 +75,51 @@ def fleet(request: HtmxHttpRequest) -> HttpResponse:
     cached = FindingsPageCache(
         accounts=[account.name for account in accounts], now=now, **_filters(form)
     )
-    counts = cached.counts()
-    # The counts cover exactly the findings listed: their sum is the list's total.
-    paginator = CountedPaginator(
-        _filtered(request, form, now),
-        FINDINGS_PAGE_SIZE,
-        count=sum(row["count"] for row in counts),
-    )
-    page = paginator.get_page(form.cleaned_data["page"])
     may_suppress = request.user.has_perm(MANAGE_FLEET)
     show_accounts = len(accounts) > 1
-    context = {
-        "filter_form": form,
-        "counts": [
-            {
-                **row,
-                "title": finding_title(row["code"]),
-                "severity_name": SEVERITY_NAMES[row["severity"]],
-                "severity_label": Severity(row["severity"]).label,
-            }
-            for row in counts
-        ],
-        "page_obj": page,
-        # Read and written out only when not cached: the rows change with the findings only.
-        "finding_rows": cached.rows_html(
-            page_number=page.number,
-            may_suppress=may_suppress,
-            show_accounts=show_accounts,
-            made=lambda: finding_rows_html(
+
+    def results_made() -> str:
+        counts = cached.counts()
+        # The counts cover exactly the findings listed: their sum is the list's total.
+        paginator = CountedPaginator(
+            _filtered(request, form, now),
+            FINDINGS_PAGE_SIZE,
+            count=sum(row["count"] for row in counts),
+        )
+        page = paginator.get_page(form.cleaned_data["page"])
+        results = {
+            "counts": [
+                {
+                    **row,
+                    "title": finding_title(row["code"]),
+                    "severity_name": SEVERITY_NAMES[row["severity"]],
+                    "severity_label": Severity(row["severity"]).label,
+                }
+                for row in counts
+            ],
+            "page_obj": page,
+            "finding_rows": finding_rows_html(
                 page.object_list, now=now, may_suppress=may_suppress, show_accounts=show_accounts
             ),
-        ),
-        "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
-        "now": now,
-        "may_suppress": may_suppress,
-        "show_accounts": show_accounts,
-    }
-    return render(request, template, context)
+            "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "may_suppress": may_suppress,
+            "show_accounts": show_accounts,
+        }
+        return render_to_string("findings/fleet.html#results", results, request=request)
+
+    # Written out once while the findings do not change: the counts, the page's rows and its
+    # links (the query's filters and page number).
+    results_html = cached.results_html(
+        query=request.GET.urlencode(),
+        may_suppress=may_suppress,
+        show_accounts=show_accounts,
+        made=results_made,
+    )
+    if partial_wanted(request):
+        return HttpResponse(results_html)
+    return render(
+        request, "findings/fleet.html", {"filter_form": form, "results_html": results_html}
+    )
 
 
 @require_GET

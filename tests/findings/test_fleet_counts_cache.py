@@ -4,10 +4,13 @@ page's rows read and written out again): read from the cache
 while no finding changed, right at once after a run, a suppression or a finding written around
 them, and never another person's or filter's."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -128,8 +131,14 @@ def test_the_page_shows_the_cached_counts_of_the_persons_own_filters(store, run,
     fleet = reverse("findings:fleet")
 
     def codes(**query) -> dict:
-        response = viewer_client.get(fleet, query)
-        return {row["code"]: row["count"] for row in response.context["counts"]}
+        # Read from the page: a cached page is written out without its context.
+        html = viewer_client.get(fleet, query).content.decode()
+        counted = re.findall(
+            r'<td><code>([\w.]+)</code>[^<]*</td><td><span class="badge[^"]*">[^<]*</span></td>'
+            r"<td>(\d+)</td>",
+            html,
+        )
+        return {code: int(count) for code, count in counted}
 
     both = codes()
     assert both["cert.expired"] == 1
@@ -223,3 +232,66 @@ def test_cached_rows_are_kept_per_language(store, run, viewer_client):
     ).content.decode()
     assert "<td>未关闭</td>" in chinese
     assert "<td>open</td>" in _rows_read(viewer_client)[0]
+
+
+def _findings_migrate(target: str) -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate([("findings", target)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_every_product_with_findings_from_before_versions_one(store, run):
+    store(cert=leaf_expiring_in(days(-3)))
+    run()
+    kept = FindingsVersion.objects.get(product_key=PRODUCT)
+    before_versions = {"account": "second", "product_key": "pOld", "iot_instance_id": "iot-cn-1"}
+    for scope in (before_versions, {"account": "", "product_key": "", "iot_instance_id": ""}):
+        Finding.objects.create(
+            code="cert.expired",
+            severity=50,
+            device_name="dev-old",
+            first_seen=timezone.now(),
+            last_seen=timezone.now(),
+            **scope,
+        )
+    _findings_migrate("0004_findings_version")
+    _findings_migrate("0005_findings_versions_given")
+    given = set(
+        FindingsVersion.objects.values_list("account", "product_key", "iot_instance_id", "version")
+    )
+    assert {row[:3] for row in given} == {
+        ("default", PRODUCT, ""),
+        ("second", "pOld", "iot-cn-1"),
+        ("", "", ""),
+    }
+    assert ("default", PRODUCT, "", kept.version) in given  # a version there stays
+    # An install whose findings all come from before versions: cached from the first view on,
+    # without waiting for a run.
+    FindingsVersion.objects.all().delete()
+    _findings_migrate("0004_findings_version")
+    assert _counted()[1] == _counted()[1] == 1
+    _findings_migrate("0005_findings_versions_given")
+    counts, counted = _counted()
+    assert counted == 1
+    assert _counted() == (counts, 0)
+
+
+def test_the_htmx_results_are_the_cached_part_and_show_a_run_at_once(store, run, viewer_client):
+    first = store(status=1)
+    run()
+    page, reads = _rows_read(viewer_client)
+    assert reads == 2
+    with CaptureQueriesContext(connection) as queries:
+        partial = viewer_client.get(
+            reverse("findings:fleet"), headers={"HX-Request": "true"}
+        ).content.decode()
+    assert "<html" not in partial
+    assert first.device_name in partial
+    assert partial.strip() in page
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"]]
+    second = store(status=1)
+    run()
+    partial = viewer_client.get(
+        reverse("findings:fleet"), headers={"HX-Request": "true"}
+    ).content.decode()
+    assert second.device_name in partial
