@@ -25,10 +25,13 @@ from certadmin.devices.models import CertificateRecord
 from certadmin.devices.selectors import inventory_scope
 
 
-def _cached[T](kind: str, scope: dict, now: datetime, compute: Callable[[], T]) -> T:
+def _cached[T](
+    kind: str, scope: dict, now: datetime, compute: Callable[[], T], cached: InventoryCache | None
+) -> T:
     # The device filters narrow the counts: each choice is a value of its own.
     narrowed = (sorted(scope.get("device_statuses") or ()), scope.get("node_type"))
-    return InventoryCache(scope=scope, now=now).cached(kind, compute, varies=narrowed)
+    cached = cached or InventoryCache(scope=scope, now=now)
+    return cached.cached(kind, compute, varies=narrowed)
 
 
 def _scope_records(scope: dict) -> QuerySet[CertificateRecord]:
@@ -44,9 +47,12 @@ def _counts_kept(scope: dict) -> bool:
     return kept_where(scope) is not None
 
 
-def expiry_counts_cached(*, scope: dict, now: datetime) -> dict[str, int]:
+def expiry_counts_cached(
+    *, scope: dict, now: datetime, cached: InventoryCache | None = None
+) -> dict[str, int]:
     """``expiry_counts`` of the records in ``scope`` (``inventory_scope``'s arguments),
-    cached under the scope's inventory version and the minute."""
+    cached under the scope's inventory version and the minute (``cached``: the scope's cache
+    at ``now`` when the caller has it, so that the versions are read once a view)."""
 
     def compute() -> dict[str, int]:
         records = _scope_records(scope)
@@ -54,10 +60,12 @@ def expiry_counts_cached(*, scope: dict, now: datetime) -> dict[str, int]:
             return expiry_counts_kept(records, where=kept_where(scope), now=now)
         return expiry_counts(records, now=now)
 
-    return _cached("counts", scope, now, compute)
+    return _cached("counts", scope, now, compute, cached)
 
 
-def expiry_month_counts_cached(*, scope: dict, now: datetime, months: int = 24) -> list[int]:
+def expiry_month_counts_cached(
+    *, scope: dict, now: datetime, months: int = 24, cached: InventoryCache | None = None
+) -> list[int]:
     """``expiry_month_counts`` of the records in ``scope``, cached like the counts."""
 
     def compute() -> list[int]:
@@ -68,4 +76,4 @@ def expiry_month_counts_cached(*, scope: dict, now: datetime, months: int = 24) 
             )
         return expiry_month_counts(records, now=now, months=months)
 
-    return _cached(f"months{months}", scope, now, compute)
+    return _cached(f"months{months}", scope, now, compute, cached)

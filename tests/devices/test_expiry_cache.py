@@ -1,10 +1,12 @@
-"""The expiry overview's cached counts and chart: every inventory write shows at once, a cached
-value is never read for another account, product or instance, and the clock moves it on within
-a minute."""
+"""The expiry overview's cached counts, chart and table: every inventory write shows at once,
+a cached value is never read for another account, product, instance, query or language, and
+the clock moves it on within a minute."""
 
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
@@ -181,3 +183,61 @@ def test_table_rows_built_in_python_escape_every_stored_value(viewer, client_for
     assert "(&lt;i&gt;iot&lt;/i&gt;)" in html
     assert '<code class="error-code">&lt;u&gt;code&lt;/u&gt;</code>' in html
     assert 'data-label="DeviceName"' in html
+
+
+def _records_read(client, url: str, **headers) -> tuple[str, int]:
+    """The page at ``url`` and how many queries counted or read the inventory's records for it
+    (the product picker's probes for the products aside)."""
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url, headers=headers).content.decode()
+    reads = [
+        q
+        for q in queries.captured_queries
+        if "COUNT(" in q["sql"] or '"devices_certificaterecord"."id"' in q["sql"]
+    ]
+    return html, len(reads)
+
+
+def test_the_counts_and_table_are_written_once_and_every_write_shows_at_once(viewer, client_for):
+    client = client_for(viewer)
+    url = f"/expiry/?product_key={PRODUCT}"
+    record("unit-1", nickname="first name")
+    html, reads = _records_read(client, url)
+    assert "first name" in html
+    assert reads >= 1
+    html, reads = _records_read(client, url)
+    assert ("first name" in html, reads) == (True, 0)
+    # The htmx partial is the same cached part.
+    partial, reads = _records_read(client, url, **{"HX-Request": "true"})
+    assert ("first name" in partial, reads, "<html" in partial) == (True, 0, False)
+    # Written around the inventory functions: the cached table stands...
+    CertificateRecord.objects.filter(device_name="unit-1").update(nickname="second name")
+    assert "first name" in _records_read(client, url)[0]
+    # ... until the product's version changes, as every writer does in its transaction.
+    inventory_changed(account="", product_key=PRODUCT, iot_instance_id="")
+    html, reads = _records_read(client, url)
+    assert ("second name" in html, "first name" in html, reads >= 1) == (True, False, True)
+    listings = [DeviceListing("unit-2", "listed now", "ONLINE", "iot-id", "")]
+    inventory_listing_store(product_key=PRODUCT, iot_instance_id="", listings=listings)
+    for headers in ({}, {"HX-Request": "true"}):
+        shown = _records_read(client, url, **headers)[0]
+        assert "unit-2" in shown
+        assert counts_of(shown)["never"] == 1
+
+
+def test_each_query_and_language_has_a_table_of_its_own(viewer, client_for):
+    client = client_for(viewer)
+    url = f"/expiry/?product_key={PRODUCT}"
+    record("unit-a", not_after=timezone.now() + timedelta(days=3, hours=2))
+    record("unit-b")
+    by_name = _records_read(client, f"{url}&sort=name")[0]
+    assert by_name.index("unit-a") < by_name.index("unit-b")
+    reversed_names = _records_read(client, f"{url}&sort=-name")[0]
+    assert reversed_names.index("unit-b") < reversed_names.index("unit-a")
+    soon = _records_read(client, f"{url}&state=days_0_7")[0]
+    assert ("unit-a" in soon, "unit-b" in soon) == (True, False)
+    english = _records_read(client, url)[0]
+    chinese = _records_read(client, url, **{"Accept-Language": "zh-hans"})[0]
+    assert "3 days left" in english
+    assert "剩余 3 天" in chinese
+    assert "3 days left" in _records_read(client, url)[0]

@@ -3,9 +3,11 @@
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header, urlencode
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -20,6 +22,7 @@ from certadmin.devices.expiry import (
 )
 from certadmin.devices.expiry_cache import expiry_counts_cached, expiry_month_counts_cached
 from certadmin.devices.expiry_chart import expiry_chart_html
+from certadmin.devices.inventory_cache import InventoryCache
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.selectors import (
     inventory_batches,
@@ -69,52 +72,73 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
     instance = data["instance"] if product_key else ""
     now = timezone.now()
     scope = form.scope()
-    counts = expiry_counts_cached(scope=scope, now=now)
-    total = sum(counts.values())
-    # Without a search, the table shows exactly one of the counts: it need not count again.
-    table_total = None
-    if not data["q"]:
-        table_total = expiry_filter_count(counts, data["state"]) if data["state"] else total
+    cached = InventoryCache(scope=scope, now=now)
+
+    def results_made() -> str:
+        counts = expiry_counts_cached(scope=scope, now=now, cached=cached)
+        total = sum(counts.values())
+        # Without a search, the table shows exactly one of the counts: it need not count again.
+        table_total = None
+        if not data["q"]:
+            table_total = expiry_filter_count(counts, data["state"]) if data["state"] else total
+        results = {
+            "product_key": product_key,
+            "counts": [(state, label, counts[state]) for state, label in EXPIRY_STATES],
+            "total": total,
+            "expired": counts["expired"],
+            "within_days": WITHIN_DAYS_DEFAULT,
+            "within_count": expiry_within_count(counts, WITHIN_DAYS_DEFAULT),
+            "state": data["state"],
+            "all_products": product_key is None,
+            **inventory_table(
+                form,
+                table_url=reverse("devices:expiry"),
+                table_target="#expiry-results",
+                now=now,
+                total=table_total,
+                all_products=product_key is None,
+            ),
+        }
+        return render_to_string("devices/expiry.html#results", results, request=request)
+
+    # The counts and the table show the scope's records only, as the page's query selects
+    # them: written out once per inventory version, minute, query, language and accounts.
+    results_html = cached.cached(
+        "expiry-results",
+        results_made,
+        varies=(
+            sorted(request.GET.lists()),
+            [account.name for account in accounts_for(user=request.user)],
+            get_language(),
+        ),
+    )
+    if partial_wanted(request):
+        return HttpResponse(results_html)
     context = {
         "product_key": product_key,
         "instance": instance,
-        "counts": [(state, label, counts[state]) for state, label in EXPIRY_STATES],
-        "total": total,
-        "expired": counts["expired"],
-        "within_days": WITHIN_DAYS_DEFAULT,
-        "within_count": expiry_within_count(counts, WITHIN_DAYS_DEFAULT),
-        "state": data["state"],
-        "all_products": product_key is None,
-        **inventory_table(
-            form,
-            table_url=reverse("devices:expiry"),
-            table_target="#expiry-results",
-            now=now,
-            total=table_total,
-            all_products=product_key is None,
+        "results_html": results_html,
+        "chart_html": expiry_chart_html(
+            expiry_month_counts_cached(scope=scope, now=now, cached=cached), now=now
         ),
     }
-    if not partial_wanted(request):
-        context["chart_html"] = expiry_chart_html(
-            expiry_month_counts_cached(scope=scope, now=now), now=now
+    current = ""
+    if product_key:
+        current = forms.ProductPickForm.value_of(
+            account=data["account"], product_key=product_key, iot_instance_id=instance
         )
-        current = ""
-        if product_key:
-            current = forms.ProductPickForm.value_of(
-                account=data["account"], product_key=product_key, iot_instance_id=instance
-            )
-        context["picker"] = forms.ProductPickForm(
-            initial={
-                "q": data["q"],
-                "state": data["state"],
-                "device": data["device"],
-                "node": data["node"],
-                "sort": data["sort"],
-            },
-            products=inventory_products_visible(user=request.user),
-            current=current,
-        )
-    return render(request, page_or_partial(request, "devices/expiry.html", "results"), context)
+    context["picker"] = forms.ProductPickForm(
+        initial={
+            "q": data["q"],
+            "state": data["state"],
+            "device": data["device"],
+            "node": data["node"],
+            "sort": data["sort"],
+        },
+        products=inventory_products_visible(user=request.user),
+        current=current,
+    )
+    return render(request, "devices/expiry.html", context)
 
 
 @require_GET
