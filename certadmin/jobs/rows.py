@@ -39,14 +39,27 @@ def job_rows_html(jobs: Iterable[Job]) -> SafeString:
     # The detail link reversed once; each row's id put in its place (ids are digits).
     detail = reverse("jobs:detail", args=[_ID_SLOT]).rpartition(str(_ID_SLOT))
     times = LocalTimes()
+    # A page names a few people, products and states, each escaped once (escape's lazy-text
+    # wrapper cost as much as the rest of a row).
+    owners: dict[int, str] = {}
+    products: dict[str, str] = {"": ""}
+    state_classes: dict[str, str] = {}
     parts = []
     for job in jobs:
-        product = (
-            format_html(' <code class="break">{}</code>', job.product_key)
-            if job.product_key
-            else ""
-        )
-        owner = escape(job.owner.get_username()) if job.owner is not None else command_line
+        product = products.get(job.product_key)
+        if product is None:
+            product = products[job.product_key] = (
+                f' <code class="break">{escape(job.product_key)}</code>'
+            )
+        if job.owner is None:
+            owner = command_line
+        else:
+            owner = owners.get(job.owner_id)
+            if owner is None:
+                owner = owners[job.owner_id] = escape(job.owner.get_username())
+        state_class = state_classes.get(job.state)
+        if state_class is None:
+            state_class = state_classes[job.state] = escape(job.state)
         waiting = getattr(job, "waiting_text", "")
         waiting_html = (
             format_html('<br><span class="job-waiting">{}</span>', waiting) if waiting else ""
@@ -54,7 +67,7 @@ def job_rows_html(jobs: Iterable[Job]) -> SafeString:
         started = times.html(job.started_at) if job.started_at else "—"
         finished = times.html(job.finished_at) if job.finished_at else "—"
         kind = kinds.get(job.kind) or escape(job.kind)
-        state = states.get(job.state) or escape(job.state)
+        state = states.get(job.state) or state_class
         parts.append(
             "<tr>"
             f'<td data-label="{label["job"]}"><a href="{detail[0]}{job.pk}{detail[2]}">'
@@ -62,7 +75,7 @@ def job_rows_html(jobs: Iterable[Job]) -> SafeString:
             f'<td data-label="{label["kind"]}">{kind}{product}</td>'
             f'<td data-label="{label["started_by"]}" class="break">{owner}</td>'
             f'<td data-label="{label["state"]}"><span class="job-state job-state-'
-            f'{escape(job.state)}">{state}</span>{waiting_html}</td>'
+            f'{state_class}">{state}</span>{waiting_html}</td>'
             f'<td data-label="{label["done"]}">{job.done}/{job.total}</td>'
             f'<td data-label="{label["failures"]}">{job.failed}</td>'
             f'<td data-label="{label["started"]}">{started}</td>'
