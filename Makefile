@@ -121,10 +121,12 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The suite on both cores (pytest-xdist): each worker has its own test database (pytest-django)
-# and Redis database (tests/conftest.py), and runs a test file whole (--dist loadfile), so the
-# tests of one file never race each other. TEST_WORKERS=0 runs it in one process.
-TEST_WORKERS ?= 2
+# The suite on three pytest-xdist workers: each has its own test database (pytest-django) and
+# Redis database (tests/conftest.py), and runs a test file whole (--dist loadfile), so the tests
+# of one file never race each other. Three on two cores: much of the suite waits (on quotas,
+# worker processes, the browser), so a third worker fills the cores that two leave idle
+# (docs/testing.md). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
 TEST_DIST ?= loadfile
 
 test: install messages services lint

@@ -40,8 +40,8 @@ from tests.support.iot_accounts import account_on
 from tests.support.key_material import reauth_now
 from tests.support.people import ROLE_PASSWORD
 
-# The first Redis database of pytest-xdist's workers (gw0 has this one, gw1 the next): clear of
-# the 0 that a run without xdist uses.
+# The first Redis database of pytest-xdist's workers (gw0 has this one, gw1 and gw2 the next):
+# clear of the 0 that a run without xdist uses.
 XDIST_REDIS_DB_FIRST = 10
 
 
@@ -73,7 +73,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _xdist_worker_redis_own() -> None:
-    """Under pytest-xdist (`make test` runs two workers) each worker has its own Redis database,
+    """Under pytest-xdist (`make test` runs three workers) each worker has its own Redis database,
     as pytest-django gives it its own test database: the quotas' schedules, caches and locks
     of one worker's tests are not the other's. The processes a test starts inherit it through
     the environment."""

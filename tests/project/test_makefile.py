@@ -52,8 +52,8 @@ def test_make_test_still_runs_everything_after_the_services():
     script = dry_run("test")
 
     assert "bash .ci/services" in script
-    # Every test (no marker or path chosen), on both cores, a test file whole on one worker.
-    assert "source var/test-services.env && .venv/bin/pytest -n 2 --dist loadfile\n" in script
+    # Every test (no marker or path chosen), on three workers, a test file whole on one worker.
+    assert "source var/test-services.env && .venv/bin/pytest -n 3 --dist loadfile\n" in script
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
