@@ -30,10 +30,11 @@ def _cert_sync(process_env, product_key: str, *args: str) -> subprocess.Complete
 def test_cert_sync_wait_beside_a_worker_without_redis_never_exceeds_the_quota(
     own_product, emulator_counts, db_worker, process_env, settings
 ):
-    # Nine per second for all jobs: two processes each keeping their own schedule would send
-    # up to eighteen, past the platform's ten.
-    settings.JOB_QPS = 9
-    # 90 lookups: 10 s at the shared pace, 5 s if each process kept its own schedule.
+    # Eight per second for all jobs: two processes each keeping their own schedule would send
+    # up to sixteen, past the platform's ten; together they keep a margin for a loaded
+    # machine, where the emulator's arrival times bunch up.
+    settings.JOB_QPS = 8
+    # 90 lookups: 11 s at the shared pace, under 6 s if each process kept its own schedule.
     product_key = own_product(90)
     db_worker(REDIS_URL="")
     began = time.monotonic()
@@ -47,8 +48,8 @@ def test_cert_sync_wait_beside_a_worker_without_redis_never_exceeds_the_quota(
     assert set(emulator_counts.lookups.values()) == {1}
     # Both processes worked the job (a run holds one lease token)...
     assert JobItem.objects.filter(job=job).values("lease_token").distinct().count() >= 2
-    # ... within the jobs' share of the quota, together: 90 lookups at 9 per second.
-    assert elapsed >= 89 / 9
+    # ... within the jobs' share of the quota, together: 90 lookups at 8 per second.
+    assert elapsed >= 89 / 8
     assert f"Job {job.pk} finished: 90 devices, 0 failed." in result.stdout
 
 
