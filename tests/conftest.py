@@ -67,6 +67,22 @@ def pytest_configure(config: pytest.Config) -> None:
     _xdist_worker_redis_own()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the files holding a slow or browser test first, the order of the
+    tests otherwise kept: `make test` hands whole files to its workers in collection order
+    (``--no-loadscope-reorder``; pytest-xdist's own order, most tests first, leaves the long
+    one-test files for last, where a single one keeps the run going while the other workers
+    idle). A run in one process keeps pytest-django's order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    long_files = {
+        item.path
+        for item in items
+        if item.get_closest_marker("slow") or item.get_closest_marker("browser")
+    }
+    items.sort(key=lambda item: item.path not in long_files)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for directory in (settings.AUDIT_CHECKPOINT_DIR, settings.IOT_RATE_LIMIT_DIR):
         shutil.rmtree(directory, ignore_errors=True)
