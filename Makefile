@@ -123,14 +123,17 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The suite on both cores (pytest-xdist): each worker has its own test database (pytest-django)
-# and Redis database (tests/conftest.py), and runs a test file whole (--dist loadfile), so the
-# tests of one file never race each other. TEST_WORKERS=0 runs it in one process.
-TEST_WORKERS ?= 2
+# The suite on three pytest-xdist workers: each has its own test database (pytest-django) and
+# Redis database (tests/conftest.py), and runs a test file whole (--dist loadfile), so the tests
+# of one file never race each other. Three on two cores: much of the suite waits (on quotas,
+# worker processes, the browser), so a third worker fills the cores that two leave idle
+# (docs/testing.md). Files go out in collection order (--no-loadscope-reorder), which puts the
+# long ones first (tests/conftest.py). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
 TEST_DIST ?= loadfile
 
 test: install messages services lint
-	source var/test-services.env && $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist $(TEST_DIST)
+	source var/test-services.env && $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist $(TEST_DIST) --no-loadscope-reorder
 
 # The quick loop while changing code: SQLite, no Debian packages, no browser, no PostgreSQL or
 # Redis, and not the slowest tests (marker `slow`). `make test` runs everything, as CI does.

@@ -481,7 +481,7 @@ def main() -> None:
     )
     args.sample = 1.0
     if args.quick:
-        args.window, args.kill_page, args.lease, args.incremental_window = 8, 3, 4, 3
+        args.window, args.kill_page, args.lease, args.incremental_window = 3, 3, 4, 2
         args.sample = 0.25
     port = free_port()
     scratch_django(

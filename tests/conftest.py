@@ -40,8 +40,8 @@ from tests.support.iot_accounts import account_on
 from tests.support.key_material import reauth_now
 from tests.support.people import ROLE_PASSWORD
 
-# The first Redis database of pytest-xdist's workers (gw0 has this one, gw1 the next): clear of
-# the 0 that a run without xdist uses.
+# The first Redis database of pytest-xdist's workers (gw0 has this one, gw1 and gw2 the next):
+# clear of the 0 that a run without xdist uses.
 XDIST_REDIS_DB_FIRST = 10
 
 
@@ -67,13 +67,29 @@ def pytest_configure(config: pytest.Config) -> None:
     _xdist_worker_redis_own()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the files holding a slow or browser test first, the order of the
+    tests otherwise kept: `make test` hands whole files to its workers in collection order
+    (``--no-loadscope-reorder``; pytest-xdist's own order, most tests first, leaves the long
+    one-test files for last, where a single one keeps the run going while the other workers
+    idle). A run in one process keeps pytest-django's order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    long_files = {
+        item.path
+        for item in items
+        if item.get_closest_marker("slow") or item.get_closest_marker("browser")
+    }
+    items.sort(key=lambda item: item.path not in long_files)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for directory in (settings.AUDIT_CHECKPOINT_DIR, settings.IOT_RATE_LIMIT_DIR):
         shutil.rmtree(directory, ignore_errors=True)
 
 
 def _xdist_worker_redis_own() -> None:
-    """Under pytest-xdist (`make test` runs two workers) each worker has its own Redis database,
+    """Under pytest-xdist (`make test` runs three workers) each worker has its own Redis database,
     as pytest-django gives it its own test database: the quotas' schedules, caches and locks
     of one worker's tests are not the other's. The processes a test starts inherit it through
     the environment."""

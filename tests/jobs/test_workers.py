@@ -207,7 +207,7 @@ def test_a_sync_killed_in_its_listing_and_again_in_its_lookups_asks_nothing_twic
 ):
     settings.JOB_LEASE_SECONDS = 2
     settings.JOB_RUNS = 1  # only the watchdog can bring the job back after each kill
-    product_key = own_product(90)  # two pages: 50, 40
+    product_key = own_product(60)  # two pages: 50, 10
     job = product_sync_start(owner=viewer, product_key=product_key)
     dashboard_iot.request_log.clear()
     # A slow listing, so that the first kill lands while a page is being fetched.
@@ -227,7 +227,7 @@ def test_a_sync_killed_in_its_listing_and_again_in_its_lookups_asks_nothing_twic
     db_worker()
     _wait_for(lambda: not _job(job.pk).is_active, timeout=120, what="the job to end")
     job.refresh_from_db()
-    assert (job.state, job.total, job.done, job.failed) == (JobState.FINISHED, 90, 90, 0)
+    assert (job.state, job.total, job.done, job.failed) == (JobState.FINISHED, 60, 60, 0)
     # The listing went on from the page saved: page 1 asked once, the page in flight at the
     # kill at most twice.
     assert listing_offsets.count(0) == 1
@@ -240,7 +240,7 @@ def test_a_sync_killed_in_its_listing_and_again_in_its_lookups_asks_nothing_twic
         for entry in dashboard_iot.request_log
         if entry.action == "QueryDeviceCert"
     )
-    assert len(asked) == 90
+    assert len(asked) == 60
     assert sum(1 for count in asked.values() if count > 1) <= 1
     assert max(asked.values()) <= 2
 

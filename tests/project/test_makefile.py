@@ -52,15 +52,21 @@ def test_make_test_still_runs_everything_after_the_services():
     script = dry_run("test")
 
     assert "bash .ci/services" in script
-    # Every test (no marker or path chosen), on both cores, a test file whole on one worker.
-    assert "source var/test-services.env && .venv/bin/pytest -n 2 --dist loadfile\n" in script
+    # Every test (no marker or path chosen), on three workers, a test file whole on one worker.
+    assert (
+        "source var/test-services.env && .venv/bin/pytest -n 3 --dist loadfile "
+        "--no-loadscope-reorder\n" in script
+    )
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_test_runs_in_one_process_when_asked():
     script = dry_run("test", "TEST_WORKERS=0")
 
-    assert "source var/test-services.env && .venv/bin/pytest -n 0 --dist loadfile\n" in script
+    assert (
+        "source var/test-services.env && .venv/bin/pytest -n 0 --dist loadfile "
+        "--no-loadscope-reorder\n" in script
+    )
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
