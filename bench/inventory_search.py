@@ -344,7 +344,7 @@ class _PageAsBefore:
         findings = Finding.objects.filter(account__in=[*self._accounts, ""])
         return findings_counts(findings_filtered(findings, now=self._now, **self._filters))
 
-    def rows_html(self, *, made, **_shown):
+    def results_html(self, *, made, **_shown):
         return made()
 
 
