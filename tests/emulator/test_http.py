@@ -71,8 +71,10 @@ def test_keep_alive_calls_are_not_held_back_by_delayed_acks(emulator):
             durations.append(time.perf_counter() - started)
     finally:
         client.close()
-    assert statistics.median(durations) < 0.020
-    assert sum(durations) < 1.0
+    # Held back, a call takes the delayed ACK's 40 ms or more; a call that is not takes a few ms
+    # on a quiet machine and up to about 25 ms beside the rest of the suite on two cores.
+    assert statistics.median(durations) < 0.032
+    assert sum(durations) < 1.6
 
 
 def test_a_client_resetting_the_connection_leaves_no_traceback(emulator, capfd):
