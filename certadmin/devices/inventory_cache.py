@@ -116,12 +116,7 @@ class InventoryCache:
         if self._key is None:
             return compute()
         varied = hashlib.sha256(repr(varies).encode()).hexdigest()[:32]
-        key = f"inventory:{kind}:{self._key}:{varied}"
-        value = cache.get(key)
-        if value is None:
-            value = compute()
-            cache.set(key, value, CACHE_SECONDS)
-        return value
+        return cache.get_or_set(f"inventory:{kind}:{self._key}:{varied}", compute, CACHE_SECONDS)
 
 
 def product_inventory_cached(

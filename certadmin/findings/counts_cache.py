@@ -80,12 +80,7 @@ class FindingsPageCache:
     def _cached(self, part: str, make: Callable[[], object]):
         if self._key is None:
             return make()
-        key = f"{self._key}:{part}"
-        value = cache.get(key)
-        if value is None:
-            value = make()
-            cache.set(key, value, CACHE_SECONDS)
-        return value
+        return cache.get_or_set(f"{self._key}:{part}", make, CACHE_SECONDS)
 
     def counts(self) -> list[dict]:
         """``findings_counts`` of the selected findings."""
