@@ -326,3 +326,14 @@ def staging_iot(dashboard_iot):
         devices=seeded_staging_devices(),
     )
     return dashboard_iot
+
+
+@pytest.fixture
+def staging_for_a_group(staging_iot, settings, db):
+    """The second account (``staging_iot``) usable only by the members of the group "Staging
+    team" (made here, without members)."""
+    from django.contrib.auth.models import Group
+
+    Group.objects.get_or_create(name="Staging team")
+    account_on(settings, "staging", groups=("Staging team",))
+    return staging_iot

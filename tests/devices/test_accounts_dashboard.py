@@ -1,6 +1,5 @@
 """Two API accounts in one dashboard, against the emulator serving both over HTTP."""
 
-import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
@@ -8,7 +7,6 @@ from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.audit.verification import chain_verify
 from certadmin.devices.models import CertificateRecord
 from certadmin.emulator.seed import DEMO_PRODUCT_KEY, STAGING_PRODUCT_KEY
-from tests.support.iot_accounts import account_on
 from tests.support.people import ROLE_PASSWORD
 
 REASON = "Ticket OPS-4711: staging device swap"
@@ -61,13 +59,6 @@ def test_each_account_has_its_own_quota(staging_iot, viewer, client_for, device_
     )
     assert response.status_code == 200
     assert staging_iot.throttled["QueryDeviceCert"] == 0
-
-
-@pytest.fixture
-def staging_for_a_group(staging_iot, settings, db):
-    Group.objects.get_or_create(name="Staging team")
-    account_on(settings, "staging", groups=("Staging team",))
-    return staging_iot
 
 
 def test_an_account_the_user_may_not_use_is_a_404_and_not_offered(

@@ -3,12 +3,10 @@ names refused, the same accounts hidden, each view with its own answer (400 on t
 certificate page, 404 on key and download URLs)."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from certadmin.audit.models import AuditEvent, AuditOutcome
 from certadmin.emulator.seed import DEMO_PRODUCT_KEY
-from tests.support.iot_accounts import account_on
 
 DEVICE = "thermo-001"
 REASON = "Ticket OPS-4711: staging device swap"
@@ -38,13 +36,6 @@ VIEWS = {
     "key access": (_key_access, 404),
     "key seen": (_key_seen, 404),
 }
-
-
-@pytest.fixture
-def staging_for_a_group(staging_iot, settings, db):
-    Group.objects.get_or_create(name="Staging team")
-    account_on(settings, "staging", groups=("Staging team",))
-    return staging_iot
 
 
 @pytest.mark.parametrize("view", VIEWS)

@@ -9,7 +9,6 @@ from django.utils import timezone
 from certadmin.devices.inventory import inventory_listing_store
 from certadmin.devices.models import CertificateRecord, ProductSync
 from certadmin.iot.results import DeviceListing
-from tests.support.iot_accounts import account_on
 from tests.support.pages import HTMX_HEADERS, page_text
 
 pytestmark = pytest.mark.django_db
@@ -79,13 +78,6 @@ def test_each_search_sort_and_page_is_a_table_of_its_own(viewer, client_for, set
     assert "unit-0060" not in page_text(client.get(LIST_URL))
     assert "unit-0060" in page_text(client.get(LIST_URL + "&page=2"))
     assert "valve-0001" in page_text(client.get(LIST_URL + "&sort=-name"))
-
-
-@pytest.fixture
-def staging_for_a_group(staging_iot, settings, db):
-    Group.objects.get_or_create(name="Staging team")
-    account_on(settings, "staging", groups=("Staging team",))
-    return staging_iot
 
 
 def test_a_cached_table_is_never_shown_for_another_account_or_to_someone_without_it(
