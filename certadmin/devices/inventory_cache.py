@@ -58,7 +58,6 @@ def _scope_versions(
 ) -> str | None:
     """The scope and its products' versions as one cache key part; None when a product of the
     scope has no version (nothing to key on: not cached)."""
-    versions = InventoryVersion.objects.order_by("account", "product_key", "iot_instance_id")
     if product_key is not None:
         account = account or default_account_name()
         scope = ["product", account, product_key, iot_instance_id]
@@ -75,9 +74,9 @@ def _scope_versions(
             return None
         scope = ["accounts", *sorted(accounts)]
         rows = list(
-            versions.filter(account__in=accounts).values_list(
-                "account", "product_key", "iot_instance_id", "version"
-            )
+            InventoryVersion.objects.filter(account__in=accounts)
+            .order_by("account", "product_key", "iot_instance_id")
+            .values_list("account", "product_key", "iot_instance_id", "version")
         )
         # Every product in the scope must have a version, else its writes would go unseen:
         # the products are listed from the inventory's index (one probe per product).

@@ -108,7 +108,7 @@ def expiry(request: HtmxHttpRequest) -> HttpResponse:
         results_made,
         varies=(
             sorted(request.GET.lists()),
-            [account.name for account in accounts_for(user=request.user)],
+            list(form.account_names),
             get_language(),
         ),
     )
