@@ -20,6 +20,8 @@ People and their browsers (every password is ``tests.support.people.ROLE_PASSWOR
   re-authenticated: key access asks for the password.
 - ``custodian_client_reauthenticated``: ``custodian_client`` after confirming the password just
   now, so key access within the re-authentication window needs none.
+- ``a_fresh_minute``: the clock set to the start of the next minute (and running on), for tests
+  that read a value cached per minute twice and expect the cache.
 
 Helpers that are not fixtures live in ``tests/support`` (``from tests.support.<module> import``).
 """
@@ -27,10 +29,12 @@ Helpers that are not fixtures live in ``tests/support`` (``from tests.support.<m
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
@@ -112,6 +116,15 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture
+def a_fresh_minute() -> Iterator[None]:
+    """The clock at the start of the next minute, running on: values cached per minute (the
+    inventory pages, fleet health, the custody counts) keep their key for the whole test, which
+    a test that began at 59.9 s would not (a second read would miss the cache)."""
+    with time_machine.travel((time.time() // 60 + 1) * 60, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -395,6 +395,7 @@ def test_an_approver_decides_only_on_the_api_accounts_they_may_use(
 
 
 def test_the_menu_count_follows_each_decision_without_counting_on_every_page(
+    a_fresh_minute,
     approvals,
     dashboard_iot,
     custodian,

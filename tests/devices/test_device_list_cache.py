@@ -11,7 +11,7 @@ from certadmin.devices.models import CertificateRecord, ProductSync
 from certadmin.iot.results import DeviceListing
 from tests.support.pages import HTMX_HEADERS, page_text
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("a_fresh_minute")]
 
 PRODUCT_KEY = "a1ListCache1"
 LIST_URL = f"/devices/?product_key={PRODUCT_KEY}"

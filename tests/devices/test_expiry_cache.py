@@ -23,7 +23,7 @@ from certadmin.iot.results import DeviceListing
 from tests.devices.test_expiry_page import counts_of
 from tests.support.pages import page_text
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("a_fresh_minute")]
 
 PRODUCT = "a1CacheTest1"
 

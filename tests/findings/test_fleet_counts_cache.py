@@ -24,7 +24,7 @@ from tests.findings.conftest import PRODUCT, days, leaf_expiring_in
 from tests.findings.test_suppressions import CONTEXT, REASON
 from tests.support.iot_accounts import account_on
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("a_fresh_minute")]
 
 
 @pytest.fixture(autouse=True)
