@@ -21,7 +21,7 @@ People and their browsers (every password is ``tests.support.people.ROLE_PASSWOR
 - ``custodian_client_reauthenticated``: ``custodian_client`` after confirming the password just
   now, so key access within the re-authentication window needs none.
 - ``a_fresh_minute``: the clock set to the start of the next minute (and running on), for tests
-  that read a value cached per minute twice and expect the cache.
+  that read a value cached per minute twice and expect the cache; ``.shift(seconds)`` moves it.
 
 Helpers that are not fixtures live in ``tests/support`` (``from tests.support.<module> import``).
 """
@@ -119,12 +119,13 @@ def _default_language():
 
 
 @pytest.fixture
-def a_fresh_minute() -> Iterator[None]:
+def a_fresh_minute() -> Iterator[time_machine.Traveller]:
     """The clock at the start of the next minute, running on: values cached per minute (the
-    inventory pages, fleet health, the custody counts) keep their key for the whole test, which
-    a test that began at 59.9 s would not (a second read would miss the cache)."""
-    with time_machine.travel((time.time() // 60 + 1) * 60, tick=True):
-        yield
+    inventory pages, the custody counts) keep their key for the whole test, which a test that
+    began at 59.9 s would not (a second read would miss the cache). The test may move the
+    clock on with ``a_fresh_minute.shift(seconds)``."""
+    with time_machine.travel((time.time() // 60 + 1) * 60, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,8 @@ class FindingFilterForm(PlainLabelForm):
 
     def __init__(self, *args, accounts: list[IotAccount], **kwargs):
         super().__init__(*args, **kwargs)
+        # The accounts offered, for the caller that scopes by them (asked of the person once).
+        self.accounts = accounts
         self.fields["account"].choices = [("", _("All accounts")), *_account_choices(accounts)]
         if len(accounts) <= 1:
             self.fields["account"].widget = forms.HiddenInput()

@@ -112,6 +112,13 @@ class Finding(models.Model):
                 condition=OPEN_Q,
                 name="finding_open_counts",
             ),
+            # The next end of a suppression, part of the fleet page's cache key (counts_cache):
+            # only open findings that are suppressed, so a few entries.
+            models.Index(
+                fields=["suppressed_until"],
+                condition=OPEN_Q & models.Q(suppressed_until__isnull=False),
+                name="finding_suppression_end",
+            ),
             models.Index(fields=["first_seen"], name="finding_first_seen"),
             models.Index(fields=["severity_changed_at"], name="finding_escalated"),
         ]

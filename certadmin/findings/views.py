@@ -71,7 +71,7 @@ def fleet(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, template, {"filter_form": form, "invalid": True}, status=400)
     now = timezone.now()
-    accounts = accounts_for(user=request.user)
+    accounts = form.accounts
     cached = FindingsPageCache(
         accounts=[account.name for account in accounts], now=now, **_filters(form)
     )

@@ -9,7 +9,8 @@ from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from certadmin.findings.models import OPEN_Q, Finding
+from certadmin.findings.counts_cache import FindingsPageCache
+from certadmin.findings.models import OPEN_Q, Finding, FindingsVersion
 from certadmin.findings.runs import findings_statistics_refresh
 from certadmin.findings.selectors import (
     findings_counts,
@@ -84,7 +85,12 @@ def test_the_page_total_is_the_sum_of_its_counts(crafted, client_for):
         html = client.get("/fleet/").content.decode()
     open_now = findings_filtered(findings_visible(user=crafted), now=datetime.now(UTC)).count()
     assert f">{open_now} findings</p>" in html
-    counts = [q["sql"] for q in queries.captured_queries if 'FROM "findings_finding"' in q["sql"]]
+    # (Not the cache key's query, whose subqueries read the newest finding and suppression end.)
+    counts = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "findings_finding"' in q["sql"] and "findings_findingsversion" not in q["sql"]
+    ]
     assert len(counts) == 2, "the counts per code and one page of rows: no separate COUNT"
 
 
@@ -118,3 +124,16 @@ def test_with_statistics_a_page_is_read_in_risk_order_and_the_counts_from_one_in
         findings_counts(findings)
     counts_plan = _plan(queries.captured_queries[0]["sql"])
     assert "COVERING INDEX finding_open_counts" in counts_plan
+
+
+def test_the_cache_keys_next_suppression_end_is_read_from_its_index(viewer):
+    Finding.objects.bulk_create(
+        _finding(n, suppressed_until=NOW + timedelta(days=n % 7) if n % 10 == 0 else None)
+        for n in range(3000)
+    )
+    FindingsVersion.objects.create(account="default", product_key="a1Plan00000", version=1)
+    findings_statistics_refresh()
+    with CaptureQueriesContext(connection) as queries:
+        FindingsPageCache(accounts=["default"], now=NOW)
+    (key_sql,) = [q["sql"] for q in queries.captured_queries]
+    assert "finding_suppression_end" in _plan(key_sql)
