@@ -294,7 +294,8 @@ REDIS_URL = _env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, with one Redis client per connection pool (not one per operation).
+            "BACKEND": "certadmin.ops.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "certadmin",
         }
