@@ -126,6 +126,10 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["owner", "state"], name="job_owner_state"),
             models.Index(fields=["state"], name="job_state"),
+            # The jobs list's cache key (list_cache): the newest progress, and the active jobs
+            # (a few among thousands ended, which SQLite's statistics of job_state hide).
+            models.Index(fields=["last_progress_at"], name="job_last_progress"),
+            models.Index(fields=["state"], condition=Q(state__in=ACTIVE_STATES), name="job_active"),
         ]
         constraints = [
             # One chain verification at a time: a second click finds the running one.

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -25,6 +26,7 @@ from certadmin.devices.expiry import expiry_state_label, expiry_state_of
 from certadmin.devices.inventory_csv import inventory_csv_lines
 from certadmin.devices.live_lookups import retry_after_add
 from certadmin.jobs.forms import BatchLookupForm, JobListPagesForm, ProductSyncForm
+from certadmin.jobs.list_cache import jobs_list_cached
 from certadmin.jobs.models import ItemState, Job, JobKind, JobState
 from certadmin.jobs.progress import job_progress, job_waiting_texts
 from certadmin.jobs.rows import job_rows_html
@@ -77,23 +79,37 @@ def _list_context(request: HtmxHttpRequest, form: ProductSyncForm) -> dict:
     pages = JobListPagesForm(request.GET)
     pages.is_valid()
     before = pages.cleaned_data
-    jobs, jobs_older = jobs_listed(
-        user=request.user, own=True, limit=JOBS_LISTED, before=before.get("before")
+
+    def sections_made() -> dict:
+        jobs, jobs_older = jobs_listed(
+            user=request.user, own=True, limit=JOBS_LISTED, before=before.get("before")
+        )
+        other_jobs, other_jobs_older = jobs_listed(
+            user=request.user, own=False, limit=JOBS_LISTED, before=before.get("others_before")
+        )
+        # A waiting job says what it waits for beside its state.
+        listed = (*jobs, *other_jobs)
+        texts = job_waiting_texts(jobs=listed, viewer=request.user)
+        for job, text in zip(listed, texts, strict=True):
+            job.waiting_text = text
+        return {
+            "jobs_count": len(jobs),
+            "other_jobs_count": len(other_jobs),
+            "jobs_older": jobs_older,
+            "other_jobs_older": other_jobs_older,
+            "jobs_rows": str(job_rows_html(jobs)),
+            "other_jobs_rows": str(job_rows_html(other_jobs)),
+        }
+
+    # Written out once while no job changes (list_cache: what changes a page).
+    sections = jobs_list_cached(
+        user=request.user, accounts=form.account_names, pages=before, made=sections_made
     )
-    other_jobs, other_jobs_older = jobs_listed(
-        user=request.user, own=False, limit=JOBS_LISTED, before=before.get("others_before")
-    )
-    # A waiting job says what it waits for beside its state.
-    listed = (*jobs, *other_jobs)
-    for job, text in zip(listed, job_waiting_texts(jobs=listed, viewer=request.user), strict=True):
-        job.waiting_text = text
     return {
-        "jobs": jobs,
-        "other_jobs": other_jobs,
-        "jobs_older": jobs_older,
-        "other_jobs_older": other_jobs_older,
-        "jobs_rows": job_rows_html(jobs),
-        "other_jobs_rows": job_rows_html(other_jobs),
+        **sections,
+        # Escaped when written (jobs.rows).
+        "jobs_rows": mark_safe(sections["jobs_rows"]),  # noqa: S308
+        "other_jobs_rows": mark_safe(sections["other_jobs_rows"]),  # noqa: S308
         "form": form,
     }
 
