@@ -18,6 +18,7 @@ from certadmin.findings.selectors import (
     findings_visible,
     suppressed_q,
 )
+from tests.support.databases import query_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -94,18 +95,6 @@ def test_the_page_total_is_the_sum_of_its_counts(crafted, client_for):
     assert len(counts) == 2, "the counts per code and one page of rows: no separate COUNT"
 
 
-def _plan(sql: str) -> str:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # What the indexes can answer (a test's rows are never all-visible to PostgreSQL).
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-            cursor.execute("EXPLAIN " + sql)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql)
-        return "\n".join(str(row) for row in cursor.fetchall())
-
-
 def test_with_statistics_a_page_is_read_in_risk_order_and_the_counts_from_one_index(viewer):
     # One account holds every finding, as in most installations: the account filter picks
     # them all, which SQLite only knows from the statistics a run refreshes.
@@ -114,7 +103,7 @@ def test_with_statistics_a_page_is_read_in_risk_order_and_the_counts_from_one_in
     findings = findings_filtered(findings_visible(user=viewer), now=NOW)
     with CaptureQueriesContext(connection) as queries:
         list(findings[:50])
-    rows_plan = _plan(queries.captured_queries[0]["sql"])
+    rows_plan = query_plan(queries.captured_queries[0]["sql"])
     assert "finding_open_risk" in rows_plan
     assert "TEMP B-TREE FOR ORDER BY" not in rows_plan
     assert "Sort" not in rows_plan
@@ -122,7 +111,7 @@ def test_with_statistics_a_page_is_read_in_risk_order_and_the_counts_from_one_in
         return  # PostgreSQL counts from the index alone once rows are all-visible (a benchmark)
     with CaptureQueriesContext(connection) as queries:
         findings_counts(findings)
-    counts_plan = _plan(queries.captured_queries[0]["sql"])
+    counts_plan = query_plan(queries.captured_queries[0]["sql"])
     assert "COVERING INDEX finding_open_counts" in counts_plan
 
 
@@ -136,4 +125,4 @@ def test_the_cache_keys_next_suppression_end_is_read_from_its_index(viewer):
     with CaptureQueriesContext(connection) as queries:
         FindingsPageCache(accounts=["default"], now=NOW)
     (key_sql,) = [q["sql"] for q in queries.captured_queries]
-    assert "finding_suppression_end" in _plan(key_sql)
+    assert "finding_suppression_end" in query_plan(key_sql)

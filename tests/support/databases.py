@@ -1,4 +1,4 @@
-"""The test database, seen from another process."""
+"""The test database, seen from another process, and its query plans."""
 
 import pytest
 
@@ -19,3 +19,20 @@ def database_url_for_processes() -> str:
         f"postgres://{database['USER']}:{database['PASSWORD']}@{host}"
         f":{database['PORT'] or 5432}/{database['NAME']}"
     )
+
+
+def query_plan(sql: str) -> str:
+    """The database's plan of ``sql``, a line per row: on PostgreSQL what the indexes can
+    answer (in the test's transaction, scans of whole tables and bitmaps turned off: a test's
+    rows are never all-visible to it and its tables are small), on SQLite ``EXPLAIN QUERY
+    PLAN``."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute("EXPLAIN " + sql)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        return "\n".join(str(row) for row in cursor.fetchall())
