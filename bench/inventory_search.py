@@ -642,7 +642,7 @@ def main() -> None:
         "from the FTS5 trigram index, every product's expiry counts by notAfter ranges and its "
         "list by days left in the notAfter index's order). "
         "Everything else is this checkout's on both sides "
-        "(the jobs list's rows built in Python, the fleet page's account filter and total, "
+        "(the jobs list, its sections cached under the jobs' state, the fleet page's account filter and total, "
         "the findings' statistics). After a "
         "write: one record updated and its product's inventory version changed before each "
         "request, so no cached count is reused. The fleet: one product of the demo fleet's "
