@@ -103,7 +103,7 @@ def test_with_statistics_a_page_is_read_in_risk_order_and_the_counts_from_one_in
     findings = findings_filtered(findings_visible(user=viewer), now=NOW)
     with CaptureQueriesContext(connection) as queries:
         list(findings[:50])
-    rows_plan = query_plan(queries.captured_queries[0]["sql"])
+    rows_plan = query_plan(queries.captured_queries[0]["sql"], reindexed=["findings_finding"])
     assert "finding_open_risk" in rows_plan
     assert "TEMP B-TREE FOR ORDER BY" not in rows_plan
     assert "Sort" not in rows_plan
@@ -111,7 +111,7 @@ def test_with_statistics_a_page_is_read_in_risk_order_and_the_counts_from_one_in
         return  # PostgreSQL counts from the index alone once rows are all-visible (a benchmark)
     with CaptureQueriesContext(connection) as queries:
         findings_counts(findings)
-    counts_plan = query_plan(queries.captured_queries[0]["sql"])
+    counts_plan = query_plan(queries.captured_queries[0]["sql"], reindexed=["findings_finding"])
     assert "COVERING INDEX finding_open_counts" in counts_plan
 
 
@@ -126,5 +126,5 @@ def test_the_cache_keys_next_suppression_end_is_read_from_its_index(viewer):
     with CaptureQueriesContext(connection) as queries:
         FindingsPageCache(accounts=["default"], now=NOW)
     (key_sql,) = [q["sql"] for q in queries.captured_queries]
-    plan = query_plan(key_sql)
+    plan = query_plan(key_sql, reindexed=["findings_finding"])
     assert "finding_suppression_end" in plan, plan
