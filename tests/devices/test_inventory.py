@@ -15,6 +15,7 @@ from certadmin.emulator import DEMO_PRODUCT_KEY
 from certadmin.iot.errors import IotBusinessError, IotThrottledError
 from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import DeviceListing
+from tests.support.databases import migrate
 from tests.support.key_material import api_answer
 
 pytestmark = pytest.mark.django_db
@@ -129,11 +130,6 @@ def test_throttling_is_raised_for_the_caller_and_stores_nothing(client, dashboar
     assert dashboard_iot.throttled["QueryDeviceCert"] == 1
 
 
-def _migrate_to_latest() -> None:
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 def _model_at(migration: str):
     executor = MigrationExecutor(connection)
     executor.migrate([("devices", migration)])
@@ -171,7 +167,7 @@ def migrated(django_db_setup, django_db_blocker, emulator_session) -> dict:
             old_model.objects.create(
                 product_key="migr01pk", device_name=name, status=2, certificate=text
             )
-        _migrate_to_latest()
+        migrate("devices", "latest")
         return {
             "thermo-001": thermo_001,
             "thermo-002": thermo_002,

@@ -14,7 +14,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
@@ -43,6 +42,7 @@ from certadmin.devices.selectors import (
 from certadmin.iot.identity import DeviceRef
 from certadmin.iot.results import CertStatus, DeviceCert, DeviceListing
 from tests.support.certificates import make_leaf
+from tests.support.databases import migrate
 
 ACCOUNTS = ("default", "second")
 PRODUCTS = (("default", "pA", ""), ("default", "pB", "iot-cn-1"), ("second", "pA", ""))
@@ -363,14 +363,6 @@ def test_the_overview_and_the_device_list_read_the_kept_counts_unless_a_device_f
     assert counted["never"] < 1000
 
 
-def _devices_migrate(target: str) -> None:
-    executor = MigrationExecutor(connection)
-    if target == "latest":
-        executor.migrate(executor.loader.graph.leaf_nodes())
-    else:
-        executor.migrate([("devices", target)])
-
-
 def _triggers() -> set[str]:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -395,13 +387,13 @@ def test_migration_counts_the_records_there_and_its_reverse_takes_the_counts_awa
     for _ in range(60):
         writes.one()
     assert _triggers()
-    _devices_migrate("0020_inventory_name_search_fts")
+    migrate("devices", "0020_inventory_name_search_fts")
     assert _triggers() == set()
     assert "devices_productcounts" not in connection.introspection.table_names()
     # Writes while nothing keeps the counts: the migration counts them when it comes back.
     for _ in range(60):
         writes.one()
-    _devices_migrate("latest")
+    migrate("devices", "latest")
     assert _triggers()
     _assert_kept_counts_right([writes.base, writes.base + timedelta(hours=rng.randint(1, 23))])
 

@@ -11,7 +11,6 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -23,9 +22,10 @@ from certadmin.findings.models import Finding, FindingsVersion
 from certadmin.findings.suppressions import suppression_create
 from tests.findings.conftest import PRODUCT, days, leaf_expiring_in
 from tests.findings.test_suppressions import CONTEXT, REASON
+from tests.support.databases import migrate
 from tests.support.iot_accounts import account_on
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("a_fresh_minute")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
@@ -235,20 +235,12 @@ def test_cached_rows_are_kept_per_language(store, run, viewer_client):
     assert "<td>open</td>" in _rows_read(viewer_client)[0]
 
 
-def _findings_migrate(target: str) -> None:
-    executor = MigrationExecutor(connection)
-    if target == "latest":
-        executor.migrate(executor.loader.graph.leaf_nodes())
-    else:
-        executor.migrate([("findings", target)])
-
-
 @pytest.fixture
 def findings_migrated_back():
     """Whatever the test migrates the findings back to, the later tests of this database find
     every migration applied (left at 0005, the index of 0006 was gone for them)."""
     yield
-    _findings_migrate("latest")
+    migrate("findings", "latest")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -267,8 +259,8 @@ def test_the_migration_gives_every_product_with_findings_from_before_versions_on
             last_seen=timezone.now(),
             **scope,
         )
-    _findings_migrate("0004_findings_version")
-    _findings_migrate("0005_findings_versions_given")
+    migrate("findings", "0004_findings_version")
+    migrate("findings", "0005_findings_versions_given")
     given = set(
         FindingsVersion.objects.values_list("account", "product_key", "iot_instance_id", "version")
     )
@@ -281,9 +273,9 @@ def test_the_migration_gives_every_product_with_findings_from_before_versions_on
     # An install whose findings all come from before versions: cached from the first view on,
     # without waiting for a run.
     FindingsVersion.objects.all().delete()
-    _findings_migrate("0004_findings_version")
+    migrate("findings", "0004_findings_version")
     assert _counted()[1] == _counted()[1] == 1
-    _findings_migrate("0005_findings_versions_given")
+    migrate("findings", "0005_findings_versions_given")
     counts, counted = _counted()
     assert counted == 1
     assert _counted() == (counts, 0)

@@ -43,3 +43,17 @@ def query_plan(sql: str, *, reindexed: Sequence[str] = ()) -> str:
         else:
             cursor.execute("EXPLAIN QUERY PLAN " + sql)
         return "\n".join(str(row) for row in cursor.fetchall())
+
+
+def migrate(app_label: str, target: str) -> None:
+    """Migrate the test database's ``app_label`` to ``target`` (a migration's name), or every
+    app to its newest migration (``"latest"``): a test that goes back must come back, or the
+    later tests of its database miss what the newer migrations made."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if target == "latest":
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    else:
+        executor.migrate([(app_label, target)])
